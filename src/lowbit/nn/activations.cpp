@@ -1,0 +1,53 @@
+#include "lowbit/nn/activations.hpp"
+
+#include <algorithm>
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::nn {
+
+void ReLU::forward(const Tensor& x, Tensor& y, const Context&) {
+  y.resize(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+  const int64_t n = x.size();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.f ? xp[i] : 0.f;
+}
+
+void ReLU::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  dx->resize(x.shape());
+  const float* xp = x.data();
+  const float* g = dy.data();
+  float* d = dx->data();
+  const int64_t n = x.size();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) d[i] = xp[i] > 0.f ? g[i] : 0.f;
+}
+
+HardTanh::HardTanh(float lo, float hi) : lo_(lo), hi_(hi) {
+  LOWBIT_CHECK(lo < hi, "hardtanh: min (", lo, ") must be below max (", hi, ")");
+}
+
+void HardTanh::forward(const Tensor& x, Tensor& y, const Context&) {
+  y.resize(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+  const int64_t n = x.size();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) yp[i] = std::clamp(xp[i], lo_, hi_);
+}
+
+void HardTanh::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  dx->resize(x.shape());
+  const float* xp = x.data();
+  const float* g = dy.data();
+  float* d = dx->data();
+  const int64_t n = x.size();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) d[i] = (xp[i] >= lo_ && xp[i] <= hi_) ? g[i] : 0.f;
+}
+
+}  // namespace lowbit::nn

@@ -1,0 +1,34 @@
+// Fully connected layer: y = x W^T + b, W of shape (out, in) as in PyTorch.
+// Input of any per-sample shape is treated as flattened (in = product of dims).
+#pragma once
+#include "lowbit/nn/init.hpp"
+#include "lowbit/nn/layer.hpp"
+
+namespace lowbit::nn {
+
+class Dense : public Layer {
+ public:
+  Dense(int64_t in_features, int64_t out_features, bool bias = true, Init init = {});
+
+  std::string type() const override { return "dense"; }
+  Shape output_shape(const Shape& in) const override;
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  std::vector<Param*> params() override;
+  void init(Rng& rng) override;
+  int64_t macs(const Shape& in) const override { return in_ * out_; }
+  json spec() const override;
+
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+  Param& weight() { return weight_; }
+  Param* bias() { return has_bias_ ? &bias_ : nullptr; }
+
+ private:
+  int64_t in_, out_;
+  bool has_bias_;
+  Init init_;
+  Param weight_, bias_;
+};
+
+}  // namespace lowbit::nn

@@ -1,0 +1,82 @@
+// The layer contract. A layer maps a batch x (N, ...) to y (N, ...), and given the
+// upstream gradient dy writes its parameter gradients and, when asked, dx.
+//
+// - Shapes passed to output_shape()/macs() are per-sample (no batch dimension).
+// - forward() may cache what backward() needs (masks, normalised values, im2col
+//   buffers); backward() is called with the same x and y, right after forward().
+// - backward() OVERWRITES parameter gradients (one optimizer step per backward).
+// - dx == nullptr means the caller does not need the input gradient (first layer):
+//   layers skip that work.
+// - Layers own their scratch tensors and reuse them between batches.
+#pragma once
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lowbit/core/rng.hpp"
+#include "lowbit/core/tensor.hpp"
+
+namespace lowbit::nn {
+
+using json = nlohmann::json;
+
+// What a forward pass needs beyond its input: train/eval mode and a random stream
+// (dropout, stochastic quantizers). The trainer derives the stream from (seed, step)
+// so that resumed training replays the same randomness.
+struct Context {
+  bool training = false;
+  Rng* rng = nullptr;
+};
+
+// A trainable tensor with its gradient and the hints an optimizer needs.
+struct Param {
+  std::string name;  // "weight", "bias", "gamma", "beta"; the model prefixes the layer name
+  Tensor value;
+  Tensor grad;
+  bool decay = true;      // apply weight decay (off for biases and BatchNorm by default)
+  float lr_scale = 1.f;   // per-parameter learning-rate multiplier (BinaryNet's Glorot scale)
+  // Post-step clipping of the latent value to [-clip, clip] (0 = none), as BinaryNet does.
+  float clip = 0.f;
+  // Optimizer group: "" = the main optimizer; "binary" = Bop (a later issue).
+  std::string group;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  virtual std::string type() const = 0;              // "dense", "conv2d", ...
+  virtual Shape output_shape(const Shape& in) const = 0;  // per sample; throws on mismatch
+  virtual void forward(const Tensor& x, Tensor& y, const Context& ctx) = 0;
+  virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
+
+  virtual std::vector<Param*> params() { return {}; }
+  // Non-trainable state kept in checkpoints (e.g. BatchNorm running statistics).
+  virtual std::vector<std::pair<std::string, Tensor*>> buffers() { return {}; }
+  // (Re)initialise parameters from rng.
+  virtual void init(Rng& rng) {}
+  // Multiply-accumulates per sample, for summaries.
+  virtual int64_t macs(const Shape& in) const { return 0; }
+  // The spec that rebuilds this layer (the JSON topology entry, without input shape).
+  virtual json spec() const = 0;
+  // Sub-layers, for containers (Sequential, Residual).
+  virtual std::vector<Layer*> children() { return {}; }
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+
+ protected:
+  std::string name_;
+};
+
+using LayerPtr = std::unique_ptr<Layer>;
+
+// Error-message prefix naming a layer: "layer dense_2 (dense): ".
+std::string where(const Layer& layer);
+
+// Helpers for checking shapes in layers.
+void check_batch_shape(const Layer& layer, const Tensor& x, const Shape& per_sample);
+
+}  // namespace lowbit::nn
