@@ -1,1 +1,31 @@
-int main() { return 0; }
+#include <iostream>
+#include <map>
+
+#include "lowbit/cli/commands.hpp"
+#include "lowbit/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lowbit: train quantized neural networks and deploy them fast", "lowbit"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lowbit 0.1.0");
+  std::map<std::string, lowbit::cli::Action> actions = {
+      {"train", lowbit::cli::add_train_command(app)},
+      {"eval", lowbit::cli::add_eval_command(app)},
+      {"summary", lowbit::cli::add_summary_command(app)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto* sub : app.get_subcommands()) return actions.at(sub->get_name())();
+  } catch (const lowbit::Error& e) {
+    std::cerr << "lowbit: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "lowbit: internal error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main demo: install dependencies, build, train the LFC network on Fashion-MNIST,
+# evaluate the saved checkpoint and print the results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh build
+out=${LOWBIT_DEMO_OUT:-runs/demo-lfc}
+rm -rf "$out"
+build/bin/lowbit summary --model lfc
+build/bin/lowbit train --model lfc --data fashion-mnist --epochs "${LOWBIT_DEMO_EPOCHS:-10}" --batch 100 \
+  --lr 0.001 --optimizer adam --seed 1 --out "$out"
+build/bin/lowbit eval "$out/last.ckpt" --data fashion-mnist --predictions "$out/predictions.txt"
+echo "metrics per epoch: $out/metrics.jsonl; predictions: $out/predictions.txt"

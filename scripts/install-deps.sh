@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what lowbit needs from Debian's packages (as root, or through sudo).
+# Only missing packages are installed, so a second run is quick and needs no network.
+set -euo pipefail
+packages=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-openmp-dev libhwy-dev
+          libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist)
+packages+=("$@")  # extra packages a caller wants (e.g. python3-torch for the PyTorch comparison)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,64 @@
+// lowbit eval CKPT --data D: evaluate a checkpoint on the test split.
+#include <iostream>
+#include <sstream>
+
+#include "lowbit/cli/commands.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/file_io.hpp"
+#include "lowbit/core/threading.hpp"
+#include "lowbit/data/loader.hpp"
+#include "lowbit/nn/builder.hpp"
+#include "lowbit/train/checkpoint.hpp"
+#include "lowbit/train/trainer.hpp"
+
+namespace lowbit::cli {
+
+namespace {
+struct EvalArgs {
+  std::string checkpoint, data, predictions;
+  int64_t batch = 1000;
+  int threads = 0;
+  bool json_out = false;
+};
+}  // namespace
+
+Action add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<EvalArgs>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset's test split");
+  cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
+  cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a data folder")->required();
+  cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order");
+  cmd->add_option("--batch", args->batch, "Evaluation batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
+
+  return [args]() {
+    set_num_threads(args->threads);
+    train::Checkpoint ck = train::read_checkpoint(args->checkpoint);
+    if (!ck.meta.contains("topology") || !ck.meta.contains("train_config"))
+      fail(args->checkpoint, ": checkpoint lacks the model topology or training configuration");
+    auto model = nn::build_model(ck.meta.at("topology"));
+    train::load_model_tensors(*model, ck, args->checkpoint);
+    train::TrainConfig cfg = train::train_config_from_json(ck.meta.at("train_config"));
+    data::DataSplit split = data::load_data(args->data);
+    auto loss = nn::make_loss(cfg.loss);
+    train::EvalResult r = train::evaluate(*model, split.test, cfg.data, args->batch, *loss);
+    if (!args->predictions.empty()) {
+      std::ostringstream os;
+      for (int32_t p : r.predictions) os << p << "\n";
+      write_file_atomic(args->predictions, os.str());
+    }
+    if (args->json_out) {
+      std::cout << nlohmann::json{{"accuracy", r.accuracy}, {"loss", r.loss}, {"images", r.predictions.size()},
+                                  {"checkpoint", args->checkpoint}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << "test accuracy " << r.accuracy << " (" << r.predictions.size() << " images), loss " << r.loss
+                << "\n";
+    }
+    return 0;
+  };
+}
+
+}  // namespace lowbit::cli

@@ -1,0 +1,56 @@
+// lowbit summary: a table of layers, output shapes, parameters and MACs.
+#include <iostream>
+
+#include "lowbit/cli/commands.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/data/loader.hpp"
+#include "lowbit/nn/builder.hpp"
+#include "lowbit/nn/summary.hpp"
+#include "lowbit/train/checkpoint.hpp"
+
+namespace lowbit::cli {
+
+namespace {
+struct SummaryArgs {
+  ModelChoice model;
+  std::string checkpoint;
+  std::vector<int64_t> input = {1, 28, 28};
+  int classes = 10;
+  bool json_out = false;
+};
+}  // namespace
+
+Action add_summary_command(CLI::App& app) {
+  auto args = std::make_shared<SummaryArgs>();
+  CLI::App* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
+  cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file (instead of --model)");
+  cmd->add_option("--model", args->model.model, "Preset (lfc, sfc, tfc, cnv, lenet5) or a JSON topology file");
+  cmd->add_option("--activation", args->model.activation, "Preset activation: relu or hardtanh")
+      ->check(CLI::IsMember({"relu", "hardtanh"}));
+  cmd->add_option("--dropout", args->model.dropout, "Preset dropout rate");
+  cmd->add_option("--input", args->input, "Per-sample input shape for presets, e.g. 1 28 28 or 3 32 32")
+      ->expected(1, 3)
+      ->capture_default_str();
+  cmd->add_option("--classes", args->classes, "Number of classes for presets")->capture_default_str();
+  cmd->add_flag("--json", args->json_out, "Print the summary as JSON");
+
+  return [args]() {
+    std::unique_ptr<nn::Model> model;
+    if (!args->checkpoint.empty()) {
+      train::Checkpoint ck = train::read_checkpoint(args->checkpoint);
+      if (!ck.meta.contains("topology")) fail(args->checkpoint, ": checkpoint has no model topology");
+      model = nn::build_model(ck.meta.at("topology"));
+    } else if (!args->model.model.empty()) {
+      model = make_model(args->model, args->input, args->classes);
+    } else {
+      fail("summary needs --model M or a checkpoint file");
+    }
+    if (args->json_out)
+      std::cout << nn::summary_json(*model).dump(2) << "\n";
+    else
+      std::cout << nn::summary_table(*model);
+    return 0;
+  };
+}
+
+}  // namespace lowbit::cli

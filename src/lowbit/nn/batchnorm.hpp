@@ -1,0 +1,67 @@
+// Batch normalisation (Ioffe & Szegedy 2015) with PyTorch semantics, one class for
+//   rank 2 input (N, C)        -- "batchnorm1d": statistics per channel over N
+//   rank 4 input (N, C, H, W)  -- "batchnorm2d": statistics per channel over N, H, W
+// (any rank >= 2 works: channel is dimension 1, statistics run over all the others).
+//
+// Training: normalise with the batch mean and the biased batch variance, then update
+//   running_mean = (1 - momentum) * running_mean + momentum * batch_mean
+//   running_var  = (1 - momentum) * running_var  + momentum * unbiased_batch_var
+// (needs more than one value per channel, as in PyTorch). Eval: normalise with the
+// running statistics. y = gamma * (x - mean) / sqrt(var + eps) + beta.
+// backward() differentiates the mode of the preceding forward(): the exact batch-statistics
+// gradient after a training forward, the plain per-channel affine map after an eval one.
+// Per-channel sums are accumulated in double.
+#pragma once
+#include <vector>
+
+#include "lowbit/nn/layer.hpp"
+
+namespace lowbit::nn {
+
+class BatchNorm : public Layer {
+ public:
+  explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f, bool affine = true);
+
+  std::string type() const override { return "batchnorm"; }
+  Shape output_shape(const Shape& in) const override;
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  std::vector<Param*> params() override;
+  std::vector<std::pair<std::string, Tensor*>> buffers() override;
+  // Resets gamma = 1, beta = 0, running_mean = 0, running_var = 1.
+  void init(Rng& rng) override;
+  json spec() const override;
+
+  int64_t channels() const { return channels_; }
+  float momentum() const { return momentum_; }
+  float eps() const { return eps_; }
+  bool affine() const { return affine_; }
+  // nullptr when affine == false (then gamma = 1, beta = 0).
+  Param* gamma() { return affine_ ? &gamma_ : nullptr; }
+  Param* beta() { return affine_ ? &beta_ : nullptr; }
+  Tensor& running_mean() { return running_mean_; }
+  Tensor& running_var() { return running_var_; }
+  const Tensor& running_mean() const { return running_mean_; }
+  const Tensor& running_var() const { return running_var_; }
+  // The eval-mode map as y = scale * x + shift per channel (scale = gamma / sqrt(running_var
+  // + eps), shift = beta - running_mean * scale), computed in double; for folding BN into
+  // thresholds or the preceding layer.
+  void eval_scale_shift(std::vector<double>& scale, std::vector<double>& shift) const;
+
+ private:
+  // Per-sample (C, ...) -> spatial size S (product of the trailing dims); throws naming the layer.
+  int64_t spatial(const Tensor& x) const;
+
+  int64_t channels_;
+  float momentum_, eps_;
+  bool affine_;
+  Param gamma_, beta_;
+  Tensor running_mean_, running_var_;
+  // State of the last forward, for backward.
+  bool last_training_ = false;
+  std::vector<double> mean_;     // mean used for normalising (batch or running)
+  std::vector<double> inv_std_;  // 1 / sqrt(var + eps) used for normalising
+  std::vector<double> sum_a_, sum_b_;  // per-channel scratch sums
+};
+
+}  // namespace lowbit::nn

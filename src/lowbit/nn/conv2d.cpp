@@ -1,0 +1,284 @@
+#include "lowbit/nn/conv2d.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/threading.hpp"
+#include "lowbit/kernels/gemm.hpp"
+#include "lowbit/kernels/im2col.hpp"
+
+namespace lowbit::nn {
+
+using kernels::gemm;
+using kernels::Trans;
+
+namespace {
+
+// Aim for at least this many columns per gemm; below it images are grouped.
+constexpr int64_t kMinGemmCols = 256;
+
+// Grow a flat scratch tensor to at least n elements (never shrinks, so no reallocation
+// once the largest batch has been seen).
+void ensure(Tensor& t, int64_t n) {
+  if (t.size() < n) t.resize({n});
+}
+
+// Balanced contiguous split of [0, n) into `parts`; the range of part `i`.
+std::pair<int64_t, int64_t> split(int64_t n, int parts, int i) {
+  const int64_t base = n / parts, rem = n % parts;
+  const int64_t begin = i * base + std::min<int64_t>(i, rem);
+  return {begin, begin + base + (i < rem ? 1 : 0)};
+}
+
+// out[i] = sum_{t < parts} partial[t * len + i], summed in order t = 0, 1, ... for every i.
+void ordered_sum(const float* partial, int parts, int64_t len, float* out) {
+  constexpr int64_t kBlock = 1024;
+  const int64_t blocks = (len + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (len * parts > (1 << 16))
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t b0 = blk * kBlock, b1 = std::min(len, b0 + kBlock);
+    for (int64_t i = b0; i < b1; ++i) out[i] = partial[i];
+    for (int t = 1; t < parts; ++t) {
+      const float* p = partial + t * len;
+      for (int64_t i = b0; i < b1; ++i) out[i] += p[i];
+    }
+  }
+}
+
+}  // namespace
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride, int padding,
+               bool bias, Init init)
+    : Conv2d(in_channels, out_channels, kernel_h, kernel_w, stride, stride, padding, padding, bias, init) {}
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride_h, int stride_w,
+               int pad_h, int pad_w, bool bias, Init init)
+    : in_(in_channels),
+      out_(out_channels),
+      kh_(kernel_h),
+      kw_(kernel_w),
+      sh_(stride_h),
+      sw_(stride_w),
+      ph_(pad_h),
+      pw_(pad_w),
+      has_bias_(bias),
+      init_(init) {
+  LOWBIT_CHECK(in_ > 0 && out_ > 0, "conv2d: channels must be positive (in=", in_, ", out=", out_, ")");
+  LOWBIT_CHECK(kh_ > 0 && kw_ > 0, "conv2d: kernel must be positive (", kh_, "x", kw_, ")");
+  LOWBIT_CHECK(sh_ > 0 && sw_ > 0, "conv2d: stride must be positive (", sh_, "x", sw_, ")");
+  LOWBIT_CHECK(ph_ >= 0 && pw_ >= 0, "conv2d: padding must be non-negative (", ph_, "x", pw_, ")");
+  const int64_t k = in_ * kh_ * kw_;
+  LOWBIT_CHECK(k < INT_MAX && out_ < INT_MAX, "conv2d: layer too large (in*kh*kw=", k, ", out=", out_, ")");
+  weight_.name = "weight";
+  weight_.value = Tensor({out_, in_, kh_, kw_}, 0.f);
+  weight_.grad = Tensor({out_, in_, kh_, kw_}, 0.f);
+  if (has_bias_) {
+    bias_.name = "bias";
+    bias_.decay = false;
+    bias_.value = Tensor({out_}, 0.f);
+    bias_.grad = Tensor({out_}, 0.f);
+  }
+}
+
+Shape Conv2d::output_shape(const Shape& in) const {
+  if (in.size() != 3 || in[0] != in_)
+    fail(where(*this), "expects input of shape [", in_, ", H, W] per sample, got ", shape_str(in));
+  const int64_t oh = kernels::conv_out_size(in[1], kh_, sh_, ph_);
+  const int64_t ow = kernels::conv_out_size(in[2], kw_, sw_, pw_);
+  if (oh <= 0 || ow <= 0)
+    fail(where(*this), "input ", shape_str(in), " is smaller than the ", kh_, "x", kw_, " kernel (padding ", ph_,
+         "x", pw_, ")");
+  return {out_, oh, ow};
+}
+
+int64_t Conv2d::macs(const Shape& in) const {
+  const Shape o = output_shape(in);
+  return o[1] * o[2] * out_ * in_ * kh_ * kw_;
+}
+
+Conv2d::Geometry Conv2d::geometry(const Tensor& x, int threads) const {
+  if (x.rank() != 4)
+    fail(where(*this), "expected input of shape [-1, ", in_, ", H, W] (batch first), got ", shape_str(x.shape()));
+  const Shape o = output_shape({x.dim(1), x.dim(2), x.dim(3)});
+  Geometry g{};
+  g.n = x.dim(0);
+  g.h = x.dim(2);
+  g.w = x.dim(3);
+  g.oh = o[1];
+  g.ow = o[2];
+  g.k = in_ * kh_ * kw_;
+  g.p = g.oh * g.ow;
+  LOWBIT_CHECK(g.h < INT_MAX && g.w < INT_MAX && g.p < INT_MAX, where(*this), "input ", shape_str(x.shape()),
+               " too large");
+  const int64_t per_thread = (g.n + threads - 1) / std::max(threads, 1);
+  g.group = std::clamp<int64_t>((kMinGemmCols + g.p - 1) / g.p, 1, std::max<int64_t>(per_thread, 1));
+  while (g.group > 1 && g.group * g.p >= INT_MAX) --g.group;
+  g.direct = is_pointwise() && g.group == 1;
+  return g;
+}
+
+void Conv2d::init(Rng& rng) {
+  init_tensor(weight_.value, init_, in_ * kh_ * kw_, out_ * kh_ * kw_, rng);
+  if (has_bias_) bias_.value.zero();
+}
+
+std::vector<Param*> Conv2d::params() {
+  if (has_bias_) return {&weight_, &bias_};
+  return {&weight_};
+}
+
+json Conv2d::spec() const {
+  auto pair = [](int a, int b) { return a == b ? json(a) : json::array({a, b}); };
+  return {{"type", "conv2d"}, {"filters", out_},         {"kernel", json::array({kh_, kw_})},
+          {"stride", pair(sh_, sw_)}, {"padding", pair(ph_, pw_)}, {"bias", has_bias_},
+          {"init", init_.str()}};
+}
+
+void Conv2d::forward(const Tensor& x, Tensor& y, const Context&) {
+  const int threads = std::max(1, num_threads());
+  const Geometry g = geometry(x, threads);
+  if (y.rank() != 4 || y.dim(0) != g.n || y.dim(1) != out_ || y.dim(2) != g.oh || y.dim(3) != g.ow)
+    y.resize({g.n, out_, g.oh, g.ow});
+  if (g.n == 0) return;
+
+  const int64_t gp = g.group * g.p;  // row stride of a thread's column / output matrices
+  if (!g.direct) ensure(col_, threads * g.k * gp);
+  if (g.group > 1) ensure(ybuf_, threads * out_ * gp);
+  const float* wp = weight_.value.data();
+  const float* bp = has_bias_ ? bias_.value.data() : nullptr;
+  const float* xp = x.data();
+  float* yp = y.data();
+  const int64_t in_img = in_ * g.h * g.w, out_img = out_ * g.p;
+  const int C = static_cast<int>(in_), H = static_cast<int>(g.h), W = static_cast<int>(g.w);
+
+#pragma omp parallel num_threads(threads) if (g.n > 1)
+  {
+    const int team = omp_get_num_threads(), tid = omp_get_thread_num();
+    const auto [n0, n1] = split(g.n, team, tid);
+    float* col = g.direct ? nullptr : col_.data() + tid * g.k * gp;
+    float* yb = g.group > 1 ? ybuf_.data() + tid * out_ * gp : nullptr;
+    for (int64_t s = n0; s < n1; s += g.group) {
+      const int64_t cnt = std::min(g.group, n1 - s);
+      const float* B = col;
+      int64_t ldb = gp;
+      if (g.direct) {
+        B = xp + s * in_img;
+        ldb = g.p;
+      } else {
+        for (int64_t i = 0; i < cnt; ++i)
+          kernels::im2col(xp + (s + i) * in_img, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, col + i * g.p, gp);
+      }
+      if (g.group == 1) {
+        float* yn = yp + s * out_img;
+        if (bp)
+          for (int64_t o = 0; o < out_; ++o) std::fill(yn + o * g.p, yn + (o + 1) * g.p, bp[o]);
+        gemm(Trans::No, Trans::No, out_, g.p, g.k, 1.f, wp, g.k, B, ldb, bp ? 1.f : 0.f, yn, g.p);
+      } else {
+        gemm(Trans::No, Trans::No, out_, cnt * g.p, g.k, 1.f, wp, g.k, B, ldb, 0.f, yb, gp);
+        for (int64_t i = 0; i < cnt; ++i) {
+          float* yn = yp + (s + i) * out_img;
+          for (int64_t o = 0; o < out_; ++o) {
+            const float* src = yb + o * gp + i * g.p;
+            float* dst = yn + o * g.p;
+            const float b = bp ? bp[o] : 0.f;
+            for (int64_t q = 0; q < g.p; ++q) dst[q] = src[q] + b;
+          }
+        }
+      }
+    }
+  }
+}
+
+void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  const int threads = std::max(1, num_threads());
+  const Geometry g = geometry(x, threads);
+  if (dy.rank() != 4 || dy.dim(0) != g.n || dy.dim(1) != out_ || dy.dim(2) != g.oh || dy.dim(3) != g.ow)
+    fail(where(*this), "output gradient has shape ", shape_str(dy.shape()), ", expected ",
+         shape_str({g.n, out_, g.oh, g.ow}));
+
+  const int64_t gp = g.group * g.p;
+  const int64_t wsize = out_ * g.k;
+  ensure(dw_acc_, threads * wsize);
+  if (has_bias_) ensure(db_acc_, threads * out_);
+  if (!g.direct) ensure(col_, threads * g.k * gp);
+  if (g.group > 1) ensure(ybuf_, threads * out_ * gp);
+  if (dx && dx->shape() != x.shape()) dx->resize(x.shape());
+
+  const float* wp = weight_.value.data();
+  const float* xp = x.data();
+  const float* dyp = dy.data();
+  float* dxp = dx ? dx->data() : nullptr;
+  const int64_t in_img = in_ * g.h * g.w, out_img = out_ * g.p;
+  const int C = static_cast<int>(in_), H = static_cast<int>(g.h), W = static_cast<int>(g.w);
+  int team_size = 1;
+
+#pragma omp parallel num_threads(threads) if (g.n > 1)
+  {
+    const int team = omp_get_num_threads(), tid = omp_get_thread_num();
+    if (tid == 0) team_size = team;
+    const auto [n0, n1] = split(g.n, team, tid);
+    float* col = g.direct ? nullptr : col_.data() + tid * g.k * gp;
+    float* yb = g.group > 1 ? ybuf_.data() + tid * out_ * gp : nullptr;
+    float* dw = dw_acc_.data() + tid * wsize;
+    float* db = has_bias_ ? db_acc_.data() + tid * out_ : nullptr;
+    std::fill(dw, dw + wsize, 0.f);
+    if (db) std::fill(db, db + out_, 0.f);
+
+    for (int64_t s = n0; s < n1; s += g.group) {
+      const int64_t cnt = std::min(g.group, n1 - s);
+      const int64_t cols = cnt * g.p;
+      // Column matrix B [k, cols] of the group's inputs.
+      const float* B = col;
+      int64_t ldb = gp;
+      if (g.direct) {
+        B = xp + s * in_img;
+        ldb = g.p;
+      } else {
+        for (int64_t i = 0; i < cnt; ++i)
+          kernels::im2col(xp + (s + i) * in_img, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, col + i * g.p, gp);
+      }
+      // Upstream gradient D [out, cols] of the group.
+      const float* D = dyp + s * out_img;
+      int64_t ldd = g.p;
+      if (g.group > 1) {
+        for (int64_t o = 0; o < out_; ++o)
+          for (int64_t i = 0; i < cnt; ++i)
+            std::copy(dyp + (s + i) * out_img + o * g.p, dyp + (s + i) * out_img + (o + 1) * g.p,
+                      yb + o * gp + i * g.p);
+        D = yb;
+        ldd = gp;
+      }
+      // dW += D B^T
+      gemm(Trans::No, Trans::Yes, out_, g.k, cols, 1.f, D, ldd, B, ldb, 1.f, dw, g.k);
+      if (db) {
+        for (int64_t o = 0; o < out_; ++o) {
+          const float* row = D + o * ldd;
+          float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t q = 0; q < cols; ++q) acc += row[q];
+          db[o] += acc;
+        }
+      }
+      if (dxp) {
+        if (g.direct) {  // dx_n = W^T dY_n, straight into dx
+          gemm(Trans::Yes, Trans::No, g.k, g.p, out_, 1.f, wp, g.k, D, ldd, 0.f, dxp + s * in_img, g.p);
+        } else {  // dcol = W^T D (into the column buffer, no longer needed), then col2im
+          gemm(Trans::Yes, Trans::No, g.k, cols, out_, 1.f, wp, g.k, D, ldd, 0.f, col, gp);
+          for (int64_t i = 0; i < cnt; ++i) {
+            float* dxn = dxp + (s + i) * in_img;
+            std::fill(dxn, dxn + in_img, 0.f);
+            kernels::col2im(col + i * g.p, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, dxn, gp);
+          }
+        }
+      }
+    }
+  }
+
+  ordered_sum(dw_acc_.data(), team_size, wsize, weight_.grad.data());
+  if (has_bias_) ordered_sum(db_acc_.data(), team_size, out_, bias_.grad.data());
+}
+
+}  // namespace lowbit::nn

@@ -1,0 +1,76 @@
+// 2-D convolution on NCHW float tensors, zero padding, weight (out, in, kh, kw) as in
+// PyTorch. y[n] = W * im2col(x[n]) + b, one BLAS gemm per group of images.
+//
+// Parallelism: the batch is split into one contiguous range of images per OpenMP thread;
+// each thread lowers its images into its own column buffer and calls gemm, which runs
+// single-threaded inside our parallel region (OpenBLAS OpenMP build), so cores are never
+// oversubscribed. With batch 1 the region is inactive and BLAS itself uses the threads.
+// When an image has few output pixels (OH*OW small), several images of a thread's range
+// are placed side by side in one column matrix so that gemm sees a wide enough product.
+//
+// Backward: dW and db are accumulated per thread into per-thread buffers and then summed
+// in fixed thread order, so results are deterministic for a fixed thread count. dx is
+// W^T dY followed by col2im (skipped when dx == nullptr). 1x1 stride-1 unpadded
+// convolutions skip im2col and read x directly.
+//
+// Scratch buffers are members and only grow, so after the first batch of a given size
+// forward/backward do not allocate.
+#pragma once
+#include "lowbit/nn/init.hpp"
+#include "lowbit/nn/layer.hpp"
+
+namespace lowbit::nn {
+
+class Conv2d : public Layer {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride = 1,
+         int padding = 0, bool bias = true, Init init = {});
+  Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride_h, int stride_w,
+         int pad_h, int pad_w, bool bias = true, Init init = {});
+
+  std::string type() const override { return "conv2d"; }
+  Shape output_shape(const Shape& in) const override;  // {C, H, W} -> {out, OH, OW}
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  std::vector<Param*> params() override;
+  void init(Rng& rng) override;
+  int64_t macs(const Shape& in) const override;
+  json spec() const override;
+
+  int64_t in_channels() const { return in_; }
+  int64_t out_channels() const { return out_; }
+  int kernel_h() const { return kh_; }
+  int kernel_w() const { return kw_; }
+  int stride_h() const { return sh_; }
+  int stride_w() const { return sw_; }
+  int pad_h() const { return ph_; }
+  int pad_w() const { return pw_; }
+  bool has_bias() const { return has_bias_; }
+  const Init& init_spec() const { return init_; }
+  Param& weight() { return weight_; }
+  Param* bias() { return has_bias_ ? &bias_ : nullptr; }
+
+ private:
+  struct Geometry {
+    int64_t n, h, w, oh, ow;
+    int64_t k;      // in * kh * kw, rows of the column matrix
+    int64_t p;      // oh * ow, columns per image
+    int64_t group;  // images per gemm (side by side in the column matrix)
+    bool direct;    // 1x1, stride 1, no padding: x itself is the column matrix
+  };
+  Geometry geometry(const Tensor& x, int threads) const;
+  bool is_pointwise() const { return kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && ph_ == 0 && pw_ == 0; }
+
+  int64_t in_, out_;
+  int kh_, kw_, sh_, sw_, ph_, pw_;
+  bool has_bias_;
+  Init init_;
+  Param weight_, bias_;
+  // Per-thread scratch, [threads, ...] flattened; grown on demand, never shrunk.
+  Tensor col_;     // column matrices (also dcol in backward)
+  Tensor ybuf_;    // grouped output / gathered dy, used when group > 1
+  Tensor dw_acc_;  // per-thread dW partial sums
+  Tensor db_acc_;  // per-thread db partial sums
+};
+
+}  // namespace lowbit::nn

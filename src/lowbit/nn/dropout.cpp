@@ -1,0 +1,67 @@
+#include "lowbit/nn/dropout.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::nn {
+
+namespace {
+constexpr int64_t kChunk = 4096;  // elements per random stream
+
+void copy(const Tensor& src, Tensor& dst) {
+  if (dst.shape() != src.shape()) dst.resize(src.shape());
+  if (src.size()) std::memcpy(dst.data(), src.data(), sizeof(float) * static_cast<size_t>(src.size()));
+}
+}  // namespace
+
+Dropout::Dropout(float rate) : rate_(rate) {
+  LOWBIT_CHECK(rate_ >= 0.f && rate_ < 1.f, "dropout: rate must be in [0, 1) (got ", rate_, ")");
+}
+
+void Dropout::forward(const Tensor& x, Tensor& y, const Context& ctx) {
+  LOWBIT_CHECK(x.rank() >= 1, where(*this), "expected a batch, got a scalar");
+  masked_ = ctx.training && rate_ > 0.f;
+  if (!masked_) {
+    copy(x, y);
+    return;
+  }
+  if (!ctx.rng) fail(where(*this), "training needs a random stream (Context::rng is null)");
+  if (y.shape() != x.shape()) y.resize(x.shape());
+  if (mask_.shape() != x.shape()) mask_.resize(x.shape());
+  const uint64_t seed = ctx.rng->next_u64();
+  const float rate = rate_, scale = 1.f / (1.f - rate_);
+  const int64_t n = x.size(), chunks = (n + kChunk - 1) / kChunk;
+  const float* xp = x.data();
+  float* yp = y.data();
+  float* mp = mask_.data();
+#pragma omp parallel for schedule(static) if (chunks > 4)
+  for (int64_t c = 0; c < chunks; ++c) {
+    Rng rng(seed, static_cast<uint64_t>(c));
+    const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
+    for (int64_t i = b; i < e; ++i) mp[i] = rng.uniform() >= rate ? scale : 0.f;
+    for (int64_t i = b; i < e; ++i) yp[i] = xp[i] * mp[i];
+  }
+}
+
+void Dropout::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  if (dy.shape() != x.shape())
+    fail(where(*this), "output gradient has shape ", shape_str(dy.shape()), ", expected ", shape_str(x.shape()));
+  if (!dx) return;
+  if (!masked_) {
+    copy(dy, *dx);
+    return;
+  }
+  if (mask_.shape() != x.shape())
+    fail(where(*this), "backward() without a matching forward() (mask shape ", shape_str(mask_.shape()), ")");
+  if (dx->shape() != x.shape()) dx->resize(x.shape());
+  const int64_t n = x.size();
+  const float* g = dy.data();
+  const float* m = mask_.data();
+  float* d = dx->data();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) d[i] = g[i] * m[i];
+}
+
+}  // namespace lowbit::nn

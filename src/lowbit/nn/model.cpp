@@ -1,0 +1,71 @@
+#include "lowbit/nn/model.hpp"
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::nn {
+
+Model::Model(std::string name, Shape input_shape, std::unique_ptr<Sequential> net)
+    : name_(std::move(name)), input_shape_(std::move(input_shape)), net_(std::move(net)) {
+  LOWBIT_CHECK(net_ != nullptr, "model ", name_, ": no layers");
+  net_->output_shape(input_shape_);  // validates the whole chain of shapes
+}
+
+const Tensor& Model::forward(const Tensor& x, const Context& ctx) {
+  check_batch_shape(*net_, x, input_shape_);
+  last_input_ = &x;
+  net_->forward(x, logits_, ctx);
+  return logits_;
+}
+
+void Model::backward(const Tensor& dlogits) {
+  LOWBIT_CHECK(last_input_ != nullptr, "model ", name_, ": backward() before forward()");
+  LOWBIT_CHECK(dlogits.shape() == logits_.shape(), "model ", name_, ": gradient shape ", shape_str(dlogits.shape()),
+               " does not match logits ", shape_str(logits_.shape()));
+  net_->backward(*last_input_, logits_, dlogits, nullptr);
+}
+
+void Model::init(uint64_t seed) {
+  Rng rng(seed, 0x1417);
+  net_->init(rng);
+}
+
+static void collect_leaves(Layer* layer, std::vector<Layer*>& out) {
+  auto kids = layer->children();
+  if (kids.empty()) {
+    out.push_back(layer);
+    return;
+  }
+  for (Layer* k : kids) collect_leaves(k, out);
+}
+
+std::vector<Layer*> Model::leaf_layers() {
+  std::vector<Layer*> leaves;
+  collect_leaves(net_.get(), leaves);
+  return leaves;
+}
+
+std::vector<NamedParam> Model::named_params() {
+  std::vector<NamedParam> out;
+  for (Layer* l : leaf_layers())
+    for (Param* p : l->params()) out.push_back({l->name() + "." + p->name, p});
+  return out;
+}
+
+std::vector<NamedBuffer> Model::named_buffers() {
+  std::vector<NamedBuffer> out;
+  for (Layer* l : leaf_layers())
+    for (auto& [n, t] : l->buffers()) out.push_back({l->name() + "." + n, t});
+  return out;
+}
+
+int64_t Model::num_params() {
+  int64_t n = 0;
+  for (Param* p : params()) n += p->value.size();
+  return n;
+}
+
+json Model::topology() const {
+  return {{"name", name_}, {"input", input_shape_}, {"layers", net_->layers_spec()}};
+}
+
+}  // namespace lowbit::nn

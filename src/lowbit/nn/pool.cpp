@@ -1,0 +1,84 @@
+#include "lowbit/nn/pool.hpp"
+
+#include <climits>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/kernels/im2col.hpp"
+#include "lowbit/kernels/pool.hpp"
+
+namespace lowbit::nn {
+
+Pool2d::Pool2d(const char* what, int kernel, int stride, int padding)
+    : k_(kernel), s_(stride == 0 ? kernel : stride), p_(padding) {
+  LOWBIT_CHECK(k_ > 0, what, ": kernel must be positive (got ", k_, ")");
+  LOWBIT_CHECK(s_ > 0, what, ": stride must be positive (got ", stride, ")");
+  LOWBIT_CHECK(p_ >= 0 && 2 * p_ <= k_, what, ": padding must be in [0, kernel/2] (got ", p_, " for kernel ", k_,
+               ")");
+}
+
+Shape Pool2d::output_shape(const Shape& in) const {
+  if (in.size() != 3) fail(where(*this), "expects per-sample shape [C, H, W], got ", shape_str(in));
+  const int64_t oh = kernels::conv_out_size(in[1], k_, s_, p_);
+  const int64_t ow = kernels::conv_out_size(in[2], k_, s_, p_);
+  if (oh <= 0 || ow <= 0)
+    fail(where(*this), "input ", shape_str(in), " is smaller than the ", k_, "x", k_, " window (padding ", p_, ")");
+  return {in[0], oh, ow};
+}
+
+json Pool2d::spec() const { return {{"type", type()}, {"kernel", k_}, {"stride", s_}, {"padding", p_}}; }
+
+Pool2d::Geometry Pool2d::geometry(const Tensor& x) const {
+  if (x.rank() != 4) fail(where(*this), "expected input of shape [-1, C, H, W] (batch first), got ", shape_str(x.shape()));
+  const Shape o = output_shape({x.dim(1), x.dim(2), x.dim(3)});
+  LOWBIT_CHECK(x.dim(2) * x.dim(3) < INT_MAX, where(*this), "input plane too large: ", shape_str(x.shape()));
+  return {x.dim(0), x.dim(1), x.dim(2), x.dim(3), o[1], o[2]};
+}
+
+void Pool2d::check_dy(const Geometry& g, const Tensor& dy) const {
+  if (dy.rank() != 4 || dy.dim(0) != g.n || dy.dim(1) != g.c || dy.dim(2) != g.oh || dy.dim(3) != g.ow)
+    fail(where(*this), "output gradient has shape ", shape_str(dy.shape()), ", expected ",
+         shape_str({g.n, g.c, g.oh, g.ow}));
+}
+
+MaxPool2d::MaxPool2d(int kernel, int stride, int padding) : Pool2d("maxpool2d", kernel, stride, padding) {}
+
+void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
+  const Geometry g = geometry(x);
+  const Shape out{g.n, g.c, g.oh, g.ow};
+  if (y.shape() != out) y.resize(out);
+  if (argmax_.shape() != out) argmax_.resize(out);
+  kernels::maxpool2d(x.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_, p_,
+                     y.data(), argmax_.data());
+}
+
+void MaxPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  const Geometry g = geometry(x);
+  check_dy(g, dy);
+  if (argmax_.shape() != dy.shape())
+    fail(where(*this), "backward() without a matching forward() (argmax shape ", shape_str(argmax_.shape()), ")");
+  if (!dx) return;
+  if (dx->shape() != x.shape()) dx->resize(x.shape());
+  kernels::maxpool2d_backward(dy.data(), argmax_.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w),
+                              static_cast<int>(g.oh), static_cast<int>(g.ow), dx->data());
+}
+
+AvgPool2d::AvgPool2d(int kernel, int stride, int padding) : Pool2d("avgpool2d", kernel, stride, padding) {}
+
+void AvgPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
+  const Geometry g = geometry(x);
+  const Shape out{g.n, g.c, g.oh, g.ow};
+  if (y.shape() != out) y.resize(out);
+  kernels::avgpool2d(x.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_, p_,
+                     y.data());
+}
+
+void AvgPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  const Geometry g = geometry(x);
+  check_dy(g, dy);
+  if (!dx) return;
+  if (dx->shape() != x.shape()) dx->resize(x.shape());
+  kernels::avgpool2d_backward(dy.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_,
+                              p_, dx->data());
+}
+
+}  // namespace lowbit::nn

@@ -1,0 +1,99 @@
+#include "lowbit/nn/presets.hpp"
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::nn {
+
+namespace {
+
+json act(const PresetOptions& o) {
+  if (o.activation == "relu") return {{"type", "relu"}};
+  if (o.activation == "hardtanh") return {{"type", "hardtanh"}};
+  fail("preset activation '", o.activation, "' unknown; valid: relu, hardtanh");
+}
+
+// BNN-PYNQ's fully connected networks: dropout on the input and after each hidden block.
+json fc_net(const std::string& name, int64_t width, const PresetOptions& o) {
+  float p = o.dropout < 0 ? 0.2f : o.dropout;
+  json layers = json::array({{{"type", "flatten"}}});
+  if (p > 0) layers.push_back({{"type", "dropout"}, {"rate", p}});
+  for (int i = 0; i < 3; ++i) {
+    layers.push_back({{"type", "dense"}, {"units", width}, {"bias", false}});
+    layers.push_back({{"type", "batchnorm"}});
+    layers.push_back(act(o));
+    if (p > 0) layers.push_back({{"type", "dropout"}, {"rate", p}});
+  }
+  layers.push_back({{"type", "dense"}, {"units", o.classes}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  return {{"name", name}, {"input", o.input}, {"layers", layers}};
+}
+
+json cnv(const PresetOptions& o) {
+  LOWBIT_CHECK(o.input.size() == 3, "cnv needs image input [C, H, W], got ", shape_str(o.input));
+  LOWBIT_CHECK(o.input[1] <= 32 && o.input[2] <= 32, "cnv takes images up to 32x32 (smaller ones are padded), got ",
+               shape_str(o.input));
+  float p = o.dropout < 0 ? 0.f : o.dropout;
+  json layers = json::array();
+  auto conv = [&](int filters) {
+    layers.push_back({{"type", "conv2d"}, {"filters", filters}, {"kernel", 3}, {"bias", false}});
+    layers.push_back({{"type", "batchnorm"}});
+    layers.push_back(act(o));
+  };
+  conv(64), conv(64);
+  layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
+  conv(128), conv(128);
+  layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
+  conv(256), conv(256);
+  layers.push_back({{"type", "flatten"}});
+  for (int i = 0; i < 2; ++i) {
+    if (p > 0) layers.push_back({{"type", "dropout"}, {"rate", p}});
+    layers.push_back({{"type", "dense"}, {"units", 512}, {"bias", false}});
+    layers.push_back({{"type", "batchnorm"}});
+    layers.push_back(act(o));
+  }
+  layers.push_back({{"type", "dense"}, {"units", o.classes}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  return {{"name", "cnv"}, {"input", {o.input[0], 32, 32}}, {"layers", layers}};
+}
+
+json lenet5(const PresetOptions& o) {
+  LOWBIT_CHECK(o.input.size() == 3, "lenet5 needs image input [C, H, W], got ", shape_str(o.input));
+  json layers = json::array({
+      {{"type", "conv2d"}, {"filters", 6}, {"kernel", 5}, {"padding", 2}},
+      act(o),
+      {{"type", "maxpool2d"}, {"kernel", 2}},
+      {{"type", "conv2d"}, {"filters", 16}, {"kernel", 5}},
+      act(o),
+      {{"type", "maxpool2d"}, {"kernel", 2}},
+      {{"type", "flatten"}},
+      {{"type", "dense"}, {"units", 120}},
+      act(o),
+      {{"type", "dense"}, {"units", 84}},
+      act(o),
+      {{"type", "dense"}, {"units", o.classes}},
+  });
+  Shape in = o.input;
+  if (in[1] < 28 || in[2] < 28) fail("lenet5 needs images of at least 28x28, got ", shape_str(in));
+  return {{"name", "lenet5"}, {"input", in}, {"layers", layers}};
+}
+
+}  // namespace
+
+std::vector<std::string> preset_names() { return {"lfc", "sfc", "tfc", "cnv", "lenet5"}; }
+
+bool is_preset(const std::string& name) {
+  for (const auto& n : preset_names())
+    if (n == name) return true;
+  return false;
+}
+
+json preset_topology(const std::string& name, const PresetOptions& opt) {
+  if (name == "lfc") return fc_net("lfc", 1024, opt);
+  if (name == "sfc") return fc_net("sfc", 256, opt);
+  if (name == "tfc") return fc_net("tfc", 64, opt);
+  if (name == "cnv") return cnv(opt);
+  if (name == "lenet5") return lenet5(opt);
+  fail("unknown model '", name, "'; valid presets: lfc, sfc, tfc, cnv, lenet5 (or a path to a JSON topology file)");
+}
+
+}  // namespace lowbit::nn

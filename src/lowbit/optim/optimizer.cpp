@@ -1,0 +1,110 @@
+#include "lowbit/optim/optimizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/optim/adam.hpp"
+#include "lowbit/optim/sgd.hpp"
+
+namespace lowbit::optim {
+
+Optimizer::Optimizer(std::vector<nn::Param*> params) : params_(std::move(params)) {
+  std::unordered_set<const nn::Param*> seen;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    LOWBIT_CHECK(params_[i] != nullptr, "optimizer: parameter ", i, " is null");
+    LOWBIT_CHECK(seen.insert(params_[i]).second, "optimizer: ", describe(i),
+                 " appears twice in the parameter list");
+  }
+}
+
+Optimizer::~Optimizer() = default;
+
+std::string Optimizer::describe(size_t index) const {
+  const std::string& n = params_[index]->name;
+  return n.empty() ? cat("param ", index) : cat("param ", index, " (", n, ")");
+}
+
+void Optimizer::check_state_tensor(const Tensor& state, const char* what, size_t index,
+                                   const nn::Param& p) const {
+  LOWBIT_CHECK(state.size() == p.value.size(), name(), ": ", describe(index), " has ",
+               p.value.size(), " elements but its ", what, " state has ", state.size(),
+               " (was the parameter resized after the optimizer was built?)");
+}
+
+void Optimizer::step(float lr) {
+  LOWBIT_CHECK(std::isfinite(lr) && lr >= 0.f, name(), ": learning rate must be finite and >= 0, got ", lr);
+  // Check everything first so that a failure leaves parameters and state untouched.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const nn::Param& p = *params_[i];
+    if (!p.group.empty()) continue;
+    LOWBIT_CHECK(p.grad.size() == p.value.size(), name(), ": ", describe(i), " has ", p.value.size(),
+                 " values but ", p.grad.size(), " gradients");
+    LOWBIT_CHECK(std::isfinite(p.lr_scale) && p.lr_scale >= 0.f, name(), ": ", describe(i),
+                 " has lr_scale ", p.lr_scale, " (must be finite and >= 0)");
+    LOWBIT_CHECK(std::isfinite(p.clip) && p.clip >= 0.f, name(), ": ", describe(i), " has clip ",
+                 p.clip, " (must be finite and >= 0; 0 = none)");
+    check_state(i, p);
+  }
+  ++steps_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    nn::Param& p = *params_[i];
+    if (!p.group.empty()) continue;
+    update(i, p, lr * p.lr_scale);
+    if (p.clip > 0.f) {
+      float* w = p.value.data();
+      const int64_t n = p.value.size();
+      const float lo = -p.clip, hi = p.clip;
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
+      for (int64_t k = 0; k < n; ++k) w[k] = std::min(std::max(w[k], lo), hi);
+    }
+  }
+}
+
+std::vector<std::pair<std::string, Tensor*>> Optimizer::state_tensors() { return {}; }
+
+json Optimizer::state_json() const {
+  return json{{"optimizer", name()}, {"params", params_.size()}, {"steps", steps_}};
+}
+
+void Optimizer::load_state_json(const json& state) {
+  LOWBIT_CHECK(state.is_object(), name(), ": optimizer state must be a JSON object, got ", state.dump());
+  if (state.contains("optimizer")) {
+    const json& n = state["optimizer"];
+    LOWBIT_CHECK(n.is_string() && n.get<std::string>() == name(), "optimizer state is for ", n.dump(),
+                 " but this run uses \"", name(), "\"");
+  }
+  if (state.contains("params")) {
+    const json& n = state["params"];
+    LOWBIT_CHECK(n.is_number_integer() && n.get<int64_t>() >= 0 &&
+                     static_cast<uint64_t>(n.get<int64_t>()) == params_.size(),
+                 name(),
+                 ": optimizer state is for ", n.dump(), " parameters, this model has ", params_.size());
+  }
+  LOWBIT_CHECK(state.contains("steps") && state["steps"].is_number_integer() &&
+                   state["steps"].get<int64_t>() >= 0,
+               name(), ": optimizer state needs a non-negative integer \"steps\", got ", state.dump());
+  steps_ = state["steps"].get<int64_t>();
+}
+
+const std::vector<std::string>& optimizer_names() {
+  static const std::vector<std::string> names{"sgd", "adam", "adamw"};
+  return names;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<nn::Param*> params) {
+  if (c.name == "sgd") {
+    return std::make_unique<Sgd>(std::move(params), SgdOptions{c.momentum, c.nesterov, c.weight_decay});
+  }
+  if (c.name == "adam" || c.name == "adamw") {
+    AdamOptions o{c.beta1, c.beta2, c.eps, c.weight_decay};
+    if (c.name == "adam") return std::make_unique<Adam>(std::move(params), o);
+    return std::make_unique<AdamW>(std::move(params), o);
+  }
+  std::string valid;
+  for (const std::string& n : optimizer_names()) valid += (valid.empty() ? "" : ", ") + n;
+  fail("unknown optimizer '", c.name, "' (valid: ", valid, ")");
+}
+
+}  // namespace lowbit::optim

@@ -1,0 +1,98 @@
+// Optimizers: the update rules that turn parameter gradients into new parameter values.
+// Formulas, sources and CLI names are in docs/OPTIMIZERS.md.
+//
+// Contract of step(lr), per parameter p in the list given at construction:
+// - p is skipped when p->group != "" (another optimizer, e.g. Bop, owns it);
+// - the effective learning rate is lr * p->lr_scale;
+// - weight decay applies only when p->decay;
+// - after the update, if p->clip > 0, p->value is clamped to [-clip, clip]
+//   (BinaryNet's clipping of the latent real-valued weights).
+// State tensors (momentum, Adam moments) are allocated once, at construction, with the
+// shape each parameter's value has then; step() throws if a value or gradient no longer
+// matches. Every input is checked before anything is written, so a failed step() leaves
+// parameters and state untouched.
+//
+// Checkpoints: state_tensors() names the state tensors ("adam.m.3": 3 is the index into
+// the parameter list) and state_json() carries the scalar state (step count). Loading
+// both into a fresh optimizer built over the same parameters continues bit-for-bit.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lowbit/core/tensor.hpp"
+#include "lowbit/nn/layer.hpp"
+
+namespace lowbit::optim {
+
+using json = nlohmann::json;
+
+class Optimizer {
+ public:
+  // params must be non-null and distinct; the optimizer does not own them.
+  explicit Optimizer(std::vector<nn::Param*> params);
+  virtual ~Optimizer();
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  virtual std::string name() const = 0;  // "sgd", "adam", "adamw"
+
+  // One update with learning rate lr (already scheduled; finite and >= 0).
+  void step(float lr);
+
+  // Named state tensors for checkpoints, e.g. "adam.m.3". Empty for plain SGD.
+  virtual std::vector<std::pair<std::string, Tensor*>> state_tensors();
+  // Scalar state: {"optimizer": name(), "params": count, "steps": steps()}.
+  virtual json state_json() const;
+  // Restores state_json(); throws lowbit::Error on a different optimizer, a different
+  // parameter count or malformed input (and then changes nothing).
+  virtual void load_state_json(const json& state);
+
+  int64_t steps() const { return steps_; }  // completed step() calls
+  const std::vector<nn::Param*>& params() const { return params_; }
+  // True when this optimizer updates params()[index] (its group is "").
+  bool owns(size_t index) const { return params_.at(index)->group.empty(); }
+
+ protected:
+  // Update one owned parameter with its effective learning rate; steps() already counts
+  // the current step (1 on the first call). Clipping is done by step() afterwards.
+  virtual void update(size_t index, nn::Param& p, float lr) = 0;
+  // Called for every owned parameter before any update: throw if its state does not fit.
+  virtual void check_state(size_t index, const nn::Param& p) const {}
+  // Throws unless state has as many elements as p.value (shared by subclasses).
+  void check_state_tensor(const Tensor& state, const char* what, size_t index,
+                          const nn::Param& p) const;
+  // Display name of a parameter for error messages: "param 3 (dense_1.weight)".
+  std::string describe(size_t index) const;
+
+  std::vector<nn::Param*> params_;
+
+ private:
+  int64_t steps_ = 0;
+};
+
+// Hyper-parameters for make_optimizer(). Fields an optimizer does not use are ignored
+// (momentum/nesterov by Adam, betas/eps by SGD).
+struct OptimizerConfig {
+  std::string name = "adam";
+  float momentum = 0.9f;
+  bool nesterov = false;
+  float weight_decay = 0.f;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+};
+
+// Names accepted by make_optimizer(): {"sgd", "adam", "adamw"}.
+const std::vector<std::string>& optimizer_names();
+
+// Unknown name -> lowbit::Error listing the valid names; bad hyper-parameters -> Error.
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
+                                          std::vector<nn::Param*> params);
+
+// Parallelise element loops over threads only from this many elements on; below it the
+// thread start-up costs more than the loop.
+inline constexpr int64_t kOptimParallelMin = int64_t{1} << 15;
+
+}  // namespace lowbit::optim

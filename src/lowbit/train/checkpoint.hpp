@@ -1,0 +1,39 @@
+// Training checkpoints (.ckpt): everything needed to evaluate a model or to resume
+// training exactly: the topology, the training configuration, progress counters,
+// parameters, buffers (BatchNorm running stats) and optimizer state.
+//
+// Layout (little-endian), documented in docs/FORMAT.md:
+//   "LOWBITCK" | u32 version | u32 flags(0) | u64 meta_len | meta JSON
+//   | u32 tensor_count | { u32 name_len | name | u32 rank | i64 dims[rank] | f32 data } *
+//   | u32 crc32 of every byte before it
+// Files are written atomically (temp + rename): a crash leaves the previous file.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lowbit/nn/model.hpp"
+
+namespace lowbit::train {
+
+using json = nlohmann::json;
+
+inline constexpr uint32_t kCheckpointVersion = 1;
+
+struct Checkpoint {
+  json meta = json::object();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+
+  const Tensor* find(const std::string& name) const;
+};
+
+void write_checkpoint(const std::string& path, const Checkpoint& ckpt);
+// Rejects missing, truncated, corrupted (CRC) and unknown-version files, naming the path.
+Checkpoint read_checkpoint(const std::string& path);
+
+// Copy the model's parameters ("param:NAME") and buffers ("buffer:NAME") into ckpt.
+void add_model_tensors(nn::Model& model, Checkpoint& ckpt);
+// Load them back; every model tensor must be present with the same shape.
+void load_model_tensors(nn::Model& model, const Checkpoint& ckpt, const std::string& source);
+
+}  // namespace lowbit::train
