@@ -1,0 +1,148 @@
+// End-to-end tests of the `lowbit` executable: flags, help, errors, and a small
+// train -> eval round trip on an MNIST-format dataset the test writes itself.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "train/synthetic.hpp"
+
+namespace lowbit {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(LOWBIT_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return {-1, "popen failed"};
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+void put_be32(std::ofstream& f, uint32_t v) {
+  const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  f.write(b, 4);
+}
+
+void write_idx(const std::string& dir, const std::string& prefix, const data::Dataset& ds) {
+  std::ofstream img(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
+  put_be32(img, 0x803);
+  put_be32(img, static_cast<uint32_t>(ds.size()));
+  put_be32(img, static_cast<uint32_t>(ds.height));
+  put_be32(img, static_cast<uint32_t>(ds.width));
+  img.write(reinterpret_cast<const char*>(ds.images.data()), static_cast<std::streamsize>(ds.images.size()));
+  std::ofstream lab(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
+  put_be32(lab, 0x801);
+  put_be32(lab, static_cast<uint32_t>(ds.size()));
+  for (int32_t l : ds.labels) lab.put(static_cast<char>(l));
+}
+
+struct Workspace {
+  fs::path dir = fs::temp_directory_path() / ("lowbit_cli_" + std::to_string(::getpid()));
+  Workspace() {
+    fs::remove_all(dir);
+    fs::create_directories(dir / "data");
+    // 28x28 so the presets apply; 10 classes.
+    write_idx((dir / "data").string(), "train", testing::synthetic_dataset(600, 1, 10, 28));
+    write_idx((dir / "data").string(), "t10k", testing::synthetic_dataset(200, 2, 10, 28));
+  }
+  ~Workspace() { fs::remove_all(dir); }
+  std::string path(const std::string& rel) const { return (dir / rel).string(); }
+};
+
+TEST(Cli, HelpForEverySubcommand) {
+  for (const char* sub : {"train", "eval", "summary"}) {
+    Result r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
+  }
+  Result top = run("--help");
+  EXPECT_EQ(top.code, 0);
+  EXPECT_NE(top.out.find("train"), std::string::npos);
+}
+
+TEST(Cli, UnknownFlagsAndBadValuesFailClearly) {
+  Result r = run("train --model lfc --data fashion-mnist --epochz 3");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--epochz"), std::string::npos) << r.out;
+  r = run("train --model lfc --data fashion-mnist --optimizer rmsprop");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("rmsprop"), std::string::npos) << r.out;
+  r = run("train --model nosuchnet --data fashion-mnist");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("nosuchnet"), std::string::npos) << r.out;
+  r = run("frobnicate");
+  EXPECT_NE(r.code, 0);
+}
+
+TEST(Cli, MissingDataFolderIsOneClearLine) {
+  Result r = run("train --model tfc --data /nonexistent/lowbit-data --epochs 1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("/nonexistent/lowbit-data"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lowbit: error:"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TrainEvalRoundTripAndPredictions) {
+  Workspace w;
+  std::string out = w.path("run");
+  Result t = run("train --model tfc --data " + w.path("data") + " --epochs 2 --batch 50 --seed 3 --threads 2 --out " +
+                 out + " --progress lines");
+  ASSERT_EQ(t.code, 0) << t.out;
+  EXPECT_NE(t.out.find("epoch 2/2"), std::string::npos) << t.out;
+
+  std::ifstream metrics(out + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) last = line;
+  double test_acc = nlohmann::json::parse(last).at("test_acc");
+  EXPECT_GT(test_acc, 0.5);
+
+  Result e = run("eval " + out + "/last.ckpt --data " + w.path("data") + " --json --predictions " + w.path("pred.txt"));
+  ASSERT_EQ(e.code, 0) << e.out;
+  auto j = nlohmann::json::parse(e.out);
+  EXPECT_DOUBLE_EQ(j.at("accuracy").get<double>(), test_acc);
+  std::ifstream pred(w.path("pred.txt"));
+  int lines = 0, value;
+  while (pred >> value) {
+    EXPECT_GE(value, 0);
+    EXPECT_LT(value, 10);
+    ++lines;
+  }
+  EXPECT_EQ(lines, 200);
+
+  Result s = run("summary " + out + "/last.ckpt");
+  EXPECT_EQ(s.code, 0) << s.out;
+  EXPECT_NE(s.out.find("Total params"), std::string::npos);
+
+  // Resume for one more epoch continues from the checkpoint.
+  Result r = run("train --model tfc --data " + w.path("data") + " --epochs 3 --batch 50 --seed 3 --threads 2 --out " +
+                 out + " --resume --progress lines");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("resumed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch 3/3"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("epoch 1/3"), std::string::npos) << r.out;
+}
+
+TEST(Cli, CorruptCheckpointIsAClearError) {
+  Workspace w;
+  std::ofstream(w.path("bad.ckpt")) << "LOWBITCK garbage";
+  Result e = run("eval " + w.path("bad.ckpt") + " --data " + w.path("data"));
+  EXPECT_EQ(e.code, 1);
+  EXPECT_NE(e.out.find("bad.ckpt"), std::string::npos) << e.out;
+}
+
+}  // namespace
+}  // namespace lowbit
