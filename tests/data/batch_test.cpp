@@ -154,6 +154,17 @@ TEST(BatchMake, BadIndexIsAnError) {
                {"synthetic", "batch index 3 at position 1 is out of range [0, 3)"});
 }
 
+TEST(BatchMake, BadCropPadIsAnError) {
+  Dataset ds = make_dataset(1, 1, 2, 2, [](int, int, int, int) { return 0; });
+  int64_t idx = 0;
+  Tensor x;
+  std::vector<int32_t> labels;
+  Rng rng(0);
+  BatchOptions opt;
+  opt.augment = {true, -1, false};
+  expect_error([&] { make_batch(ds, &idx, 1, opt, rng, x, labels); }, {"synthetic", "crop padding -1 is out of range"});
+}
+
 TEST(BatchMake, EmptyBatch) {
   Dataset ds = make_dataset(3, 1, 2, 2, [](int, int, int, int) { return 0; });
   Tensor x;

@@ -21,6 +21,9 @@ struct Draw {
 // the team's start-up measured 10x slower than the serial loop.
 constexpr int64_t kParallelMinFloats = int64_t(1) << 20;
 
+// Far beyond any useful crop padding; keeps every shifted coordinate safely inside int.
+constexpr int kMaxCropPad = 1 << 16;
+
 // One output plane (OH x OW) from one source plane (H x W). Branches are per row only;
 // the inner loops are straight table lookups the compiler can unroll.
 void fill_plane(const uint8_t* src, int H, int W, float* dst, int OH, int OW, int top, int left, const Draw& d,
@@ -71,7 +74,8 @@ void make_batch(const Dataset& ds, const int64_t* idx, int64_t count, const Batc
   LOWBIT_CHECK(count >= 0, ds.name, ": negative batch size ", count);
   LOWBIT_CHECK(count == 0 || idx != nullptr, ds.name, ": null index array for a batch of ", count);
   const Augment& aug = opt.augment;
-  LOWBIT_CHECK(!aug.random_crop || aug.crop_pad >= 0, ds.name, ": negative crop padding ", aug.crop_pad);
+  LOWBIT_CHECK(!aug.random_crop || (aug.crop_pad >= 0 && aug.crop_pad <= kMaxCropPad), ds.name, ": crop padding ",
+               aug.crop_pad, " is out of range [0, ", kMaxCropPad, "]");
 
   // Serial pass: validate indices, copy labels, and draw every random number in a fixed
   // order (per image: crop dy, crop dx, flip), so the result does not depend on threads.

@@ -22,7 +22,7 @@ namespace {
 // Owns a z_stream so every error path releases zlib's state.
 struct Inflater {
   z_stream zs{};
-  Inflater(const std::string& path) {
+  explicit Inflater(const std::string& path) {
     // 16 + MAX_WBITS: expect a gzip header and trailer (and check the CRC-32 and length).
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) fail(path, ": cannot initialise zlib");
   }
