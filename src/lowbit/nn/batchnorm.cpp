@@ -9,9 +9,10 @@ namespace lowbit::nn {
 
 namespace {
 
-// Channel c of sample n is the contiguous run x[(n*C + c)*S, +S). Runs body(c0, c1) in
-// parallel over blocks of channels; when S is small several channels share a block so a
-// thread reads whole cache lines. Blocks hold at most kMaxBlock channels.
+// Channel c of sample n is the contiguous run x[(n*C + c)*S, +S). Work is split into
+// blocks of channels [c0, c0 + nb) processed in parallel; when S is small several
+// channels share a block so a thread reads whole cache lines. With S == 1 (rank-2 input)
+// the loops run across the channels of a row instead, so they vectorise.
 constexpr int64_t kMaxBlock = 64;
 
 template <class F>
@@ -19,7 +20,123 @@ void for_channel_blocks(int64_t C, int64_t S, int64_t total, F&& body) {
   const int64_t cb = std::clamp<int64_t>(kMaxBlock / std::max<int64_t>(S, 1), 1, kMaxBlock);
   const int64_t blocks = (C + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if (total > (1 << 15) && blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) body(b * cb, std::min(C, (b + 1) * cb));
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * cb;
+    body(c0, std::min(C, c0 + cb) - c0);
+  }
+}
+
+struct Block {
+  int64_t N, C, S, c0, nb;
+  const float* run(const float* base, int64_t n, int64_t j) const { return base + (n * C + c0 + j) * S; }
+  float* run(float* base, int64_t n, int64_t j) const { return base + (n * C + c0 + j) * S; }
+};
+
+// sum[j] = sum of x over channel c0 + j.
+void channel_sum(const Block& b, const float* x, double* sum) {
+  for (int64_t j = 0; j < b.nb; ++j) sum[j] = 0.0;
+  for (int64_t n = 0; n < b.N; ++n) {
+    if (b.S == 1) {
+      const float* row = b.run(x, n, 0);
+      for (int64_t j = 0; j < b.nb; ++j) sum[j] += row[j];
+      continue;
+    }
+    for (int64_t j = 0; j < b.nb; ++j) {
+      const float* r = b.run(x, n, j);
+      double a = 0.0;
+#pragma omp simd reduction(+ : a)
+      for (int64_t s = 0; s < b.S; ++s) a += r[s];
+      sum[j] += a;
+    }
+  }
+}
+
+// sq[j] = sum of (x - mean[j])^2 over channel c0 + j (a second pass: no cancellation).
+void channel_sq_dev(const Block& b, const float* x, const double* mean, double* sq) {
+  for (int64_t j = 0; j < b.nb; ++j) sq[j] = 0.0;
+  for (int64_t n = 0; n < b.N; ++n) {
+    if (b.S == 1) {
+      const float* row = b.run(x, n, 0);
+      for (int64_t j = 0; j < b.nb; ++j) {
+        const double d = row[j] - mean[j];
+        sq[j] += d * d;
+      }
+      continue;
+    }
+    for (int64_t j = 0; j < b.nb; ++j) {
+      const float* r = b.run(x, n, j);
+      const double m = mean[j];
+      double a = 0.0;
+#pragma omp simd reduction(+ : a)
+      for (int64_t s = 0; s < b.S; ++s) {
+        const double d = r[s] - m;
+        a += d * d;
+      }
+      sq[j] += a;
+    }
+  }
+}
+
+// sum_g[j] = sum dy, sum_gx[j] = sum dy * (x - mean[j]) over channel c0 + j.
+void channel_grad_sums(const Block& b, const float* x, const float* dy, const float* mean, double* sum_g,
+                       double* sum_gx) {
+  for (int64_t j = 0; j < b.nb; ++j) sum_g[j] = sum_gx[j] = 0.0;
+  for (int64_t n = 0; n < b.N; ++n) {
+    if (b.S == 1) {
+      const float* xr = b.run(x, n, 0);
+      const float* gr = b.run(dy, n, 0);
+      for (int64_t j = 0; j < b.nb; ++j) {
+        const double g = gr[j];
+        sum_g[j] += g;
+        sum_gx[j] += g * static_cast<double>(xr[j] - mean[j]);
+      }
+      continue;
+    }
+    for (int64_t j = 0; j < b.nb; ++j) {
+      const float* xr = b.run(x, n, j);
+      const float* gr = b.run(dy, n, j);
+      const float m = mean[j];
+      double a = 0.0, c = 0.0;
+#pragma omp simd reduction(+ : a, c)
+      for (int64_t s = 0; s < b.S; ++s) {
+        const double g = gr[s];
+        a += g;
+        c += g * static_cast<double>(xr[s] - m);
+      }
+      sum_g[j] += a;
+      sum_gx[j] += c;
+    }
+  }
+}
+
+// out = u * ku[j] + (v - mean[j]) * kv[j] + k0[j] per channel; u may be null (then ku unused).
+void channel_affine(const Block& b, const float* u, const float* v, float* out, const float* mean, const float* ku,
+                    const float* kv, const float* k0) {
+  for (int64_t n = 0; n < b.N; ++n) {
+    if (b.S == 1) {
+      const float* vr = b.run(v, n, 0);
+      float* o = b.run(out, n, 0);
+      if (u) {
+        const float* ur = b.run(u, n, 0);
+        for (int64_t j = 0; j < b.nb; ++j) o[j] = ur[j] * ku[j] + (vr[j] - mean[j]) * kv[j] + k0[j];
+      } else {
+        for (int64_t j = 0; j < b.nb; ++j) o[j] = (vr[j] - mean[j]) * kv[j] + k0[j];
+      }
+      continue;
+    }
+    for (int64_t j = 0; j < b.nb; ++j) {
+      const float* vr = b.run(v, n, j);
+      float* o = b.run(out, n, j);
+      const float m = mean[j], a = kv[j], c = k0[j];
+      if (u) {
+        const float* ur = b.run(u, n, j);
+        const float k = ku[j];
+        for (int64_t s = 0; s < b.S; ++s) o[s] = ur[s] * k + (vr[s] - m) * a + c;
+      } else {
+        for (int64_t s = 0; s < b.S; ++s) o[s] = (vr[s] - m) * a + c;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -115,57 +232,37 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const bool training = ctx.training;
   const double mom = momentum_, eps = eps_;
 
-  for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t c1) {
+  for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) {
+    const Block b{N, C, S, c0, nb};
+    double* mean = mean_.data() + c0;
+    double* inv_std = inv_std_.data() + c0;
     if (training) {
-      for (int64_t c = c0; c < c1; ++c) sum_a_[c] = sum_b_[c] = 0.0;
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = c0; c < c1; ++c) {
-          const float* row = xp + (n * C + c) * S;
-          double a = 0.0;
-#pragma omp simd reduction(+ : a)
-          for (int64_t s = 0; s < S; ++s) a += row[s];
-          sum_a_[c] += a;
-        }
-      for (int64_t c = c0; c < c1; ++c) mean_[c] = sum_a_[c] / static_cast<double>(M);
-      for (int64_t n = 0; n < N; ++n)  // second pass: sum of squared deviations (no cancellation)
-        for (int64_t c = c0; c < c1; ++c) {
-          const float* row = xp + (n * C + c) * S;
-          const double m = mean_[c];
-          double a = 0.0;
-#pragma omp simd reduction(+ : a)
-          for (int64_t s = 0; s < S; ++s) {
-            const double d = row[s] - m;
-            a += d * d;
-          }
-          sum_b_[c] += a;
-        }
-      for (int64_t c = c0; c < c1; ++c) {
-        const double var = sum_b_[c] / static_cast<double>(M);
-        inv_std_[c] = 1.0 / std::sqrt(var + eps);
-        const double unbiased = sum_b_[c] / static_cast<double>(M - 1);
-        rm[c] = static_cast<float>((1.0 - mom) * rm[c] + mom * mean_[c]);
+      double* sum = sum_a_.data() + c0;
+      double* sq = sum_b_.data() + c0;
+      channel_sum(b, xp, sum);
+      for (int64_t j = 0; j < nb; ++j) mean[j] = sum[j] / static_cast<double>(M);
+      channel_sq_dev(b, xp, mean, sq);
+      for (int64_t j = 0; j < nb; ++j) {
+        const int64_t c = c0 + j;
+        inv_std[j] = 1.0 / std::sqrt(sq[j] / static_cast<double>(M) + eps);
+        const double unbiased = sq[j] / static_cast<double>(M - 1);
+        rm[c] = static_cast<float>((1.0 - mom) * rm[c] + mom * mean[j]);
         rv[c] = static_cast<float>((1.0 - mom) * rv[c] + mom * unbiased);
       }
     } else {
-      for (int64_t c = c0; c < c1; ++c) {
-        mean_[c] = rm[c];
-        inv_std_[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+      for (int64_t j = 0; j < nb; ++j) {
+        mean[j] = rm[c0 + j];
+        inv_std[j] = 1.0 / std::sqrt(static_cast<double>(rv[c0 + j]) + eps);
       }
     }
     // y = (x - mean) * (gamma * inv_std) + beta
     float mean_f[kMaxBlock], scale_f[kMaxBlock], shift_f[kMaxBlock];
-    for (int64_t c = c0; c < c1; ++c) {
-      mean_f[c - c0] = static_cast<float>(mean_[c]);
-      scale_f[c - c0] = static_cast<float>((gp ? gp[c] : 1.0) * inv_std_[c]);
-      shift_f[c - c0] = bp ? bp[c] : 0.f;
+    for (int64_t j = 0; j < nb; ++j) {
+      mean_f[j] = static_cast<float>(mean[j]);
+      scale_f[j] = static_cast<float>((gp ? gp[c0 + j] : 1.0) * inv_std[j]);
+      shift_f[j] = bp ? bp[c0 + j] : 0.f;
     }
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = c0; c < c1; ++c) {
-        const float* row = xp + (n * C + c) * S;
-        float* out = yp + (n * C + c) * S;
-        const float m = mean_f[c - c0], a = scale_f[c - c0], b = shift_f[c - c0];
-        for (int64_t s = 0; s < S; ++s) out[s] = (row[s] - m) * a + b;
-      }
+    channel_affine(b, nullptr, xp, yp, mean_f, nullptr, scale_f, shift_f);
   });
 }
 
@@ -177,56 +274,38 @@ void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
   if (dx && dx->shape() != x.shape()) dx->resize(x.shape());
 
   const float* xp = x.data();
-  const float* gp_ = dy.data();
+  const float* dyp = dy.data();
   float* dxp = dx ? dx->data() : nullptr;
   const float* gamma = affine_ ? gamma_.value.data() : nullptr;
   float* dgamma_out = affine_ ? gamma_.grad.data() : nullptr;
   float* dbeta_out = affine_ ? beta_.grad.data() : nullptr;
   const bool training = last_training_;
 
-  for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t c1) {
-    // sum_a = sum dy, sum_b = sum dy * (x - mean)
-    for (int64_t c = c0; c < c1; ++c) sum_a_[c] = sum_b_[c] = 0.0;
+  for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) {
+    const Block b{N, C, S, c0, nb};
+    const double* inv_std = inv_std_.data() + c0;
+    double* sum_g = sum_a_.data() + c0;   // sum dy          (= dbeta)
+    double* sum_gx = sum_b_.data() + c0;  // sum dy (x - mean)
     float mean_f[kMaxBlock];
-    for (int64_t c = c0; c < c1; ++c) mean_f[c - c0] = static_cast<float>(mean_[c]);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = c0; c < c1; ++c) {
-        const float* xr = xp + (n * C + c) * S;
-        const float* gr = gp_ + (n * C + c) * S;
-        const float m = mean_f[c - c0];
-        double a = 0.0, b = 0.0;
-#pragma omp simd reduction(+ : a, b)
-        for (int64_t s = 0; s < S; ++s) {
-          const double g = gr[s];
-          a += g;
-          b += g * static_cast<double>(xr[s] - m);
-        }
-        sum_a_[c] += a;
-        sum_b_[c] += b;
-      }
-    float coef_dy[kMaxBlock], coef_x[kMaxBlock], coef_c[kMaxBlock];
-    for (int64_t c = c0; c < c1; ++c) {
-      const double dbeta = sum_a_[c];
-      const double dgamma = sum_b_[c] * inv_std_[c];  // sum dy * xhat
+    for (int64_t j = 0; j < nb; ++j) mean_f[j] = static_cast<float>(mean_[c0 + j]);
+    channel_grad_sums(b, xp, dyp, mean_f, sum_g, sum_gx);
+    float k_dy[kMaxBlock], k_x[kMaxBlock], k_0[kMaxBlock];
+    for (int64_t j = 0; j < nb; ++j) {
+      const int64_t c = c0 + j;
+      const double dbeta = sum_g[j];
+      const double dgamma = sum_gx[j] * inv_std[j];  // sum dy * xhat
       if (dgamma_out) {
         dgamma_out[c] = static_cast<float>(dgamma);
         dbeta_out[c] = static_cast<float>(dbeta);
       }
-      const double k = (gamma ? gamma[c] : 1.0) * inv_std_[c];
-      // training: dx = k * (dy - dbeta/M - xhat * dgamma/M); eval: dx = k * dy
-      coef_dy[c - c0] = static_cast<float>(k);
-      coef_x[c - c0] = training ? static_cast<float>(-k * inv_std_[c] * dgamma / static_cast<double>(M)) : 0.f;
-      coef_c[c - c0] = training ? static_cast<float>(-k * dbeta / static_cast<double>(M)) : 0.f;
+      // training: dx = k * (dy - dbeta/M - xhat * dgamma/M) with k = gamma * inv_std;
+      // eval: dx = k * dy.
+      const double k = (gamma ? gamma[c] : 1.0) * inv_std[j];
+      k_dy[j] = static_cast<float>(k);
+      k_x[j] = training ? static_cast<float>(-k * inv_std[j] * dgamma / static_cast<double>(M)) : 0.f;
+      k_0[j] = training ? static_cast<float>(-k * dbeta / static_cast<double>(M)) : 0.f;
     }
-    if (!dxp) return;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = c0; c < c1; ++c) {
-        const float* xr = xp + (n * C + c) * S;
-        const float* gr = gp_ + (n * C + c) * S;
-        float* out = dxp + (n * C + c) * S;
-        const float m = mean_f[c - c0], a = coef_dy[c - c0], bx = coef_x[c - c0], cc = coef_c[c - c0];
-        for (int64_t s = 0; s < S; ++s) out[s] = a * gr[s] + bx * (xr[s] - m) + cc;
-      }
+    if (dxp) channel_affine(b, dyp, xp, dxp, mean_f, k_dy, k_x, k_0);
   });
 }
 

@@ -102,13 +102,13 @@ int64_t Conv2d::macs(const Shape& in) const {
 Conv2d::Geometry Conv2d::geometry(const Tensor& x, int threads) const {
   if (x.rank() != 4)
     fail(where(*this), "expected input of shape [-1, ", in_, ", H, W] (batch first), got ", shape_str(x.shape()));
-  const Shape o = output_shape({x.dim(1), x.dim(2), x.dim(3)});
   Geometry g{};
   g.n = x.dim(0);
   g.h = x.dim(2);
   g.w = x.dim(3);
-  g.oh = o[1];
-  g.ow = o[2];
+  g.oh = kernels::conv_out_size(g.h, kh_, sh_, ph_);
+  g.ow = kernels::conv_out_size(g.w, kw_, sw_, pw_);
+  if (x.dim(1) != in_ || g.oh <= 0 || g.ow <= 0) (void)output_shape({x.dim(1), g.h, g.w});  // throws
   g.k = in_ * kh_ * kw_;
   g.p = g.oh * g.ow;
   LOWBIT_CHECK(g.h < INT_MAX && g.w < INT_MAX && g.p < INT_MAX, where(*this), "input ", shape_str(x.shape()),

@@ -29,13 +29,14 @@ json Pool2d::spec() const { return {{"type", type()}, {"kernel", k_}, {"stride",
 
 Pool2d::Geometry Pool2d::geometry(const Tensor& x) const {
   if (x.rank() != 4) fail(where(*this), "expected input of shape [-1, C, H, W] (batch first), got ", shape_str(x.shape()));
-  const Shape o = output_shape({x.dim(1), x.dim(2), x.dim(3)});
+  const int64_t oh = kernels::conv_out_size(x.dim(2), k_, s_, p_), ow = kernels::conv_out_size(x.dim(3), k_, s_, p_);
+  if (oh <= 0 || ow <= 0) (void)output_shape({x.dim(1), x.dim(2), x.dim(3)});  // throws
   LOWBIT_CHECK(x.dim(2) * x.dim(3) < INT_MAX, where(*this), "input plane too large: ", shape_str(x.shape()));
-  return {x.dim(0), x.dim(1), x.dim(2), x.dim(3), o[1], o[2]};
+  return {x.dim(0), x.dim(1), x.dim(2), x.dim(3), oh, ow};
 }
 
 void Pool2d::check_dy(const Geometry& g, const Tensor& dy) const {
-  if (dy.rank() != 4 || dy.dim(0) != g.n || dy.dim(1) != g.c || dy.dim(2) != g.oh || dy.dim(3) != g.ow)
+  if (!g.is_output_shape(dy.shape()))
     fail(where(*this), "output gradient has shape ", shape_str(dy.shape()), ", expected ",
          shape_str({g.n, g.c, g.oh, g.ow}));
 }
@@ -44,9 +45,8 @@ MaxPool2d::MaxPool2d(int kernel, int stride, int padding) : Pool2d("maxpool2d", 
 
 void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const Geometry g = geometry(x);
-  const Shape out{g.n, g.c, g.oh, g.ow};
-  if (y.shape() != out) y.resize(out);
-  if (argmax_.shape() != out) argmax_.resize(out);
+  if (!g.is_output_shape(y.shape())) y.resize({g.n, g.c, g.oh, g.ow});
+  if (!g.is_output_shape(argmax_.shape())) argmax_.resize({g.n, g.c, g.oh, g.ow});
   kernels::maxpool2d(x.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_, p_,
                      y.data(), argmax_.data());
 }
@@ -54,7 +54,7 @@ void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
 void MaxPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   const Geometry g = geometry(x);
   check_dy(g, dy);
-  if (argmax_.shape() != dy.shape())
+  if (!g.is_output_shape(argmax_.shape()))
     fail(where(*this), "backward() without a matching forward() (argmax shape ", shape_str(argmax_.shape()), ")");
   if (!dx) return;
   if (dx->shape() != x.shape()) dx->resize(x.shape());
@@ -66,8 +66,7 @@ AvgPool2d::AvgPool2d(int kernel, int stride, int padding) : Pool2d("avgpool2d", 
 
 void AvgPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const Geometry g = geometry(x);
-  const Shape out{g.n, g.c, g.oh, g.ow};
-  if (y.shape() != out) y.resize(out);
+  if (!g.is_output_shape(y.shape())) y.resize({g.n, g.c, g.oh, g.ow});
   kernels::avgpool2d(x.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_, p_,
                      y.data());
 }

@@ -25,6 +25,9 @@ class Pool2d : public Layer {
   Pool2d(const char* what, int kernel, int stride, int padding);
   struct Geometry {
     int64_t n, c, h, w, oh, ow;
+    bool is_output_shape(const Shape& s) const {
+      return s.size() == 4 && s[0] == n && s[1] == c && s[2] == oh && s[3] == ow;
+    }
   };
   Geometry geometry(const Tensor& x) const;
   void check_dy(const Geometry& g, const Tensor& dy) const;
