@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The PyTorch twin of `lowbit train --model lfc` for side-by-side timing.
 
-Same network (784-1024x3-10, bias-free dense layers, BatchNorm after each, ReLU, dropout
-0.2 on the input and after each hidden block), same optimizer (Adam, lr 1e-3), same batch,
+Same network (784-1024x3-10, bias-free dense layers, BatchNorm after each, ReLU; with
+--dropout P, dropout on the input and after each hidden block, like `lowbit --dropout P`),
+same optimizer (Adam, lr 1e-3, cosine decay per step), same batch,
 same data (the Fashion-MNIST idx files, pixels scaled to [0, 1]), same thread count.
 Prints one JSON line: {"framework": "pytorch", "epoch_seconds": ..., "test_acc": ...}.
 """
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--width", type=int, default=1024)
+    ap.add_argument("--dropout", type=float, default=0.0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -45,14 +47,17 @@ def main():
     xte = torch.from_numpy(read_idx(find(args.data, "t10k-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255)
     yte = torch.from_numpy(read_idx(find(args.data, "t10k-labels-idx1-ubyte")).astype(np.int64))
     w = args.width
-    layers = [nn.Dropout(0.2)]
+    drop = [nn.Dropout(args.dropout)] if args.dropout > 0 else []
+    layers = list(drop)
     fan_in = 784
     for _ in range(3):
-        layers += [nn.Linear(fan_in, w, bias=False), nn.BatchNorm1d(w), nn.ReLU(), nn.Dropout(0.2)]
+        layers += [nn.Linear(fan_in, w, bias=False), nn.BatchNorm1d(w), nn.ReLU()] + drop
         fan_in = w
     layers += [nn.Linear(w, 10, bias=False), nn.BatchNorm1d(10)]
     model = nn.Sequential(*layers)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    steps = args.epochs * ((xtr.shape[0] + args.batch - 1) // args.batch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     loss_fn = nn.CrossEntropyLoss()
     seconds = []
     for epoch in range(args.epochs):
@@ -65,6 +70,7 @@ def main():
             loss = loss_fn(model(xtr[idx]), ytr[idx])
             loss.backward()
             opt.step()
+            sched.step()
         seconds.append(time.perf_counter() - t0)
     model.eval()
     with torch.no_grad():

@@ -5,7 +5,8 @@
 
 namespace lowbit {
 
-// Set the number of threads used by our loops and by BLAS. n <= 0 means all cores.
+// Set the number of threads used by our loops and by BLAS (n <= 0: all cores), and
+// flush denormals to zero on those threads.
 void set_num_threads(int n);
 int num_threads();
 // Index of the calling thread inside a parallel region (0 outside).

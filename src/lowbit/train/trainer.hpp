@@ -26,7 +26,7 @@ struct TrainConfig {
   int64_t epochs = 10;
   int64_t batch = 100;
   float lr = 1e-3f;
-  std::string schedule = "constant";  // see optim/schedule.hpp
+  std::string schedule = "cosine";  // see optim/schedule.hpp
   float warmup_epochs = 0.f;
   optim::OptimizerConfig optimizer;
   std::string loss = "cross_entropy";
