@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -219,15 +221,7 @@ TEST(BatchNorm, BackwardOverwritesGradients) {
   for (int64_t i = 0; i < d.size(); ++i) EXPECT_EQ(dx[i], d[i]);
 }
 
-template <class F>
-void expect_error_naming(F&& f, const std::string& name) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
-  }
-}
+using lowbit::testing::expect_error_naming;
 
 TEST(BatchNorm, BadInputsNameTheLayer) {
   nn::BatchNorm bn(4);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <tuple>
@@ -196,15 +198,7 @@ TEST(Conv2d, ShapeMacsSpecAndInit) {
   EXPECT_GT(mx, 0.95f * limit);
 }
 
-template <class F>
-void expect_error_naming(F&& f, const std::string& name) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
-  }
-}
+using lowbit::testing::expect_error_naming;
 
 TEST(Conv2d, BadShapesNameTheLayer) {
   nn::Conv2d conv(3, 4, 5, 5);

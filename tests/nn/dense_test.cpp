@@ -4,6 +4,7 @@
 
 #include "lowbit/core/error.hpp"
 #include "nn/gradcheck.hpp"
+#include "test_util.hpp"
 
 namespace lowbit {
 namespace {
@@ -40,12 +41,7 @@ TEST(Dense, WrongInputSizeNamesTheLayer) {
   nn::Dense d(10, 4);
   d.set_name("dense_1");
   Tensor x({2, 9}), y;
-  try {
-    d.forward(x, y, {});
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("dense_1"), std::string::npos) << e.what();
-  }
+  lowbit::testing::expect_error_naming([&] { d.forward(x, y, {}); }, "dense_1");
 }
 
 }  // namespace

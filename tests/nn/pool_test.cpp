@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -146,15 +148,7 @@ TEST(MaxPool2d, SpecShapeAndDefaults) {
   EXPECT_EQ(mp.macs({5, 9, 10}), 0);
 }
 
-template <class F>
-void expect_error_naming(F&& f, const std::string& name) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
-  }
-}
+using lowbit::testing::expect_error_naming;
 
 TEST(MaxPool2d, BadShapesNameTheLayer) {
   nn::MaxPool2d mp(3);

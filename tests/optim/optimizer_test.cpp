@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <functional>
 #include <map>
@@ -30,14 +32,7 @@ OptimizerConfig config(const std::string& name, float weight_decay = 0.f, bool n
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lowbit::testing::error_of;
 
 TEST(OptimizerFactory, MakesEachNamedOptimizer) {
   nn::Param p = make_param({1.f}, {1.f});

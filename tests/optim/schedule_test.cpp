@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <functional>
 #include <numbers>
@@ -25,14 +27,7 @@ ScheduleConfig make(const std::string& kind, float base, int64_t epochs, float w
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lowbit::testing::error_of;
 
 TEST(Schedule, ConstantIsBaseEverywhere) {
   LrSchedule s(make("constant", 0.01f, 5));

@@ -1,0 +1,34 @@
+// Small helpers shared by the test files.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::testing {
+
+// The message of the lowbit::Error that f throws, or "" when it throws none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Expects f to throw a lowbit::Error whose message contains `needle` (a layer, file or
+// flag name: errors must say what is at fault).
+template <class F>
+void expect_error_naming(F&& f, const std::string& needle) {
+  std::string msg = error_of(std::forward<F>(f));
+  if (msg.empty()) {
+    ADD_FAILURE() << "expected an error naming '" << needle << "'";
+    return;
+  }
+  EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+}
+
+}  // namespace lowbit::testing
