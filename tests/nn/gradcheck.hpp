@@ -68,33 +68,27 @@ inline void check_gradients(nn::Layer& layer, Tensor x, const GradCheckOptions& 
   for (nn::Param* p : layer.params()) analytic.push_back(p->grad);
 
   int failures = 0;
-  auto step_of = [&](int64_t n) { return std::max<int64_t>(1, n / o.max_elements); };
-  if (o.check_input) {
-    ASSERT_EQ(dx.shape(), x.shape()) << "dx shape";
-    for (int64_t i = 0; i < x.size(); i += step_of(x.size())) {
-      if (skip_input && skip_input(i)) continue;
-      float keep = x[i];
-      x[i] = keep + o.eps;
-      double lp = detail::loss_of(layer, x, r, o);
-      x[i] = keep - o.eps;
-      double lm = detail::loss_of(layer, x, r, o);
-      x[i] = keep;
-      detail::compare("dx", i, (lp - lm) / (2.0 * o.eps), dx[i], o, failures);
-    }
-  }
-  auto params = layer.params();
-  for (size_t p = 0; p < params.size(); ++p) {
-    Tensor& v = params[p]->value;
-    for (int64_t i = 0; i < v.size(); i += step_of(v.size())) {
+  // Central differences of L with respect to every sampled element of v.
+  auto check_tensor = [&](Tensor& v, const Tensor& analytic, const char* what,
+                          const std::function<bool(int64_t)>& skip) {
+    const int64_t step = std::max<int64_t>(1, v.size() / o.max_elements);
+    for (int64_t i = 0; i < v.size(); i += step) {
+      if (skip && skip(i)) continue;
       float keep = v[i];
       v[i] = keep + o.eps;
       double lp = detail::loss_of(layer, x, r, o);
       v[i] = keep - o.eps;
       double lm = detail::loss_of(layer, x, r, o);
       v[i] = keep;
-      detail::compare(params[p]->name.c_str(), i, (lp - lm) / (2.0 * o.eps), analytic[p][i], o, failures);
+      detail::compare(what, i, (lp - lm) / (2.0 * o.eps), analytic[i], o, failures);
     }
+  };
+  if (o.check_input) {
+    ASSERT_EQ(dx.shape(), x.shape()) << "dx shape";
+    check_tensor(x, dx, "dx", skip_input);
   }
+  auto params = layer.params();
+  for (size_t p = 0; p < params.size(); ++p) check_tensor(params[p]->value, analytic[p], params[p]->name.c_str(), nullptr);
 }
 
 }  // namespace lowbit::testing

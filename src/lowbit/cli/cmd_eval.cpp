@@ -7,7 +7,6 @@
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/threading.hpp"
 #include "lowbit/data/loader.hpp"
-#include "lowbit/nn/builder.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "lowbit/train/trainer.hpp"
 
@@ -34,11 +33,9 @@ Action add_eval_command(CLI::App& app) {
 
   return [args]() {
     set_num_threads(args->threads);
-    train::Checkpoint ck = train::read_checkpoint(args->checkpoint);
-    if (!ck.meta.contains("topology") || !ck.meta.contains("train_config"))
-      fail(args->checkpoint, ": checkpoint lacks the model topology or training configuration");
-    auto model = nn::build_model(ck.meta.at("topology"));
-    train::load_model_tensors(*model, ck, args->checkpoint);
+    auto [model, ck] = train::load_model(args->checkpoint);
+    if (!ck.meta.contains("train_config"))
+      fail(args->checkpoint, ": checkpoint lacks the training configuration");
     train::TrainConfig cfg = train::train_config_from_json(ck.meta.at("train_config"));
     data::DataSplit split = data::load_data(args->data);
     auto loss = nn::make_loss(cfg.loss);

@@ -4,7 +4,6 @@
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/data/loader.hpp"
-#include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/train/checkpoint.hpp"
 
@@ -37,9 +36,7 @@ Action add_summary_command(CLI::App& app) {
   return [args]() {
     std::unique_ptr<nn::Model> model;
     if (!args->checkpoint.empty()) {
-      train::Checkpoint ck = train::read_checkpoint(args->checkpoint);
-      if (!ck.meta.contains("topology")) fail(args->checkpoint, ": checkpoint has no model topology");
-      model = nn::build_model(ck.meta.at("topology"));
+      model = train::load_model(args->checkpoint).model;
     } else if (!args->model.model.empty()) {
       model = make_model(args->model, args->input, args->classes);
     } else {

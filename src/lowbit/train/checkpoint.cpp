@@ -5,6 +5,7 @@
 #include "lowbit/core/bytes.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
+#include "lowbit/nn/builder.hpp"
 
 namespace lowbit::train {
 
@@ -101,6 +102,19 @@ static void load_one(const Checkpoint& ckpt, const std::string& key, Tensor& dst
 void load_model_tensors(nn::Model& model, const Checkpoint& ckpt, const std::string& source) {
   for (auto& [name, p] : model.named_params()) load_one(ckpt, "param:" + name, p->value, source);
   for (auto& [name, t] : model.named_buffers()) load_one(ckpt, "buffer:" + name, *t, source);
+}
+
+LoadedModel load_model(const std::string& path) {
+  LoadedModel r;
+  r.checkpoint = read_checkpoint(path);
+  if (!r.checkpoint.meta.contains("topology")) fail(path, ": checkpoint has no model topology");
+  try {
+    r.model = nn::build_model(r.checkpoint.meta.at("topology"));
+  } catch (const Error& e) {
+    fail(path, ": cannot rebuild the model (", e.what(), ")");
+  }
+  load_model_tensors(*r.model, r.checkpoint, path);
+  return r;
 }
 
 }  // namespace lowbit::train

@@ -31,6 +31,13 @@ void write_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Rejects missing, truncated, corrupted (CRC) and unknown-version files, naming the path.
 Checkpoint read_checkpoint(const std::string& path);
 
+// Rebuild the model a checkpoint was trained with and load its weights and buffers.
+struct LoadedModel {
+  std::unique_ptr<nn::Model> model;
+  Checkpoint checkpoint;
+};
+LoadedModel load_model(const std::string& path);
+
 // Copy the model's parameters ("param:NAME") and buffers ("buffer:NAME") into ckpt.
 void add_model_tensors(nn::Model& model, Checkpoint& ckpt);
 // Load them back; every model tensor must be present with the same shape.
