@@ -2,11 +2,22 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/rng.hpp"
 
 namespace lowbit::testing {
+
+// n floats drawn uniformly from [lo, hi) by Rng(seed).
+inline std::vector<float> random_floats(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  Rng rng(seed);
+  for (float& x : v) x = rng.uniform(lo, hi);
+  return v;
+}
 
 // The message of the lowbit::Error that f throws, or "" when it throws none.
 template <class F>

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -10,12 +12,6 @@
 namespace lowbit::kernels {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint64_t seed) {
-  Rng r(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = r.uniform(-1.f, 1.f);
-  return v;
-}
 
 // gemm (BLAS) against its scalar twin, for every transpose combination, tails and
 // degenerate sizes, with alpha/beta and padded leading dimensions.
@@ -26,9 +22,9 @@ TEST(Gemm, MatchesReferenceOnEdgeShapes) {
     for (int ta = 0; ta < 2; ++ta) {
       for (int tb = 0; tb < 2; ++tb) {
         const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-        auto A = random_vec(static_cast<size_t>((ta ? K : M) * lda + 1), 1);
-        auto B = random_vec(static_cast<size_t>((tb ? N : K) * ldb + 1), 2);
-        auto C0 = random_vec(static_cast<size_t>(M * ldc), 3);
+        auto A = lowbit::testing::random_floats(static_cast<size_t>((ta ? K : M) * lda + 1), 1);
+        auto B = lowbit::testing::random_floats(static_cast<size_t>((tb ? N : K) * ldb + 1), 2);
+        auto C0 = lowbit::testing::random_floats(static_cast<size_t>(M * ldc), 3);
         auto C1 = C0;
         gemm(Trans(ta), Trans(tb), M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.f, C0.data(), ldc);
         gemm_ref(Trans(ta), Trans(tb), M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.f, C1.data(), ldc);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <tuple>
 #include <vector>
@@ -11,12 +13,6 @@
 namespace lowbit {
 namespace {
 
-std::vector<float> random_vec(int64_t n, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  Rng rng(seed);
-  for (float& x : v) x = rng.uniform(-1.f, 1.f);
-  return v;
-}
 
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
@@ -56,8 +52,8 @@ TEST(Im2col, Col2imIsTheAdjoint) {
                                       << sw << " p" << ph << "x" << pw);
     const int64_t P = kernels::conv_out_size(H, kh, sh, ph) * kernels::conv_out_size(W, kw, sw, pw);
     const int64_t K = static_cast<int64_t>(C) * kh * kw;
-    auto x = random_vec(static_cast<int64_t>(C) * H * W, seed++);
-    auto y = random_vec(K * P, seed++);
+    auto x = lowbit::testing::random_floats(static_cast<int64_t>(C) * H * W, seed++);
+    auto y = lowbit::testing::random_floats(K * P, seed++);
     std::vector<float> col(static_cast<size_t>(K * P), 99.f), img(x.size(), 0.f);
     kernels::im2col(x.data(), C, H, W, kh, kw, sh, sw, ph, pw, col.data());
     kernels::col2im(y.data(), C, H, W, kh, kw, sh, sw, ph, pw, img.data());
@@ -75,7 +71,7 @@ TEST(Im2col, Col2imAccumulates) {
 TEST(Im2col, RowStridePlacesImagesSideBySide) {
   const int C = 3, H = 5, W = 4, k = 3, s = 1, p = 1;
   const int64_t P = kernels::conv_out_size(H, k, s, p) * kernels::conv_out_size(W, k, s, p), K = C * k * k;
-  auto a = random_vec(C * H * W, 1), b = random_vec(C * H * W, 2);
+  auto a = lowbit::testing::random_floats(C * H * W, 1), b = lowbit::testing::random_floats(C * H * W, 2);
   std::vector<float> ca(K * P), cb(K * P), both(K * 2 * P);
   kernels::im2col(a.data(), C, H, W, k, k, s, s, p, p, ca.data());
   kernels::im2col(b.data(), C, H, W, k, k, s, s, p, p, cb.data());
@@ -110,9 +106,9 @@ TEST(Conv2dRef, BackwardIsConsistentWithForward) {
       {2, 3, 5, 5, 4, 3, 1, 1}, {1, 1, 7, 6, 2, 3, 2, 0}, {3, 5, 4, 4, 3, 2, 2, 1}, {1, 2, 6, 6, 3, 1, 1, 0}};
   for (auto [N, C, H, W, OC, k, s, p] : cases) {
     const int64_t OH = kernels::conv_out_size(H, k, s, p), OW = kernels::conv_out_size(W, k, s, p);
-    auto x = random_vec(static_cast<int64_t>(N) * C * H * W, 1);
-    auto w = random_vec(static_cast<int64_t>(OC) * C * k * k, 2);
-    auto dy = random_vec(N * OC * OH * OW, 3);
+    auto x = lowbit::testing::random_floats(static_cast<int64_t>(N) * C * H * W, 1);
+    auto w = lowbit::testing::random_floats(static_cast<int64_t>(OC) * C * k * k, 2);
+    auto dy = lowbit::testing::random_floats(N * OC * OH * OW, 3);
     std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(OC);
     kernels::conv2d_ref(x.data(), w.data(), nullptr, N, C, H, W, OC, k, k, s, s, p, p, y.data());
     kernels::conv2d_backward_ref(x.data(), w.data(), dy.data(), N, C, H, W, OC, k, k, s, s, p, p, dx.data(),

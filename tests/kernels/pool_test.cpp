@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <tuple>
 #include <vector>
@@ -12,12 +14,6 @@
 namespace lowbit {
 namespace {
 
-std::vector<float> random_vec(int64_t n, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  Rng rng(seed);
-  for (float& x : v) x = rng.uniform(-1.f, 1.f);
-  return v;
-}
 
 // (planes, H, W, k, s, p)
 const std::vector<std::tuple<int, int, int, int, int, int>> kCases{
@@ -29,7 +25,7 @@ TEST(PoolKernels, MaxMatchesReference) {
   for (auto [planes, H, W, k, s, p] : kCases) {
     SCOPED_TRACE(::testing::Message() << planes << "x" << H << "x" << W << " k" << k << " s" << s << " p" << p);
     const int64_t out = planes * kernels::conv_out_size(H, k, s, p) * kernels::conv_out_size(W, k, s, p);
-    auto x = random_vec(static_cast<int64_t>(planes) * H * W, seed++);
+    auto x = lowbit::testing::random_floats(static_cast<int64_t>(planes) * H * W, seed++);
     // Quantise so that ties occur and tie-breaking is compared too.
     for (float& v : x) v = std::round(v * 3.f);
     std::vector<float> y(out), y_ref(out);
@@ -44,8 +40,8 @@ TEST(PoolKernels, MaxMatchesReference) {
 TEST(PoolKernels, MaxBackwardRoutesToArgmax) {
   const int planes = 2, H = 5, W = 5, k = 3, s = 1, p = 1;
   const int64_t OH = kernels::conv_out_size(H, k, s, p), out = planes * OH * OH;
-  auto x = random_vec(planes * H * W, 4);
-  auto dy = random_vec(out, 5);
+  auto x = lowbit::testing::random_floats(planes * H * W, 4);
+  auto dy = lowbit::testing::random_floats(out, 5);
   std::vector<float> y(out), dx(x.size(), 123.f), expect(x.size(), 0.f);
   std::vector<int32_t> a(out);
   kernels::maxpool2d(x.data(), planes, H, W, k, k, s, s, p, p, y.data(), a.data());
@@ -59,8 +55,8 @@ TEST(PoolKernels, AvgMatchesReference) {
   for (auto [planes, H, W, k, s, p] : kCases) {
     SCOPED_TRACE(::testing::Message() << planes << "x" << H << "x" << W << " k" << k << " s" << s << " p" << p);
     const int64_t out = planes * kernels::conv_out_size(H, k, s, p) * kernels::conv_out_size(W, k, s, p);
-    auto x = random_vec(static_cast<int64_t>(planes) * H * W, seed++);
-    auto dy = random_vec(out, seed++);
+    auto x = lowbit::testing::random_floats(static_cast<int64_t>(planes) * H * W, seed++);
+    auto dy = lowbit::testing::random_floats(out, seed++);
     std::vector<float> y(out), y_ref(out), dx(x.size(), 7.f), dx_ref(x.size(), -7.f);
     kernels::avgpool2d(x.data(), planes, H, W, k, k, s, s, p, p, y.data());
     kernels::avgpool2d_ref(x.data(), planes, H, W, k, k, s, s, p, p, y_ref.data());
@@ -78,7 +74,7 @@ TEST(PoolKernels, AvgMatchesReference) {
 
 TEST(PoolKernels, LargeBatchParallelPathMatchesReference) {
   const int planes = 64 * 16, H = 12, W = 12;  // above the parallel threshold
-  auto x = random_vec(static_cast<int64_t>(planes) * H * W, 77);
+  auto x = lowbit::testing::random_floats(static_cast<int64_t>(planes) * H * W, 77);
   const int64_t out = static_cast<int64_t>(planes) * 6 * 6;
   std::vector<float> y(out), y_ref(out);
   std::vector<int32_t> a(out), a_ref(out);

@@ -137,6 +137,20 @@ json Conv2d::spec() const {
           {"init", init_.str()}};
 }
 
+const float* Conv2d::columns(const float* xp, const Geometry& g, int64_t s, int64_t count, float* col,
+                            int64_t& ldb) const {
+  const int64_t in_img = in_ * g.h * g.w;
+  if (g.direct) {
+    ldb = g.p;
+    return xp + s * in_img;
+  }
+  ldb = g.group * g.p;
+  const int C = static_cast<int>(in_), H = static_cast<int>(g.h), W = static_cast<int>(g.w);
+  for (int64_t i = 0; i < count; ++i)
+    kernels::im2col(xp + (s + i) * in_img, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, col + i * g.p, ldb);
+  return col;
+}
+
 void Conv2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const int threads = std::max(1, num_threads());
   const Geometry g = geometry(x, threads);
@@ -151,8 +165,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const float* bp = has_bias_ ? bias_.value.data() : nullptr;
   const float* xp = x.data();
   float* yp = y.data();
-  const int64_t in_img = in_ * g.h * g.w, out_img = out_ * g.p;
-  const int C = static_cast<int>(in_), H = static_cast<int>(g.h), W = static_cast<int>(g.w);
+  const int64_t out_img = out_ * g.p;
 
 #pragma omp parallel num_threads(threads) if (g.n > 1)
   {
@@ -162,15 +175,8 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context&) {
     float* yb = g.group > 1 ? ybuf_.data() + tid * out_ * gp : nullptr;
     for (int64_t s = n0; s < n1; s += g.group) {
       const int64_t cnt = std::min(g.group, n1 - s);
-      const float* B = col;
-      int64_t ldb = gp;
-      if (g.direct) {
-        B = xp + s * in_img;
-        ldb = g.p;
-      } else {
-        for (int64_t i = 0; i < cnt; ++i)
-          kernels::im2col(xp + (s + i) * in_img, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, col + i * g.p, gp);
-      }
+      int64_t ldb;
+      const float* B = columns(xp, g, s, cnt, col, ldb);
       if (g.group == 1) {
         float* yn = yp + s * out_img;
         if (bp)
@@ -231,15 +237,8 @@ void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
       const int64_t cnt = std::min(g.group, n1 - s);
       const int64_t cols = cnt * g.p;
       // Column matrix B [k, cols] of the group's inputs.
-      const float* B = col;
-      int64_t ldb = gp;
-      if (g.direct) {
-        B = xp + s * in_img;
-        ldb = g.p;
-      } else {
-        for (int64_t i = 0; i < cnt; ++i)
-          kernels::im2col(xp + (s + i) * in_img, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, col + i * g.p, gp);
-      }
+      int64_t ldb;
+      const float* B = columns(xp, g, s, cnt, col, ldb);
       // Upstream gradient D [out, cols] of the group.
       const float* D = dyp + s * out_img;
       int64_t ldd = g.p;

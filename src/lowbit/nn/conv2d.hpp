@@ -59,6 +59,9 @@ class Conv2d : public Layer {
     bool direct;    // 1x1, stride 1, no padding: x itself is the column matrix
   };
   Geometry geometry(const Tensor& x, int threads) const;
+  // The column matrix of images [s, s + count) of the batch at xp, for one GEMM: x itself
+  // for direct convolutions, else im2col into col (row stride group * p). Sets ldb.
+  const float* columns(const float* xp, const Geometry& g, int64_t s, int64_t count, float* col, int64_t& ldb) const;
   bool is_pointwise() const { return kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && ph_ == 0 && pw_ == 0; }
 
   int64_t in_, out_;
