@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh build
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)" --target lowbit_cli   # the demo needs only the CLI
 out=${LOWBIT_DEMO_OUT:-runs/demo-lfc}
 rm -rf "$out"
 build/bin/lowbit summary --model lfc
