@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/data_files.hpp"
 #include "train/synthetic.hpp"
 
 namespace lowbit {
@@ -134,6 +135,35 @@ TEST(Cli, TrainEvalRoundTripAndPredictions) {
   EXPECT_NE(r.out.find("resumed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("epoch 3/3"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("epoch 1/3"), std::string::npos) << r.out;
+}
+
+// CIFAR-10 binary batches through the whole CLI: 3-channel 32x32 input, augmentation on.
+TEST(Cli, TrainsOnCifarBatchesWithAugmentation) {
+  Workspace w;
+  fs::create_directories(w.path("cifar"));
+  data::testing::write_bytes(w.path("cifar/data_batch_1.bin"), data::testing::cifar_records(60, 0));
+  data::testing::write_bytes(w.path("cifar/data_batch_2.bin"), data::testing::cifar_records(40, 3));
+  data::testing::write_bytes(w.path("cifar/test_batch.bin"), data::testing::cifar_records(30, 5));
+  std::ofstream(w.path("net.json")) << R"({"name": "tiny", "input": [3, 32, 32], "layers": [
+      {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2}, {"type": "batchnorm"}, {"type": "relu"},
+      {"type": "maxpool2d", "kernel": 3}, {"type": "flatten"}, {"type": "dense", "units": 10}]})";
+  Result t = run("train --model " + w.path("net.json") + " --data " + w.path("cifar") +
+                 " --epochs 2 --batch 16 --augment crop,flip --normalize minus_one_one --threads 2 --out " +
+                 w.path("run") + " --progress lines");
+  ASSERT_EQ(t.code, 0) << t.out;
+  EXPECT_NE(t.out.find("100 train / 30 test"), std::string::npos) << t.out;
+  Result e = run("eval " + w.path("run/best.ckpt") + " --data " + w.path("cifar") + " --json");
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_EQ(nlohmann::json::parse(e.out).at("images").get<int>(), 30);
+}
+
+TEST(Cli, ResumeWithAnotherModelIsRefused) {
+  Workspace w;
+  std::string common = " --data " + w.path("data") + " --epochs 1 --batch 50 --threads 2 --out " + w.path("run");
+  ASSERT_EQ(run("train --model tfc" + common).code, 0);
+  Result r = run("train --model sfc --resume" + common);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("topology differs"), std::string::npos) << r.out;
 }
 
 TEST(Cli, CorruptCheckpointIsAClearError) {
