@@ -23,7 +23,10 @@ void ReLU::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx
   float* d = dx->data();
   const int64_t n = x.size();
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) d[i] = xp[i] > 0.f ? g[i] : 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];  // loaded unconditionally so the select vectorises (no branch)
+    d[i] = xp[i] > 0.f ? gi : 0.f;
+  }
 }
 
 HardTanh::HardTanh(float lo, float hi) : lo_(lo), hi_(hi) {
@@ -46,8 +49,12 @@ void HardTanh::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor
   const float* g = dy.data();
   float* d = dx->data();
   const int64_t n = x.size();
+  const float lo = lo_, hi = hi_;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) d[i] = (xp[i] >= lo_ && xp[i] <= hi_) ? g[i] : 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i], xi = xp[i];  // unconditional loads: a branch-free select
+    d[i] = (xi >= lo) & (xi <= hi) ? gi : 0.f;
+  }
 }
 
 }  // namespace lowbit::nn
