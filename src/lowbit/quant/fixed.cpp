@@ -1,0 +1,28 @@
+#include "lowbit/quant/fixed.hpp"
+
+#include <cmath>
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::quant {
+
+float fixed_max(int k, int f) {
+  LOWBIT_CHECK(k >= 2 && k <= 16 && f >= 0 && f <= k, "fixed:", k, ",", f, ": need k in 2..16 and f in 0..k");
+  return std::ldexp(static_cast<float>((1 << k) - 1), -f);
+}
+
+void fixed_act_forward(const float* x, float* y, int64_t n, int k, int f) {
+  const float M = fixed_max(k, f);
+  const float scale = std::ldexp(1.f, f), inv = std::ldexp(1.f, -f);
+  for (int64_t i = 0; i < n; ++i) {
+    float c = x[i] < 0.f ? 0.f : (x[i] > M ? M : x[i]);
+    y[i] = std::round(c * scale) * inv;  // c * 2^f and the product are exact in float
+  }
+}
+
+void fixed_act_backward(const float* x, const float* dy, float* dx, int64_t n, int k, int f) {
+  const float M = fixed_max(k, f);
+  for (int64_t i = 0; i < n; ++i) dx[i] = (x[i] >= 0.f && x[i] <= M) ? dy[i] : 0.f;
+}
+
+}  // namespace lowbit::quant
