@@ -4,6 +4,7 @@
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/data/loader.hpp"
+#include "lowbit/nn/presets.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/train/checkpoint.hpp"
 
@@ -23,7 +24,7 @@ Action add_summary_command(CLI::App& app) {
   auto args = std::make_shared<SummaryArgs>();
   CLI::App* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
   cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file (instead of --model)");
-  cmd->add_option("--model", args->model.model, "Preset (lfc, sfc, tfc, cnv, lenet5) or a JSON topology file");
+  cmd->add_option("--model", args->model.model, "Preset (" + nn::preset_list() + ") or a JSON topology file");
   cmd->add_option("--activation", args->model.activation, "Preset activation: relu or hardtanh")
       ->check(CLI::IsMember({"relu", "hardtanh"}));
   cmd->add_option("--dropout", args->model.dropout, "Preset dropout rate");

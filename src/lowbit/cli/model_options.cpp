@@ -6,7 +6,7 @@
 namespace lowbit::cli {
 
 void add_model_options(CLI::App& cmd, ModelChoice& choice) {
-  cmd.add_option("--model", choice.model, "Preset (lfc, sfc, tfc, cnv, lenet5) or a JSON topology file")->required();
+  cmd.add_option("--model", choice.model, "Preset (" + nn::preset_list() + ") or a JSON topology file")->required();
   cmd.add_option("--activation", choice.activation, "Preset activation: relu or hardtanh")
       ->check(CLI::IsMember({"relu", "hardtanh"}))
       ->capture_default_str();
@@ -23,7 +23,7 @@ std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& in
     return nn::build_model(nn::preset_topology(choice.model, opt));
   }
   if (choice.model.find('/') == std::string::npos && choice.model.find(".json") == std::string::npos)
-    fail("--model '", choice.model, "' is neither a preset (", "lfc, sfc, tfc, cnv, lenet5", ") nor a .json file");
+    fail("--model '", choice.model, "' is neither a preset (", nn::preset_list(), ") nor a .json file");
   try {
     return nn::build_model(nn::read_topology_file(choice.model));
   } catch (const Error& e) {

@@ -83,6 +83,12 @@ json lenet5(const PresetOptions& o) {
 
 std::vector<std::string> preset_names() { return {"lfc", "sfc", "tfc", "cnv", "lenet5"}; }
 
+std::string preset_list() {
+  std::string all;
+  for (const auto& n : preset_names()) all += (all.empty() ? "" : ", ") + n;
+  return all;
+}
+
 bool is_preset(const std::string& name) {
   for (const auto& n : preset_names())
     if (n == name) return true;
@@ -95,7 +101,7 @@ json preset_topology(const std::string& name, const PresetOptions& opt) {
   if (name == "tfc") return fc_net("tfc", 64, opt);
   if (name == "cnv") return cnv(opt);
   if (name == "lenet5") return lenet5(opt);
-  fail("unknown model '", name, "'; valid presets: lfc, sfc, tfc, cnv, lenet5 (or a path to a JSON topology file)");
+  fail("unknown model '", name, "'; valid presets: ", preset_list(), " (or a path to a JSON topology file)");
 }
 
 }  // namespace lowbit::nn

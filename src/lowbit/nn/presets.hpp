@@ -21,6 +21,7 @@ struct PresetOptions {
 
 json preset_topology(const std::string& name, const PresetOptions& opt);
 std::vector<std::string> preset_names();
+std::string preset_list();  // "lfc, sfc, tfc, cnv, lenet5", for help texts and errors
 bool is_preset(const std::string& name);
 
 }  // namespace lowbit::nn

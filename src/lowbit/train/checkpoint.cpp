@@ -20,7 +20,7 @@ const Tensor* Checkpoint::find(const std::string& name) const {
   return nullptr;
 }
 
-void write_checkpoint(const std::string& path, const Checkpoint& ckpt) {
+std::vector<uint8_t> encode_checkpoint(const Checkpoint& ckpt) {
   ByteWriter w;
   w.append(kMagic, sizeof kMagic);
   w.put<uint32_t>(kCheckpointVersion);
@@ -36,7 +36,11 @@ void write_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     w.append(t.data(), sizeof(float) * static_cast<size_t>(t.size()));
   }
   w.put<uint32_t>(crc32(w.bytes().data(), w.size()));
-  write_file_atomic(path, w.bytes());
+  return std::move(w.bytes());
+}
+
+void write_checkpoint(const std::string& path, const Checkpoint& ckpt) {
+  write_file_atomic(path, encode_checkpoint(ckpt));
 }
 
 Checkpoint read_checkpoint(const std::string& path) {

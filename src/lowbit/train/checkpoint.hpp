@@ -27,7 +27,8 @@ struct Checkpoint {
   const Tensor* find(const std::string& name) const;
 };
 
-void write_checkpoint(const std::string& path, const Checkpoint& ckpt);
+std::vector<uint8_t> encode_checkpoint(const Checkpoint& ckpt);
+void write_checkpoint(const std::string& path, const Checkpoint& ckpt);  // encode + atomic write
 // Rejects missing, truncated, corrupted (CRC) and unknown-version files, naming the path.
 Checkpoint read_checkpoint(const std::string& path);
 

@@ -224,7 +224,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   return m;
 }
 
-void Trainer::save(const std::string& path, int64_t epoch_done, const std::vector<EpochMetrics>& history) {
+void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best) {
   Checkpoint ck;
   ck.meta["kind"] = "lowbit-checkpoint";
   ck.meta["topology"] = model_.topology();
@@ -237,7 +237,9 @@ void Trainer::save(const std::string& path, int64_t epoch_done, const std::vecto
   ck.meta["optimizer"] = optimizer_->state_json();
   add_model_tensors(model_, ck);
   for (auto& [name, t] : optimizer_->state_tensors()) ck.tensors.emplace_back("optim:" + name, *t);
-  write_checkpoint(path, ck);
+  const std::vector<uint8_t> bytes = encode_checkpoint(ck);
+  write_file_atomic(last_checkpoint_path(), bytes);
+  if (best) write_file_atomic(best_checkpoint_path(), bytes);
 }
 
 int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
@@ -297,8 +299,7 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     if (!cfg_.out_dir.empty()) {
       // Checkpoint first, then metrics: a crash in between leaves metrics one epoch behind
       // the checkpoint, never ahead of it.
-      save(last_checkpoint_path(), epoch + 1, history);
-      if (best) save(best_checkpoint_path(), epoch + 1, history);
+      save(epoch + 1, history, best);
       write_metrics(history);
     }
     if (!cfg_.quiet) progress_.end_epoch(m);

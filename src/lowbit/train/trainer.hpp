@@ -74,7 +74,8 @@ class Trainer {
 
  private:
   EpochMetrics train_epoch(const data::Dataset& train, int64_t epoch);
-  void save(const std::string& path, int64_t epoch_done, const std::vector<EpochMetrics>& history);
+  // Writes last.ckpt, and best.ckpt too (the same bytes) when `best`.
+  void save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best);
   int64_t restore(std::vector<EpochMetrics>& history);
   void write_metrics(const std::vector<EpochMetrics>& history);
 
