@@ -24,10 +24,7 @@ Action add_summary_command(CLI::App& app) {
   auto args = std::make_shared<SummaryArgs>();
   CLI::App* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
   cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file (instead of --model)");
-  cmd->add_option("--model", args->model.model, "Preset (" + nn::preset_list() + ") or a JSON topology file");
-  cmd->add_option("--activation", args->model.activation, "Preset activation: relu or hardtanh")
-      ->check(CLI::IsMember({"relu", "hardtanh"}));
-  cmd->add_option("--dropout", args->model.dropout, "Preset dropout rate");
+  add_model_options(*cmd, args->model, /*required=*/false);
   cmd->add_option("--input", args->input, "Per-sample input shape for presets, e.g. 1 28 28 or 3 32 32")
       ->expected(1, 3)
       ->capture_default_str();

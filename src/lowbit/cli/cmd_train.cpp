@@ -63,9 +63,21 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--threads", c.threads, "Threads for our loops and BLAS (0 = all cores)")->capture_default_str();
   cmd->add_option("--out", c.out_dir, "Folder for last.ckpt, best.ckpt and metrics.jsonl");
   cmd->add_flag("--resume", c.resume, "Continue from OUT/last.ckpt (same --seed, --batch and model)");
-  cmd->add_option("--normalize", args->normalize, "Pixel scaling: zero_one ([0,1]) or minus_one_one ([-1,1])")
+  CLI::Option* normalize =
+      cmd->add_option("--normalize", args->normalize,
+                      "Pixel scaling: zero_one ([0,1]) or minus_one_one ([-1,1]; the default with --input-bits 1)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"zero_one", "minus_one_one"}));
+  cmd->add_option("--binary-optimizer", c.binary_optimizer,
+                  "Optimizer for 1-bit weights: none (the --optimizer updates latent weights) or bop")
       ->capture_default_str()
-      ->check(CLI::IsMember({"zero_one", "minus_one_one"}));
+      ->check(CLI::IsMember({"none", "bop"}));
+  cmd->add_option("--bop-gamma", c.bop.gamma, "Bop adaptivity rate gamma, in (0, 1]")->capture_default_str();
+  cmd->add_option("--bop-threshold", c.bop.threshold, "Bop flip threshold tau, >= 0")->capture_default_str();
+  cmd->add_option("--lr-scale", c.lr_scale,
+                  "Per-layer LR scale for sign-family weights: none or glorot (BinaryNet, 1/sqrt(1.5/(fan_in+fan_out)))")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "glorot"}));
   cmd->add_option("--augment", args->augment, "none, crop (4-pixel pad + random crop), flip, or crop,flip")
       ->capture_default_str();
   cmd->add_option("--eval-batch", c.eval_batch, "Batch size for evaluation")->capture_default_str();
@@ -75,8 +87,13 @@ Action add_train_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "bar", "lines"}));
 
-  return [args]() {
+  return [args, normalize]() {
     auto& cfg = args->cfg;
+    if (args->model.input_bits == 1) {  // sign(x) of [0, 1] pixels would be all +1
+      if (normalize->count() == 0) args->normalize = "minus_one_one";
+      else if (args->normalize != "minus_one_one")
+        fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
+    }
     cfg.data.normalize = data::parse_normalize(args->normalize);
     cfg.data.augment = parse_augment(args->augment);
     cfg.progress = args->progress == "auto" ? -1 : args->progress == "bar" ? 1 : 0;

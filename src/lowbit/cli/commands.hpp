@@ -22,8 +22,11 @@ struct ModelChoice {
   std::string model;
   std::string activation = "relu";
   float dropout = -1.f;
+  std::string weights = "none";  // --weights: default weight quantizer
+  std::string acts = "none";     // --acts: activation quantizer
+  int input_bits = 0;            // --input-bits (presets only)
 };
-void add_model_options(CLI::App& cmd, ModelChoice& choice);
+void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required = true);
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes);
 
 }  // namespace lowbit::cli

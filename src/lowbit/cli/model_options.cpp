@@ -2,30 +2,65 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/presets.hpp"
+#include "lowbit/quant/spec.hpp"
 
 namespace lowbit::cli {
 
-void add_model_options(CLI::App& cmd, ModelChoice& choice) {
-  cmd.add_option("--model", choice.model, "Preset (" + nn::preset_list() + ") or a JSON topology file")->required();
+void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required) {
+  CLI::Option* model = cmd.add_option("--model", choice.model, "Preset (" + nn::preset_list() + ") or a JSON topology file");
+  if (required) model->required();
   cmd.add_option("--activation", choice.activation, "Preset activation: relu or hardtanh")
       ->check(CLI::IsMember({"relu", "hardtanh"}))
       ->capture_default_str();
   cmd.add_option("--dropout", choice.dropout, "Preset dropout rate (default: the preset's own)");
+  cmd.add_option("--weights", choice.weights,
+                 "Weight quantizer for every dense/conv layer, e.g. binary, ternary, xnor, syq:binary:row, "
+                 "dorefa:2, int:8:signed:narrow:channel, progressive, addnet:2 (see docs/QUANTIZERS.md)")
+      ->capture_default_str();
+  cmd.add_option("--acts", choice.acts,
+                 "Activation quantizer replacing the activations, e.g. binary, dorefa:2, fixed:4,2, int:8")
+      ->capture_default_str();
+  cmd.add_option("--input-bits", choice.input_bits,
+                 "Quantize the network input: 1 = binary (uses [-1,1] pixels), 2..8 = k-bit; 0 = float")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 8));
 }
 
+namespace {
+// Checks a spec early so a typo fails before any data is loaded, naming the flag.
+void check_spec(const char* flag, const std::string& spec) {
+  try {
+    (void)quant::parse_quant_spec(spec);
+  } catch (const Error& e) {
+    fail(flag, ": ", e.what());
+  }
+}
+}  // namespace
+
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes) {
+  check_spec("--weights", choice.weights);
+  check_spec("--acts", choice.acts);
   if (nn::is_preset(choice.model)) {
     nn::PresetOptions opt;
     opt.input = input;
     opt.classes = classes;
     opt.activation = choice.activation;
     opt.dropout = choice.dropout;
+    opt.weights = choice.weights;
+    opt.acts = choice.acts;
+    opt.input_bits = choice.input_bits;
     return nn::build_model(nn::preset_topology(choice.model, opt));
   }
+  if (choice.input_bits != 0)
+    fail("--input-bits applies to presets; in a JSON topology put a quant_act layer first instead");
   if (choice.model.find('/') == std::string::npos && choice.model.find(".json") == std::string::npos)
     fail("--model '", choice.model, "' is neither a preset (", nn::preset_list(), ") nor a .json file");
   try {
-    return nn::build_model(nn::read_topology_file(choice.model));
+    nn::json topology = nn::read_topology_file(choice.model);
+    // --weights / --acts become the file's top-level defaults; per-layer keys still win.
+    if (choice.weights != "none" && topology.is_object()) topology["weights"] = choice.weights;
+    if (choice.acts != "none" && topology.is_object()) topology["acts"] = choice.acts;
+    return nn::build_model(topology);
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.rfind(choice.model, 0) == 0) throw;

@@ -14,6 +14,7 @@
 #include "lowbit/nn/dropout.hpp"
 #include "lowbit/nn/flatten.hpp"
 #include "lowbit/nn/pool.hpp"
+#include "lowbit/nn/quant_act.hpp"
 
 namespace lowbit::nn {
 
@@ -70,6 +71,9 @@ class Spec {
 
 struct BuildState {
   std::map<std::string, int> counters;  // per type, for unique layer names
+  // Top-level "weights" / "acts": defaults for layers that do not name their quantizers.
+  std::string weights = "none";
+  std::string acts;
   std::string next_name(const std::string& type) { return type + "_" + std::to_string(++counters[type]); }
 };
 
@@ -82,21 +86,30 @@ int64_t channels_of(const Shape& in, const Spec& s, const char* type) {
 
 using Factory = std::function<LayerPtr(Spec&, const Shape&, BuildState&)>;
 
+QuantConfig quant_config(Spec& s, const BuildState& st) {
+  QuantConfig q;
+  q.weights = s.get<std::string>("weight_quantizer", st.weights);
+  q.input = s.get<std::string>("input_quantizer", "none");
+  q.weight_clip = s.get("weight_clip", -1.f);
+  if (s.has("weight_clip") && !(q.weight_clip >= 0.f)) fail(s.where(), ": weight_clip must be >= 0 (0 = no clipping)");
+  return q;
+}
+
 const std::map<std::string, Factory>& registry() {
   static const std::map<std::string, Factory> table = {
       {"dense",
-       [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {
+       [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
          return std::make_unique<Dense>(shape_numel(in), s.require<int64_t>("units"), s.get("bias", true),
-                                        Init::parse(s.get<std::string>("init", "glorot_uniform")));
+                                        Init::parse(s.get<std::string>("init", "glorot_uniform")), quant_config(s, st));
        }},
       {"conv2d",
-       [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {
+       [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
          auto [kh, kw] = s.pair("kernel", 3);
          auto [sh, sw] = s.pair("stride", 1);
          auto [ph, pw] = s.pair("padding", 0);
          return std::make_unique<Conv2d>(channels_of(in, s, "conv2d"), s.require<int64_t>("filters"), kh, kw, sh, sw,
                                          ph, pw, s.get("bias", true),
-                                         Init::parse(s.get<std::string>("init", "glorot_uniform")));
+                                         Init::parse(s.get<std::string>("init", "glorot_uniform")), quant_config(s, st));
        }},
       {"batchnorm",
        [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {
@@ -123,6 +136,12 @@ const std::map<std::string, Factory>& registry() {
          return std::make_unique<HardTanh>(s.get("min", -1.f), s.get("max", 1.f));
        }},
       {"flatten", [](Spec&, const Shape&, BuildState&) -> LayerPtr { return std::make_unique<Flatten>(); }},
+      {"quant_act",
+       [](Spec& s, const Shape&, BuildState& st) -> LayerPtr {
+         if (!s.has("quantizer") && st.acts.empty())
+           fail(s.where(), ": quant_act needs \"quantizer\" (e.g. \"binary\", \"dorefa:2\") or a top-level \"acts\"");
+         return std::make_unique<QuantAct>(s.get<std::string>("quantizer", st.acts));
+       }},
       {"residual",
        [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
          Shape body_shape = in;
@@ -186,8 +205,9 @@ std::vector<std::string> layer_types() {
 std::unique_ptr<Model> build_model(const json& topology) {
   if (!topology.is_object()) fail("topology: expected a JSON object");
   for (auto it = topology.begin(); it != topology.end(); ++it)
-    if (it.key() != "name" && it.key() != "input" && it.key() != "layers")
-      fail("topology: unknown key '", it.key(), "' (valid: name, input, layers)");
+    if (it.key() != "name" && it.key() != "input" && it.key() != "layers" && it.key() != "weights" &&
+        it.key() != "acts")
+      fail("topology: unknown key '", it.key(), "' (valid: name, input, layers, weights, acts)");
   if (!topology.contains("input")) fail("topology: missing \"input\" (per-sample shape, e.g. [1, 28, 28])");
   if (!topology.contains("layers")) fail("topology: missing \"layers\"");
   Shape input;
@@ -200,6 +220,11 @@ std::unique_ptr<Model> build_model(const json& topology) {
   for (int64_t d : input) LOWBIT_CHECK(d > 0, "topology: \"input\" dimensions must be positive, got ", shape_str(input));
   std::string name = topology.value("name", std::string("model"));
   BuildState st;
+  for (const char* key : {"weights", "acts"}) {
+    if (!topology.contains(key)) continue;
+    if (!topology.at(key).is_string()) fail("topology: \"", key, "\" must be a quantizer spec string");
+    (std::string(key) == "weights" ? st.weights : st.acts) = topology.at(key).get<std::string>();
+  }
   Shape shape = input;
   auto net = build_sequence(topology.at("layers"), shape, st, "layers");
   return std::make_unique<Model>(name, input, std::move(net));

@@ -51,11 +51,11 @@ void ordered_sum(const float* partial, int parts, int64_t len, float* out) {
 }  // namespace
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride, int padding,
-               bool bias, Init init)
-    : Conv2d(in_channels, out_channels, kernel_h, kernel_w, stride, stride, padding, padding, bias, init) {}
+               bool bias, Init init, const QuantConfig& quant)
+    : Conv2d(in_channels, out_channels, kernel_h, kernel_w, stride, stride, padding, padding, bias, init, quant) {}
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride_h, int stride_w,
-               int pad_h, int pad_w, bool bias, Init init)
+               int pad_h, int pad_w, bool bias, Init init, const QuantConfig& quant)
     : in_(in_channels),
       out_(out_channels),
       kh_(kernel_h),
@@ -81,6 +81,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kern
     bias_.value = Tensor({out_}, 0.f);
     bias_.grad = Tensor({out_}, 0.f);
   }
+  quant_.configure(quant.weights, quant.input, weight_, quant.weight_clip);
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
@@ -123,18 +124,23 @@ Conv2d::Geometry Conv2d::geometry(const Tensor& x, int threads) const {
 void Conv2d::init(Rng& rng) {
   init_tensor(weight_.value, init_, in_ * kh_ * kw_, out_ * kh_ * kw_, rng);
   if (has_bias_) bias_.value.zero();
+  quant_.init(weight_);
 }
 
 std::vector<Param*> Conv2d::params() {
-  if (has_bias_) return {&weight_, &bias_};
-  return {&weight_};
+  std::vector<Param*> out{&weight_};
+  if (has_bias_) out.push_back(&bias_);
+  for (Param* p : quant_.params()) out.push_back(p);
+  return out;
 }
 
 json Conv2d::spec() const {
   auto pair = [](int a, int b) { return a == b ? json(a) : json::array({a, b}); };
-  return {{"type", "conv2d"}, {"filters", out_},         {"kernel", json::array({kh_, kw_})},
+  json j = {{"type", "conv2d"}, {"filters", out_},         {"kernel", json::array({kh_, kw_})},
           {"stride", pair(sh_, sw_)}, {"padding", pair(ph_, pw_)}, {"bias", has_bias_},
           {"init", init_.str()}};
+  quant_.add_to_spec(j);
+  return j;
 }
 
 const float* Conv2d::columns(const float* xp, const Geometry& g, int64_t s, int64_t count, float* col,
@@ -151,7 +157,7 @@ const float* Conv2d::columns(const float* xp, const Geometry& g, int64_t s, int6
   return col;
 }
 
-void Conv2d::forward(const Tensor& x, Tensor& y, const Context&) {
+void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const int threads = std::max(1, num_threads());
   const Geometry g = geometry(x, threads);
   if (y.rank() != 4 || y.dim(0) != g.n || y.dim(1) != out_ || y.dim(2) != g.oh || y.dim(3) != g.ow)
@@ -161,9 +167,9 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const int64_t gp = g.group * g.p;  // row stride of a thread's column / output matrices
   if (!g.direct) ensure(col_, threads * g.k * gp);
   if (g.group > 1) ensure(ybuf_, threads * out_ * gp);
-  const float* wp = weight_.value.data();
+  const float* wp = quant_.weights(weight_, ctx).data();
   const float* bp = has_bias_ ? bias_.value.data() : nullptr;
-  const float* xp = x.data();
+  const float* xp = quant_.input(x, ctx).data();
   float* yp = y.data();
   const int64_t out_img = out_ * g.p;
 
@@ -211,12 +217,13 @@ void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
   if (has_bias_) ensure(db_acc_, threads * out_);
   if (!g.direct) ensure(col_, threads * g.k * gp);
   if (g.group > 1) ensure(ybuf_, threads * out_ * gp);
-  if (dx && dx->shape() != x.shape()) dx->resize(x.shape());
+  Tensor* dxin = quant_.input_grad_target(x, dx);
+  if (dxin && dxin->shape() != x.shape()) dxin->resize(x.shape());
 
-  const float* wp = weight_.value.data();
-  const float* xp = x.data();
+  const float* wp = quant_.last_weights(weight_).data();
+  const float* xp = quant_.last_input(x).data();
   const float* dyp = dy.data();
-  float* dxp = dx ? dx->data() : nullptr;
+  float* dxp = dxin ? dxin->data() : nullptr;
   const int64_t in_img = in_ * g.h * g.w, out_img = out_ * g.p;
   const int C = static_cast<int>(in_), H = static_cast<int>(g.h), W = static_cast<int>(g.w);
   int team_size = 1;
@@ -276,8 +283,10 @@ void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
     }
   }
 
-  ordered_sum(dw_acc_.data(), team_size, wsize, weight_.grad.data());
+  ordered_sum(dw_acc_.data(), team_size, wsize, quant_.weight_grad_target(weight_).data());
+  quant_.finish_weight_grad(weight_);
   if (has_bias_) ordered_sum(db_acc_.data(), team_size, out_, bias_.grad.data());
+  quant_.finish_input_grad(x, dx);
 }
 
 }  // namespace lowbit::nn

@@ -13,26 +13,30 @@
 // W^T dY followed by col2im (skipped when dx == nullptr). 1x1 stride-1 unpadded
 // convolutions skip im2col and read x directly.
 //
+// Optional weight and input quantizers (QuantConfig): the convolution runs on Q_in(x) and
+// Q_w(W), W being the real-valued latent weights (see layer_quantizers.hpp).
+//
 // Scratch buffers are members and only grow, so after the first batch of a given size
 // forward/backward do not allocate.
 #pragma once
 #include "lowbit/nn/init.hpp"
-#include "lowbit/nn/layer.hpp"
+#include "lowbit/nn/weighted_layer.hpp"
 
 namespace lowbit::nn {
 
-class Conv2d : public Layer {
+class Conv2d : public WeightedLayer {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride = 1,
-         int padding = 0, bool bias = true, Init init = {});
+         int padding = 0, bool bias = true, Init init = {}, const QuantConfig& quant = {});
   Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w, int stride_h, int stride_w,
-         int pad_h, int pad_w, bool bias = true, Init init = {});
+         int pad_h, int pad_w, bool bias = true, Init init = {}, const QuantConfig& quant = {});
 
   std::string type() const override { return "conv2d"; }
   Shape output_shape(const Shape& in) const override;  // {C, H, W} -> {out, OH, OW}
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   std::vector<Param*> params() override;
+  std::vector<std::pair<std::string, Tensor*>> buffers() override { return quant_.buffers(); }
   void init(Rng& rng) override;
   int64_t macs(const Shape& in) const override;
   json spec() const override;
@@ -47,7 +51,9 @@ class Conv2d : public Layer {
   int pad_w() const { return pw_; }
   bool has_bias() const { return has_bias_; }
   const Init& init_spec() const { return init_; }
-  Param& weight() { return weight_; }
+  Param& weight() override { return weight_; }
+  int64_t fan_in() const override { return in_ * kh_ * kw_; }
+  int64_t fan_out() const override { return out_ * kh_ * kw_; }
   Param* bias() { return has_bias_ ? &bias_ : nullptr; }
 
  private:

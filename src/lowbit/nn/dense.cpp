@@ -8,7 +8,7 @@ namespace lowbit::nn {
 using kernels::gemm;
 using kernels::Trans;
 
-Dense::Dense(int64_t in_features, int64_t out_features, bool bias, Init init)
+Dense::Dense(int64_t in_features, int64_t out_features, bool bias, Init init, const QuantConfig& quant)
     : in_(in_features), out_(out_features), has_bias_(bias), init_(init) {
   LOWBIT_CHECK(in_ > 0 && out_ > 0, "dense: features must be positive (in=", in_, ", out=", out_, ")");
   weight_.name = "weight";
@@ -21,6 +21,7 @@ Dense::Dense(int64_t in_features, int64_t out_features, bool bias, Init init)
     bias_.value = Tensor({out_}, 0.f);
     bias_.grad = Tensor({out_}, 0.f);
   }
+  quant_.configure(quant.weights, quant.input, weight_, quant.weight_clip);
 }
 
 Shape Dense::output_shape(const Shape& in) const {
@@ -31,12 +32,15 @@ Shape Dense::output_shape(const Shape& in) const {
 void Dense::init(Rng& rng) {
   init_tensor(weight_.value, init_, in_, out_, rng);
   if (has_bias_) bias_.value.zero();
+  quant_.init(weight_);
 }
 
-void Dense::forward(const Tensor& x, Tensor& y, const Context&) {
+void Dense::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   LOWBIT_CHECK(x.rank() >= 1 && x.size() == x.dim(0) * in_, where(*this), "expected ", in_,
                " features per sample, got input ", shape_str(x.shape()));
   const int64_t n = x.dim(0);
+  const Tensor& xin = quant_.input(x, ctx);
+  const Tensor& w = quant_.weights(weight_, ctx);
   y.resize({n, out_});
   float* yp = y.data();
   if (has_bias_) {
@@ -44,35 +48,41 @@ void Dense::forward(const Tensor& x, Tensor& y, const Context&) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out_; ++j) yp[i * out_ + j] = b[j];
   }
-  gemm(Trans::No, Trans::Yes, n, out_, in_, 1.f, x.data(), in_, weight_.value.data(), in_,
-       has_bias_ ? 1.f : 0.f, yp, out_);
+  gemm(Trans::No, Trans::Yes, n, out_, in_, 1.f, xin.data(), in_, w.data(), in_, has_bias_ ? 1.f : 0.f, yp, out_);
 }
 
 void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   const int64_t n = x.dim(0);
-  // dW = dy^T x  (out x in)
-  gemm(Trans::Yes, Trans::No, out_, in_, n, 1.f, dy.data(), out_, x.data(), in_, 0.f,
-       weight_.grad.data(), in_);
+  const Tensor& xin = quant_.last_input(x);
+  const Tensor& w = quant_.last_weights(weight_);
+  // dW = dy^T x  (out x in), with the quantized x and W the forward used.
+  Tensor& dw = quant_.weight_grad_target(weight_);
+  gemm(Trans::Yes, Trans::No, out_, in_, n, 1.f, dy.data(), out_, xin.data(), in_, 0.f, dw.data(), in_);
+  quant_.finish_weight_grad(weight_);
   if (has_bias_) {
     float* db = bias_.grad.data();
     for (int64_t j = 0; j < out_; ++j) db[j] = 0.f;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out_; ++j) db[j] += dy[i * out_ + j];
   }
-  if (dx) {  // dx = dy W  (n x in), same shape as x
-    dx->resize(x.shape());
-    gemm(Trans::No, Trans::No, n, in_, out_, 1.f, dy.data(), out_, weight_.value.data(), in_, 0.f,
-         dx->data(), in_);
+  if (Tensor* dxin = quant_.input_grad_target(x, dx)) {  // dx = dy W  (n x in), same shape as x
+    dxin->resize(x.shape());
+    gemm(Trans::No, Trans::No, n, in_, out_, 1.f, dy.data(), out_, w.data(), in_, 0.f, dxin->data(), in_);
+    quant_.finish_input_grad(x, dx);
   }
 }
 
 std::vector<Param*> Dense::params() {
-  if (has_bias_) return {&weight_, &bias_};
-  return {&weight_};
+  std::vector<Param*> out{&weight_};
+  if (has_bias_) out.push_back(&bias_);
+  for (Param* p : quant_.params()) out.push_back(p);
+  return out;
 }
 
 json Dense::spec() const {
-  return {{"type", "dense"}, {"units", out_}, {"bias", has_bias_}, {"init", init_.str()}};
+  json j = {{"type", "dense"}, {"units", out_}, {"bias", has_bias_}, {"init", init_.str()}};
+  quant_.add_to_spec(j);
+  return j;
 }
 
 }  // namespace lowbit::nn

@@ -1,27 +1,32 @@
 // Fully connected layer: y = x W^T + b, W of shape (out, in) as in PyTorch.
 // Input of any per-sample shape is treated as flattened (in = product of dims).
+// Optional weight and input quantizers (QuantConfig): y = Q_in(x) Q_w(W)^T + b, with W the
+// real-valued latent weights (see layer_quantizers.hpp).
 #pragma once
 #include "lowbit/nn/init.hpp"
-#include "lowbit/nn/layer.hpp"
+#include "lowbit/nn/weighted_layer.hpp"
 
 namespace lowbit::nn {
 
-class Dense : public Layer {
+class Dense : public WeightedLayer {
  public:
-  Dense(int64_t in_features, int64_t out_features, bool bias = true, Init init = {});
+  Dense(int64_t in_features, int64_t out_features, bool bias = true, Init init = {}, const QuantConfig& quant = {});
 
   std::string type() const override { return "dense"; }
   Shape output_shape(const Shape& in) const override;
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   std::vector<Param*> params() override;
+  std::vector<std::pair<std::string, Tensor*>> buffers() override { return quant_.buffers(); }
   void init(Rng& rng) override;
   int64_t macs(const Shape& in) const override { return in_ * out_; }
   json spec() const override;
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
-  Param& weight() { return weight_; }
+  Param& weight() override { return weight_; }
+  int64_t fan_in() const override { return in_; }
+  int64_t fan_out() const override { return out_; }
   Param* bias() { return has_bias_ ? &bias_ : nullptr; }
 
  private:

@@ -15,33 +15,20 @@
 #include <utility>
 #include <vector>
 
-#include "lowbit/core/rng.hpp"
-#include "lowbit/core/tensor.hpp"
+#include "lowbit/core/param.hpp"
+
+namespace lowbit::quant {
+class Quantizer;
+}
 
 namespace lowbit::nn {
 
 using json = nlohmann::json;
 
-// What a forward pass needs beyond its input: train/eval mode and a random stream
-// (dropout, stochastic quantizers). The trainer derives the stream from (seed, step)
-// so that resumed training replays the same randomness.
-struct Context {
-  bool training = false;
-  Rng* rng = nullptr;
-};
-
-// A trainable tensor with its gradient and the hints an optimizer needs.
-struct Param {
-  std::string name;  // "weight", "bias", "gamma", "beta"; the model prefixes the layer name
-  Tensor value;
-  Tensor grad;
-  bool decay = true;      // apply weight decay (off for biases and BatchNorm by default)
-  float lr_scale = 1.f;   // per-parameter learning-rate multiplier (BinaryNet's Glorot scale)
-  // Post-step clipping of the latent value to [-clip, clip] (0 = none), as BinaryNet does.
-  float clip = 0.f;
-  // Optimizer group: "" = the main optimizer; "binary" = Bop (a later issue).
-  std::string group;
-};
+// Context (train/eval + random stream) and Param (a trainable tensor) are shared with
+// quantizers and optimizers; see core/param.hpp.
+using lowbit::Context;
+using lowbit::Param;
 
 class Layer {
  public:
@@ -63,6 +50,9 @@ class Layer {
   virtual json spec() const = 0;
   // Sub-layers, for containers (Sequential, Residual).
   virtual std::vector<Layer*> children() { return {}; }
+  // The quantizers this layer applies (weights, inputs, activations), for the trainer's
+  // progress updates and for summaries. Containers return none (walk children()).
+  virtual std::vector<quant::Quantizer*> quantizers() { return {}; }
 
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }

@@ -1,5 +1,7 @@
 #include "lowbit/nn/model.hpp"
 
+#include "lowbit/quant/quantizer.hpp"
+
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::nn {
@@ -62,6 +64,24 @@ int64_t Model::num_params() {
   int64_t n = 0;
   for (Param* p : params()) n += p->value.size();
   return n;
+}
+
+std::vector<WeightedLayer*> Model::weighted_layers() {
+  std::vector<WeightedLayer*> out;
+  for (Layer* l : leaf_layers())
+    if (auto* w = dynamic_cast<WeightedLayer*>(l)) out.push_back(w);
+  return out;
+}
+
+std::vector<quant::Quantizer*> Model::quantizers() {
+  std::vector<quant::Quantizer*> out;
+  for (Layer* l : leaf_layers())
+    for (quant::Quantizer* q : l->quantizers()) out.push_back(q);
+  return out;
+}
+
+void Model::set_training_progress(double t) {
+  for (quant::Quantizer* q : quantizers()) q->set_progress(t);
 }
 
 json Model::topology() const {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "lowbit/nn/sequential.hpp"
+#include "lowbit/nn/weighted_layer.hpp"
 
 namespace lowbit::nn {
 
@@ -37,6 +38,12 @@ class Model {
   std::vector<Param*> params() { return net_->params(); }
   // Leaf layers in execution order (containers flattened), for summaries and export.
   std::vector<Layer*> leaf_layers();
+  // Dense/Conv2d layers in execution order (weights, their quantizers, fans).
+  std::vector<WeightedLayer*> weighted_layers();
+  // Every quantizer of every layer, in execution order.
+  std::vector<quant::Quantizer*> quantizers();
+  // Tells every quantizer the fraction of training done (progressive binarization).
+  void set_training_progress(double t);
   int64_t macs() const { return net_->macs(input_shape_); }
   int64_t num_params();
 

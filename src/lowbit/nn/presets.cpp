@@ -7,6 +7,7 @@ namespace lowbit::nn {
 namespace {
 
 json act(const PresetOptions& o) {
+  if (o.acts != "none") return {{"type", "quant_act"}, {"quantizer", o.acts}};
   if (o.activation == "relu") return {{"type", "relu"}};
   if (o.activation == "hardtanh") return {{"type", "hardtanh"}};
   fail("preset activation '", o.activation, "' unknown; valid: relu, hardtanh");
@@ -79,6 +80,29 @@ json lenet5(const PresetOptions& o) {
   return {{"name", "lenet5"}, {"input", in}, {"layers", layers}};
 }
 
+// Every dense/conv2d layer gets the weight quantizer; a quant_act goes first for input_bits.
+json quantize(json topology, const PresetOptions& o) {
+  json& layers = topology["layers"];
+  if (o.weights != "none")
+    for (json& l : layers)
+      if (l["type"] == "dense" || l["type"] == "conv2d") l["weight_quantizer"] = o.weights;
+  if (o.input_bits < 0 || o.input_bits > 8) fail("input bits must be 0 (float) or 1..8, got ", o.input_bits);
+  if (o.input_bits > 0) {
+    std::string q = o.input_bits == 1 ? "binary" : "dorefa:" + std::to_string(o.input_bits);
+    layers.insert(layers.begin(), json{{"type", "quant_act"}, {"quantizer", q}});
+  }
+  return topology;
+}
+
+json unquantized(const std::string& name, const PresetOptions& opt) {
+  if (name == "lfc") return fc_net("lfc", 1024, opt);
+  if (name == "sfc") return fc_net("sfc", 256, opt);
+  if (name == "tfc") return fc_net("tfc", 64, opt);
+  if (name == "cnv") return cnv(opt);
+  if (name == "lenet5") return lenet5(opt);
+  fail("unknown model '", name, "'; valid presets: ", preset_list(), " (or a path to a JSON topology file)");
+}
+
 }  // namespace
 
 std::vector<std::string> preset_names() { return {"lfc", "sfc", "tfc", "cnv", "lenet5"}; }
@@ -96,12 +120,7 @@ bool is_preset(const std::string& name) {
 }
 
 json preset_topology(const std::string& name, const PresetOptions& opt) {
-  if (name == "lfc") return fc_net("lfc", 1024, opt);
-  if (name == "sfc") return fc_net("sfc", 256, opt);
-  if (name == "tfc") return fc_net("tfc", 64, opt);
-  if (name == "cnv") return cnv(opt);
-  if (name == "lenet5") return lenet5(opt);
-  fail("unknown model '", name, "'; valid presets: ", preset_list(), " (or a path to a JSON topology file)");
+  return quantize(unquantized(name, opt), opt);
 }
 
 }  // namespace lowbit::nn

@@ -4,6 +4,11 @@
 //   cnv            BNN-PYNQ CNV: 3x3 convs 64,64,pool,128,128,pool,256,256 (no padding),
 //                  FC 512,512,10; needs 32x32 input (28x28 images are centre-padded).
 //   lenet5         LeCun et al. 1998 (5x5 convs 6,16 with max pooling, FC 120,84,10).
+// Quantized variants (as FINN's LFC/CNV W1A1...): `weights` goes on every dense/conv layer,
+// first and last included (the last is followed by BatchNorm and no activation); `acts`
+// replaces every activation after BatchNorm with a quant_act layer; `input_bits` puts a
+// quant_act at the input: 1 = binary (expects [-1, 1] data), 2..8 = dorefa:k on [0, 1]
+// data (8 keeps 8-bit pixels exact and marks the input as 8-bit for export).
 #pragma once
 #include <string>
 #include <vector>
@@ -17,6 +22,9 @@ struct PresetOptions {
   int classes = 10;
   std::string activation = "relu";  // "relu" or "hardtanh"
   float dropout = -1.f;             // < 0: the preset's own default
+  std::string weights = "none";     // weight quantizer spec (quant/spec.hpp)
+  std::string acts = "none";        // activation quantizer spec; replaces `activation` when not none
+  int input_bits = 0;               // 0 = float input; 1 = binary; 2..8 = k-bit
 };
 
 json preset_topology(const std::string& name, const PresetOptions& opt);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unordered_set>
 
 #include "lowbit/core/error.hpp"
@@ -10,7 +11,8 @@
 
 namespace lowbit::optim {
 
-Optimizer::Optimizer(std::vector<nn::Param*> params) : params_(std::move(params)) {
+Optimizer::Optimizer(std::vector<nn::Param*> params, std::string group)
+    : params_(std::move(params)), group_(std::move(group)) {
   std::unordered_set<const nn::Param*> seen;
   for (size_t i = 0; i < params_.size(); ++i) {
     LOWBIT_CHECK(params_[i] != nullptr, "optimizer: parameter ", i, " is null");
@@ -38,7 +40,7 @@ void Optimizer::step(float lr) {
   // Check everything first so that a failure leaves parameters and state untouched.
   for (size_t i = 0; i < params_.size(); ++i) {
     const nn::Param& p = *params_[i];
-    if (!p.group.empty()) continue;
+    if (!owns(i)) continue;
     LOWBIT_CHECK(p.grad.size() == p.value.size(), name(), ": ", describe(i), " has ", p.value.size(),
                  " values but ", p.grad.size(), " gradients");
     LOWBIT_CHECK(std::isfinite(p.lr_scale) && p.lr_scale >= 0.f, name(), ": ", describe(i),
@@ -50,16 +52,14 @@ void Optimizer::step(float lr) {
   ++steps_;
   for (size_t i = 0; i < params_.size(); ++i) {
     nn::Param& p = *params_[i];
-    if (!p.group.empty()) continue;
+    if (!owns(i)) continue;
     update(i, p, lr * p.lr_scale);
-    if (p.clip > 0.f) {
-      float* w = p.value.data();
-      const int64_t n = p.value.size();
-      const float lo = -p.clip, hi = p.clip;
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
-      for (int64_t k = 0; k < n; ++k) w[k] = std::min(std::max(w[k], lo), hi);
-    }
   }
+}
+
+std::pair<float, float> Optimizer::clip_bounds(const nn::Param& p) {
+  if (p.clip > 0.f) return {-p.clip, p.clip};
+  return {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
 }
 
 std::vector<std::pair<std::string, Tensor*>> Optimizer::state_tensors() { return {}; }

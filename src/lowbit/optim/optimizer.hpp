@@ -2,11 +2,13 @@
 // Formulas, sources and CLI names are in docs/OPTIMIZERS.md.
 //
 // Contract of step(lr), per parameter p in the list given at construction:
-// - p is skipped when p->group != "" (another optimizer, e.g. Bop, owns it);
+// - p is skipped when p->group != group() (another optimizer owns it: the main optimizers
+//   own group "", Bop owns "binary");
 // - the effective learning rate is lr * p->lr_scale;
 // - weight decay applies only when p->decay;
 // - after the update, if p->clip > 0, p->value is clamped to [-clip, clip]
-//   (BinaryNet's clipping of the latent real-valued weights).
+//   (BinaryNet's clipping of the latent real-valued weights); update() does this in the
+//   same pass as the update (clip_bounds()), saving a pass over the weights.
 // State tensors (momentum, Adam moments) are allocated once, at construction, with the
 // shape each parameter's value has then; step() throws if a value or gradient no longer
 // matches. Every input is checked before anything is written, so a failed step() leaves
@@ -32,8 +34,9 @@ using json = nlohmann::json;
 
 class Optimizer {
  public:
-  // params must be non-null and distinct; the optimizer does not own them.
-  explicit Optimizer(std::vector<nn::Param*> params);
+  // params must be non-null and distinct; the optimizer does not own them. It updates
+  // those whose Param::group equals `group`.
+  explicit Optimizer(std::vector<nn::Param*> params, std::string group = "");
   virtual ~Optimizer();
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -53,13 +56,16 @@ class Optimizer {
 
   int64_t steps() const { return steps_; }  // completed step() calls
   const std::vector<nn::Param*>& params() const { return params_; }
-  // True when this optimizer updates params()[index] (its group is "").
-  bool owns(size_t index) const { return params_.at(index)->group.empty(); }
+  // True when this optimizer updates params()[index] (its group is group()).
+  bool owns(size_t index) const { return params_.at(index)->group == group_; }
+  const std::string& group() const { return group_; }
 
  protected:
   // Update one owned parameter with its effective learning rate; steps() already counts
-  // the current step (1 on the first call). Clipping is done by step() afterwards.
+  // the current step (1 on the first call). Must clamp new values to clip_bounds(p).
   virtual void update(size_t index, nn::Param& p, float lr) = 0;
+  // [-clip, clip], or [-inf, inf] when p.clip == 0.
+  static std::pair<float, float> clip_bounds(const nn::Param& p);
   // Called for every owned parameter before any update: throw if its state does not fit.
   virtual void check_state(size_t index, const nn::Param& p) const {}
   // Throws unless state has as many elements as p.value (shared by subclasses).
@@ -71,6 +77,7 @@ class Optimizer {
   std::vector<nn::Param*> params_;
 
  private:
+  std::string group_;
   int64_t steps_ = 0;
 };
 

@@ -1,57 +1,80 @@
-// Quantizer specs: the string a model config names a quantizer by ("binary", "dorefa:2",
-// "fixed:8,4"...) parsed into a QuantSpec. The element-wise forward / surrogate-gradient
-// functions live in one header per family (binary.hpp, stochastic.hpp, ternary.hpp,
-// dorefa.hpp, fixed.hpp); see docs/QUANTIZERS.md for the formulas and sources.
+// Quantizer objects: what a layer holds for its weights or its input. A Quantizer maps a
+// tensor to its quantized value (forward) and maps the gradient with respect to that value
+// back to the real-valued input (backward, the surrogate gradient), like Larq's quantizers
+// and Brevitas' quant proxies. Some own learned parameters (SYQ scales, AddNet lambda) or
+// state (int:k EMA ranges, the progressive scale v); those are exposed as Params and named
+// buffers so optimizers and checkpoints see them.
 //
-// Valid forms (anything else is a lowbit::Error whose message lists them):
-//   none             identity
-//   binary           sign, sign(0) = +1; STE backward 1[|x| <= 1]
-//   binary:approx    sign; ApproxSign backward (Bi-Real Net)
-//   binary:swish     sign; SwishSign backward, beta = 5
-//   binary:swish:B   sign; SwishSign backward, beta = B (finite, > 0)
-//   stochastic       stochastic sign with P(+1) = hard_sigmoid(x); STE backward
-//   ternary          {-1, 0, +1}, TWN threshold 0.7 * mean|x|
-//   ternary:T        {-1, 0, +1}, fixed threshold T (finite, >= 0)
-//   dorefa:k         DoReFa, k in 1..8
-//   fixed:k,f        unsigned fixed point, k total bits in 2..16, f fraction bits in 0..k
-//   int:k            affine integer, k in 2..16 (parsed only; not implemented yet)
+// Roles: a weight quantizer sees a layer's weight tensor, whose dim 0 is the output channel
+// (per-channel scales) and, for (out, in, kh, kw) convolutions, whose last two dims are the
+// kernel rows/pixels (SYQ subgroups). An activation quantizer sees a batch (N, ...) and
+// uses one scale for the whole tensor.
+//
+// Contract (as for layers): backward() is called right after forward() with the same x;
+// it OVERWRITES dx (resized to x's shape) and the gradients of params(); dx must not alias dy.
 #pragma once
-#include <optional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "lowbit/core/param.hpp"
+#include "lowbit/quant/spec.hpp"
 
 namespace lowbit::quant {
 
-enum class QuantKind {
-  kNone,
-  kBinary,      // sign + STE
-  kApproxSign,  // sign + ApproxSign gradient
-  kSwishSign,   // sign + SwishSign gradient
-  kStochastic,  // stochastic sign + STE
-  kTernary,     // TWN ternary + STE
-  kDoReFa,      // DoReFa k-bit (weights or activations: the caller picks the function)
-  kFixed,       // fixed:k,f activations
-  kInt,         // int:k affine (parse-only for now)
+enum class Role { kWeight, kActivation };
+const char* role_name(Role r);  // "weights" / "activations"
+
+class Quantizer {
+ public:
+  Quantizer(QuantSpec spec, Role role) : spec_(std::move(spec)), role_(role) {}
+  virtual ~Quantizer() = default;
+  Quantizer(const Quantizer&) = delete;
+  Quantizer& operator=(const Quantizer&) = delete;
+
+  const QuantSpec& spec() const { return spec_; }
+  Role role() const { return role_; }
+  int bits() const { return spec_.bits; }
+
+  // y = Q(x); y is resized to x's shape and must not alias x.
+  virtual void forward(const Tensor& x, Tensor& y, const Context& ctx) = 0;
+  // dx = dQ/dx applied to dy (surrogate gradient); also overwrites params()' gradients.
+  virtual void backward(const Tensor& x, const Tensor& dy, Tensor& dx) = 0;
+
+  // Learned parameters, named relative to the quantizer ("alpha", "lambda").
+  virtual std::vector<Param*> params() { return {}; }
+  // State kept in checkpoints ("ema_min", "v", ...).
+  virtual std::vector<std::pair<std::string, Tensor*>> buffers() { return {}; }
+  // Called by the layer after it (re)initialises its latent weights (SYQ scales start at
+  // the subgroup's mean|W|, AddNet's lambda from distribution matching).
+  virtual void init(const Tensor& latent) {}
+  // Fraction of training completed at the start of the current epoch, in [0, 1]
+  // (the progressive quantizer's v schedule).
+  virtual void set_progress(double t) {}
+  // Scales applied to the integer levels by the last forward, for inspection and export:
+  // per output channel (xnor, int:channel), per subgroup (syq), per tensor (xnor:tensor,
+  // int, addnet lambda). nullptr when the values are the levels themselves.
+  virtual const Tensor* scales() const { return nullptr; }
+  // True when the last forward's surrogate gradient is the identity (an STE whose mask was
+  // all ones: sign of latent weights already clipped to [-1, 1]). The layer then writes
+  // dL/dW directly and skips backward(), saving a pass over the weights.
+  virtual bool backward_is_identity() const { return false; }
+  // Post-step clip for latent weights this quantizer expects (1 for the sign family, as
+  // BinaryNet; 0 = none).
+  virtual float latent_clip() const { return 0.f; }
+
+ protected:
+  QuantSpec spec_;
+  Role role_;
 };
 
-struct QuantSpec {
-  QuantKind kind = QuantKind::kNone;
-  std::string name = "none";  // family: none, binary, stochastic, ternary, dorefa, fixed, int
-  int bits = 0;               // dorefa/fixed/int: k; binary/stochastic: 1; ternary: 2; none: 0
-  int frac_bits = 0;          // fixed: f
-  float beta = 5.f;           // binary:swish
-  std::optional<float> threshold;  // ternary:T; empty = TWN 0.7 * mean|x|
+// Builds the quantizer for spec in role; throws lowbit::Error when the family does not
+// support the role (e.g. "fixed:4,2" on weights, "xnor" on activations).
+std::unique_ptr<Quantizer> make_quantizer(const QuantSpec& spec, Role role);
+std::unique_ptr<Quantizer> make_quantizer(const std::string& spec, Role role);
 
-  // Canonical spec string; parse_quant_spec(s.str()) == s.
-  std::string str() const;
-  // False for forms that are parsed but have no forward/backward yet (int:k).
-  bool implemented() const { return kind != QuantKind::kInt; }
-  bool operator==(const QuantSpec&) const = default;
-};
-
-// One line listing every valid form (used in error messages and --help text).
-const std::string& valid_quant_forms();
-
-// Parses a spec string; throws lowbit::Error naming the spec and listing the valid forms.
-QuantSpec parse_quant_spec(const std::string& s);
+// Parallelise element loops from this many elements on.
+inline constexpr int64_t kQuantParallelMin = int64_t{1} << 15;
 
 }  // namespace lowbit::quant

@@ -34,8 +34,9 @@ void Progress::end_epoch(const EpochMetrics& m) {
   os_ << "epoch " << m.epoch << "/" << epochs_ << std::fixed << std::setprecision(4) << "  loss " << m.loss
       << "  train_acc " << m.train_acc << "  test_loss " << m.test_loss << "  test_acc " << m.test_acc
       << std::setprecision(2) << "  " << m.seconds << " s" << std::setprecision(0) << "  ("
-      << m.images_per_second << " img/s)" << std::setprecision(6) << std::defaultfloat << "  lr " << m.lr << "\n"
-      << std::flush;
+      << m.images_per_second << " img/s)" << std::setprecision(6) << std::defaultfloat << "  lr " << m.lr;
+  if (m.flip_ratio >= 0) os_ << "  flips " << std::setprecision(3) << m.flip_ratio * 100 << std::setprecision(6) << "%";
+  os_ << "\n" << std::flush;
 }
 
 }  // namespace lowbit::train

@@ -16,6 +16,8 @@ struct EpochMetrics {
   double eval_seconds = 0;
   double lr = 0;
   double images_per_second = 0;
+  // Fraction of 1-bit weights whose sign changed during the epoch; -1 when the model has none.
+  double flip_ratio = -1;
 };
 
 class Progress {

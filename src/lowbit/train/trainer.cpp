@@ -8,6 +8,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/threading.hpp"
+#include "lowbit/quant/quantizer.hpp"
 #include "lowbit/train/checkpoint.hpp"
 
 namespace lowbit::train {
@@ -65,6 +66,9 @@ json to_json(const TrainConfig& c) {
             {"beta1", c.optimizer.beta1},
             {"beta2", c.optimizer.beta2},
             {"eps", c.optimizer.eps}}},
+          {"binary_optimizer", c.binary_optimizer},
+          {"bop", {{"gamma", c.bop.gamma}, {"threshold", c.bop.threshold}}},
+          {"lr_scale", c.lr_scale},
           {"loss", c.loss},
           {"seed", c.seed},
           {"threads", c.threads},
@@ -94,6 +98,13 @@ TrainConfig train_config_from_json(const json& j) {
     c.optimizer.beta1 = o.at("beta1");
     c.optimizer.beta2 = o.at("beta2");
     c.optimizer.eps = o.at("eps");
+    // Absent in checkpoints written before quantization-aware training existed.
+    c.binary_optimizer = j.value("binary_optimizer", std::string("none"));
+    if (j.contains("bop")) {
+      c.bop.gamma = j.at("bop").at("gamma");
+      c.bop.threshold = j.at("bop").at("threshold");
+    }
+    c.lr_scale = j.value("lr_scale", std::string("none"));
     c.loss = j.at("loss");
     c.seed = j.at("seed");
     c.threads = j.at("threads");
@@ -114,7 +125,8 @@ TrainConfig train_config_from_json(const json& j) {
 json metrics_to_json(const EpochMetrics& m) {
   return {{"epoch", m.epoch},         {"loss", m.loss},         {"train_acc", m.train_acc},
           {"test_loss", m.test_loss}, {"test_acc", m.test_acc}, {"seconds", m.seconds},
-          {"eval_seconds", m.eval_seconds}, {"lr", m.lr},       {"images_per_second", m.images_per_second}};
+          {"eval_seconds", m.eval_seconds}, {"lr", m.lr},       {"images_per_second", m.images_per_second},
+          {"flip_ratio", m.flip_ratio}};
 }
 
 EpochMetrics metrics_from_json(const json& j) {
@@ -128,6 +140,7 @@ EpochMetrics metrics_from_json(const json& j) {
   m.eval_seconds = j.value("eval_seconds", 0.0);
   m.lr = j.at("lr");
   m.images_per_second = j.value("images_per_second", 0.0);
+  m.flip_ratio = j.value("flip_ratio", -1.0);
   return m;
 }
 
@@ -165,12 +178,41 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
     : model_(model),
       cfg_(std::move(cfg)),
       loss_(nn::make_loss(cfg_.loss)),
-      optimizer_(optim::make_optimizer(cfg_.optimizer, model.params())),
       schedule_(schedule_config(cfg_)),
       progress_(cfg_.progress < 0 ? Progress::stdout_is_terminal() : cfg_.progress == 1, std::cout) {
   LOWBIT_CHECK(cfg_.epochs > 0, "--epochs must be positive, got ", cfg_.epochs);
   LOWBIT_CHECK(cfg_.batch > 0, "--batch must be positive, got ", cfg_.batch);
   LOWBIT_CHECK(std::isfinite(cfg_.lr) && cfg_.lr > 0, "--lr must be a positive number, got ", cfg_.lr);
+  configure_params();
+  optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
+  if (cfg_.binary_optimizer == "bop") bop_ = std::make_unique<optim::Bop>(model_.params(), cfg_.bop);
+}
+
+namespace {
+// Layers whose weights are 1-bit signs: what Bop, the Glorot scale and the flip ratio are about.
+bool has_sign_weights(nn::WeightedLayer& l) {
+  const quant::Quantizer* q = l.quant().weight_quantizer();
+  return q && q->bits() == 1;
+}
+}  // namespace
+
+void Trainer::configure_params() {
+  LOWBIT_CHECK(cfg_.binary_optimizer == "none" || cfg_.binary_optimizer == "bop",
+               "--binary-optimizer must be none or bop, got '", cfg_.binary_optimizer, "'");
+  LOWBIT_CHECK(cfg_.lr_scale == "none" || cfg_.lr_scale == "glorot", "--lr-scale must be none or glorot, got '",
+               cfg_.lr_scale, "'");
+  int64_t binary_layers = 0;
+  for (nn::WeightedLayer* l : model_.weighted_layers()) {
+    Param& w = l->weight();
+    const bool sign = has_sign_weights(*l);
+    binary_layers += sign;
+    w.group = sign && cfg_.binary_optimizer == "bop" ? "binary" : "";
+    w.lr_scale = 1.f;
+    if (cfg_.lr_scale == "glorot" && l->quant().weight_quantizer() && l->quant().weight_quantizer()->latent_clip() > 0)
+      w.lr_scale = static_cast<float>(1.0 / std::sqrt(1.5 / static_cast<double>(l->fan_in() + l->fan_out())));
+  }
+  if (cfg_.binary_optimizer == "bop" && binary_layers == 0)
+    fail("--binary-optimizer bop needs 1-bit weights (e.g. --weights binary); this model has none");
 }
 
 Trainer::~Trainer() = default;
@@ -184,6 +226,16 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   std::vector<int64_t> order = data::epoch_order(n, cfg_.seed, epoch);
   const data::BatchOptions bopt = batch_options_for(model_, cfg_.data);
   progress_.start_epoch(epoch + 1, cfg_.epochs, steps);
+
+  // Signs of the 1-bit latent weights at the start of the epoch, for the flip ratio.
+  std::vector<std::vector<uint8_t>> signs;
+  auto sign_bits = [](const Tensor& w) {
+    std::vector<uint8_t> b(static_cast<size_t>(w.size()));
+    for (int64_t i = 0; i < w.size(); ++i) b[static_cast<size_t>(i)] = w[i] >= 0.f;
+    return b;
+  };
+  for (nn::WeightedLayer* l : model_.weighted_layers())
+    if (has_sign_weights(*l)) signs.push_back(sign_bits(l->weight().value));
 
   auto t0 = Clock::now();
   double loss_sum = 0;
@@ -209,6 +261,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     model_.backward(dlogits_);
     lr = schedule_.at(epoch, step, steps);
     optimizer_->step(lr);
+    if (bop_) bop_->step(lr);
     loss_sum += loss * static_cast<double>(count);
     seen += count;
     progress_.update(step + 1, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
@@ -221,6 +274,18 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   m.train_acc = static_cast<double>(correct) / static_cast<double>(seen);
   m.lr = lr;
   m.images_per_second = static_cast<double>(seen) / m.seconds;
+  if (!signs.empty()) {
+    int64_t flips = 0, total = 0;
+    size_t k = 0;
+    for (nn::WeightedLayer* l : model_.weighted_layers()) {
+      if (!has_sign_weights(*l)) continue;
+      const std::vector<uint8_t> now = sign_bits(l->weight().value);
+      for (size_t i = 0; i < now.size(); ++i) flips += now[i] != signs[k][i];
+      total += static_cast<int64_t>(now.size());
+      ++k;
+    }
+    m.flip_ratio = total ? static_cast<double>(flips) / static_cast<double>(total) : 0.0;
+  }
   return m;
 }
 
@@ -237,6 +302,10 @@ void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history,
   ck.meta["optimizer"] = optimizer_->state_json();
   add_model_tensors(model_, ck);
   for (auto& [name, t] : optimizer_->state_tensors()) ck.tensors.emplace_back("optim:" + name, *t);
+  if (bop_) {
+    ck.meta["bop_state"] = bop_->state_json();
+    for (auto& [name, t] : bop_->state_tensors()) ck.tensors.emplace_back("bop:" + name, *t);
+  }
   const std::vector<uint8_t> bytes = encode_checkpoint(ck);
   write_file_atomic(last_checkpoint_path(), bytes);
   if (best) write_file_atomic(best_checkpoint_path(), bytes);
@@ -258,6 +327,17 @@ int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
     const Tensor* src = ck.find("optim:" + name);
     if (!src || src->shape() != t->shape()) fail(path, ": optimizer state '", name, "' missing or of the wrong shape");
     *t = *src;
+  }
+  if (bop_) {
+    if (!ck.meta.contains("bop_state")) fail(path, ": checkpoint has no Bop state; resume with the same --binary-optimizer");
+    bop_->load_state_json(ck.meta.at("bop_state"));
+    for (auto& [name, t] : bop_->state_tensors()) {
+      const Tensor* src = ck.find("bop:" + name);
+      if (!src || src->shape() != t->shape()) fail(path, ": Bop state '", name, "' missing or of the wrong shape");
+      *t = *src;
+    }
+  } else if (ck.meta.contains("bop_state")) {
+    fail(path, ": checkpoint was trained with --binary-optimizer bop; resume with the same option");
   }
   best_acc_ = ck.meta.value("best_test_acc", -1.0);
   history.clear();
@@ -287,6 +367,8 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     model_.init(cfg_.seed);
   }
   for (int64_t epoch = start_epoch; epoch < cfg_.epochs; ++epoch) {
+    model_.set_training_progress(cfg_.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(cfg_.epochs - 1)
+                                                 : 1.0);
     EpochMetrics m = train_epoch(train, epoch);
     auto t_eval = Clock::now();
     EvalResult ev = evaluate(model_, test, cfg_.data, cfg_.eval_batch, *loss_, cfg_.test_limit);

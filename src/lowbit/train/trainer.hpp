@@ -14,6 +14,7 @@
 #include "lowbit/data/dataset.hpp"
 #include "lowbit/nn/loss.hpp"
 #include "lowbit/nn/model.hpp"
+#include "lowbit/optim/bop.hpp"
 #include "lowbit/optim/optimizer.hpp"
 #include "lowbit/optim/schedule.hpp"
 #include "lowbit/train/progress.hpp"
@@ -29,6 +30,13 @@ struct TrainConfig {
   std::string schedule = "cosine";  // see optim/schedule.hpp
   float warmup_epochs = 0.f;
   optim::OptimizerConfig optimizer;
+  // Optimizer for 1-bit weights: "none" (the main optimizer updates latent weights) or
+  // "bop" (Bop owns them; the main optimizer the rest).
+  std::string binary_optimizer = "none";
+  optim::BopOptions bop;
+  // Per-layer LR scale for layers with sign-family weights: "none" or "glorot"
+  // (BinaryNet: 1 / sqrt(1.5 / (fan_in + fan_out))).
+  std::string lr_scale = "none";
   std::string loss = "cross_entropy";
   uint64_t seed = 1;
   int threads = 0;  // 0 = all cores
@@ -78,11 +86,14 @@ class Trainer {
   void save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best);
   int64_t restore(std::vector<EpochMetrics>& history);
   void write_metrics(const std::vector<EpochMetrics>& history);
+  // Param groups (Bop) and LR scales (Glorot) for the quantized layers.
+  void configure_params();
 
   nn::Model& model_;
   TrainConfig cfg_;
   std::unique_ptr<nn::Loss> loss_;
   std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::Bop> bop_;  // when binary_optimizer == "bop"
   optim::LrSchedule schedule_;
   Progress progress_;
   double best_acc_ = -1;

@@ -1,4 +1,4 @@
-#include "lowbit/quant/quantizer.hpp"
+#include "lowbit/quant/spec.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@ TEST(QuantSpec, ParsesEveryValidForm) {
     int frac;
   };
   const Case cases[] = {
-      {"none", QuantKind::kNone, "none", 0, 0},
+      {"none", QuantKind::kNone, "none", 32, 0},
       {"binary", QuantKind::kBinary, "binary", 1, 0},
       {"binary:approx", QuantKind::kApproxSign, "binary", 1, 0},
       {"binary:swish", QuantKind::kSwishSign, "binary", 1, 0},
@@ -32,6 +32,20 @@ TEST(QuantSpec, ParsesEveryValidForm) {
       {"fixed:16,16", QuantKind::kFixed, "fixed", 16, 16},
       {"int:2", QuantKind::kInt, "int", 2, 0},
       {"int:16", QuantKind::kInt, "int", 16, 0},
+      {"int:8:signed", QuantKind::kInt, "int", 8, 0},
+      {"int:8:unsigned:narrow", QuantKind::kInt, "int", 8, 0},
+      {"int:4:signed:narrow:channel", QuantKind::kInt, "int", 4, 0},
+      {"int:8:channel", QuantKind::kInt, "int", 8, 0},
+      {"xnor", QuantKind::kXnor, "xnor", 1, 0},
+      {"xnor:tensor", QuantKind::kXnor, "xnor", 1, 0},
+      {"syq:binary", QuantKind::kSyq, "syq", 1, 0},
+      {"syq:ternary:row", QuantKind::kSyq, "syq", 2, 0},
+      {"syq:binary:pixel", QuantKind::kSyq, "syq", 1, 0},
+      {"progressive", QuantKind::kProgressive, "progressive", 1, 0},
+      {"progressive:100", QuantKind::kProgressive, "progressive", 1, 0},
+      {"addnet:2", QuantKind::kAddNet, "addnet", 4, 0},
+      {"addnet:3", QuantKind::kAddNet, "addnet", 6, 0},
+      {"addnet:4", QuantKind::kAddNet, "addnet", 8, 0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.s);
@@ -42,7 +56,6 @@ TEST(QuantSpec, ParsesEveryValidForm) {
     EXPECT_EQ(q.frac_bits, c.frac);
     EXPECT_EQ(q.str(), c.s);                  // canonical forms round-trip as text
     EXPECT_EQ(parse_quant_spec(q.str()), q);  // and as specs
-    EXPECT_EQ(q.implemented(), c.kind != QuantKind::kInt);
   }
 }
 
@@ -54,6 +67,17 @@ TEST(QuantSpec, ParametersAndDefaults) {
   ASSERT_TRUE(parse_quant_spec("ternary:0.05").threshold.has_value());
   EXPECT_FLOAT_EQ(*parse_quant_spec("ternary:0.05").threshold, 0.05f);
   EXPECT_EQ(parse_quant_spec("ternary:0.7").str(), "ternary:0.7");
+  EXPECT_EQ(parse_quant_spec("syq:binary:layer").str(), "syq:binary");  // layer is the default
+  EXPECT_EQ(parse_quant_spec("int:8:channel:narrow:signed").str(), "int:8:signed:narrow:channel");
+  EXPECT_EQ(parse_quant_spec("progressive:1000").str(), "progressive");
+  EXPECT_FLOAT_EQ(parse_quant_spec("progressive:50").vmax, 50.f);
+  EXPECT_TRUE(parse_quant_spec("binary").is_sign());
+  EXPECT_TRUE(parse_quant_spec("progressive").is_sign());
+  EXPECT_FALSE(parse_quant_spec("xnor").is_sign());  // scaled
+  EXPECT_TRUE(parse_quant_spec("addnet:2").weights_only());
+  EXPECT_TRUE(parse_quant_spec("int:8:channel").weights_only());
+  EXPECT_FALSE(parse_quant_spec("int:8").weights_only());
+  EXPECT_TRUE(parse_quant_spec("fixed:4,2").activations_only());
 }
 
 TEST(QuantSpec, EveryBadSpecIsAnErrorListingTheValidForms) {
@@ -64,7 +88,10 @@ TEST(QuantSpec, EveryBadSpecIsAnErrorListingTheValidForms) {
                        "dorefa:2x", "dorefa: 2",      "dorefa:1.5",    "fixed",          "fixed:4",
                        "fixed:4,5", "fixed:1,0",      "fixed:17,0",    "fixed:4,-1",     "fixed:4,2,1",
                        "fixed:4,2:1", "fixed:,2",     "int",           "int:1",          "int:33",
-                       "int:x"};
+                       "int:x", "int:8:signed:unsigned", "int:8:narrow:narrow", "int:8:chan", "int:8:",
+                       "xnor:channel", "xnor:tensor:1", "syq", "syq:quad", "syq:binary:col",
+                       "syq:binary:row:1", "progressive:1", "progressive:0.5", "progressive:x", "addnet",
+                       "addnet:1", "addnet:5", "addnet:2:1"};
   for (const char* s : bad) {
     SCOPED_TRACE(s);
     std::string msg = lowbit::testing::error_of([&] { parse_quant_spec(s); });
@@ -74,7 +101,7 @@ TEST(QuantSpec, EveryBadSpecIsAnErrorListingTheValidForms) {
   }
   // The list names every form.
   for (const char* form : {"none", "binary:approx", "binary:swish:B", "stochastic", "ternary:T", "dorefa:k",
-                           "fixed:k,f", "int:k"})
+                           "fixed:k,f", "int:k", "xnor", "syq:binary|ternary", "progressive", "addnet:2|3|4"})
     EXPECT_NE(valid_quant_forms().find(form), std::string::npos) << form;
 }
 

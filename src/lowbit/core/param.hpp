@@ -1,0 +1,33 @@
+// What layers, quantizers and optimizers share: a trainable tensor with its gradient and
+// optimizer hints (Param), and what a forward pass needs beyond its input (Context).
+// They live in core so that quantizers (which own learned scales) and layers can both use
+// them without quant depending on nn.
+#pragma once
+#include <string>
+
+#include "lowbit/core/rng.hpp"
+#include "lowbit/core/tensor.hpp"
+
+namespace lowbit {
+
+// Train/eval mode and a random stream (dropout, stochastic quantizers). The trainer
+// derives the stream from (seed, step) so that resumed training replays the same randomness.
+struct Context {
+  bool training = false;
+  Rng* rng = nullptr;
+};
+
+// A trainable tensor with its gradient and the hints an optimizer needs.
+struct Param {
+  std::string name;  // "weight", "bias", "gamma", "weight_quantizer.alpha"; the model prefixes the layer name
+  Tensor value;
+  Tensor grad;
+  bool decay = true;      // apply weight decay (off for biases, BatchNorm and quantizer scales)
+  float lr_scale = 1.f;   // per-parameter learning-rate multiplier (BinaryNet's Glorot scale)
+  // Post-step clipping of the latent value to [-clip, clip] (0 = none), as BinaryNet does.
+  float clip = 0.f;
+  // Optimizer group: "" = the main optimizer; "binary" = Bop (optim/bop.hpp).
+  std::string group;
+};
+
+}  // namespace lowbit

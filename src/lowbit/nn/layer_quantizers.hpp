@@ -1,0 +1,61 @@
+// The weight and input quantizers of a Dense or Conv2d layer (Larq's kernel_quantizer and
+// input_quantizer, Brevitas' QuantLinear), shared by both so the plumbing is written once.
+//
+// The layer keeps its real-valued latent weights in its Param; every forward computes the
+// quantized weights Q(W) into a buffer (inspectable, and what export packs) and quantizes
+// the input. The layer's math then runs on those, and its backward writes dL/dQ(W) and
+// dL/dQ(x) into the buffers this class hands out, which finish_*() map back through the
+// quantizers' surrogate gradients. With no quantizer the layer's own tensors are used
+// directly, so a float layer pays nothing.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "lowbit/nn/layer.hpp"
+#include "lowbit/quant/quantizer.hpp"
+
+namespace lowbit::nn {
+
+class LayerQuantizers {
+ public:
+  // Specs as in quant/spec.hpp ("none" = float). Sets weight.clip to the weight quantizer's
+  // latent clip unless weight_clip >= 0 overrides it. Throws on a bad spec or role.
+  void configure(const std::string& weight_spec, const std::string& input_spec, Param& weight, float weight_clip = -1.f);
+
+  quant::Quantizer* weight_quantizer() const { return weight_q_.get(); }
+  quant::Quantizer* input_quantizer() const { return input_q_.get(); }
+  std::string weight_spec() const { return weight_q_ ? weight_q_->spec().str() : "none"; }
+  std::string input_spec() const { return input_q_ ? input_q_->spec().str() : "none"; }
+
+  // Forward: the weights and the input the layer should compute with (the originals when
+  // unquantized, else the quantized copies owned here).
+  const Tensor& weights(const Param& w, const Context& ctx);
+  const Tensor& input(const Tensor& x, const Context& ctx);
+  // The input the last forward computed with (for the layer's backward).
+  const Tensor& last_input(const Tensor& x) const { return input_q_ ? xq_ : x; }
+  // The weights the last forward computed with (Q(W), or W itself).
+  const Tensor& last_weights(const Param& w) const { return weight_q_ ? wq_ : w.value; }
+
+  // Backward: where the layer writes dL/d(weights it used); then finish_weight_grad
+  // turns that into dL/dW (and the quantizer's own parameter gradients).
+  Tensor& weight_grad_target(Param& w);
+  void finish_weight_grad(Param& w);
+  // Where the layer writes dL/d(input it used); nullptr when dx is nullptr. Then
+  // finish_input_grad maps it through the input quantizer into *dx.
+  Tensor* input_grad_target(const Tensor& x, Tensor* dx);
+  void finish_input_grad(const Tensor& x, Tensor* dx);
+
+  // Quantizer parameters and state, named "weight_quantizer.alpha", "input_quantizer.ema_min"...
+  std::vector<Param*> params();
+  std::vector<std::pair<std::string, Tensor*>> buffers();
+  void init(const Param& w);  // after the layer initialised w
+  // Adds "weight_quantizer"/"input_quantizer" keys (only when not none) to a layer spec.
+  void add_to_spec(json& spec) const;
+
+ private:
+  std::unique_ptr<quant::Quantizer> weight_q_, input_q_;
+  float clip_override_ = -1.f;
+  Tensor wq_, dwq_, xq_, dxq_;
+};
+
+}  // namespace lowbit::nn

@@ -1,0 +1,132 @@
+#include "lowbit/quant/sign_quantizers.hpp"
+
+#include <cmath>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/quant/binary.hpp"
+#include "lowbit/quant/parallel.hpp"
+#include "lowbit/quant/stochastic.hpp"
+#include "lowbit/quant/ternary.hpp"
+
+namespace lowbit::quant {
+
+namespace {
+
+// y = sign(x); returns whether every |x| <= 1 (found in the same pass, so the STE mask of
+// clipped latent weights costs nothing).
+bool sign_forward(const Tensor& x, Tensor& y) {
+  y.resize(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+  const int64_t n = x.size();
+  int outside = 0;
+#pragma omp parallel for simd schedule(static) reduction(| : outside) if (parallel : n >= kQuantParallelMin)
+  for (int64_t i = 0; i < n; ++i) {
+    yp[i] = xp[i] >= 0.f ? 1.f : -1.f;  // binary_forward, inlined for the fused check
+    outside |= !(std::fabs(xp[i]) <= 1.f);
+  }
+  return outside == 0;
+}
+
+void ste_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  dx.resize(x.shape());
+  const float *xp = x.data(), *gp = dy.data();
+  float* dp = dx.data();
+  for_chunks(x.size(), [&](int64_t b, int64_t e) { binary_ste_backward(xp + b, gp + b, dp + b, e - b); });
+}
+
+// Rows of a weight tensor for per-channel scales: dim 0, or 1 row for the whole tensor.
+int64_t group_count(const Tensor& w, Granularity g) {
+  return g == Granularity::kChannel && w.rank() >= 1 ? w.dim(0) : 1;
+}
+
+}  // namespace
+
+void BinaryQuantizer::forward(const Tensor& x, Tensor& y, const Context&) { within_unit_ = sign_forward(x, y); }
+
+void BinaryQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  dx.resize(x.shape());
+  const float *xp = x.data(), *gp = dy.data();
+  float* dp = dx.data();
+  const QuantKind kind = spec_.kind;
+  const float beta = spec_.beta;
+  for_chunks(x.size(), [&](int64_t b, int64_t e) {
+    if (kind == QuantKind::kApproxSign) approx_sign_backward(xp + b, gp + b, dp + b, e - b);
+    else if (kind == QuantKind::kSwishSign) swish_sign_backward(xp + b, gp + b, dp + b, e - b, beta);
+    else binary_ste_backward(xp + b, gp + b, dp + b, e - b);
+  });
+}
+
+void StochasticQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx) {
+  within_unit_ = false;
+  if (!ctx.training) {
+    within_unit_ = sign_forward(x, y);
+    return;
+  }
+  LOWBIT_CHECK(ctx.rng != nullptr, "stochastic quantizer: training forward needs a random stream");
+  y.resize(x.shape());
+  stochastic_binary_forward(x.data(), y.data(), x.size(), *ctx.rng);  // sequential: one stream
+}
+
+void StochasticQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) { ste_backward(x, dy, dx); }
+
+void XnorQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
+  const int64_t groups = group_count(x, spec_.granularity);
+  const int64_t len = groups ? x.size() / groups : 0;
+  alpha_.resize({groups});
+  y.resize(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static) if (x.size() >= kQuantParallelMin && groups > 1)
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* w = xp + g * len;
+    double s = 0;
+    for (int64_t j = 0; j < len; ++j) s += std::fabs(w[j]);
+    const float a = len ? static_cast<float>(s / static_cast<double>(len)) : 0.f;
+    alpha_[g] = a;
+    float* o = yp + g * len;
+    for (int64_t j = 0; j < len; ++j) o[j] = w[j] >= 0.f ? a : -a;
+  }
+}
+
+void XnorQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  const int64_t groups = alpha_.size();
+  const int64_t len = groups ? x.size() / groups : 0;
+  dx.resize(x.shape());
+  const float *xp = x.data(), *gp = dy.data();
+  float* dp = dx.data();
+#pragma omp parallel for schedule(static) if (x.size() >= kQuantParallelMin && groups > 1)
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* w = xp + g * len;
+    const float* d = gp + g * len;
+    double s = 0;  // sum_i dy_i sign(w_i)
+    for (int64_t j = 0; j < len; ++j) s += w[j] >= 0.f ? d[j] : -d[j];
+    const float mean_term = static_cast<float>(s / static_cast<double>(len));
+    const float a = alpha_[g];
+    float* o = dp + g * len;
+    for (int64_t j = 0; j < len; ++j) {
+      const float sgn = w[j] >= 0.f ? 1.f : -1.f;
+      o[j] = (std::fabs(w[j]) <= 1.f ? a * d[j] : 0.f) + sgn * mean_term;
+    }
+  }
+}
+
+TernaryQuantizer::TernaryQuantizer(QuantSpec spec, Role role) : Quantizer(std::move(spec), role) {
+  LOWBIT_CHECK(spec_.threshold.has_value() || role == Role::kWeight,
+               "quantizer 'ternary' on activations needs a fixed threshold, e.g. 'ternary:0.5' (the TWN threshold "
+               "0.7 * mean|x| would depend on the batch)");
+  if (spec_.threshold) threshold_ = *spec_.threshold;
+}
+
+void TernaryQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
+  if (!spec_.threshold) threshold_ = twn_threshold(x.data(), x.size());
+  y.resize(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+  const float t = threshold_;
+  for_chunks(x.size(), [&](int64_t b, int64_t e) { ternary_forward(xp + b, yp + b, e - b, t); });
+}
+
+void TernaryQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) { ste_backward(x, dy, dx); }
+
+}  // namespace lowbit::quant
