@@ -137,6 +137,47 @@ TEST(Cli, TrainEvalRoundTripAndPredictions) {
   EXPECT_EQ(r.out.find("epoch 1/3"), std::string::npos) << r.out;
 }
 
+TEST(Cli, BinaryTrainingEvalAndSummary) {
+  Workspace w;
+  std::string out = w.path("bnn");
+  Result t = run("train --model tfc --weights binary --acts binary --input-bits 8 --binary-optimizer bop "
+                 "--bop-gamma 0.001 --data " + w.path("data") + " --epochs 2 --batch 50 --seed 3 --threads 2 --out " +
+                 out + " --progress lines");
+  ASSERT_EQ(t.code, 0) << t.out;
+  EXPECT_NE(t.out.find("flips"), std::string::npos) << t.out;
+  std::ifstream metrics(out + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) last = line;
+  auto m = nlohmann::json::parse(last);
+  EXPECT_GE(m.at("flip_ratio").get<double>(), 0.0);
+  // eval rebuilds the quantized model from the checkpoint and reproduces its accuracy.
+  Result e = run("eval " + out + "/last.ckpt --data " + w.path("data") + " --json");
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(e.out).at("accuracy").get<double>(), m.at("test_acc").get<double>());
+  Result s = run("summary " + out + "/last.ckpt");
+  ASSERT_EQ(s.code, 0) << s.out;
+  EXPECT_NE(s.out.find("W1A1"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("W1A8"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("binary share"), std::string::npos) << s.out;
+}
+
+TEST(Cli, BadQuantizerSpecsListTheChoices) {
+  for (const char* bad : {"--weights dorefa:0", "--acts int:33", "--weights binry", "--acts xnor"}) {
+    SCOPED_TRACE(bad);
+    Result r = run(std::string("train --model lfc --data /nonexistent ") + bad);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("lowbit: error:"), std::string::npos) << r.out;
+    const bool lists_forms = r.out.find("valid forms: none, binary") != std::string::npos;
+    const bool role_error = r.out.find("weights only") != std::string::npos;
+    EXPECT_TRUE(lists_forms || role_error) << r.out;
+  }
+  Result r = run("summary --model lfc --weights binary --input-bits 9");
+  EXPECT_NE(r.code, 0);
+  r = run("train --model lfc --data /nonexistent --input-bits 1 --normalize zero_one");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("minus_one_one"), std::string::npos) << r.out;
+}
+
 // CIFAR-10 binary batches through the whole CLI: 3-channel 32x32 input, augmentation on.
 TEST(Cli, TrainsOnCifarBatchesWithAugmentation) {
   Workspace w;

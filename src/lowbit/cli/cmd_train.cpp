@@ -97,6 +97,7 @@ Action add_train_command(CLI::App& app) {
     cfg.data.normalize = data::parse_normalize(args->normalize);
     cfg.data.augment = parse_augment(args->augment);
     cfg.progress = args->progress == "auto" ? -1 : args->progress == "bar" ? 1 : 0;
+    check_model_choice(args->model);  // before loading data, so typos fail fast
     data::DataSplit split = data::load_data(args->data);
     Shape input = {split.train.channels, split.train.height, split.train.width};
     auto model = make_model(args->model, input, split.train.num_classes);

@@ -28,5 +28,7 @@ struct ModelChoice {
 };
 void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required = true);
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes);
+// Throws (naming the flag) when --weights / --acts is not a valid quantizer for its role.
+void check_model_choice(const ModelChoice& choice);
 
 }  // namespace lowbit::cli

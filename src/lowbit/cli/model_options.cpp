@@ -2,7 +2,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/presets.hpp"
-#include "lowbit/quant/spec.hpp"
+#include "lowbit/quant/quantizer.hpp"
 
 namespace lowbit::cli {
 
@@ -27,19 +27,24 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required) {
 }
 
 namespace {
-// Checks a spec early so a typo fails before any data is loaded, naming the flag.
-void check_spec(const char* flag, const std::string& spec) {
+// Builds the quantizer once for its role so a typo or a wrong role fails before any data
+// is loaded, naming the flag.
+void check_spec(const char* flag, const std::string& spec, quant::Role role) {
   try {
-    (void)quant::parse_quant_spec(spec);
+    (void)quant::make_quantizer(spec, role);
   } catch (const Error& e) {
     fail(flag, ": ", e.what());
   }
 }
 }  // namespace
 
+void check_model_choice(const ModelChoice& choice) {
+  check_spec("--weights", choice.weights, quant::Role::kWeight);
+  check_spec("--acts", choice.acts, quant::Role::kActivation);
+}
+
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes) {
-  check_spec("--weights", choice.weights);
-  check_spec("--acts", choice.acts);
+  check_model_choice(choice);
   if (nn::is_preset(choice.model)) {
     nn::PresetOptions opt;
     opt.input = input;

@@ -2,6 +2,8 @@
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/kernels/gemm.hpp"
+#include "lowbit/kernels/xnor_gemm.hpp"
+#include "lowbit/quant/quantizer.hpp"
 
 namespace lowbit::nn {
 
@@ -43,12 +45,30 @@ void Dense::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const Tensor& w = quant_.weights(weight_, ctx);
   y.resize({n, out_});
   float* yp = y.data();
+  if (xnor_forward(xin, w, n, yp)) return;
   if (has_bias_) {
     const float* b = bias_.value.data();
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out_; ++j) yp[i * out_ + j] = b[j];
   }
   gemm(Trans::No, Trans::Yes, n, out_, in_, 1.f, xin.data(), in_, w.data(), in_, has_bias_ ? 1.f : 0.f, yp, out_);
+}
+
+bool Dense::xnor_forward(const Tensor& x, const Tensor& w, int64_t n, float* y) {
+  const quant::Quantizer* wq = quant_.weight_quantizer();
+  if (!kernels::binary_kernels_enabled() || !wq || !wq->spec().is_sign() || n == 0) return false;
+  const int64_t words = kernels::packed_words(in_);
+  xbits_.resize(static_cast<size_t>(n * words));
+  if (!kernels::pack_rows_pm1(x.data(), n, in_, xbits_.data())) return false;  // input not binary
+  wbits_.resize(static_cast<size_t>(out_ * words));
+  if (!kernels::pack_cols_pm1(w.data(), out_, in_, wbits_.data())) return false;  // e.g. progressive in training
+  kernels::xnor_gemm(n, out_, in_, xbits_.data(), wbits_.data(), y, out_);
+  if (has_bias_) {
+    const float* b = bias_.value.data();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < out_; ++j) y[i * out_ + j] += b[j];
+  }
+  return true;
 }
 
 void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {

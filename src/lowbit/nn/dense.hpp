@@ -1,8 +1,13 @@
 // Fully connected layer: y = x W^T + b, W of shape (out, in) as in PyTorch.
 // Input of any per-sample shape is treated as flattened (in = product of dims).
 // Optional weight and input quantizers (QuantConfig): y = Q_in(x) Q_w(W)^T + b, with W the
-// real-valued latent weights (see layer_quantizers.hpp).
+// real-valued latent weights (see layer_quantizers.hpp). When both Q_in(x) and Q_w(W) are
+// exactly +-1 (W1A1) the forward product runs as an XNOR-popcount GEMM on packed bits
+// (kernels/xnor_gemm.hpp): exact integers, so the same values as the float GEMM, faster.
 #pragma once
+#include <cstdint>
+#include <vector>
+
 #include "lowbit/nn/init.hpp"
 #include "lowbit/nn/weighted_layer.hpp"
 
@@ -34,6 +39,10 @@ class Dense : public WeightedLayer {
   bool has_bias_;
   Init init_;
   Param weight_, bias_;
+  std::vector<uint64_t> xbits_, wbits_;  // packed operands of the XNOR path
+
+  // y = x W^T by XNOR-popcount if x and W are exactly +-1; false (nothing written) otherwise.
+  bool xnor_forward(const Tensor& x, const Tensor& w, int64_t n, float* y);
 };
 
 }  // namespace lowbit::nn

@@ -37,10 +37,21 @@ void walk(Layer& l, const Shape& in, int depth, int& bits, std::vector<SummaryRo
     walk(*kids[0], in, depth + 1, body_bits, rows);
     if (kids.size() > 1) walk(*kids[1], in, depth + 1, short_bits, rows);
     bits = 32;
-    rows.push_back({l.name(), "residual add", l.output_shape(in), 0, 0, depth});
+    SummaryRow add;
+    add.name = l.name();
+    add.type = "residual add";
+    add.output = l.output_shape(in);
+    add.depth = depth;
+    rows.push_back(add);
     return;
   }
-  SummaryRow r{l.name(), l.type(), l.output_shape(in), count_params(l), l.macs(in), depth};
+  SummaryRow r;
+  r.name = l.name();
+  r.type = l.type();
+  r.output = l.output_shape(in);
+  r.params = count_params(l);
+  r.macs = l.macs(in);
+  r.depth = depth;
   r.input_bits = bits;
   if (auto* w = dynamic_cast<WeightedLayer*>(&l)) {
     const quant::Quantizer* wq = w->quant().weight_quantizer();

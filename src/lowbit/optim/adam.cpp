@@ -53,7 +53,8 @@ void Adam::update(size_t index, nn::Param& p, float lr) {
   const float b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
   const float c1 = 1.f - b1, c2 = 1.f - b2;
   const float wd = p.decay ? options_.weight_decay : 0.f;
-  const auto [lo, hi] = clip_bounds(p);
+  const std::pair<float, float> bounds = clip_bounds(p);
+  const float lo = bounds.first, hi = bounds.second;
   const float l2 = decoupled_ ? 0.f : wd;                 // Adam: L2 in the gradient
   const float shrink = decoupled_ ? 1.f - lr * wd : 1.f;  // AdamW: w *= 1 - lr * wd
   // Bias corrections in double: 1 - b^t loses digits in float for b2 near 1.
@@ -72,7 +73,7 @@ void Adam::update(size_t index, nn::Param& p, float lr) {
     const float vi = b2 * v[i] + c2 * (gi * gi);
     m[i] = mi;
     v[i] = vi;
-    w[i] = std::clamp(w[i] * shrink - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps), lo, hi);
+    w[i] = clamp_to(w[i] * shrink - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps), lo, hi);
   }
 }
 

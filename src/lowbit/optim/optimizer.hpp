@@ -98,6 +98,13 @@ const std::vector<std::string>& optimizer_names();
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
                                           std::vector<nn::Param*> params);
 
+// x clamped to [lo, hi], written with value selects: GCC vectorises this form inside
+// `omp simd` loops but not std::min/std::max/std::clamp (which it sees as control flow).
+inline float clamp_to(float x, float lo, float hi) {
+  x = x < lo ? lo : x;
+  return x > hi ? hi : x;
+}
+
 // Parallelise element loops over threads only from this many elements on; below it the
 // thread start-up costs more than the loop.
 inline constexpr int64_t kOptimParallelMin = int64_t{1} << 15;

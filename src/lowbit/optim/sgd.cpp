@@ -38,11 +38,12 @@ void Sgd::update(size_t index, nn::Param& p, float lr) {
   const int64_t n = p.value.size();
   const float mu = options_.momentum;
   const float wd = p.decay ? options_.weight_decay : 0.f;
-  const auto [lo, hi] = clip_bounds(p);
+  const std::pair<float, float> bounds = clip_bounds(p);
+  const float lo = bounds.first, hi = bounds.second;
 
   if (mu == 0.f) {
 #pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
-    for (int64_t i = 0; i < n; ++i) w[i] = std::clamp(w[i] - lr * (g[i] + wd * w[i]), lo, hi);
+    for (int64_t i = 0; i < n; ++i) w[i] = clamp_to(w[i] - lr * (g[i] + wd * w[i]), lo, hi);
     return;
   }
   float* v = velocity_[index].data();
@@ -52,14 +53,14 @@ void Sgd::update(size_t index, nn::Param& p, float lr) {
       const float gi = g[i] + wd * w[i];
       const float vi = mu * v[i] + gi;
       v[i] = vi;
-      w[i] = std::clamp(w[i] - lr * (gi + mu * vi), lo, hi);
+      w[i] = clamp_to(w[i] - lr * (gi + mu * vi), lo, hi);
     }
   } else {
 #pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
     for (int64_t i = 0; i < n; ++i) {
       const float vi = mu * v[i] + (g[i] + wd * w[i]);
       v[i] = vi;
-      w[i] = std::clamp(w[i] - lr * vi, lo, hi);
+      w[i] = clamp_to(w[i] - lr * vi, lo, hi);
     }
   }
 }

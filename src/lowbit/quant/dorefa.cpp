@@ -74,7 +74,10 @@ void dorefa_act_forward(const float* x, float* y, int64_t n, int k) {
 }
 
 void dorefa_act_backward(const float* x, const float* dy, float* dx, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = (x[i] >= 0.f && x[i] <= 1.f) ? dy[i] : 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = dy[i], v = x[i];  // unconditional loads: the select vectorises
+    dx[i] = (v >= 0.f) & (v <= 1.f) ? g : 0.f;
+  }
 }
 
 }  // namespace lowbit::quant

@@ -22,7 +22,10 @@ void fixed_act_forward(const float* x, float* y, int64_t n, int k, int f) {
 
 void fixed_act_backward(const float* x, const float* dy, float* dx, int64_t n, int k, int f) {
   const float M = fixed_max(k, f);
-  for (int64_t i = 0; i < n; ++i) dx[i] = (x[i] >= 0.f && x[i] <= M) ? dy[i] : 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = dy[i], v = x[i];  // unconditional loads: the select vectorises
+    dx[i] = (v >= 0.f) & (v <= M) ? g : 0.f;
+  }
 }
 
 }  // namespace lowbit::quant

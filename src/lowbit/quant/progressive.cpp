@@ -40,7 +40,10 @@ void ProgressiveQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& d
   float* dp = dx.data();
   const float v = v_[0];
   for_chunks(x.size(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dp[i] = std::fabs(v * xp[i]) <= 1.f ? v * gp[i] : 0.f;
+    for (int64_t i = b; i < e; ++i) {
+      const float g = v * gp[i];  // unconditional load: the select vectorises
+      dp[i] = std::fabs(v * xp[i]) <= 1.f ? g : 0.f;
+    }
   });
 }
 

@@ -1,0 +1,140 @@
+// XNOR-popcount GEMM with Highway's run-time dispatch: this file is compiled once per
+// SIMD target (foreach_target.h re-includes it), and HWY_DYNAMIC_DISPATCH picks the best
+// target the CPU supports on the first call.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "lowbit/kernels/xnor_gemm.cpp"
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "lowbit/kernels/xnor_gemm.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Rows [i0, i1) of C. For each row and each block of lanes of n, the popcounts of all
+// words accumulate in u64 lanes (one lane per output), then are converted once.
+void XnorGemmRows(int64_t i0, int64_t i1, int64_t n, int64_t k, const uint64_t* a, const uint64_t* bt, float* c,
+                  int64_t ldc, uint64_t* counts) {
+  const hn::ScalableTag<uint64_t> d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t words = packed_words(k);
+  const float kf = static_cast<float>(k);
+  for (int64_t i = i0; i < i1; ++i) {
+    const uint64_t* ai = a + i * words;
+    int64_t j = 0;
+    for (; j + L <= n; j += L) {
+      auto acc = hn::Zero(d);
+      for (int64_t w = 0; w < words; ++w)
+        acc = hn::Add(acc, hn::PopulationCount(hn::Xor(hn::Set(d, ai[w]), hn::LoadU(d, bt + w * n + j))));
+      hn::StoreU(acc, d, counts + j);
+    }
+    for (; j < n; ++j) {  // the last n % L outputs
+      uint64_t cnt = 0;
+      for (int64_t w = 0; w < words; ++w) cnt += static_cast<uint64_t>(std::popcount(ai[w] ^ bt[w * n + j]));
+      counts[j] = cnt;
+    }
+    float* ci = c + i * ldc;
+    for (int64_t jj = 0; jj < n; ++jj) ci[jj] = kf - 2.f * static_cast<float>(counts[jj]);
+  }
+}
+
+}  // namespace lowbit::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowbit::kernels {
+
+HWY_EXPORT(XnorGemmRows);
+
+namespace {
+// Packs 64 (or fewer, at the end) floats into one word; `ok` clears if one is not +-1.
+inline uint64_t pack_word(const float* x, int64_t count, bool& ok) {
+  uint64_t bits = 0;
+  bool good = true;
+  for (int64_t b = 0; b < count; ++b) {
+    const float v = x[b];
+    good &= (v == 1.f) | (v == -1.f);
+    bits |= static_cast<uint64_t>(v >= 0.f) << b;
+  }
+  ok &= good;
+  return bits;
+}
+}  // namespace
+
+bool pack_rows_pm1(const float* x, int64_t m, int64_t k, uint64_t* a) {
+  const int64_t words = packed_words(k);
+  for (int64_t i = 0; i < m; ++i) {
+    bool ok = true;
+    for (int64_t w = 0; w < words; ++w)
+      a[i * words + w] = pack_word(x + i * k + 64 * w, std::min<int64_t>(64, k - 64 * w), ok);
+    if (!ok) return false;  // e.g. real-valued pixels: give up after one row
+  }
+  return true;
+}
+
+namespace {
+bool env_enabled() {
+  const char* v = std::getenv("LOWBIT_XNOR");
+  return !(v && std::string(v) == "0");
+}
+std::atomic<bool> g_binary_kernels{env_enabled()};
+}  // namespace
+
+void set_binary_kernels_enabled(bool on) { g_binary_kernels = on; }
+bool binary_kernels_enabled() { return g_binary_kernels; }
+
+bool pack_cols_pm1(const float* wt, int64_t n, int64_t k, uint64_t* bt) {
+  const int64_t words = packed_words(k);
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n * k >= (int64_t{1} << 18))
+  for (int64_t j = 0; j < n; ++j) {
+    bool ok = true;
+    for (int64_t w = 0; w < words; ++w)
+      bt[w * n + j] = pack_word(wt + j * k + 64 * w, std::min<int64_t>(64, k - 64 * w), ok);
+    bad |= !ok;
+  }
+  return bad == 0;
+}
+
+void xnor_gemm(int64_t m, int64_t n, int64_t k, const uint64_t* a, const uint64_t* bt, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  const int threads = (m * n * packed_words(k) >= (int64_t{1} << 16)) ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t team = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int64_t per = (m + team - 1) / team;
+    const int64_t i0 = std::min(m, tid * per), i1 = std::min(m, i0 + per);
+    std::vector<uint64_t> counts(static_cast<size_t>(n) + 64);
+    if (i0 < i1) HWY_DYNAMIC_DISPATCH(XnorGemmRows)(i0, i1, n, k, a, bt, c, ldc, counts.data());
+  }
+}
+
+void xnor_gemm_ref(int64_t m, int64_t n, int64_t k, const uint64_t* a, const uint64_t* bt, float* c, int64_t ldc) {
+  const int64_t words = packed_words(k);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t cnt = 0;
+      for (int64_t w = 0; w < words; ++w) cnt += std::popcount(a[i * words + w] ^ bt[w * n + j]);
+      c[i * ldc + j] = static_cast<float>(k - 2 * cnt);
+    }
+}
+
+const char* xnor_gemm_target() {
+  // Highway lists the targets compiled in and supported here, best first; dispatch picks
+  // the first.
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  return targets.empty() ? "none" : hwy::TargetName(targets.front());
+}
+
+}  // namespace lowbit::kernels
+#endif  // HWY_ONCE
