@@ -1,5 +1,6 @@
 #include "lowbit/quant/sign_quantizers.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "lowbit/core/error.hpp"
@@ -65,7 +66,19 @@ void StochasticQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx
   }
   LOWBIT_CHECK(ctx.rng != nullptr, "stochastic quantizer: training forward needs a random stream");
   y.resize(x.shape());
-  stochastic_binary_forward(x.data(), y.data(), x.size(), *ctx.rng);  // sequential: one stream
+  // One seed from the batch stream, then an independent stream per fixed-size block, so
+  // blocks run in parallel and the draws do not depend on the thread count.
+  constexpr int64_t kBlock = 4096;
+  const uint64_t seed = ctx.rng->next_u64();
+  const int64_t n = x.size(), blocks = (n + kBlock - 1) / kBlock;
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static) if (n >= kQuantParallelMin)
+  for (int64_t b = 0; b < blocks; ++b) {
+    Rng rng(seed, static_cast<uint64_t>(b));
+    const int64_t b0 = b * kBlock;
+    stochastic_binary_forward(xp + b0, yp + b0, std::min(kBlock, n - b0), rng);
+  }
 }
 
 void StochasticQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) { ste_backward(x, dy, dx); }

@@ -19,7 +19,9 @@ class BinaryQuantizer : public Quantizer {
   bool within_unit_ = false;  // every |x| <= 1 in the last forward
 };
 
-// stochastic: +1 with probability hard_sigmoid(x) while training (needs ctx.rng); the
+// stochastic: +1 with probability hard_sigmoid(x) while training (needs ctx.rng; one
+// seed is drawn from it per call and each 4096-element block gets its own derived stream,
+// so blocks run in parallel and results do not depend on the thread count); the
 // deterministic sign in evaluation, which is also what export packs. STE backward.
 class StochasticQuantizer : public Quantizer {
  public:
