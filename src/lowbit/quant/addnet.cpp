@@ -165,6 +165,10 @@ AddNetQuantizer::AddNetQuantizer(QuantSpec spec, Role role) : Quantizer(std::mov
 
 void AddNetQuantizer::init(const Tensor& latent) {
   lambda_.value[0] = addnet_match_scale(latent.data(), latent.size(), spec_.adders);
+  // lambda is tiny (max|w| / c_max, ~1e-4..1e-3 for Glorot weights) while Adam's step is
+  // ~lr whatever the gradient's size: scale its rate by its own size so steps are relative
+  // (without this, lambda went negative in the first epoch of an LFC run).
+  lambda_.lr_scale = lambda_.value[0];
 }
 
 void AddNetQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
