@@ -13,22 +13,12 @@
 #include "lowbit/train/trainer.hpp"
 #include "test_util.hpp"
 #include "train/synthetic.hpp"
+#include "train/train_test_util.hpp"
 
 namespace lowbit {
 namespace {
 
-namespace fs = std::filesystem;
 using nn::json;
-
-struct RunDir {
-  fs::path dir;
-  explicit RunDir(const std::string& tag)
-      : dir(fs::temp_directory_path() / ("lowbit_qat_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-  }
-  ~RunDir() { fs::remove_all(dir); }
-  std::string str() const { return dir.string(); }
-};
 
 // A small CNV-like binary network: binary weights everywhere, binary activations.
 json binary_topology(const std::string& weights = "binary", const std::string& acts = "binary") {
@@ -61,15 +51,8 @@ train::TrainConfig config(const std::string& out, int epochs = 4) {
   return c;
 }
 
-std::vector<float> state_of(nn::Model& m) {
-  std::vector<float> v;
-  for (auto& p : m.named_params()) v.insert(v.end(), p.param->value.begin(), p.param->value.end());
-  for (auto& b : m.named_buffers()) v.insert(v.end(), b.tensor->begin(), b.tensor->end());
-  return v;
-}
-
 TEST(QatTrainer, BinaryNetworkLearnsWithClippedLatentWeightsAndReportsFlips) {
-  RunDir run("bnn");
+  testing::RunDir run("qat", "bnn");
   auto train_set = testing::synthetic_dataset(512, 1), test_set = testing::synthetic_dataset(128, 2);
   auto model = nn::build_model(binary_topology());
   train::Trainer t(*model, config(run.str()));
@@ -89,7 +72,7 @@ TEST(QatTrainer, BinaryNetworkLearnsWithClippedLatentWeightsAndReportsFlips) {
 }
 
 TEST(QatTrainer, BopKeepsBinaryWeightsAtPlusMinusOneAndLearns) {
-  RunDir run("bop");
+  testing::RunDir run("qat", "bop");
   auto train_set = testing::synthetic_dataset(512, 3), test_set = testing::synthetic_dataset(128, 4);
   auto model = nn::build_model(binary_topology());
   auto cfg = config(run.str());
@@ -150,7 +133,7 @@ TEST(QatTrainer, ProgressiveScaleReachesItsMaximumOnTheLastEpoch) {
 // state (progressive v, SYQ scales) and for Bop.
 void check_resume(const json& topo, const std::string& binary_optimizer) {
   auto train_set = testing::synthetic_dataset(256, 7), test_set = testing::synthetic_dataset(64, 8);
-  RunDir a("straight"), b("resumed");
+  testing::RunDir a("qat", "straight"), b("qat", "resumed");
   auto cfg_for = [&](const std::string& out) {
     auto c = config(out);
     c.binary_optimizer = binary_optimizer;
@@ -172,7 +155,7 @@ void check_resume(const json& topo, const std::string& binary_optimizer) {
   cfg.resume = true;
   train::Trainer t(*m3, cfg);
   EXPECT_EQ(t.fit(train_set, test_set).size(), 4u);
-  EXPECT_EQ(state_of(*m1), state_of(*m3));
+  EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));
 }
 
 TEST(QatTrainer, ResumeIsExactWithQuantizerState) {

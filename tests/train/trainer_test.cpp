@@ -10,22 +10,12 @@
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "train/synthetic.hpp"
+#include "train/train_test_util.hpp"
 
 namespace lowbit {
 namespace {
 
-namespace fs = std::filesystem;
 using nn::json;
-
-struct RunDir {
-  fs::path dir;
-  explicit RunDir(const std::string& tag)
-      : dir(fs::temp_directory_path() / ("lowbit_trainer_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-  }
-  ~RunDir() { fs::remove_all(dir); }
-  std::string str() const { return dir.string(); }
-};
 
 json small_topology() {
   return {{"name", "small"},
@@ -53,15 +43,8 @@ train::TrainConfig small_config(const std::string& out) {
   return c;
 }
 
-std::vector<float> all_params(nn::Model& m) {
-  std::vector<float> v;
-  for (auto& p : m.named_params()) v.insert(v.end(), p.param->value.begin(), p.param->value.end());
-  for (auto& b : m.named_buffers()) v.insert(v.end(), b.tensor->begin(), b.tensor->end());
-  return v;
-}
-
 TEST(Trainer, LearnsSyntheticTaskAndWritesFiles) {
-  RunDir run("learn");
+  testing::RunDir run("trainer", "learn");
   auto train_set = testing::synthetic_dataset(512, 1), test_set = testing::synthetic_dataset(128, 2);
   auto model = nn::build_model(small_topology());
   auto cfg = small_config(run.str());
@@ -94,7 +77,7 @@ TEST(Trainer, LearnsSyntheticTaskAndWritesFiles) {
 
 TEST(Trainer, ResumeContinuesExactly) {
   auto train_set = testing::synthetic_dataset(300, 3), test_set = testing::synthetic_dataset(64, 4);
-  RunDir a("straight"), b("resumed");
+  testing::RunDir a("trainer", "straight"), b("trainer", "resumed");
   auto m1 = nn::build_model(small_topology());
   {
     train::Trainer t(*m1, small_config(a.str()));
@@ -112,12 +95,12 @@ TEST(Trainer, ResumeContinuesExactly) {
   train::Trainer t(*m3, cfg);
   auto hist = t.fit(train_set, test_set);
   EXPECT_EQ(hist.size(), 4u);
-  EXPECT_EQ(all_params(*m1), all_params(*m3));  // bit-for-bit
+  EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));  // bit-for-bit
 }
 
 TEST(Trainer, ResumeErrors) {
   auto train_set = testing::synthetic_dataset(64, 3), test_set = testing::synthetic_dataset(32, 4);
-  RunDir d("resume_err");
+  testing::RunDir d("trainer", "resume_err");
   auto m = nn::build_model(small_topology());
   auto cfg = small_config(d.str());
   cfg.resume = true;
@@ -127,7 +110,7 @@ TEST(Trainer, ResumeErrors) {
 
 TEST(Trainer, NanLossStopsAndKeepsLastGoodCheckpoint) {
   auto train_set = testing::synthetic_dataset(128, 5), test_set = testing::synthetic_dataset(32, 6);
-  RunDir d("nan");
+  testing::RunDir d("trainer", "nan");
   json topo = {{"name", "plain"}, {"input", {1, 8, 8}}, {"layers", {{{"type", "flatten"}}, {{"type", "dense"}, {"units", 4}}}}};
   auto cfg = small_config(d.str());
   cfg.epochs = 1;

@@ -114,7 +114,9 @@ void xnor_gemm(int64_t m, int64_t n, int64_t k, const uint64_t* a, const uint64_
     const int64_t team = omp_get_num_threads(), tid = omp_get_thread_num();
     const int64_t per = (m + team - 1) / team;
     const int64_t i0 = std::min(m, tid * per), i1 = std::min(m, i0 + per);
-    std::vector<uint64_t> counts(static_cast<size_t>(n) + 64);
+    // Per-thread scratch that only grows: no allocation once the widest layer has run.
+    thread_local std::vector<uint64_t> counts;
+    if (counts.size() < static_cast<size_t>(n)) counts.resize(static_cast<size_t>(n));
     if (i0 < i1) HWY_DYNAMIC_DISPATCH(XnorGemmRows)(i0, i1, n, k, a, bt, c, ldc, counts.data());
   }
 }

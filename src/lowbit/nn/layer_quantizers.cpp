@@ -9,6 +9,10 @@ void LayerQuantizers::configure(const std::string& weight_spec, const std::strin
   weight_q_ = quant::make_quantizer(weight_spec, quant::Role::kWeight);
   input_q_ = quant::make_quantizer(input_spec, quant::Role::kActivation);
   clip_override_ = weight_clip;
+  // Name the quantizers' own parameters once, relative to the layer ("weight_quantizer.alpha").
+  for (auto* q : {weight_q_.get(), input_q_.get()})
+    if (q)
+      for (Param* p : q->params()) p->name = (q == weight_q_.get() ? "weight_quantizer." : "input_quantizer.") + p->name;
   weight.clip = weight_clip >= 0.f ? weight_clip : (weight_q_ ? weight_q_->latent_clip() : 0.f);
   for (Param* p : params()) p->decay = false;
   // Shape the quantizer's own parameters (SYQ scales per subgroup) now, so a model built
@@ -51,14 +55,9 @@ void LayerQuantizers::finish_input_grad(const Tensor& x, Tensor* dx) {
 
 std::vector<Param*> LayerQuantizers::params() {
   std::vector<Param*> out;
-  for (auto* q : {weight_q_.get(), input_q_.get()}) {
-    if (!q) continue;
-    const std::string prefix = q == weight_q_.get() ? "weight_quantizer." : "input_quantizer.";
-    for (Param* p : q->params()) {
-      if (p->name.rfind(prefix, 0) != 0) p->name = prefix + p->name;
-      out.push_back(p);
-    }
-  }
+  for (auto* q : {weight_q_.get(), input_q_.get()})
+    if (q)
+      for (Param* p : q->params()) out.push_back(p);
   return out;
 }
 

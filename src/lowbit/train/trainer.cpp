@@ -194,6 +194,22 @@ bool has_sign_weights(nn::WeightedLayer& l) {
   const quant::Quantizer* q = l.quant().weight_quantizer();
   return q && q->bits() == 1;
 }
+
+// An optimizer's scalar state goes to meta[meta_key], its tensors to PREFIX + name.
+void add_optimizer_state(Checkpoint& ck, optim::Optimizer& opt, const char* meta_key, const std::string& prefix) {
+  ck.meta[meta_key] = opt.state_json();
+  for (auto& [name, t] : opt.state_tensors()) ck.tensors.emplace_back(prefix + name, *t);
+}
+
+void load_optimizer_state(const Checkpoint& ck, optim::Optimizer& opt, const json& meta, const std::string& prefix,
+                          const char* what, const std::string& path) {
+  opt.load_state_json(meta);
+  for (auto& [name, t] : opt.state_tensors()) {
+    const Tensor* src = ck.find(prefix + name);
+    if (!src || src->shape() != t->shape()) fail(path, ": ", what, " state '", name, "' missing or of the wrong shape");
+    *t = *src;
+  }
+}
 }  // namespace
 
 void Trainer::configure_params() {
@@ -228,14 +244,15 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   progress_.start_epoch(epoch + 1, cfg_.epochs, steps);
 
   // Signs of the 1-bit latent weights at the start of the epoch, for the flip ratio.
+  std::vector<const Tensor*> sign_weights;
   std::vector<std::vector<uint8_t>> signs;
-  auto sign_bits = [](const Tensor& w) {
-    std::vector<uint8_t> b(static_cast<size_t>(w.size()));
+  for (nn::WeightedLayer* l : model_.weighted_layers()) {
+    if (!has_sign_weights(*l)) continue;
+    const Tensor& w = l->weight().value;
+    sign_weights.push_back(&w);
+    std::vector<uint8_t>& b = signs.emplace_back(static_cast<size_t>(w.size()));
     for (int64_t i = 0; i < w.size(); ++i) b[static_cast<size_t>(i)] = w[i] >= 0.f;
-    return b;
-  };
-  for (nn::WeightedLayer* l : model_.weighted_layers())
-    if (has_sign_weights(*l)) signs.push_back(sign_bits(l->weight().value));
+  }
 
   auto t0 = Clock::now();
   double loss_sum = 0;
@@ -274,15 +291,12 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   m.train_acc = static_cast<double>(correct) / static_cast<double>(seen);
   m.lr = lr;
   m.images_per_second = static_cast<double>(seen) / m.seconds;
-  if (!signs.empty()) {
+  if (!sign_weights.empty()) {
     int64_t flips = 0, total = 0;
-    size_t k = 0;
-    for (nn::WeightedLayer* l : model_.weighted_layers()) {
-      if (!has_sign_weights(*l)) continue;
-      const std::vector<uint8_t> now = sign_bits(l->weight().value);
-      for (size_t i = 0; i < now.size(); ++i) flips += now[i] != signs[k][i];
-      total += static_cast<int64_t>(now.size());
-      ++k;
+    for (size_t k = 0; k < sign_weights.size(); ++k) {
+      const Tensor& w = *sign_weights[k];
+      for (int64_t i = 0; i < w.size(); ++i) flips += (w[i] >= 0.f) != (signs[k][static_cast<size_t>(i)] != 0);
+      total += w.size();
     }
     m.flip_ratio = total ? static_cast<double>(flips) / static_cast<double>(total) : 0.0;
   }
@@ -299,13 +313,9 @@ void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history,
   json hist = json::array();
   for (const auto& m : history) hist.push_back(metrics_to_json(m));
   ck.meta["history"] = hist;
-  ck.meta["optimizer"] = optimizer_->state_json();
   add_model_tensors(model_, ck);
-  for (auto& [name, t] : optimizer_->state_tensors()) ck.tensors.emplace_back("optim:" + name, *t);
-  if (bop_) {
-    ck.meta["bop_state"] = bop_->state_json();
-    for (auto& [name, t] : bop_->state_tensors()) ck.tensors.emplace_back("bop:" + name, *t);
-  }
+  add_optimizer_state(ck, *optimizer_, "optimizer", "optim:");
+  if (bop_) add_optimizer_state(ck, *bop_, "bop_state", "bop:");
   const std::vector<uint8_t> bytes = encode_checkpoint(ck);
   write_file_atomic(last_checkpoint_path(), bytes);
   if (best) write_file_atomic(best_checkpoint_path(), bytes);
@@ -322,20 +332,10 @@ int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
     fail(path, ": checkpoint was trained with --seed ", saved.seed, " --batch ", saved.batch,
          "; resuming with different values would not continue the same run");
   load_model_tensors(model_, ck, path);
-  optimizer_->load_state_json(ck.meta.at("optimizer"));
-  for (auto& [name, t] : optimizer_->state_tensors()) {
-    const Tensor* src = ck.find("optim:" + name);
-    if (!src || src->shape() != t->shape()) fail(path, ": optimizer state '", name, "' missing or of the wrong shape");
-    *t = *src;
-  }
+  load_optimizer_state(ck, *optimizer_, ck.meta.at("optimizer"), "optim:", "optimizer", path);
   if (bop_) {
     if (!ck.meta.contains("bop_state")) fail(path, ": checkpoint has no Bop state; resume with the same --binary-optimizer");
-    bop_->load_state_json(ck.meta.at("bop_state"));
-    for (auto& [name, t] : bop_->state_tensors()) {
-      const Tensor* src = ck.find("bop:" + name);
-      if (!src || src->shape() != t->shape()) fail(path, ": Bop state '", name, "' missing or of the wrong shape");
-      *t = *src;
-    }
+    load_optimizer_state(ck, *bop_, ck.meta.at("bop_state"), "bop:", "Bop", path);
   } else if (ck.meta.contains("bop_state")) {
     fail(path, ": checkpoint was trained with --binary-optimizer bop; resume with the same option");
   }
