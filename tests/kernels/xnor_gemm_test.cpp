@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <hwy/targets.h>
+
 #include <vector>
 
 #include "lowbit/core/rng.hpp"
@@ -21,7 +23,20 @@ std::vector<float> random_signs(int64_t n, uint64_t seed) {
   return v;
 }
 
-TEST(XnorGemm, MatchesScalarTwinAndFloatGemm) {
+void check_shapes();
+
+// Every SIMD target compiled in and supported by this CPU (AVX-512, AVX2, SSE4, scalar...),
+// not just the one dispatch would pick.
+TEST(XnorGemm, MatchesScalarTwinAndFloatGemmOnEveryTarget) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    check_shapes();
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own targets
+}
+
+void check_shapes() {
   struct S { int64_t m, n, k; };
   for (S s : {S{1, 1, 1}, S{1, 1, 64}, S{1, 3, 63}, S{2, 5, 65}, S{7, 9, 130}, S{1, 17, 1000}, S{33, 31, 1024},
               S{100, 70, 784}, S{64, 128, 4097}}) {
