@@ -210,5 +210,32 @@ TEST(QuantizedLayers, PresetsPlaceQuantizersLikeFinn) {
   EXPECT_EQ(nn::build_model(nn::preset_topology("lfc", o))->topology()["layers"][0]["quantizer"], "binary");
 }
 
+// int:k on a BatchNorm output is nearly the identity, so presets keep the ReLU in front of
+// it (Brevitas QuantReLU); clipping quantizers (sign, DoReFa) replace the activation.
+TEST(QuantizedLayers, PresetsKeepReluBeforeIntActivations) {
+  auto types_after_first_bn = [](const std::string& acts) {
+    nn::PresetOptions o;
+    o.acts = acts;
+    nn::json layers = nn::preset_topology("lfc", o)["layers"];
+    size_t i = 0;
+    while (layers[i]["type"] != "batchnorm") ++i;
+    return std::vector<std::string>{layers[i + 1]["type"], layers[i + 2]["type"]};
+  };
+  EXPECT_EQ(types_after_first_bn("int:8"), (std::vector<std::string>{"relu", "quant_act"}));
+  EXPECT_EQ(types_after_first_bn("int:4:signed"), (std::vector<std::string>{"relu", "quant_act"}));
+  EXPECT_EQ(types_after_first_bn("dorefa:2")[0], "quant_act");
+  EXPECT_EQ(types_after_first_bn("binary")[0], "quant_act");
+  EXPECT_EQ(types_after_first_bn("none")[0], "relu");
+  nn::PresetOptions o;
+  o.acts = "int:8";
+  for (const char* model : {"cnv", "lenet5"}) {
+    nn::json layers = nn::preset_topology(model, o)["layers"];
+    int relus = 0, acts = 0;
+    for (const auto& l : layers) relus += l["type"] == "relu", acts += l["type"] == "quant_act";
+    EXPECT_EQ(relus, acts) << model;
+    EXPECT_GT(acts, 0) << model;
+  }
+}
+
 }  // namespace
 }  // namespace lowbit

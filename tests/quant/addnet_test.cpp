@@ -215,7 +215,26 @@ TEST(QuantAddNet, LambdaIsADecayFreeParam) {
   EXPECT_EQ(ps[0]->grad.shape(), (Shape{1}));
   EXPECT_FALSE(ps[0]->decay);
   EXPECT_EQ(q->latent_clip(), 0.f);
-  EXPECT_TRUE(q->buffers().empty());
+}
+
+// lambda's learning rate is relative to its value at init; the reference is a buffer, so a
+// quantizer built over other weights and then restored from a checkpoint uses the original.
+TEST(QuantAddNet, LambdaRateIsCheckpointedState) {
+  auto a = make(2);
+  a->init(tensor(codebook_samples(2, 5000, 0.002f, 3)));
+  const float rate = a->params()[0]->lr_scale;
+  EXPECT_NEAR(rate, a->lambda(), 1e-9f);
+  auto b = make(2);
+  b->init(tensor(codebook_samples(2, 5000, 0.05f, 4)));
+  EXPECT_GT(b->params()[0]->lr_scale, 10 * rate);
+  // What a checkpoint load does: copy params and buffers by name.
+  b->params()[0]->value = a->params()[0]->value;
+  ASSERT_EQ(b->buffers().size(), 1u);
+  EXPECT_EQ(b->buffers()[0].first, "lambda_rate");
+  *b->buffers()[0].second = *a->buffers()[0].second;
+  Tensor w = tensor({0.001f, -0.003f}), y;
+  b->forward(w, y, Context{});
+  EXPECT_EQ(b->params()[0]->lr_scale, rate);
 }
 
 TEST(QuantAddNet, BadConstructionsAndScales) {

@@ -1,16 +1,28 @@
 #include "lowbit/nn/presets.hpp"
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/quant/spec.hpp"
 
 namespace lowbit::nn {
 
 namespace {
 
-json act(const PresetOptions& o) {
-  if (o.acts != "none") return {{"type", "quant_act"}, {"quantizer", o.acts}};
+json float_act(const PresetOptions& o) {
   if (o.activation == "relu") return {{"type", "relu"}};
   if (o.activation == "hardtanh") return {{"type", "hardtanh"}};
   fail("preset activation '", o.activation, "' unknown; valid: relu, hardtanh");
+}
+
+// The activation block after each BatchNorm, appended to `layers`. Sign, DoReFa, fixed and
+// progressive quantizers are nonlinear on their own (they clip), so they replace the
+// activation. int:k is an affine grid over the tensor's whole range -- on a BatchNorm output
+// it is nearly the identity and the network would be linear (LFC int8 reached 0.836, a
+// linear classifier's accuracy) -- so it follows the float activation, as Brevitas'
+// QuantReLU and Jacob et al.'s fused ReLU6.
+void append_act(json& layers, const PresetOptions& o) {
+  if (o.acts == "none") return layers.push_back(float_act(o));
+  if (quant::parse_quant_spec(o.acts).kind == quant::QuantKind::kInt) layers.push_back(float_act(o));
+  layers.push_back({{"type", "quant_act"}, {"quantizer", o.acts}});
 }
 
 // BNN-PYNQ's fully connected networks. Their binary recipe adds dropout 0.2 on the input
@@ -23,7 +35,7 @@ json fc_net(const std::string& name, int64_t width, const PresetOptions& o) {
   for (int i = 0; i < 3; ++i) {
     layers.push_back({{"type", "dense"}, {"units", width}, {"bias", false}});
     layers.push_back({{"type", "batchnorm"}});
-    layers.push_back(act(o));
+    append_act(layers, o);
     if (p > 0) layers.push_back({{"type", "dropout"}, {"rate", p}});
   }
   layers.push_back({{"type", "dense"}, {"units", o.classes}, {"bias", false}});
@@ -40,7 +52,7 @@ json cnv(const PresetOptions& o) {
   auto conv = [&](int filters) {
     layers.push_back({{"type", "conv2d"}, {"filters", filters}, {"kernel", 3}, {"bias", false}});
     layers.push_back({{"type", "batchnorm"}});
-    layers.push_back(act(o));
+    append_act(layers, o);
   };
   conv(64), conv(64);
   layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
@@ -52,7 +64,7 @@ json cnv(const PresetOptions& o) {
     if (p > 0) layers.push_back({{"type", "dropout"}, {"rate", p}});
     layers.push_back({{"type", "dense"}, {"units", 512}, {"bias", false}});
     layers.push_back({{"type", "batchnorm"}});
-    layers.push_back(act(o));
+    append_act(layers, o);
   }
   layers.push_back({{"type", "dense"}, {"units", o.classes}, {"bias", false}});
   layers.push_back({{"type", "batchnorm"}});
@@ -61,20 +73,19 @@ json cnv(const PresetOptions& o) {
 
 json lenet5(const PresetOptions& o) {
   LOWBIT_CHECK(o.input.size() == 3, "lenet5 needs image input [C, H, W], got ", shape_str(o.input));
-  json layers = json::array({
-      {{"type", "conv2d"}, {"filters", 6}, {"kernel", 5}, {"padding", 2}},
-      act(o),
-      {{"type", "maxpool2d"}, {"kernel", 2}},
-      {{"type", "conv2d"}, {"filters", 16}, {"kernel", 5}},
-      act(o),
-      {{"type", "maxpool2d"}, {"kernel", 2}},
-      {{"type", "flatten"}},
-      {{"type", "dense"}, {"units", 120}},
-      act(o),
-      {{"type", "dense"}, {"units", 84}},
-      act(o),
-      {{"type", "dense"}, {"units", o.classes}},
-  });
+  json layers = json::array();
+  layers.push_back({{"type", "conv2d"}, {"filters", 6}, {"kernel", 5}, {"padding", 2}});
+  append_act(layers, o);
+  layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
+  layers.push_back({{"type", "conv2d"}, {"filters", 16}, {"kernel", 5}});
+  append_act(layers, o);
+  layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
+  layers.push_back({{"type", "flatten"}});
+  for (int units : {120, 84}) {
+    layers.push_back({{"type", "dense"}, {"units", units}});
+    append_act(layers, o);
+  }
+  layers.push_back({{"type", "dense"}, {"units", o.classes}});
   Shape in = o.input;
   if (in[1] < 28 || in[2] < 28) fail("lenet5 needs images of at least 28x28, got ", shape_str(in));
   return {{"name", "lenet5"}, {"input", in}, {"layers", layers}};

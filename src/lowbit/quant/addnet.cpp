@@ -168,7 +168,8 @@ void AddNetQuantizer::init(const Tensor& latent) {
   // lambda is tiny (max|w| / c_max, ~1e-4..1e-3 for Glorot weights) while Adam's step is
   // ~lr whatever the gradient's size: scale its rate by its own size so steps are relative
   // (without this, lambda went negative in the first epoch of an LFC run).
-  lambda_.lr_scale = lambda_.value[0];
+  lambda_rate_[0] = lambda_.value[0];
+  lambda_.lr_scale = lambda_rate_[0];
 }
 
 void AddNetQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
@@ -176,6 +177,8 @@ void AddNetQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
   LOWBIT_CHECK(std::isfinite(lambda) && lambda > 0.f, "quantizer '", spec_.str(), "': scale lambda = ", lambda,
                " must be positive and finite (is its learning rate too high?)");
   forward_lambda_ = lambda;
+  // Picks up a lambda_rate restored from a checkpoint after init.
+  lambda_.lr_scale = lambda_rate_[0];
   y.resize(x.shape());
   const float* xp = x.data();
   float* yp = y.data();

@@ -45,12 +45,17 @@ class AddNetQuantizer : public Quantizer {
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
   std::vector<Param*> params() override { return {&lambda_}; }
+  // "lambda_rate": lambda's value at init, which sets its learning-rate scale. A buffer so
+  // that a checkpoint restores the rate with the value (a resumed run would otherwise take
+  // the rate from whatever weights it was built with).
+  std::vector<std::pair<std::string, Tensor*>> buffers() override { return {{"lambda_rate", &lambda_rate_}}; }
   void init(const Tensor& latent) override;
   const Tensor* scales() const override { return &lambda_.value; }
   float lambda() const { return lambda_.value[0]; }
 
  private:
   Param lambda_;
+  Tensor lambda_rate_{Shape{1}, 1.f};
   float forward_lambda_ = 1.f;  // the lambda of the last forward, which backward differentiates
 };
 
