@@ -2,6 +2,7 @@
 # Runs one row of docs/RESULTS.md's quantization table and prints it as a markdown row:
 #   scripts/qat_table.sh NAME MODEL EPOCHS [extra lowbit train flags...]
 # e.g. scripts/qat_table.sh W1A1 lfc 10 --weights binary --acts binary
+# LOWBIT_BIN overrides the binary (default build/bin/lowbit), LOWBIT_THREADS the threads (2).
 # Output folder runs/table/NAME-MODEL-EPOCHS (checkpoints, metrics.jsonl, train.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ out=runs/table/$name-$model-$epochs
 rm -rf "$out"
 mkdir -p "$out"
 start=$(date +%s)
-build/bin/lowbit train --model "$model" --data fashion-mnist --epochs "$epochs" --batch 100 --seed 1 \
+"${LOWBIT_BIN:-build/bin/lowbit}" train --model "$model" --data fashion-mnist --epochs "$epochs" --batch 100 --seed 1 \
   --threads "${LOWBIT_THREADS:-2}" --progress lines --out "$out" "$@" > "$out/train.log"
 end=$(date +%s)
 python3 - "$out/metrics.jsonl" "$name" "$model" "$epochs" "$((end - start))" "$*" <<'PY'
