@@ -1,0 +1,74 @@
+// Fuzz target for the .lbm reader. Built two ways (CMakeLists.txt):
+//   lbm_libfuzzer  clang -fsanitize=fuzzer,address,undefined (libFuzzer's own main)
+//   lbm_fuzz       any compiler, with fuzz/fuzz_driver.cpp as main (seeds + mutations)
+//
+// Contract under test: LbmFile::parse on any bytes either returns a file or throws
+// lowbit::Error. Any other exception, a crash or a sanitizer report is a bug. A file that
+// parses must also survive every accessor and re-encode to a file with the same sections.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/format/lbm.hpp"
+
+using lowbit::format::LbmFile;
+using lowbit::format::LbmSection;
+using lowbit::format::LbmWriter;
+using lowbit::format::SectionKind;
+
+namespace {
+
+// Throws std::logic_error (never lowbit::Error, so it counts as a bug) when `cond` fails.
+void require(bool cond, const char* what) {
+  if (!cond) throw std::logic_error(what);
+}
+
+void check_accepted(const LbmFile& f, size_t size) {
+  uint64_t sum = 0;
+  for (const LbmSection& s : f.sections()) {
+    require(reinterpret_cast<uintptr_t>(s.data) % lowbit::format::kLbmAlign == 0, "unaligned section data");
+    require(s.size <= size, "section larger than the file");
+    for (uint64_t i = 0; i < s.size; ++i) sum += s.data[i];  // every byte readable (ASan)
+    require(f.find(s.name) == &s, "find() does not return the section");
+    require(&f.get(s.name, s.kind) == &s, "get() does not return the section");
+    if (s.kind == SectionKind::kJson) require(f.json_text(s.name).size() == s.size, "json_text size");
+  }
+  (void)sum;
+  // Re-encode: the writer must accept everything the reader accepted, and the result must
+  // read back with the same sections.
+  LbmWriter w;
+  for (const LbmSection& s : f.sections()) {
+    if (s.kind == SectionKind::kJson)
+      w.add_json(s.name, f.json_text(s.name));
+    else
+      w.add_blob(s.name, s.data, s.size);
+  }
+  std::vector<uint8_t> again = w.bytes();
+  LbmFile g = LbmFile::parse(again.data(), again.size(), "re-encoded");
+  require(g.sections().size() == f.sections().size(), "re-encoded section count differs");
+  for (size_t i = 0; i < f.sections().size(); ++i) {
+    const LbmSection& a = f.sections()[i];
+    const LbmSection& b = g.sections()[i];
+    require(a.name == b.name && a.kind == b.kind && a.size == b.size, "re-encoded section differs");
+    require(a.size == 0 || std::memcmp(a.data, b.data, a.size) == 0, "re-encoded data differs");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // Small limits so that the fuzzer also reaches the limit checks.
+  lowbit::format::LbmLimits limits;
+  limits.max_file_bytes = 1 << 20;
+  limits.max_sections = 256;
+  LbmFile f;
+  try {
+    f = LbmFile::parse(data, size, "fuzz.lbm", limits);
+  } catch (const lowbit::Error&) {
+    return 0;  // rejected cleanly
+  }
+  check_accepted(f, size);  // outside the try: any error here is a bug
+  return 0;
+}
