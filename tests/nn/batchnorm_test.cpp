@@ -128,6 +128,26 @@ TEST(BatchNorm, EvalUsesRunningStatistics) {
       }
 }
 
+// Export folds thresholds with bn_eval and eval_constants: they must be evaluation bit for
+// bit, for dense (S = 1) and spatial inputs, with and without the affine parameters.
+TEST(BatchNorm, EvalConstantsReproduceEvaluationExactly) {
+  uint64_t seed = 40;
+  for (const Shape& shape : {Shape{5, 7}, Shape{3, 4, 5, 3}, Shape{2, 70}})
+    for (bool affine : {true, false}) {
+      nn::BatchNorm bn(shape[1], 0.1f, 1e-5f, affine);
+      set_state(bn, seed++);
+      Tensor x = random_tensor(shape, seed++, -50.f, 50.f), y;
+      bn.forward(x, y, {false, nullptr});
+      std::vector<float> mean, scale, shift;
+      bn.eval_constants(mean, scale, shift);
+      const int64_t C = shape[1], S = x.size() / (shape[0] * C);
+      for (int64_t i = 0; i < x.size(); ++i) {
+        const auto c = static_cast<size_t>((i / S) % C);
+        ASSERT_EQ(y[i], nn::bn_eval(x[i], mean[c], scale[c], shift[c])) << i;
+      }
+    }
+}
+
 TEST(BatchNorm, GradientsInTrainingMode) {
   uint64_t seed = 20;
   for (const Shape& shape : {Shape{4, 3}, Shape{7, 5}, Shape{2, 3, 3, 3}, Shape{1, 5, 3, 2}, Shape{3, 7, 1, 1},

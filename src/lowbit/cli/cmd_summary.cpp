@@ -6,11 +6,31 @@
 #include "lowbit/data/loader.hpp"
 #include "lowbit/nn/presets.hpp"
 #include "lowbit/nn/summary.hpp"
+#include "lowbit/runtime/engine.hpp"
 #include "lowbit/train/checkpoint.hpp"
 
 namespace lowbit::cli {
 
 namespace {
+
+// The runtime's view of a deployed model: its layers and MACs.
+void print_lbm_summary(const std::string& path, bool json_out) {
+  runtime::Engine engine = runtime::Engine::load(path);
+  const runtime::ModelInfo& m = engine.info();
+  if (json_out) {
+    std::cout << nlohmann::json{{"name", m.name}, {"input", m.input_shape}, {"classes", m.classes},
+                                {"input_quantizer", m.input_quantizer}, {"normalize", m.normalize},
+                                {"macs", m.binary_macs}, {"layers", m.layers}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << path << ": model '" << m.name << "', input " << nlohmann::json(m.input_shape).dump() << " ("
+            << m.input_quantizer << ", pixels " << m.normalize << "), " << m.classes << " classes, " << m.binary_macs
+            << " MACs per image\n";
+  for (size_t i = 0; i < m.layers.size(); ++i) std::cout << "  " << i << ": " << m.layers[i] << "\n";
+}
+
 struct SummaryArgs {
   ModelChoice model;
   std::string checkpoint;
@@ -23,7 +43,7 @@ struct SummaryArgs {
 Action add_summary_command(CLI::App& app) {
   auto args = std::make_shared<SummaryArgs>();
   CLI::App* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
-  cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file (instead of --model)");
+  cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file (instead of --model), or a .lbm model file");
   add_model_options(*cmd, args->model, /*required=*/false);
   cmd->add_option("--input", args->input, "Per-sample input shape for presets, e.g. 1 28 28 or 3 32 32")
       ->expected(1, 3)
@@ -33,6 +53,10 @@ Action add_summary_command(CLI::App& app) {
 
   return [args]() {
     std::unique_ptr<nn::Model> model;
+    if (args->checkpoint.size() > 4 && args->checkpoint.substr(args->checkpoint.size() - 4) == ".lbm") {
+      print_lbm_summary(args->checkpoint, args->json_out);
+      return 0;
+    }
     if (!args->checkpoint.empty()) {
       model = train::load_model(args->checkpoint).model;
     } else if (!args->model.model.empty()) {

@@ -15,6 +15,9 @@ using Action = std::function<int()>;
 Action add_train_command(CLI::App& app);
 Action add_eval_command(CLI::App& app);
 Action add_summary_command(CLI::App& app);
+Action add_export_command(CLI::App& app);
+Action add_run_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);
 
 // --model: a preset name (lfc, sfc, tfc, cnv, lenet5) or a JSON topology file. For a
 // preset, input is the dataset's per-sample shape.

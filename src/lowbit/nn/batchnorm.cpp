@@ -215,6 +215,19 @@ void BatchNorm::eval_scale_shift(std::vector<double>& scale, std::vector<double>
   }
 }
 
+void BatchNorm::eval_constants(std::vector<float>& mean, std::vector<float>& scale, std::vector<float>& shift) const {
+  const auto C = static_cast<size_t>(channels_);
+  mean.resize(C), scale.resize(C), shift.resize(C);
+  for (size_t c = 0; c < C; ++c) {
+    const auto i = static_cast<int64_t>(c);
+    // The same expressions as forward()'s evaluation branch.
+    const double inv_std = 1.0 / std::sqrt(static_cast<double>(running_var_[i]) + eps_);
+    mean[c] = static_cast<float>(static_cast<double>(running_mean_[i]));
+    scale[c] = static_cast<float>((affine_ ? static_cast<double>(gamma_.value[i]) : 1.0) * inv_std);
+    shift[c] = affine_ ? beta_.value[i] : 0.f;
+  }
+}
+
 void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const int64_t S = spatial(x);
   const int64_t N = x.dim(0), C = channels_, M = N * S;

@@ -18,6 +18,10 @@
 
 namespace lowbit::nn {
 
+// BatchNorm's evaluation map of one value, in the order of operations forward() uses
+// (compiled with -ffp-contract=off, so the same in every build).
+inline float bn_eval(float x, float mean, float scale, float shift) { return (x - mean) * scale + shift; }
+
 class BatchNorm : public Layer {
  public:
   explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f, bool affine = true);
@@ -47,6 +51,9 @@ class BatchNorm : public Layer {
   // + eps), shift = beta - running_mean * scale), computed in double; for folding BN into
   // thresholds or the preceding layer.
   void eval_scale_shift(std::vector<double>& scale, std::vector<double>& shift) const;
+  // The float constants evaluation applies, y = (x - mean) * scale + shift (bn_eval below),
+  // bit for bit: what export folds and the runtime's score layer reproduces.
+  void eval_constants(std::vector<float>& mean, std::vector<float>& scale, std::vector<float>& shift) const;
 
  private:
   // Per-sample (C, ...) -> spatial size S (product of the trailing dims); throws naming the layer.

@@ -167,9 +167,14 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const int64_t gp = g.group * g.p;  // row stride of a thread's column / output matrices
   if (!g.direct) ensure(col_, threads * g.k * gp);
   if (g.group > 1) ensure(ybuf_, threads * out_ * gp);
-  const float* wp = quant_.weights(weight_, ctx).data();
-  const float* bp = has_bias_ ? bias_.value.data() : nullptr;
-  const float* xp = quant_.input(x, ctx).data();
+  const Tensor* xin = &quant_.input(x, ctx);
+  const Tensor* w = &quant_.weights(weight_, ctx);
+  // Exact evaluation: integer codes, then one scale per output channel (LayerQuantizers).
+  const bool exact = !ctx.training && quant_.to_codes(*xin, *w, in_ * kh_ * kw_);
+  if (exact) xin = &quant_.input_codes(), w = &quant_.weight_codes();
+  const float* wp = w->data();
+  const float* bp = has_bias_ && !exact ? bias_.value.data() : nullptr;
+  const float* xp = xin->data();
   float* yp = y.data();
   const int64_t out_img = out_ * g.p;
 
@@ -202,6 +207,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
       }
     }
   }
+  if (exact) quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {

@@ -41,20 +41,29 @@ void Dense::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   LOWBIT_CHECK(x.rank() >= 1 && x.size() == x.dim(0) * in_, where(*this), "expected ", in_,
                " features per sample, got input ", shape_str(x.shape()));
   const int64_t n = x.dim(0);
-  const Tensor& xin = quant_.input(x, ctx);
-  const Tensor& w = quant_.weights(weight_, ctx);
   y.resize({n, out_});
-  float* yp = y.data();
-  if (xnor_forward(xin, w, n, yp)) return;
-  if (has_bias_) {
-    const float* b = bias_.value.data();
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < out_; ++j) yp[i * out_ + j] = b[j];
+  const Tensor* xin = &quant_.input(x, ctx);
+  const Tensor* w = &quant_.weights(weight_, ctx);
+  if (!ctx.training && quant_.to_codes(*xin, *w, in_)) {
+    // Exact evaluation: integer codes, then one scale per output (LayerQuantizers).
+    product(quant_.input_codes(), quant_.weight_codes(), n, nullptr, y);
+    quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
+    return;
   }
-  gemm(Trans::No, Trans::Yes, n, out_, in_, 1.f, xin.data(), in_, w.data(), in_, has_bias_ ? 1.f : 0.f, yp, out_);
+  product(*xin, *w, n, has_bias_ ? bias_.value.data() : nullptr, y);
 }
 
-bool Dense::xnor_forward(const Tensor& x, const Tensor& w, int64_t n, float* y) {
+void Dense::product(const Tensor& xin, const Tensor& w, int64_t n, const float* bias, Tensor& y) {
+  float* yp = y.data();
+  if (xnor_forward(xin, w, n, bias, yp)) return;
+  if (bias) {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < out_; ++j) yp[i * out_ + j] = bias[j];
+  }
+  gemm(Trans::No, Trans::Yes, n, out_, in_, 1.f, xin.data(), in_, w.data(), in_, bias ? 1.f : 0.f, yp, out_);
+}
+
+bool Dense::xnor_forward(const Tensor& x, const Tensor& w, int64_t n, const float* bias, float* y) {
   const quant::Quantizer* wq = quant_.weight_quantizer();
   if (!kernels::binary_kernels_enabled() || !wq || !wq->spec().is_sign() || n == 0) return false;
   const int64_t words = kernels::packed_words(in_);
@@ -63,11 +72,9 @@ bool Dense::xnor_forward(const Tensor& x, const Tensor& w, int64_t n, float* y) 
   wbits_.resize(static_cast<size_t>(out_ * words));
   if (!kernels::pack_cols_pm1(w.data(), out_, in_, wbits_.data())) return false;  // e.g. progressive in training
   kernels::xnor_gemm(n, out_, in_, xbits_.data(), wbits_.data(), y, out_);
-  if (has_bias_) {
-    const float* b = bias_.value.data();
+  if (bias)
     for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < out_; ++j) y[i * out_ + j] += b[j];
-  }
+      for (int64_t j = 0; j < out_; ++j) y[i * out_ + j] += bias[j];
   return true;
 }
 

@@ -42,7 +42,9 @@ class Dense : public WeightedLayer {
   std::vector<uint64_t> xbits_, wbits_;  // packed operands of the XNOR path
 
   // y = x W^T by XNOR-popcount if x and W are exactly +-1; false (nothing written) otherwise.
-  bool xnor_forward(const Tensor& x, const Tensor& w, int64_t n, float* y);
+  // y = xin w^T (+ bias): by XNOR-popcount when both are exactly +-1, else by GEMM.
+  void product(const Tensor& xin, const Tensor& w, int64_t n, const float* bias, Tensor& y);
+  bool xnor_forward(const Tensor& x, const Tensor& w, int64_t n, const float* bias, float* y);
 };
 
 }  // namespace lowbit::nn

@@ -1,6 +1,9 @@
 #include "lowbit/nn/layer_quantizers.hpp"
 
+#include <cmath>
+
 #include "lowbit/core/error.hpp"
+#include "lowbit/quant/parallel.hpp"
 
 namespace lowbit::nn {
 
@@ -78,6 +81,52 @@ void LayerQuantizers::add_to_spec(json& spec) const {
   if (weight_q_) spec["weight_quantizer"] = weight_spec();
   if (input_q_) spec["input_quantizer"] = input_spec();
   if (clip_override_ >= 0.f) spec["weight_clip"] = clip_override_;
+}
+
+namespace {
+
+// codes[i] = rnd(v[i] / step[g]) with g = i / group_len (step has one entry per group).
+void values_to_codes(const Tensor& v, const std::vector<float>& step, Tensor& codes) {
+  codes.resize(v.shape());
+  const int64_t n = v.size(), groups = static_cast<int64_t>(step.size()), len = n / groups;
+  const float* vp = v.data();
+  float* cp = codes.data();
+  quant::for_chunks(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) cp[i] = std::nearbyint(vp[i] / step[static_cast<size_t>(i / len)]);
+  });
+}
+
+}  // namespace
+
+bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k) {
+  last_exact_ = false;
+  const quant::Quantizer* xs = input_grid_source();
+  quant::Grid wg, xg;
+  if (!weight_q_ || !xs || !weight_q_->grid(wg) || !xs->grid(xg) || xg.step.size() != 1) return false;
+  const int64_t channels = w_used.rank() > 0 ? w_used.dim(0) : 0;
+  if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels)) return false;
+  // Every partial sum of the GEMM must be an exactly representable integer.
+  if (static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code() >= 16777216.0) return false;
+  values_to_codes(x_used, xg.step, xc_);
+  std::vector<float> wstep = wg.step;
+  if (wstep.size() == 1) wstep.assign(static_cast<size_t>(channels), wg.step[0]);
+  values_to_codes(w_used, wstep, wc_);
+  out_scale_.resize(static_cast<size_t>(channels));
+  for (size_t c = 0; c < out_scale_.size(); ++c) out_scale_[c] = wstep[c] * xg.step[0];
+  last_exact_ = true;
+  return true;
+}
+
+void LayerQuantizers::scale_output(Tensor& y, const float* bias) const {
+  const int64_t n = y.dim(0), C = static_cast<int64_t>(out_scale_.size());
+  const int64_t S = (n * C) != 0 ? y.size() / (n * C) : 0;
+  float* yp = y.data();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      float* row = yp + (i * C + c) * S;
+      const float s = out_scale_[static_cast<size_t>(c)], b = bias ? bias[c] : 0.f;
+      for (int64_t j = 0; j < S; ++j) row[j] = bias ? row[j] * s + b : row[j] * s;
+    }
 }
 
 }  // namespace lowbit::nn

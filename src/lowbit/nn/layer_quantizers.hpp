@@ -45,6 +45,26 @@ class LayerQuantizers {
   Tensor* input_grad_target(const Tensor& x, Tensor* dx);
   void finish_input_grad(const Tensor& x, Tensor* dx);
 
+  // Exact evaluation (docs/DEPLOYMENT.md). When the weights and the input are both on
+  // integer grids (quant::Grid) -- the input's grid comes from the input quantizer or,
+  // without one, from the quantizer upstream that the model wired in with
+  // set_input_grid_source -- and every dot product of codes stays below 2^24 in magnitude,
+  // evaluation multiplies the integer codes (exact in float, whatever the summation order
+  // of the GEMM) and scales each output channel once: y = acc * (w_step[c] * x_step) + b.
+  // This is the arithmetic the deployment runtime reproduces bit for bit.
+  void set_input_grid_source(const quant::Quantizer* q) { input_source_ = q; }
+  const quant::Quantizer* input_grid_source() const { return input_q_ ? input_q_.get() : input_source_; }
+  // After weights() and input() of an evaluation forward: converts them to codes (held
+  // here) and the per-channel output scales. `k` is the dot-product length (in features,
+  // or in*kh*kw). False, changing nothing, when the exact path does not apply.
+  bool to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k);
+  bool last_exact() const { return last_exact_; }  // the last to_codes() succeeded
+  const Tensor& input_codes() const { return xc_; }
+  const Tensor& weight_codes() const { return wc_; }
+  // y[n][c][s] = y * out_scale[c] (+ bias[c]) for y of shape (N, C, S...); after to_codes.
+  void scale_output(Tensor& y, const float* bias) const;
+  const std::vector<float>& output_scales() const { return out_scale_; }
+
   // Quantizer parameters and state, named "weight_quantizer.alpha", "input_quantizer.ema_min"...
   std::vector<Param*> params();
   std::vector<std::pair<std::string, Tensor*>> buffers();
@@ -56,6 +76,10 @@ class LayerQuantizers {
   std::unique_ptr<quant::Quantizer> weight_q_, input_q_;
   float clip_override_ = -1.f;
   Tensor wq_, dwq_, xq_, dxq_;
+  const quant::Quantizer* input_source_ = nullptr;
+  Tensor xc_, wc_;
+  std::vector<float> out_scale_;
+  bool last_exact_ = false;
 };
 
 }  // namespace lowbit::nn

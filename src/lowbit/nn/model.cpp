@@ -1,5 +1,6 @@
 #include "lowbit/nn/model.hpp"
 
+#include "lowbit/nn/quant_act.hpp"
 #include "lowbit/quant/quantizer.hpp"
 
 #include "lowbit/core/error.hpp"
@@ -10,6 +11,27 @@ Model::Model(std::string name, Shape input_shape, std::unique_ptr<Sequential> ne
     : name_(std::move(name)), input_shape_(std::move(input_shape)), net_(std::move(net)) {
   LOWBIT_CHECK(net_ != nullptr, "model ", name_, ": no layers");
   net_->output_shape(input_shape_);  // validates the whole chain of shapes
+  wire_input_grids(*net_);
+}
+
+// Tells each Dense/Conv2d which quantizer produced its input, when only layers that keep
+// values on their grid lie between (max pooling, flattening, dropout: identity in
+// evaluation), so that evaluation can run on integer codes (LayerQuantizers::to_codes).
+void Model::wire_input_grids(Sequential& net) {
+  const quant::Quantizer* source = nullptr;
+  for (size_t i = 0; i < net.size(); ++i) {
+    Layer& l = net.at(i);
+    const std::string type = l.type();
+    if (auto* q = dynamic_cast<QuantAct*>(&l)) {
+      source = &q->quantizer();
+    } else if (auto* w = dynamic_cast<WeightedLayer*>(&l)) {
+      w->quant().set_input_grid_source(source);
+      source = nullptr;
+    } else if (type != "maxpool2d" && type != "flatten" && type != "dropout") {
+      source = nullptr;
+      if (auto* inner = dynamic_cast<Sequential*>(&l)) wire_input_grids(*inner);
+    }
+  }
 }
 
 const Tensor& Model::forward(const Tensor& x, const Context& ctx) {

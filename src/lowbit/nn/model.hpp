@@ -51,6 +51,8 @@ class Model {
   json topology() const;
 
  private:
+  static void wire_input_grids(Sequential& net);
+
   std::string name_;
   Shape input_shape_;
   std::unique_ptr<Sequential> net_;

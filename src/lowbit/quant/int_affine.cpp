@@ -207,4 +207,15 @@ void IntQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
   });
 }
 
+bool IntQuantizer::grid(Grid& out) const {
+  if (params_.empty()) return false;
+  Grid g{{}, params_[0].qmin, params_[0].qmax};
+  for (const AffineParams& p : params_) {
+    if (p.zero_point != 0 || !(p.scale > 0.f) || !std::isfinite(p.scale)) return false;
+    g.step.push_back(p.scale);
+  }
+  out = std::move(g);
+  return true;
+}
+
 }  // namespace lowbit::quant

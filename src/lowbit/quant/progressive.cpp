@@ -47,4 +47,10 @@ void ProgressiveQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& d
   });
 }
 
+bool ProgressiveQuantizer::grid(Grid& out) const {
+  if (last_training_) return false;
+  out = Grid{{1.f}, -1, 1};
+  return true;
+}
+
 }  // namespace lowbit::quant

@@ -20,6 +20,7 @@ class ProgressiveQuantizer : public Quantizer {
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
   std::vector<std::pair<std::string, Tensor*>> buffers() override { return {{"v", &v_}}; }
   void set_progress(double t) override;
+  bool grid(Grid& out) const override;  // after an evaluation forward: codes +-1, step 1
   float v() const { return v_[0]; }
 
  private:

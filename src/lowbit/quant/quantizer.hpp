@@ -13,6 +13,8 @@
 // Contract (as for layers): backward() is called right after forward() with the same x;
 // it OVERWRITES dx (resized to x's shape) and the gradients of params(); dx must not alias dy.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,6 +27,17 @@ namespace lowbit::quant {
 
 enum class Role { kWeight, kActivation };
 const char* role_name(Role r);  // "weights" / "activations"
+
+// The integer grid of a quantizer's last output: every value is code * step[g] with an
+// integer code in [code_min, code_max]; g is the output channel (dim 0 of a weight tensor)
+// when step has more than one entry, else the whole tensor. Layers use it to evaluate
+// exactly (integer products, scaled once per channel) and export to fold the scales into
+// thresholds (docs/DEPLOYMENT.md).
+struct Grid {
+  std::vector<float> step;  // > 0 and finite
+  int32_t code_min = 0, code_max = 0;
+  int32_t max_abs_code() const { return std::max(code_min < 0 ? -code_min : code_min, code_max < 0 ? -code_max : code_max); }
+};
 
 class Quantizer {
  public:
@@ -63,6 +76,9 @@ class Quantizer {
   // Post-step clip for latent weights this quantizer expects (1 for the sign family, as
   // BinaryNet; 0 = none).
   virtual float latent_clip() const { return 0.f; }
+  // The grid of the last forward's output (see Grid); false when it is not on one (float
+  // values, an affine zero point, sub-channel scales, progressive while training...).
+  virtual bool grid(Grid& out) const { return false; }
 
  protected:
   QuantSpec spec_;

@@ -60,6 +60,7 @@ void BinaryQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
 
 void StochasticQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   within_unit_ = false;
+  last_training_ = ctx.training;
   if (!ctx.training) {
     within_unit_ = sign_forward(x, y);
     return;
@@ -141,5 +142,34 @@ void TernaryQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
 }
 
 void TernaryQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) { ste_backward(x, dy, dx); }
+
+namespace {
+Grid pm1_grid(std::vector<float> step) { return Grid{std::move(step), -1, 1}; }
+}  // namespace
+
+bool BinaryQuantizer::grid(Grid& out) const {
+  out = pm1_grid({1.f});
+  return true;
+}
+
+bool StochasticQuantizer::grid(Grid& out) const {
+  if (last_training_) return false;
+  out = pm1_grid({1.f});
+  return true;
+}
+
+bool XnorQuantizer::grid(Grid& out) const {
+  if (alpha_.empty()) return false;
+  std::vector<float> step(alpha_.data(), alpha_.data() + alpha_.size());
+  for (float a : step)
+    if (!(a > 0.f) || !std::isfinite(a)) return false;
+  out = pm1_grid(std::move(step));
+  return true;
+}
+
+bool TernaryQuantizer::grid(Grid& out) const {
+  out = Grid{{1.f}, -1, 1};
+  return true;
+}
 
 }  // namespace lowbit::quant

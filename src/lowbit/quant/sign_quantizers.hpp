@@ -14,6 +14,7 @@ class BinaryQuantizer : public Quantizer {
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
   bool backward_is_identity() const override { return spec_.kind == QuantKind::kBinary && within_unit_; }
   float latent_clip() const override { return 1.f; }
+  bool grid(Grid& out) const override;  // codes +-1, step 1
 
  private:
   bool within_unit_ = false;  // every |x| <= 1 in the last forward
@@ -30,9 +31,11 @@ class StochasticQuantizer : public Quantizer {
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
   bool backward_is_identity() const override { return within_unit_; }
   float latent_clip() const override { return 1.f; }
+  bool grid(Grid& out) const override;  // after an evaluation forward: codes +-1, step 1
 
  private:
   bool within_unit_ = false;
+  bool last_training_ = false;
 };
 
 // xnor (weights): y_j = a_g sign(w_j), a_g = mean over the group g of |w| (a group is an
@@ -46,6 +49,7 @@ class XnorQuantizer : public Quantizer {
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
   const Tensor* scales() const override { return &alpha_; }
   float latent_clip() const override { return 1.f; }
+  bool grid(Grid& out) const override;  // codes +-1, step alpha per group (false if some alpha is 0)
 
  private:
   Tensor alpha_;  // one per group, from the last forward
@@ -58,6 +62,7 @@ class TernaryQuantizer : public Quantizer {
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
   float latent_clip() const override { return 1.f; }
+  bool grid(Grid& out) const override;  // codes -1, 0, +1, step 1
   float last_threshold() const { return threshold_; }
 
  private:

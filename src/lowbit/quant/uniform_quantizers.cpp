@@ -92,4 +92,15 @@ void FixedQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
   for_chunks(x.size(), [&](int64_t b, int64_t e) { fixed_act_backward(xp + b, gp + b, dp + b, e - b, k, f); });
 }
 
+bool DoReFaQuantizer::grid(Grid& out) const {
+  const int32_t L = (int32_t{1} << spec_.bits) - 1;
+  out = Grid{{1.f / static_cast<float>(L)}, role_ == Role::kWeight ? -L : 0, L};
+  return true;
+}
+
+bool FixedQuantizer::grid(Grid& out) const {
+  out = Grid{{std::ldexp(1.f, -spec_.frac_bits)}, 0, (int32_t{1} << spec_.bits) - 1};
+  return true;
+}
+
 }  // namespace lowbit::quant

@@ -12,6 +12,8 @@ class DoReFaQuantizer : public Quantizer {
   DoReFaQuantizer(QuantSpec spec, Role role) : Quantizer(std::move(spec), role) {}
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
+  // L = 2^k - 1, step 1/L; weights: codes -L, -L+2, ..., L; activations: 0..L.
+  bool grid(Grid& out) const override;
 
  private:
   Tensor tanh_;        // weights: tanh(w) of the last forward
@@ -24,6 +26,7 @@ class FixedQuantizer : public Quantizer {
   FixedQuantizer(QuantSpec spec, Role role);
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
+  bool grid(Grid& out) const override;  // codes 0..2^k - 1, step 2^-f
 };
 
 }  // namespace lowbit::quant

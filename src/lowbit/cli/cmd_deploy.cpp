@@ -1,0 +1,165 @@
+// Deployment subcommands: lowbit export CKPT -o M.lbm, lowbit run M.lbm --data D,
+// lowbit bench M.lbm. `run` and `bench` use only the runtime library (and the data
+// loader for `run`), never the training model.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <sstream>
+
+#include "lowbit/cli/commands.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/file_io.hpp"
+#include "lowbit/core/rng.hpp"
+#include "lowbit/data/loader.hpp"
+#include "lowbit/export/fold.hpp"
+#include "lowbit/kernels/bit_isa.hpp"
+#include "lowbit/runtime/engine.hpp"
+#include "lowbit/train/checkpoint.hpp"
+#include "lowbit/train/trainer.hpp"
+
+namespace lowbit::cli {
+
+namespace {
+
+struct ExportArgs {
+  std::string checkpoint, output;
+};
+
+struct RunArgs {
+  std::string model, data, predictions, max_isa;
+  int threads = 0;
+  bool json_out = false;
+};
+
+struct BenchArgs {
+  std::string model, max_isa;
+  int64_t batch = 256;
+  int threads = 0;
+  double seconds = 2.0;
+  bool json_out = false;
+};
+
+void add_isa_option(CLI::App* cmd, std::string& max_isa) {
+  cmd->add_option("--max-isa", max_isa,
+                  "Cap the SIMD instruction set for the bit kernels: " + kernels::isa_choices() + " (default: best available)");
+}
+
+}  // namespace
+
+Action add_export_command(CLI::App& app) {
+  auto args = std::make_shared<ExportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "export", "Fold a trained checkpoint into integer thresholds and packed weights: one .lbm model file for the runtime");
+  cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
+  cmd->add_option("-o,--output", args->output, "The .lbm file to write")->required();
+  return [args]() {
+    auto [model, ck] = train::load_model(args->checkpoint);
+    LOWBIT_CHECK(ck.meta.contains("train_config"), args->checkpoint, ": checkpoint lacks the training configuration");
+    train::TrainConfig cfg = train::train_config_from_json(ck.meta.at("train_config"));
+    exporter::ExportOptions opt;
+    opt.normalize = cfg.data.normalize;
+    exporter::write_lbm(*model, opt, args->output);
+    runtime::Engine engine = runtime::Engine::load(args->output);
+    std::cout << "wrote " << args->output << ": " << engine.info().layers.size() << " layers, "
+              << engine.info().binary_macs << " MACs per image\n";
+    return 0;
+  };
+}
+
+Action add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Classify a dataset's test split with the runtime and report accuracy");
+  cmd->add_option("model", args->model, "A .lbm file written by lowbit export")->required();
+  cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a data folder")->required();
+  cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order");
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->capture_default_str();
+  add_isa_option(cmd, args->max_isa);
+  cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
+  return [args]() {
+    kernels::set_max_isa(args->max_isa);
+    runtime::EngineOptions opt;
+    opt.threads = args->threads;
+    runtime::Engine engine = runtime::Engine::load(args->model, opt);
+    data::DataSplit split = data::load_data(args->data);
+    const data::Dataset& ds = split.test;
+    const int64_t n = ds.size();
+    std::vector<int32_t> pred(static_cast<size_t>(n));
+    const auto t0 = std::chrono::steady_clock::now();
+    engine.run(ds.images.data(), n, ds.height, ds.width, nullptr, pred.data());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; ++i) correct += pred[static_cast<size_t>(i)] == ds.labels[static_cast<size_t>(i)];
+    const double accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+    if (!args->predictions.empty()) {
+      std::ostringstream os;
+      for (int32_t p : pred) os << p << "\n";
+      write_file_atomic(args->predictions, os.str());
+    }
+    if (args->json_out) {
+      std::cout << nlohmann::json{{"accuracy", accuracy}, {"images", n}, {"seconds", secs},
+                                  {"isa", kernels::active_isa()}, {"model", args->model}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << "test accuracy " << accuracy << " (" << n << " images, " << secs << " s, "
+                << kernels::active_isa() << ")\n";
+    }
+    return 0;
+  };
+}
+
+Action add_bench_command(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure the runtime's frames/s and per-batch latency on random images");
+  cmd->add_option("model", args->model, "A .lbm file written by lowbit export")->required();
+  cmd->add_option("--batch", args->batch, "Images per call")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--seconds", args->seconds, "Measuring time")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
+  add_isa_option(cmd, args->max_isa);
+  cmd->add_flag("--json", args->json_out,
+                "Print one JSON object: fps, latency_us_p50, latency_us_p99, batch, threads, isa");
+  return [args]() {
+    kernels::set_max_isa(args->max_isa);
+    runtime::EngineOptions opt;
+    opt.threads = args->threads;
+    runtime::Engine engine = runtime::Engine::load(args->model, opt);
+    const auto& shape = engine.info().input_shape;
+    const int64_t h = shape.size() == 3 ? shape[1] : 1, w = shape.size() == 3 ? shape[2] : shape[0];
+    const int64_t c = shape.size() == 3 ? shape[0] : 1;
+    std::vector<uint8_t> images(static_cast<size_t>(args->batch * c * h * w));
+    Rng rng(1);
+    for (auto& p : images) p = static_cast<uint8_t>(rng.below(256));
+    std::vector<int32_t> pred(static_cast<size_t>(args->batch));
+    engine.run(images.data(), args->batch, h, w, nullptr, pred.data());  // warm-up
+    std::vector<double> lat;
+    const auto start = std::chrono::steady_clock::now();
+    double total = 0;
+    while (total < args->seconds || lat.size() < 10) {
+      const auto t0 = std::chrono::steady_clock::now();
+      engine.run(images.data(), args->batch, h, w, nullptr, pred.data());
+      const auto t1 = std::chrono::steady_clock::now();
+      lat.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      total = std::chrono::duration<double>(t1 - start).count();
+    }
+    const double fps = static_cast<double>(args->batch) * static_cast<double>(lat.size()) / total;
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<size_t>(q * static_cast<double>(lat.size())))]; };
+    const nlohmann::json r = {{"fps", fps},
+                              {"latency_us_p50", pct(0.50)},
+                              {"latency_us_p99", pct(0.99)},
+                              {"batch", args->batch},
+                              {"threads", engine.threads()},
+                              {"isa", kernels::active_isa()},
+                              {"calls", lat.size()},
+                              {"model", args->model}};
+    if (args->json_out)
+      std::cout << r.dump() << "\n";
+    else
+      std::cout << engine.info().name << ": " << fps << " frames/s, latency p50 " << pct(0.5) << " us, p99 "
+                << pct(0.99) << " us (batch " << args->batch << ", " << engine.threads() << " threads, "
+                << kernels::active_isa() << ", " << lat.size() << " calls)\n";
+    return 0;
+  };
+}
+
+}  // namespace lowbit::cli

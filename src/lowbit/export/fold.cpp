@@ -1,0 +1,298 @@
+#include "lowbit/export/fold.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/format/lbm.hpp"
+#include "lowbit/kernels/xnor_gemm.hpp"
+#include "lowbit/nn/batchnorm.hpp"
+#include "lowbit/nn/dense.hpp"
+#include "lowbit/nn/quant_act.hpp"
+
+namespace lowbit::exporter {
+
+namespace {
+
+using nn::json;
+
+template <class T>
+std::vector<uint8_t> to_bytes(const std::vector<T>& v) {
+  static_assert(std::endian::native == std::endian::little, "blobs are little-endian; add byte swapping for this host");
+  std::vector<uint8_t> out(v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+// How a quantizer's output codes travel between runtime layers.
+struct CodeFormat {
+  bool pm1 = false;  // codes -1/+1 as one bit each (bit 1 = +1)
+  int bits = 0;      // else unsigned codes 0..2^bits-1 in `bits` bit-planes
+  int32_t code_min = 0, code_max = 0;
+  float step = 1.f;
+  int levels() const { return pm1 ? 1 : code_max; }  // thresholds per channel
+  // Level index 0..levels() of a code.
+  int level(int32_t code) const { return pm1 ? (code > 0 ? 1 : 0) : code; }
+  json to_json() const { return pm1 ? json{{"format", "pm1"}} : json{{"format", "planes"}, {"bits", bits}}; }
+};
+
+CodeFormat code_format(const quant::Quantizer& q, const std::string& where) {
+  quant::Grid g;
+  LOWBIT_CHECK(q.grid(g) && g.step.size() == 1, where, ": quantizer '", q.spec().str(),
+               "' does not produce integer codes with one scale; the runtime cannot execute it");
+  CodeFormat f;
+  f.code_min = g.code_min, f.code_max = g.code_max, f.step = g.step[0];
+  if (q.spec().is_sign()) {
+    f.pm1 = true;
+    return f;
+  }
+  LOWBIT_CHECK(g.code_min == 0 && g.code_max >= 1 && g.code_max <= 255, where, ": quantizer '", q.spec().str(),
+               "' has codes ", g.code_min, "..", g.code_max,
+               "; the runtime takes +-1 or unsigned codes 0..255 (e.g. binary, dorefa:k, fixed:k,f)");
+  f.bits = std::bit_width(static_cast<uint32_t>(g.code_max));
+  return f;
+}
+
+// The code a quantizer gives each of `values` in evaluation.
+std::vector<int32_t> eval_codes(quant::Quantizer& q, const std::vector<float>& values, const CodeFormat& f) {
+  Tensor x({static_cast<int64_t>(values.size())}), y;
+  std::copy(values.begin(), values.end(), x.data());
+  q.forward(x, y, Context{false, nullptr});
+  std::vector<int32_t> codes(values.size());
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<int32_t>(std::nearbyint(y[static_cast<int64_t>(i)] / f.step));
+  return codes;
+}
+
+// The float map evaluation applies to one channel's integer accumulator, ending in the
+// value the next quantizer sees (or the score): y = acc * scale (+ bias), then BatchNorm.
+struct ChannelMap {
+  float scale = 1.f, bias = 0.f;
+  bool has_bias = false, has_bn = false;
+  float bn_mean = 0.f, bn_scale = 1.f, bn_shift = 0.f;
+  float operator()(int64_t acc) const {
+    float y = static_cast<float>(acc) * scale;  // LayerQuantizers::scale_output
+    if (has_bias) y = y + bias;
+    if (has_bn) y = nn::bn_eval(y, bn_mean, bn_scale, bn_shift);
+    return y;
+  }
+};
+
+class Folder {
+ public:
+  Folder(nn::Model& model, const ExportOptions& opt) : model_(model), opt_(opt), net_(model.net()) {}
+
+  FoldedModel run() {
+    const Shape in = model_.input_shape();
+    LOWBIT_CHECK(in.size() == 3 || in.size() == 1, "export: model input ", shape_str(in),
+                 " is neither an image [C, H, W] nor a vector");
+    // One evaluation forward settles the quantizers' state (weight codes and scales).
+    Shape batch = {1};
+    batch.insert(batch.end(), in.begin(), in.end());
+    Tensor x(batch, 0.f);
+    model_.forward(x, Context{false, nullptr});
+
+    fold_input();
+    for (size_t i = 1; i < net_.size();) i = fold_from(i);
+    LOWBIT_CHECK(scores_done_, "export: model '", model_.name(), "' does not end in a dense layer (+ BatchNorm)");
+    out_.meta = {{"kind", "lowbit-model"},
+                 {"name", model_.name()},
+                 {"input", input_},
+                 {"classes", classes_},
+                 {"layers", layers_}};
+    return std::move(out_);
+  }
+
+ private:
+  std::string where(size_t i) { return "export: layer " + std::to_string(i) + " (" + net_.at(i).type() + ")"; }
+
+  void add_blob(const std::string& name, std::vector<uint8_t> bytes) { out_.blobs.emplace_back(name, std::move(bytes)); }
+
+  // Layer 0 must quantize the input: its codes for the 256 pixel values are a table.
+  void fold_input() {
+    auto* q = dynamic_cast<nn::QuantAct*>(&net_.at(0));
+    LOWBIT_CHECK(q != nullptr, "export: the first layer of '", model_.name(), "' is ", net_.at(0).type(),
+                 ", not an input quantizer; the runtime takes integer inputs: train with --input-bits 8 (or 1)");
+    fmt_ = code_format(q->quantizer(), where(0));
+    std::vector<float> pixels(256);
+    for (int p = 0; p < 256; ++p) pixels[static_cast<size_t>(p)] = data::normalize_pixel(static_cast<uint8_t>(p), opt_.normalize);
+    const std::vector<int32_t> codes = eval_codes(q->quantizer(), pixels, fmt_);
+    std::vector<uint8_t> lut(256);
+    for (size_t p = 0; p < 256; ++p) lut[p] = static_cast<uint8_t>(fmt_.level(codes[p]));
+    add_blob("input.lut", lut);
+    const Shape in = model_.input_shape();
+    input_ = fmt_.to_json();
+    input_["shape"] = in;
+    input_["normalize"] = data::normalize_name(opt_.normalize);
+    input_["lut"] = "input.lut";
+    input_["quantizer"] = q->quantizer().spec().str();
+    features_ = shape_numel(in);
+  }
+
+  // Folds the block starting at layer i; returns the index after it.
+  size_t fold_from(size_t i) {
+    nn::Layer& l = net_.at(i);
+    const std::string type = l.type();
+    if (type == "flatten" || type == "dropout") return i + 1;  // identity on the runtime's layout (dense only)
+    if (auto* d = dynamic_cast<nn::Dense*>(&l)) return fold_dense(i, *d);
+    fail(where(i), ": not supported by the runtime yet (it runs dense networks: input quantizer, then dense + "
+         "BatchNorm + activation quantizer blocks, and a last dense + BatchNorm)");
+  }
+
+  size_t fold_dense(size_t i, nn::Dense& d) {
+    LOWBIT_CHECK(!scores_done_, where(i), ": layers after the score layer");
+    const std::string name = "layer" + std::to_string(layers_.size());
+    nn::LayerQuantizers& q = d.quant();
+    LOWBIT_CHECK(q.input_quantizer() == nullptr, where(i), ": input quantizers inside dense layers are not exported; "
+                 "use a quant_act layer before it");
+    LOWBIT_CHECK(q.last_exact(), where(i), ": its evaluation is not on integer codes (weights '", q.weight_spec(),
+                 "' on inputs from a quantizer with one scale are needed; float layers cannot be deployed)");
+    const int64_t K = d.in_features(), M = d.out_features();
+    LOWBIT_CHECK(K == features_, where(i), ": takes ", K, " features but its input has ", features_);
+    const Tensor& wc = q.weight_codes();
+    quant::Grid wg;
+    q.weight_quantizer()->grid(wg);
+    const int64_t range = K * wg.max_abs_code() * (fmt_.pm1 ? 1 : fmt_.code_max);
+
+    // Per-channel float maps, and what follows: BatchNorm? then quantizer or the end.
+    size_t next = i + 1;
+    nn::BatchNorm* bn = next < net_.size() ? dynamic_cast<nn::BatchNorm*>(&net_.at(next)) : nullptr;
+    std::vector<float> bn_mean, bn_scale, bn_shift;
+    if (bn) {
+      bn->eval_constants(bn_mean, bn_scale, bn_shift);
+      ++next;
+    }
+    std::vector<ChannelMap> maps(static_cast<size_t>(M));
+    for (int64_t c = 0; c < M; ++c) {
+      ChannelMap& m = maps[static_cast<size_t>(c)];
+      m.scale = q.output_scales()[static_cast<size_t>(c)];
+      m.has_bias = (d.bias() != nullptr);
+      if (m.has_bias) m.bias = d.bias()->value[c];
+      m.has_bn = bn != nullptr;
+      if (bn) m.bn_mean = bn_mean[c], m.bn_scale = bn_scale[c], m.bn_shift = bn_shift[c];
+    }
+    json op = {{"op", "dense"}, {"name", net_.at(i).type() + "@" + std::to_string(i)}, {"in", K}, {"out", M},
+               {"input", fmt_.to_json()}};
+
+    nn::QuantAct* act = next < net_.size() ? dynamic_cast<nn::QuantAct*>(&net_.at(next)) : nullptr;
+    std::vector<int8_t> flip(static_cast<size_t>(M), 0);
+    if (act) {
+      const CodeFormat out = code_format(act->quantizer(), where(next));
+      const int levels = out.levels();
+      std::vector<int32_t> thr(static_cast<size_t>(M * levels));
+      for (int64_t c = 0; c < M; ++c) {
+        const ChannelMap& m = maps[static_cast<size_t>(c)];
+        auto level_of = [&](int64_t acc) { return out.level(eval_codes(act->quantizer(), {m(acc)}, out)[0]); };
+        // A decreasing map (BatchNorm gamma < 0) is made increasing by negating the weights.
+        const bool decreasing = level_of(range) < level_of(-range);
+        flip[static_cast<size_t>(c)] = decreasing;
+        auto level = [&](int64_t acc) { return level_of(decreasing ? -acc : acc); };
+        std::vector<int32_t> t = channel_thresholds(level, range, levels);
+        check_thresholds(level, t, range, where(i), c);
+        std::copy(t.begin(), t.end(), thr.begin() + c * levels);
+      }
+      add_blob(name + ".thresholds", to_bytes(thr));
+      op["output"] = out.to_json();
+      op["output"]["levels"] = levels;
+      op["output"]["thresholds"] = name + ".thresholds";
+      op["output"]["quantizer"] = act->quantizer().spec().str();
+      fmt_ = out;
+      next++;
+    } else {
+      LOWBIT_CHECK(next == net_.size(), where(next), ": after a dense layer (+ BatchNorm) the runtime needs an "
+                   "activation quantizer, or the end of the network");
+      std::vector<float> scale(static_cast<size_t>(M)), bias(static_cast<size_t>(M));
+      for (int64_t c = 0; c < M; ++c) scale[static_cast<size_t>(c)] = maps[static_cast<size_t>(c)].scale;
+      add_blob(name + ".scale", to_bytes(scale));
+      op["output"] = {{"format", "scores"}, {"scale", name + ".scale"}};
+      if ((d.bias() != nullptr)) {
+        for (int64_t c = 0; c < M; ++c) bias[static_cast<size_t>(c)] = d.bias()->value[c];
+        add_blob(name + ".bias", to_bytes(bias));
+        op["output"]["bias"] = name + ".bias";
+      }
+      if (bn) {
+        add_blob(name + ".bn_mean", to_bytes(bn_mean));
+        add_blob(name + ".bn_scale", to_bytes(bn_scale));
+        add_blob(name + ".bn_shift", to_bytes(bn_shift));
+        op["output"]["bn"] = {{"mean", name + ".bn_mean"}, {"scale", name + ".bn_scale"}, {"shift", name + ".bn_shift"}};
+      }
+      scores_done_ = true;
+      classes_ = M;
+    }
+    op["weights"] = weight_planes(wc, M, K, flip, name, where(i));
+    layers_.push_back(op);
+    features_ = M;
+    return next;
+  }
+
+  // Weight codes as q +-1 bit-planes: an odd code w with |w| <= 2^q - 1 is
+  // sum_j 2^j s_j, s_j = 2 u_j - 1 for the bits u_j of u = (w + 2^q - 1) / 2.
+  json weight_planes(const Tensor& wc, int64_t M, int64_t K, const std::vector<int8_t>& flip, const std::string& name,
+                     const std::string& where) {
+    int32_t max_abs = 0;
+    for (int64_t i = 0; i < wc.size(); ++i) {
+      const auto w = static_cast<int32_t>(wc[i]);
+      LOWBIT_CHECK(w % 2 != 0, where, ": weight code ", w, " at index ", i,
+                   " is even; the runtime takes odd weight codes (binary, dorefa:k), not ternary or int:k weights yet");
+      max_abs = std::max(max_abs, std::abs(w));
+    }
+    const int planes = std::bit_width(static_cast<uint32_t>(max_abs));  // 2^planes - 1 >= max_abs
+    const int32_t offset = (int32_t{1} << planes) - 1;
+    const int64_t words = kernels::packed_words(K);
+    std::vector<uint64_t> bits(static_cast<size_t>(planes * M * words), 0);
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t k = 0; k < K; ++k) {
+        int32_t w = static_cast<int32_t>(wc[r * K + k]);
+        if (flip[static_cast<size_t>(r)]) w = -w;
+        const auto u = static_cast<uint32_t>((w + offset) / 2);
+        for (int j = 0; j < planes; ++j)
+          if ((u >> j) & 1u) bits[static_cast<size_t>((j * M + r) * words + k / 64)] |= uint64_t{1} << (k % 64);
+      }
+    add_blob(name + ".weights", to_bytes(bits));
+    json coef = json::array();
+    for (int j = 0; j < planes; ++j) coef.push_back(1 << j);
+    json neg = json::array();
+    for (int64_t r = 0; r < M; ++r) if (flip[static_cast<size_t>(r)]) neg.push_back(r);
+    return {{"blob", name + ".weights"}, {"planes", planes}, {"coef", coef}, {"negated_rows", neg}};
+  }
+
+  // Thresholds must reproduce the level function: checked on every accumulator when the
+  // range is small, else on a sweep and around each threshold.
+  template <class LevelFn>
+  void check_thresholds(LevelFn&& level, const std::vector<int32_t>& t, int64_t range, const std::string& where,
+                        int64_t channel) {
+    auto check = [&](int64_t acc) {
+      if (acc < -range || acc > range) return;
+      int count = 0;
+      for (int32_t v : t) count += acc >= v;
+      LOWBIT_CHECK(count == level(acc), where, ", channel ", channel, ": thresholds give level ", count, " at acc ",
+                   acc, " but evaluation gives ", level(acc), " (its map is not monotone)");
+    };
+    const int64_t step = std::max<int64_t>(1, range / 512);
+    for (int64_t acc = -range; acc <= range; acc += step) check(acc);
+    for (int32_t v : t) check(int64_t{v} - 1), check(v);
+  }
+
+  nn::Model& model_;
+  ExportOptions opt_;
+  nn::Sequential& net_;
+  FoldedModel out_;
+  json input_, layers_ = json::array();
+  CodeFormat fmt_;
+  int64_t features_ = 0, classes_ = 0;
+  bool scores_done_ = false;
+};
+
+}  // namespace
+
+FoldedModel fold(nn::Model& model, const ExportOptions& opt) { return Folder(model, opt).run(); }
+
+void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& path) {
+  FoldedModel f = fold(model, opt);
+  format::LbmWriter w;
+  w.add_json("model", f.meta.dump(1));
+  for (auto& [name, bytes] : f.blobs) w.add_blob(name, bytes.data(), bytes.size());
+  w.write(path);
+}
+
+}  // namespace lowbit::exporter

@@ -1,0 +1,48 @@
+// Folding a trained model into the integer network the runtime executes (docs/DEPLOYMENT.md):
+//   - the input quantizer becomes a 256-entry table from raw pixel to input code;
+//   - each Dense layer keeps its integer weight codes, as +-1 bit-planes (w = sum_j 2^j s_j);
+//   - BatchNorm + the following activation quantizer become, per output channel, sorted
+//     integer thresholds on the layer's accumulator (FINN MultiThreshold, `acc >= t`),
+//     found by bisection on the very float arithmetic evaluation uses, so the runtime's
+//     codes equal the trainer's evaluation bit for bit (channels whose map decreases have
+//     their weights negated, so every threshold compares with >=);
+//   - the last layer keeps its integer accumulator and the float affine (scale, bias,
+//     BatchNorm) that turns it into the scores evaluation ranks.
+// Anything the runtime cannot execute exactly is an error naming the layer.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lowbit/data/batch.hpp"
+#include "lowbit/nn/model.hpp"
+
+namespace lowbit::exporter {
+
+struct ExportOptions {
+  data::Normalize normalize = data::Normalize::ZeroOne;  // how training turned pixels into floats
+};
+
+// The "model" JSON section and the named blobs it refers to (little-endian arrays).
+struct FoldedModel {
+  nn::json meta;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> blobs;
+};
+
+// Runs one evaluation forward (to settle data-dependent quantizer state), then folds.
+FoldedModel fold(nn::Model& model, const ExportOptions& opt);
+
+// fold() written as a .lbm file (atomically).
+void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& path);
+
+// Thresholds of one output channel: t[l] = the smallest acc in [-range, range] whose level
+// is > l (l = 0..levels-1), INT32_MIN when every acc reaches it, INT32_MAX when none does,
+// for a non-decreasing `level` function from accumulator to level index 0..levels.
+// Exposed for tests.
+template <class LevelFn>
+std::vector<int32_t> channel_thresholds(LevelFn&& level, int64_t range, int levels);
+
+}  // namespace lowbit::exporter
+
+#include "lowbit/export/fold_thresholds.inl"

@@ -1,0 +1,57 @@
+#include "lowbit/kernels/bit_isa.hpp"
+
+#include <hwy/highway.h>
+#include <hwy/targets.h>
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::kernels {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Every target compiled into this binary (HWY_TARGETS), best first, whether or not this
+// CPU supports it.
+std::vector<int64_t> compiled_targets() {
+  std::vector<int64_t> out;
+  for (int64_t bit = 1; bit != 0 && bit <= HWY_TARGETS; bit <<= 1)
+    if (HWY_TARGETS & bit) out.push_back(bit);
+  // Highway orders targets so that a smaller bit is a better target (within one architecture).
+  return out;
+}
+
+}  // namespace
+
+std::string isa_choices() {
+  std::string s;
+  for (int64_t t : compiled_targets()) s += (s.empty() ? "" : ", ") + lower(hwy::TargetName(t));
+  return s;
+}
+
+void set_max_isa(const std::string& name) {
+  hwy::SetSupportedTargetsForTest(0);  // undo an earlier cap
+  hwy::DisableTargets(0);
+  if (name.empty()) return;
+  const std::vector<int64_t> all = compiled_targets();
+  auto it = std::find_if(all.begin(), all.end(), [&](int64_t t) { return lower(hwy::TargetName(t)) == lower(name); });
+  LOWBIT_CHECK(it != all.end(), "--max-isa '", name, "' is not a target of this build; valid: ", isa_choices());
+  LOWBIT_CHECK((hwy::SupportedTargets() & *it) != 0, "--max-isa '", name, "': this CPU does not support it");
+  int64_t better = 0;
+  for (auto b = all.begin(); b != it; ++b) better |= *b;
+  hwy::DisableTargets(better);
+}
+
+std::string active_isa() {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  return targets.empty() ? "none" : hwy::TargetName(targets.front());
+}
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,334 @@
+#include "lowbit/runtime/engine.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/format/lbm.hpp"
+#include "lowbit/kernels/bit_gemm.hpp"
+
+namespace lowbit::runtime {
+
+namespace {
+
+using json = nlohmann::json;
+
+// How codes travel between layers: +-1 bits, or unsigned codes in `bits` bit-planes.
+struct Codes {
+  bool pm1 = true;
+  int bits = 1;
+  int planes() const { return pm1 ? 1 : bits; }
+};
+
+// A dense layer: acc = sum_j coef_j (a . s_j) over +-1 weight planes s_j, then either
+// thresholds into the next layer's codes or the float score map.
+struct DenseLayer {
+  int64_t in = 0, out = 0;
+  Codes input, output;
+  std::vector<kernels::BinaryMatrix> planes;
+  std::vector<int32_t> coef;
+  std::vector<uint8_t> negated;  // per output row: export negated its weights
+  bool scores = false;
+  int levels = 0;
+  std::vector<int32_t> thresholds;  // out x levels
+  std::vector<float> scale, bias, bn_mean, bn_scale, bn_shift;
+};
+
+// Per-thread buffers, sized once for `chunk` images.
+struct Workspace {
+  std::vector<uint64_t> a, b;  // activations in bit-planes (ping-pong)
+  std::vector<int32_t> acc;
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  std::string source;
+  ModelInfo info;
+  EngineOptions opt;
+  Codes input_codes;
+  uint8_t lut[256] = {};
+  std::vector<DenseLayer> layers;
+  std::vector<Workspace> work;
+  int64_t max_words = 0, max_out = 0;
+  int threads = 1;
+
+  void parse(const format::LbmFile& file);
+  void check_images(int64_t n, int64_t height, int64_t width) const {
+    const auto& s = info.input_shape;
+    const int64_t H = s.size() == 3 ? s[1] : 1, W = s.size() == 3 ? s[2] : s[0];
+    LOWBIT_CHECK(n >= 0 && height >= 1 && width >= 1 && height <= H && width <= W, source, ": images of ", height,
+                 "x", width, " do not fit the network input ", H, "x", W);
+  }
+  void plan();
+  void run_chunk(Workspace& w, const uint8_t* images, int64_t m, int64_t height, int64_t width, float* scores,
+                 int32_t* predictions, std::vector<std::vector<int32_t>>* trace = nullptr) const;
+};
+
+namespace {
+
+template <class T>
+std::vector<T> blob(const format::LbmFile& f, const std::string& name, size_t count, const std::string& where) {
+  const format::LbmSection& s = f.get(name, format::SectionKind::kBlob);
+  LOWBIT_CHECK(s.size == count * sizeof(T), f.source(), ": ", where, ": section '", name, "' has ", s.size,
+               " bytes, expected ", count * sizeof(T));
+  static_assert(std::endian::native == std::endian::little, "the runtime reads little-endian blobs directly");
+  std::vector<T> v(count);
+  if (count) std::memcpy(v.data(), s.data, s.size);
+  return v;
+}
+
+Codes parse_codes(const json& j, const std::string& where) {
+  Codes c;
+  const std::string f = j.at("format").get<std::string>();
+  if (f == "pm1") return c;
+  LOWBIT_CHECK(f == "planes", where, ": unknown code format '", f, "' (pm1 or planes)");
+  c.pm1 = false;
+  c.bits = j.at("bits").get<int>();
+  LOWBIT_CHECK(c.bits >= 1 && c.bits <= 8, where, ": code bits ", c.bits, " outside 1..8");
+  return c;
+}
+
+bool same(const Codes& a, const Codes& b) { return a.pm1 == b.pm1 && (a.pm1 || a.bits == b.bits); }
+
+}  // namespace
+
+void Engine::Impl::parse(const format::LbmFile& file) {
+  json m;
+  try {
+    m = json::parse(file.json_text("model"));
+  } catch (const json::exception& e) {
+    fail(source, ": section 'model' is not valid JSON: ", e.what());
+  }
+  try {
+    LOWBIT_CHECK(m.at("kind") == "lowbit-model", source, ": not a lowbit model (kind ", m.at("kind").dump(), ")");
+    info.name = m.at("name").get<std::string>();
+    info.classes = m.at("classes").get<int64_t>();
+    const json& in = m.at("input");
+    info.input_shape = in.at("shape").get<std::vector<int64_t>>();
+    LOWBIT_CHECK(info.input_shape.size() == 3 || info.input_shape.size() == 1, source, ": input shape must be [C, H, W] or [features]");
+    for (int64_t d : info.input_shape) LOWBIT_CHECK(d > 0 && d <= (1 << 20), source, ": input dimension ", d, " out of range");
+    info.input_quantizer = in.value("quantizer", "");
+    info.normalize = in.value("normalize", "");
+    input_codes = parse_codes(in, source + ": input");
+    const std::vector<uint8_t> table = blob<uint8_t>(file, in.at("lut").get<std::string>(), 256, "input");
+    const int max_code = input_codes.pm1 ? 1 : (1 << input_codes.bits) - 1;
+    for (int p = 0; p < 256; ++p) {
+      LOWBIT_CHECK(table[static_cast<size_t>(p)] <= max_code, source, ": input table code ", int(table[static_cast<size_t>(p)]),
+                   " for pixel ", p, " exceeds ", max_code);
+      lut[p] = table[static_cast<size_t>(p)];
+    }
+    int64_t features = 1;
+    for (int64_t d : info.input_shape) features *= d;
+    Codes codes = input_codes;
+    bool ended = false;
+    const json& ls = m.at("layers");
+    LOWBIT_CHECK(ls.is_array() && !ls.empty() && ls.size() <= 4096, source, ": 'layers' must be a non-empty array");
+    for (size_t i = 0; i < ls.size(); ++i) {
+      const json& l = ls[i];
+      const std::string where = source + ": layer " + std::to_string(i);
+      LOWBIT_CHECK(!ended, where, ": layers after the score layer");
+      const std::string op = l.at("op").get<std::string>();
+      LOWBIT_CHECK(op == "dense", where, ": unknown op '", op, "' (this runtime knows: dense)");
+      DenseLayer d;
+      d.in = l.at("in").get<int64_t>();
+      d.out = l.at("out").get<int64_t>();
+      LOWBIT_CHECK(d.in == features, where, ": takes ", d.in, " features, its input has ", features);
+      LOWBIT_CHECK(d.out > 0 && d.out <= (1 << 20), where, ": ", d.out, " outputs out of range");
+      d.input = parse_codes(l.at("input"), where);
+      LOWBIT_CHECK(same(d.input, codes), where, ": input codes differ from what the previous layer produces");
+      const json& w = l.at("weights");
+      const int planes = w.at("planes").get<int>();
+      LOWBIT_CHECK(planes >= 1 && planes <= 8, where, ": weight planes ", planes, " outside 1..8");
+      d.coef = w.at("coef").get<std::vector<int32_t>>();
+      LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, where, ": ", d.coef.size(), " coefficients for ", planes, " planes");
+      const int64_t words = kernels::packed_words(d.in);
+      const auto bits = blob<uint64_t>(file, w.at("blob").get<std::string>(), static_cast<size_t>(planes * d.out * words), where);
+      for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * d.out * words, d.out, words);
+      d.negated.assign(static_cast<size_t>(d.out), 0);
+      for (int64_t r : w.value("negated_rows", std::vector<int64_t>{})) {
+        LOWBIT_CHECK(r >= 0 && r < d.out, where, ": negated row ", r, " out of range");
+        d.negated[static_cast<size_t>(r)] = 1;
+      }
+      // Accumulators stay far from int32 overflow: |acc| <= in * max|w| * max code.
+      int64_t wmax = 0;
+      for (int32_t c : d.coef) wmax += std::abs(int64_t{c});
+      LOWBIT_CHECK(d.in * wmax * 255 < (int64_t{1} << 31), where, ": accumulators could overflow int32");
+      const json& o = l.at("output");
+      if (o.at("format") == "scores") {
+        d.scores = true;
+        const size_t M = static_cast<size_t>(d.out);
+        d.scale = blob<float>(file, o.at("scale").get<std::string>(), M, where);
+        if (o.contains("bias")) d.bias = blob<float>(file, o.at("bias").get<std::string>(), M, where);
+        if (o.contains("bn")) {
+          d.bn_mean = blob<float>(file, o.at("bn").at("mean").get<std::string>(), M, where);
+          d.bn_scale = blob<float>(file, o.at("bn").at("scale").get<std::string>(), M, where);
+          d.bn_shift = blob<float>(file, o.at("bn").at("shift").get<std::string>(), M, where);
+        }
+        LOWBIT_CHECK(d.out == info.classes, where, ": ", d.out, " scores for ", info.classes, " classes");
+        ended = true;
+      } else {
+        d.output = parse_codes(o, where + " output");
+        d.levels = o.at("levels").get<int>();
+        const int expect = d.output.pm1 ? 1 : (1 << d.output.bits) - 1;
+        LOWBIT_CHECK(d.levels >= 1 && d.levels <= expect && std::bit_width(static_cast<unsigned>(d.levels)) == d.output.planes(),
+                     where, ": ", d.levels, " threshold levels do not fit the output codes");
+        d.thresholds = blob<int32_t>(file, o.at("thresholds").get<std::string>(), static_cast<size_t>(d.out * d.levels), where);
+        for (int64_t c = 0; c < d.out; ++c)
+          for (int l = 1; l < d.levels; ++l)
+            LOWBIT_CHECK(d.thresholds[static_cast<size_t>(c * d.levels + l - 1)] <= d.thresholds[static_cast<size_t>(c * d.levels + l)],
+                         where, ": thresholds of channel ", c, " are not sorted");
+        codes = d.output;
+      }
+      features = d.out;
+      info.binary_macs += d.in * d.out;
+      info.layers.push_back("dense " + std::to_string(d.in) + " -> " + std::to_string(d.out) + "  (input " +
+                            (d.input.pm1 ? std::string("+-1") : std::to_string(d.input.bits) + "-bit") + ", " +
+                            std::to_string(planes) + " weight plane" + (planes > 1 ? "s" : "") + ", " +
+                            (d.scores ? std::string("scores") : std::to_string(d.levels) + " threshold(s)") + ")");
+      layers.push_back(std::move(d));
+    }
+    LOWBIT_CHECK(ended, source, ": the last layer does not produce scores");
+  } catch (const json::exception& e) {
+    fail(source, ": model description: ", e.what());
+  }
+}
+
+void Engine::Impl::plan() {
+  max_words = 0, max_out = 0;
+  int64_t features = 1;
+  for (int64_t d : info.input_shape) features *= d;
+  max_words = input_codes.planes() * kernels::packed_words(features);
+  for (const DenseLayer& d : layers) {
+    max_out = std::max(max_out, d.out);
+    if (!d.scores) max_words = std::max(max_words, d.output.planes() * kernels::packed_words(d.out));
+  }
+  work.assign(static_cast<size_t>(threads), Workspace{});
+  for (Workspace& w : work) {
+    w.a.assign(static_cast<size_t>(opt.chunk * max_words), 0);
+    w.b.assign(static_cast<size_t>(opt.chunk * max_words), 0);
+    w.acc.assign(static_cast<size_t>(opt.chunk * max_out), 0);
+  }
+}
+
+void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int64_t height, int64_t width,
+                             float* scores, int32_t* predictions, std::vector<std::vector<int32_t>>* trace) const {
+  // Input codes, centre-padded with pixel 0 as data::make_batch pads, packed into planes
+  // in the network's (C, H, W) order (a dense first layer sees the flattened image).
+  const auto& shape = info.input_shape;
+  const int64_t C = shape.size() == 3 ? shape[0] : 1, H = shape.size() == 3 ? shape[1] : 1,
+                W = shape.size() == 3 ? shape[2] : shape[0];
+  const int64_t K = C * H * W, words = kernels::packed_words(K), planes = input_codes.planes();
+  const int64_t top = (H - height) / 2, left = (W - width) / 2, image_size = C * height * width;
+  uint64_t* cur = w.a.data();
+  uint64_t* next = w.b.data();
+  std::fill(cur, cur + planes * m * words, uint64_t{0});
+  for (int64_t i = 0; i < m; ++i) {
+    const uint8_t* img = images + i * image_size;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          const int64_t sy = y - top, sx = x - left;
+          const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+          const uint32_t code = lut[inside ? img[(c * height + sy) * width + sx] : 0];
+          const int64_t t = (c * H + y) * W + x;
+          for (int64_t b = 0; b < planes; ++b)
+            if ((code >> b) & 1u) cur[(b * m + i) * words + t / 64] |= uint64_t{1} << (t % 64);
+        }
+  }
+  int32_t* acc = w.acc.data();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& d = layers[l];
+    for (size_t j = 0; j < d.planes.size(); ++j) {
+      const bool accumulate = j > 0;
+      if (d.input.pm1)
+        kernels::bgemm_pm1(m, d.in, cur, d.planes[j], d.coef[j], accumulate, acc, d.out);
+      else
+        kernels::bgemm_planes(m, d.in, d.input.bits, cur, d.planes[j], d.coef[j], accumulate, acc, d.out);
+    }
+    if (trace) {
+      std::vector<int32_t>& t = (*trace)[l];
+      for (int64_t i = 0; i < m * d.out; ++i) t.push_back(d.negated[static_cast<size_t>(i % d.out)] ? -acc[i] : acc[i]);
+    }
+    if (!d.scores) {
+      kernels::threshold_planes(m, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
+      std::swap(cur, next);
+      continue;
+    }
+    // The float map evaluation applies (same operations, same order; docs/DEPLOYMENT.md).
+    for (int64_t i = 0; i < m; ++i) {
+      float best = -std::numeric_limits<float>::infinity();
+      int32_t arg = 0;
+      for (int64_t c = 0; c < d.out; ++c) {
+        const auto k = static_cast<size_t>(c);
+        float y = static_cast<float>(acc[i * d.out + c]) * d.scale[k];
+        if (!d.bias.empty()) y = y + d.bias[k];
+        if (!d.bn_mean.empty()) y = (y - d.bn_mean[k]) * d.bn_scale[k] + d.bn_shift[k];
+        if (scores) scores[i * d.out + c] = y;
+        if (c == 0 || y > best) best = y, arg = static_cast<int32_t>(c);
+      }
+      if (predictions) predictions[i] = arg;
+    }
+  }
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+Engine::~Engine() = default;
+
+Engine Engine::load(const std::string& path, const EngineOptions& opt) {
+  auto impl = std::make_unique<Impl>();
+  impl->source = path;
+  impl->opt = opt;
+  LOWBIT_CHECK(opt.chunk >= 1 && opt.chunk <= 4096, path, ": chunk ", opt.chunk, " outside 1..4096");
+  impl->parse(format::LbmFile::read(path));
+  impl->threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+  impl->plan();
+  return Engine(std::move(impl));
+}
+
+const ModelInfo& Engine::info() const { return impl_->info; }
+
+std::vector<std::vector<int32_t>> Engine::trace(const uint8_t* images, int64_t n, int64_t height, int64_t width) {
+  Impl& im = *impl_;
+  im.check_images(n, height, width);
+  std::vector<std::vector<int32_t>> out(im.layers.size());
+  const auto& shape = im.info.input_shape;
+  const int64_t C = shape.size() == 3 ? shape[0] : 1, image_size = C * height * width;
+  for (int64_t s = 0; s < n; s += im.opt.chunk) {
+    const int64_t m = std::min(im.opt.chunk, n - s);
+    im.run_chunk(im.work[0], images + s * image_size, m, height, width, nullptr, nullptr, &out);
+  }
+  return out;
+}
+int Engine::threads() const { return impl_->threads; }
+
+void Engine::set_threads(int threads) {
+  LOWBIT_CHECK(threads >= 1 && threads <= 1024, "runtime: threads must be in 1..1024, got ", threads);
+  impl_->threads = threads;
+  impl_->plan();
+}
+
+void Engine::run(const uint8_t* images, int64_t n, int64_t height, int64_t width, float* scores,
+                 int32_t* predictions) {
+  Impl& im = *impl_;
+  im.check_images(n, height, width);
+  const auto& shape = im.info.input_shape;
+  const int64_t C = shape.size() == 3 ? shape[0] : 1, image_size = C * height * width, classes = im.info.classes;
+  const int64_t chunk = std::min(im.opt.chunk, std::max<int64_t>(1, (n + im.threads - 1) / im.threads));
+  const int64_t tasks = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(im.threads) schedule(dynamic, 1) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t s = t * chunk, m = std::min(chunk, n - s);
+    im.run_chunk(im.work[static_cast<size_t>(omp_get_thread_num())], images + s * image_size, m, height, width,
+                 scores ? scores + s * classes : nullptr, predictions ? predictions + s : nullptr);
+  }
+}
+
+}  // namespace lowbit::runtime

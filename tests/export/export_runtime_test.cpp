@@ -1,0 +1,196 @@
+// Export + runtime against the trainer's evaluation, on small random dense networks with
+// random BatchNorm statistics (negative and zero gammas included): the runtime's
+// accumulators equal training's layer by layer, and its scores equal evaluation's logits
+// bit for bit, so predictions agree image for image.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "lowbit/core/rng.hpp"
+#include "lowbit/data/batch.hpp"
+#include "lowbit/export/fold.hpp"
+#include "lowbit/nn/batchnorm.hpp"
+#include "lowbit/nn/builder.hpp"
+#include "lowbit/nn/dense.hpp"
+#include "lowbit/nn/loss.hpp"
+#include "lowbit/runtime/engine.hpp"
+#include "test_util.hpp"
+#include "train/train_test_util.hpp"
+
+namespace lowbit {
+namespace {
+
+using nn::json;
+
+struct NetSpec {
+  std::string weights, acts, input = "dorefa:8";
+  data::Normalize normalize = data::Normalize::ZeroOne;
+  Shape image = {1, 5, 7};
+  std::vector<int64_t> hidden = {70, 65};
+};
+
+json dense_net(const NetSpec& s) {
+  json layers = json::array({{{"type", "quant_act"}, {"quantizer", s.input}}, {{"type", "flatten"}}});
+  for (int64_t h : s.hidden) {
+    layers.push_back({{"type", "dense"}, {"units", h}, {"bias", false}});
+    layers.push_back({{"type", "batchnorm"}});
+    layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
+  }
+  layers.push_back({{"type", "dense"}, {"units", 4}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  return {{"name", "tiny"}, {"input", s.image}, {"weights", s.weights}, {"layers", layers}};
+}
+
+// Running statistics on the scale of each layer's output, gammas of both signs and some 0.
+void randomize_batchnorms(nn::Model& m, uint64_t seed) {
+  Rng rng(seed);
+  const Shape in = m.input_shape();
+  double spread = std::sqrt(static_cast<double>(shape_numel(in)));
+  for (nn::Layer* l : m.leaf_layers()) {
+    if (auto* d = dynamic_cast<nn::Dense*>(l)) spread = std::sqrt(static_cast<double>(d->in_features())) * 0.5;
+    auto* bn = dynamic_cast<nn::BatchNorm*>(l);
+    if (!bn) continue;
+    for (int64_t c = 0; c < bn->channels(); ++c) {
+      bn->running_mean()[c] = static_cast<float>(rng.uniform(-1.f, 1.f) * spread);
+      bn->running_var()[c] = static_cast<float>(spread * spread * rng.uniform(0.2f, 2.f));
+      const float g = rng.uniform(-1.5f, 1.5f);
+      bn->gamma()->value[c] = c % 7 == 3 ? 0.f : g;
+      bn->beta()->value[c] = rng.uniform(-0.5f, 0.5f);
+    }
+  }
+}
+
+std::vector<uint8_t> random_images(int64_t n, int64_t size, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<uint8_t> v(static_cast<size_t>(n * size));
+  for (auto& p : v) p = static_cast<uint8_t>(rng.below(256));
+  return v;
+}
+
+// The batch training evaluates: pixels normalized, centre-padded with pixel 0.
+Tensor training_batch(const std::vector<uint8_t>& images, int64_t n, const Shape& image, const Shape& input,
+                      data::Normalize norm) {
+  Tensor x({n, input[0], input[1], input[2]});
+  const int64_t top = (input[1] - image[1]) / 2, left = (input[2] - image[2]) / 2;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < input[0]; ++c)
+      for (int64_t y = 0; y < input[1]; ++y)
+        for (int64_t xx = 0; xx < input[2]; ++xx) {
+          const int64_t sy = y - top, sx = xx - left;
+          const bool in = sy >= 0 && sy < image[1] && sx >= 0 && sx < image[2];
+          const uint8_t p = in ? images[static_cast<size_t>(((i * image[0] + c) * image[1] + sy) * image[2] + sx)] : 0;
+          x[((i * input[0] + c) * input[1] + y) * input[2] + xx] = data::normalize_pixel(p, norm);
+        }
+  return x;
+}
+
+void check_bit_exact(const NetSpec& spec, uint64_t seed, const Shape& image_override = {}) {
+  SCOPED_TRACE(spec.weights + " / " + spec.acts + " / input " + spec.input);
+  auto model = nn::build_model(dense_net(spec));
+  model->init(seed);
+  randomize_batchnorms(*model, seed + 1);
+  const Shape image = image_override.empty() ? spec.image : image_override;
+  const int64_t n = 37, image_size = shape_numel(image);
+  const std::vector<uint8_t> images = random_images(n, image_size, seed + 2);
+
+  testing::RunDir dir("export", "bitexact");
+  std::filesystem::create_directories(dir.dir);
+  const std::string path = (dir.dir / "tiny.lbm").string();
+  exporter::ExportOptions opt;
+  opt.normalize = spec.normalize;
+  exporter::write_lbm(*model, opt, path);
+
+  // Training's evaluation (after export, which must not disturb the model).
+  const Tensor x = training_batch(images, n, image, model->input_shape(), spec.normalize);
+  const Tensor logits = model->forward(x, Context{false, nullptr});
+
+  runtime::EngineOptions eo;
+  eo.chunk = 8;  // several chunks, last one partial
+  eo.threads = 2;
+  runtime::Engine engine = runtime::Engine::load(path, eo);
+  std::vector<float> scores(static_cast<size_t>(n * 4));
+  std::vector<int32_t> pred(static_cast<size_t>(n));
+  engine.run(images.data(), n, image[1], image[2], scores.data(), pred.data());
+  for (int64_t i = 0; i < n * 4; ++i) ASSERT_EQ(scores[static_cast<size_t>(i)], logits[i]) << "score " << i;
+  std::vector<int32_t> expect(static_cast<size_t>(n));
+  nn::argmax_rows(logits, expect.data());
+  EXPECT_EQ(pred, expect);
+
+  // Layer by layer: training's dense outputs are acc * scale (+0), so acc = rnd(y / scale).
+  const auto trace = engine.trace(images.data(), n, image[1], image[2]);
+  nn::Sequential& net = model->net();
+  size_t layer = 0;
+  for (size_t i = 0; i + 1 < net.size(); ++i) {
+    auto* d = dynamic_cast<nn::Dense*>(&net.at(i));
+    if (!d) continue;
+    ASSERT_LT(layer, trace.size());
+    const Tensor& y = net.activation(i);
+    const auto& scale = d->quant().output_scales();
+    ASSERT_EQ(static_cast<int64_t>(trace[layer].size()), y.size());
+    for (int64_t k = 0; k < y.size(); ++k) {
+      const float s = scale[static_cast<size_t>(k % d->out_features())];
+      ASSERT_EQ(trace[layer][static_cast<size_t>(k)], static_cast<int32_t>(std::nearbyint(y[k] / s)))
+          << "layer " << layer << " value " << k;
+    }
+    ++layer;
+  }
+  EXPECT_EQ(layer, trace.size());  // every dense layer, the score layer included
+}
+
+TEST(ExportRuntime, BinaryNetworkIsBitExact) { check_bit_exact({"binary", "binary"}, 11); }
+TEST(ExportRuntime, TwoBitActivationsAreBitExact) { check_bit_exact({"binary", "dorefa:2"}, 21); }
+TEST(ExportRuntime, TwoBitWeightsAndActivationsAreBitExact) { check_bit_exact({"dorefa:2", "dorefa:2"}, 31); }
+TEST(ExportRuntime, XnorChannelScalesAreBitExact) { check_bit_exact({"xnor", "binary"}, 41); }
+TEST(ExportRuntime, FewBitInputsAndOtherSizes) {
+  NetSpec s{"binary", "binary", "dorefa:3"};
+  s.hidden = {1, 129};
+  check_bit_exact(s, 51);
+  NetSpec b{"binary", "binary", "binary"};
+  b.normalize = data::Normalize::MinusOneOne;
+  b.image = {2, 8, 9};
+  b.hidden = {64};
+  check_bit_exact(b, 61);
+}
+TEST(ExportRuntime, SmallerImagesArePaddedLikeTraining) {
+  NetSpec s{"binary", "dorefa:2"};
+  s.image = {1, 9, 10};
+  check_bit_exact(s, 71, Shape{1, 6, 7});
+}
+
+TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
+  testing::RunDir dir("export", "errors");
+  std::filesystem::create_directories(dir.dir);
+  const std::string path = (dir.dir / "bad.lbm").string();
+  auto export_of = [&](const json& topo) {
+    auto m = nn::build_model(topo);
+    m->init(1);
+    exporter::write_lbm(*m, {}, path);
+  };
+  json no_input = dense_net({"binary", "binary"});
+  no_input["layers"].erase(0);
+  testing::expect_error_naming([&] { export_of(no_input); }, "--input-bits");
+  testing::expect_error_naming([&] { export_of(dense_net({"ternary", "binary"})); }, "ternary");
+  json float_net = dense_net({"none", "binary"});
+  float_net.erase("weights");
+  testing::expect_error_naming([&] { export_of(float_net); }, "integer codes");
+  json relu = dense_net({"binary", "binary"});
+  relu["layers"][4] = {{"type", "relu"}};
+  testing::expect_error_naming([&] { export_of(relu); }, "layer 4");
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(ExportRuntime, ThresholdBisection) {
+  // level = floor((acc + 10) / 7) clamped to 0..3: thresholds -3, 4, 11.
+  auto level = [](int64_t acc) { return static_cast<int>(std::clamp<int64_t>((acc + 10 + 70) / 7 - 10, 0, 3)); };
+  EXPECT_EQ(exporter::channel_thresholds(level, 100, 3), (std::vector<int32_t>{-3, 4, 11}));
+  auto always = [](int64_t) { return 1; };
+  auto never = [](int64_t) { return 0; };
+  EXPECT_EQ(exporter::channel_thresholds(always, 5, 1)[0], std::numeric_limits<int32_t>::min());
+  EXPECT_EQ(exporter::channel_thresholds(never, 5, 1)[0], std::numeric_limits<int32_t>::max());
+}
+
+}  // namespace
+}  // namespace lowbit
