@@ -2,10 +2,12 @@
 // train -> eval round trip on an MNIST-format dataset the test writes itself.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -66,7 +68,7 @@ struct Workspace {
 };
 
 TEST(Cli, HelpForEverySubcommand) {
-  for (const char* sub : {"train", "eval", "summary"}) {
+  for (const char* sub : {"train", "eval", "summary", "export", "run", "bench"}) {
     Result r = run(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
@@ -213,6 +215,54 @@ TEST(Cli, CorruptCheckpointIsAClearError) {
   Result e = run("eval " + w.path("bad.ckpt") + " --data " + w.path("data"));
   EXPECT_EQ(e.code, 1);
   EXPECT_NE(e.out.find("bad.ckpt"), std::string::npos) << e.out;
+}
+
+// train -> export -> run: the runtime's predictions file equals eval's and its accuracy is
+// the trainer's; bench reports the JSON keys; summary reads the .lbm; bad inputs are clear.
+TEST(Cli, ExportRunBenchAgreeWithTheTrainer) {
+  Workspace w;
+  std::string out = w.path("deploy");
+  Result t = run("train --model tfc --weights binary --acts dorefa:2 --input-bits 8 --data " + w.path("data") +
+                 " --epochs 1 --batch 50 --seed 4 --threads 2 --out " + out + " --progress lines");
+  ASSERT_EQ(t.code, 0) << t.out;
+  Result x = run("export " + out + "/last.ckpt -o " + out + "/m.lbm");
+  ASSERT_EQ(x.code, 0) << x.out;
+  Result e = run("eval " + out + "/last.ckpt --data " + w.path("data") + " --json --predictions " + out + "/ev.txt");
+  ASSERT_EQ(e.code, 0) << e.out;
+  Result r = run("run " + out + "/m.lbm --data " + w.path("data") + " --json --predictions " + out + "/rt.txt");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(r.out).at("accuracy").get<double>(),
+                   nlohmann::json::parse(e.out).at("accuracy").get<double>());
+  std::ifstream a(out + "/ev.txt"), b(out + "/rt.txt");
+  std::string ea((std::istreambuf_iterator<char>(a)), {}), rb((std::istreambuf_iterator<char>(b)), {});
+  EXPECT_EQ(std::count(ea.begin(), ea.end(), '\n'), 200);
+  EXPECT_EQ(ea, rb);
+  Result bench = run("bench " + out + "/m.lbm --batch 4 --threads 1 --seconds 0.05 --json");
+  ASSERT_EQ(bench.code, 0) << bench.out;
+  auto j = nlohmann::json::parse(bench.out);
+  for (const char* key : {"fps", "latency_us_p50", "latency_us_p99", "batch", "threads", "isa"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_GT(j.at("fps").get<double>(), 0.0);
+  EXPECT_EQ(j.at("batch").get<int>(), 4);
+  Result s = run("summary " + out + "/m.lbm");
+  ASSERT_EQ(s.code, 0) << s.out;
+  EXPECT_NE(s.out.find("2-bit"), std::string::npos) << s.out;
+
+  // Bad inputs: an unknown ISA, a corrupt model, a float checkpoint.
+  Result isa = run("bench " + out + "/m.lbm --max-isa pentium");
+  EXPECT_EQ(isa.code, 1);
+  EXPECT_NE(isa.out.find("pentium"), std::string::npos) << isa.out;
+  std::ofstream(w.path("bad.lbm")) << "not a model";
+  Result bad = run("run " + w.path("bad.lbm") + " --data " + w.path("data"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("bad.lbm"), std::string::npos) << bad.out;
+  Result f = run("train --model tfc --data " + w.path("data") + " --epochs 1 --batch 50 --out " + w.path("float") +
+                 " --progress lines");
+  ASSERT_EQ(f.code, 0) << f.out;
+  Result fx = run("export " + w.path("float") + "/last.ckpt -o " + w.path("float.lbm"));
+  EXPECT_EQ(fx.code, 1);
+  EXPECT_NE(fx.out.find("--input-bits"), std::string::npos) << fx.out;
+  EXPECT_FALSE(fs::exists(w.path("float.lbm")));
 }
 
 }  // namespace
