@@ -1,0 +1,440 @@
+// bgemm_pm1 / bgemm_planes with Highway's run-time dispatch: this file is compiled once
+// per SIMD target (foreach_target.h re-includes it) and HWY_DYNAMIC_DISPATCH picks the
+// best target the CPU supports, once per call.
+//
+// The inner kernel is a register tile of R activation rows x kTile weight columns
+// (BinaryMatrix keeps 32 columns word-major, so one broadcast activation word meets
+// kTile consecutive weight words): per word, R broadcasts, kTile / lanes aligned loads and
+// R * kTile / lanes XOR + popcount + add, counts accumulating in u64 lanes, one lane per
+// output. AVX-512 with VPOPCNTDQ (Highway's AVX3_DL, e.g. Zen 4, Ice Lake) counts with
+// VPOPCNTQ; the other targets count bytes (nibble table lookups, or NEON's CNT) into u8
+// lanes and widen them with SumsOf8 every 31 words; the scalar target uses std::popcount.
+// Activation planes (bgemm_planes) run inside the tile, top plane first, doubling the
+// accumulators in between, so sum_b 2^b counts_b never leaves the registers. The tile's
+// counts go to a small stack buffer and one vector epilogue turns them into int32 outputs.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL  // AVX-512 VPOPCNTDQ/BITALG: Highway 1.0 leaves it out unless asked
+#endif
+#ifndef HWY_DISABLED_TARGETS
+// Vectors live in small arrays (register tiles), which sizeless SVE/RVV vectors cannot;
+// ARM runs the NEON code.
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "lowbit/kernels/bit_gemm.cpp"
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <utility>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/kernels/bit_gemm.hpp"
+
+#ifndef LOWBIT_KERNELS_BIT_GEMM_ONCE
+#define LOWBIT_KERNELS_BIT_GEMM_ONCE
+namespace lowbit::kernels::bit_detail {
+static_assert(std::endian::native == std::endian::little, "the epilogue reads the low halves of u64 counts");
+struct GemmArgs {
+  int64_t m, k, words;
+  int planes;          // 0: bgemm_pm1 (XOR counts); >= 1: bgemm_planes
+  const uint64_t* a;   // activations (planes: plane b at a + b * m * words)
+  const uint64_t* w;   // BinaryMatrix::data()
+  const int32_t* pw;   // BinaryMatrix::row_popcounts()
+  int32_t coef;
+  bool accumulate;
+  int32_t* c;
+  int64_t ldc, j0, j1;
+};
+}  // namespace lowbit::kernels::bit_detail
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using bit_detail::GemmArgs;
+
+constexpr int64_t kBlock = BinaryMatrix::kBlock;
+constexpr int64_t kLanes = static_cast<int64_t>(HWY_LANES(uint64_t));
+
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+#define LOWBIT_BIT_GEMM_SCALAR 1
+constexpr int kRows = 2;
+constexpr int64_t kTile = 4;  // columns per tile
+#elif HWY_TARGET == HWY_AVX3_DL
+#undef LOWBIT_BIT_GEMM_SCALAR
+constexpr int kRows = 4;
+constexpr int kVecs = 4;
+constexpr int64_t kTile = kVecs * kLanes;
+#else
+#undef LOWBIT_BIT_GEMM_SCALAR
+constexpr int kRows = 2;
+constexpr int kVecs = 4;
+constexpr int64_t kTile = kVecs * kLanes;
+#endif
+static_assert(kBlock % kTile == 0, "a tile must not straddle two column blocks");
+
+// tot[r * kTile + col] = sum_b 2^b counts_b(r, col) over planes b < planes, with
+// counts_b(r, col) = sum over words of popcount(row[w] XOR wt[w * kBlock + col]) and
+// row = a + b * plane_stride + r * lda. Planes go from the top one down, doubling the
+// accumulators in between (Horner), so they never leave the registers.
+#ifdef LOWBIT_BIT_GEMM_SCALAR
+template <int R>
+void CountTile(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t plane_stride, int planes,
+               const uint64_t* HWY_RESTRICT wt, int64_t words, uint64_t* HWY_RESTRICT tot) {
+  uint64_t acc[R][kTile] = {};
+  for (int b = planes - 1; b >= 0; --b) {
+    for (int r = 0; r < R; ++r)
+      for (int64_t c = 0; c < kTile; ++c) acc[r][c] <<= 1;
+    const uint64_t* ab = a + b * plane_stride;
+    for (int64_t w = 0; w < words; ++w) {
+      const uint64_t* wp = wt + w * kBlock;
+      for (int r = 0; r < R; ++r) {
+        const uint64_t x = ab[r * lda + w];
+        for (int64_t c = 0; c < kTile; ++c) acc[r][c] += static_cast<uint64_t>(std::popcount(x ^ wp[c]));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int64_t c = 0; c < kTile; ++c) tot[r * kTile + c] = acc[r][c];
+}
+#else
+using D64 = hn::ScalableTag<uint64_t>;
+using V64 = hn::Vec<D64>;
+
+template <int R>
+HWY_INLINE void ZeroTile(V64 (&acc)[R][kVecs]) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < kVecs; ++c) acc[r][c] = hn::Zero(D64());
+}
+template <int R>
+HWY_INLINE void DoubleTile(V64 (&acc)[R][kVecs]) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < kVecs; ++c) acc[r][c] = hn::Add(acc[r][c], acc[r][c]);
+}
+template <int R>
+HWY_INLINE void StoreTile(V64 (&acc)[R][kVecs], uint64_t* HWY_RESTRICT tot) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < kVecs; ++c) hn::Store(acc[r][c], D64(), tot + r * kTile + c * kLanes);
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+template <int R>
+HWY_NOINLINE void CountTile(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t plane_stride, int planes,
+                            const uint64_t* HWY_RESTRICT wt, int64_t words, uint64_t* HWY_RESTRICT tot) {
+  const D64 d;
+  V64 acc[R][kVecs];
+  ZeroTile<R>(acc);
+  for (int b = planes - 1; b >= 0; --b) {
+    if (b != planes - 1) DoubleTile<R>(acc);
+    const uint64_t* ab = a + b * plane_stride;
+    for (int64_t w = 0; w < words; ++w) {
+      const uint64_t* wp = wt + w * kBlock;
+      V64 wv[kVecs];
+#pragma GCC unroll 16
+      for (int c = 0; c < kVecs; ++c) wv[c] = hn::Load(d, wp + c * kLanes);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const V64 x = hn::Set(d, ab[r * lda + w]);
+#pragma GCC unroll 16
+        for (int c = 0; c < kVecs; ++c) acc[r][c] = hn::Add(acc[r][c], hn::PopulationCount(hn::Xor(x, wv[c])));
+      }
+    }
+  }
+  StoreTile<R>(acc, tot);
+}
+#else
+// Byte counts: at most 8 per word and lane, so u8 lanes hold 31 words before widening.
+template <int R>
+HWY_NOINLINE void CountTile(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t plane_stride, int planes,
+                            const uint64_t* HWY_RESTRICT wt, int64_t words, uint64_t* HWY_RESTRICT tot) {
+  const D64 d;
+  const hn::Repartition<uint8_t, D64> d8;
+  using V8 = hn::Vec<decltype(d8)>;
+  V64 acc[R][kVecs];
+  ZeroTile<R>(acc);
+  for (int b = planes - 1; b >= 0; --b) {
+    if (b != planes - 1) DoubleTile<R>(acc);
+    const uint64_t* ab = a + b * plane_stride;
+    for (int64_t w0 = 0; w0 < words; w0 += 31) {
+      const int64_t w1 = std::min<int64_t>(words, w0 + 31);
+      V8 acc8[R][kVecs];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int c = 0; c < kVecs; ++c) acc8[r][c] = hn::Zero(d8);
+      for (int64_t w = w0; w < w1; ++w) {
+        const uint64_t* wp = wt + w * kBlock;
+        V8 wv[kVecs];
+#pragma GCC unroll 16
+        for (int c = 0; c < kVecs; ++c) wv[c] = hn::BitCast(d8, hn::Load(d, wp + c * kLanes));
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const V8 x = hn::BitCast(d8, hn::Set(d, ab[r * lda + w]));
+#pragma GCC unroll 16
+          for (int c = 0; c < kVecs; ++c)
+            acc8[r][c] = hn::Add(acc8[r][c], hn::PopulationCount(hn::Xor(x, wv[c])));
+        }
+      }
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int c = 0; c < kVecs; ++c) acc[r][c] = hn::Add(acc[r][c], hn::SumsOf8(acc8[r][c]));
+    }
+  }
+  StoreTile<R>(acc, tot);
+}
+#endif
+#endif
+
+void CountRows(int rows, const uint64_t* a, int64_t lda, int64_t plane_stride, int planes, const uint64_t* wt,
+               int64_t words, uint64_t* tot) {
+  static_assert(kRows <= 4, "CountRows instantiates up to 4 rows");
+  switch (rows) {
+    case 1: return CountTile<1>(a, lda, plane_stride, planes, wt, words, tot);
+    case 2: return CountTile<2>(a, lda, plane_stride, planes, wt, words, tot);
+#if HWY_TARGET == HWY_AVX3_DL
+    case 3: return CountTile<3>(a, lda, plane_stride, planes, wt, words, tot);
+    case 4: return CountTile<4>(a, lda, plane_stride, planes, wt, words, tot);
+#endif
+    default: return;
+  }
+}
+
+// Rows [i0, i0 + rows) and the tile's columns [jt, jt + kTile) clipped to [j0, j1):
+// C (+)= coef * dot from the counts in tot. pm1: dot = k - 2 cnt. planes (XOR counts of
+// 0/1 codes against +-1 weights): 2 popcount(a AND w) - popcount(a) = popcount(w) -
+// popcount(a XOR w), so dot = (2^p - 1) popcount(w) - sum_b 2^b popcount(a_b XOR w).
+// Counts and results wrap like int32 (the low halves of the u64 counts).
+#ifdef LOWBIT_BIT_GEMM_SCALAR
+void Epilogue(const GemmArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot) {
+  const int64_t lo = std::max(jt, g.j0), hi = std::min(jt + kTile, g.j1);
+  const uint32_t maxcode = static_cast<uint32_t>((int64_t{1} << g.planes) - 1);
+  for (int r = 0; r < rows; ++r) {
+    int32_t* ci = g.c + (i0 + r) * g.ldc;
+    for (int64_t j = lo; j < hi; ++j) {
+      const uint32_t cnt = static_cast<uint32_t>(tot[r * kTile + (j - jt)]);
+      const uint32_t dot = g.planes == 0 ? static_cast<uint32_t>(g.k) - 2 * cnt
+                                         : maxcode * static_cast<uint32_t>(g.pw[j]) - cnt;
+      const uint32_t v = dot * static_cast<uint32_t>(g.coef);
+      ci[j] = static_cast<int32_t>(g.accumulate ? static_cast<uint32_t>(ci[j]) + v : v);
+    }
+  }
+}
+using EpilogueFn = void (*)(const GemmArgs&, int64_t, int, int64_t, const uint64_t*);
+EpilogueFn PickEpilogue(const GemmArgs&) { return Epilogue; }
+#else
+// Two u64 count vectors become one full int32 vector (ConcatEven of the low halves).
+template <bool kPm1, bool kScale, bool kAccumulate>
+void EpilogueT(const GemmArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot) {
+  const hn::ScalableTag<uint32_t> du;
+  const hn::ScalableTag<int32_t> di;
+  constexpr int64_t L = 2 * kLanes;  // int32 lanes
+  static_assert(kTile % L == 0, "the tile holds whole int32 vectors");
+  const int64_t lo = std::max(jt, g.j0), hi = std::min(jt + kTile, g.j1);
+  const auto coef = hn::Set(di, g.coef);
+  const auto kvec = hn::Set(di, static_cast<int32_t>(g.k));
+  const auto maxcode = hn::Set(di, static_cast<int32_t>((int64_t{1} << g.planes) - 1));
+  for (int r = 0; r < rows; ++r) {
+    int32_t* ci = g.c + (i0 + r) * g.ldc;
+    const uint32_t* counts = reinterpret_cast<const uint32_t*>(tot + r * kTile);  // little-endian: low half first
+    for (int64_t j = jt; j < jt + kTile; j += L) {
+      if (j + L <= lo || j >= hi) continue;
+      const uint32_t* p = counts + 2 * (j - jt);
+      const auto cnt = hn::BitCast(di, hn::ConcatEven(du, hn::Load(du, p + L), hn::Load(du, p)));
+      auto res = kPm1 ? hn::Sub(kvec, hn::Add(cnt, cnt)) : hn::Sub(hn::Mul(hn::LoadU(di, g.pw + j), maxcode), cnt);
+      if (kScale) res = hn::Mul(res, coef);
+      if (HWY_LIKELY(j >= lo && j + L <= hi)) {
+        if (kAccumulate) res = hn::Add(res, hn::LoadU(di, ci + j));
+        hn::StoreU(res, di, ci + j);
+      } else {
+        alignas(64) int32_t tmp[L];
+        hn::Store(res, di, tmp);
+        for (int64_t jj = std::max(j, lo); jj < std::min(j + L, hi); ++jj) {
+          const uint32_t v = static_cast<uint32_t>(tmp[jj - j]);
+          ci[jj] = static_cast<int32_t>(kAccumulate ? static_cast<uint32_t>(ci[jj]) + v : v);
+        }
+      }
+    }
+  }
+}
+
+using EpilogueFn = void (*)(const GemmArgs&, int64_t, int, int64_t, const uint64_t*);
+EpilogueFn PickEpilogue(const GemmArgs& g) {
+  static constexpr EpilogueFn kFns[8] = {EpilogueT<false, false, false>, EpilogueT<false, false, true>,
+                                         EpilogueT<false, true, false>,  EpilogueT<false, true, true>,
+                                         EpilogueT<true, false, false>,  EpilogueT<true, false, true>,
+                                         EpilogueT<true, true, false>,   EpilogueT<true, true, true>};
+  return kFns[(g.planes == 0) * 4 + (g.coef != 1) * 2 + g.accumulate];
+}
+#endif
+
+void BgemmImpl(const GemmArgs& g) {
+  alignas(64) uint64_t tot[kRows * kTile];
+  const int planes = std::max(1, g.planes);
+  const EpilogueFn epilogue = PickEpilogue(g);
+  for (int64_t jb = g.j0 / kBlock; jb * kBlock < g.j1; ++jb) {
+    const uint64_t* wblock = g.w + jb * g.words * kBlock;
+    for (int64_t jt = jb * kBlock; jt < (jb + 1) * kBlock && jt < g.j1; jt += kTile) {
+      if (jt + kTile <= g.j0) continue;
+      const uint64_t* wt = wblock + (jt - jb * kBlock);
+      for (int64_t i0 = 0; i0 < g.m; i0 += kRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kRows, g.m - i0));
+        CountRows(rows, g.a + i0 * g.words, g.words, g.m * g.words, planes, wt, g.words, tot);
+        epilogue(g, i0, rows, jt, tot);
+      }
+    }
+  }
+}
+
+int64_t KernelTarget() { return HWY_TARGET; }
+
+}  // namespace lowbit::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowbit::kernels {
+
+HWY_EXPORT(BgemmImpl);
+HWY_EXPORT(KernelTarget);
+
+namespace {
+std::unique_ptr<uint64_t, detail::AlignedFree> alloc_words(int64_t count) {
+  void* p = detail::aligned_alloc_bytes(static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(uint64_t));
+  return std::unique_ptr<uint64_t, detail::AlignedFree>(static_cast<uint64_t*>(p));
+}
+}  // namespace
+
+BinaryMatrix::BinaryMatrix(const uint64_t* rows, int64_t n, int64_t words) : n_(n), words_(words) {
+  LOWBIT_CHECK(n >= 0 && words >= 0, "BinaryMatrix: bad shape ", n, " x ", words, " words");
+  const int64_t nb = blocks();
+  data_ = alloc_words(nb * words * kBlock);
+  popcounts_.assign(static_cast<size_t>(nb * kBlock), 0);
+  uint64_t* dst = data_.get();
+  for (int64_t jb = 0; jb < nb; ++jb)
+    for (int64_t w = 0; w < words; ++w)
+      for (int64_t jj = 0; jj < kBlock; ++jj) {
+        const int64_t j = jb * kBlock + jj;
+        dst[(jb * words + w) * kBlock + jj] = j < n ? rows[j * words + w] : 0;
+      }
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t w = 0; w < words; ++w) popcounts_[static_cast<size_t>(j)] += std::popcount(rows[j * words + w]);
+}
+
+BinaryMatrix::BinaryMatrix(const BinaryMatrix& other) { *this = other; }
+
+BinaryMatrix::BinaryMatrix(BinaryMatrix&& other) noexcept
+    : n_(std::exchange(other.n_, 0)),
+      words_(std::exchange(other.words_, 0)),
+      data_(std::move(other.data_)),
+      popcounts_(std::move(other.popcounts_)) {}
+
+BinaryMatrix& BinaryMatrix::operator=(BinaryMatrix&& other) noexcept {
+  n_ = std::exchange(other.n_, 0);
+  words_ = std::exchange(other.words_, 0);
+  data_ = std::move(other.data_);
+  popcounts_ = std::move(other.popcounts_);
+  return *this;
+}
+
+BinaryMatrix& BinaryMatrix::operator=(const BinaryMatrix& other) {
+  if (this == &other) return *this;
+  const int64_t count = other.blocks() * other.words_ * kBlock;
+  auto data = alloc_words(count);
+  if (count > 0) std::memcpy(data.get(), other.data_.get(), static_cast<size_t>(count) * sizeof(uint64_t));
+  data_ = std::move(data);
+  n_ = other.n_;
+  words_ = other.words_;
+  popcounts_ = other.popcounts_;
+  return *this;
+}
+
+void BinaryMatrix::unpack(uint64_t* rows) const {
+  for (int64_t j = 0; j < n_; ++j)
+    for (int64_t w = 0; w < words_; ++w) rows[j * words_ + w] = word(j, w);
+}
+
+namespace {
+bit_detail::GemmArgs make_args(const char* what, int64_t m, int64_t k, int planes, const uint64_t* a,
+                               const BinaryMatrix& w, int32_t coef, bool accumulate, int32_t* c, int64_t ldc,
+                               int64_t j0, int64_t j1) {
+  if (j1 < 0) j1 = w.rows();
+  LOWBIT_CHECK(m >= 0 && k >= 0 && k <= 64 * w.words(), what, ": k = ", k, " does not fit ", w.words(),
+               " words per row (m = ", m, ")");
+  LOWBIT_CHECK(0 <= j0 && j0 <= j1 && j1 <= w.rows(), what, ": columns [", j0, ", ", j1, ") outside the ", w.rows(),
+               " weight rows");
+  return {m, k, w.words(), planes, a, w.data(), w.row_popcounts(), coef, accumulate, c, ldc, j0, j1};
+}
+}  // namespace
+
+void bgemm_pm1(int64_t m, int64_t k, const uint64_t* a, const BinaryMatrix& w, int32_t coef, bool accumulate,
+               int32_t* c, int64_t ldc, int64_t j0, int64_t j1) {
+  const auto g = make_args("bgemm_pm1", m, k, 0, a, w, coef, accumulate, c, ldc, j0, j1);
+  if (g.m == 0 || g.j0 == g.j1) return;
+  HWY_DYNAMIC_DISPATCH(BgemmImpl)(g);
+}
+
+void bgemm_planes(int64_t m, int64_t k, int planes, const uint64_t* a, const BinaryMatrix& w, int32_t coef,
+                  bool accumulate, int32_t* c, int64_t ldc, int64_t j0, int64_t j1) {
+  LOWBIT_CHECK(planes >= 1 && planes <= 16, "bgemm_planes: ", planes, " planes (1..16)");
+  const auto g = make_args("bgemm_planes", m, k, planes, a, w, coef, accumulate, c, ldc, j0, j1);
+  if (g.m == 0 || g.j0 == g.j1) return;
+  HWY_DYNAMIC_DISPATCH(BgemmImpl)(g);
+}
+
+namespace {
+inline void put(int32_t* dst, int64_t value, int32_t coef, bool accumulate) {
+  // int32 wrap-around, as the SIMD code (unsigned arithmetic: no signed-overflow UB).
+  const uint32_t v = static_cast<uint32_t>(static_cast<uint64_t>(value) * static_cast<uint64_t>(int64_t{coef}));
+  *dst = static_cast<int32_t>(accumulate ? static_cast<uint32_t>(*dst) + v : v);
+}
+}  // namespace
+
+void bgemm_pm1_ref(int64_t m, int64_t n, int64_t k, int64_t words, const uint64_t* a, const uint64_t* w, int32_t coef,
+                   bool accumulate, int32_t* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t cnt = 0;
+      for (int64_t q = 0; q < words; ++q) cnt += std::popcount(a[i * words + q] ^ w[j * words + q]);
+      put(&c[i * ldc + j], k - 2 * cnt, coef, accumulate);
+    }
+}
+
+void bgemm_planes_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a,
+                      const uint64_t* w, int32_t coef, bool accumulate, int32_t* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t dot = 0;
+      for (int b = 0; b < planes; ++b) {
+        const uint64_t* ab = a + (b * m + i) * words;
+        int64_t both = 0, ones = 0;
+        for (int64_t q = 0; q < words; ++q) {
+          both += std::popcount(ab[q] & w[j * words + q]);
+          ones += std::popcount(ab[q]);
+        }
+        dot += (int64_t{1} << b) * (2 * both - ones);
+      }
+      put(&c[i * ldc + j], dot, coef, accumulate);
+    }
+}
+
+std::vector<int64_t> bit_kernel_targets() {
+  std::vector<int64_t> out;
+  const int64_t usable = hwy::SupportedTargets() & HWY_TARGETS;  // HWY_TARGETS of this file (AVX3_DL included)
+  for (int bit = 0; bit < 63; ++bit)  // lower bits are better targets
+    if (usable & (int64_t{1} << bit)) out.push_back(int64_t{1} << bit);
+  return out;
+}
+
+const char* bit_kernel_target() { return hwy::TargetName(HWY_DYNAMIC_DISPATCH(KernelTarget)()); }
+
+}  // namespace lowbit::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,129 @@
+// Kernels of the deployment runtime: integer accumulators of binary and few-bit layers by
+// popcount, thresholding into packed bits / bit-planes, and max pooling and patch
+// gathering (im2col) of packed maps.
+// Pure functions on raw buffers, single-threaded (the runtime splits rows and columns
+// across threads); every dispatched kernel has a plain scalar `_ref` twin that is its
+// specification. Bit convention (ARCHITECTURE.md): bit 1 = +1, bit 0 = -1 for +-1 data;
+// bit 1 = 1, bit 0 = 0 for the bit-planes of unsigned codes.
+//
+// Packed rows: a matrix of `rows` vectors is stored row-major with `words` uint64 per
+// row; element t of a row is bit (t % 64) of word t / 64. `k` counts the valid elements of
+// a row; every bit that is not a valid element is 0 in both operands (so K not a multiple
+// of 64, and conv patches whose channel groups leave gaps, both just work).
+// Bit-planes: unsigned p-bit codes are stored as p packed matrices, plane b (the 2^b bit)
+// at planes + b * rows * words.
+// Packed maps (NHWC): a binary feature map of N images, H x W pixels, C channels is
+// bits[N][H][W][packed_words(C)]: each pixel is one packed row of its C channels.
+//
+// SIMD through Highway with run-time dispatch (AVX-512 with VPOPCNTDQ, AVX-512, AVX2,
+// SSE4, NEON, scalar); bit_kernel_targets() lists the targets compiled in and usable here,
+// and hwy::SetSupportedTargetsForTest caps them (tests run every one).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lowbit/core/tensor.hpp"       // detail::aligned_alloc_bytes
+#include "lowbit/kernels/xnor_gemm.hpp"  // packed_words
+
+namespace lowbit::kernels {
+
+// Weights prepared once for the GEMM kernels: n rows of +-1 values (or, seen by
+// bgemm_planes, of 0/1 multiplied as +-1), given as canonical packed rows [n][words].
+//
+// Kernel layout (data()): columns are grouped in blocks of kBlock = 32 rows of the
+// weight matrix, each block stored word-major, so one word of an activation row meets
+// 32 consecutive weight words (SIMD lanes = output columns, no horizontal sums):
+//   data()[(jb * words + w) * kBlock + jj] = word w of weight row jb * kBlock + jj,
+// for jb < blocks() = ceil(n / kBlock); rows past n are zero. 64-byte aligned.
+// row_popcounts()[j] = popcount of row j (padded with zeros to blocks() * kBlock).
+class BinaryMatrix {
+ public:
+  static constexpr int64_t kBlock = 32;
+
+  BinaryMatrix() = default;
+  BinaryMatrix(const uint64_t* rows, int64_t n, int64_t words);
+  BinaryMatrix(const BinaryMatrix& other);
+  BinaryMatrix& operator=(const BinaryMatrix& other);
+  BinaryMatrix(BinaryMatrix&& other) noexcept;  // leaves `other` empty (0 x 0)
+  BinaryMatrix& operator=(BinaryMatrix&& other) noexcept;
+
+  int64_t rows() const { return n_; }
+  int64_t words() const { return words_; }
+  int64_t blocks() const { return (n_ + kBlock - 1) / kBlock; }
+  const uint64_t* data() const { return data_.get(); }  // kernel layout (above)
+  const int32_t* row_popcounts() const { return popcounts_.data(); }
+  uint64_t word(int64_t row, int64_t w) const { return data_.get()[((row / kBlock) * words_ + w) * kBlock + row % kBlock]; }
+  // Back to canonical packed rows [n][words].
+  void unpack(uint64_t* rows) const;
+
+ private:
+  int64_t n_ = 0, words_ = 0;
+  std::unique_ptr<uint64_t, detail::AlignedFree> data_;
+  std::vector<int32_t> popcounts_;
+};
+
+// C[i * ldc + j] (+)= coef * dot(a_i, w_j) for i < m, j0 <= j < j1, exact int32 (wrapping
+// like int32 arithmetic if coef * dot does not fit):
+//   bgemm_pm1:    a is +-1 bits:         dot = k - 2 popcount(a_i XOR w_j)
+//   bgemm_planes: a is p unsigned planes: dot = sum_b 2^b (2 popcount(a_b,i AND w_j) - popcount(a_b,i))
+// a: m packed rows of w.words() words (bgemm_planes: `planes` such matrices, plane b at
+// a + b * m * words; 1 <= planes <= 16). Columns default to all (j1 = -1 means w.rows());
+// only columns [j0, j1) of C are read or written, so threads may split rows (pm1: pass
+// a + i0 * words and c + i0 * ldc) or columns (both; fastest at multiples of
+// BinaryMatrix::kBlock). `accumulate` adds to C instead of overwriting (multi-plane
+// weights: w = sum_j coef_j s_j). Never allocates.
+void bgemm_pm1(int64_t m, int64_t k, const uint64_t* a, const BinaryMatrix& w, int32_t coef, bool accumulate,
+               int32_t* c, int64_t ldc, int64_t j0 = 0, int64_t j1 = -1);
+void bgemm_planes(int64_t m, int64_t k, int planes, const uint64_t* a, const BinaryMatrix& w, int32_t coef,
+                  bool accumulate, int32_t* c, int64_t ldc, int64_t j0 = 0, int64_t j1 = -1);
+// Scalar twins on canonical packed weight rows (w: n rows of `words`).
+void bgemm_pm1_ref(int64_t m, int64_t n, int64_t k, int64_t words, const uint64_t* a, const uint64_t* w, int32_t coef,
+                   bool accumulate, int32_t* c, int64_t ldc);
+void bgemm_planes_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a,
+                      const uint64_t* w, int32_t coef, bool accumulate, int32_t* c, int64_t ldc);
+
+// Output codes: code(i, j) = #{l < levels : acc[i * ldc + j] >= thr[j * levels + l]} with
+// thr sorted ascending per channel (FINN MultiThreshold, `x >= t`; INT32_MIN / INT32_MAX
+// work as always / almost never). levels = 1 gives one bit per value; out is
+// `bits = threshold_bits(levels)` planes of m rows x packed_words(n) words, plane b (bit
+// 2^b of the code) at out + b * m * packed_words(n); bits past n in each row are 0.
+// 1 <= levels <= 255 (lowbit::Error otherwise).
+inline int threshold_bits(int levels) {
+  int b = 0;
+  while ((levels >> b) != 0) ++b;
+  return b;
+}
+void threshold_planes(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
+                      uint64_t* out);
+void threshold_planes_ref(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
+                          uint64_t* out);
+
+// Max pooling of a packed binary NHWC map (max of +-1 values = OR, bit 1 = +1):
+// src bits[n][h][w][packed_words(c)], window k x k, stride s, no padding;
+// dst bits[n][oh][ow][packed_words(c)] with oh = (h - k) / s + 1, ow = (w - k) / s + 1.
+// Requires 1 <= k <= h, w and s >= 1.
+void maxpool_or(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src, uint64_t* dst);
+void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src,
+                    uint64_t* dst);
+
+// Patches of a binary convolution (kh x kw, stride s, no padding) on a packed NHWC map
+// src bits[n][h][w][cw], cw = packed_words(c): one packed row per output pixel,
+// dst[(img * oh + y) * ow + x][kh * kw * cw], oh = (h - kh) / s + 1, ow = (w - kw) / s + 1,
+// the row being the kh * kw input pixels of the window in (dy, dx) row-major order, each
+// its cw words copied as is. So a row holds k = kh * kw * c valid bits in
+// words = kh * kw * cw words, the channel gaps zero in both operands when the weights of
+// output channel o are packed the same way (tap (dy, dx) of o in words
+// [(dy * kw + dx) * cw, +cw)), and bgemm_pm1(oh * ow * n, kh * kw * c, dst, weights...)
+// computes the convolution. Requires 1 <= kh <= h, 1 <= kw <= w, s >= 1.
+void im2col_bits(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint64_t* src,
+                 uint64_t* dst);
+void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
+                     const uint64_t* src, uint64_t* dst);
+
+// The Highway targets (hwy::TargetName) the bit kernels were compiled for and this CPU
+// supports, best first, and the one they dispatch to now ("AVX3_DL", "AVX2", ...).
+std::vector<int64_t> bit_kernel_targets();
+const char* bit_kernel_target();
+
+}  // namespace lowbit::kernels

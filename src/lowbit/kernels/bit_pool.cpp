@@ -1,0 +1,126 @@
+// maxpool_or and im2col_bits on packed NHWC maps, with Highway's run-time dispatch (one
+// compile per SIMD target, see bit_gemm.cpp). Both work pixel by pixel on whole words:
+// pooling ORs the window's pixels, vectors across a pixel's words; im2col copies, for each
+// window row, its kw pixels, which are kw * cw consecutive words of the input.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "lowbit/kernels/bit_pool.cpp"
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/kernels/bit_gemm.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+void MaxpoolImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* HWY_RESTRICT src,
+                 uint64_t* HWY_RESTRICT dst) {
+  const hn::ScalableTag<uint64_t> d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        const uint64_t* p = src + ((img * h + y * s) * w + x * s) * cw;
+        uint64_t* o = dst + ((img * oh + y) * ow + x) * cw;
+        int64_t q = 0;
+        for (; q + L <= cw; q += L) {
+          auto v = hn::LoadU(d, p + q);
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) v = hn::Or(v, hn::LoadU(d, p + (dy * w + dx) * cw + q));
+          hn::StoreU(v, d, o + q);
+        }
+        for (; q < cw; ++q) {
+          uint64_t v = 0;
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) v |= p[(dy * w + dx) * cw + q];
+          o[q] = v;
+        }
+      }
+}
+
+void Im2colImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
+                const uint64_t* HWY_RESTRICT src, uint64_t* HWY_RESTRICT dst) {
+  const hn::ScalableTag<uint64_t> d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t cw = packed_words(c), oh = (h - kh) / s + 1, ow = (w - kw) / s + 1;
+  const int64_t span = kw * cw;  // one window row: kw consecutive pixels
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        uint64_t* o = dst + ((img * oh + y) * ow + x) * kh * span;
+        for (int64_t dy = 0; dy < kh; ++dy, o += span) {
+          const uint64_t* p = src + ((img * h + y * s + dy) * w + x * s) * cw;
+          int64_t q = 0;
+          for (; q + L <= span; q += L) hn::StoreU(hn::LoadU(d, p + q), d, o + q);
+          for (; q < span; ++q) o[q] = p[q];
+        }
+      }
+}
+
+}  // namespace lowbit::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowbit::kernels {
+
+HWY_EXPORT(MaxpoolImpl);
+HWY_EXPORT(Im2colImpl);
+
+namespace {
+void check_window(const char* what, int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s) {
+  LOWBIT_CHECK(n >= 0 && c >= 0 && kh >= 1 && kw >= 1 && kh <= h && kw <= w && s >= 1, what, ": window ", kh, "x",
+               kw, " stride ", s, " does not fit a ", h, "x", w, " map (n = ", n, ", c = ", c, ")");
+}
+}  // namespace
+
+void maxpool_or(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src, uint64_t* dst) {
+  check_window("maxpool_or", n, h, w, c, k, k, s);
+  if (n == 0 || c == 0) return;
+  HWY_DYNAMIC_DISPATCH(MaxpoolImpl)(n, h, w, c, k, s, src, dst);
+}
+
+void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src,
+                    uint64_t* dst) {
+  check_window("maxpool_or_ref", n, h, w, c, k, k, s);
+  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x)
+        for (int64_t q = 0; q < cw; ++q) {
+          uint64_t v = 0;
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) v |= src[((img * h + y * s + dy) * w + x * s + dx) * cw + q];
+          dst[((img * oh + y) * ow + x) * cw + q] = v;
+        }
+}
+
+void im2col_bits(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint64_t* src,
+                 uint64_t* dst) {
+  check_window("im2col_bits", n, h, w, c, kh, kw, s);
+  if (n == 0 || c == 0) return;
+  HWY_DYNAMIC_DISPATCH(Im2colImpl)(n, h, w, c, kh, kw, s, src, dst);
+}
+
+void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
+                     const uint64_t* src, uint64_t* dst) {
+  check_window("im2col_bits_ref", n, h, w, c, kh, kw, s);
+  const int64_t cw = packed_words(c), oh = (h - kh) / s + 1, ow = (w - kw) / s + 1;
+  int64_t out = 0;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x)
+        for (int64_t dy = 0; dy < kh; ++dy)
+          for (int64_t dx = 0; dx < kw; ++dx)
+            for (int64_t q = 0; q < cw; ++q) dst[out++] = src[((img * h + y * s + dy) * w + x * s + dx) * cw + q];
+}
+
+}  // namespace lowbit::kernels
+#endif  // HWY_ONCE
