@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <tuple>
 
 #include "lowbit/core/rng.hpp"
 #include "lowbit/data/batch.hpp"
@@ -30,9 +31,28 @@ struct NetSpec {
   data::Normalize normalize = data::Normalize::ZeroOne;
   Shape image = {1, 5, 7};
   std::vector<int64_t> hidden = {70, 65};
+  bool conv = false;
 };
 
+// A small CNV: conv 3x3 (5 filters) + pool 2, conv 2x2 (70 filters: two words per pixel,
+// with a gap), dense 4. Used when s.conv is set; the image must be at least 8x9.
+json conv_net(const NetSpec& s) {
+  json layers = json::array({{{"type", "quant_act"}, {"quantizer", s.input}}});
+  layers.push_back({{"type", "conv2d"}, {"filters", 5}, {"kernel", 3}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
+  layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
+  layers.push_back({{"type", "conv2d"}, {"filters", 70}, {"kernel", 2}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
+  layers.push_back({{"type", "flatten"}});
+  layers.push_back({{"type", "dense"}, {"units", 4}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  return {{"name", "tiny_cnv"}, {"input", s.image}, {"weights", s.weights}, {"layers", layers}};
+}
+
 json dense_net(const NetSpec& s) {
+  if (s.conv) return conv_net(s);
   json layers = json::array({{{"type", "quant_act"}, {"quantizer", s.input}}, {{"type", "flatten"}}});
   for (int64_t h : s.hidden) {
     layers.push_back({{"type", "dense"}, {"units", h}, {"bias", false}});
@@ -50,7 +70,7 @@ void randomize_batchnorms(nn::Model& m, uint64_t seed) {
   const Shape in = m.input_shape();
   double spread = std::sqrt(static_cast<double>(shape_numel(in)));
   for (nn::Layer* l : m.leaf_layers()) {
-    if (auto* d = dynamic_cast<nn::Dense*>(l)) spread = std::sqrt(static_cast<double>(d->in_features())) * 0.5;
+    if (auto* d = dynamic_cast<nn::WeightedLayer*>(l)) spread = std::sqrt(static_cast<double>(d->fan_in())) * 0.5;
     auto* bn = dynamic_cast<nn::BatchNorm*>(l);
     if (!bn) continue;
     for (int64_t c = 0; c < bn->channels(); ++c) {
@@ -124,15 +144,17 @@ void check_bit_exact(const NetSpec& spec, uint64_t seed, const Shape& image_over
   nn::Sequential& net = model->net();
   size_t layer = 0;
   for (size_t i = 0; i + 1 < net.size(); ++i) {
-    auto* d = dynamic_cast<nn::Dense*>(&net.at(i));
+    auto* d = dynamic_cast<nn::WeightedLayer*>(&net.at(i));
     if (!d) continue;
     ASSERT_LT(layer, trace.size());
-    const Tensor& y = net.activation(i);
+    const Tensor& y = net.activation(i);  // (N, M) or (N, M, OH, OW); the trace is (N, OH, OW, M)
     const auto& scale = d->quant().output_scales();
+    const int64_t M = y.dim(1), P = y.size() / (y.dim(0) * M);
     ASSERT_EQ(static_cast<int64_t>(trace[layer].size()), y.size());
     for (int64_t k = 0; k < y.size(); ++k) {
-      const float s = scale[static_cast<size_t>(k % d->out_features())];
-      ASSERT_EQ(trace[layer][static_cast<size_t>(k)], static_cast<int32_t>(std::nearbyint(y[k] / s)))
+      const int64_t img = k / (M * P), ch = (k / P) % M, pix = k % P;
+      const float s = scale[static_cast<size_t>(ch)];
+      ASSERT_EQ(trace[layer][static_cast<size_t>((img * P + pix) * M + ch)], static_cast<int32_t>(std::nearbyint(y[k] / s)))
           << "layer " << layer << " value " << k;
     }
     ++layer;
@@ -154,6 +176,21 @@ TEST(ExportRuntime, FewBitInputsAndOtherSizes) {
   b.hidden = {64};
   check_bit_exact(b, 61);
 }
+TEST(ExportRuntime, ConvolutionsWithPoolingAreBitExact) {
+  for (const auto& [w, a, in] : {std::tuple{"binary", "binary", "dorefa:8"}, std::tuple{"binary", "dorefa:2", "dorefa:8"},
+                                 std::tuple{"dorefa:2", "dorefa:2", "binary"}}) {
+    NetSpec s{w, a, in};
+    s.conv = true;
+    s.image = {2, 8, 9};
+    if (std::string(in) == "binary") s.normalize = data::Normalize::MinusOneOne;
+    check_bit_exact(s, 81);
+  }
+  NetSpec padded{"binary", "binary"};
+  padded.conv = true;
+  padded.image = {1, 10, 10};
+  check_bit_exact(padded, 91, Shape{1, 7, 8});
+}
+
 TEST(ExportRuntime, SmallerImagesArePaddedLikeTraining) {
   NetSpec s{"binary", "dorefa:2"};
   s.image = {1, 9, 10};

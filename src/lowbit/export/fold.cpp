@@ -1,6 +1,8 @@
 #include "lowbit/export/fold.hpp"
 
+#include <array>
 #include <bit>
+#include <functional>
 #include <cmath>
 #include <cstring>
 
@@ -8,6 +10,7 @@
 #include "lowbit/format/lbm.hpp"
 #include "lowbit/kernels/xnor_gemm.hpp"
 #include "lowbit/nn/batchnorm.hpp"
+#include "lowbit/nn/conv2d.hpp"
 #include "lowbit/nn/dense.hpp"
 #include "lowbit/nn/quant_act.hpp"
 
@@ -121,12 +124,22 @@ class Folder {
     for (size_t p = 0; p < 256; ++p) lut[p] = static_cast<uint8_t>(fmt_.level(codes[p]));
     add_blob("input.lut", lut);
     const Shape in = model_.input_shape();
+    // The runtime's activations are maps (h, w, c) of packed pixels. A convolutional first
+    // layer sees the image as such a map; a dense one as one pixel of C*H*W channels
+    // (training's flattening order).
+    bool conv_first = false;
+    for (size_t i = 1; i < net_.size(); ++i)
+      if (dynamic_cast<nn::WeightedLayer*>(&net_.at(i))) {
+        conv_first = dynamic_cast<nn::Conv2d*>(&net_.at(i)) != nullptr;
+        break;
+      }
+    map_ = conv_first ? std::array<int64_t, 3>{in[1], in[2], in[0]} : std::array<int64_t, 3>{1, 1, shape_numel(in)};
     input_ = fmt_.to_json();
+    input_["layout"] = conv_first ? "map" : "flat";
     input_["shape"] = in;
     input_["normalize"] = data::normalize_name(opt_.normalize);
     input_["lut"] = "input.lut";
     input_["quantizer"] = q->quantizer().spec().str();
-    features_ = shape_numel(in);
   }
 
   // Folds the block starting at layer i; returns the index after it.
@@ -134,21 +147,65 @@ class Folder {
     nn::Layer& l = net_.at(i);
     const std::string type = l.type();
     if (type == "flatten" || type == "dropout") return i + 1;  // identity on the runtime's layout (dense only)
-    if (auto* d = dynamic_cast<nn::Dense*>(&l)) return fold_dense(i, *d);
-    fail(where(i), ": not supported by the runtime yet (it runs dense networks: input quantizer, then dense + "
-         "BatchNorm + activation quantizer blocks, and a last dense + BatchNorm)");
+    if (auto* d = dynamic_cast<nn::WeightedLayer*>(&l)) return fold_weighted(i, *d);
+    fail(where(i), ": not supported by the runtime (it runs an input quantizer, then conv2d/dense + BatchNorm + "
+         "activation quantizer [+ max pooling] blocks, and a last dense + BatchNorm)");
   }
 
-  size_t fold_dense(size_t i, nn::Dense& d) {
+  // Where training's input element `col` of a weight row lands in the runtime's packed row.
+  struct Columns {
+    int64_t valid = 0, words = 0;             // K and the words of a packed row
+    std::function<int64_t(int64_t)> bit;      // training column -> bit position
+  };
+
+  size_t fold_weighted(size_t i, nn::WeightedLayer& layer) {
     LOWBIT_CHECK(!scores_done_, where(i), ": layers after the score layer");
     const std::string name = "layer" + std::to_string(layers_.size());
-    nn::LayerQuantizers& q = d.quant();
+    nn::LayerQuantizers& q = layer.quant();
+    auto* conv = dynamic_cast<nn::Conv2d*>(&layer);
+    auto* dense = dynamic_cast<nn::Dense*>(&layer);
+    const Param* bias_param = nullptr;
+    const auto [h, w, c] = map_;
+    const int64_t cw = kernels::packed_words(c);
+    Columns cols;
+    json op;
+    int64_t M = 0, oh = 1, ow = 1;
+    if (conv) {
+      LOWBIT_CHECK(conv->pad_h() == 0 && conv->pad_w() == 0, where(i), ": padded convolutions are not supported by the runtime yet");
+      LOWBIT_CHECK(conv->stride_h() == conv->stride_w(), where(i), ": unequal strides are not supported by the runtime");
+      const int64_t kh = conv->kernel_h(), kw = conv->kernel_w(), st = conv->stride_h();
+      LOWBIT_CHECK(conv->in_channels() == c && kh <= h && kw <= w, where(i), ": input map ", h, "x", w, "x", c,
+                   " does not fit its ", conv->in_channels(), " input channels and ", kh, "x", kw, " kernel");
+      M = conv->out_channels();
+      oh = (h - kh) / st + 1, ow = (w - kw) / st + 1;
+      cols.valid = kh * kw * c;
+      cols.words = kh * kw * cw;
+      // weight (o, ci, dy, dx) -> tap (dy, dx) of the patch, channel ci
+      cols.bit = [=](int64_t col) {
+        const int64_t ci = col / (kh * kw), dy = (col / kw) % kh, dx = col % kw;
+        return (dy * kw + dx) * cw * 64 + ci;
+      };
+      bias_param = conv->bias();
+      op = {{"op", "conv"}, {"in_shape", {h, w, c}}, {"kernel", {kh, kw}}, {"stride", st}};
+    } else {
+      M = dense->out_features();
+      LOWBIT_CHECK(dense->in_features() == h * w * c, where(i), ": takes ", dense->in_features(),
+                   " features but its input has ", h * w * c);
+      cols.valid = h * w * c;
+      cols.words = h * w * cw;
+      // training flattens (c, y, x); the runtime holds pixels (y, x) of cw words each
+      cols.bit = [=](int64_t col) {
+        const int64_t ci = col / (h * w), y = (col / w) % h, x = col % w;
+        return (y * w + x) * cw * 64 + ci;
+      };
+      bias_param = dense->bias();
+      op = {{"op", "dense"}, {"in_shape", {h, w, c}}};
+    }
     LOWBIT_CHECK(q.input_quantizer() == nullptr, where(i), ": input quantizers inside dense layers are not exported; "
                  "use a quant_act layer before it");
     LOWBIT_CHECK(q.last_exact(), where(i), ": its evaluation is not on integer codes (weights '", q.weight_spec(),
                  "' on inputs from a quantizer with one scale are needed; float layers cannot be deployed)");
-    const int64_t K = d.in_features(), M = d.out_features();
-    LOWBIT_CHECK(K == features_, where(i), ": takes ", K, " features but its input has ", features_);
+    const int64_t K = cols.valid;
     const Tensor& wc = q.weight_codes();
     quant::Grid wg;
     q.weight_quantizer()->grid(wg);
@@ -166,13 +223,15 @@ class Folder {
     for (int64_t c = 0; c < M; ++c) {
       ChannelMap& m = maps[static_cast<size_t>(c)];
       m.scale = q.output_scales()[static_cast<size_t>(c)];
-      m.has_bias = (d.bias() != nullptr);
-      if (m.has_bias) m.bias = d.bias()->value[c];
+      m.has_bias = bias_param != nullptr;
+      if (m.has_bias) m.bias = bias_param->value[c];
       m.has_bn = bn != nullptr;
       if (bn) m.bn_mean = bn_mean[c], m.bn_scale = bn_scale[c], m.bn_shift = bn_shift[c];
     }
-    json op = {{"op", "dense"}, {"name", net_.at(i).type() + "@" + std::to_string(i)}, {"in", K}, {"out", M},
-               {"input", fmt_.to_json()}};
+    op["name"] = net_.at(i).type() + "@" + std::to_string(i);
+    op["in"] = K;
+    op["out"] = M;
+    op["input"] = fmt_.to_json();
 
     nn::QuantAct* act = next < net_.size() ? dynamic_cast<nn::QuantAct*>(&net_.at(next)) : nullptr;
     std::vector<int8_t> flip(static_cast<size_t>(M), 0);
@@ -198,6 +257,18 @@ class Folder {
       op["output"]["quantizer"] = act->quantizer().spec().str();
       fmt_ = out;
       next++;
+      // Max pooling after the quantizer equals pooling the accumulators before the
+      // thresholds: every channel's level is non-decreasing in its (sign-corrected) accumulator.
+      while (next < net_.size() && net_.at(next).type() == "dropout") ++next;
+      if (next < net_.size() && net_.at(next).type() == "maxpool2d") {
+        const json p = net_.at(next).spec();
+        const int64_t k = p.at("kernel"), st = p.value("stride", 0) == 0 ? k : p.at("stride").get<int64_t>();
+        LOWBIT_CHECK(p.value("padding", 0) == 0, where(next), ": padded max pooling is not supported by the runtime");
+        LOWBIT_CHECK(conv != nullptr, where(next), ": max pooling after a dense layer");
+        op["pool"] = {{"kernel", k}, {"stride", st}};
+        oh = (oh - k) / st + 1, ow = (ow - k) / st + 1;
+        ++next;
+      }
     } else {
       LOWBIT_CHECK(next == net_.size(), where(next), ": after a dense layer (+ BatchNorm) the runtime needs an "
                    "activation quantizer, or the end of the network");
@@ -205,8 +276,9 @@ class Folder {
       for (int64_t c = 0; c < M; ++c) scale[static_cast<size_t>(c)] = maps[static_cast<size_t>(c)].scale;
       add_blob(name + ".scale", to_bytes(scale));
       op["output"] = {{"format", "scores"}, {"scale", name + ".scale"}};
-      if ((d.bias() != nullptr)) {
-        for (int64_t c = 0; c < M; ++c) bias[static_cast<size_t>(c)] = d.bias()->value[c];
+      LOWBIT_CHECK(!conv, where(i), ": the score layer must be dense");
+      if (bias_param) {
+        for (int64_t c = 0; c < M; ++c) bias[static_cast<size_t>(c)] = bias_param->value[c];
         add_blob(name + ".bias", to_bytes(bias));
         op["output"]["bias"] = name + ".bias";
       }
@@ -219,16 +291,17 @@ class Folder {
       scores_done_ = true;
       classes_ = M;
     }
-    op["weights"] = weight_planes(wc, M, K, flip, name, where(i));
+    op["weights"] = weight_planes(wc, M, cols, flip, name, where(i));
     layers_.push_back(op);
-    features_ = M;
+    map_ = {oh, ow, M};
     return next;
   }
 
   // Weight codes as q +-1 bit-planes: an odd code w with |w| <= 2^q - 1 is
   // sum_j 2^j s_j, s_j = 2 u_j - 1 for the bits u_j of u = (w + 2^q - 1) / 2.
-  json weight_planes(const Tensor& wc, int64_t M, int64_t K, const std::vector<int8_t>& flip, const std::string& name,
-                     const std::string& where) {
+  json weight_planes(const Tensor& wc, int64_t M, const Columns& cols, const std::vector<int8_t>& flip,
+                     const std::string& name, const std::string& where) {
+    const int64_t K = cols.valid;
     int32_t max_abs = 0;
     for (int64_t i = 0; i < wc.size(); ++i) {
       const auto w = static_cast<int32_t>(wc[i]);
@@ -238,15 +311,16 @@ class Folder {
     }
     const int planes = std::bit_width(static_cast<uint32_t>(max_abs));  // 2^planes - 1 >= max_abs
     const int32_t offset = (int32_t{1} << planes) - 1;
-    const int64_t words = kernels::packed_words(K);
+    const int64_t words = cols.words;
     std::vector<uint64_t> bits(static_cast<size_t>(planes * M * words), 0);
     for (int64_t r = 0; r < M; ++r)
       for (int64_t k = 0; k < K; ++k) {
         int32_t w = static_cast<int32_t>(wc[r * K + k]);
         if (flip[static_cast<size_t>(r)]) w = -w;
         const auto u = static_cast<uint32_t>((w + offset) / 2);
+        const int64_t b = cols.bit(k);
         for (int j = 0; j < planes; ++j)
-          if ((u >> j) & 1u) bits[static_cast<size_t>((j * M + r) * words + k / 64)] |= uint64_t{1} << (k % 64);
+          if ((u >> j) & 1u) bits[static_cast<size_t>((j * M + r) * words + b / 64)] |= uint64_t{1} << (b % 64);
       }
     add_blob(name + ".weights", to_bytes(bits));
     json coef = json::array();
@@ -279,7 +353,8 @@ class Folder {
   FoldedModel out_;
   json input_, layers_ = json::array();
   CodeFormat fmt_;
-  int64_t features_ = 0, classes_ = 0;
+  std::array<int64_t, 3> map_{};  // the runtime's activation map (h, w, c) before the next layer
+  int64_t classes_ = 0;
   bool scores_done_ = false;
 };
 

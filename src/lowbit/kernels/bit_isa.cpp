@@ -1,5 +1,8 @@
 #include "lowbit/kernels/bit_isa.hpp"
 
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL  // AVX-512 VPOPCNTDQ/BITALG: Highway 1.0 leaves it out unless asked
+#endif
 #include <hwy/highway.h>
 #include <hwy/targets.h>
 

@@ -5,14 +5,14 @@
 
 namespace lowbit::kernels {
 
-// "avx3_zen4" (AVX-512 with VPOPCNTDQ/BITALG), "avx3" (AVX-512), "avx2", "sse4", "ssse3",
+// "avx3_dl" (AVX-512 with VPOPCNTDQ/BITALG), "avx3" (AVX-512), "avx2", "sse4", "ssse3",
 // "neon", "scalar" -- those compiled into this build, best first, comma-separated.
 std::string isa_choices();
 // Disables every compiled target better than `name` (case-insensitive; "" = no cap, and
 // undoes an earlier cap). Throws lowbit::Error for a name not in isa_choices() or one this
 // CPU does not support.
 void set_max_isa(const std::string& name);
-// The target dispatch picks now, as Highway names it (e.g. "AVX3_ZEN4", "AVX2").
+// The target dispatch picks now, as Highway names it (e.g. "AVX3_DL", "AVX2").
 std::string active_isa();
 
 }  // namespace lowbit::kernels

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -25,10 +26,18 @@ struct Codes {
   int planes() const { return pm1 ? 1 : bits; }
 };
 
-// A dense layer: acc = sum_j coef_j (a . s_j) over +-1 weight planes s_j, then either
-// thresholds into the next layer's codes or the float score map.
+// A dense or convolutional layer: acc = sum_j coef_j (a . s_j) over +-1 weight planes s_j
+// (a = the input row, or for a convolution each output pixel's patch), optionally max
+// pooled, then either thresholds into the next layer's codes or the float score map.
+// Activations are maps (h, w, c): per image h*w pixels of packed_words(c) words, per plane.
 struct DenseLayer {
-  int64_t in = 0, out = 0;
+  bool conv = false;
+  int64_t h = 1, w = 1, c = 0;         // input map
+  int64_t kh = 1, kw = 1, stride = 1;  // conv
+  int64_t oh = 1, ow = 1;              // conv output (before pooling)
+  int64_t pool = 0, pool_stride = 0;   // max pooling of the accumulators (0 = none)
+  int64_t ph = 1, pw = 1;              // output map after pooling
+  int64_t in = 0, out = 0;             // valid bits of a row (K) and output channels
   Codes input, output;
   std::vector<kernels::BinaryMatrix> planes;
   std::vector<int32_t> coef;
@@ -42,7 +51,8 @@ struct DenseLayer {
 // Per-thread buffers, sized once for `chunk` images.
 struct Workspace {
   std::vector<uint64_t> a, b;  // activations in bit-planes (ping-pong)
-  std::vector<int32_t> acc;
+  std::vector<uint64_t> patches;  // convolution patches, per plane
+  std::vector<int32_t> acc, pooled;
 };
 
 }  // namespace
@@ -52,10 +62,11 @@ struct Engine::Impl {
   ModelInfo info;
   EngineOptions opt;
   Codes input_codes;
+  bool input_map = false;  // the image as an (H, W, C) map (convolutional first layer), else one flat row
   uint8_t lut[256] = {};
   std::vector<DenseLayer> layers;
   std::vector<Workspace> work;
-  int64_t max_words = 0, max_out = 0;
+  int64_t max_words = 0, max_acc = 0, max_patch = 0;  // per image
   int threads = 1;
 
   void parse(const format::LbmFile& file);
@@ -116,6 +127,10 @@ void Engine::Impl::parse(const format::LbmFile& file) {
     info.input_quantizer = in.value("quantizer", "");
     info.normalize = in.value("normalize", "");
     input_codes = parse_codes(in, source + ": input");
+    const std::string layout = in.value("layout", "flat");
+    LOWBIT_CHECK(layout == "flat" || layout == "map", source, ": input layout '", layout, "' (flat or map)");
+    input_map = layout == "map";
+    LOWBIT_CHECK(!input_map || info.input_shape.size() == 3, source, ": a map input needs a [C, H, W] shape");
     const std::vector<uint8_t> table = blob<uint8_t>(file, in.at("lut").get<std::string>(), 256, "input");
     const int max_code = input_codes.pm1 ? 1 : (1 << input_codes.bits) - 1;
     for (int p = 0; p < 256; ++p) {
@@ -125,6 +140,8 @@ void Engine::Impl::parse(const format::LbmFile& file) {
     }
     int64_t features = 1;
     for (int64_t d : info.input_shape) features *= d;
+    std::array<int64_t, 3> map = input_map ? std::array<int64_t, 3>{info.input_shape[1], info.input_shape[2], info.input_shape[0]}
+                                           : std::array<int64_t, 3>{1, 1, features};
     Codes codes = input_codes;
     bool ended = false;
     const json& ls = m.at("layers");
@@ -134,12 +151,40 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       const std::string where = source + ": layer " + std::to_string(i);
       LOWBIT_CHECK(!ended, where, ": layers after the score layer");
       const std::string op = l.at("op").get<std::string>();
-      LOWBIT_CHECK(op == "dense", where, ": unknown op '", op, "' (this runtime knows: dense)");
+      LOWBIT_CHECK(op == "dense" || op == "conv", where, ": unknown op '", op, "' (this runtime knows: dense, conv)");
       DenseLayer d;
+      d.conv = op == "conv";
+      d.h = map[0], d.w = map[1], d.c = map[2];
+      LOWBIT_CHECK(l.at("in_shape").get<std::vector<int64_t>>() == std::vector<int64_t>(map.begin(), map.end()), where,
+                   ": input map ", l.at("in_shape").dump(), " differs from the previous layer's output [", map[0], ",",
+                   map[1], ",", map[2], "]");
       d.in = l.at("in").get<int64_t>();
       d.out = l.at("out").get<int64_t>();
-      LOWBIT_CHECK(d.in == features, where, ": takes ", d.in, " features, its input has ", features);
-      LOWBIT_CHECK(d.out > 0 && d.out <= (1 << 20), where, ": ", d.out, " outputs out of range");
+      LOWBIT_CHECK(d.out > 0 && d.out <= (1 << 16), where, ": ", d.out, " outputs out of range");
+      const int64_t cw = kernels::packed_words(d.c);
+      int64_t words = 0;
+      if (d.conv) {
+        const auto k = l.at("kernel").get<std::vector<int64_t>>();
+        LOWBIT_CHECK(k.size() == 2 && k[0] >= 1 && k[1] >= 1 && k[0] <= d.h && k[1] <= d.w, where, ": kernel ",
+                     l.at("kernel").dump(), " does not fit the ", d.h, "x", d.w, " input");
+        d.kh = k[0], d.kw = k[1];
+        d.stride = l.at("stride").get<int64_t>();
+        LOWBIT_CHECK(d.stride >= 1 && d.stride <= 64, where, ": stride ", d.stride, " out of range");
+        d.oh = (d.h - d.kh) / d.stride + 1, d.ow = (d.w - d.kw) / d.stride + 1;
+        LOWBIT_CHECK(d.in == d.kh * d.kw * d.c, where, ": ", d.in, " inputs for a ", d.kh, "x", d.kw, "x", d.c, " patch");
+        words = d.kh * d.kw * cw;
+        d.ph = d.oh, d.pw = d.ow;
+        if (l.contains("pool")) {
+          d.pool = l.at("pool").at("kernel").get<int64_t>();
+          d.pool_stride = l.at("pool").at("stride").get<int64_t>();
+          LOWBIT_CHECK(d.pool >= 1 && d.pool <= d.oh && d.pool <= d.ow && d.pool_stride >= 1 && d.pool_stride <= 64,
+                       where, ": pooling ", l.at("pool").dump(), " does not fit the ", d.oh, "x", d.ow, " output");
+          d.ph = (d.oh - d.pool) / d.pool_stride + 1, d.pw = (d.ow - d.pool) / d.pool_stride + 1;
+        }
+      } else {
+        LOWBIT_CHECK(d.in == d.h * d.w * d.c, where, ": takes ", d.in, " features, its input has ", d.h * d.w * d.c);
+        words = d.h * d.w * cw;
+      }
       d.input = parse_codes(l.at("input"), where);
       LOWBIT_CHECK(same(d.input, codes), where, ": input codes differ from what the previous layer produces");
       const json& w = l.at("weights");
@@ -147,7 +192,6 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       LOWBIT_CHECK(planes >= 1 && planes <= 8, where, ": weight planes ", planes, " outside 1..8");
       d.coef = w.at("coef").get<std::vector<int32_t>>();
       LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, where, ": ", d.coef.size(), " coefficients for ", planes, " planes");
-      const int64_t words = kernels::packed_words(d.in);
       const auto bits = blob<uint64_t>(file, w.at("blob").get<std::string>(), static_cast<size_t>(planes * d.out * words), where);
       for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * d.out * words, d.out, words);
       d.negated.assign(static_cast<size_t>(d.out), 0);
@@ -171,6 +215,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
           d.bn_shift = blob<float>(file, o.at("bn").at("shift").get<std::string>(), M, where);
         }
         LOWBIT_CHECK(d.out == info.classes, where, ": ", d.out, " scores for ", info.classes, " classes");
+        LOWBIT_CHECK(!d.conv, where, ": the score layer must be dense");
         ended = true;
       } else {
         d.output = parse_codes(o, where + " output");
@@ -185,9 +230,13 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                          where, ": thresholds of channel ", c, " are not sorted");
         codes = d.output;
       }
-      features = d.out;
-      info.binary_macs += d.in * d.out;
-      info.layers.push_back("dense " + std::to_string(d.in) + " -> " + std::to_string(d.out) + "  (input " +
+      map = {d.ph, d.pw, d.out};
+      info.binary_macs += d.in * d.out * d.oh * d.ow;
+      info.layers.push_back((d.conv ? "conv " + std::to_string(d.kh) + "x" + std::to_string(d.kw) + " " +
+                                          std::to_string(d.h) + "x" + std::to_string(d.w) + "x" + std::to_string(d.c)
+                                    : "dense " + std::to_string(d.in)) +
+                            " -> " + std::to_string(d.out) + (d.pool ? " + maxpool " + std::to_string(d.pool) : "") +
+                            "  (input " +
                             (d.input.pm1 ? std::string("+-1") : std::to_string(d.input.bits) + "-bit") + ", " +
                             std::to_string(planes) + " weight plane" + (planes > 1 ? "s" : "") + ", " +
                             (d.scores ? std::string("scores") : std::to_string(d.levels) + " threshold(s)") + ")");
@@ -200,19 +249,22 @@ void Engine::Impl::parse(const format::LbmFile& file) {
 }
 
 void Engine::Impl::plan() {
-  max_words = 0, max_out = 0;
-  int64_t features = 1;
-  for (int64_t d : info.input_shape) features *= d;
-  max_words = input_codes.planes() * kernels::packed_words(features);
+  const auto& s = info.input_shape;
+  max_words = input_map ? input_codes.planes() * s[1] * s[2] * kernels::packed_words(s[0])
+                        : input_codes.planes() * kernels::packed_words(s.size() == 3 ? s[0] * s[1] * s[2] : s[0]);
+  max_acc = 0, max_patch = 0;
   for (const DenseLayer& d : layers) {
-    max_out = std::max(max_out, d.out);
-    if (!d.scores) max_words = std::max(max_words, d.output.planes() * kernels::packed_words(d.out));
+    max_acc = std::max(max_acc, d.oh * d.ow * d.out);
+    if (d.conv) max_patch = std::max(max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
+    if (!d.scores) max_words = std::max(max_words, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
   }
   work.assign(static_cast<size_t>(threads), Workspace{});
   for (Workspace& w : work) {
     w.a.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.b.assign(static_cast<size_t>(opt.chunk * max_words), 0);
-    w.acc.assign(static_cast<size_t>(opt.chunk * max_out), 0);
+    w.patches.assign(static_cast<size_t>(opt.chunk * max_patch), 0);
+    w.acc.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
+    w.pooled.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
   }
 }
 
@@ -223,7 +275,9 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
   const auto& shape = info.input_shape;
   const int64_t C = shape.size() == 3 ? shape[0] : 1, H = shape.size() == 3 ? shape[1] : 1,
                 W = shape.size() == 3 ? shape[2] : shape[0];
-  const int64_t K = C * H * W, words = kernels::packed_words(K), planes = input_codes.planes();
+  // Flat: one row of C*H*W codes in (c, y, x) order; map: H*W pixels of packed_words(C) words.
+  const int64_t cw = kernels::packed_words(C), planes = input_codes.planes();
+  const int64_t words = input_map ? H * W * cw : kernels::packed_words(C * H * W);
   const int64_t top = (H - height) / 2, left = (W - width) / 2, image_size = C * height * width;
   uint64_t* cur = w.a.data();
   uint64_t* next = w.b.data();
@@ -236,27 +290,55 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
           const int64_t sy = y - top, sx = x - left;
           const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
           const uint32_t code = lut[inside ? img[(c * height + sy) * width + sx] : 0];
-          const int64_t t = (c * H + y) * W + x;
+          const int64_t t = input_map ? (y * W + x) * cw * 64 + c : (c * H + y) * W + x;
           for (int64_t b = 0; b < planes; ++b)
             if ((code >> b) & 1u) cur[(b * m + i) * words + t / 64] |= uint64_t{1} << (t % 64);
         }
   }
-  int32_t* acc = w.acc.data();
   for (size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& d = layers[l];
+    int32_t* acc = w.acc.data();
+    // GEMM operand: the input rows themselves (dense), or one patch row per output pixel.
+    const uint64_t* a = cur;
+    int64_t rows = m;
+    if (d.conv) {
+      rows = m * d.oh * d.ow;
+      const int64_t in_plane = m * d.h * d.w * kernels::packed_words(d.c);
+      const int64_t patch_plane = rows * d.kh * d.kw * kernels::packed_words(d.c);
+      for (int b = 0; b < d.input.planes(); ++b)
+        kernels::im2col_bits(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, cur + b * in_plane, w.patches.data() + b * patch_plane);
+      a = w.patches.data();
+    }
     for (size_t j = 0; j < d.planes.size(); ++j) {
       const bool accumulate = j > 0;
       if (d.input.pm1)
-        kernels::bgemm_pm1(m, d.in, cur, d.planes[j], d.coef[j], accumulate, acc, d.out);
+        kernels::bgemm_pm1(rows, d.in, a, d.planes[j], d.coef[j], accumulate, acc, d.out);
       else
-        kernels::bgemm_planes(m, d.in, d.input.bits, cur, d.planes[j], d.coef[j], accumulate, acc, d.out);
+        kernels::bgemm_planes(rows, d.in, d.input.bits, a, d.planes[j], d.coef[j], accumulate, acc, d.out);
     }
     if (trace) {
       std::vector<int32_t>& t = (*trace)[l];
-      for (int64_t i = 0; i < m * d.out; ++i) t.push_back(d.negated[static_cast<size_t>(i % d.out)] ? -acc[i] : acc[i]);
+      for (int64_t i = 0; i < rows * d.out; ++i) t.push_back(d.negated[static_cast<size_t>(i % d.out)] ? -acc[i] : acc[i]);
+    }
+    if (d.pool) {
+      // Max pooling of the accumulators = pooling of the codes (levels are non-decreasing in acc).
+      int32_t* out = w.pooled.data();
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t y = 0; y < d.ph; ++y)
+          for (int64_t x = 0; x < d.pw; ++x) {
+            int32_t* o = out + ((i * d.ph + y) * d.pw + x) * d.out;
+            for (int64_t c = 0; c < d.out; ++c) o[c] = std::numeric_limits<int32_t>::min();
+            for (int64_t dy = 0; dy < d.pool; ++dy)
+              for (int64_t dx = 0; dx < d.pool; ++dx) {
+                const int32_t* src = acc + ((i * d.oh + y * d.pool_stride + dy) * d.ow + x * d.pool_stride + dx) * d.out;
+                for (int64_t c = 0; c < d.out; ++c) o[c] = std::max(o[c], src[c]);
+              }
+          }
+      acc = out;
+      rows = m * d.ph * d.pw;
     }
     if (!d.scores) {
-      kernels::threshold_planes(m, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
+      kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
       std::swap(cur, next);
       continue;
     }
