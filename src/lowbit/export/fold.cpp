@@ -158,6 +158,20 @@ class Folder {
     std::function<int64_t(int64_t)> bit;      // training column -> bit position
   };
 
+  // Training orders a weight row (ci, y, x) over a wh x ww window of c channels; the runtime
+  // packs the window pixel by pixel, packed_words(c) words each (gaps are zero bits).
+  static Columns window_columns(int64_t wh, int64_t ww, int64_t c) {
+    const int64_t cw = kernels::packed_words(c);
+    Columns cols;
+    cols.valid = wh * ww * c;
+    cols.words = wh * ww * cw;
+    cols.bit = [=](int64_t col) {
+      const int64_t ci = col / (wh * ww), y = (col / ww) % wh, x = col % ww;
+      return (y * ww + x) * cw * 64 + ci;
+    };
+    return cols;
+  }
+
   size_t fold_weighted(size_t i, nn::WeightedLayer& layer) {
     LOWBIT_CHECK(!scores_done_, where(i), ": layers after the score layer");
     const std::string name = "layer" + std::to_string(layers_.size());
@@ -166,7 +180,6 @@ class Folder {
     auto* dense = dynamic_cast<nn::Dense*>(&layer);
     const Param* bias_param = nullptr;
     const auto [h, w, c] = map_;
-    const int64_t cw = kernels::packed_words(c);
     Columns cols;
     json op;
     int64_t M = 0, oh = 1, ow = 1;
@@ -178,26 +191,14 @@ class Folder {
                    " does not fit its ", conv->in_channels(), " input channels and ", kh, "x", kw, " kernel");
       M = conv->out_channels();
       oh = (h - kh) / st + 1, ow = (w - kw) / st + 1;
-      cols.valid = kh * kw * c;
-      cols.words = kh * kw * cw;
-      // weight (o, ci, dy, dx) -> tap (dy, dx) of the patch, channel ci
-      cols.bit = [=](int64_t col) {
-        const int64_t ci = col / (kh * kw), dy = (col / kw) % kh, dx = col % kw;
-        return (dy * kw + dx) * cw * 64 + ci;
-      };
+      cols = window_columns(kh, kw, c);  // weight (o, ci, dy, dx): tap (dy, dx) of the patch
       bias_param = conv->bias();
       op = {{"op", "conv"}, {"in_shape", {h, w, c}}, {"kernel", {kh, kw}}, {"stride", st}};
     } else {
       M = dense->out_features();
       LOWBIT_CHECK(dense->in_features() == h * w * c, where(i), ": takes ", dense->in_features(),
                    " features but its input has ", h * w * c);
-      cols.valid = h * w * c;
-      cols.words = h * w * cw;
-      // training flattens (c, y, x); the runtime holds pixels (y, x) of cw words each
-      cols.bit = [=](int64_t col) {
-        const int64_t ci = col / (h * w), y = (col / w) % h, x = col % w;
-        return (y * w + x) * cw * 64 + ci;
-      };
+      cols = window_columns(h, w, c);  // training flattens (c, y, x): the whole map is the window
       bias_param = dense->bias();
       op = {{"op", "dense"}, {"in_shape", {h, w, c}}};
     }
