@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <tuple>
 
 #include "lowbit/core/rng.hpp"
 #include "lowbit/data/batch.hpp"
 #include "lowbit/export/fold.hpp"
+#include "lowbit/format/lbm.hpp"
 #include "lowbit/nn/batchnorm.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/dense.hpp"
@@ -217,6 +219,43 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   relu["layers"][4] = {{"type", "relu"}};
   testing::expect_error_naming([&] { export_of(relu); }, "layer 4");
   EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// A model file whose container is valid but whose description lies: each is a clear error
+// naming the file, never a crash or a huge allocation.
+TEST(ExportRuntime, LyingModelDescriptionsAreClearErrors) {
+  testing::RunDir dir("export", "lying");
+  std::filesystem::create_directories(dir.dir);
+  const std::string good = (dir.dir / "good.lbm").string(), bad = (dir.dir / "bad.lbm").string();
+  auto model = nn::build_model(dense_net({"binary", "dorefa:2"}));
+  model->init(5);
+  exporter::write_lbm(*model, {}, good);
+  const format::LbmFile file = format::LbmFile::read(good);
+  const json meta = json::parse(file.json_text("model"));
+  auto with = [&](const std::function<void(json&)>& edit, const std::string& needle) {
+    json m = meta;
+    edit(m);
+    format::LbmWriter w;
+    w.add_json("model", m.dump());
+    for (const auto& sec : file.sections())
+      if (sec.name != "model") w.add_blob(sec.name, sec.data, sec.size);
+    w.write(bad);
+    SCOPED_TRACE(needle);
+    testing::expect_error_naming([&] { runtime::Engine::load(bad); }, needle);
+    testing::expect_error_naming([&] { runtime::Engine::load(bad); }, "bad.lbm");
+  };
+  with([](json& m) { m["layers"][0]["in"] = 36; }, "36");
+  with([](json& m) { m["layers"][1]["out"] = 1 << 20; }, "out of range");
+  with([](json& m) { m["input"]["shape"] = {1, 70000, 70000}; }, "out of range");
+  with([](json& m) { m["layers"][0]["weights"]["blob"] = "nothing"; }, "nothing");
+  with([](json& m) { m["layers"][0]["weights"]["planes"] = 2; }, "coefficients");
+  with([](json& m) { m["layers"][0]["op"] = "attention"; }, "attention");
+  with([](json& m) { m["layers"][0]["output"]["levels"] = 7; }, "threshold levels");
+  with([](json& m) { m["layers"].erase(2); }, "scores");
+  with([](json& m) { m.erase("classes"); }, "classes");
+  with([](json& m) { m["kind"] = "something-else"; }, "not a lowbit model");
+  with([](json& m) { m["layers"][1]["input"] = {{"format", "pm1"}}; }, "input codes");
+  EXPECT_NO_THROW(runtime::Engine::load(good));
 }
 
 TEST(ExportRuntime, ThresholdBisection) {

@@ -123,7 +123,13 @@ void Engine::Impl::parse(const format::LbmFile& file) {
     const json& in = m.at("input");
     info.input_shape = in.at("shape").get<std::vector<int64_t>>();
     LOWBIT_CHECK(info.input_shape.size() == 3 || info.input_shape.size() == 1, source, ": input shape must be [C, H, W] or [features]");
-    for (int64_t d : info.input_shape) LOWBIT_CHECK(d > 0 && d <= (1 << 20), source, ": input dimension ", d, " out of range");
+    // Bounds before any size is multiplied: every product below stays far from overflow.
+    int64_t numel = 1;
+    for (int64_t d : info.input_shape) {
+      LOWBIT_CHECK(d > 0 && d <= (1 << 16), source, ": input dimension ", d, " out of range (1..65536)");
+      numel *= d;
+    }
+    LOWBIT_CHECK(numel <= (int64_t{1} << 24), source, ": input of ", numel, " values is too large");
     info.input_quantizer = in.value("quantizer", "");
     info.normalize = in.value("normalize", "");
     input_codes = parse_codes(in, source + ": input");
@@ -192,6 +198,8 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       LOWBIT_CHECK(planes >= 1 && planes <= 8, where, ": weight planes ", planes, " outside 1..8");
       d.coef = w.at("coef").get<std::vector<int32_t>>();
       LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, where, ": ", d.coef.size(), " coefficients for ", planes, " planes");
+      LOWBIT_CHECK(static_cast<double>(planes) * static_cast<double>(d.out) * static_cast<double>(words) <= double(1 << 28),
+                   where, ": weights of ", planes, " x ", d.out, " x ", words, " words are too large");
       const auto bits = blob<uint64_t>(file, w.at("blob").get<std::string>(), static_cast<size_t>(planes * d.out * words), where);
       for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * d.out * words, d.out, words);
       d.negated.assign(static_cast<size_t>(d.out), 0);
@@ -221,7 +229,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
         d.output = parse_codes(o, where + " output");
         d.levels = o.at("levels").get<int>();
         const int expect = d.output.pm1 ? 1 : (1 << d.output.bits) - 1;
-        LOWBIT_CHECK(d.levels >= 1 && d.levels <= expect && std::bit_width(static_cast<unsigned>(d.levels)) == d.output.planes(),
+        LOWBIT_CHECK(d.levels >= 1 && d.levels <= expect && kernels::threshold_bits(d.levels) == d.output.planes(),
                      where, ": ", d.levels, " threshold levels do not fit the output codes");
         d.thresholds = blob<int32_t>(file, o.at("thresholds").get<std::string>(), static_cast<size_t>(d.out * d.levels), where);
         for (int64_t c = 0; c < d.out; ++c)
@@ -230,6 +238,8 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                          where, ": thresholds of channel ", c, " are not sorted");
         codes = d.output;
       }
+      LOWBIT_CHECK(d.oh * d.ow * d.out <= (int64_t{1} << 26) && d.oh * d.ow * d.kh * d.kw * cw <= (int64_t{1} << 26),
+                   where, ": per-image buffers of this layer would be too large");
       map = {d.ph, d.pw, d.out};
       info.binary_macs += d.in * d.out * d.oh * d.ow;
       info.layers.push_back((d.conv ? "conv " + std::to_string(d.kh) + "x" + std::to_string(d.kw) + " " +
