@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     lowbit::runtime::Engine engine = lowbit::runtime::Engine::load(argv[1]);
     const auto& info = engine.info();
     const int64_t h = std::stoll(argv[3]), w = std::stoll(argv[4]);
-    const int64_t c = info.input_shape.size() == 3 ? info.input_shape[0] : 1;
+    const int64_t c = info.channels;
     std::ifstream in(argv[2], std::ios::binary);
     if (!in) throw lowbit::Error(std::string(argv[2]) + ": cannot open");
     std::vector<uint8_t> images((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -123,9 +123,7 @@ Action add_bench_command(CLI::App& app) {
     runtime::EngineOptions opt;
     opt.threads = args->threads;
     runtime::Engine engine = runtime::Engine::load(args->model, opt);
-    const auto& shape = engine.info().input_shape;
-    const int64_t h = shape.size() == 3 ? shape[1] : 1, w = shape.size() == 3 ? shape[2] : shape[0];
-    const int64_t c = shape.size() == 3 ? shape[0] : 1;
+    const int64_t h = engine.info().height, w = engine.info().width, c = engine.info().channels;
     std::vector<uint8_t> images(static_cast<size_t>(args->batch * c * h * w));
     Rng rng(1);
     for (auto& p : images) p = static_cast<uint8_t>(rng.below(256));

@@ -70,11 +70,15 @@ struct Engine::Impl {
   int threads = 1;
 
   void parse(const format::LbmFile& file);
+  // Words of one plane of one image's input codes. Flat: one row of C*H*W codes in
+  // (c, y, x) order; map: H*W pixels of packed_words(C) words.
+  int64_t input_words() const {
+    return input_map ? info.height * info.width * kernels::packed_words(info.channels)
+                     : kernels::packed_words(info.channels * info.height * info.width);
+  }
   void check_images(int64_t n, int64_t height, int64_t width) const {
-    const auto& s = info.input_shape;
-    const int64_t H = s.size() == 3 ? s[1] : 1, W = s.size() == 3 ? s[2] : s[0];
-    LOWBIT_CHECK(n >= 0 && height >= 1 && width >= 1 && height <= H && width <= W, source, ": images of ", height,
-                 "x", width, " do not fit the network input ", H, "x", W);
+    LOWBIT_CHECK(n >= 0 && height >= 1 && width >= 1 && height <= info.height && width <= info.width, source,
+                 ": images of ", height, "x", width, " do not fit the network input ", info.height, "x", info.width);
   }
   void plan();
   void run_chunk(Workspace& w, const uint8_t* images, int64_t m, int64_t height, int64_t width, float* scores,
@@ -130,6 +134,10 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       numel *= d;
     }
     LOWBIT_CHECK(numel <= (int64_t{1} << 24), source, ": input of ", numel, " values is too large");
+    const bool image = info.input_shape.size() == 3;
+    info.channels = image ? info.input_shape[0] : 1;
+    info.height = image ? info.input_shape[1] : 1;
+    info.width = image ? info.input_shape[2] : info.input_shape[0];
     info.input_quantizer = in.value("quantizer", "");
     info.normalize = in.value("normalize", "");
     input_codes = parse_codes(in, source + ": input");
@@ -144,10 +152,8 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                    " for pixel ", p, " exceeds ", max_code);
       lut[p] = table[static_cast<size_t>(p)];
     }
-    int64_t features = 1;
-    for (int64_t d : info.input_shape) features *= d;
-    std::array<int64_t, 3> map = input_map ? std::array<int64_t, 3>{info.input_shape[1], info.input_shape[2], info.input_shape[0]}
-                                           : std::array<int64_t, 3>{1, 1, features};
+    std::array<int64_t, 3> map = input_map ? std::array<int64_t, 3>{info.height, info.width, info.channels}
+                                           : std::array<int64_t, 3>{1, 1, numel};
     Codes codes = input_codes;
     bool ended = false;
     const json& ls = m.at("layers");
@@ -259,9 +265,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
 }
 
 void Engine::Impl::plan() {
-  const auto& s = info.input_shape;
-  max_words = input_map ? input_codes.planes() * s[1] * s[2] * kernels::packed_words(s[0])
-                        : input_codes.planes() * kernels::packed_words(s.size() == 3 ? s[0] * s[1] * s[2] : s[0]);
+  max_words = input_codes.planes() * input_words();
   max_acc = 0, max_patch = 0;
   for (const DenseLayer& d : layers) {
     max_acc = std::max(max_acc, d.oh * d.ow * d.out);
@@ -282,12 +286,8 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
                              float* scores, int32_t* predictions, std::vector<std::vector<int32_t>>* trace) const {
   // Input codes, centre-padded with pixel 0 as data::make_batch pads, packed into planes
   // in the network's (C, H, W) order (a dense first layer sees the flattened image).
-  const auto& shape = info.input_shape;
-  const int64_t C = shape.size() == 3 ? shape[0] : 1, H = shape.size() == 3 ? shape[1] : 1,
-                W = shape.size() == 3 ? shape[2] : shape[0];
-  // Flat: one row of C*H*W codes in (c, y, x) order; map: H*W pixels of packed_words(C) words.
-  const int64_t cw = kernels::packed_words(C), planes = input_codes.planes();
-  const int64_t words = input_map ? H * W * cw : kernels::packed_words(C * H * W);
+  const int64_t C = info.channels, H = info.height, W = info.width;
+  const int64_t cw = kernels::packed_words(C), planes = input_codes.planes(), words = input_words();
   const int64_t top = (H - height) / 2, left = (W - width) / 2, image_size = C * height * width;
   uint64_t* cur = w.a.data();
   uint64_t* next = w.b.data();
@@ -391,8 +391,7 @@ std::vector<std::vector<int32_t>> Engine::trace(const uint8_t* images, int64_t n
   Impl& im = *impl_;
   im.check_images(n, height, width);
   std::vector<std::vector<int32_t>> out(im.layers.size());
-  const auto& shape = im.info.input_shape;
-  const int64_t C = shape.size() == 3 ? shape[0] : 1, image_size = C * height * width;
+  const int64_t image_size = im.info.channels * height * width;
   for (int64_t s = 0; s < n; s += im.opt.chunk) {
     const int64_t m = std::min(im.opt.chunk, n - s);
     im.run_chunk(im.work[0], images + s * image_size, m, height, width, nullptr, nullptr, &out);
@@ -411,8 +410,7 @@ void Engine::run(const uint8_t* images, int64_t n, int64_t height, int64_t width
                  int32_t* predictions) {
   Impl& im = *impl_;
   im.check_images(n, height, width);
-  const auto& shape = im.info.input_shape;
-  const int64_t C = shape.size() == 3 ? shape[0] : 1, image_size = C * height * width, classes = im.info.classes;
+  const int64_t image_size = im.info.channels * height * width, classes = im.info.classes;
   const int64_t chunk = std::min(im.opt.chunk, std::max<int64_t>(1, (n + im.threads - 1) / im.threads));
   const int64_t tasks = (n + chunk - 1) / chunk;
 #pragma omp parallel for num_threads(im.threads) schedule(dynamic, 1) if (tasks > 1)

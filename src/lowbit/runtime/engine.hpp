@@ -20,6 +20,9 @@ namespace lowbit::runtime {
 struct ModelInfo {
   std::string name;
   std::vector<int64_t> input_shape;  // [C, H, W] (or [features]) the network takes
+  // The image the network takes, as C x H x W ([features] reads as 1 x 1 x features);
+  // run() accepts images up to H x W.
+  int64_t channels = 1, height = 1, width = 1;
   int64_t classes = 0;
   std::string input_quantizer;       // e.g. "dorefa:8"
   std::string normalize;             // the pixel normalization training used
