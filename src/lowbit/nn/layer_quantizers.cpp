@@ -1,5 +1,6 @@
 #include "lowbit/nn/layer_quantizers.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "lowbit/core/error.hpp"
@@ -86,7 +87,10 @@ void LayerQuantizers::add_to_spec(json& spec) const {
 namespace {
 
 // codes[i] = rnd(v[i] / step[g]) with g = i / group_len (step has one entry per group).
-void values_to_codes(const Tensor& v, const std::vector<float>& step, Tensor& codes) {
+// With every step 1 the values are the codes already: returns &v, copying nothing (binary
+// layers, whose evaluation would otherwise copy the weights every batch); else nullptr.
+const Tensor* values_to_codes(const Tensor& v, const std::vector<float>& step, Tensor& codes) {
+  if (std::all_of(step.begin(), step.end(), [](float s) { return s == 1.f; })) return &v;
   codes.resize(v.shape());
   const int64_t n = v.size(), groups = static_cast<int64_t>(step.size()), len = n / groups;
   const float* vp = v.data();
@@ -94,6 +98,7 @@ void values_to_codes(const Tensor& v, const std::vector<float>& step, Tensor& co
   quant::for_chunks(n, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) cp[i] = std::nearbyint(vp[i] / step[static_cast<size_t>(i / len)]);
   });
+  return nullptr;
 }
 
 }  // namespace
@@ -107,10 +112,10 @@ bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64
   if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels)) return false;
   // Every partial sum of the GEMM must be an exactly representable integer.
   if (static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code() >= 16777216.0) return false;
-  values_to_codes(x_used, xg.step, xc_);
+  x_values_ = values_to_codes(x_used, xg.step, xc_);
   std::vector<float> wstep = wg.step;
   if (wstep.size() == 1) wstep.assign(static_cast<size_t>(channels), wg.step[0]);
-  values_to_codes(w_used, wstep, wc_);
+  w_values_ = values_to_codes(w_used, wstep, wc_);
   out_scale_.resize(static_cast<size_t>(channels));
   for (size_t c = 0; c < out_scale_.size(); ++c) out_scale_[c] = wstep[c] * xg.step[0];
   last_exact_ = true;

@@ -59,8 +59,9 @@ class LayerQuantizers {
   // or in*kh*kw). False, changing nothing, when the exact path does not apply.
   bool to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k);
   bool last_exact() const { return last_exact_; }  // the last to_codes() succeeded
-  const Tensor& input_codes() const { return xc_; }
-  const Tensor& weight_codes() const { return wc_; }
+  // The codes of the last to_codes() (the values themselves when the step is 1).
+  const Tensor& input_codes() const { return x_values_ ? *x_values_ : xc_; }
+  const Tensor& weight_codes() const { return w_values_ ? *w_values_ : wc_; }
   // y[n][c][s] = y * out_scale[c] (+ bias[c]) for y of shape (N, C, S...); after to_codes.
   void scale_output(Tensor& y, const float* bias) const;
   const std::vector<float>& output_scales() const { return out_scale_; }
@@ -77,7 +78,9 @@ class LayerQuantizers {
   float clip_override_ = -1.f;
   Tensor wq_, dwq_, xq_, dxq_;
   const quant::Quantizer* input_source_ = nullptr;
-  Tensor xc_, wc_;
+  Tensor xc_, wc_;                     // codes, when they differ from the values
+  const Tensor* x_values_ = nullptr;    // else the tensors to_codes() was given
+  const Tensor* w_values_ = nullptr;
   std::vector<float> out_scale_;
   bool last_exact_ = false;
 };
