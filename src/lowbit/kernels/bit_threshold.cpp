@@ -58,6 +58,15 @@ void ThresholdImpl(int64_t m, int64_t n, const int32_t* HWY_RESTRICT acc, int64_
   for (int64_t wc = 0; wc < words; ++wc) {
     const int64_t j0 = wc * 64, cnt = std::min<int64_t>(64, n - j0);
     const uint64_t valid = cnt == 64 ? ~uint64_t{0} : (uint64_t{1} << cnt) - 1;
+    // Row i's 64 accumulators of this chunk; a partial chunk is copied, zero-padded, so
+    // whole vectors can be loaded (the padding lanes are masked off by `valid`).
+    auto chunk_row = [&](int64_t i) -> const int32_t* {
+      const int32_t* x = acc + i * ldc + j0;
+      if (cnt == 64) return x;
+      std::memcpy(xb, x, static_cast<size_t>(cnt) * sizeof(int32_t));
+      std::fill(xb + cnt, xb + 64, 0);
+      return xb;
+    };
     if (levels > kVecLevels) {
       // Binary lifting, one lane per channel: code = sum of the steps 2^s (largest first)
       // for which t[code + 2^s - 1] <= x, the thresholds gathered from the channel's row.
@@ -66,12 +75,7 @@ void ThresholdImpl(int64_t m, int64_t n, const int32_t* HWY_RESTRICT acc, int64_
         xb_base[jj] = static_cast<int32_t>(std::min(j0 + jj, n - 1) * levels);
       const auto nlev = hn::Set(d, levels), last = hn::Set(d, levels - 1);
       for (int64_t i = 0; i < m; ++i) {
-        const int32_t* x = acc + i * ldc + j0;
-        if (cnt < 64) {
-          std::memcpy(xb, x, static_cast<size_t>(cnt) * sizeof(int32_t));
-          std::fill(xb + cnt, xb + 64, 0);
-          x = xb;
-        }
+        const int32_t* x = chunk_row(i);
         uint64_t pw[8] = {};
         for (int64_t v = 0; v < 64; v += L) {
           const auto xv = hn::LoadU(d, x + v), base = hn::Load(d, xb_base + v);
@@ -91,12 +95,7 @@ void ThresholdImpl(int64_t m, int64_t n, const int32_t* HWY_RESTRICT acc, int64_
     for (int l = 0; l < levels; ++l)
       for (int64_t jj = 0; jj < 64; ++jj) tt[l * 64 + jj] = jj < cnt ? thr[(j0 + jj) * levels + l] : INT32_MAX;
     for (int64_t i = 0; i < m; ++i) {
-      const int32_t* x = acc + i * ldc + j0;
-      if (cnt < 64) {
-        std::memcpy(xb, x, static_cast<size_t>(cnt) * sizeof(int32_t));
-        std::fill(xb + cnt, xb + 64, 0);
-        x = xb;
-      }
+      const int32_t* x = chunk_row(i);
       uint64_t pw[8] = {};
       if (levels == 1) {
         uint64_t below = 0;  // x < t
