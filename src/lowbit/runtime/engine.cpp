@@ -52,6 +52,7 @@ struct DenseLayer {
 struct Workspace {
   std::vector<uint64_t> a, b;  // activations in bit-planes (ping-pong)
   std::vector<uint64_t> patches;  // convolution patches, per plane
+  std::vector<uint8_t> codes;     // one image's input codes before packing
   std::vector<int32_t> acc, pooled;
 };
 
@@ -277,6 +278,7 @@ void Engine::Impl::plan() {
     w.a.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.b.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.patches.assign(static_cast<size_t>(opt.chunk * max_patch), 0);
+    w.codes.assign(static_cast<size_t>(input_words() * 64), 0);
     w.acc.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
     w.pooled.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
   }
@@ -291,19 +293,27 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
   const int64_t top = (H - height) / 2, left = (W - width) / 2, image_size = C * height * width;
   uint64_t* cur = w.a.data();
   uint64_t* next = w.b.data();
-  std::fill(cur, cur + planes * m * words, uint64_t{0});
+  uint8_t* codes = w.codes.data();  // one image's codes at their bit positions; gaps stay 0
   for (int64_t i = 0; i < m; ++i) {
     const uint8_t* img = images + i * image_size;
+    std::fill(codes, codes + words * 64, uint8_t{0});
     for (int64_t c = 0; c < C; ++c)
       for (int64_t y = 0; y < H; ++y)
         for (int64_t x = 0; x < W; ++x) {
           const int64_t sy = y - top, sx = x - left;
           const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
-          const uint32_t code = lut[inside ? img[(c * height + sy) * width + sx] : 0];
-          const int64_t t = input_map ? (y * W + x) * cw * 64 + c : (c * H + y) * W + x;
-          for (int64_t b = 0; b < planes; ++b)
-            if ((code >> b) & 1u) cur[(b * m + i) * words + t / 64] |= uint64_t{1} << (t % 64);
+          codes[input_map ? (y * W + x) * cw * 64 + c : (c * H + y) * W + x] =
+              lut[inside ? img[(c * height + sy) * width + sx] : 0];
         }
+    // Bit b of 64 consecutive codes makes one word of plane b, without branches (the bits
+    // of pixel codes are unpredictable; a branch per bit cost most of the batch's time).
+    for (int64_t b = 0; b < planes; ++b)
+      for (int64_t j = 0; j < words; ++j) {
+        const uint8_t* q = codes + j * 64;
+        uint64_t word = 0;
+        for (int t = 0; t < 64; ++t) word |= static_cast<uint64_t>((q[t] >> b) & 1u) << t;
+        cur[(b * m + i) * words + j] = word;
+      }
   }
   for (size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& d = layers[l];
