@@ -54,7 +54,7 @@ U64 pack(const I8& v, int64_t rows, int64_t k, int64_t words) {
 }
 
 // rows x k unsigned codes as `planes` bit-planes of rows x words.
-U64 pack_planes(const std::vector<int>& codes, int64_t rows, int64_t k, int planes, int64_t words) {
+U64 oracle_planes(const std::vector<int>& codes, int64_t rows, int64_t k, int planes, int64_t words) {
   U64 out(static_cast<size_t>(planes * rows * words), 0);
   for (int b = 0; b < planes; ++b)
     for (int64_t i = 0; i < rows; ++i)
@@ -128,7 +128,7 @@ TEST(BitGemm, PlanesMatchRefAndOracleOnEveryTarget) {
           if (m > 1)  // one row of maximal codes
             for (int64_t t = 0; t < k; ++t) codes[t] = (1 << planes) - 1;
           const I8 wv = random_pm1(n * k, rng);
-          const U64 a = pack_planes(codes, m, k, planes, words), wp = pack(wv, n, k, words);
+          const U64 a = oracle_planes(codes, m, k, planes, words), wp = pack(wv, n, k, words);
           const BinaryMatrix w(wp.data(), n, words);
           I32 start(static_cast<size_t>(m * ldc));
           for (auto& v : start) v = static_cast<int32_t>(rng.below(2001)) - 1000;
@@ -270,7 +270,7 @@ TEST(BitThreshold, MatchesRefAndOracleOnEveryTarget) {
             for (int l = 0; l < levels; ++l) code += acc[i * ldc + j] >= thr[j * levels + l];
             codes[i * n + j] = code;
           }
-        U64 oracle = pack_planes(codes, m, n, bits, words);
+        U64 oracle = oracle_planes(codes, m, n, bits, words);
         oracle.push_back(0xdeadbeef);  // sentinel: nothing written past the planes
         U64 ref(oracle.size(), ~uint64_t{0});
         ref.back() = 0xdeadbeef;
@@ -283,6 +283,78 @@ TEST(BitThreshold, MatchesRefAndOracleOnEveryTarget) {
           ASSERT_EQ(out, ref);
         });
       }
+}
+
+TEST(BitPack, PackPlanesMatchesRefAndOracleOnEveryTarget) {
+  Rng rng(21);
+  for (int planes = 1; planes <= 8; ++planes)
+    for (int64_t words : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{13}}) {
+      SCOPED_TRACE(::testing::Message() << "planes=" << planes << " words=" << words);
+      std::vector<uint8_t> codes(static_cast<size_t>(words * 64));
+      std::vector<int> as_int(codes.size());
+      for (size_t t = 0; t < codes.size(); ++t) {
+        const uint64_t pick = rng.below(8);  // edge codes often: 0, all ones, the top bit
+        codes[t] = pick == 0 ? 0 : pick == 1 ? 255 : pick == 2 ? 128 : static_cast<uint8_t>(rng.below(256));
+        as_int[t] = codes[t] & ((1 << planes) - 1);
+      }
+      // Planes `stride` words apart; the gaps between them must stay untouched.
+      const int64_t stride = words + 3;
+      const U64 dense = oracle_planes(as_int, 1, words * 64, planes, words);
+      U64 oracle(static_cast<size_t>(planes * stride), 0x5a5a5a5a5a5a5a5aull);
+      for (int b = 0; b < planes; ++b)
+        std::copy_n(dense.begin() + b * words, words, oracle.begin() + b * stride);
+      U64 ref(oracle.size(), 0x5a5a5a5a5a5a5a5aull);
+      pack_planes_ref(words, planes, codes.data(), ref.data(), stride);
+      ASSERT_EQ(ref, oracle);
+      for_each_target([&] {
+        U64 out(oracle.size(), 0x5a5a5a5a5a5a5a5aull);
+        pack_planes(words, planes, codes.data(), out.data(), stride);
+        ASSERT_EQ(out, ref);
+      });
+    }
+  std::vector<uint8_t> codes(64);
+  U64 out(2);
+  EXPECT_THROW(pack_planes(1, 9, codes.data(), out.data(), 1), Error);
+  EXPECT_THROW(pack_planes(2, 2, codes.data(), out.data(), 1), Error);
+}
+
+TEST(BitIntGemm, MatchesRefAndOracleOnEveryTarget) {
+  Rng rng(22);
+  for (int64_t k : {int64_t{1}, int64_t{9}, int64_t{27}, int64_t{100}})
+    for (int64_t m : {int64_t{1}, int64_t{3}, int64_t{17}})
+      for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{65},
+                        int64_t{100}})
+        for (bool with_bias : {false, true}) {
+          SCOPED_TRACE(::testing::Message() << "k=" << k << " m=" << m << " n=" << n << " bias=" << with_bias);
+          const int64_t lda = k + 2, ldc = n + 3;
+          std::vector<uint8_t> a(static_cast<size_t>(m * lda));
+          for (auto& v : a) v = rng.below(4) == 0 ? 255 : static_cast<uint8_t>(rng.below(256));
+          I32 w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n));
+          for (auto& v : w) v = static_cast<int32_t>(rng.below(511)) - 255;
+          for (auto& v : bias) v = static_cast<int32_t>(rng.below(20001)) - 10000;
+          const int32_t* b = with_bias ? bias.data() : nullptr;
+          I32 oracle(static_cast<size_t>(m * ldc), -7);  // -7: the columns past n stay untouched
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              int32_t sum = with_bias ? bias[j] : 0;
+              for (int64_t t = 0; t < k; ++t) sum += int32_t{a[i * lda + t]} * w[j * k + t];
+              oracle[i * ldc + j] = sum;
+            }
+          I32 ref(oracle.size(), -7);
+          int_gemm_codes_ref(m, n, k, a.data(), lda, w.data(), b, ref.data(), ldc);
+          ASSERT_EQ(ref, oracle);
+          const IntMatrix packed(w.data(), b, n, k);
+          for_each_target([&] {
+            I32 out(oracle.size(), -7);
+            int_gemm_codes(m, a.data(), lda, packed, out.data(), ldc);
+            ASSERT_EQ(first_diff(out, ref, m, ldc, ldc, "int_gemm_codes"), "");
+          });
+        }
+  const IntMatrix w(std::vector<int32_t>(6, 1).data(), nullptr, 2, 3);
+  std::vector<uint8_t> a(3);
+  I32 c(2);
+  EXPECT_THROW(int_gemm_codes(1, a.data(), 2, w, c.data(), 2), Error);  // lda < k
+  EXPECT_THROW(int_gemm_codes(1, a.data(), 3, w, c.data(), 1), Error);  // ldc < n
 }
 
 // Unpacked +-1 NHWC map of n images.

@@ -125,8 +125,8 @@ class Folder {
     add_blob("input.lut", lut);
     const Shape in = model_.input_shape();
     // The runtime's activations are maps (h, w, c) of packed pixels. A convolutional first
-    // layer sees the image as such a map; a dense one as one pixel of C*H*W channels
-    // (training's flattening order).
+    // layer takes the image as its patch rows (patch_columns); a dense one as one pixel of
+    // C*H*W channels (training's flattening order).
     bool conv_first = false;
     for (size_t i = 1; i < net_.size(); ++i)
       if (dynamic_cast<nn::WeightedLayer*>(&net_.at(i))) {
@@ -135,7 +135,7 @@ class Folder {
       }
     map_ = conv_first ? std::array<int64_t, 3>{in[1], in[2], in[0]} : std::array<int64_t, 3>{1, 1, shape_numel(in)};
     input_ = fmt_.to_json();
-    input_["layout"] = conv_first ? "map" : "flat";
+    input_["layout"] = conv_first ? "patches" : "flat";
     input_["shape"] = in;
     input_["normalize"] = data::normalize_name(opt_.normalize);
     input_["lut"] = "input.lut";
@@ -172,6 +172,20 @@ class Folder {
     return cols;
   }
 
+  // The first convolution's patch rows come from the runtime's input stage with the
+  // kh x kw x c codes of a window packed densely, in (dy, dx, ci) order: an image of few
+  // channels costs a word per patch, not a word per pixel.
+  static Columns patch_columns(int64_t kh, int64_t kw, int64_t c) {
+    Columns cols;
+    cols.valid = kh * kw * c;
+    cols.words = kernels::packed_words(cols.valid);
+    cols.bit = [=](int64_t col) {
+      const int64_t ci = col / (kh * kw), dy = (col / kw) % kh, dx = col % kw;
+      return (dy * kw + dx) * c + ci;
+    };
+    return cols;
+  }
+
   size_t fold_weighted(size_t i, nn::WeightedLayer& layer) {
     LOWBIT_CHECK(!scores_done_, where(i), ": layers after the score layer");
     const std::string name = "layer" + std::to_string(layers_.size());
@@ -191,7 +205,8 @@ class Folder {
                    " does not fit its ", conv->in_channels(), " input channels and ", kh, "x", kw, " kernel");
       M = conv->out_channels();
       oh = (h - kh) / st + 1, ow = (w - kw) / st + 1;
-      cols = window_columns(kh, kw, c);  // weight (o, ci, dy, dx): tap (dy, dx) of the patch
+      // weight (o, ci, dy, dx): tap (dy, dx) of the patch
+      cols = layers_.empty() ? patch_columns(kh, kw, c) : window_columns(kh, kw, c);
       bias_param = conv->bias();
       op = {{"op", "conv"}, {"in_shape", {h, w, c}}, {"kernel", {kh, kw}}, {"stride", st}};
     } else {

@@ -277,10 +277,37 @@ EpilogueFn PickEpilogue(const GemmArgs& g) {
 }
 #endif
 
+// Fewer rows than a tile with several activation planes (batch-1 latency): plane b of
+// row i is packed row b * m + i, so the m * planes rows are counted as XOR rows in full
+// tiles (one pass over the weights instead of one per plane with a mostly empty tile)
+// and combined per tile as sum_b 2^b counts_b.
+void BgemmFewRows(const GemmArgs& g, EpilogueFn epilogue) {
+  alignas(64) uint64_t tot[kRows * kTile];
+  alignas(64) uint64_t sum[kRows * kTile];
+  const int64_t all = g.m * g.planes;
+  for (int64_t jb = g.j0 / kBlock; jb * kBlock < g.j1; ++jb) {
+    const uint64_t* wblock = g.w + jb * g.words * kBlock;
+    for (int64_t jt = jb * kBlock; jt < (jb + 1) * kBlock && jt < g.j1; jt += kTile) {
+      if (jt + kTile <= g.j0) continue;
+      std::fill(sum, sum + g.m * kTile, uint64_t{0});
+      for (int64_t r0 = 0; r0 < all; r0 += kRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kRows, all - r0));
+        CountRows(rows, g.a + r0 * g.words, g.words, 0, 1, wblock + (jt - jb * kBlock), g.words, tot);
+        for (int r = 0; r < rows; ++r) {
+          const int64_t i = (r0 + r) % g.m, b = (r0 + r) / g.m;
+          for (int64_t c = 0; c < kTile; ++c) sum[i * kTile + c] += tot[r * kTile + c] << b;
+        }
+      }
+      epilogue(g, 0, static_cast<int>(g.m), jt, sum);
+    }
+  }
+}
+
 void BgemmImpl(const GemmArgs& g) {
   alignas(64) uint64_t tot[kRows * kTile];
   const int planes = std::max(1, g.planes);
   const EpilogueFn epilogue = PickEpilogue(g);
+  if (planes > 1 && g.m < kRows) return BgemmFewRows(g, epilogue);
   for (int64_t jb = g.j0 / kBlock; jb * kBlock < g.j1; ++jb) {
     const uint64_t* wblock = g.w + jb * g.words * kBlock;
     for (int64_t jt = jb * kBlock; jt < (jb + 1) * kBlock && jt < g.j1; jt += kTile) {

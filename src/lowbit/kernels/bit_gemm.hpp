@@ -99,6 +99,39 @@ void threshold_planes(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int
 void threshold_planes_ref(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
                           uint64_t* out);
 
+// Integer weights for int_gemm_codes: n rows of k int32 (row j = output j) and an optional
+// per-output bias, stored transposed as k x padded_rows() (outputs contiguous, padded with
+// zeros to a multiple of kPad) so SIMD lanes are output channels.
+class IntMatrix {
+ public:
+  static constexpr int64_t kPad = 16;
+  IntMatrix() = default;
+  IntMatrix(const int32_t* rows, const int32_t* bias, int64_t n, int64_t k);  // bias may be null
+  int64_t rows() const { return n_; }
+  int64_t cols() const { return k_; }
+  int64_t padded_rows() const { return n_pad_; }
+  const int32_t* data() const { return w_.data(); }
+  const int32_t* bias() const { return bias_.data(); }
+
+ private:
+  int64_t n_ = 0, k_ = 0, n_pad_ = 0;
+  std::vector<int32_t> w_, bias_;
+};
+
+// C[i * ldc + j] = bias_j + sum_t a[i * lda + t] * w_j[t] for i < m, j < w.rows(), on byte
+// codes a (m rows of w.cols() codes, lda apart), exact int32 (wrapping like int32 if a
+// sum does not fit). The first convolution on 8-bit input: short rows, many planes.
+void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, int32_t* c, int64_t ldc);
+// Scalar twin on row-major weights w[n][k] (bias may be null).
+void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
+                        const int32_t* bias, int32_t* c, int64_t ldc);
+
+// Bit-planes of unsigned byte codes (the runtime's input packing): word j of plane b holds
+// bit b of codes[64 j + t] at bit t, for j < words, b < planes (1..8); plane b goes to
+// out + b * plane_stride (plane_stride >= words when planes > 1). codes: 64 * words bytes.
+void pack_planes(int64_t words, int planes, const uint8_t* codes, uint64_t* out, int64_t plane_stride);
+void pack_planes_ref(int64_t words, int planes, const uint8_t* codes, uint64_t* out, int64_t plane_stride);
+
 // Max pooling of a packed binary NHWC map (max of +-1 values = OR, bit 1 = +1):
 // src bits[n][h][w][packed_words(c)], window k x k, stride s, no padding;
 // dst bits[n][oh][ow][packed_words(c)] with oh = (h - k) / s + 1, ow = (w - k) / s + 1.

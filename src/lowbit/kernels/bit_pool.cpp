@@ -60,7 +60,17 @@ void Im2colImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t 
           const uint64_t* p = src + ((img * h + y * s + dy) * w + x * s) * cw;
           int64_t q = 0;
           for (; q + L <= span; q += L) hn::StoreU(hn::LoadU(d, p + q), d, o + q);
-          for (; q < span; ++q) o[q] = p[q];
+          // The tail in smaller vectors, no loop over single words: that loop became a libc
+          // memmove call per window row (spans are a few words: 3 for a 3x3 window of 64
+          // channels), 8% of a CNV batch. (Masked loads may read past the end on SSE4.)
+          const hn::CappedTag<uint64_t, 4> d4;
+          const hn::CappedTag<uint64_t, 2> d2;
+          const hn::CappedTag<uint64_t, 1> d1;
+          for (; q + static_cast<int64_t>(hn::Lanes(d4)) <= span; q += static_cast<int64_t>(hn::Lanes(d4)))
+            hn::StoreU(hn::LoadU(d4, p + q), d4, o + q);
+          for (; q + static_cast<int64_t>(hn::Lanes(d2)) <= span; q += static_cast<int64_t>(hn::Lanes(d2)))
+            hn::StoreU(hn::LoadU(d2, p + q), d2, o + q);
+          if (q < span) hn::StoreU(hn::LoadU(d1, p + q), d1, o + q);
         }
       }
 }

@@ -34,6 +34,10 @@ struct DenseLayer {
   bool conv = false;
   int64_t h = 1, w = 1, c = 0;         // input map
   int64_t kh = 1, kw = 1, stride = 1;  // conv
+  // The first convolution takes its patch rows from the input stage as byte codes and
+  // multiplies them by `int_weights` (short 8-bit rows: see int_gemm_codes).
+  bool dense_patches = false;
+  kernels::IntMatrix int_weights;
   int64_t oh = 1, ow = 1;              // conv output (before pooling)
   int64_t pool = 0, pool_stride = 0;   // max pooling of the accumulators (0 = none)
   int64_t ph = 1, pw = 1;              // output map after pooling
@@ -52,7 +56,10 @@ struct DenseLayer {
 struct Workspace {
   std::vector<uint64_t> a, b;  // activations in bit-planes (ping-pong)
   std::vector<uint64_t> patches;  // convolution patches, per plane
-  std::vector<uint8_t> codes;     // one image's input codes before packing
+  std::vector<uint8_t> image;     // one image's input codes, (c, y, x), padded to the network input
+  // Flat input: one image's codes at their bit positions before packing (gaps stay 0).
+  // Patches input: the chunk's patch rows of the first convolution, kh*kw*C codes each.
+  std::vector<uint8_t> codes;
   std::vector<int32_t> acc, pooled;
 };
 
@@ -63,7 +70,11 @@ struct Engine::Impl {
   ModelInfo info;
   EngineOptions opt;
   Codes input_codes;
-  bool input_map = false;  // the image as an (H, W, C) map (convolutional first layer), else one flat row
+  // How the input reaches the first layer: "flat", one row of C*H*W codes (a dense first
+  // layer); "patches", the first convolution's patch rows, each its kh*kw*C codes in
+  // (dy, dx, c) order packed densely (no per-pixel word gaps: a 1-channel 3x3 patch is one
+  // word, not nine).
+  bool input_patches = false;
   uint8_t lut[256] = {};
   std::vector<DenseLayer> layers;
   std::vector<Workspace> work;
@@ -71,12 +82,14 @@ struct Engine::Impl {
   int threads = 1;
 
   void parse(const format::LbmFile& file);
-  // Words of one plane of one image's input codes. Flat: one row of C*H*W codes in
-  // (c, y, x) order; map: H*W pixels of packed_words(C) words.
+  // Words of one plane of one image's flat input codes (a patches input is not packed).
   int64_t input_words() const {
-    return input_map ? info.height * info.width * kernels::packed_words(info.channels)
-                     : kernels::packed_words(info.channels * info.height * info.width);
+    return input_patches ? 0 : kernels::packed_words(info.channels * info.height * info.width);
   }
+  // Image i of an m-image chunk into the first layer's input: flat, as bit-planes in
+  // `planes` (plane b at planes + b * m * input_words()); patches, as code rows in w.codes.
+  void prepare_input(Workspace& w, const uint8_t* img, int64_t height, int64_t width, int64_t i, int64_t m,
+                     uint64_t* planes) const;
   void check_images(int64_t n, int64_t height, int64_t width) const {
     LOWBIT_CHECK(n >= 0 && height >= 1 && width >= 1 && height <= info.height && width <= info.width, source,
                  ": images of ", height, "x", width, " do not fit the network input ", info.height, "x", info.width);
@@ -143,9 +156,9 @@ void Engine::Impl::parse(const format::LbmFile& file) {
     info.normalize = in.value("normalize", "");
     input_codes = parse_codes(in, source + ": input");
     const std::string layout = in.value("layout", "flat");
-    LOWBIT_CHECK(layout == "flat" || layout == "map", source, ": input layout '", layout, "' (flat or map)");
-    input_map = layout == "map";
-    LOWBIT_CHECK(!input_map || info.input_shape.size() == 3, source, ": a map input needs a [C, H, W] shape");
+    LOWBIT_CHECK(layout == "flat" || layout == "patches", source, ": input layout '", layout, "' (flat or patches)");
+    input_patches = layout == "patches";
+    LOWBIT_CHECK(!input_patches || info.input_shape.size() == 3, source, ": a patches input needs a [C, H, W] shape");
     const std::vector<uint8_t> table = blob<uint8_t>(file, in.at("lut").get<std::string>(), 256, "input");
     const int max_code = input_codes.pm1 ? 1 : (1 << input_codes.bits) - 1;
     for (int p = 0; p < 256; ++p) {
@@ -153,7 +166,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                    " for pixel ", p, " exceeds ", max_code);
       lut[p] = table[static_cast<size_t>(p)];
     }
-    std::array<int64_t, 3> map = input_map ? std::array<int64_t, 3>{info.height, info.width, info.channels}
+    std::array<int64_t, 3> map = input_patches ? std::array<int64_t, 3>{info.height, info.width, info.channels}
                                            : std::array<int64_t, 3>{1, 1, numel};
     Codes codes = input_codes;
     bool ended = false;
@@ -185,7 +198,8 @@ void Engine::Impl::parse(const format::LbmFile& file) {
         LOWBIT_CHECK(d.stride >= 1 && d.stride <= 64, where, ": stride ", d.stride, " out of range");
         d.oh = (d.h - d.kh) / d.stride + 1, d.ow = (d.w - d.kw) / d.stride + 1;
         LOWBIT_CHECK(d.in == d.kh * d.kw * d.c, where, ": ", d.in, " inputs for a ", d.kh, "x", d.kw, "x", d.c, " patch");
-        words = d.kh * d.kw * cw;
+        d.dense_patches = i == 0 && input_patches;
+        words = d.dense_patches ? kernels::packed_words(d.in) : d.kh * d.kw * cw;
         d.ph = d.oh, d.pw = d.ow;
         if (l.contains("pool")) {
           d.pool = l.at("pool").at("kernel").get<int64_t>();
@@ -195,6 +209,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
           d.ph = (d.oh - d.pool) / d.pool_stride + 1, d.pw = (d.ow - d.pool) / d.pool_stride + 1;
         }
       } else {
+        LOWBIT_CHECK(!(i == 0 && input_patches), where, ": a patches input needs a convolutional first layer");
         LOWBIT_CHECK(d.in == d.h * d.w * d.c, where, ": takes ", d.in, " features, its input has ", d.h * d.w * d.c);
         words = d.h * d.w * cw;
       }
@@ -209,6 +224,20 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                    where, ": weights of ", planes, " x ", d.out, " x ", words, " words are too large");
       const auto bits = blob<uint64_t>(file, w.at("blob").get<std::string>(), static_cast<size_t>(planes * d.out * words), where);
       for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * d.out * words, d.out, words);
+      if (d.dense_patches) {
+        // w[o][t] = sum_j coef_j (+-1); a +-1 input (code 0/1 for -1/+1) is 2 code - 1, so
+        // its sum is 2 (code . w) - sum_t w[t]: twice the weights and that bias.
+        std::vector<int32_t> iw(static_cast<size_t>(d.out * d.in), 0), bias(static_cast<size_t>(d.out), 0);
+        for (int64_t o = 0; o < d.out; ++o)
+          for (int64_t t = 0; t < d.in; ++t) {
+            int32_t v = 0;
+            for (int j = 0; j < planes; ++j)
+              v += ((bits[static_cast<size_t>((j * d.out + o) * words + t / 64)] >> (t % 64)) & 1u) ? d.coef[j] : -d.coef[j];
+            iw[static_cast<size_t>(o * d.in + t)] = codes.pm1 ? 2 * v : v;
+            if (codes.pm1) bias[static_cast<size_t>(o)] -= v;
+          }
+        d.int_weights = kernels::IntMatrix(iw.data(), bias.data(), d.out, d.in);
+      }
       d.negated.assign(static_cast<size_t>(d.out), 0);
       for (int64_t r : w.value("negated_rows", std::vector<int64_t>{})) {
         LOWBIT_CHECK(r >= 0 && r < d.out, where, ": negated row ", r, " out of range");
@@ -270,7 +299,7 @@ void Engine::Impl::plan() {
   max_acc = 0, max_patch = 0;
   for (const DenseLayer& d : layers) {
     max_acc = std::max(max_acc, d.oh * d.ow * d.out);
-    if (d.conv) max_patch = std::max(max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
+    if (d.conv && !d.dense_patches) max_patch = std::max(max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
     if (!d.scores) max_words = std::max(max_words, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
   }
   work.assign(static_cast<size_t>(threads), Workspace{});
@@ -278,58 +307,73 @@ void Engine::Impl::plan() {
     w.a.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.b.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.patches.assign(static_cast<size_t>(opt.chunk * max_patch), 0);
-    w.codes.assign(static_cast<size_t>(input_words() * 64), 0);
+    w.image.assign(static_cast<size_t>(info.channels * info.height * info.width), 0);
+    const DenseLayer& first = layers.front();
+    w.codes.assign(static_cast<size_t>(input_patches ? opt.chunk * first.oh * first.ow * first.in : input_words() * 64),
+                   0);  // gaps are never written: they stay 0
     w.acc.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
     w.pooled.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
   }
 }
 
+void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t height, int64_t width, int64_t i,
+                                 int64_t m, uint64_t* planes) const {
+  // Codes of the image centre-padded with pixel 0, as data::make_batch pads, in (c, y, x)
+  // order. A flat input packs them as they are (w.codes: C*H*W codes, then zeros).
+  const int64_t C = info.channels, H = info.height, W = info.width;
+  uint8_t* codes = input_patches ? w.image.data() : w.codes.data();
+  if (height == H && width == W) {
+    for (int64_t t = 0; t < C * H * W; ++t) codes[t] = lut[img[t]];
+  } else {
+    const int64_t top = (H - height) / 2, left = (W - width) / 2;
+    std::fill(codes, codes + C * H * W, lut[0]);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < height; ++y)
+        for (int64_t x = 0; x < width; ++x) codes[(c * H + y + top) * W + x + left] = lut[img[(c * height + y) * width + x]];
+  }
+  if (!input_patches) {
+    kernels::pack_planes(input_words(), input_codes.planes(), codes, planes + i * input_words(), m * input_words());
+    return;
+  }
+  // Patch rows of the first convolution, (dy, dx, c) order.
+  const DenseLayer& d = layers.front();
+  uint8_t* row = w.codes.data() + i * d.oh * d.ow * d.in;
+  for (int64_t oy = 0; oy < d.oh; ++oy)
+    for (int64_t ox = 0; ox < d.ow; ++ox)
+      for (int64_t dy = 0; dy < d.kh; ++dy) {
+        const uint8_t* src = codes + (oy * d.stride + dy) * W + ox * d.stride;
+        if (C == 1) {
+          std::memcpy(row, src, static_cast<size_t>(d.kw));
+          row += d.kw;
+          continue;
+        }
+        for (int64_t dx = 0; dx < d.kw; ++dx)
+          for (int64_t c = 0; c < C; ++c) *row++ = src[c * H * W + dx];
+      }
+}
+
 void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int64_t height, int64_t width,
                              float* scores, int32_t* predictions, std::vector<std::vector<int32_t>>* trace) const {
-  // Input codes, centre-padded with pixel 0 as data::make_batch pads, packed into planes
-  // in the network's (C, H, W) order (a dense first layer sees the flattened image).
-  const int64_t C = info.channels, H = info.height, W = info.width;
-  const int64_t cw = kernels::packed_words(C), planes = input_codes.planes(), words = input_words();
-  const int64_t top = (H - height) / 2, left = (W - width) / 2, image_size = C * height * width;
+  const int64_t image_size = info.channels * height * width;
   uint64_t* cur = w.a.data();
   uint64_t* next = w.b.data();
-  uint8_t* codes = w.codes.data();  // one image's codes at their bit positions; gaps stay 0
-  for (int64_t i = 0; i < m; ++i) {
-    const uint8_t* img = images + i * image_size;
-    std::fill(codes, codes + words * 64, uint8_t{0});
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t y = 0; y < H; ++y)
-        for (int64_t x = 0; x < W; ++x) {
-          const int64_t sy = y - top, sx = x - left;
-          const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
-          codes[input_map ? (y * W + x) * cw * 64 + c : (c * H + y) * W + x] =
-              lut[inside ? img[(c * height + sy) * width + sx] : 0];
-        }
-    // Bit b of 64 consecutive codes makes one word of plane b, without branches (the bits
-    // of pixel codes are unpredictable; a branch per bit cost most of the batch's time).
-    for (int64_t b = 0; b < planes; ++b)
-      for (int64_t j = 0; j < words; ++j) {
-        const uint8_t* q = codes + j * 64;
-        uint64_t word = 0;
-        for (int t = 0; t < 64; ++t) word |= static_cast<uint64_t>((q[t] >> b) & 1u) << t;
-        cur[(b * m + i) * words + j] = word;
-      }
-  }
+  for (int64_t i = 0; i < m; ++i) prepare_input(w, images + i * image_size, height, width, i, m, cur);
   for (size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& d = layers[l];
     int32_t* acc = w.acc.data();
     // GEMM operand: the input rows themselves (dense), or one patch row per output pixel.
     const uint64_t* a = cur;
     int64_t rows = m;
-    if (d.conv) {
-      rows = m * d.oh * d.ow;
+    if (d.conv) rows = m * d.oh * d.ow;
+    if (d.conv && !d.dense_patches) {
       const int64_t in_plane = m * d.h * d.w * kernels::packed_words(d.c);
       const int64_t patch_plane = rows * d.kh * d.kw * kernels::packed_words(d.c);
       for (int b = 0; b < d.input.planes(); ++b)
         kernels::im2col_bits(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, cur + b * in_plane, w.patches.data() + b * patch_plane);
       a = w.patches.data();
     }
-    for (size_t j = 0; j < d.planes.size(); ++j) {
+    if (d.dense_patches) kernels::int_gemm_codes(rows, w.codes.data(), d.in, d.int_weights, acc, d.out);
+    for (size_t j = 0; j < d.planes.size() && !d.dense_patches; ++j) {
       const bool accumulate = j > 0;
       if (d.input.pm1)
         kernels::bgemm_pm1(rows, d.in, a, d.planes[j], d.coef[j], accumulate, acc, d.out);
