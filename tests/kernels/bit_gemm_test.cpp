@@ -406,6 +406,39 @@ TEST(BitPool, MaxpoolOrMatchesRefAndOracleOnEveryTarget) {
 
 // im2col_bits + bgemm_pm1 with weights packed per tap (channel gaps zero in both operands)
 // equals a direct convolution of the unpacked +-1 values.
+TEST(BitPool, MaxpoolI32MatchesRefAndOracleOnEveryTarget) {
+  Rng rng(23);
+  for (const Window& win : kWindows)
+    for (int64_t c : {int64_t{1}, int64_t{3}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{100}}) {
+      SCOPED_TRACE(::testing::Message() << win.h << "x" << win.w << " k=" << win.k << " s=" << win.s << " c=" << c);
+      const int64_t n = 2, oh = (win.h - win.k) / win.s + 1, ow = (win.w - win.k) / win.s + 1;
+      I32 src(static_cast<size_t>(n * win.h * win.w * c));
+      for (auto& v : src) {
+        const uint64_t pick = rng.below(16);
+        v = pick == 0 ? INT32_MIN : pick == 1 ? INT32_MAX : static_cast<int32_t>(rng.below(2001)) - 1000;
+      }
+      I32 oracle(static_cast<size_t>(n * oh * ow * c));
+      for (int64_t img = 0; img < n; ++img)
+        for (int64_t y = 0; y < oh; ++y)
+          for (int64_t x = 0; x < ow; ++x)
+            for (int64_t q = 0; q < c; ++q) {
+              std::vector<int32_t> window;
+              for (int64_t dy = 0; dy < win.k; ++dy)
+                for (int64_t dx = 0; dx < win.k; ++dx)
+                  window.push_back(src[((img * win.h + y * win.s + dy) * win.w + x * win.s + dx) * c + q]);
+              oracle[((img * oh + y) * ow + x) * c + q] = *std::max_element(window.begin(), window.end());
+            }
+      I32 ref(oracle.size(), 7);
+      maxpool_i32_ref(n, win.h, win.w, c, win.k, win.s, src.data(), ref.data());
+      ASSERT_EQ(ref, oracle);
+      for_each_target([&] {
+        I32 out(oracle.size(), 7);
+        maxpool_i32(n, win.h, win.w, c, win.k, win.s, src.data(), out.data());
+        ASSERT_EQ(out, ref);
+      });
+    }
+}
+
 TEST(BitPool, Im2colBitsThenBgemmIsTheConvolutionOnEveryTarget) {
   Rng rng(18);
   struct Conv { int64_t h, w, kh, kw, s; };

@@ -140,6 +140,12 @@ void maxpool_or(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s
 void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src,
                     uint64_t* dst);
 
+// Max pooling of an int32 NHWC map (accumulators; channels contiguous), same windows as
+// maxpool_or: src[n][h][w][c] -> dst[n][oh][ow][c].
+void maxpool_i32(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src, int32_t* dst);
+void maxpool_i32_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src,
+                     int32_t* dst);
+
 // Patches of a binary convolution (kh x kw, stride s, no padding) on a packed NHWC map
 // src bits[n][h][w][cw], cw = packed_words(c): one packed row per output pixel,
 // dst[(img * oh + y) * ow + x][kh * kw * cw], oh = (h - kh) / s + 1, ow = (w - kw) / s + 1,

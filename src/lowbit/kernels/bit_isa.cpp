@@ -3,6 +3,10 @@
 #ifndef HWY_WANT_AVX3_DL
 #define HWY_WANT_AVX3_DL  // AVX-512 VPOPCNTDQ/BITALG: Highway 1.0 leaves it out unless asked
 #endif
+#ifndef HWY_DISABLED_TARGETS
+// The same targets as the bit kernels (bit_gemm.cpp): no SVE/RVV code exists to choose.
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
 #include <hwy/highway.h>
 #include <hwy/targets.h>
 
@@ -11,6 +15,7 @@
 #include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/kernels/bit_gemm.hpp"
 
 namespace lowbit::kernels {
 
@@ -52,9 +57,8 @@ void set_max_isa(const std::string& name) {
   hwy::DisableTargets(better);
 }
 
-std::string active_isa() {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  return targets.empty() ? "none" : hwy::TargetName(targets.front());
-}
+// What the kernels dispatch to now (not merely the best target this file was compiled
+// for: on an SVE machine that would name SVE while the kernels run NEON).
+std::string active_isa() { return bit_kernel_target(); }
 
 }  // namespace lowbit::kernels

@@ -46,6 +46,34 @@ void MaxpoolImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t 
       }
 }
 
+// Max pooling of int32 accumulator maps (the runtime pools before thresholding, which is
+// exact for k-bit codes too): vectors across a pixel's channels.
+void MaxpoolI32Impl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* HWY_RESTRICT src,
+                    int32_t* HWY_RESTRICT dst) {
+  const hn::ScalableTag<int32_t> d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        const int32_t* p = src + ((img * h + y * s) * w + x * s) * c;
+        int32_t* o = dst + ((img * oh + y) * ow + x) * c;
+        int64_t q = 0;
+        for (; q + L <= c; q += L) {
+          auto v = hn::LoadU(d, p + q);
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) v = hn::Max(v, hn::LoadU(d, p + (dy * w + dx) * c + q));
+          hn::StoreU(v, d, o + q);
+        }
+        for (; q < c; ++q) {
+          int32_t v = p[q];
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) v = std::max(v, p[(dy * w + dx) * c + q]);
+          o[q] = v;
+        }
+      }
+}
+
 void Im2colImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
                 const uint64_t* HWY_RESTRICT src, uint64_t* HWY_RESTRICT dst) {
   const hn::ScalableTag<uint64_t> d;
@@ -83,6 +111,7 @@ namespace lowbit::kernels {
 
 HWY_EXPORT(MaxpoolImpl);
 HWY_EXPORT(Im2colImpl);
+HWY_EXPORT(MaxpoolI32Impl);
 
 namespace {
 void check_window(const char* what, int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s) {
@@ -109,6 +138,27 @@ void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64
           for (int64_t dy = 0; dy < k; ++dy)
             for (int64_t dx = 0; dx < k; ++dx) v |= src[((img * h + y * s + dy) * w + x * s + dx) * cw + q];
           dst[((img * oh + y) * ow + x) * cw + q] = v;
+        }
+}
+
+void maxpool_i32(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src, int32_t* dst) {
+  check_window("maxpool_i32", n, h, w, c, k, k, s);
+  if (n == 0 || c == 0) return;
+  HWY_DYNAMIC_DISPATCH(MaxpoolI32Impl)(n, h, w, c, k, s, src, dst);
+}
+
+void maxpool_i32_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src,
+                     int32_t* dst) {
+  check_window("maxpool_i32_ref", n, h, w, c, k, k, s);
+  const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x)
+        for (int64_t q = 0; q < c; ++q) {
+          int32_t v = INT32_MIN;
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) v = std::max(v, src[((img * h + y * s + dy) * w + x * s + dx) * c + q]);
+          dst[((img * oh + y) * ow + x) * c + q] = v;
         }
 }
 

@@ -307,9 +307,11 @@ void Engine::Impl::plan() {
     w.a.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.b.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.patches.assign(static_cast<size_t>(opt.chunk * max_patch), 0);
-    w.image.assign(static_cast<size_t>(info.channels * info.height * info.width), 0);
+    constexpr int64_t kSlack = 8;  // prepare_input copies windows 8 bytes at a time
+    w.image.assign(static_cast<size_t>(info.channels * info.height * info.width + kSlack), 0);
     const DenseLayer& first = layers.front();
-    w.codes.assign(static_cast<size_t>(input_patches ? opt.chunk * first.oh * first.ow * first.in : input_words() * 64),
+    w.codes.assign(static_cast<size_t>(input_patches ? opt.chunk * first.oh * first.ow * first.in + kSlack
+                                                     : input_words() * 64),
                    0);  // gaps are never written: they stay 0
     w.acc.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
     w.pooled.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
@@ -342,8 +344,10 @@ void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t heigh
     for (int64_t ox = 0; ox < d.ow; ++ox)
       for (int64_t dy = 0; dy < d.kh; ++dy) {
         const uint8_t* src = codes + (oy * d.stride + dy) * W + ox * d.stride;
-        if (C == 1) {
-          std::memcpy(row, src, static_cast<size_t>(d.kw));
+        if (C == 1 && d.kw <= 8) {
+          // 8 bytes at once (a fixed-size copy is one move; a kw-byte one was a libc call):
+          // the bytes past kw are overwritten by the next window row, or land in the slack.
+          std::memcpy(row, src, 8);
           row += d.kw;
           continue;
         }
@@ -387,17 +391,7 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
     if (d.pool) {
       // Max pooling of the accumulators = pooling of the codes (levels are non-decreasing in acc).
       int32_t* out = w.pooled.data();
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t y = 0; y < d.ph; ++y)
-          for (int64_t x = 0; x < d.pw; ++x) {
-            int32_t* o = out + ((i * d.ph + y) * d.pw + x) * d.out;
-            for (int64_t c = 0; c < d.out; ++c) o[c] = std::numeric_limits<int32_t>::min();
-            for (int64_t dy = 0; dy < d.pool; ++dy)
-              for (int64_t dx = 0; dx < d.pool; ++dx) {
-                const int32_t* src = acc + ((i * d.oh + y * d.pool_stride + dy) * d.ow + x * d.pool_stride + dx) * d.out;
-                for (int64_t c = 0; c < d.out; ++c) o[c] = std::max(o[c], src[c]);
-              }
-          }
+      kernels::maxpool_i32(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, acc, out);
       acc = out;
       rows = m * d.ph * d.pw;
     }
