@@ -172,6 +172,9 @@ TEST(ExportRuntime, FewBitInputsAndOtherSizes) {
   NetSpec s{"binary", "binary", "dorefa:3"};
   s.hidden = {1, 129};
   check_bit_exact(s, 51);
+  NetSpec five{"binary", "binary", "dorefa:5"};  // 31 steps: the runtime's per-pixel table path
+  five.hidden = {65};
+  check_bit_exact(five, 52);
   NetSpec b{"binary", "binary", "binary"};
   b.normalize = data::Normalize::MinusOneOne;
   b.image = {2, 8, 9};

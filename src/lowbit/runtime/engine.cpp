@@ -76,6 +76,13 @@ struct Engine::Impl {
   // word, not nine).
   bool input_patches = false;
   uint8_t lut[256] = {};
+  // The table as a staircase when it is one (codes non-decreasing in the pixel from 0,
+  // as quantizers map pixels): code = #{s : pixel >= steps[s]}; few steps vectorize as
+  // compare passes, the identity (8-bit input) is a copy. Else a lookup per pixel.
+  enum class LutKind { kIdentity, kSteps, kTable } lut_kind = LutKind::kTable;
+  std::vector<uint8_t> steps;
+  void classify_lut();
+  void apply_lut(const uint8_t* img, int64_t count, uint8_t* codes) const;
   std::vector<DenseLayer> layers;
   std::vector<Workspace> work;
   int64_t max_words = 0, max_acc = 0, max_patch = 0;  // per image
@@ -166,6 +173,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                    " for pixel ", p, " exceeds ", max_code);
       lut[p] = table[static_cast<size_t>(p)];
     }
+    classify_lut();
     std::array<int64_t, 3> map = input_patches ? std::array<int64_t, 3>{info.height, info.width, info.channels}
                                            : std::array<int64_t, 3>{1, 1, numel};
     Codes codes = input_codes;
@@ -318,6 +326,35 @@ void Engine::Impl::plan() {
   }
 }
 
+void Engine::Impl::classify_lut() {
+  bool identity = true, staircase = lut[0] == 0;
+  steps.clear();
+  for (int p = 0; p < 256; ++p) {
+    identity = identity && lut[p] == p;
+    if (p > 0 && lut[p] < lut[p - 1]) staircase = false;
+    if (p > 0)
+      for (int c = lut[p - 1]; c < lut[p]; ++c) steps.push_back(static_cast<uint8_t>(p));
+  }
+  constexpr size_t kMaxSteps = 15;  // 4-bit inputs and below
+  lut_kind = identity ? LutKind::kIdentity : staircase && steps.size() <= kMaxSteps ? LutKind::kSteps : LutKind::kTable;
+}
+
+void Engine::Impl::apply_lut(const uint8_t* img, int64_t count, uint8_t* codes) const {
+  switch (lut_kind) {
+    case LutKind::kIdentity:
+      std::memcpy(codes, img, static_cast<size_t>(count));
+      return;
+    case LutKind::kSteps:
+      std::fill(codes, codes + count, uint8_t{0});
+      for (uint8_t s : steps)  // one compare pass per step: vectorizes
+        for (int64_t t = 0; t < count; ++t) codes[t] = static_cast<uint8_t>(codes[t] + (img[t] >= s));
+      return;
+    case LutKind::kTable:
+      for (int64_t t = 0; t < count; ++t) codes[t] = lut[img[t]];
+      return;
+  }
+}
+
 void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t height, int64_t width, int64_t i,
                                  int64_t m, uint64_t* planes) const {
   // Codes of the image centre-padded with pixel 0, as data::make_batch pads, in (c, y, x)
@@ -325,7 +362,7 @@ void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t heigh
   const int64_t C = info.channels, H = info.height, W = info.width;
   uint8_t* codes = input_patches ? w.image.data() : w.codes.data();
   if (height == H && width == W) {
-    for (int64_t t = 0; t < C * H * W; ++t) codes[t] = lut[img[t]];
+    apply_lut(img, C * H * W, codes);
   } else {
     const int64_t top = (H - height) / 2, left = (W - width) / 2;
     std::fill(codes, codes + C * H * W, lut[0]);
