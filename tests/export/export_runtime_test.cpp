@@ -196,6 +196,23 @@ TEST(ExportRuntime, ConvolutionsWithPoolingAreBitExact) {
   check_bit_exact(padded, 91, Shape{1, 7, 8});
 }
 
+// Even weight codes are exported doubled (two planes for ternary, k + 1 for int:k): the
+// runtime's accumulators are twice training's, its thresholds too, the score scale half.
+TEST(ExportRuntime, TernaryAndIntWeightsAreBitExact) {
+  check_bit_exact({"ternary", "binary"}, 101);
+  check_bit_exact({"ternary", "dorefa:2"}, 102);
+  check_bit_exact({"int:4:signed:narrow:channel", "binary"}, 103);
+  NetSpec conv{"ternary", "binary"};
+  conv.conv = true;
+  conv.image = {2, 8, 9};
+  check_bit_exact(conv, 104);
+  NetSpec binary_input{"ternary", "binary", "binary"};  // first layer on +-1 inputs, doubled
+  binary_input.normalize = data::Normalize::MinusOneOne;
+  binary_input.conv = true;
+  binary_input.image = {1, 8, 9};
+  check_bit_exact(binary_input, 105);
+}
+
 TEST(ExportRuntime, SmallerImagesArePaddedLikeTraining) {
   NetSpec s{"binary", "dorefa:2"};
   s.image = {1, 9, 10};
@@ -214,7 +231,7 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   json no_input = dense_net({"binary", "binary"});
   no_input["layers"].erase(0);
   testing::expect_error_naming([&] { export_of(no_input); }, "--input-bits");
-  testing::expect_error_naming([&] { export_of(dense_net({"ternary", "binary"})); }, "ternary");
+  testing::expect_error_naming([&] { export_of(dense_net({"addnet:2", "binary"})); }, "addnet");
   json float_net = dense_net({"none", "binary"});
   float_net.erase("weights");
   testing::expect_error_naming([&] { export_of(float_net); }, "integer codes");
@@ -252,6 +269,8 @@ TEST(ExportRuntime, LyingModelDescriptionsAreClearErrors) {
   with([](json& m) { m["input"]["shape"] = {1, 70000, 70000}; }, "out of range");
   with([](json& m) { m["layers"][0]["weights"]["blob"] = "nothing"; }, "nothing");
   with([](json& m) { m["layers"][0]["weights"]["planes"] = 2; }, "coefficients");
+  with([](json& m) { m["layers"][0]["weights"]["shift"] = 3; }, "shift 3");
+  with([](json& m) { m["input"]["layout"] = "map"; }, "layout");
   with([](json& m) { m["layers"][0]["op"] = "attention"; }, "attention");
   with([](json& m) { m["layers"][0]["output"]["levels"] = 7; }, "threshold levels");
   with([](json& m) { m["layers"].erase(2); }, "scores");

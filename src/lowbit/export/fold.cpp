@@ -69,12 +69,15 @@ std::vector<int32_t> eval_codes(quant::Quantizer& q, const std::vector<float>& v
 
 // The float map evaluation applies to one channel's integer accumulator, ending in the
 // value the next quantizer sees (or the score): y = acc * scale (+ bias), then BatchNorm.
+// `shift`: the runtime's accumulator is 2^shift times the trained one (weights with even
+// codes, see weight_planes); an odd runtime value (never produced) maps to the floor.
 struct ChannelMap {
   float scale = 1.f, bias = 0.f;
   bool has_bias = false, has_bn = false;
   float bn_mean = 0.f, bn_scale = 1.f, bn_shift = 0.f;
+  int shift = 0;
   float operator()(int64_t acc) const {
-    float y = static_cast<float>(acc) * scale;  // LayerQuantizers::scale_output
+    float y = static_cast<float>(acc >> shift) * scale;  // LayerQuantizers::scale_output
     if (has_bias) y = y + bias;
     if (has_bn) y = nn::bn_eval(y, bn_mean, bn_scale, bn_shift);
     return y;
@@ -225,7 +228,12 @@ class Folder {
     const Tensor& wc = q.weight_codes();
     quant::Grid wg;
     q.weight_quantizer()->grid(wg);
-    const int64_t range = K * wg.max_abs_code() * (fmt_.pm1 ? 1 : fmt_.code_max);
+    // Even weight codes (ternary, int:k) are exported doubled (weight_planes): the runtime's
+    // accumulators are then twice the trained ones, and so is everything compared with them.
+    bool even_codes = false;
+    for (int64_t j = 0; j < wc.size() && !even_codes; ++j) even_codes = static_cast<int32_t>(wc[j]) % 2 == 0;
+    const int shift = even_codes ? 1 : 0;
+    const int64_t range = (K * wg.max_abs_code() * (fmt_.pm1 ? 1 : fmt_.code_max)) << shift;
 
     // Per-channel float maps, and what follows: BatchNorm? then quantizer or the end.
     size_t next = i + 1;
@@ -239,6 +247,7 @@ class Folder {
     for (int64_t c = 0; c < M; ++c) {
       ChannelMap& m = maps[static_cast<size_t>(c)];
       m.scale = q.output_scales()[static_cast<size_t>(c)];
+      m.shift = shift;
       m.has_bias = bias_param != nullptr;
       if (m.has_bias) m.bias = bias_param->value[c];
       m.has_bn = bn != nullptr;
@@ -289,7 +298,9 @@ class Folder {
       LOWBIT_CHECK(next == net_.size(), where(next), ": after a dense layer (+ BatchNorm) the runtime needs an "
                    "activation quantizer, or the end of the network");
       std::vector<float> scale(static_cast<size_t>(M)), bias(static_cast<size_t>(M));
-      for (int64_t c = 0; c < M; ++c) scale[static_cast<size_t>(c)] = maps[static_cast<size_t>(c)].scale;
+      // float(2^s acc) * (scale / 2^s) == float(acc) * scale exactly (powers of two).
+      for (int64_t c = 0; c < M; ++c)
+        scale[static_cast<size_t>(c)] = std::ldexp(maps[static_cast<size_t>(c)].scale, -shift);
       add_blob(name + ".scale", to_bytes(scale));
       op["output"] = {{"format", "scores"}, {"scale", name + ".scale"}};
       LOWBIT_CHECK(!conv, where(i), ": the score layer must be dense");
@@ -307,43 +318,56 @@ class Folder {
       scores_done_ = true;
       classes_ = M;
     }
-    op["weights"] = weight_planes(wc, M, cols, flip, name, where(i));
+    op["weights"] = weight_planes(wc, M, cols, flip, shift, name);
     layers_.push_back(op);
     map_ = {oh, ow, M};
     return next;
   }
 
-  // Weight codes as q +-1 bit-planes: an odd code w with |w| <= 2^q - 1 is
-  // sum_j 2^j s_j, s_j = 2 u_j - 1 for the bits u_j of u = (w + 2^q - 1) / 2.
-  json weight_planes(const Tensor& wc, int64_t M, const Columns& cols, const std::vector<int8_t>& flip,
-                     const std::string& name, const std::string& where) {
+  // Weight codes as +-1 bit-planes s_j with coefficients, sum_j coef_j s_j = 2^shift w:
+  // shift 0 (all codes odd: binary, dorefa:k): q planes, coef 2^j, s_j = 2 u_j - 1 for the
+  //   bits u_j of u = (w + 2^q - 1) / 2, |w| <= 2^q - 1;
+  // shift 1 (some code even: ternary, int:k): 2w = s_0 + r with s_0 = +1 for w >= 0 and -1
+  //   below, so r = 2w - s_0 is odd, |r| <= 2 max|w| - 1, and takes the q planes above
+  //   (coef 1, 1, 2, ..., 2^(q-1)). Ternary: two planes.
+  json weight_planes(const Tensor& wc, int64_t M, const Columns& cols, const std::vector<int8_t>& flip, int shift,
+                     const std::string& name) {
     const int64_t K = cols.valid;
-    int32_t max_abs = 0;
+    int32_t max_odd = 0;
     for (int64_t i = 0; i < wc.size(); ++i) {
       const auto w = static_cast<int32_t>(wc[i]);
-      LOWBIT_CHECK(w % 2 != 0, where, ": weight code ", w, " at index ", i,
-                   " is even; the runtime takes odd weight codes (binary, dorefa:k), not ternary or int:k weights yet");
-      max_abs = std::max(max_abs, std::abs(w));
+      max_odd = std::max(max_odd, shift ? std::abs(2 * w - (w >= 0 ? 1 : -1)) : std::abs(w));
     }
-    const int planes = std::bit_width(static_cast<uint32_t>(max_abs));  // 2^planes - 1 >= max_abs
-    const int32_t offset = (int32_t{1} << planes) - 1;
+    const int q = std::max(1, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_odd))));  // 2^q - 1 >= max_odd
+    const int planes = q + shift;
+    const int32_t offset = (int32_t{1} << q) - 1;
     const int64_t words = cols.words;
     std::vector<uint64_t> bits(static_cast<size_t>(planes * M * words), 0);
+    auto set = [&](int plane, int64_t r, int64_t b) {
+      bits[static_cast<size_t>((plane * M + r) * words + b / 64)] |= uint64_t{1} << (b % 64);
+    };
     for (int64_t r = 0; r < M; ++r)
       for (int64_t k = 0; k < K; ++k) {
         int32_t w = static_cast<int32_t>(wc[r * K + k]);
         if (flip[static_cast<size_t>(r)]) w = -w;
-        const auto u = static_cast<uint32_t>((w + offset) / 2);
         const int64_t b = cols.bit(k);
-        for (int j = 0; j < planes; ++j)
-          if ((u >> j) & 1u) bits[static_cast<size_t>((j * M + r) * words + b / 64)] |= uint64_t{1} << (b % 64);
+        int32_t odd = w;
+        if (shift) {
+          const int32_t s0 = w >= 0 ? 1 : -1;
+          if (s0 > 0) set(0, r, b);
+          odd = 2 * w - s0;
+        }
+        const auto u = static_cast<uint32_t>((odd + offset) / 2);
+        for (int j = 0; j < q; ++j)
+          if ((u >> j) & 1u) set(shift + j, r, b);
       }
     add_blob(name + ".weights", to_bytes(bits));
     json coef = json::array();
-    for (int j = 0; j < planes; ++j) coef.push_back(1 << j);
+    if (shift) coef.push_back(1);
+    for (int j = 0; j < q; ++j) coef.push_back(1 << j);
     json neg = json::array();
     for (int64_t r = 0; r < M; ++r) if (flip[static_cast<size_t>(r)]) neg.push_back(r);
-    return {{"blob", name + ".weights"}, {"planes", planes}, {"coef", coef}, {"negated_rows", neg}};
+    return {{"blob", name + ".weights"}, {"planes", planes}, {"coef", coef}, {"shift", shift}, {"negated_rows", neg}};
   }
 
   // Thresholds must reproduce the level function: checked on every accumulator when the

@@ -45,6 +45,7 @@ struct DenseLayer {
   Codes input, output;
   std::vector<kernels::BinaryMatrix> planes;
   std::vector<int32_t> coef;
+  int shift = 0;  // the weight planes sum to 2^shift x the trained codes (even codes: ternary, int:k)
   std::vector<uint8_t> negated;  // per output row: export negated its weights
   bool scores = false;
   int levels = 0;
@@ -225,7 +226,9 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       LOWBIT_CHECK(same(d.input, codes), where, ": input codes differ from what the previous layer produces");
       const json& w = l.at("weights");
       const int planes = w.at("planes").get<int>();
-      LOWBIT_CHECK(planes >= 1 && planes <= 8, where, ": weight planes ", planes, " outside 1..8");
+      LOWBIT_CHECK(planes >= 1 && planes <= 9, where, ": weight planes ", planes, " outside 1..9");
+      d.shift = w.value("shift", 0);
+      LOWBIT_CHECK(d.shift == 0 || d.shift == 1, where, ": weight shift ", d.shift, " (0 or 1)");
       d.coef = w.at("coef").get<std::vector<int32_t>>();
       LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, where, ": ", d.coef.size(), " coefficients for ", planes, " planes");
       LOWBIT_CHECK(static_cast<double>(planes) * static_cast<double>(d.out) * static_cast<double>(words) <= double(1 << 28),
@@ -423,7 +426,10 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
     }
     if (trace) {
       std::vector<int32_t>& t = (*trace)[l];
-      for (int64_t i = 0; i < rows * d.out; ++i) t.push_back(d.negated[static_cast<size_t>(i % d.out)] ? -acc[i] : acc[i]);
+      for (int64_t i = 0; i < rows * d.out; ++i) {
+        const int32_t v = acc[i] >> d.shift;  // exact: a shifted layer's accumulators are even
+        t.push_back(d.negated[static_cast<size_t>(i % d.out)] ? -v : v);
+      }
     }
     if (d.pool) {
       // Max pooling of the accumulators = pooling of the codes (levels are non-decreasing in acc).
