@@ -34,17 +34,18 @@ struct NetSpec {
   Shape image = {1, 5, 7};
   std::vector<int64_t> hidden = {70, 65};
   bool conv = false;
+  int padding = 0;  // of both convolutions (training's zero padding)
 };
 
 // A small CNV: conv 3x3 (5 filters) + pool 2, conv 2x2 (70 filters: two words per pixel,
 // with a gap), dense 4. Used when s.conv is set; the image must be at least 8x9.
 json conv_net(const NetSpec& s) {
   json layers = json::array({{{"type", "quant_act"}, {"quantizer", s.input}}});
-  layers.push_back({{"type", "conv2d"}, {"filters", 5}, {"kernel", 3}, {"bias", false}});
+  layers.push_back({{"type", "conv2d"}, {"filters", 5}, {"kernel", 3}, {"bias", false}, {"padding", s.padding}});
   layers.push_back({{"type", "batchnorm"}});
   layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
   layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
-  layers.push_back({{"type", "conv2d"}, {"filters", 70}, {"kernel", 2}, {"bias", false}});
+  layers.push_back({{"type", "conv2d"}, {"filters", 70}, {"kernel", 2}, {"bias", false}, {"padding", s.padding}});
   layers.push_back({{"type", "batchnorm"}});
   layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
   layers.push_back({{"type", "flatten"}});
@@ -211,6 +212,27 @@ TEST(ExportRuntime, TernaryAndIntWeightsAreBitExact) {
   binary_input.conv = true;
   binary_input.image = {1, 8, 9};
   check_bit_exact(binary_input, 105);
+}
+
+// Zero-padded convolutions: padded taps are exact 0 in training; the runtime pads +-1
+// inputs with bit 0 and corrects each border pixel, k-bit codes pad with code 0.
+TEST(ExportRuntime, PaddedConvolutionsAreBitExact) {
+  for (const auto& [w, a, in] : {std::tuple{"binary", "binary", "dorefa:8"}, std::tuple{"binary", "binary", "binary"},
+                                 std::tuple{"binary", "dorefa:2", "dorefa:8"}, std::tuple{"ternary", "binary", "binary"}}) {
+    SCOPED_TRACE(std::string(w) + " " + a + " " + in);
+    NetSpec s{w, a, in};
+    s.conv = true;
+    s.padding = 1;
+    s.image = {2, 8, 9};
+    if (std::string(in) == "binary") s.normalize = data::Normalize::MinusOneOne;
+    check_bit_exact(s, 111);
+  }
+  NetSpec smaller{"binary", "binary", "binary"};  // image centre padding and conv padding together
+  smaller.conv = true;
+  smaller.padding = 1;
+  smaller.image = {1, 9, 9};
+  smaller.normalize = data::Normalize::MinusOneOne;
+  check_bit_exact(smaller, 112, Shape{1, 6, 7});
 }
 
 TEST(ExportRuntime, SmallerImagesArePaddedLikeTraining) {

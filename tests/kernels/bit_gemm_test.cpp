@@ -404,8 +404,6 @@ TEST(BitPool, MaxpoolOrMatchesRefAndOracleOnEveryTarget) {
       }
 }
 
-// im2col_bits + bgemm_pm1 with weights packed per tap (channel gaps zero in both operands)
-// equals a direct convolution of the unpacked +-1 values.
 TEST(BitPool, MaxpoolI32MatchesRefAndOracleOnEveryTarget) {
   Rng rng(23);
   for (const Window& win : kWindows)
@@ -439,24 +437,31 @@ TEST(BitPool, MaxpoolI32MatchesRefAndOracleOnEveryTarget) {
     }
 }
 
+// im2col_bits + bgemm_pm1 with weights packed per tap (channel gaps zero in both operands)
+// equals a direct convolution of the unpacked +-1 values, padding taps counting as -1.
 TEST(BitPool, Im2colBitsThenBgemmIsTheConvolutionOnEveryTarget) {
   Rng rng(18);
-  struct Conv { int64_t h, w, kh, kw, s; };
+  struct Conv { int64_t h, w, kh, kw, s, ph = 0, pw = 0; };
   for (int64_t c : {1, 3, 64, 65, 130})
-    for (Conv cv : {Conv{5, 5, 3, 3, 1}, Conv{7, 6, 3, 2, 2}, Conv{4, 4, 1, 1, 1}, Conv{5, 3, 2, 3, 2}, Conv{3, 3, 3, 3, 1}}) {
+    for (Conv cv : {Conv{5, 5, 3, 3, 1}, Conv{7, 6, 3, 2, 2}, Conv{4, 4, 1, 1, 1}, Conv{5, 3, 2, 3, 2}, Conv{3, 3, 3, 3, 1},
+                    Conv{5, 5, 3, 3, 1, 1, 1}, Conv{7, 6, 3, 2, 2, 2, 1}, Conv{2, 2, 3, 3, 1, 1, 1},
+                    Conv{1, 4, 3, 3, 2, 1, 0}, Conv{6, 5, 5, 5, 1, 2, 2}}) {
       const int64_t n = 2, cout = 10, cw = packed_words(c);
       SCOPED_TRACE(::testing::Message() << cv.h << "x" << cv.w << " c=" << c << " kernel " << cv.kh << "x" << cv.kw
-                                        << " s=" << cv.s);
+                                        << " s=" << cv.s << " pad " << cv.ph << "x" << cv.pw);
       const Map in = random_map(n, cv.h, cv.w, c, rng);
       const I8 wt = random_pm1(cout * cv.kh * cv.kw * c, rng);  // [cout][kh][kw][c]
-      const int64_t oh = (cv.h - cv.kh) / cv.s + 1, ow = (cv.w - cv.kw) / cv.s + 1;
+      const int64_t oh = (cv.h + 2 * cv.ph - cv.kh) / cv.s + 1, ow = (cv.w + 2 * cv.pw - cv.kw) / cv.s + 1;
       const int64_t taps = cv.kh * cv.kw, words = taps * cw, rows = n * oh * ow;
+      auto value = [&](int64_t img, int64_t y, int64_t x, int64_t ch) -> int32_t {
+        return y < 0 || y >= cv.h || x < 0 || x >= cv.w ? -1 : in.at(img, y, x, ch);
+      };
       // Weights: each tap's c values packed into its own cw words.
       const U64 wtaps = pack(wt, cout * taps, c, cw);  // rows (o, tap) of cw words = rows o of words
       const BinaryMatrix w(wtaps.data(), cout, words);
       const U64 src = in.packed();
       U64 ref(static_cast<size_t>(rows * words), 9);
-      im2col_bits_ref(n, cv.h, cv.w, c, cv.kh, cv.kw, cv.s, src.data(), ref.data());
+      im2col_bits_ref(n, cv.h, cv.w, c, cv.kh, cv.kw, cv.s, src.data(), ref.data(), cv.ph, cv.pw);
       I32 want(static_cast<size_t>(rows * cout));
       for (int64_t img = 0; img < n; ++img)
         for (int64_t y = 0; y < oh; ++y)
@@ -466,7 +471,8 @@ TEST(BitPool, Im2colBitsThenBgemmIsTheConvolutionOnEveryTarget) {
               for (int64_t dy = 0; dy < cv.kh; ++dy)
                 for (int64_t dx = 0; dx < cv.kw; ++dx)
                   for (int64_t ch = 0; ch < c; ++ch)
-                    sum += in.at(img, y * cv.s + dy, x * cv.s + dx, ch) * wt[((o * cv.kh + dy) * cv.kw + dx) * c + ch];
+                    sum += value(img, y * cv.s + dy - cv.ph, x * cv.s + dx - cv.pw, ch) *
+                           wt[((o * cv.kh + dy) * cv.kw + dx) * c + ch];
               want[((img * oh + y) * ow + x) * cout + o] = sum;
             }
       I32 via_ref(want.size());
@@ -474,7 +480,7 @@ TEST(BitPool, Im2colBitsThenBgemmIsTheConvolutionOnEveryTarget) {
       ASSERT_EQ(via_ref, want);
       for_each_target([&] {
         U64 cols(ref.size() + 1, 9);
-        im2col_bits(n, cv.h, cv.w, c, cv.kh, cv.kw, cv.s, src.data(), cols.data());
+        im2col_bits(n, cv.h, cv.w, c, cv.kh, cv.kw, cv.s, src.data(), cols.data(), cv.ph, cv.pw);
         ASSERT_EQ(cols.back(), 9u);
         cols.pop_back();
         ASSERT_EQ(cols, ref);

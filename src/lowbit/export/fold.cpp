@@ -201,17 +201,22 @@ class Folder {
     json op;
     int64_t M = 0, oh = 1, ow = 1;
     if (conv) {
-      LOWBIT_CHECK(conv->pad_h() == 0 && conv->pad_w() == 0, where(i), ": padded convolutions are not supported by the runtime yet");
       LOWBIT_CHECK(conv->stride_h() == conv->stride_w(), where(i), ": unequal strides are not supported by the runtime");
       const int64_t kh = conv->kernel_h(), kw = conv->kernel_w(), st = conv->stride_h();
-      LOWBIT_CHECK(conv->in_channels() == c && kh <= h && kw <= w, where(i), ": input map ", h, "x", w, "x", c,
-                   " does not fit its ", conv->in_channels(), " input channels and ", kh, "x", kw, " kernel");
+      // Training pads with exact zeros (after the quantizer): the runtime pads with bit 0 and
+      // corrects +-1 inputs to exact 0 per output pixel (docs/DEPLOYMENT.md).
+      const int64_t ph = conv->pad_h(), pw = conv->pad_w();
+      LOWBIT_CHECK(ph < kh && pw < kw, where(i), ": padding ", ph, "x", pw, " not smaller than the ", kh, "x", kw,
+                   " kernel (the runtime needs a valid tap in every window)");
+      LOWBIT_CHECK(conv->in_channels() == c && kh <= h + 2 * ph && kw <= w + 2 * pw, where(i), ": input map ", h, "x",
+                   w, "x", c, " does not fit its ", conv->in_channels(), " input channels and ", kh, "x", kw, " kernel");
       M = conv->out_channels();
-      oh = (h - kh) / st + 1, ow = (w - kw) / st + 1;
+      oh = (h + 2 * ph - kh) / st + 1, ow = (w + 2 * pw - kw) / st + 1;
       // weight (o, ci, dy, dx): tap (dy, dx) of the patch
       cols = layers_.empty() ? patch_columns(kh, kw, c) : window_columns(kh, kw, c);
       bias_param = conv->bias();
       op = {{"op", "conv"}, {"in_shape", {h, w, c}}, {"kernel", {kh, kw}}, {"stride", st}};
+      if (ph || pw) op["padding"] = {ph, pw};
     } else {
       M = dense->out_features();
       LOWBIT_CHECK(dense->in_features() == h * w * c, where(i), ": takes ", dense->in_features(),

@@ -154,11 +154,14 @@ void maxpool_i32_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int6
 // words = kh * kw * cw words, the channel gaps zero in both operands when the weights of
 // output channel o are packed the same way (tap (dy, dx) of o in words
 // [(dy * kw + dx) * cw, +cw)), and bgemm_pm1(oh * ow * n, kh * kw * c, dst, weights...)
-// computes the convolution. Requires 1 <= kh <= h, 1 <= kw <= w, s >= 1.
+// computes the convolution. Padding ph rows and pw columns (0 <= ph < kh, 0 <= pw < kw)
+// adds zero words around the map (oh = (h + 2 ph - kh) / s + 1, likewise ow): bit 0, so a
+// padded tap counts as -1 for +-1 data (the runtime corrects it to exact 0) and as code 0
+// for bit-planes. Requires kh <= h + 2 ph, kw <= w + 2 pw, s >= 1.
 void im2col_bits(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint64_t* src,
-                 uint64_t* dst);
+                 uint64_t* dst, int64_t ph = 0, int64_t pw = 0);
 void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
-                     const uint64_t* src, uint64_t* dst);
+                     const uint64_t* src, uint64_t* dst, int64_t ph = 0, int64_t pw = 0);
 
 // The Highway targets (hwy::TargetName) the bit kernels were compiled for and this CPU
 // supports, best first, and the one they dispatch to now ("AVX3_DL", "AVX2", ...).

@@ -34,6 +34,12 @@ struct DenseLayer {
   bool conv = false;
   int64_t h = 1, w = 1, c = 0;         // input map
   int64_t kh = 1, kw = 1, stride = 1;  // conv
+  int64_t pad_h = 0, pad_w = 0;        // conv zero padding (training's exact 0)
+  // +-1 inputs and padding: im2col pads with bit 0 (-1), so each output pixel near the
+  // border gets pad_fix[p * out + o] = sum over its padded taps of the weight (making
+  // those taps exact 0), for the pixels p listed in pad_pixels.
+  std::vector<int32_t> pad_fix;
+  std::vector<int64_t> pad_pixels;
   // The first convolution takes its patch rows from the input stage as byte codes and
   // multiplies them by `int_weights` (short 8-bit rows: see int_gemm_codes).
   bool dense_patches = false;
@@ -200,12 +206,15 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       int64_t words = 0;
       if (d.conv) {
         const auto k = l.at("kernel").get<std::vector<int64_t>>();
-        LOWBIT_CHECK(k.size() == 2 && k[0] >= 1 && k[1] >= 1 && k[0] <= d.h && k[1] <= d.w, where, ": kernel ",
-                     l.at("kernel").dump(), " does not fit the ", d.h, "x", d.w, " input");
-        d.kh = k[0], d.kw = k[1];
+        const auto pad = l.value("padding", std::vector<int64_t>{0, 0});
+        LOWBIT_CHECK(k.size() == 2 && k[0] >= 1 && k[1] >= 1 && pad.size() == 2 && pad[0] >= 0 && pad[1] >= 0 &&
+                         pad[0] < k[0] && pad[1] < k[1] && k[0] <= d.h + 2 * pad[0] && k[1] <= d.w + 2 * pad[1],
+                     where, ": kernel ", l.at("kernel").dump(), " with padding ", l.value("padding", json()).dump(),
+                     " does not fit the ", d.h, "x", d.w, " input");
+        d.kh = k[0], d.kw = k[1], d.pad_h = pad[0], d.pad_w = pad[1];
         d.stride = l.at("stride").get<int64_t>();
         LOWBIT_CHECK(d.stride >= 1 && d.stride <= 64, where, ": stride ", d.stride, " out of range");
-        d.oh = (d.h - d.kh) / d.stride + 1, d.ow = (d.w - d.kw) / d.stride + 1;
+        d.oh = (d.h + 2 * d.pad_h - d.kh) / d.stride + 1, d.ow = (d.w + 2 * d.pad_w - d.kw) / d.stride + 1;
         LOWBIT_CHECK(d.in == d.kh * d.kw * d.c, where, ": ", d.in, " inputs for a ", d.kh, "x", d.kw, "x", d.c, " patch");
         d.dense_patches = i == 0 && input_patches;
         words = d.dense_patches ? kernels::packed_words(d.in) : d.kh * d.kw * cw;
@@ -248,6 +257,34 @@ void Engine::Impl::parse(const format::LbmFile& file) {
             if (codes.pm1) bias[static_cast<size_t>(o)] -= v;
           }
         d.int_weights = kernels::IntMatrix(iw.data(), bias.data(), d.out, d.in);
+      }
+      if (d.conv && (d.pad_h || d.pad_w) && codes.pm1) {
+        // Weight of tap (dy, dx) summed over channels, per output: tap_sum[o][tap].
+        const int64_t taps = d.kh * d.kw;
+        std::vector<int32_t> tap_sum(static_cast<size_t>(d.out * taps), 0);
+        for (int64_t o = 0; o < d.out; ++o)
+          for (int64_t tap = 0; tap < taps; ++tap)
+            for (int64_t ch = 0; ch < d.c; ++ch) {
+              const int64_t b = d.dense_patches ? tap * d.c + ch : tap * cw * 64 + ch;
+              for (int j = 0; j < planes; ++j)
+                tap_sum[static_cast<size_t>(o * taps + tap)] +=
+                    ((bits[static_cast<size_t>((j * d.out + o) * words + b / 64)] >> (b % 64)) & 1u) ? d.coef[j] : -d.coef[j];
+            }
+        for (int64_t y = 0; y < d.oh; ++y)
+          for (int64_t x = 0; x < d.ow; ++x) {
+            std::vector<int32_t> fix(static_cast<size_t>(d.out), 0);
+            bool border = false;
+            for (int64_t dy = 0; dy < d.kh; ++dy)
+              for (int64_t dx = 0; dx < d.kw; ++dx) {
+                const int64_t iy = y * d.stride + dy - d.pad_h, ix = x * d.stride + dx - d.pad_w;
+                if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
+                border = true;
+                for (int64_t o = 0; o < d.out; ++o) fix[static_cast<size_t>(o)] += tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
+              }
+            if (!border) continue;
+            d.pad_pixels.push_back(y * d.ow + x);
+            d.pad_fix.insert(d.pad_fix.end(), fix.begin(), fix.end());
+          }
       }
       d.negated.assign(static_cast<size_t>(d.out), 0);
       for (int64_t r : w.value("negated_rows", std::vector<int64_t>{})) {
@@ -319,8 +356,9 @@ void Engine::Impl::plan() {
     w.b.assign(static_cast<size_t>(opt.chunk * max_words), 0);
     w.patches.assign(static_cast<size_t>(opt.chunk * max_patch), 0);
     constexpr int64_t kSlack = 8;  // prepare_input copies windows 8 bytes at a time
-    w.image.assign(static_cast<size_t>(info.channels * info.height * info.width + kSlack), 0);
     const DenseLayer& first = layers.front();
+    w.image.assign(static_cast<size_t>(info.channels * (info.height + 2 * first.pad_h) * (info.width + 2 * first.pad_w) + kSlack),
+                   0);
     w.codes.assign(static_cast<size_t>(input_patches ? opt.chunk * first.oh * first.ow * first.in + kSlack
                                                      : input_words() * 64),
                    0);  // gaps are never written: they stay 0
@@ -361,17 +399,24 @@ void Engine::Impl::apply_lut(const uint8_t* img, int64_t count, uint8_t* codes) 
 void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t height, int64_t width, int64_t i,
                                  int64_t m, uint64_t* planes) const {
   // Codes of the image centre-padded with pixel 0, as data::make_batch pads, in (c, y, x)
-  // order. A flat input packs them as they are (w.codes: C*H*W codes, then zeros).
+  // order, inside a border of code 0 (exact 0) when the first convolution pads: an
+  // (H + 2 ph) x (W + 2 pw) map per channel. A flat input packs them as they are (w.codes:
+  // C*H*W codes, then zeros).
   const int64_t C = info.channels, H = info.height, W = info.width;
+  const int64_t ph = input_patches ? layers.front().pad_h : 0, pw = input_patches ? layers.front().pad_w : 0;
+  const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw;
   uint8_t* codes = input_patches ? w.image.data() : w.codes.data();
-  if (height == H && width == W) {
+  if (height == H && width == W && ph == 0 && pw == 0) {
     apply_lut(img, C * H * W, codes);
   } else {
-    const int64_t top = (H - height) / 2, left = (W - width) / 2;
-    std::fill(codes, codes + C * H * W, lut[0]);
-    for (int64_t c = 0; c < C; ++c)
+    std::fill(codes, codes + C * Hp * Wp, uint8_t{0});
+    const int64_t top = (H - height) / 2 + ph, left = (W - width) / 2 + pw;
+    for (int64_t c = 0; c < C; ++c) {
+      if (height != H || width != W)
+        for (int64_t y = 0; y < H; ++y) std::fill_n(codes + (c * Hp + y + ph) * Wp + pw, W, lut[0]);
       for (int64_t y = 0; y < height; ++y)
-        for (int64_t x = 0; x < width; ++x) codes[(c * H + y + top) * W + x + left] = lut[img[(c * height + y) * width + x]];
+        apply_lut(img + (c * height + y) * width, width, codes + (c * Hp + y + top) * Wp + left);
+    }
   }
   if (!input_patches) {
     kernels::pack_planes(input_words(), input_codes.planes(), codes, planes + i * input_words(), m * input_words());
@@ -383,7 +428,7 @@ void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t heigh
   for (int64_t oy = 0; oy < d.oh; ++oy)
     for (int64_t ox = 0; ox < d.ow; ++ox)
       for (int64_t dy = 0; dy < d.kh; ++dy) {
-        const uint8_t* src = codes + (oy * d.stride + dy) * W + ox * d.stride;
+        const uint8_t* src = codes + (oy * d.stride + dy) * Wp + ox * d.stride;
         if (C == 1 && d.kw <= 8) {
           // 8 bytes at once (a fixed-size copy is one move; a kw-byte one was a libc call):
           // the bytes past kw are overwritten by the next window row, or land in the slack.
@@ -392,7 +437,7 @@ void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t heigh
           continue;
         }
         for (int64_t dx = 0; dx < d.kw; ++dx)
-          for (int64_t c = 0; c < C; ++c) *row++ = src[c * H * W + dx];
+          for (int64_t c = 0; c < C; ++c) *row++ = src[c * Hp * Wp + dx];
       }
 }
 
@@ -413,7 +458,8 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
       const int64_t in_plane = m * d.h * d.w * kernels::packed_words(d.c);
       const int64_t patch_plane = rows * d.kh * d.kw * kernels::packed_words(d.c);
       for (int b = 0; b < d.input.planes(); ++b)
-        kernels::im2col_bits(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, cur + b * in_plane, w.patches.data() + b * patch_plane);
+        kernels::im2col_bits(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, cur + b * in_plane, w.patches.data() + b * patch_plane,
+                             d.pad_h, d.pad_w);
       a = w.patches.data();
     }
     if (d.dense_patches) kernels::int_gemm_codes(rows, w.codes.data(), d.in, d.int_weights, acc, d.out);
@@ -424,6 +470,12 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
       else
         kernels::bgemm_planes(rows, d.in, d.input.bits, a, d.planes[j], d.coef[j], accumulate, acc, d.out);
     }
+    for (int64_t i = 0; i < m && !d.pad_pixels.empty(); ++i)
+      for (size_t p = 0; p < d.pad_pixels.size(); ++p) {
+        int32_t* a = acc + (i * d.oh * d.ow + d.pad_pixels[p]) * d.out;
+        const int32_t* fix = d.pad_fix.data() + p * static_cast<size_t>(d.out);
+        for (int64_t o = 0; o < d.out; ++o) a[o] += fix[o];
+      }
     if (trace) {
       std::vector<int32_t>& t = (*trace)[l];
       for (int64_t i = 0; i < rows * d.out; ++i) {
