@@ -155,6 +155,52 @@ TEST(BitGemm, PlanesMatchRefAndOracleOnEveryTarget) {
         }
 }
 
+// The fused threshold output: the bits of (dot >= t_j) from an oracle dot product of
+// unpacked values, for +-1 rows and for 1-3 planes of codes; output words past the rows
+// stay untouched, bits past n are 0.
+TEST(BitGemm, ThresholdOutputMatchesRefAndOracleOnEveryTarget) {
+  Rng rng(24);
+  for (int planes : {0, 1, 3})
+    for (int64_t k : {int64_t{1}, int64_t{63}, int64_t{65}, int64_t{784}})
+      for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{5}, int64_t{67}})
+        for (int64_t n : {int64_t{1}, int64_t{10}, int64_t{32}, int64_t{33}, int64_t{64}, int64_t{100}, int64_t{130}}) {
+          SCOPED_TRACE(::testing::Message() << "planes=" << planes << " m=" << m << " n=" << n << " k=" << k);
+          const int64_t words = packed_words(k), out_words = packed_words(n);
+          std::vector<int> x(static_cast<size_t>(m * k));  // +-1 values or codes
+          for (auto& v : x) v = planes == 0 ? ((rng.next_u64() >> 63) ? 1 : -1) : static_cast<int>(rng.below(uint64_t{1} << planes));
+          const I8 wv = random_pm1(n * k, rng);
+          U64 a;
+          if (planes == 0) {
+            I8 x8(x.begin(), x.end());
+            a = pack(x8, m, k, words);
+          } else {
+            a = oracle_planes(x, m, k, planes, words);
+          }
+          const U64 wp = pack(wv, n, k, words);
+          const BinaryMatrix w(wp.data(), n, words);
+          I32 thr(static_cast<size_t>(w.blocks() * BinaryMatrix::kBlock), 12345);  // padding values are ignored
+          U64 oracle(static_cast<size_t>(m * out_words + 1), 0);
+          oracle.back() = 0xfeedu;  // nothing written past the rows
+          for (int64_t j = 0; j < n; ++j) thr[j] = static_cast<int32_t>(rng.below(21)) - 10;
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              int32_t dot = 0;
+              for (int64_t t = 0; t < k; ++t) dot += x[i * k + t] * wv[j * k + t];
+              if (dot >= thr[j]) oracle[i * out_words + j / 64] |= uint64_t{1} << (j % 64);
+            }
+          U64 ref(oracle.size(), ~uint64_t{0});
+          ref.back() = 0xfeedu;
+          bgemm_threshold_ref(m, n, k, words, planes, a.data(), wp.data(), thr.data(), ref.data());
+          ASSERT_EQ(ref, oracle);
+          for_each_target([&] {
+            U64 out(oracle.size(), ~uint64_t{0});
+            out.back() = 0xfeedu;
+            bgemm_threshold(m, k, planes, a.data(), w, thr.data(), out.data());
+            ASSERT_EQ(out, ref);
+          });
+        }
+}
+
 // Multi-plane weights w = sum_j coef_j s_j: accumulate one binary GEMM per weight plane.
 TEST(BitGemm, AccumulatesWeightPlanes) {
   Rng rng(13);

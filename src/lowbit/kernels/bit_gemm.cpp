@@ -47,6 +47,11 @@ struct GemmArgs {
   bool accumulate;
   int32_t* c;
   int64_t ldc, j0, j1;
+  // Fused threshold output (c unused): bit (i, j) = (dot >= thr[j]) into packed rows of
+  // out_words words; j0 = 0, j1 = n, coef 1, no accumulate.
+  const int32_t* thr = nullptr;
+  uint64_t* out = nullptr;
+  int64_t out_words = 0;
 };
 }  // namespace lowbit::kernels::bit_detail
 #endif
@@ -214,10 +219,33 @@ void CountRows(int rows, const uint64_t* a, int64_t lda, int64_t plane_stride, i
 // 0/1 codes against +-1 weights): 2 popcount(a AND w) - popcount(a) = popcount(w) -
 // popcount(a XOR w), so dot = (2^p - 1) popcount(w) - sum_b 2^b popcount(a_b XOR w).
 // Counts and results wrap like int32 (the low halves of the u64 counts).
+// Threshold output: the tile's kTile bits go to bits [jt % 64, + kTile) of word jt / 64
+// (kTile divides 64): the word's first tile writes it, later ones OR into it, columns past
+// n stay 0.
+HWY_INLINE void PutBits(const GemmArgs& g, int64_t i, int64_t jt, uint64_t bits) {
+  const int64_t valid = std::min<int64_t>(kTile, g.j1 - jt);
+  if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
+  uint64_t* word = g.out + i * g.out_words + jt / 64;
+  *word = jt % 64 == 0 ? bits << (jt % 64) : *word | (bits << (jt % 64));
+}
+
 #ifdef LOWBIT_BIT_GEMM_SCALAR
 void Epilogue(const GemmArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot) {
   const int64_t lo = std::max(jt, g.j0), hi = std::min(jt + kTile, g.j1);
   const uint32_t maxcode = static_cast<uint32_t>((int64_t{1} << g.planes) - 1);
+  if (g.out) {
+    for (int r = 0; r < rows; ++r) {
+      uint64_t bits = 0;
+      for (int64_t j = lo; j < hi; ++j) {
+        const uint32_t cnt = static_cast<uint32_t>(tot[r * kTile + (j - jt)]);
+        const uint32_t dot = g.planes == 0 ? static_cast<uint32_t>(g.k) - 2 * cnt
+                                           : maxcode * static_cast<uint32_t>(g.pw[j]) - cnt;
+        bits |= static_cast<uint64_t>(static_cast<int32_t>(dot) >= g.thr[j]) << (j - jt);
+      }
+      PutBits(g, i0 + r, jt, bits);
+    }
+    return;
+  }
   for (int r = 0; r < rows; ++r) {
     int32_t* ci = g.c + (i0 + r) * g.ldc;
     for (int64_t j = lo; j < hi; ++j) {
@@ -267,8 +295,34 @@ void EpilogueT(const GemmArgs& g, int64_t i0, int rows, int64_t jt, const uint64
   }
 }
 
+// Threshold output: dot >= thr as mask bits, one tile row at a time.
+template <bool kPm1>
+void EpilogueThreshold(const GemmArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot) {
+  const hn::ScalableTag<uint32_t> du;
+  const hn::ScalableTag<int32_t> di;
+  constexpr int64_t L = 2 * kLanes;  // int32 lanes
+  const auto kvec = hn::Set(di, static_cast<int32_t>(g.k));
+  const auto maxcode = hn::Set(di, static_cast<int32_t>((int64_t{1} << g.planes) - 1));
+  for (int r = 0; r < rows; ++r) {
+    const uint32_t* counts = reinterpret_cast<const uint32_t*>(tot + r * kTile);
+    uint64_t bits = 0;
+    for (int64_t j = jt; j < jt + kTile; j += L) {
+      const uint32_t* p = counts + 2 * (j - jt);
+      const auto cnt = hn::BitCast(di, hn::ConcatEven(du, hn::Load(du, p + L), hn::Load(du, p)));
+      const auto dot = kPm1 ? hn::Sub(kvec, hn::Add(cnt, cnt)) : hn::Sub(hn::Mul(hn::LoadU(di, g.pw + j), maxcode), cnt);
+      uint8_t mask[8] = {};
+      hn::StoreMaskBits(di, hn::Not(hn::Lt(dot, hn::LoadU(di, g.thr + j))), mask);  // dot >= t
+      uint64_t m = 0;
+      std::memcpy(&m, mask, sizeof(m));
+      bits |= m << (j - jt);
+    }
+    PutBits(g, i0 + r, jt, bits);
+  }
+}
+
 using EpilogueFn = void (*)(const GemmArgs&, int64_t, int, int64_t, const uint64_t*);
 EpilogueFn PickEpilogue(const GemmArgs& g) {
+  if (g.out) return g.planes == 0 ? EpilogueThreshold<true> : EpilogueThreshold<false>;
   static constexpr EpilogueFn kFns[8] = {EpilogueT<false, false, false>, EpilogueT<false, false, true>,
                                          EpilogueT<false, true, false>,  EpilogueT<false, true, true>,
                                          EpilogueT<true, false, false>,  EpilogueT<true, false, true>,
@@ -415,6 +469,25 @@ void bgemm_planes(int64_t m, int64_t k, int planes, const uint64_t* a, const Bin
   const auto g = make_args("bgemm_planes", m, k, planes, a, w, coef, accumulate, c, ldc, j0, j1);
   if (g.m == 0 || g.j0 == g.j1) return;
   HWY_DYNAMIC_DISPATCH(BgemmImpl)(g);
+}
+
+void bgemm_threshold(int64_t m, int64_t k, int planes, const uint64_t* a, const BinaryMatrix& w, const int32_t* thr,
+                     uint64_t* out) {
+  LOWBIT_CHECK(planes >= 0 && planes <= 16, "bgemm_threshold: ", planes, " planes (0 for +-1 rows, 1..16)");
+  auto g = make_args("bgemm_threshold", m, k, planes, a, w, 1, false, nullptr, 0, 0, -1);
+  g.thr = thr, g.out = out, g.out_words = packed_words(w.rows());
+  if (g.m == 0 || g.j0 == g.j1) return;
+  HWY_DYNAMIC_DISPATCH(BgemmImpl)(g);
+}
+
+void bgemm_threshold_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a,
+                         const uint64_t* w, const int32_t* thr, uint64_t* out) {
+  std::vector<int32_t> acc(static_cast<size_t>(m * n));
+  if (planes == 0)
+    bgemm_pm1_ref(m, n, k, words, a, w, 1, false, acc.data(), n);
+  else
+    bgemm_planes_ref(m, n, k, words, planes, a, w, 1, false, acc.data(), n);
+  threshold_planes_ref(m, n, acc.data(), n, 1, thr, out);
 }
 
 namespace {

@@ -83,6 +83,17 @@ void bgemm_pm1_ref(int64_t m, int64_t n, int64_t k, int64_t words, const uint64_
 void bgemm_planes_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a,
                       const uint64_t* w, int32_t coef, bool accumulate, int32_t* c, int64_t ldc);
 
+// The GEMM with a fused threshold (one level): bit (i, j) of out = (dot(a_i, w_j) >= thr[j])
+// for j < n = w.rows(), as m packed rows of packed_words(n) words (bits past n are 0),
+// dot as bgemm_pm1 (planes = 0: +-1 rows) or bgemm_planes (planes >= 1). No int32
+// accumulators are stored. thr must hold w.blocks() * BinaryMatrix::kBlock values (the
+// kernel reads whole tiles; values past n are ignored).
+void bgemm_threshold(int64_t m, int64_t k, int planes, const uint64_t* a, const BinaryMatrix& w, const int32_t* thr,
+                     uint64_t* out);
+// Scalar twin on canonical weight rows w[n][words] (thr: n values).
+void bgemm_threshold_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a,
+                         const uint64_t* w, const int32_t* thr, uint64_t* out);
+
 // Output codes: code(i, j) = #{l < levels : acc[i * ldc + j] >= thr[j * levels + l]} with
 // thr sorted ascending per channel (FINN MultiThreshold, `x >= t`; INT32_MIN / INT32_MAX
 // work as always / almost never). levels = 1 gives one bit per value; out is

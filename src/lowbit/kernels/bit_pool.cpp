@@ -118,6 +118,11 @@ void Im2colImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t 
         uint64_t* o = dst + ((img * oh + y) * ow + x) * kh * span;
         // The window's columns inside the map, [lo, hi); padding pixels are zero words.
         const int64_t x0 = x * s - pw, lo = std::max<int64_t>(0, -x0), hi = std::min<int64_t>(kw, w - x0);
+        if (lo == 0 && hi == kw && y * s >= ph && y * s + kh - ph <= h) {  // inside the map: copies only
+          const uint64_t* p = src + ((img * h + y * s - ph) * w + x0) * cw;
+          for (int64_t dy = 0; dy < kh; ++dy, o += span) CopyWords(p + dy * w * cw, span, o);
+          continue;
+        }
         for (int64_t dy = 0; dy < kh; ++dy, o += span) {
           const int64_t iy = y * s + dy - ph;
           if (iy < 0 || iy >= h || lo >= hi) {

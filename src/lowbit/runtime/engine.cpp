@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <climits>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -56,6 +57,10 @@ struct DenseLayer {
   bool scores = false;
   int levels = 0;
   std::vector<int32_t> thresholds;  // out x levels
+  // One weight plane, one threshold: the GEMM writes the output bits itself
+  // (bgemm_threshold; thresholds padded to whole weight blocks), pooling then ORs bits.
+  bool fused = false;
+  std::vector<int32_t> fused_thresholds;
   std::vector<float> scale, bias, bn_mean, bn_scale, bn_shift;
 };
 
@@ -68,6 +73,7 @@ struct Workspace {
   // Patches input: the chunk's patch rows of the first convolution, kh*kw*C codes each.
   std::vector<uint8_t> codes;
   std::vector<int32_t> acc, pooled;
+  std::vector<uint64_t> bits;  // a fused layer's output bits before pooling
 };
 
 }  // namespace
@@ -322,6 +328,12 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                          where, ": thresholds of channel ", c, " are not sorted");
         codes = d.output;
       }
+      d.fused = !d.scores && d.levels == 1 && d.planes.size() == 1 && d.coef[0] == 1 && !d.dense_patches &&
+                d.pad_pixels.empty();
+      if (d.fused) {
+        d.fused_thresholds.assign(static_cast<size_t>(d.planes[0].blocks() * kernels::BinaryMatrix::kBlock), INT32_MAX);
+        std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
+      }
       LOWBIT_CHECK(d.oh * d.ow * d.out <= (int64_t{1} << 26) && d.oh * d.ow * d.kh * d.kw * cw <= (int64_t{1} << 26),
                    where, ": per-image buffers of this layer would be too large");
       map = {d.ph, d.pw, d.out};
@@ -345,7 +357,9 @@ void Engine::Impl::parse(const format::LbmFile& file) {
 void Engine::Impl::plan() {
   max_words = input_codes.planes() * input_words();
   max_acc = 0, max_patch = 0;
+  int64_t max_bits = 0;
   for (const DenseLayer& d : layers) {
+    if (d.fused && d.pool) max_bits = std::max(max_bits, d.oh * d.ow * kernels::packed_words(d.out));
     max_acc = std::max(max_acc, d.oh * d.ow * d.out);
     if (d.conv && !d.dense_patches) max_patch = std::max(max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
     if (!d.scores) max_words = std::max(max_words, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
@@ -364,6 +378,7 @@ void Engine::Impl::plan() {
                    0);  // gaps are never written: they stay 0
     w.acc.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
     w.pooled.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
+    w.bits.assign(static_cast<size_t>(opt.chunk * max_bits), 0);
   }
 }
 
@@ -461,6 +476,13 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
         kernels::im2col_bits(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, cur + b * in_plane, w.patches.data() + b * patch_plane,
                              d.pad_h, d.pad_w);
       a = w.patches.data();
+    }
+    if (d.fused && !trace) {  // trace wants the accumulators: it takes the unfused path
+      uint64_t* bits = d.pool ? w.bits.data() : next;
+      kernels::bgemm_threshold(rows, d.in, d.input.pm1 ? 0 : d.input.bits, a, d.planes[0], d.fused_thresholds.data(), bits);
+      if (d.pool) kernels::maxpool_or(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, bits, next);
+      std::swap(cur, next);
+      continue;
     }
     if (d.dense_patches) kernels::int_gemm_codes(rows, w.codes.data(), d.in, d.int_weights, acc, d.out);
     for (size_t j = 0; j < d.planes.size() && !d.dense_patches; ++j) {
