@@ -133,10 +133,9 @@ HWY_INLINE void StoreTile(V64 (&acc)[R][kVecs], uint64_t* HWY_RESTRICT tot) {
 
 #if HWY_TARGET == HWY_AVX3_DL
 template <int R>
-HWY_NOINLINE void CountTile(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t plane_stride, int planes,
-                            const uint64_t* HWY_RESTRICT wt, int64_t words, uint64_t* HWY_RESTRICT tot) {
+HWY_INLINE void CountLoop(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t plane_stride, int planes,
+                          const uint64_t* HWY_RESTRICT wt, int64_t words, V64 (&acc)[R][kVecs]) {
   const D64 d;
-  V64 acc[R][kVecs];
   ZeroTile<R>(acc);
   for (int b = planes - 1; b >= 0; --b) {
     if (b != planes - 1) DoubleTile<R>(acc);
@@ -154,7 +153,37 @@ HWY_NOINLINE void CountTile(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t
       }
     }
   }
+}
+
+template <int R>
+HWY_NOINLINE void CountTile(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t plane_stride, int planes,
+                            const uint64_t* HWY_RESTRICT wt, int64_t words, uint64_t* HWY_RESTRICT tot) {
+  V64 acc[R][kVecs];
+  CountLoop<R>(a, lda, plane_stride, planes, wt, words, acc);
   StoreTile<R>(acc, tot);
+}
+
+// The fused threshold straight from the registers: bit (r, col) = (count <= lim[col]),
+// lim from ThresholdLimits; bits[r] gets the tile's kTile bits.
+template <int R>
+HWY_NOINLINE void CountTileBits(const uint64_t* HWY_RESTRICT a, int64_t lda, int64_t plane_stride, int planes,
+                                const uint64_t* HWY_RESTRICT wt, int64_t words, const V64 (&lim)[kVecs],
+                                uint64_t* HWY_RESTRICT bits) {
+  const hn::Repartition<int64_t, D64> di;
+  V64 acc[R][kVecs];
+  CountLoop<R>(a, lda, plane_stride, planes, wt, words, acc);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    uint64_t b = 0;
+#pragma GCC unroll 16
+    for (int c = 0; c < kVecs; ++c) {
+      const auto over = hn::Lt(hn::BitCast(di, lim[c]), hn::BitCast(di, acc[r][c]));  // count > lim
+      uint8_t m[8] = {};
+      hn::StoreMaskBits(di, hn::Not(over), m);
+      b |= static_cast<uint64_t>(m[0]) << (c * kLanes);
+    }
+    bits[r] = b;
+  }
 }
 #else
 // Byte counts: at most 8 per word and lane, so u8 lanes hold 31 words before widening.
@@ -357,11 +386,53 @@ void BgemmFewRows(const GemmArgs& g, EpilogueFn epilogue) {
   }
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// dot >= t as a bound on the XOR count of each column: pm1, dot = k - 2 cnt, so
+// cnt <= floor((k - t) / 2); planes, dot = (2^p - 1) popcount(w) - cnt, so
+// cnt <= (2^p - 1) popcount(w) - t. In int64: no overflow for any int32 t.
+HWY_INLINE void ThresholdLimits(const GemmArgs& g, int64_t jt, V64 (&lim)[kVecs]) {
+  const hn::Repartition<int64_t, D64> di;
+  const hn::Rebind<int32_t, decltype(di)> d32;
+  const auto maxcode = hn::Set(di, (int64_t{1} << g.planes) - 1);
+#pragma GCC unroll 16
+  for (int c = 0; c < kVecs; ++c) {
+    const auto t = hn::PromoteTo(di, hn::LoadU(d32, g.thr + jt + c * kLanes));
+    const auto l = g.planes == 0 ? hn::ShiftRight<1>(hn::Sub(hn::Set(di, g.k), t))
+                                 : hn::Sub(hn::Mul(hn::PromoteTo(di, hn::LoadU(d32, g.pw + jt + c * kLanes)), maxcode), t);
+    lim[c] = hn::BitCast(D64(), l);
+  }
+}
+
+void BgemmBits(const GemmArgs& g) {
+  const int planes = std::max(1, g.planes);
+  uint64_t bits[kRows];
+  for (int64_t jt = 0; jt < g.j1; jt += kTile) {
+    const uint64_t* wt = g.w + (jt / kBlock) * g.words * kBlock + jt % kBlock;
+    V64 lim[kVecs];
+    ThresholdLimits(g, jt, lim);
+    for (int64_t i0 = 0; i0 < g.m; i0 += kRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kRows, g.m - i0));
+      const uint64_t* a = g.a + i0 * g.words;
+      switch (rows) {
+        case 1: CountTileBits<1>(a, g.words, g.m * g.words, planes, wt, g.words, lim, bits); break;
+        case 2: CountTileBits<2>(a, g.words, g.m * g.words, planes, wt, g.words, lim, bits); break;
+        case 3: CountTileBits<3>(a, g.words, g.m * g.words, planes, wt, g.words, lim, bits); break;
+        default: CountTileBits<4>(a, g.words, g.m * g.words, planes, wt, g.words, lim, bits); break;
+      }
+      for (int r = 0; r < rows; ++r) PutBits(g, i0 + r, jt, bits[r]);
+    }
+  }
+}
+#endif
+
 void BgemmImpl(const GemmArgs& g) {
   alignas(64) uint64_t tot[kRows * kTile];
   const int planes = std::max(1, g.planes);
   const EpilogueFn epilogue = PickEpilogue(g);
   if (planes > 1 && g.m < kRows) return BgemmFewRows(g, epilogue);
+#if HWY_TARGET == HWY_AVX3_DL
+  if (g.out) return BgemmBits(g);
+#endif
   for (int64_t jb = g.j0 / kBlock; jb * kBlock < g.j1; ++jb) {
     const uint64_t* wblock = g.w + jb * g.words * kBlock;
     for (int64_t jt = jb * kBlock; jt < (jb + 1) * kBlock && jt < g.j1; jt += kTile) {

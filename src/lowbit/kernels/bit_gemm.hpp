@@ -110,9 +110,11 @@ void threshold_planes(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int
 void threshold_planes_ref(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
                           uint64_t* out);
 
-// Integer weights for int_gemm_codes: n rows of k int32 (row j = output j) and an optional
-// per-output bias, stored transposed as k x padded_rows() (outputs contiguous, padded with
-// zeros to a multiple of kPad) so SIMD lanes are output channels.
+// Integer weights for int_gemm_codes: n rows of k values in int16 range (row j = output
+// j) and an optional per-output int32 bias. Stored by tap pairs, outputs contiguous and
+// padded with zeros to a multiple of kPad, each output's two taps adjacent:
+//   data()[((t / 2) * padded_rows() + j) * 2 + t % 2] = w_j[t]  (0 past k),
+// so SIMD lanes are output channels and one int16 multiply-add takes two taps.
 class IntMatrix {
  public:
   static constexpr int64_t kPad = 16;
@@ -121,12 +123,13 @@ class IntMatrix {
   int64_t rows() const { return n_; }
   int64_t cols() const { return k_; }
   int64_t padded_rows() const { return n_pad_; }
-  const int32_t* data() const { return w_.data(); }
+  const int16_t* data() const { return w_.data(); }
   const int32_t* bias() const { return bias_.data(); }
 
  private:
   int64_t n_ = 0, k_ = 0, n_pad_ = 0;
-  std::vector<int32_t> w_, bias_;
+  std::vector<int16_t> w_;
+  std::vector<int32_t> bias_;
 };
 
 // C[i * ldc + j] = bias_j + sum_t a[i * lda + t] * w_j[t] for i < m, j < w.rows(), on byte

@@ -24,39 +24,95 @@ HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Up to kVecs vectors of outputs stay in registers across a row's taps.
-constexpr int64_t kVecs = 4;
+// Up to kVecs vectors of outputs stay in registers across a row's taps. Taps go in pairs:
+// one int16 multiply-add (x86 PMADDWD, NEON widening MLA) takes two taps of 2L/2 outputs,
+// exact in int32 (codes <= 255, |w| <= 32767).
+constexpr int64_t kVecs = 4;  // vectors of outputs per block
 
-void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int32_t* HWY_RESTRICT w,
+#if HWY_TARGET == HWY_SCALAR
+// One lane: no int16 pairs to multiply-add; plain loops on the same layout.
+void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
                  const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      uint32_t sum = static_cast<uint32_t>(bias[j]);  // wraps like the SIMD lanes
+      for (int64_t t = 0; t < k; ++t)
+        sum += static_cast<uint32_t>(int32_t{a[i * lda + t]} * w[((t / 2) * n_pad + j) * 2 + t % 2]);
+      c[i * ldc + j] = static_cast<int32_t>(sum);
+    }
+}
+#else
+// kRows rows x kV vectors of outputs, all in registers (fully unrolled: a runtime count
+// here made the compiler keep the sums in memory). Each weight load feeds kRows chains.
+constexpr int kRows = 2;
+template <int kV>
+HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda,
+                           const int16_t* HWY_RESTRICT w, const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad,
+                           int32_t* HWY_RESTRICT c, int64_t ldc) {
   const hn::ScalableTag<int32_t> d;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  for (int64_t i = 0; i < m; ++i) {
-    const uint8_t* ai = a + i * lda;
-    int32_t* ci = c + i * ldc;
-    for (int64_t j0 = 0; j0 < n; j0 += kVecs * L) {
-      const int64_t vecs = std::min<int64_t>(kVecs, (n_pad - j0) / L);
-      hn::Vec<decltype(d)> acc[kVecs];
-      for (int64_t v = 0; v < kVecs; ++v) acc[v] = v < vecs ? hn::LoadU(d, bias + j0 + v * L) : hn::Zero(d);
-      for (int64_t t = 0; t < k; ++t) {
-        const auto x = hn::Set(d, static_cast<int32_t>(ai[t]));
-        const int32_t* wt = w + t * n_pad + j0;
-        for (int64_t v = 0; v < kVecs; ++v)
-          if (v < vecs) acc[v] = hn::Add(acc[v], hn::Mul(x, hn::LoadU(d, wt + v * L)));
-      }
-      for (int64_t v = 0; v < vecs; ++v) {
-        const int64_t j = j0 + v * L;
-        if (j + L <= n) {
-          hn::StoreU(acc[v], d, ci + j);
-        } else if (j < n) {  // the last partial vector: only the valid outputs are written
-          int32_t tmp[64];
-          hn::StoreU(acc[v], d, tmp);
-          std::memcpy(ci + j, tmp, static_cast<size_t>(n - j) * sizeof(int32_t));
-        }
+  const hn::Repartition<int16_t, decltype(d)> d16;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d)), pairs = (k + 1) / 2;
+  const uint8_t* arow[kRows];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) arow[r] = a + (i0 + std::min(r, rows - 1)) * lda;  // a short block repeats its last row
+  V sum0[kRows][kV], sum1[kRows][kV];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kV; ++v) sum0[r][v] = sum1[r][v] = hn::Zero(d);
+  for (int64_t t2 = 0; t2 < pairs; ++t2) {
+    const int16_t* wt = w + (t2 * n_pad + j0) * 2;
+    const bool odd_tail = 2 * t2 + 1 >= k;
+    hn::Vec<decltype(d16)> x[kRows];
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const uint32_t hi = odd_tail ? 0u : arow[r][2 * t2 + 1];
+      x[r] = hn::BitCast(d16, hn::Set(d, static_cast<int32_t>(arow[r][2 * t2] | (hi << 16))));
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < kV; ++v) {
+      const auto wv = hn::LoadU(d16, wt + v * 2 * L);
+#pragma GCC unroll 4
+      for (int r = 0; r < kRows; ++r) sum0[r][v] = hn::ReorderWidenMulAccumulate(d, x[r], wv, sum0[r][v], sum1[r][v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    if (r >= rows) break;
+    int32_t* ci = c + (i0 + r) * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < kV; ++v) {
+      const int64_t j = j0 + v * L;
+      const V acc = hn::Add(hn::RearrangeToOddPlusEven(sum0[r][v], sum1[r][v]), hn::LoadU(d, bias + j));
+      if (j + L <= n) {
+        hn::StoreU(acc, d, ci + j);
+      } else if (j < n) {  // the last partial vector: only the valid outputs are written
+        int32_t tmp[64];
+        hn::StoreU(acc, d, tmp);
+        std::memcpy(ci + j, tmp, static_cast<size_t>(n - j) * sizeof(int32_t));
       }
     }
   }
 }
+
+void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
+                 const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc) {
+  const int64_t L = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<int32_t>()));
+  for (int64_t j0 = 0; j0 < n; j0 += kVecs * L) {
+    const int64_t vecs = std::min<int64_t>(kVecs, (n_pad - j0) / L);
+    for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i0));
+      switch (vecs) {
+        case 1: IntBlock<1>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
+        case 2: IntBlock<2>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
+        case 3: IntBlock<3>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
+        default: IntBlock<4>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
+      }
+    }
+  }
+}
+#endif
 
 }  // namespace lowbit::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -69,10 +125,15 @@ HWY_EXPORT(IntGemmImpl);
 IntMatrix::IntMatrix(const int32_t* rows, const int32_t* bias, int64_t n, int64_t k)
     : n_(n), k_(k), n_pad_((n + kPad - 1) / kPad * kPad) {
   LOWBIT_CHECK(n >= 0 && k >= 0, "IntMatrix: bad shape ", n, " x ", k);
-  w_.assign(static_cast<size_t>(k * n_pad_), 0);
+  const int64_t pairs = (k + 1) / 2;
+  w_.assign(static_cast<size_t>(pairs * n_pad_ * 2), 0);
   bias_.assign(static_cast<size_t>(n_pad_), 0);
   for (int64_t j = 0; j < n; ++j) {
-    for (int64_t t = 0; t < k; ++t) w_[static_cast<size_t>(t * n_pad_ + j)] = rows[j * k + t];
+    for (int64_t t = 0; t < k; ++t) {
+      const int32_t v = rows[j * k + t];
+      LOWBIT_CHECK(v >= -32767 && v <= 32767, "IntMatrix: weight ", v, " does not fit int16");
+      w_[static_cast<size_t>(((t / 2) * n_pad_ + j) * 2 + t % 2)] = static_cast<int16_t>(v);
+    }
     if (bias) bias_[static_cast<size_t>(j)] = bias[j];
   }
 }
