@@ -390,10 +390,23 @@ TEST(BitIntGemm, MatchesRefAndOracleOnEveryTarget) {
           int_gemm_codes_ref(m, n, k, a.data(), lda, w.data(), b, ref.data(), ldc);
           ASSERT_EQ(ref, oracle);
           const IntMatrix packed(w.data(), b, n, k);
+          // Fused threshold output: thresholds near the sums, the words past the rows untouched.
+          I32 thr(static_cast<size_t>(packed.padded_rows()), 777);
+          for (int64_t j = 0; j < n; ++j) thr[j] = oracle[j] + static_cast<int32_t>(rng.below(3)) - 1;
+          const int64_t out_words = packed_words(n);
+          U64 want_bits(static_cast<size_t>(m * out_words + 1), 0);
+          want_bits.back() = 0xfeedu;
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j)
+              if (oracle[i * ldc + j] >= thr[j]) want_bits[i * out_words + j / 64] |= uint64_t{1} << (j % 64);
           for_each_target([&] {
             I32 out(oracle.size(), -7);
             int_gemm_codes(m, a.data(), lda, packed, out.data(), ldc);
             ASSERT_EQ(first_diff(out, ref, m, ldc, ldc, "int_gemm_codes"), "");
+            U64 bits(want_bits.size(), ~uint64_t{0});
+            bits.back() = 0xfeedu;
+            int_gemm_codes_threshold(m, a.data(), lda, packed, thr.data(), bits.data());
+            ASSERT_EQ(bits, want_bits);
           });
         }
   const IntMatrix w(std::vector<int32_t>(6, 1).data(), nullptr, 2, 3);

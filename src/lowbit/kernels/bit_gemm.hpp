@@ -136,6 +136,11 @@ class IntMatrix {
 // codes a (m rows of w.cols() codes, lda apart), exact int32 (wrapping like int32 if a
 // sum does not fit). The first convolution on 8-bit input: short rows, many planes.
 void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, int32_t* c, int64_t ldc);
+// The same with a fused threshold: bit (i, j) of out = (sum >= thr[j]), m packed rows of
+// packed_words(n) words (bits past n are 0; no int32 sums stored). thr must hold
+// w.padded_rows() values (whole vectors are read; values past n are ignored).
+void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
+                              uint64_t* out);
 // Scalar twin on row-major weights w[n][k] (bias may be null).
 void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
                         const int32_t* bias, int32_t* c, int64_t ldc);

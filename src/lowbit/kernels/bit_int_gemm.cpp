@@ -32,23 +32,35 @@ constexpr int64_t kVecs = 4;  // vectors of outputs per block
 #if HWY_TARGET == HWY_SCALAR
 // One lane: no int16 pairs to multiply-add; plain loops on the same layout.
 void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
-                 const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc) {
+                 const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc,
+                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out) {
+  const int64_t out_words = packed_words(n);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       uint32_t sum = static_cast<uint32_t>(bias[j]);  // wraps like the SIMD lanes
       for (int64_t t = 0; t < k; ++t)
         sum += static_cast<uint32_t>(int32_t{a[i * lda + t]} * w[((t / 2) * n_pad + j) * 2 + t % 2]);
-      c[i * ldc + j] = static_cast<int32_t>(sum);
+      if (!out) {
+        c[i * ldc + j] = static_cast<int32_t>(sum);
+        continue;
+      }
+      uint64_t& word = out[i * out_words + j / 64];
+      const uint64_t bit = static_cast<uint64_t>(static_cast<int32_t>(sum) >= thr[j]) << (j % 64);
+      word = j % 64 == 0 ? bit : word | bit;
     }
 }
 #else
 // kRows rows x kV vectors of outputs, all in registers (fully unrolled: a runtime count
 // here made the compiler keep the sums in memory). Each weight load feeds kRows chains.
 constexpr int kRows = 2;
+// With `out`, the sums are not stored: bit (i, j) = (sum >= thr[j]) goes to bit j % 64 of
+// word j / 64 of out's row i (packed_words(n) words per row); a block's bits start a word
+// or are ORed into it (kV * L <= 64 columns per block), columns past n are 0.
 template <int kV>
 HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda,
                            const int16_t* HWY_RESTRICT w, const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad,
-                           int32_t* HWY_RESTRICT c, int64_t ldc) {
+                           int32_t* HWY_RESTRICT c, int64_t ldc, const int32_t* HWY_RESTRICT thr,
+                           uint64_t* HWY_RESTRICT out) {
   const hn::ScalableTag<int32_t> d;
   const hn::Repartition<int16_t, decltype(d)> d16;
   using V = hn::Vec<decltype(d)>;
@@ -80,6 +92,24 @@ HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const ui
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
     if (r >= rows) break;
+    if (out) {
+      uint64_t bits = 0;
+#pragma GCC unroll 4
+      for (int v = 0; v < kV; ++v) {
+        const int64_t j = j0 + v * L;
+        const V acc = hn::Add(hn::RearrangeToOddPlusEven(sum0[r][v], sum1[r][v]), hn::LoadU(d, bias + j));
+        uint8_t mask[8] = {};
+        hn::StoreMaskBits(d, hn::Not(hn::Lt(acc, hn::LoadU(d, thr + j))), mask);  // acc >= t
+        uint64_t m = 0;
+        std::memcpy(&m, mask, sizeof(m));
+        bits |= m << (v * L);
+      }
+      const int64_t valid = std::min<int64_t>(kV * L, n - j0);
+      if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
+      uint64_t& word = out[(i0 + r) * packed_words(n) + j0 / 64];
+      word = j0 % 64 == 0 ? bits << (j0 % 64) : word | (bits << (j0 % 64));
+      continue;
+    }
     int32_t* ci = c + (i0 + r) * ldc;
 #pragma GCC unroll 4
     for (int v = 0; v < kV; ++v) {
@@ -97,17 +127,18 @@ HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const ui
 }
 
 void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
-                 const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc) {
+                 const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc,
+                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out) {
   const int64_t L = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<int32_t>()));
   for (int64_t j0 = 0; j0 < n; j0 += kVecs * L) {
     const int64_t vecs = std::min<int64_t>(kVecs, (n_pad - j0) / L);
     for (int64_t i0 = 0; i0 < m; i0 += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i0));
       switch (vecs) {
-        case 1: IntBlock<1>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
-        case 2: IntBlock<2>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
-        case 3: IntBlock<3>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
-        default: IntBlock<4>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc); break;
+        case 1: IntBlock<1>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
+        case 2: IntBlock<2>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
+        case 3: IntBlock<3>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
+        default: IntBlock<4>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
       }
     }
   }
@@ -142,7 +173,17 @@ void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w
   LOWBIT_CHECK(m >= 0 && lda >= w.cols() && ldc >= w.rows(), "int_gemm_codes: m = ", m, ", lda = ", lda, ", ldc = ",
                ldc, " for ", w.rows(), " x ", w.cols(), " weights");
   if (m == 0 || w.rows() == 0) return;
-  HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, w.cols(), a, lda, w.data(), w.bias(), w.rows(), w.padded_rows(), c, ldc);
+  HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, w.cols(), a, lda, w.data(), w.bias(), w.rows(), w.padded_rows(), c, ldc, nullptr,
+                                    nullptr);
+}
+
+void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
+                              uint64_t* out) {
+  LOWBIT_CHECK(m >= 0 && lda >= w.cols(), "int_gemm_codes_threshold: m = ", m, ", lda = ", lda, " for ", w.rows(),
+               " x ", w.cols(), " weights");
+  if (m == 0 || w.rows() == 0) return;
+  HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, w.cols(), a, lda, w.data(), w.bias(), w.rows(), w.padded_rows(), nullptr, 0, thr,
+                                    out);
 }
 
 void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,

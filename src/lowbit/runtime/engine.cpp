@@ -57,8 +57,9 @@ struct DenseLayer {
   bool scores = false;
   int levels = 0;
   std::vector<int32_t> thresholds;  // out x levels
-  // One weight plane, one threshold: the GEMM writes the output bits itself
-  // (bgemm_threshold; thresholds padded to whole weight blocks), pooling then ORs bits.
+  // One threshold and one weight plane (or the first convolution's integer weights): the
+  // GEMM writes the output bits itself (bgemm_threshold / int_gemm_codes_threshold;
+  // thresholds padded to whole weight blocks), pooling then ORs bits.
   bool fused = false;
   std::vector<int32_t> fused_thresholds;
   std::vector<float> scale, bias, bn_mean, bn_scale, bn_shift;
@@ -328,10 +329,11 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                          where, ": thresholds of channel ", c, " are not sorted");
         codes = d.output;
       }
-      d.fused = !d.scores && d.levels == 1 && d.planes.size() == 1 && d.coef[0] == 1 && !d.dense_patches &&
+      d.fused = !d.scores && d.levels == 1 && (d.dense_patches || (d.planes.size() == 1 && d.coef[0] == 1)) &&
                 d.pad_pixels.empty();
       if (d.fused) {
-        d.fused_thresholds.assign(static_cast<size_t>(d.planes[0].blocks() * kernels::BinaryMatrix::kBlock), INT32_MAX);
+        const int64_t padded = d.dense_patches ? d.int_weights.padded_rows() : d.planes[0].blocks() * kernels::BinaryMatrix::kBlock;
+        d.fused_thresholds.assign(static_cast<size_t>(padded), INT32_MAX);
         std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
       }
       LOWBIT_CHECK(d.oh * d.ow * d.out <= (int64_t{1} << 26) && d.oh * d.ow * d.kh * d.kw * cw <= (int64_t{1} << 26),
@@ -479,7 +481,10 @@ void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int
     }
     if (d.fused && !trace) {  // trace wants the accumulators: it takes the unfused path
       uint64_t* bits = d.pool ? w.bits.data() : next;
-      kernels::bgemm_threshold(rows, d.in, d.input.pm1 ? 0 : d.input.bits, a, d.planes[0], d.fused_thresholds.data(), bits);
+      if (d.dense_patches)
+        kernels::int_gemm_codes_threshold(rows, w.codes.data(), d.in, d.int_weights, d.fused_thresholds.data(), bits);
+      else
+        kernels::bgemm_threshold(rows, d.in, d.input.pm1 ? 0 : d.input.bits, a, d.planes[0], d.fused_thresholds.data(), bits);
       if (d.pool) kernels::maxpool_or(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, bits, next);
       std::swap(cur, next);
       continue;
