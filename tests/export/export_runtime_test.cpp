@@ -141,6 +141,16 @@ void check_bit_exact(const NetSpec& spec, uint64_t seed, const Shape& image_over
   std::vector<int32_t> expect(static_cast<size_t>(n));
   nn::argmax_rows(logits, expect.data());
   EXPECT_EQ(pred, expect);
+  // Fewer images than threads: the latency mode, threads sharing each layer's channels.
+  engine.set_threads(3);
+  for (int64_t i = 0; i < 5; ++i) {
+    std::vector<float> one(4);
+    int32_t p = -1;
+    engine.run(images.data() + i * image_size, 1, image[1], image[2], one.data(), &p);
+    for (int64_t c = 0; c < 4; ++c) ASSERT_EQ(one[static_cast<size_t>(c)], logits[i * 4 + c]) << "image " << i;
+    EXPECT_EQ(p, expect[static_cast<size_t>(i)]);
+  }
+  engine.set_threads(2);
 
   // Layer by layer: training's dense outputs are acc * scale (+0), so acc = rnd(y / scale).
   const auto trace = engine.trace(images.data(), n, image[1], image[2]);

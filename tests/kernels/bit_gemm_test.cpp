@@ -197,6 +197,13 @@ TEST(BitGemm, ThresholdOutputMatchesRefAndOracleOnEveryTarget) {
             out.back() = 0xfeedu;
             bgemm_threshold(m, k, planes, a.data(), w, thr.data(), out.data());
             ASSERT_EQ(out, ref);
+            if (n > 64) {  // two threads' column ranges, in either order, make the same words
+              U64 split(oracle.size(), ~uint64_t{0});
+              split.back() = 0xfeedu;
+              bgemm_threshold(m, k, planes, a.data(), w, thr.data(), split.data(), 64, -1);
+              bgemm_threshold(m, k, planes, a.data(), w, thr.data(), split.data(), 0, 64);
+              ASSERT_EQ(split, ref);
+            }
           });
         }
 }
@@ -407,6 +414,17 @@ TEST(BitIntGemm, MatchesRefAndOracleOnEveryTarget) {
             bits.back() = 0xfeedu;
             int_gemm_codes_threshold(m, a.data(), lda, packed, thr.data(), bits.data());
             ASSERT_EQ(bits, want_bits);
+            if (n > 64) {  // two threads' column ranges
+              I32 split(oracle.size(), -7);
+              int_gemm_codes(m, a.data(), lda, packed, split.data(), ldc, 64, -1);
+              int_gemm_codes(m, a.data(), lda, packed, split.data(), ldc, 0, 64);
+              ASSERT_EQ(first_diff(split, ref, m, ldc, ldc, "int_gemm_codes split"), "");
+              U64 split_bits(want_bits.size(), ~uint64_t{0});
+              split_bits.back() = 0xfeedu;
+              int_gemm_codes_threshold(m, a.data(), lda, packed, thr.data(), split_bits.data(), 64, -1);
+              int_gemm_codes_threshold(m, a.data(), lda, packed, thr.data(), split_bits.data(), 0, 64);
+              ASSERT_EQ(split_bits, want_bits);
+            }
           });
         }
   const IntMatrix w(std::vector<int32_t>(6, 1).data(), nullptr, 2, 3);
@@ -414,6 +432,7 @@ TEST(BitIntGemm, MatchesRefAndOracleOnEveryTarget) {
   I32 c(2);
   EXPECT_THROW(int_gemm_codes(1, a.data(), 2, w, c.data(), 2), Error);  // lda < k
   EXPECT_THROW(int_gemm_codes(1, a.data(), 3, w, c.data(), 1), Error);  // ldc < n
+  EXPECT_THROW(int_gemm_codes(1, a.data(), 3, w, c.data(), 2, 1, 2), Error);  // range not word-aligned
 }
 
 // Unpacked +-1 NHWC map of n images.

@@ -48,7 +48,7 @@ struct GemmArgs {
   int32_t* c;
   int64_t ldc, j0, j1;
   // Fused threshold output (c unused): bit (i, j) = (dot >= thr[j]) into packed rows of
-  // out_words words; j0 = 0, j1 = n, coef 1, no accumulate.
+  // out_words words; j0, j1 on word boundaries (or j1 = n), coef 1, no accumulate.
   const int32_t* thr = nullptr;
   uint64_t* out = nullptr;
   int64_t out_words = 0;
@@ -406,7 +406,7 @@ HWY_INLINE void ThresholdLimits(const GemmArgs& g, int64_t jt, V64 (&lim)[kVecs]
 void BgemmBits(const GemmArgs& g) {
   const int planes = std::max(1, g.planes);
   uint64_t bits[kRows];
-  for (int64_t jt = 0; jt < g.j1; jt += kTile) {
+  for (int64_t jt = g.j0; jt < g.j1; jt += kTile) {
     const uint64_t* wt = g.w + (jt / kBlock) * g.words * kBlock + jt % kBlock;
     V64 lim[kVecs];
     ThresholdLimits(g, jt, lim);
@@ -543,9 +543,11 @@ void bgemm_planes(int64_t m, int64_t k, int planes, const uint64_t* a, const Bin
 }
 
 void bgemm_threshold(int64_t m, int64_t k, int planes, const uint64_t* a, const BinaryMatrix& w, const int32_t* thr,
-                     uint64_t* out) {
+                     uint64_t* out, int64_t j0, int64_t j1) {
   LOWBIT_CHECK(planes >= 0 && planes <= 16, "bgemm_threshold: ", planes, " planes (0 for +-1 rows, 1..16)");
-  auto g = make_args("bgemm_threshold", m, k, planes, a, w, 1, false, nullptr, 0, 0, -1);
+  auto g = make_args("bgemm_threshold", m, k, planes, a, w, 1, false, nullptr, 0, j0, j1);
+  LOWBIT_CHECK(g.j0 % 64 == 0 && (g.j1 % 64 == 0 || g.j1 == w.rows()), "bgemm_threshold: columns [", g.j0, ", ", g.j1,
+               ") do not start and end on output words");
   g.thr = thr, g.out = out, g.out_words = packed_words(w.rows());
   if (g.m == 0 || g.j0 == g.j1) return;
   HWY_DYNAMIC_DISPATCH(BgemmImpl)(g);

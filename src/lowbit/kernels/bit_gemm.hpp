@@ -87,9 +87,10 @@ void bgemm_planes_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes
 // for j < n = w.rows(), as m packed rows of packed_words(n) words (bits past n are 0),
 // dot as bgemm_pm1 (planes = 0: +-1 rows) or bgemm_planes (planes >= 1). No int32
 // accumulators are stored. thr must hold w.blocks() * BinaryMatrix::kBlock values (the
-// kernel reads whole tiles; values past n are ignored).
+// kernel reads whole tiles; values past n are ignored). Columns [j0, j1) only (j1 = -1:
+// n), on output word boundaries (multiples of 64, or j1 = n), so threads may split them.
 void bgemm_threshold(int64_t m, int64_t k, int planes, const uint64_t* a, const BinaryMatrix& w, const int32_t* thr,
-                     uint64_t* out);
+                     uint64_t* out, int64_t j0 = 0, int64_t j1 = -1);
 // Scalar twin on canonical weight rows w[n][words] (thr: n values).
 void bgemm_threshold_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a,
                          const uint64_t* w, const int32_t* thr, uint64_t* out);
@@ -135,12 +136,14 @@ class IntMatrix {
 // C[i * ldc + j] = bias_j + sum_t a[i * lda + t] * w_j[t] for i < m, j < w.rows(), on byte
 // codes a (m rows of w.cols() codes, lda apart), exact int32 (wrapping like int32 if a
 // sum does not fit). The first convolution on 8-bit input: short rows, many planes.
-void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, int32_t* c, int64_t ldc);
+// Columns [j0, j1) only (j1 = -1: all), j0 a multiple of 64, so threads may split them.
+void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, int32_t* c, int64_t ldc,
+                    int64_t j0 = 0, int64_t j1 = -1);
 // The same with a fused threshold: bit (i, j) of out = (sum >= thr[j]), m packed rows of
 // packed_words(n) words (bits past n are 0; no int32 sums stored). thr must hold
 // w.padded_rows() values (whole vectors are read; values past n are ignored).
 void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
-                              uint64_t* out);
+                              uint64_t* out, int64_t j0 = 0, int64_t j1 = -1);
 // Scalar twin on row-major weights w[n][k] (bias may be null).
 void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
                         const int32_t* bias, int32_t* c, int64_t ldc);

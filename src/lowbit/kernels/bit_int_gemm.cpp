@@ -33,10 +33,10 @@ constexpr int64_t kVecs = 4;  // vectors of outputs per block
 // One lane: no int16 pairs to multiply-add; plain loops on the same layout.
 void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
                  const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc,
-                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out) {
+                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out, int64_t jlo, int64_t jhi) {
   const int64_t out_words = packed_words(n);
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
+    for (int64_t j = jlo; j < jhi; ++j) {
       uint32_t sum = static_cast<uint32_t>(bias[j]);  // wraps like the SIMD lanes
       for (int64_t t = 0; t < k; ++t)
         sum += static_cast<uint32_t>(int32_t{a[i * lda + t]} * w[((t / 2) * n_pad + j) * 2 + t % 2]);
@@ -54,13 +54,14 @@ void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t ld
 // here made the compiler keep the sums in memory). Each weight load feeds kRows chains.
 constexpr int kRows = 2;
 // With `out`, the sums are not stored: bit (i, j) = (sum >= thr[j]) goes to bit j % 64 of
-// word j / 64 of out's row i (packed_words(n) words per row); a block's bits start a word
-// or are ORed into it (kV * L <= 64 columns per block), columns past n are 0.
+// word j / 64 of out's row i (out_words words per row); a block's bits start a word or are
+// ORed into it (kV * L <= 64 columns per block), columns past n (here: the range's end)
+// are 0.
 template <int kV>
 HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda,
                            const int16_t* HWY_RESTRICT w, const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad,
                            int32_t* HWY_RESTRICT c, int64_t ldc, const int32_t* HWY_RESTRICT thr,
-                           uint64_t* HWY_RESTRICT out) {
+                           uint64_t* HWY_RESTRICT out, int64_t out_words) {
   const hn::ScalableTag<int32_t> d;
   const hn::Repartition<int16_t, decltype(d)> d16;
   using V = hn::Vec<decltype(d)>;
@@ -106,7 +107,7 @@ HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const ui
       }
       const int64_t valid = std::min<int64_t>(kV * L, n - j0);
       if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
-      uint64_t& word = out[(i0 + r) * packed_words(n) + j0 / 64];
+      uint64_t& word = out[(i0 + r) * out_words + j0 / 64];
       word = j0 % 64 == 0 ? bits << (j0 % 64) : word | (bits << (j0 % 64));
       continue;
     }
@@ -128,17 +129,19 @@ HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const ui
 
 void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
                  const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc,
-                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out) {
+                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out, int64_t jlo, int64_t jhi) {
   const int64_t L = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<int32_t>()));
-  for (int64_t j0 = 0; j0 < n; j0 += kVecs * L) {
+  const int64_t out_words = packed_words(n);
+  n = jhi;  // columns past jhi are someone else's
+  for (int64_t j0 = jlo; j0 < n; j0 += kVecs * L) {
     const int64_t vecs = std::min<int64_t>(kVecs, (n_pad - j0) / L);
     for (int64_t i0 = 0; i0 < m; i0 += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i0));
       switch (vecs) {
-        case 1: IntBlock<1>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
-        case 2: IntBlock<2>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
-        case 3: IntBlock<3>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
-        default: IntBlock<4>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out); break;
+        case 1: IntBlock<1>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
+        case 2: IntBlock<2>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
+        case 3: IntBlock<3>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
+        default: IntBlock<4>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
       }
     }
   }
@@ -169,21 +172,32 @@ IntMatrix::IntMatrix(const int32_t* rows, const int32_t* bias, int64_t n, int64_
   }
 }
 
-void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, int32_t* c, int64_t ldc) {
+namespace {
+void check_columns(const char* what, const IntMatrix& w, int64_t j0, int64_t& j1) {
+  if (j1 < 0) j1 = w.rows();
+  LOWBIT_CHECK(0 <= j0 && j0 <= j1 && j1 <= w.rows() && j0 % 64 == 0, what, ": columns [", j0, ", ", j1,
+               ") are not a word-aligned range of the ", w.rows(), " outputs");
+}
+}  // namespace
+
+void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, int32_t* c, int64_t ldc, int64_t j0,
+                    int64_t j1) {
   LOWBIT_CHECK(m >= 0 && lda >= w.cols() && ldc >= w.rows(), "int_gemm_codes: m = ", m, ", lda = ", lda, ", ldc = ",
                ldc, " for ", w.rows(), " x ", w.cols(), " weights");
-  if (m == 0 || w.rows() == 0) return;
+  check_columns("int_gemm_codes", w, j0, j1);
+  if (m == 0 || j0 == j1) return;
   HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, w.cols(), a, lda, w.data(), w.bias(), w.rows(), w.padded_rows(), c, ldc, nullptr,
-                                    nullptr);
+                                    nullptr, j0, j1);
 }
 
 void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
-                              uint64_t* out) {
+                              uint64_t* out, int64_t j0, int64_t j1) {
   LOWBIT_CHECK(m >= 0 && lda >= w.cols(), "int_gemm_codes_threshold: m = ", m, ", lda = ", lda, " for ", w.rows(),
                " x ", w.cols(), " weights");
-  if (m == 0 || w.rows() == 0) return;
+  check_columns("int_gemm_codes_threshold", w, j0, j1);
+  if (m == 0 || j0 == j1) return;
   HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, w.cols(), a, lda, w.data(), w.bias(), w.rows(), w.padded_rows(), nullptr, 0, thr,
-                                    out);
+                                    out, j0, j1);
 }
 
 void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,

@@ -65,6 +65,25 @@ struct DenseLayer {
   std::vector<float> scale, bias, bn_mean, bn_scale, bn_shift;
 };
 
+// Threads working on one chunk together (batch-1 latency mode): each computes its share
+// of every layer's output channels (word-aligned column ranges), the lead does the steps
+// in between (input packing, patches, pooling, scores), and all meet after each step.
+// The default is a team of one: no barriers.
+struct Team {
+  int id = 0, size = 1;
+  bool lead() const { return id == 0; }
+  void sync() const {
+    if (size > 1) {
+#pragma omp barrier
+    }
+  }
+  // This thread's output columns [j0, j1) of n, in whole 64-column words.
+  std::pair<int64_t, int64_t> columns(int64_t n) const {
+    const int64_t words = (n + 63) / 64, per = (words + size - 1) / size;
+    return {std::min(n, id * per * 64), std::min(n, (id + 1) * per * 64)};
+  }
+};
+
 // Per-thread buffers, sized once for `chunk` images.
 struct Workspace {
   std::vector<uint64_t> a, b;  // activations in bit-planes (ping-pong)
@@ -117,7 +136,11 @@ struct Engine::Impl {
   }
   void plan();
   void run_chunk(Workspace& w, const uint8_t* images, int64_t m, int64_t height, int64_t width, float* scores,
-                 int32_t* predictions, std::vector<std::vector<int32_t>>* trace = nullptr) const;
+                 int32_t* predictions, std::vector<std::vector<int32_t>>* trace = nullptr, const Team& team = {}) const;
+  // A layer's steps after its GEMM, on the lead thread: padding fix, trace, pooling, then
+  // thresholds into `next` or the scores and predictions.
+  void finish_layer(Workspace& w, size_t l, int64_t m, int32_t* acc, uint64_t* next, float* scores,
+                    int32_t* predictions, std::vector<std::vector<int32_t>>* trace) const;
 };
 
 namespace {
@@ -459,83 +482,107 @@ void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t heigh
 }
 
 void Engine::Impl::run_chunk(Workspace& w, const uint8_t* images, int64_t m, int64_t height, int64_t width,
-                             float* scores, int32_t* predictions, std::vector<std::vector<int32_t>>* trace) const {
+                             float* scores, int32_t* predictions, std::vector<std::vector<int32_t>>* trace,
+                             const Team& team) const {
   const int64_t image_size = info.channels * height * width;
   uint64_t* cur = w.a.data();
   uint64_t* next = w.b.data();
-  for (int64_t i = 0; i < m; ++i) prepare_input(w, images + i * image_size, height, width, i, m, cur);
+  if (team.lead())
+    for (int64_t i = 0; i < m; ++i) prepare_input(w, images + i * image_size, height, width, i, m, cur);
+  team.sync();
   for (size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& d = layers[l];
-    int32_t* acc = w.acc.data();
     // GEMM operand: the input rows themselves (dense), or one patch row per output pixel.
     const uint64_t* a = cur;
-    int64_t rows = m;
-    if (d.conv) rows = m * d.oh * d.ow;
+    const int64_t rows = d.conv ? m * d.oh * d.ow : m;
     if (d.conv && !d.dense_patches) {
       const int64_t in_plane = m * d.h * d.w * kernels::packed_words(d.c);
       const int64_t patch_plane = rows * d.kh * d.kw * kernels::packed_words(d.c);
-      for (int b = 0; b < d.input.planes(); ++b)
-        kernels::im2col_bits(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, cur + b * in_plane, w.patches.data() + b * patch_plane,
-                             d.pad_h, d.pad_w);
+      if (team.lead())
+        for (int b = 0; b < d.input.planes(); ++b)
+          kernels::im2col_bits(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, cur + b * in_plane,
+                               w.patches.data() + b * patch_plane, d.pad_h, d.pad_w);
+      team.sync();
       a = w.patches.data();
     }
+    const auto [j0, j1] = team.columns(d.out);
     if (d.fused && !trace) {  // trace wants the accumulators: it takes the unfused path
       uint64_t* bits = d.pool ? w.bits.data() : next;
-      if (d.dense_patches)
-        kernels::int_gemm_codes_threshold(rows, w.codes.data(), d.in, d.int_weights, d.fused_thresholds.data(), bits);
-      else
-        kernels::bgemm_threshold(rows, d.in, d.input.pm1 ? 0 : d.input.bits, a, d.planes[0], d.fused_thresholds.data(), bits);
-      if (d.pool) kernels::maxpool_or(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, bits, next);
+      if (j0 < j1) {
+        if (d.dense_patches)
+          kernels::int_gemm_codes_threshold(rows, w.codes.data(), d.in, d.int_weights, d.fused_thresholds.data(), bits,
+                                            j0, j1);
+        else
+          kernels::bgemm_threshold(rows, d.in, d.input.pm1 ? 0 : d.input.bits, a, d.planes[0],
+                                   d.fused_thresholds.data(), bits, j0, j1);
+      }
+      team.sync();
+      if (d.pool) {
+        if (team.lead()) kernels::maxpool_or(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, bits, next);
+        team.sync();
+      }
       std::swap(cur, next);
       continue;
     }
-    if (d.dense_patches) kernels::int_gemm_codes(rows, w.codes.data(), d.in, d.int_weights, acc, d.out);
-    for (size_t j = 0; j < d.planes.size() && !d.dense_patches; ++j) {
-      const bool accumulate = j > 0;
-      if (d.input.pm1)
-        kernels::bgemm_pm1(rows, d.in, a, d.planes[j], d.coef[j], accumulate, acc, d.out);
-      else
-        kernels::bgemm_planes(rows, d.in, d.input.bits, a, d.planes[j], d.coef[j], accumulate, acc, d.out);
-    }
-    for (int64_t i = 0; i < m && !d.pad_pixels.empty(); ++i)
-      for (size_t p = 0; p < d.pad_pixels.size(); ++p) {
-        int32_t* a = acc + (i * d.oh * d.ow + d.pad_pixels[p]) * d.out;
-        const int32_t* fix = d.pad_fix.data() + p * static_cast<size_t>(d.out);
-        for (int64_t o = 0; o < d.out; ++o) a[o] += fix[o];
-      }
-    if (trace) {
-      std::vector<int32_t>& t = (*trace)[l];
-      for (int64_t i = 0; i < rows * d.out; ++i) {
-        const int32_t v = acc[i] >> d.shift;  // exact: a shifted layer's accumulators are even
-        t.push_back(d.negated[static_cast<size_t>(i % d.out)] ? -v : v);
+    int32_t* acc = w.acc.data();
+    if (j0 < j1) {
+      if (d.dense_patches) kernels::int_gemm_codes(rows, w.codes.data(), d.in, d.int_weights, acc, d.out, j0, j1);
+      for (size_t j = 0; j < d.planes.size() && !d.dense_patches; ++j) {
+        const bool accumulate = j > 0;
+        if (d.input.pm1)
+          kernels::bgemm_pm1(rows, d.in, a, d.planes[j], d.coef[j], accumulate, acc, d.out, j0, j1);
+        else
+          kernels::bgemm_planes(rows, d.in, d.input.bits, a, d.planes[j], d.coef[j], accumulate, acc, d.out, j0, j1);
       }
     }
-    if (d.pool) {
-      // Max pooling of the accumulators = pooling of the codes (levels are non-decreasing in acc).
-      int32_t* out = w.pooled.data();
-      kernels::maxpool_i32(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, acc, out);
-      acc = out;
-      rows = m * d.ph * d.pw;
+    team.sync();
+    if (team.lead()) finish_layer(w, l, m, acc, next, scores, predictions, trace);
+    team.sync();
+    if (!d.scores) std::swap(cur, next);
+  }
+}
+
+void Engine::Impl::finish_layer(Workspace& w, size_t l, int64_t m, int32_t* acc, uint64_t* next, float* scores,
+                                int32_t* predictions, std::vector<std::vector<int32_t>>* trace) const {
+  const DenseLayer& d = layers[l];
+  int64_t rows = d.conv ? m * d.oh * d.ow : m;
+  for (int64_t i = 0; i < m && !d.pad_pixels.empty(); ++i)
+    for (size_t p = 0; p < d.pad_pixels.size(); ++p) {
+      int32_t* a = acc + (i * d.oh * d.ow + d.pad_pixels[p]) * d.out;
+      const int32_t* fix = d.pad_fix.data() + p * static_cast<size_t>(d.out);
+      for (int64_t o = 0; o < d.out; ++o) a[o] += fix[o];
     }
-    if (!d.scores) {
-      kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
-      std::swap(cur, next);
-      continue;
+  if (trace) {
+    std::vector<int32_t>& t = (*trace)[l];
+    for (int64_t i = 0; i < rows * d.out; ++i) {
+      const int32_t v = acc[i] >> d.shift;  // exact: a shifted layer's accumulators are even
+      t.push_back(d.negated[static_cast<size_t>(i % d.out)] ? -v : v);
     }
-    // The float map evaluation applies (same operations, same order; docs/DEPLOYMENT.md).
-    for (int64_t i = 0; i < m; ++i) {
-      float best = -std::numeric_limits<float>::infinity();
-      int32_t arg = 0;
-      for (int64_t c = 0; c < d.out; ++c) {
-        const auto k = static_cast<size_t>(c);
-        float y = static_cast<float>(acc[i * d.out + c]) * d.scale[k];
-        if (!d.bias.empty()) y = y + d.bias[k];
-        if (!d.bn_mean.empty()) y = (y - d.bn_mean[k]) * d.bn_scale[k] + d.bn_shift[k];
-        if (scores) scores[i * d.out + c] = y;
-        if (c == 0 || y > best) best = y, arg = static_cast<int32_t>(c);
-      }
-      if (predictions) predictions[i] = arg;
+  }
+  if (d.pool) {
+    // Max pooling of the accumulators = pooling of the codes (levels are non-decreasing in acc).
+    int32_t* out = w.pooled.data();
+    kernels::maxpool_i32(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, acc, out);
+    acc = out;
+    rows = m * d.ph * d.pw;
+  }
+  if (!d.scores) {
+    kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
+    return;
+  }
+  // The float map evaluation applies (same operations, same order; docs/DEPLOYMENT.md).
+  for (int64_t i = 0; i < m; ++i) {
+    float best = -std::numeric_limits<float>::infinity();
+    int32_t arg = 0;
+    for (int64_t c = 0; c < d.out; ++c) {
+      const auto k = static_cast<size_t>(c);
+      float y = static_cast<float>(acc[i * d.out + c]) * d.scale[k];
+      if (!d.bias.empty()) y = y + d.bias[k];
+      if (!d.bn_mean.empty()) y = (y - d.bn_mean[k]) * d.bn_scale[k] + d.bn_shift[k];
+      if (scores) scores[i * d.out + c] = y;
+      if (c == 0 || y > best) best = y, arg = static_cast<int32_t>(c);
     }
+    if (predictions) predictions[i] = arg;
   }
 }
 
@@ -581,6 +628,16 @@ void Engine::run(const uint8_t* images, int64_t n, int64_t height, int64_t width
   Impl& im = *impl_;
   im.check_images(n, height, width);
   const int64_t image_size = im.info.channels * height * width, classes = im.info.classes;
+  if (n > 0 && n < im.threads && n <= im.opt.chunk) {
+    // Fewer images than threads (batch-1 latency): the threads share each layer's output
+    // channels instead of images.
+#pragma omp parallel num_threads(im.threads)
+    {
+      const Team team{omp_get_thread_num(), omp_get_num_threads()};
+      im.run_chunk(im.work[0], images, n, height, width, scores, predictions, nullptr, team);
+    }
+    return;
+  }
   const int64_t chunk = std::min(im.opt.chunk, std::max<int64_t>(1, (n + im.threads - 1) / im.threads));
   const int64_t tasks = (n + chunk - 1) / chunk;
 #pragma omp parallel for num_threads(im.threads) schedule(dynamic, 1) if (tasks > 1)
