@@ -245,6 +245,17 @@ TEST(ExportRuntime, PaddedConvolutionsAreBitExact) {
   check_bit_exact(smaller, 112, Shape{1, 6, 7});
 }
 
+// SYQ with one learned scale (layer granularity; dense layers have only that) folds like
+// XNOR's; per-kernel-row scales vary along a dot product and are a clear export error.
+TEST(ExportRuntime, SyqLayerScalesAreBitExact) {
+  check_bit_exact({"syq:binary:layer", "binary"}, 121);
+  check_bit_exact({"syq:ternary:row", "dorefa:2"}, 122);  // dense: one scale
+  NetSpec conv{"syq:ternary:layer", "binary"};
+  conv.conv = true;
+  conv.image = {2, 8, 9};
+  check_bit_exact(conv, 123);
+}
+
 TEST(ExportRuntime, SmallerImagesArePaddedLikeTraining) {
   NetSpec s{"binary", "dorefa:2"};
   s.image = {1, 9, 10};
@@ -264,6 +275,10 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   no_input["layers"].erase(0);
   testing::expect_error_naming([&] { export_of(no_input); }, "--input-bits");
   testing::expect_error_naming([&] { export_of(dense_net({"addnet:2", "binary"})); }, "addnet");
+  NetSpec syq_rows{"syq:binary:row", "binary"};
+  syq_rows.conv = true;
+  syq_rows.image = {2, 8, 9};
+  testing::expect_error_naming([&] { export_of(dense_net(syq_rows)); }, "syq:binary:row");
   json float_net = dense_net({"none", "binary"});
   float_net.erase("weights");
   testing::expect_error_naming([&] { export_of(float_net); }, "integer codes");

@@ -55,6 +55,14 @@ void SyqQuantizer::init(const Tensor& latent) {
     alpha_.value[g] = count[g] ? static_cast<float>(sum[g] / static_cast<double>(count[g])) : 1.f;
 }
 
+bool SyqQuantizer::grid(Grid& out) const {
+  if (alpha_.value.size() != 1) return false;
+  const float a = alpha_.value[0];
+  if (!(a > 0.f) || !std::isfinite(a)) return false;
+  out = Grid{{a}, -1, 1};
+  return true;
+}
+
 void SyqQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
   ensure_shape(x);
   const int64_t n = x.size();

@@ -22,6 +22,10 @@ class SyqQuantizer : public Quantizer {
   std::vector<Param*> params() override { return {&alpha_}; }
   void init(const Tensor& latent) override;
   const Tensor* scales() const override { return &alpha_.value; }
+  // One scale for the whole tensor (layer granularity, or a dense layer's 1x1 "kernel"):
+  // codes +-1 (binary) or -1, 0, +1 (ternary), step alpha; false for several scales (they
+  // vary along a dot product, not per output channel) or alpha <= 0.
+  bool grid(Grid& out) const override;
   float last_threshold() const { return eta_; }
 
   // Subgroup count and the subgroup of each kernel position for weights of this shape.
