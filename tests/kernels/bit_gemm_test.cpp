@@ -378,12 +378,15 @@ TEST(BitIntGemm, MatchesRefAndOracleOnEveryTarget) {
       for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{65},
                         int64_t{100}})
         for (bool with_bias : {false, true}) {
-          SCOPED_TRACE(::testing::Message() << "k=" << k << " m=" << m << " n=" << n << " bias=" << with_bias);
+          // Odd cases: weights in int8 range (the VNNI layout on AVX3_DL); even: beyond it.
+          const int32_t wmax = ((m + n + k) % 2) ? 127 : 255;
+          SCOPED_TRACE(::testing::Message() << "k=" << k << " m=" << m << " n=" << n << " bias=" << with_bias
+                                            << " |w| <= " << wmax);
           const int64_t lda = k + 2, ldc = n + 3;
           std::vector<uint8_t> a(static_cast<size_t>(m * lda));
           for (auto& v : a) v = rng.below(4) == 0 ? 255 : static_cast<uint8_t>(rng.below(256));
           I32 w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n));
-          for (auto& v : w) v = static_cast<int32_t>(rng.below(511)) - 255;
+          for (auto& v : w) v = static_cast<int32_t>(rng.below(static_cast<uint64_t>(2 * wmax + 1))) - wmax;
           for (auto& v : bias) v = static_cast<int32_t>(rng.below(20001)) - 10000;
           const int32_t* b = with_bias ? bias.data() : nullptr;
           I32 oracle(static_cast<size_t>(m * ldc), -7);  // -7: the columns past n stay untouched
@@ -397,6 +400,7 @@ TEST(BitIntGemm, MatchesRefAndOracleOnEveryTarget) {
           int_gemm_codes_ref(m, n, k, a.data(), lda, w.data(), b, ref.data(), ldc);
           ASSERT_EQ(ref, oracle);
           const IntMatrix packed(w.data(), b, n, k);
+          ASSERT_EQ(packed.data8() != nullptr, wmax <= 127);
           // Fused threshold output: thresholds near the sums, the words past the rows untouched.
           I32 thr(static_cast<size_t>(packed.padded_rows()), 777);
           for (int64_t j = 0; j < n; ++j) thr[j] = oracle[j] + static_cast<int32_t>(rng.below(3)) - 1;

@@ -125,11 +125,15 @@ class IntMatrix {
   int64_t cols() const { return k_; }
   int64_t padded_rows() const { return n_pad_; }
   const int16_t* data() const { return w_.data(); }
+  // The same weights by tap quads (data8()[((t / 4) * padded_rows() + j) * 4 + t % 4]) when
+  // every |w| <= 127, for VNNI's u8 x s8 products; else null.
+  const int8_t* data8() const { return w8_.empty() ? nullptr : w8_.data(); }
   const int32_t* bias() const { return bias_.data(); }
 
  private:
   int64_t n_ = 0, k_ = 0, n_pad_ = 0;
   std::vector<int16_t> w_;
+  std::vector<int8_t> w8_;
   std::vector<int32_t> bias_;
 };
 

@@ -1,8 +1,12 @@
 // int_gemm_codes with Highway's run-time dispatch (one compile per SIMD target, see
 // bit_gemm.cpp): the first convolution on 8-bit input codes. Its rows are short (a 3x3
 // patch of a grey image is 9 codes) and 8 bits deep, where bit-planes waste most of each
-// word; plain int32 multiply-adds over the output channels (SIMD lanes = channels, one
-// broadcast code per tap) do a tenth of the work there.
+// word; integer multiply-adds over the output channels (SIMD lanes = channels, the row's
+// codes broadcast) do a fraction of the work there:
+//   AVX-512 VNNI (Highway's AVX3_DL): VPDPBUSD, 4 taps of u8 code x s8 weight per lane;
+//   other targets: int16 pairs, 2 taps per lane (x86 PMADDWD, NEON widening MLA);
+//   scalar: plain loops.
+// All exact in int32 (codes <= 255, |w| <= 32767; the int8 layout only when |w| <= 127).
 #ifndef HWY_WANT_AVX3_DL
 #define HWY_WANT_AVX3_DL
 #endif
@@ -20,63 +24,113 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
 
+#ifndef LOWBIT_KERNELS_BIT_INT_GEMM_ONCE
+#define LOWBIT_KERNELS_BIT_INT_GEMM_ONCE
+namespace lowbit::kernels::int_detail {
+struct IntArgs {
+  int64_t k;
+  const uint8_t* a;  // m rows of k codes, lda apart
+  int64_t lda;
+  const int16_t* w;  // IntMatrix::data(): tap pairs
+  const int8_t* w8;  // IntMatrix::data8(): tap quads, or null
+  const int32_t* bias;
+  int64_t n_pad;
+  int64_t jhi;       // columns past jhi are not this call's
+  int32_t* c;        // int32 sums, ldc apart ...
+  int64_t ldc;
+  const int32_t* thr;  // ... or, with out, bit (i, j) = (sum >= thr[j]) in rows of out_words words
+  uint64_t* out;
+  int64_t out_words;
+};
+}  // namespace lowbit::kernels::int_detail
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+using int_detail::IntArgs;
 
-// Up to kVecs vectors of outputs stay in registers across a row's taps. Taps go in pairs:
-// one int16 multiply-add (x86 PMADDWD, NEON widening MLA) takes two taps of 2L/2 outputs,
-// exact in int32 (codes <= 255, |w| <= 32767).
 constexpr int64_t kVecs = 4;  // vectors of outputs per block
 
 #if HWY_TARGET == HWY_SCALAR
-// One lane: no int16 pairs to multiply-add; plain loops on the same layout.
-void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
-                 const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc,
-                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out, int64_t jlo, int64_t jhi) {
-  const int64_t out_words = packed_words(n);
+void IntGemmImpl(int64_t m, const IntArgs& g, int64_t jlo) {
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = jlo; j < jhi; ++j) {
-      uint32_t sum = static_cast<uint32_t>(bias[j]);  // wraps like the SIMD lanes
-      for (int64_t t = 0; t < k; ++t)
-        sum += static_cast<uint32_t>(int32_t{a[i * lda + t]} * w[((t / 2) * n_pad + j) * 2 + t % 2]);
-      if (!out) {
-        c[i * ldc + j] = static_cast<int32_t>(sum);
+    for (int64_t j = jlo; j < g.jhi; ++j) {
+      uint32_t sum = static_cast<uint32_t>(g.bias[j]);  // wraps like the SIMD lanes
+      for (int64_t t = 0; t < g.k; ++t)
+        sum += static_cast<uint32_t>(int32_t{g.a[i * g.lda + t]} * g.w[((t / 2) * g.n_pad + j) * 2 + t % 2]);
+      if (!g.out) {
+        g.c[i * g.ldc + j] = static_cast<int32_t>(sum);
         continue;
       }
-      uint64_t& word = out[i * out_words + j / 64];
-      const uint64_t bit = static_cast<uint64_t>(static_cast<int32_t>(sum) >= thr[j]) << (j % 64);
+      uint64_t& word = g.out[i * g.out_words + j / 64];
+      const uint64_t bit = static_cast<uint64_t>(static_cast<int32_t>(sum) >= g.thr[j]) << (j % 64);
       word = j % 64 == 0 ? bit : word | bit;
     }
 }
 #else
-// kRows rows x kV vectors of outputs, all in registers (fully unrolled: a runtime count
-// here made the compiler keep the sums in memory). Each weight load feeds kRows chains.
-constexpr int kRows = 2;
-// With `out`, the sums are not stored: bit (i, j) = (sum >= thr[j]) goes to bit j % 64 of
-// word j / 64 of out's row i (out_words words per row); a block's bits start a word or are
-// ORed into it (kV * L <= 64 columns per block), columns past n (here: the range's end)
-// are 0.
+using D32 = hn::ScalableTag<int32_t>;
+using V32 = hn::Vec<D32>;
+constexpr int kRows = 2;  // rows per block: each weight load feeds kRows chains
+
+// A block's sums (+ bias) to C, or thresholded into bits: bit (i, j) goes to bit j % 64 of
+// word j / 64 of out's row i; a block (kV * L <= 64 columns) starts its word or is ORed
+// into it; columns past jhi are not written (bits: 0).
 template <int kV>
-HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda,
-                           const int16_t* HWY_RESTRICT w, const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad,
-                           int32_t* HWY_RESTRICT c, int64_t ldc, const int32_t* HWY_RESTRICT thr,
-                           uint64_t* HWY_RESTRICT out, int64_t out_words) {
-  const hn::ScalableTag<int32_t> d;
-  const hn::Repartition<int16_t, decltype(d)> d16;
-  using V = hn::Vec<decltype(d)>;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d)), pairs = (k + 1) / 2;
+HWY_INLINE void StoreBlock(const IntArgs& g, int64_t i, int64_t j0, V32 (&sum)[kV]) {
+  const D32 d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  if (g.out) {
+    uint64_t bits = 0;
+#pragma GCC unroll 4
+    for (int v = 0; v < kV; ++v) {
+      const int64_t j = j0 + v * L;
+      const V32 acc = hn::Add(sum[v], hn::LoadU(d, g.bias + j));
+      uint8_t mask[8] = {};
+      hn::StoreMaskBits(d, hn::Not(hn::Lt(acc, hn::LoadU(d, g.thr + j))), mask);  // acc >= t
+      uint64_t m = 0;
+      std::memcpy(&m, mask, sizeof(m));
+      bits |= m << (v * L);
+    }
+    const int64_t valid = std::min<int64_t>(kV * L, g.jhi - j0);
+    if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
+    uint64_t& word = g.out[i * g.out_words + j0 / 64];
+    word = j0 % 64 == 0 ? bits << (j0 % 64) : word | (bits << (j0 % 64));
+    return;
+  }
+  int32_t* ci = g.c + i * g.ldc;
+#pragma GCC unroll 4
+  for (int v = 0; v < kV; ++v) {
+    const int64_t j = j0 + v * L;
+    const V32 acc = hn::Add(sum[v], hn::LoadU(d, g.bias + j));
+    if (j + L <= g.jhi) {
+      hn::StoreU(acc, d, ci + j);
+    } else if (j < g.jhi) {  // the last partial vector: only this call's outputs are written
+      int32_t tmp[64];
+      hn::StoreU(acc, d, tmp);
+      std::memcpy(ci + j, tmp, static_cast<size_t>(g.jhi - j) * sizeof(int32_t));
+    }
+  }
+}
+
+// kRows rows x kV vectors of outputs, all in registers (fully unrolled: a runtime count
+// here made the compiler keep the sums in memory). Taps in int16 pairs.
+template <int kV>
+HWY_NOINLINE void IntBlock(const IntArgs& g, int64_t i0, int rows, int64_t j0) {
+  const D32 d;
+  const hn::Repartition<int16_t, D32> d16;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d)), pairs = (g.k + 1) / 2;
   const uint8_t* arow[kRows];
 #pragma GCC unroll 4
-  for (int r = 0; r < kRows; ++r) arow[r] = a + (i0 + std::min(r, rows - 1)) * lda;  // a short block repeats its last row
-  V sum0[kRows][kV], sum1[kRows][kV];
+  for (int r = 0; r < kRows; ++r) arow[r] = g.a + (i0 + std::min(r, rows - 1)) * g.lda;  // short block: last row again
+  V32 sum0[kRows][kV], sum1[kRows][kV];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kV; ++v) sum0[r][v] = sum1[r][v] = hn::Zero(d);
   for (int64_t t2 = 0; t2 < pairs; ++t2) {
-    const int16_t* wt = w + (t2 * n_pad + j0) * 2;
-    const bool odd_tail = 2 * t2 + 1 >= k;
+    const int16_t* wt = g.w + (t2 * g.n_pad + j0) * 2;
+    const bool odd_tail = 2 * t2 + 1 >= g.k;
     hn::Vec<decltype(d16)> x[kRows];
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) {
@@ -93,55 +147,77 @@ HWY_NOINLINE void IntBlock(int64_t i0, int rows, int64_t j0, int64_t k, const ui
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
     if (r >= rows) break;
-    if (out) {
-      uint64_t bits = 0;
+    V32 sum[kV];
 #pragma GCC unroll 4
-      for (int v = 0; v < kV; ++v) {
-        const int64_t j = j0 + v * L;
-        const V acc = hn::Add(hn::RearrangeToOddPlusEven(sum0[r][v], sum1[r][v]), hn::LoadU(d, bias + j));
-        uint8_t mask[8] = {};
-        hn::StoreMaskBits(d, hn::Not(hn::Lt(acc, hn::LoadU(d, thr + j))), mask);  // acc >= t
-        uint64_t m = 0;
-        std::memcpy(&m, mask, sizeof(m));
-        bits |= m << (v * L);
-      }
-      const int64_t valid = std::min<int64_t>(kV * L, n - j0);
-      if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
-      uint64_t& word = out[(i0 + r) * out_words + j0 / 64];
-      word = j0 % 64 == 0 ? bits << (j0 % 64) : word | (bits << (j0 % 64));
-      continue;
-    }
-    int32_t* ci = c + (i0 + r) * ldc;
-#pragma GCC unroll 4
-    for (int v = 0; v < kV; ++v) {
-      const int64_t j = j0 + v * L;
-      const V acc = hn::Add(hn::RearrangeToOddPlusEven(sum0[r][v], sum1[r][v]), hn::LoadU(d, bias + j));
-      if (j + L <= n) {
-        hn::StoreU(acc, d, ci + j);
-      } else if (j < n) {  // the last partial vector: only the valid outputs are written
-        int32_t tmp[64];
-        hn::StoreU(acc, d, tmp);
-        std::memcpy(ci + j, tmp, static_cast<size_t>(n - j) * sizeof(int32_t));
-      }
-    }
+    for (int v = 0; v < kV; ++v) sum[v] = hn::RearrangeToOddPlusEven(sum0[r][v], sum1[r][v]);
+    StoreBlock<kV>(g, i0 + r, j0, sum);
   }
 }
 
-void IntGemmImpl(int64_t m, int64_t k, const uint8_t* HWY_RESTRICT a, int64_t lda, const int16_t* HWY_RESTRICT w,
-                 const int32_t* HWY_RESTRICT bias, int64_t n, int64_t n_pad, int32_t* HWY_RESTRICT c, int64_t ldc,
-                 const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out, int64_t jlo, int64_t jhi) {
-  const int64_t L = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<int32_t>()));
-  const int64_t out_words = packed_words(n);
-  n = jhi;  // columns past jhi are someone else's
-  for (int64_t j0 = jlo; j0 < n; j0 += kVecs * L) {
-    const int64_t vecs = std::min<int64_t>(kVecs, (n_pad - j0) / L);
+#if HWY_TARGET == HWY_AVX3_DL
+// Taps in quads: VPDPBUSD adds 4 products of u8 codes and s8 weights to each int32 lane.
+// Highway's AVX3_DL target requires AVX512-VNNI of the CPU but does not name it in its
+// compile flags, so this function adds it.
+template <int kV>
+__attribute__((target("avx512vnni"))) HWY_NOINLINE void IntBlockVnni(const IntArgs& g, int64_t i0, int rows,
+                                                                     int64_t j0) {
+  const D32 d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d)), quads = (g.k + 3) / 4;
+  const uint8_t* arow[kRows];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) arow[r] = g.a + (i0 + std::min(r, rows - 1)) * g.lda;
+  V32 sum[kRows][kV];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kV; ++v) sum[r][v] = hn::Zero(d);
+  for (int64_t t4 = 0; t4 < quads; ++t4) {
+    const int8_t* wt = g.w8 + (t4 * g.n_pad + j0) * 4;
+    const int64_t have = std::min<int64_t>(4, g.k - 4 * t4);  // codes past k are not this row's
+    V32 x[kRows];
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      uint32_t q = 0;
+      if (have == 4)
+        std::memcpy(&q, arow[r] + 4 * t4, 4);  // a fixed size: one load, not a libc call
+      else
+        for (int64_t b = 0; b < have; ++b) q |= uint32_t{arow[r][4 * t4 + b]} << (8 * b);
+      x[r] = hn::Set(d, static_cast<int32_t>(q));
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < kV; ++v) {
+      const V32 wv = hn::LoadU(d, reinterpret_cast<const int32_t*>(wt + v * 4 * L));
+#pragma GCC unroll 4
+      for (int r = 0; r < kRows; ++r) sum[r][v] = V32{_mm512_dpbusd_epi32(sum[r][v].raw, x[r].raw, wv.raw)};
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    if (r >= rows) break;
+    StoreBlock<kV>(g, i0 + r, j0, sum[r]);
+  }
+}
+#endif
+
+template <int kV>
+void Block(const IntArgs& g, int64_t i0, int rows, int64_t j0) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (g.w8) return IntBlockVnni<kV>(g, i0, rows, j0);
+#endif
+  IntBlock<kV>(g, i0, rows, j0);
+}
+
+void IntGemmImpl(int64_t m, const IntArgs& g, int64_t jlo) {
+  const int64_t L = static_cast<int64_t>(hn::Lanes(D32()));
+  for (int64_t j0 = jlo; j0 < g.jhi; j0 += kVecs * L) {
+    const int64_t vecs = std::min<int64_t>(kVecs, (g.n_pad - j0) / L);
     for (int64_t i0 = 0; i0 < m; i0 += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i0));
       switch (vecs) {
-        case 1: IntBlock<1>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
-        case 2: IntBlock<2>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
-        case 3: IntBlock<3>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
-        default: IntBlock<4>(i0, rows, j0, k, a, lda, w, bias, n, n_pad, c, ldc, thr, out, out_words); break;
+        case 1: Block<1>(g, i0, rows, j0); break;
+        case 2: Block<2>(g, i0, rows, j0); break;
+        case 3: Block<3>(g, i0, rows, j0); break;
+        default: Block<4>(g, i0, rows, j0); break;
       }
     }
   }
@@ -159,17 +235,22 @@ HWY_EXPORT(IntGemmImpl);
 IntMatrix::IntMatrix(const int32_t* rows, const int32_t* bias, int64_t n, int64_t k)
     : n_(n), k_(k), n_pad_((n + kPad - 1) / kPad * kPad) {
   LOWBIT_CHECK(n >= 0 && k >= 0, "IntMatrix: bad shape ", n, " x ", k);
-  const int64_t pairs = (k + 1) / 2;
+  const int64_t pairs = (k + 1) / 2, quads = (k + 3) / 4;
   w_.assign(static_cast<size_t>(pairs * n_pad_ * 2), 0);
+  w8_.assign(static_cast<size_t>(quads * n_pad_ * 4), 0);
   bias_.assign(static_cast<size_t>(n_pad_), 0);
+  bool fits8 = true;
   for (int64_t j = 0; j < n; ++j) {
     for (int64_t t = 0; t < k; ++t) {
       const int32_t v = rows[j * k + t];
       LOWBIT_CHECK(v >= -32767 && v <= 32767, "IntMatrix: weight ", v, " does not fit int16");
       w_[static_cast<size_t>(((t / 2) * n_pad_ + j) * 2 + t % 2)] = static_cast<int16_t>(v);
+      fits8 = fits8 && v >= -127 && v <= 127;
+      w8_[static_cast<size_t>(((t / 4) * n_pad_ + j) * 4 + t % 4)] = static_cast<int8_t>(std::clamp(v, -127, 127));
     }
     if (bias) bias_[static_cast<size_t>(j)] = bias[j];
   }
+  if (!fits8) w8_.clear();
 }
 
 namespace {
@@ -177,6 +258,10 @@ void check_columns(const char* what, const IntMatrix& w, int64_t j0, int64_t& j1
   if (j1 < 0) j1 = w.rows();
   LOWBIT_CHECK(0 <= j0 && j0 <= j1 && j1 <= w.rows() && j0 % 64 == 0, what, ": columns [", j0, ", ", j1,
                ") are not a word-aligned range of the ", w.rows(), " outputs");
+}
+
+int_detail::IntArgs args(const uint8_t* a, int64_t lda, const IntMatrix& w, int64_t j1) {
+  return {w.cols(), a, lda, w.data(), w.data8(), w.bias(), w.padded_rows(), j1, nullptr, 0, nullptr, nullptr, 0};
 }
 }  // namespace
 
@@ -186,8 +271,9 @@ void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w
                ldc, " for ", w.rows(), " x ", w.cols(), " weights");
   check_columns("int_gemm_codes", w, j0, j1);
   if (m == 0 || j0 == j1) return;
-  HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, w.cols(), a, lda, w.data(), w.bias(), w.rows(), w.padded_rows(), c, ldc, nullptr,
-                                    nullptr, j0, j1);
+  auto g = args(a, lda, w, j1);
+  g.c = c, g.ldc = ldc;
+  HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, g, j0);
 }
 
 void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
@@ -196,8 +282,9 @@ void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const In
                " x ", w.cols(), " weights");
   check_columns("int_gemm_codes_threshold", w, j0, j1);
   if (m == 0 || j0 == j1) return;
-  HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, w.cols(), a, lda, w.data(), w.bias(), w.rows(), w.padded_rows(), nullptr, 0, thr,
-                                    out, j0, j1);
+  auto g = args(a, lda, w, j1);
+  g.thr = thr, g.out = out, g.out_words = packed_words(w.rows());
+  HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, g, j0);
 }
 
 void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
