@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 4's bit-exactness acceptance for one network: train it with 8-bit inputs, evaluate
+# Issue 4's bit-exactness acceptance for one network: train it with 8-bit inputs (unless the
+# flags give --input-bits), evaluate
 # it with the trainer, export it, run the export with the runtime, and compare the two
 # predictions files image for image and the two accuracies.
 #   scripts/deploy_check.sh NAME MODEL EPOCHS [extra lowbit train flags...]
@@ -19,8 +20,10 @@ if [ "${LOWBIT_REUSE:-0}" = 1 ] && [ -f "$out/last.ckpt" ]; then
 else
   rm -rf "$out"
   mkdir -p "$out"
+  input=(--input-bits 8)  # the runtime takes integer inputs; the flags may choose other bits
+  case " $* " in *" --input-bits "*) input=() ;; esac
   "$lowbit" train --model "$model" --data fashion-mnist --epochs "$epochs" --batch 100 --seed 1 \
-  --input-bits 8 --threads "$threads" --progress lines --out "$out" "$@" > "$out/train.log"
+    "${input[@]}" --threads "$threads" --progress lines --out "$out" "$@" > "$out/train.log"
 fi
 "$lowbit" eval "$out/last.ckpt" --data fashion-mnist --threads "$threads" \
   --predictions "$out/trainer-predictions.txt" > "$out/eval.log"

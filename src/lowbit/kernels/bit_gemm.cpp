@@ -12,14 +12,7 @@
 // Activation planes (bgemm_planes) run inside the tile, top plane first, doubling the
 // accumulators in between, so sum_b 2^b counts_b never leaves the registers. The tile's
 // counts go to a small stack buffer and one vector epilogue turns them into int32 outputs.
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL  // AVX-512 VPOPCNTDQ/BITALG: Highway 1.0 leaves it out unless asked
-#endif
-#ifndef HWY_DISABLED_TARGETS
-// Vectors live in small arrays (register tiles), which sizeless SVE/RVV vectors cannot;
-// ARM runs the NEON code.
-#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-#endif
+#include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lowbit/kernels/bit_gemm.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h

@@ -7,12 +7,7 @@
 //   other targets: int16 pairs, 2 taps per lane (x86 PMADDWD, NEON widening MLA);
 //   scalar: plain loops.
 // All exact in int32 (codes <= 255, |w| <= 32767; the int8 layout only when |w| <= 127).
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL
-#endif
-#ifndef HWY_DISABLED_TARGETS
-#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-#endif
+#include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lowbit/kernels/bit_int_gemm.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h

@@ -1,12 +1,6 @@
 #include "lowbit/kernels/bit_isa.hpp"
 
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL  // AVX-512 VPOPCNTDQ/BITALG: Highway 1.0 leaves it out unless asked
-#endif
-#ifndef HWY_DISABLED_TARGETS
-// The same targets as the bit kernels (bit_gemm.cpp): no SVE/RVV code exists to choose.
-#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-#endif
+#include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #include <hwy/highway.h>
 #include <hwy/targets.h>
 

@@ -3,12 +3,7 @@
 // word of plane b: a vector test of bit b over the codes, stored as a mask (one bit per
 // lane, lane t -> bit t), i.e. 8 mask stores per word instead of 64 shifts and ORs per
 // plane.
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL
-#endif
-#ifndef HWY_DISABLED_TARGETS
-#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-#endif
+#include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lowbit/kernels/bit_pack.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h

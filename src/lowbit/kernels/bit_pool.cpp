@@ -1,19 +1,16 @@
-// maxpool_or and im2col_bits on packed NHWC maps, with Highway's run-time dispatch (one
-// compile per SIMD target, see bit_gemm.cpp). Both work pixel by pixel on whole words:
-// pooling ORs the window's pixels, vectors across a pixel's words; im2col copies, for each
-// window row, its kw pixels, which are kw * cw consecutive words of the input.
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL
-#endif
-#ifndef HWY_DISABLED_TARGETS
-#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-#endif
+// maxpool_or, maxpool_i32 and im2col_bits on NHWC maps, with Highway's run-time dispatch
+// (one compile per SIMD target, see bit_gemm.cpp). All work pixel by pixel: pooling
+// combines the window's pixels, vectors across a pixel's words (or int32 values); im2col
+// copies, for each window row, its kw pixels, which are kw * cw consecutive words of the
+// input (zero words where the window leaves a padded map).
+#include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lowbit/kernels/bit_pool.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <climits>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
@@ -22,91 +19,72 @@ HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-void MaxpoolImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* HWY_RESTRICT src,
-                 uint64_t* HWY_RESTRICT dst) {
-  const hn::ScalableTag<uint64_t> d;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
-  for (int64_t img = 0; img < n; ++img)
-    for (int64_t y = 0; y < oh; ++y)
-      for (int64_t x = 0; x < ow; ++x) {
-        const uint64_t* p = src + ((img * h + y * s) * w + x * s) * cw;
-        uint64_t* o = dst + ((img * oh + y) * ow + x) * cw;
-        int64_t q = 0;
-        for (; q + L <= cw; q += L) {
-          auto v = hn::LoadU(d, p + q);
-          for (int64_t dy = 0; dy < k; ++dy)
-            for (int64_t dx = 0; dx < k; ++dx) v = hn::Or(v, hn::LoadU(d, p + (dy * w + dx) * cw + q));
-          hn::StoreU(v, d, o + q);
-        }
-        for (; q < cw; ++q) {
-          uint64_t v = 0;
-          for (int64_t dy = 0; dy < k; ++dy)
-            for (int64_t dx = 0; dx < k; ++dx) v |= p[(dy * w + dx) * cw + q];
-          o[q] = v;
-        }
-      }
-}
-
-// Max pooling of int32 accumulator maps (the runtime pools before thresholding, which is
-// exact for k-bit codes too): vectors across a pixel's channels.
-void MaxpoolI32Impl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* HWY_RESTRICT src,
-                    int32_t* HWY_RESTRICT dst) {
-  const hn::ScalableTag<int32_t> d;
+// Max pooling of NHWC maps of `c` values per pixel, vectors across a pixel's values;
+// `combine` is the max of two vectors and `combine1` of two values: OR for packed +-1 bits
+// (max of +-1 = OR, bit 1 = +1), Max for int32 accumulators (the runtime pools before
+// thresholding, which is exact for k-bit codes too).
+template <class T, class Combine, class Combine1>
+HWY_INLINE void PoolMap(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const T* HWY_RESTRICT src,
+                        T* HWY_RESTRICT dst, Combine combine, Combine1 combine1) {
+  const hn::ScalableTag<T> d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
   const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
   for (int64_t img = 0; img < n; ++img)
     for (int64_t y = 0; y < oh; ++y)
       for (int64_t x = 0; x < ow; ++x) {
-        const int32_t* p = src + ((img * h + y * s) * w + x * s) * c;
-        int32_t* o = dst + ((img * oh + y) * ow + x) * c;
+        const T* p = src + ((img * h + y * s) * w + x * s) * c;
+        T* o = dst + ((img * oh + y) * ow + x) * c;
         int64_t q = 0;
         for (; q + L <= c; q += L) {
           auto v = hn::LoadU(d, p + q);
           for (int64_t dy = 0; dy < k; ++dy)
-            for (int64_t dx = 0; dx < k; ++dx) v = hn::Max(v, hn::LoadU(d, p + (dy * w + dx) * c + q));
+            for (int64_t dx = 0; dx < k; ++dx) v = combine(v, hn::LoadU(d, p + (dy * w + dx) * c + q));
           hn::StoreU(v, d, o + q);
         }
         for (; q < c; ++q) {
-          int32_t v = p[q];
+          T v = p[q];
           for (int64_t dy = 0; dy < k; ++dy)
-            for (int64_t dx = 0; dx < k; ++dx) v = std::max(v, p[(dy * w + dx) * c + q]);
+            for (int64_t dx = 0; dx < k; ++dx) v = combine1(v, p[(dy * w + dx) * c + q]);
           o[q] = v;
         }
       }
 }
 
-// count words from p to o: vectors, then the tail in smaller vectors with no loop over
-// single words (such a loop became a libc memmove call per window row: spans are a few
-// words, 3 for a 3x3 window of 64 channels; 8% of a CNV batch). Masked loads are not used:
-// on SSE4 they may read past the end.
-HWY_INLINE void CopyWords(const uint64_t* HWY_RESTRICT p, int64_t count, uint64_t* HWY_RESTRICT o) {
-  const hn::ScalableTag<uint64_t> d;
-  const hn::CappedTag<uint64_t, 4> d4;
-  const hn::CappedTag<uint64_t, 2> d2;
-  const hn::CappedTag<uint64_t, 1> d1;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d)), L4 = static_cast<int64_t>(hn::Lanes(d4)),
-                L2 = static_cast<int64_t>(hn::Lanes(d2));
-  int64_t q = 0;
-  for (; q + L <= count; q += L) hn::StoreU(hn::LoadU(d, p + q), d, o + q);
-  for (; q + L4 <= count; q += L4) hn::StoreU(hn::LoadU(d4, p + q), d4, o + q);
-  for (; q + L2 <= count; q += L2) hn::StoreU(hn::LoadU(d2, p + q), d2, o + q);
-  if (q < count) hn::StoreU(hn::LoadU(d1, p + q), d1, o + q);
+void MaxpoolImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* HWY_RESTRICT src,
+                 uint64_t* HWY_RESTRICT dst) {
+  PoolMap(n, h, w, packed_words(c), k, s, src, dst, [](auto a, auto b) { return hn::Or(a, b); },
+          [](uint64_t a, uint64_t b) { return a | b; });
 }
 
-HWY_INLINE void ZeroWords(int64_t count, uint64_t* HWY_RESTRICT o) {  // the same way (not a memset call)
-  const hn::ScalableTag<uint64_t> d;
-  const hn::CappedTag<uint64_t, 4> d4;
-  const hn::CappedTag<uint64_t, 2> d2;
-  const hn::CappedTag<uint64_t, 1> d1;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d)), L4 = static_cast<int64_t>(hn::Lanes(d4)),
-                L2 = static_cast<int64_t>(hn::Lanes(d2));
-  int64_t q = 0;
-  for (; q + L <= count; q += L) hn::StoreU(hn::Zero(d), d, o + q);
-  for (; q + L4 <= count; q += L4) hn::StoreU(hn::Zero(d4), d4, o + q);
-  for (; q + L2 <= count; q += L2) hn::StoreU(hn::Zero(d2), d2, o + q);
-  if (q < count) hn::StoreU(hn::Zero(d1), d1, o + q);
+void MaxpoolI32Impl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* HWY_RESTRICT src,
+                    int32_t* HWY_RESTRICT dst) {
+  PoolMap(n, h, w, c, k, s, src, dst, [](auto a, auto b) { return hn::Max(a, b); },
+          [](int32_t a, int32_t b) { return std::max(a, b); });
 }
+
+// count words from p to o (p null: zeros): vectors, then the tail in smaller vectors
+// with no loop over single words (such a loop became a libc memmove call per window row:
+// spans are a few words, 3 for a 3x3 window of 64 channels; 8% of a CNV batch). Masked
+// loads are not used: on SSE4 they may read past the end.
+template <class D>
+HWY_INLINE int64_t PutVectors(D d, const uint64_t* HWY_RESTRICT p, int64_t q, int64_t count, uint64_t* HWY_RESTRICT o,
+                              bool once = false) {
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  for (; q + L <= count; q += L) {
+    hn::StoreU(p ? hn::LoadU(d, p + q) : hn::Zero(d), d, o + q);
+    if (once) break;
+  }
+  return q;
+}
+
+HWY_INLINE void CopyWords(const uint64_t* HWY_RESTRICT p, int64_t count, uint64_t* HWY_RESTRICT o) {
+  int64_t q = PutVectors(hn::ScalableTag<uint64_t>(), p, 0, count, o);
+  q = PutVectors(hn::CappedTag<uint64_t, 4>(), p, q, count, o);
+  q = PutVectors(hn::CappedTag<uint64_t, 2>(), p, q, count, o);
+  PutVectors(hn::CappedTag<uint64_t, 1>(), p, q, count, o, /*once=*/true);
+}
+
+HWY_INLINE void ZeroWords(int64_t count, uint64_t* HWY_RESTRICT o) { CopyWords(nullptr, count, o); }
 
 void Im2colImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, int64_t ph,
                 int64_t pw, const uint64_t* HWY_RESTRICT src, uint64_t* HWY_RESTRICT dst) {
@@ -162,19 +140,28 @@ void maxpool_or(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s
   HWY_DYNAMIC_DISPATCH(MaxpoolImpl)(n, h, w, c, k, s, src, dst);
 }
 
-void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src,
-                    uint64_t* dst) {
-  check_window("maxpool_or_ref", n, h, w, c, k, k, s);
-  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+namespace {
+// The scalar twins' one loop: each output value combines its window, starting from `init`.
+template <class T, class Combine>
+void pool_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const T* src, T* dst, T init,
+              Combine combine) {
+  const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
   for (int64_t img = 0; img < n; ++img)
     for (int64_t y = 0; y < oh; ++y)
       for (int64_t x = 0; x < ow; ++x)
-        for (int64_t q = 0; q < cw; ++q) {
-          uint64_t v = 0;
+        for (int64_t q = 0; q < c; ++q) {
+          T v = init;
           for (int64_t dy = 0; dy < k; ++dy)
-            for (int64_t dx = 0; dx < k; ++dx) v |= src[((img * h + y * s + dy) * w + x * s + dx) * cw + q];
-          dst[((img * oh + y) * ow + x) * cw + q] = v;
+            for (int64_t dx = 0; dx < k; ++dx) v = combine(v, src[((img * h + y * s + dy) * w + x * s + dx) * c + q]);
+          dst[((img * oh + y) * ow + x) * c + q] = v;
         }
+}
+}  // namespace
+
+void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src,
+                    uint64_t* dst) {
+  check_window("maxpool_or_ref", n, h, w, c, k, k, s);
+  pool_ref<uint64_t>(n, h, w, packed_words(c), k, s, src, dst, 0, [](uint64_t a, uint64_t b) { return a | b; });
 }
 
 void maxpool_i32(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src, int32_t* dst) {
@@ -186,16 +173,7 @@ void maxpool_i32(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t 
 void maxpool_i32_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src,
                      int32_t* dst) {
   check_window("maxpool_i32_ref", n, h, w, c, k, k, s);
-  const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
-  for (int64_t img = 0; img < n; ++img)
-    for (int64_t y = 0; y < oh; ++y)
-      for (int64_t x = 0; x < ow; ++x)
-        for (int64_t q = 0; q < c; ++q) {
-          int32_t v = INT32_MIN;
-          for (int64_t dy = 0; dy < k; ++dy)
-            for (int64_t dx = 0; dx < k; ++dx) v = std::max(v, src[((img * h + y * s + dy) * w + x * s + dx) * c + q]);
-          dst[((img * oh + y) * ow + x) * c + q] = v;
-        }
+  pool_ref<int32_t>(n, h, w, c, k, s, src, dst, INT32_MIN, [](int32_t a, int32_t b) { return std::max(a, b); });
 }
 
 void im2col_bits(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint64_t* src,

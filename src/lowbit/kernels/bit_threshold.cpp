@@ -4,12 +4,7 @@
 // and every row compares whole vectors: code = levels - #{l : x < t_l}, and the bits of
 // each plane come from the lanes' masks. More levels (8-bit codes) search the channel's
 // sorted thresholds by binary lifting, lanes = channels, thresholds gathered.
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL
-#endif
-#ifndef HWY_DISABLED_TARGETS
-#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-#endif
+#include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lowbit/kernels/bit_threshold.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h

@@ -2,9 +2,7 @@
 // SIMD target (foreach_target.h re-includes it), and HWY_DYNAMIC_DISPATCH picks the best
 // target the CPU supports on the first call.
 #undef HWY_TARGET_INCLUDE
-#ifndef HWY_WANT_AVX3_DL
-#define HWY_WANT_AVX3_DL  // AVX-512 VPOPCNTDQ/BITALG: Highway 1.0 leaves it out unless asked
-#endif
+#include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #define HWY_TARGET_INCLUDE "lowbit/kernels/xnor_gemm.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
