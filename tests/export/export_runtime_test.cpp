@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -335,6 +336,92 @@ TEST(ExportRuntime, ThresholdBisection) {
   auto never = [](int64_t) { return 0; };
   EXPECT_EQ(exporter::channel_thresholds(always, 5, 1)[0], std::numeric_limits<int32_t>::min());
   EXPECT_EQ(exporter::channel_thresholds(never, 5, 1)[0], std::numeric_limits<int32_t>::max());
+}
+
+}  // namespace
+}  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// Every leaf of a JSON document, as JSON pointers.
+void leaves(const nn::json& j, const nn::json::json_pointer& at, std::vector<nn::json::json_pointer>& out) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) leaves(it.value(), at / it.key(), out);
+  } else if (j.is_array() && !j.empty()) {
+    for (size_t i = 0; i < j.size(); ++i) leaves(j[i], at / i, out);
+  } else {
+    out.push_back(at);
+  }
+}
+
+// A fuzz of the model description (the container has its own fuzz target): random leaves
+// of a valid description (a padded, pooled CNV on +-1 input: every field the runtime
+// reads) get other values. Loading must give an engine or a lowbit::Error, and an engine
+// must run images; ASan+UBSan runs of this test check that nothing reads or writes out of
+// bounds on the way.
+TEST(ExportRuntime, MutatedDescriptionsLoadOrFailCleanly) {
+  testing::RunDir dir("export", "mutated");
+  std::filesystem::create_directories(dir.dir);
+  const std::string good = (dir.dir / "good.lbm").string(), bad = (dir.dir / "bad.lbm").string();
+  NetSpec spec{"ternary", "binary", "binary"};
+  spec.conv = true;
+  spec.padding = 1;
+  spec.image = {2, 8, 9};
+  spec.normalize = data::Normalize::MinusOneOne;
+  auto model = nn::build_model(dense_net(spec));
+  model->init(7);
+  exporter::ExportOptions opt;
+  opt.normalize = spec.normalize;
+  exporter::write_lbm(*model, opt, good);
+  const format::LbmFile file = format::LbmFile::read(good);
+  const nn::json meta = nn::json::parse(file.json_text("model"));
+  std::vector<nn::json::json_pointer> paths;
+  leaves(meta, nn::json::json_pointer(), paths);
+  ASSERT_GT(paths.size(), 40u);
+  const std::vector<nn::json> values = {0, 1, -1, 2, 3, 7, 63, 64, 65, 1 << 16, 1 << 30, -(1LL << 31), 1LL << 40, 2.5,
+                                        "", "x", "pm1", "planes", "patches", true, nullptr, nn::json::array(),
+                                        nn::json::array({1, 2}), nn::json::object()};
+  const std::vector<uint8_t> images = random_images(3, 2 * 8 * 9, 99);
+  Rng rng(2024);
+  int loaded = 0, refused = 0;
+  for (int iter = 0; iter < 1000; ++iter) {
+    nn::json m = meta;
+    const int edits = 1 + static_cast<int>(rng.below(2));
+    std::string what;
+    for (int e = 0; e < edits; ++e) {
+      const auto& p = paths[rng.below(paths.size())];
+      nn::json& leaf = m.at(p);
+      if (leaf.is_number_integer() && rng.below(2) == 0)
+        leaf = leaf.get<int64_t>() + static_cast<int64_t>(rng.below(5)) - 2;  // off by a little
+      else
+        leaf = values[rng.below(values.size())];
+      what += p.to_string() + "=" + leaf.dump() + " ";
+    }
+    format::LbmWriter w;
+    w.add_json("model", m.dump());
+    for (const auto& sec : file.sections())
+      if (sec.name != "model") w.add_blob(sec.name, sec.data, sec.size);
+    w.write(bad);
+    SCOPED_TRACE(what);
+    runtime::EngineOptions eo;
+    eo.chunk = 2;
+    eo.threads = 1;
+    try {
+      runtime::Engine engine = runtime::Engine::load(bad, eo);
+      const auto& info = engine.info();
+      std::vector<float> scores(static_cast<size_t>(3 * info.classes));
+      std::vector<int32_t> pred(3);
+      const int64_t h = std::min<int64_t>(8, info.height), wd = std::min<int64_t>(9, info.width);
+      if (info.channels == 2) engine.run(images.data(), 3, h, wd, scores.data(), pred.data());
+      ++loaded;
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  std::printf("mutated descriptions: %d loaded and ran, %d refused\n", loaded, refused);
+  EXPECT_GT(refused, 300);  // most edits break the description
+  EXPECT_GT(loaded, 20);    // some are harmless (names, quantizer labels, thresholds' order kept)
 }
 
 }  // namespace

@@ -270,6 +270,14 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       LOWBIT_CHECK(d.shift == 0 || d.shift == 1, where, ": weight shift ", d.shift, " (0 or 1)");
       d.coef = w.at("coef").get<std::vector<int32_t>>();
       LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, where, ": ", d.coef.size(), " coefficients for ", planes, " planes");
+      // Accumulators stay far from int32 overflow: |acc| <= in * max|w| * max code (x2
+      // for a +-1 first convolution's doubled integer weights).
+      int64_t wmax = 0;
+      for (int32_t c : d.coef) {
+        LOWBIT_CHECK(c >= -(1 << 16) && c <= (1 << 16), where, ": weight coefficient ", c, " out of range");
+        wmax += std::abs(int64_t{c});
+      }
+      LOWBIT_CHECK(d.in * wmax * 255 * 2 < (int64_t{1} << 31), where, ": accumulators could overflow int32");
       LOWBIT_CHECK(static_cast<double>(planes) * static_cast<double>(d.out) * static_cast<double>(words) <= double(1 << 28),
                    where, ": weights of ", planes, " x ", d.out, " x ", words, " words are too large");
       const auto bits = blob<uint64_t>(file, w.at("blob").get<std::string>(), static_cast<size_t>(planes * d.out * words), where);
@@ -321,10 +329,6 @@ void Engine::Impl::parse(const format::LbmFile& file) {
         LOWBIT_CHECK(r >= 0 && r < d.out, where, ": negated row ", r, " out of range");
         d.negated[static_cast<size_t>(r)] = 1;
       }
-      // Accumulators stay far from int32 overflow: |acc| <= in * max|w| * max code.
-      int64_t wmax = 0;
-      for (int32_t c : d.coef) wmax += std::abs(int64_t{c});
-      LOWBIT_CHECK(d.in * wmax * 255 < (int64_t{1} << 31), where, ": accumulators could overflow int32");
       const json& o = l.at("output");
       if (o.at("format") == "scores") {
         d.scores = true;
