@@ -113,7 +113,7 @@ Action add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "Measure the runtime's frames/s and per-batch latency on random images");
   cmd->add_option("model", args->model, "A .lbm file written by lowbit export")->required();
   cmd->add_option("--batch", args->batch, "Images per call")->capture_default_str()->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores); a batch smaller than the threads splits each layer's output channels (latency mode)")->capture_default_str();
   cmd->add_option("--seconds", args->seconds, "Measuring time")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
   add_isa_option(cmd, args->max_isa);
   cmd->add_flag("--json", args->json_out,
