@@ -200,6 +200,24 @@ BENCHMARK(BM_BgemmPm1)
     ->Args({100, 1024, 1024, 1});
 BENCHMARK(BM_BgemmPm1)->Args({256, 1024, 1024, 2})->Args({256, 256, 4608, 2})->UseRealTime();
 
+// The fused threshold kernel (output bits, no int32 accumulators): the runtime's path for
+// binary layers. Same shapes as BM_BgemmPm1, 1 thread.
+void BM_BgemmThreshold(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const int64_t words = kernels::packed_words(k);
+  const auto a = random_words(m * words, 1, k, words), wp = random_words(n * words, 2, k, words);
+  const kernels::BinaryMatrix w(wp.data(), n, words);
+  std::vector<int32_t> thr(static_cast<size_t>(w.blocks() * kernels::BinaryMatrix::kBlock), 0);
+  std::vector<uint64_t> out(static_cast<size_t>(m * kernels::packed_words(n)));
+  double cpu = 0;
+  for (auto _ : state) {
+    cpu += cpu_timed([&] { kernels::bgemm_threshold(m, k, 0, a.data(), w, thr.data(), out.data()); });
+    benchmark::DoNotOptimize(out.data());
+  }
+  report(state, double(m) * n * k, cpu);
+}
+BENCHMARK(BM_BgemmThreshold)->Args({256, 1024, 1024})->Args({256, 256, 4608});
+
 void BM_BgemmPm1Target(benchmark::State& state) {
   const std::vector<int64_t> targets = kernels::bit_kernel_targets();
   const size_t index = static_cast<size_t>(state.range(0));

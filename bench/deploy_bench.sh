@@ -12,7 +12,7 @@ seconds=${LOWBIT_BENCH_SECONDS:-3}
 bench=${LOWBIT_KBENCH:-build-kbench/bin/lowbit_bench}
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%FT%TZ); git $(git rev-parse --short HEAD)"
 echo "# kernels vs the roof"
-"$bench" --benchmark_filter='PopcountRoof|BgemmPm1/256/1024/1024|BgemmPm1/256/256/4608|BgemmPlanes' \
+"$bench" --benchmark_filter='PopcountRoof|BgemmPm1/256/1024/1024|BgemmPm1/256/256/4608|BgemmThreshold|BgemmPlanes' \
   --benchmark_min_time=0.5 2>/dev/null | grep -E "^BM_" || true
 for spec in "$@"; do
   name=${spec%%=*} rest=${spec#*=}
