@@ -169,6 +169,24 @@ Codes parse_codes(const json& j, const std::string& where) {
 
 bool same(const Codes& a, const Codes& b) { return a.pm1 == b.pm1 && (a.pm1 || a.bits == b.bits); }
 
+// One line per layer for `lowbit summary`: shape, input codes, weights, output and how the
+// runtime computes it.
+std::string describe(const DenseLayer& d, int planes) {
+  auto str = [](int64_t v) { return std::to_string(v); };
+  std::string s = d.conv ? "conv " + str(d.kh) + "x" + str(d.kw) + " " + str(d.h) + "x" + str(d.w) + "x" + str(d.c)
+                         : "dense " + str(d.in);
+  if (d.pad_h || d.pad_w) s += " pad " + str(d.pad_h) + "x" + str(d.pad_w);
+  if (d.conv && d.stride > 1) s += " stride " + str(d.stride);
+  s += " -> " + str(d.out);
+  if (d.pool) s += " + maxpool " + str(d.pool);
+  s += "  (input " + (d.input.pm1 ? std::string("+-1") : str(d.input.bits) + "-bit") + ", ";
+  s += d.dense_patches ? std::string("integer weights on byte codes") : str(planes) + " weight plane" + (planes > 1 ? "s" : "");
+  if (d.shift) s += " (doubled)";
+  s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
+  if (d.fused) s += ", fused";
+  return s + ")";
+}
+
 }  // namespace
 
 void Engine::Impl::parse(const format::LbmFile& file) {
@@ -367,14 +385,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                    where, ": per-image buffers of this layer would be too large");
       map = {d.ph, d.pw, d.out};
       info.binary_macs += d.in * d.out * d.oh * d.ow;
-      info.layers.push_back((d.conv ? "conv " + std::to_string(d.kh) + "x" + std::to_string(d.kw) + " " +
-                                          std::to_string(d.h) + "x" + std::to_string(d.w) + "x" + std::to_string(d.c)
-                                    : "dense " + std::to_string(d.in)) +
-                            " -> " + std::to_string(d.out) + (d.pool ? " + maxpool " + std::to_string(d.pool) : "") +
-                            "  (input " +
-                            (d.input.pm1 ? std::string("+-1") : std::to_string(d.input.bits) + "-bit") + ", " +
-                            std::to_string(planes) + " weight plane" + (planes > 1 ? "s" : "") + ", " +
-                            (d.scores ? std::string("scores") : std::to_string(d.levels) + " threshold(s)") + ")");
+      info.layers.push_back(describe(d, planes));
       layers.push_back(std::move(d));
     }
     LOWBIT_CHECK(ended, source, ": the last layer does not produce scores");
