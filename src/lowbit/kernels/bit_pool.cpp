@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
@@ -77,7 +78,20 @@ HWY_INLINE int64_t PutVectors(D d, const uint64_t* HWY_RESTRICT p, int64_t q, in
   return q;
 }
 
+template <int kCount>
+HWY_INLINE void CopyFixed(const uint64_t* HWY_RESTRICT p, uint64_t* HWY_RESTRICT o) {
+  std::memcpy(o, p, kCount * sizeof(uint64_t));  // a compile-time size: a few moves, no call
+}
+
 HWY_INLINE void CopyWords(const uint64_t* HWY_RESTRICT p, int64_t count, uint64_t* HWY_RESTRICT o) {
+  if (p) switch (count) {  // the usual window rows: 3x3 windows of up to 128 channels
+      case 1: return CopyFixed<1>(p, o);
+      case 2: return CopyFixed<2>(p, o);
+      case 3: return CopyFixed<3>(p, o);
+      case 4: return CopyFixed<4>(p, o);
+      case 6: return CopyFixed<6>(p, o);
+      default: break;
+    }
   int64_t q = PutVectors(hn::ScalableTag<uint64_t>(), p, 0, count, o);
   q = PutVectors(hn::CappedTag<uint64_t, 4>(), p, q, count, o);
   q = PutVectors(hn::CappedTag<uint64_t, 2>(), p, q, count, o);
