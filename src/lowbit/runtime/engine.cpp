@@ -108,6 +108,11 @@ struct Engine::Impl {
   // (dy, dx, c) order packed densely (no per-pixel word gaps: a 1-channel 3x3 patch is one
   // word, not nine).
   bool input_patches = false;
+  // Batch-1 latency mode (threads share each layer's output channels) for dense networks
+  // only: a convolutional network's steps between GEMMs (patches, pooling, k-bit
+  // thresholds) stay on one thread, and its many small layers cost more in barriers than
+  // the split gains (measured: CNV W1A1 batch 1, 72 vs 74 us; W1A2 251 vs 156 us).
+  bool latency_mode = true;
   uint8_t lut[256] = {};
   // The table as a staircase when it is one (codes non-decreasing in the pixel from 0,
   // as quantizers map pixels): code = #{s : pixel >= steps[s]}; few steps vectorize as
@@ -389,6 +394,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       layers.push_back(std::move(d));
     }
     LOWBIT_CHECK(ended, source, ": the last layer does not produce scores");
+    latency_mode = std::none_of(layers.begin(), layers.end(), [](const DenseLayer& d) { return d.conv; });
   } catch (const json::exception& e) {
     fail(source, ": model description: ", e.what());
   }
@@ -643,7 +649,7 @@ void Engine::run(const uint8_t* images, int64_t n, int64_t height, int64_t width
   Impl& im = *impl_;
   im.check_images(n, height, width);
   const int64_t image_size = im.info.channels * height * width, classes = im.info.classes;
-  if (n > 0 && n < im.threads && n <= im.opt.chunk) {
+  if (n > 0 && n < im.threads && n <= im.opt.chunk && im.latency_mode) {
     // Fewer images than threads (batch-1 latency): the threads share each layer's output
     // channels instead of images.
 #pragma omp parallel num_threads(im.threads)
