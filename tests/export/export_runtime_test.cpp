@@ -87,6 +87,15 @@ void randomize_batchnorms(nn::Model& m, uint64_t seed) {
   }
 }
 
+// `file` with its model description replaced by `meta`, written to `path` (blobs kept).
+void write_with_description(const format::LbmFile& file, const json& meta, const std::string& path) {
+  format::LbmWriter w;
+  w.add_json("model", meta.dump());
+  for (const auto& sec : file.sections())
+    if (sec.name != "model") w.add_blob(sec.name, sec.data, sec.size);
+  w.write(path);
+}
+
 std::vector<uint8_t> random_images(int64_t n, int64_t size, uint64_t seed) {
   Rng rng(seed);
   std::vector<uint8_t> v(static_cast<size_t>(n * size));
@@ -303,11 +312,7 @@ TEST(ExportRuntime, LyingModelDescriptionsAreClearErrors) {
   auto with = [&](const std::function<void(json&)>& edit, const std::string& needle) {
     json m = meta;
     edit(m);
-    format::LbmWriter w;
-    w.add_json("model", m.dump());
-    for (const auto& sec : file.sections())
-      if (sec.name != "model") w.add_blob(sec.name, sec.data, sec.size);
-    w.write(bad);
+    write_with_description(file, m, bad);
     SCOPED_TRACE(needle);
     testing::expect_error_naming([&] { runtime::Engine::load(bad); }, needle);
     testing::expect_error_naming([&] { runtime::Engine::load(bad); }, "bad.lbm");
@@ -398,11 +403,7 @@ TEST(ExportRuntime, MutatedDescriptionsLoadOrFailCleanly) {
         leaf = values[rng.below(values.size())];
       what += p.to_string() + "=" + leaf.dump() + " ";
     }
-    format::LbmWriter w;
-    w.add_json("model", m.dump());
-    for (const auto& sec : file.sections())
-      if (sec.name != "model") w.add_blob(sec.name, sec.data, sec.size);
-    w.write(bad);
+    write_with_description(file, m, bad);
     SCOPED_TRACE(what);
     runtime::EngineOptions eo;
     eo.chunk = 2;
