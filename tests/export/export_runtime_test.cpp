@@ -35,18 +35,21 @@ struct NetSpec {
   Shape image = {1, 5, 7};
   std::vector<int64_t> hidden = {70, 65};
   bool conv = false;
-  int padding = 0;  // of both convolutions (training's zero padding)
+  int padding = 0;  // of both convolutions
+  float pad_value = 0.f;  // what their padded taps read (0, or -1 / +1 on +-1 codes)
 };
 
 // A small CNV: conv 3x3 (5 filters) + pool 2, conv 2x2 (70 filters: two words per pixel,
 // with a gap), dense 4. Used when s.conv is set; the image must be at least 8x9.
 json conv_net(const NetSpec& s) {
   json layers = json::array({{{"type", "quant_act"}, {"quantizer", s.input}}});
-  layers.push_back({{"type", "conv2d"}, {"filters", 5}, {"kernel", 3}, {"bias", false}, {"padding", s.padding}});
+  layers.push_back({{"type", "conv2d"}, {"filters", 5}, {"kernel", 3}, {"bias", false}, {"padding", s.padding},
+                    {"pad_value", s.pad_value}});
   layers.push_back({{"type", "batchnorm"}});
   layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
   layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
-  layers.push_back({{"type", "conv2d"}, {"filters", 70}, {"kernel", 2}, {"bias", false}, {"padding", s.padding}});
+  layers.push_back({{"type", "conv2d"}, {"filters", 70}, {"kernel", 2}, {"bias", false}, {"padding", s.padding},
+                    {"pad_value", s.pad_value}});
   layers.push_back({{"type", "batchnorm"}});
   layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
   layers.push_back({{"type", "flatten"}});
@@ -247,6 +250,19 @@ TEST(ExportRuntime, PaddedConvolutionsAreBitExact) {
     if (std::string(in) == "binary") s.normalize = data::Normalize::MinusOneOne;
     check_bit_exact(s, 111);
   }
+  // Padding with -1 or +1 (ARCHITECTURE.md's explicit attribute) on +-1 codes: binary
+  // input, so the first convolution pads +-1 codes too.
+  for (float pad_value : {-1.f, 1.f})
+    for (const char* weights : {"binary", "ternary"}) {
+      SCOPED_TRACE(::testing::Message() << "pad_value " << pad_value << " " << weights);
+      NetSpec s{weights, "binary", "binary"};
+      s.conv = true;
+      s.padding = 1;
+      s.pad_value = pad_value;
+      s.image = {2, 8, 9};
+      s.normalize = data::Normalize::MinusOneOne;
+      check_bit_exact(s, 113);
+    }
   NetSpec smaller{"binary", "binary", "binary"};  // image centre padding and conv padding together
   smaller.conv = true;
   smaller.padding = 1;
@@ -289,6 +305,12 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   syq_rows.conv = true;
   syq_rows.image = {2, 8, 9};
   testing::expect_error_naming([&] { export_of(dense_net(syq_rows)); }, "syq:binary:row");
+  NetSpec pad_on_bytes{"binary", "binary"};  // 8-bit input codes have no -1
+  pad_on_bytes.conv = true;
+  pad_on_bytes.padding = 1;
+  pad_on_bytes.pad_value = -1.f;
+  pad_on_bytes.image = {2, 8, 9};
+  testing::expect_error_naming([&] { export_of(dense_net(pad_on_bytes)); }, "pad_value");
   json float_net = dense_net({"none", "binary"});
   float_net.erase("weights");
   testing::expect_error_naming([&] { export_of(float_net); }, "integer codes");

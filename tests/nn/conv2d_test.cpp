@@ -115,6 +115,28 @@ TEST(Conv2d, GradientsMatchFiniteDifferences) {
   }
 }
 
+// Padding with -1 or +1 (binary networks, ARCHITECTURE.md): the forward reads the pad
+// value at padded taps, the weight gradient sees it too, the input gradient drops it.
+TEST(Conv2d, PadValueForwardAndGradients) {
+  uint64_t seed = 300;
+  for (float pad_value : {-1.f, 1.f})
+    for (const ConvCase& k : {ConvCase{2, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, true}, ConvCase{1, 4, 6, 7, 3, 3, 2, 2, 1, 2, 1, false}}) {
+      SCOPED_TRACE(::testing::Message() << k << " pad_value " << pad_value);
+      nn::Conv2d conv = make(k, seed++);
+      conv.set_pad_value(pad_value);
+      Tensor x = random_tensor({k.n, k.c, k.h, k.w}, seed++), y;
+      conv.forward(x, y, {});
+      Tensor ref(y.shape());
+      kernels::conv2d_ref(x.data(), conv.weight().value.data(), k.bias ? conv.bias()->value.data() : nullptr, k.n, k.c,
+                          k.h, k.w, k.oc, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, ref.data(), pad_value);
+      expect_close(y, ref, "y");
+      lowbit::testing::check_gradients(conv, x);
+      EXPECT_EQ(conv.spec().at("pad_value").get<float>(), pad_value);
+    }
+  nn::Conv2d conv(1, 1, 3, 3, 1, 1, 1, 1, false);
+  EXPECT_THROW(conv.set_pad_value(0.5f), Error);
+}
+
 TEST(Conv2d, BackwardOverwritesAndSkipsInputGradient) {
   ConvCase k{4, 3, 6, 6, 5, 3, 3, 1, 1, 1, 1, true};
   nn::Conv2d conv = make(k, 3);

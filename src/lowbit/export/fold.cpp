@@ -217,6 +217,13 @@ class Folder {
       bias_param = conv->bias();
       op = {{"op", "conv"}, {"in_shape", {h, w, c}}, {"kernel", {kh, kw}}, {"stride", st}};
       if (ph || pw) op["padding"] = {ph, pw};
+      if ((ph || pw) && conv->pad_value() != 0.f) {
+        // The padded code: +-1 codes pad with +-1 (the value, their step being 1); unsigned
+        // k-bit codes have no -1 and a +1 pad would need their step to be 1.
+        LOWBIT_CHECK(fmt_.pm1, where(i), ": pad_value ", conv->pad_value(),
+                     " on k-bit codes is not supported by the runtime (pad +-1 is for +-1 inputs)");
+        op["pad_value"] = static_cast<int>(conv->pad_value());
+      }
     } else {
       M = dense->out_features();
       LOWBIT_CHECK(dense->in_features() == h * w * c, where(i), ": takes ", dense->in_features(),

@@ -35,7 +35,7 @@ inline ValidRange valid_range(int64_t W, int64_t OW, int64_t s, int64_t p, int64
 }  // namespace
 
 void im2col(const float* img, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
-            float* col, int64_t ldcol) {
+            float* col, int64_t ldcol, float pad_value) {
   const int64_t OH = conv_out_size(H, kh, sh, ph), OW = conv_out_size(W, kw, sw, pw);
   const int64_t P = OH * OW;
   if (ldcol == 0) ldcol = P;
@@ -56,17 +56,17 @@ void im2col(const float* img, int C, int H, int W, int kh, int kw, int sh, int s
           float* r = row + oh * OW;
           const int64_t ih = oh * sh - ph + i;
           if (ih < 0 || ih >= H) {
-            std::fill(r, r + OW, 0.f);
+            std::fill(r, r + OW, pad_value);
             continue;
           }
           const float* src = plane + ih * W;
-          for (int64_t ow = 0; ow < v.lo; ++ow) r[ow] = 0.f;
+          for (int64_t ow = 0; ow < v.lo; ++ow) r[ow] = pad_value;
           if (sw == 1) {
             for (int64_t ow = v.lo; ow < v.hi; ++ow) r[ow] = src[ow + off];
           } else {
             for (int64_t ow = v.lo; ow < v.hi; ++ow) r[ow] = src[ow * sw + off];
           }
-          for (int64_t ow = v.hi; ow < OW; ++ow) r[ow] = 0.f;
+          for (int64_t ow = v.hi; ow < OW; ++ow) r[ow] = pad_value;
         }
       }
     }
@@ -103,7 +103,7 @@ void col2im(const float* col, int C, int H, int W, int kh, int kw, int sh, int s
 }
 
 void conv2d_ref(const float* x, const float* w, const float* b, int N, int C, int H, int W, int OC,
-                int kh, int kw, int sh, int sw, int ph, int pw, float* y) {
+                int kh, int kw, int sh, int sw, int ph, int pw, float* y, float pad_value) {
   const int64_t OH = conv_out_size(H, kh, sh, ph), OW = conv_out_size(W, kw, sw, pw);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < OC; ++o)
@@ -114,9 +114,9 @@ void conv2d_ref(const float* x, const float* w, const float* b, int N, int C, in
             for (int64_t i = 0; i < kh; ++i)
               for (int64_t j = 0; j < kw; ++j) {
                 const int64_t ih = oh * sh - ph + i, iw = ow * sw - pw + j;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
                 acc += static_cast<double>(w[((o * C + c) * kh + i) * kw + j]) *
-                       x[((n * C + c) * H + ih) * W + iw];
+                       (inside ? x[((n * C + c) * H + ih) * W + iw] : pad_value);
               }
           y[((n * OC + o) * OH + oh) * OW + ow] = static_cast<float>(acc);
         }

@@ -5,7 +5,8 @@
 // Layout: one image is C planes of H x W (NCHW without the batch dimension). The
 // column matrix has C*kh*kw rows (row index (c*kh + i)*kw + j, matching a weight tensor
 // (out, C, kh, kw) read as out x (C*kh*kw)) and OH*OW columns (output pixel oh*OW + ow).
-// Taps that fall into the zero padding read as 0 (im2col) and are dropped (col2im).
+// Taps that fall into the padding read as pad_value (0 unless given; binary networks may
+// pad with -1 or +1, ARCHITECTURE.md) in im2col and are dropped in col2im (constants).
 #pragma once
 #include <cstdint>
 
@@ -21,7 +22,7 @@ inline int64_t conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p) {
 // col[C*kh*kw, OH*OW] = patches of img. `ldcol` is the row stride of col (0 means
 // OH*OW); a larger stride lets several images be placed side by side in one matrix.
 void im2col(const float* img, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
-            float* col, int64_t ldcol = 0);
+            float* col, int64_t ldcol = 0, float pad_value = 0.f);
 
 // The adjoint of im2col: img += scatter(col). ACCUMULATES into img (zero it first for a
 // plain transpose). `ldcol` as for im2col.
@@ -30,9 +31,10 @@ void col2im(const float* col, int C, int H, int W, int kh, int kw, int sh, int s
 
 // Direct convolution, naive loops, double accumulation:
 //   y[n, o, oh, ow] = b[o] + sum_{c,i,j} w[o, c, i, j] * x[n, c, oh*sh - ph + i, ow*sw - pw + j]
-// x is (N, C, H, W), w is (OC, C, kh, kw), b is (OC) or nullptr, y is (N, OC, OH, OW).
+// (x outside the image = pad_value). x is (N, C, H, W), w is (OC, C, kh, kw), b is (OC) or
+// nullptr, y is (N, OC, OH, OW).
 void conv2d_ref(const float* x, const float* w, const float* b, int N, int C, int H, int W, int OC,
-                int kh, int kw, int sh, int sw, int ph, int pw, float* y);
+                int kh, int kw, int sh, int sw, int ph, int pw, float* y, float pad_value = 0.f);
 
 // Gradients of conv2d_ref for upstream gradient dy (N, OC, OH, OW), naive loops, double
 // accumulation. Any of dx / dw / db may be nullptr to skip it; the others are OVERWRITTEN.

@@ -107,9 +107,15 @@ const std::map<std::string, Factory>& registry() {
          auto [kh, kw] = s.pair("kernel", 3);
          auto [sh, sw] = s.pair("stride", 1);
          auto [ph, pw] = s.pair("padding", 0);
-         return std::make_unique<Conv2d>(channels_of(in, s, "conv2d"), s.require<int64_t>("filters"), kh, kw, sh, sw,
-                                         ph, pw, s.get("bias", true),
-                                         Init::parse(s.get<std::string>("init", "glorot_uniform")), quant_config(s, st));
+         auto conv = std::make_unique<Conv2d>(channels_of(in, s, "conv2d"), s.require<int64_t>("filters"), kh, kw, sh,
+                                              sw, ph, pw, s.get("bias", true),
+                                              Init::parse(s.get<std::string>("init", "glorot_uniform")),
+                                              quant_config(s, st));
+         const float pad_value = s.get("pad_value", 0.f);
+         if (pad_value != 0.f && pad_value != 1.f && pad_value != -1.f)
+           fail(s.where(), ": pad_value must be 0, -1 or +1, got ", pad_value);
+         conv->set_pad_value(pad_value);
+         return conv;
        }},
       {"batchnorm",
        [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/threading.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/kernels/im2col.hpp"
+#include "lowbit/quant/quantizer.hpp"
 
 namespace lowbit::nn {
 
@@ -134,17 +136,23 @@ std::vector<Param*> Conv2d::params() {
   return out;
 }
 
+void Conv2d::set_pad_value(float v) {
+  LOWBIT_CHECK(v == 0.f || v == 1.f || v == -1.f, where(*this), "pad_value must be 0, -1 or +1, got ", v);
+  pad_value_ = v;
+}
+
 json Conv2d::spec() const {
   auto pair = [](int a, int b) { return a == b ? json(a) : json::array({a, b}); };
   json j = {{"type", "conv2d"}, {"filters", out_},         {"kernel", json::array({kh_, kw_})},
           {"stride", pair(sh_, sw_)}, {"padding", pair(ph_, pw_)}, {"bias", has_bias_},
           {"init", init_.str()}};
+  if (pad_value_ != 0.f) j["pad_value"] = pad_value_;
   quant_.add_to_spec(j);
   return j;
 }
 
 const float* Conv2d::columns(const float* xp, const Geometry& g, int64_t s, int64_t count, float* col,
-                            int64_t& ldb) const {
+                            int64_t& ldb, float pad) const {
   const int64_t in_img = in_ * g.h * g.w;
   if (g.direct) {
     ldb = g.p;
@@ -153,7 +161,7 @@ const float* Conv2d::columns(const float* xp, const Geometry& g, int64_t s, int6
   ldb = g.group * g.p;
   const int C = static_cast<int>(in_), H = static_cast<int>(g.h), W = static_cast<int>(g.w);
   for (int64_t i = 0; i < count; ++i)
-    kernels::im2col(xp + (s + i) * in_img, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, col + i * g.p, ldb);
+    kernels::im2col(xp + (s + i) * in_img, C, H, W, kh_, kw_, sh_, sw_, ph_, pw_, col + i * g.p, ldb, pad);
   return col;
 }
 
@@ -169,9 +177,22 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   if (g.group > 1) ensure(ybuf_, threads * out_ * gp);
   const Tensor* xin = &quant_.input(x, ctx);
   const Tensor* w = &quant_.weights(weight_, ctx);
-  // Exact evaluation: integer codes, then one scale per output channel (LayerQuantizers).
-  const bool exact = !ctx.training && quant_.to_codes(*xin, *w, in_ * kh_ * kw_);
+  // Exact evaluation: integer codes, then one scale per output channel (LayerQuantizers);
+  // a non-zero pad value must itself be a code of the input's grid (+-1 for binary).
+  float pad = pad_value_;
+  bool pad_on_grid = pad_value_ == 0.f || ph_ + pw_ == 0;
+  if (!pad_on_grid && !ctx.training && quant_.input_grid_source()) {
+    quant::Grid gx;
+    if (quant_.input_grid_source()->grid(gx) && gx.step.size() == 1) {
+      const float code = pad_value_ / gx.step[0];
+      pad_on_grid = code == std::nearbyint(code) && code >= static_cast<float>(gx.code_min) &&
+                    code <= static_cast<float>(gx.code_max);
+      if (pad_on_grid) pad = code;
+    }
+  }
+  const bool exact = !ctx.training && pad_on_grid && quant_.to_codes(*xin, *w, in_ * kh_ * kw_);
   if (exact) xin = &quant_.input_codes(), w = &quant_.weight_codes();
+  else pad = pad_value_;
   const float* wp = w->data();
   const float* bp = has_bias_ && !exact ? bias_.value.data() : nullptr;
   const float* xp = xin->data();
@@ -187,7 +208,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
     for (int64_t s = n0; s < n1; s += g.group) {
       const int64_t cnt = std::min(g.group, n1 - s);
       int64_t ldb;
-      const float* B = columns(xp, g, s, cnt, col, ldb);
+      const float* B = columns(xp, g, s, cnt, col, ldb, pad);
       if (g.group == 1) {
         float* yn = yp + s * out_img;
         if (bp)
@@ -251,7 +272,7 @@ void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
       const int64_t cols = cnt * g.p;
       // Column matrix B [k, cols] of the group's inputs.
       int64_t ldb;
-      const float* B = columns(xp, g, s, cnt, col, ldb);
+      const float* B = columns(xp, g, s, cnt, col, ldb, pad_value_);  // dW sees the padded values too
       // Upstream gradient D [out, cols] of the group.
       const float* D = dyp + s * out_img;
       int64_t ldd = g.p;

@@ -49,6 +49,10 @@ class Conv2d : public WeightedLayer {
   int stride_w() const { return sw_; }
   int pad_h() const { return ph_; }
   int pad_w() const { return pw_; }
+  // The value padded taps read: 0 (default, exact zero) or, for binary networks, -1 or +1
+  // (ARCHITECTURE.md: an explicit attribute shared by training and the runtime).
+  float pad_value() const { return pad_value_; }
+  void set_pad_value(float v);
   bool has_bias() const { return has_bias_; }
   const Init& init_spec() const { return init_; }
   Param& weight() override { return weight_; }
@@ -67,11 +71,14 @@ class Conv2d : public WeightedLayer {
   Geometry geometry(const Tensor& x, int threads) const;
   // The column matrix of images [s, s + count) of the batch at xp, for one GEMM: x itself
   // for direct convolutions, else im2col into col (row stride group * p). Sets ldb.
-  const float* columns(const float* xp, const Geometry& g, int64_t s, int64_t count, float* col, int64_t& ldb) const;
+  // Patch matrix of images [s, s + count) (padded taps read `pad`).
+  const float* columns(const float* xp, const Geometry& g, int64_t s, int64_t count, float* col, int64_t& ldb,
+                       float pad) const;
   bool is_pointwise() const { return kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && ph_ == 0 && pw_ == 0; }
 
   int64_t in_, out_;
   int kh_, kw_, sh_, sw_, ph_, pw_;
+  float pad_value_ = 0.f;
   bool has_bias_;
   Init init_;
   Param weight_, bias_;

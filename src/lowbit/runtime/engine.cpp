@@ -35,10 +35,11 @@ struct DenseLayer {
   bool conv = false;
   int64_t h = 1, w = 1, c = 0;         // input map
   int64_t kh = 1, kw = 1, stride = 1;  // conv
-  int64_t pad_h = 0, pad_w = 0;        // conv zero padding (training's exact 0)
+  int64_t pad_h = 0, pad_w = 0;        // conv padding
+  int pad_value = 0;                   // what padded taps read: 0 (exact zero) or, for +-1 codes, -1 or +1
   // +-1 inputs and padding: im2col pads with bit 0 (-1), so each output pixel near the
-  // border gets pad_fix[p * out + o] = sum over its padded taps of the weight (making
-  // those taps exact 0), for the pixels p listed in pad_pixels.
+  // border gets pad_fix[p * out + o] = (pad_value + 1) * the sum over its padded taps of
+  // the weight (making those taps read pad_value), for the pixels p listed in pad_pixels.
   std::vector<int32_t> pad_fix;
   std::vector<int64_t> pad_pixels;
   // The first convolution takes its patch rows from the input stage as byte codes and
@@ -180,7 +181,7 @@ std::string describe(const DenseLayer& d, int planes) {
   auto str = [](int64_t v) { return std::to_string(v); };
   std::string s = d.conv ? "conv " + str(d.kh) + "x" + str(d.kw) + " " + str(d.h) + "x" + str(d.w) + "x" + str(d.c)
                          : "dense " + str(d.in);
-  if (d.pad_h || d.pad_w) s += " pad " + str(d.pad_h) + "x" + str(d.pad_w);
+  if (d.pad_h || d.pad_w) s += " pad " + str(d.pad_h) + "x" + str(d.pad_w) + (d.pad_value ? " of " + str(d.pad_value) : "");
   if (d.conv && d.stride > 1) s += " stride " + str(d.stride);
   s += " -> " + str(d.out);
   if (d.pool) s += " + maxpool " + str(d.pool);
@@ -265,6 +266,9 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                      where, ": kernel ", l.at("kernel").dump(), " with padding ", l.value("padding", json()).dump(),
                      " does not fit the ", d.h, "x", d.w, " input");
         d.kh = k[0], d.kw = k[1], d.pad_h = pad[0], d.pad_w = pad[1];
+        d.pad_value = l.value("pad_value", 0);
+        LOWBIT_CHECK(d.pad_value >= -1 && d.pad_value <= 1 && (d.pad_value == 0 || codes.pm1), where, ": pad_value ",
+                     d.pad_value, " (0, or -1 / +1 for +-1 inputs)");
         d.stride = l.at("stride").get<int64_t>();
         LOWBIT_CHECK(d.stride >= 1 && d.stride <= 64, where, ": stride ", d.stride, " out of range");
         d.oh = (d.h + 2 * d.pad_h - d.kh) / d.stride + 1, d.ow = (d.w + 2 * d.pad_w - d.kw) / d.stride + 1;
@@ -319,7 +323,7 @@ void Engine::Impl::parse(const format::LbmFile& file) {
           }
         d.int_weights = kernels::IntMatrix(iw.data(), bias.data(), d.out, d.in);
       }
-      if (d.conv && (d.pad_h || d.pad_w) && codes.pm1) {
+      if (d.conv && (d.pad_h || d.pad_w) && codes.pm1 && d.pad_value != -1) {
         // Weight of tap (dy, dx) summed over channels, per output: tap_sum[o][tap].
         const int64_t taps = d.kh * d.kw;
         std::vector<int32_t> tap_sum(static_cast<size_t>(d.out * taps), 0);
@@ -340,7 +344,8 @@ void Engine::Impl::parse(const format::LbmFile& file) {
                 const int64_t iy = y * d.stride + dy - d.pad_h, ix = x * d.stride + dx - d.pad_w;
                 if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
                 border = true;
-                for (int64_t o = 0; o < d.out; ++o) fix[static_cast<size_t>(o)] += tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
+                for (int64_t o = 0; o < d.out; ++o)
+                  fix[static_cast<size_t>(o)] += (d.pad_value + 1) * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
               }
             if (!border) continue;
             d.pad_pixels.push_back(y * d.ow + x);
