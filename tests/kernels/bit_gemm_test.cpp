@@ -63,6 +63,17 @@ U64 oracle_planes(const std::vector<int>& codes, int64_t rows, int64_t k, int pl
   return out;
 }
 
+// The oracle: exact dot products of unpacked values, dots[i * n + j] = sum_t x[i, t] w[j, t]
+// (x: m rows of k +-1 values or codes, w: n rows of k +-1 values).
+template <class X>
+I32 oracle_dots(const X& x, const I8& w, int64_t m, int64_t n, int64_t k) {
+  I32 dots(static_cast<size_t>(m * n), 0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t t = 0; t < k; ++t) dots[i * n + j] += static_cast<int32_t>(x[i * k + t]) * w[j * k + t];
+  return dots;
+}
+
 // First difference between two int arrays on rows x cols with stride ld; "" when equal.
 template <class T>
 std::string first_diff(const std::vector<T>& got, const std::vector<T>& want, int64_t rows, int64_t cols, int64_t ld,
@@ -93,12 +104,11 @@ TEST(BitGemm, Pm1MatchesRefAndOracleOnEveryTarget) {
         I32 start(static_cast<size_t>(m * ldc));
         for (auto& v : start) v = static_cast<int32_t>(rng.below(2001)) - 1000;
         I32 oracle1(start), oracle2(start);
+        const I32 dots = oracle_dots(x, wv, m, n, k);
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) {
-            int32_t dot = 0;
-            for (int64_t t = 0; t < k; ++t) dot += x[i * k + t] * wv[j * k + t];
-            oracle1[i * ldc + j] = dot;
-            oracle2[i * ldc + j] += -3 * dot;
+            oracle1[i * ldc + j] = dots[i * n + j];
+            oracle2[i * ldc + j] += -3 * dots[i * n + j];
           }
         I32 ref1(start), ref2(start);
         bgemm_pm1_ref(m, n, k, words, a.data(), wp.data(), 1, false, ref1.data(), ldc);
@@ -133,12 +143,11 @@ TEST(BitGemm, PlanesMatchRefAndOracleOnEveryTarget) {
           I32 start(static_cast<size_t>(m * ldc));
           for (auto& v : start) v = static_cast<int32_t>(rng.below(2001)) - 1000;
           I32 oracle1(start), oracle2(start);
+          const I32 dots = oracle_dots(codes, wv, m, n, k);
           for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < n; ++j) {
-              int32_t dot = 0;
-              for (int64_t t = 0; t < k; ++t) dot += codes[i * k + t] * wv[j * k + t];
-              oracle1[i * ldc + j] = dot;
-              oracle2[i * ldc + j] += 5 * dot;
+              oracle1[i * ldc + j] = dots[i * n + j];
+              oracle2[i * ldc + j] += 5 * dots[i * n + j];
             }
           I32 ref1(start), ref2(start);
           bgemm_planes_ref(m, n, k, words, planes, a.data(), wp.data(), 1, false, ref1.data(), ldc);
@@ -182,12 +191,10 @@ TEST(BitGemm, ThresholdOutputMatchesRefAndOracleOnEveryTarget) {
           U64 oracle(static_cast<size_t>(m * out_words + 1), 0);
           oracle.back() = 0xfeedu;  // nothing written past the rows
           for (int64_t j = 0; j < n; ++j) thr[j] = static_cast<int32_t>(rng.below(21)) - 10;
+          const I32 dots = oracle_dots(x, wv, m, n, k);
           for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < n; ++j) {
-              int32_t dot = 0;
-              for (int64_t t = 0; t < k; ++t) dot += x[i * k + t] * wv[j * k + t];
-              if (dot >= thr[j]) oracle[i * out_words + j / 64] |= uint64_t{1} << (j % 64);
-            }
+            for (int64_t j = 0; j < n; ++j)
+              if (dots[i * n + j] >= thr[j]) oracle[i * out_words + j / 64] |= uint64_t{1} << (j % 64);
           U64 ref(oracle.size(), ~uint64_t{0});
           ref.back() = 0xfeedu;
           bgemm_threshold_ref(m, n, k, words, planes, a.data(), wp.data(), thr.data(), ref.data());

@@ -422,8 +422,10 @@ void Engine::Impl::plan() {
     w.patches.assign(static_cast<size_t>(opt.chunk * max_patch), 0);
     constexpr int64_t kSlack = 8;  // prepare_input copies windows 8 bytes at a time
     const DenseLayer& first = layers.front();
-    w.image.assign(static_cast<size_t>(info.channels * (info.height + 2 * first.pad_h) * (info.width + 2 * first.pad_w) + kSlack),
-                   0);
+    if (input_patches)  // the padded image the first convolution's patches come from
+      w.image.assign(static_cast<size_t>(info.channels * (info.height + 2 * first.pad_h) * (info.width + 2 * first.pad_w) +
+                                         kSlack),
+                     0);
     w.codes.assign(static_cast<size_t>(input_patches ? opt.chunk * first.oh * first.ow * first.in + kSlack
                                                      : input_words() * 64),
                    0);  // gaps are never written: they stay 0
