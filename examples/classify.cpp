@@ -1,43 +1,76 @@
 // Embedding the runtime: load a .lbm model, classify raw 8-bit images, read the scores.
 // Links lowbit_runtime only (no training code, no BLAS).
 //
-//   build/bin/classify model.lbm images.u8 H W        (images.u8: N x C x H x W raw bytes)
-#include <cstdio>
+//   build/bin/classify model.lbm images.u8 CHANNELS HEIGHT WIDTH
+//
+// images.u8 holds N images of CHANNELS x HEIGHT x WIDTH bytes each, channel-major, back to
+// back; the runtime checks that geometry against the model's input. Prints one line per image: the predicted class, then the
+// score of every class. Exit codes: 0 done, 1 a file or the images do not fit the model,
+// 2 wrong arguments.
+#include <charconv>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/runtime/engine.hpp"
 
+namespace {
+
+// A whole decimal argument in 1..65536 (the runtime's largest image dimension), or nothing.
+std::optional<int64_t> image_dim(std::string_view s) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 1 || v > 65536) return std::nullopt;
+  return v;
+}
+
+int usage(const char* program, const std::string& problem) {
+  std::cerr << "classify: " << problem << "\nusage: " << program << " MODEL.lbm IMAGES.u8 CHANNELS HEIGHT WIDTH\n";
+  return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::cerr << "usage: " << argv[0] << " MODEL.lbm IMAGES.u8 HEIGHT WIDTH\n";
-    return 2;
+  if (argc != 6) return usage(argv[0], "expected 5 arguments, got " + std::to_string(argc - 1));
+  int64_t dims[3];
+  const char* names[3] = {"CHANNELS", "HEIGHT", "WIDTH"};
+  for (int k = 0; k < 3; ++k) {
+    const std::optional<int64_t> v = image_dim(argv[3 + k]);
+    if (!v) return usage(argv[0], std::string(names[k]) + " must be a whole number in 1..65536, got '" + argv[3 + k] + "'");
+    dims[k] = *v;
   }
+  const int64_t c = dims[0], h = dims[1], w = dims[2];
   try {
     lowbit::runtime::Engine engine = lowbit::runtime::Engine::load(argv[1]);
     const auto& info = engine.info();
-    const int64_t h = std::stoll(argv[3]), w = std::stoll(argv[4]);
-    const int64_t c = info.channels;
+    const int64_t image_size = c * h * w;
     std::ifstream in(argv[2], std::ios::binary);
     if (!in) throw lowbit::Error(std::string(argv[2]) + ": cannot open");
     std::vector<uint8_t> images((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const int64_t n = static_cast<int64_t>(images.size()) / (c * h * w);
-    if (n * c * h * w != static_cast<int64_t>(images.size()))
-      throw lowbit::Error(std::string(argv[2]) + ": size is not a whole number of " + std::to_string(c) + "x" +
+    const int64_t n = static_cast<int64_t>(images.size()) / image_size;
+    if (n == 0 || n * image_size != static_cast<int64_t>(images.size()))
+      throw lowbit::Error(std::string(argv[2]) + ": " + std::to_string(images.size()) +
+                          " bytes are not a whole, non-zero number of " + std::to_string(c) + "x" +
                           std::to_string(h) + "x" + std::to_string(w) + " images");
     std::vector<float> scores(static_cast<size_t>(n * info.classes));
     std::vector<int32_t> predictions(static_cast<size_t>(n));
-    engine.run(images.data(), n, h, w, scores.data(), predictions.data());
+    engine.run(images.data(), n, c, h, w, scores.data(), predictions.data());  // checks the geometry
     for (int64_t i = 0; i < n; ++i) {
       std::cout << predictions[static_cast<size_t>(i)];
       for (int64_t k = 0; k < info.classes; ++k) std::cout << ' ' << scores[static_cast<size_t>(i * info.classes + k)];
       std::cout << '\n';
     }
   } catch (const lowbit::Error& e) {
+    std::cerr << "classify: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {  // std::bad_alloc for a file larger than memory
     std::cerr << "classify: " << e.what() << "\n";
     return 1;
   }

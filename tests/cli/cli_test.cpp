@@ -78,18 +78,59 @@ TEST(Cli, HelpForEverySubcommand) {
   EXPECT_NE(top.out.find("train"), std::string::npos);
 }
 
+// Usage errors exit with 2 (README, `lowbit --help`), whoever finds them: CLI11 or a check
+// of ours.
 TEST(Cli, UnknownFlagsAndBadValuesFailClearly) {
   Result r = run("train --model lfc --data fashion-mnist --epochz 3");
-  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("--epochz"), std::string::npos) << r.out;
   r = run("train --model lfc --data fashion-mnist --optimizer rmsprop");
-  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("rmsprop"), std::string::npos) << r.out;
   r = run("train --model nosuchnet --data fashion-mnist");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("nosuchnet"), std::string::npos) << r.out;
   r = run("frobnicate");
-  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.code, 2);
+  r = run("train --data /nonexistent");  // a required flag (--model) missing
+  EXPECT_EQ(r.code, 2);
+}
+
+// Every number a flag takes is range-checked before any work, with readable bounds (CLI11's
+// PositiveNumber printed a 309-digit maximum; --threads 100000 crashed inside OpenMP;
+// negative threads, seeds and limits were accepted).
+TEST(Cli, NumericFlagsAreRangeChecked) {
+  const std::string train = "train --model tfc --data /nonexistent ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {train + "--threads 100000", "--threads: '100000' is not a whole number in 0..1024"},
+      {train + "--threads -5", "--threads: '-5' is not a whole number in 0..1024"},
+      {train + "--seed -1", "--seed: '-1' is not a whole number in 0.."},
+      {train + "--train-limit -100", "--train-limit: '-100' is not a whole number"},
+      {train + "--test-limit 2.5", "--test-limit: '2.5' is not a whole number"},
+      {train + "--epochs 0", "--epochs: '0' is not a whole number in 1..1000000"},
+      {train + "--batch 1e3", "--batch: '1e3' is not a whole number"},
+      {train + "--eval-batch 0", "--eval-batch: '0' is not a whole number"},
+      {train + "--lr -1", "--lr: '-1' is not a number in (0, 1e+06]"},
+      {train + "--lr nan", "--lr: 'nan' is not a number"},
+      {train + "--momentum 2", "--momentum: '2' is not a number in [0, 1]"},
+      {train + "--dropout 1", "--dropout: '1' is not a number in [0, 0.999]"},
+      {train + "--warmup -1", "--warmup: '-1' is not a number"},
+      {train + "--bop-gamma 0", "--bop-gamma: '0' is not a number in (0, 1]"},
+      {train + "--resume --overwrite --out x", "excludes"},
+      {"eval x.ckpt --data d --threads 2000", "--threads: '2000' is not a whole number in 0..1024"},
+      {"eval x.ckpt --data d --batch 0", "--batch: '0' is not a whole number"},
+      {"run x.lbm --data d --threads -1", "--threads: '-1' is not a whole number in 0..1024"},
+      {"bench x.lbm --batch 0", "--batch: '0' is not a whole number in 1..1048576"},
+      {"bench x.lbm --seconds 0", "--seconds: '0' is not a number in [0.01, 3600]"},
+      {"summary --model tfc --classes 0", "--classes: '0' is not a whole number"},
+      {"summary --model cnv --input 3 0 32", "--input: '0' is not a whole number"},
+  };
+  for (const auto& [args, expect] : cases) {
+    Result r = run(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(expect), std::string::npos) << args << "\n" << r.out;
+    EXPECT_LT(r.out.size(), 300u) << args << "\n" << r.out;  // one readable line and the --help hint
+  }
 }
 
 TEST(Cli, MissingDataFolderIsOneClearLine) {
@@ -167,16 +208,16 @@ TEST(Cli, BadQuantizerSpecsListTheChoices) {
   for (const char* bad : {"--weights dorefa:0", "--acts int:33", "--weights binry", "--acts xnor"}) {
     SCOPED_TRACE(bad);
     Result r = run(std::string("train --model lfc --data /nonexistent ") + bad);
-    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_EQ(r.code, 2) << r.out;  // a flag's value: a usage error
     EXPECT_NE(r.out.find("lowbit: error:"), std::string::npos) << r.out;
     const bool lists_forms = r.out.find("valid forms: none, binary") != std::string::npos;
     const bool role_error = r.out.find("weights only") != std::string::npos;
     EXPECT_TRUE(lists_forms || role_error) << r.out;
   }
   Result r = run("summary --model lfc --weights binary --input-bits 9");
-  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.code, 2);
   r = run("train --model lfc --data /nonexistent --input-bits 1 --normalize zero_one");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("minus_one_one"), std::string::npos) << r.out;
 }
 
@@ -206,7 +247,8 @@ TEST(Cli, ResumeWithAnotherModelIsRefused) {
   ASSERT_EQ(run("train --model tfc" + common).code, 0);
   Result r = run("train --model sfc --resume" + common);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("topology differs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cannot resume: layer 1 differs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resume with the same --model"), std::string::npos) << r.out;
 }
 
 TEST(Cli, CorruptCheckpointIsAClearError) {
@@ -250,7 +292,7 @@ TEST(Cli, ExportRunBenchAgreeWithTheTrainer) {
 
   // Bad inputs: an unknown ISA, a corrupt model, a float checkpoint.
   Result isa = run("bench " + out + "/m.lbm --max-isa pentium");
-  EXPECT_EQ(isa.code, 1);
+  EXPECT_EQ(isa.code, 2);
   EXPECT_NE(isa.out.find("pentium"), std::string::npos) << isa.out;
   std::ofstream(w.path("bad.lbm")) << "not a model";
   Result bad = run("run " + w.path("bad.lbm") + " --data " + w.path("data"));

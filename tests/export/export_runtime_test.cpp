@@ -149,7 +149,7 @@ void check_bit_exact(const NetSpec& spec, uint64_t seed, const Shape& image_over
   runtime::Engine engine = runtime::Engine::load(path, eo);
   std::vector<float> scores(static_cast<size_t>(n * 4));
   std::vector<int32_t> pred(static_cast<size_t>(n));
-  engine.run(images.data(), n, image[1], image[2], scores.data(), pred.data());
+  engine.run(images.data(), n, image[0], image[1], image[2], scores.data(), pred.data());
   for (int64_t i = 0; i < n * 4; ++i) ASSERT_EQ(scores[static_cast<size_t>(i)], logits[i]) << "score " << i;
   std::vector<int32_t> expect(static_cast<size_t>(n));
   nn::argmax_rows(logits, expect.data());
@@ -159,14 +159,14 @@ void check_bit_exact(const NetSpec& spec, uint64_t seed, const Shape& image_over
   for (int64_t i = 0; i < 5; ++i) {
     std::vector<float> one(4);
     int32_t p = -1;
-    engine.run(images.data() + i * image_size, 1, image[1], image[2], one.data(), &p);
+    engine.run(images.data() + i * image_size, 1, image[0], image[1], image[2], one.data(), &p);
     for (int64_t c = 0; c < 4; ++c) ASSERT_EQ(one[static_cast<size_t>(c)], logits[i * 4 + c]) << "image " << i;
     EXPECT_EQ(p, expect[static_cast<size_t>(i)]);
   }
   engine.set_threads(2);
 
   // Layer by layer: training's dense outputs are acc * scale (+0), so acc = rnd(y / scale).
-  const auto trace = engine.trace(images.data(), n, image[1], image[2]);
+  const auto trace = engine.trace(images.data(), n, image[0], image[1], image[2]);
   nn::Sequential& net = model->net();
   size_t layer = 0;
   for (size_t i = 0; i + 1 < net.size(); ++i) {
@@ -313,7 +313,7 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   testing::expect_error_naming([&] { export_of(dense_net(pad_on_bytes)); }, "pad_value");
   json float_net = dense_net({"none", "binary"});
   float_net.erase("weights");
-  testing::expect_error_naming([&] { export_of(float_net); }, "integer codes");
+  testing::expect_error_naming([&] { export_of(float_net); }, "no weight quantizer");
   json relu = dense_net({"binary", "binary"});
   relu["layers"][4] = {{"type", "relu"}};
   testing::expect_error_naming([&] { export_of(relu); }, "layer 4");
@@ -337,17 +337,23 @@ TEST(ExportRuntime, LyingModelDescriptionsAreClearErrors) {
     write_with_description(file, m, bad);
     SCOPED_TRACE(needle);
     testing::expect_error_naming([&] { runtime::Engine::load(bad); }, needle);
-    testing::expect_error_naming([&] { runtime::Engine::load(bad); }, "bad.lbm");
+    // The file is named once ("M.lbm: M.lbm: layer 0: ..." was a reported fault).
+    const std::string msg = testing::error_of([&] { runtime::Engine::load(bad); });
+    EXPECT_EQ(msg.rfind(bad + ": ", 0), 0u) << msg;
+    EXPECT_EQ(msg.find("bad.lbm", bad.size()), std::string::npos) << msg;
   };
   with([](json& m) { m["layers"][0]["in"] = 36; }, "36");
-  with([](json& m) { m["layers"][1]["out"] = 1 << 20; }, "out of range");
-  with([](json& m) { m["input"]["shape"] = {1, 70000, 70000}; }, "out of range");
+  with([](json& m) { m["layers"][1]["out"] = 1 << 20; }, "'out' must be an integer in 1..65536, got 1048576");
+  with([](json& m) { m["input"]["shape"] = {1, 70000, 70000}; }, "'shape'[1] must be an integer in 1..65536, got 70000");
+  with([](json& m) { m["layers"][1]["out"] = 10.5; }, "'out' must be an integer in 1..65536, got 10.5");
+  with([](json& m) { m["classes"] = "ten"; }, "'classes' must be an integer");
+  with([](json& m) { m["name"] = 7; }, "'name' must be a string");
   with([](json& m) { m["layers"][0]["weights"]["blob"] = "nothing"; }, "nothing");
   with([](json& m) { m["layers"][0]["weights"]["planes"] = 2; }, "coefficients");
-  with([](json& m) { m["layers"][0]["weights"]["shift"] = 3; }, "shift 3");
+  with([](json& m) { m["layers"][0]["weights"]["shift"] = 3; }, "'shift' must be an integer in 0..1, got 3");
   with([](json& m) { m["input"]["layout"] = "map"; }, "layout");
   with([](json& m) { m["layers"][0]["op"] = "attention"; }, "attention");
-  with([](json& m) { m["layers"][0]["output"]["levels"] = 7; }, "threshold levels");
+  with([](json& m) { m["layers"][0]["output"]["levels"] = 7; }, "'levels' must be an integer in 1..3, got 7");
   with([](json& m) { m["layers"].erase(2); }, "scores");
   with([](json& m) { m.erase("classes"); }, "classes");
   with([](json& m) { m["kind"] = "something-else"; }, "not a lowbit model");
@@ -436,7 +442,7 @@ TEST(ExportRuntime, MutatedDescriptionsLoadOrFailCleanly) {
       std::vector<float> scores(static_cast<size_t>(3 * info.classes));
       std::vector<int32_t> pred(3);
       const int64_t h = std::min<int64_t>(8, info.height), wd = std::min<int64_t>(9, info.width);
-      if (info.channels == 2) engine.run(images.data(), 3, h, wd, scores.data(), pred.data());
+      if (info.channels == 2) engine.run(images.data(), 3, 2, h, wd, scores.data(), pred.data());
       ++loaded;
     } catch (const Error&) {
       ++refused;

@@ -60,11 +60,48 @@ TEST(Builder, ErrorsNameTheLayerAndTheProblem) {
   t["layers"] = {{{"type", "conv2d"}, {"filters", 4}, {"kernel", 9}}};  // kernel larger than the 8x8 input
   EXPECT_NE(error_of(t).find("layers[0] (conv2d)"), std::string::npos) << error_of(t);
   t["layers"] = {{{"type", "flatten"}}, {{"type", "dense"}, {"units", "ten"}}};
-  EXPECT_NE(error_of(t).find("wrong type"), std::string::npos) << error_of(t);
+  EXPECT_NE(error_of(t).find("'units' must be an integer"), std::string::npos) << error_of(t);
   EXPECT_NE(error_of({{"layers", json::array()}}).find("input"), std::string::npos);
   EXPECT_NE(error_of({{"input", {1}}, {"layers", json::array()}, {"extra", 1}}).find("unknown key"), std::string::npos);
   t["layers"] = {{{"type", "residual"}, {"body", {{{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}}}}}};
   EXPECT_NE(error_of(t).find("shortcut"), std::string::npos) << error_of(t);
+}
+
+// Every number a topology gives is typed and range-checked before anything is allocated,
+// and the error names the layer and the key (a dense layer of 2^63 - 1 units crashed
+// summary/train/eval/export; 10.5 was truncated; 2^64 - 1 wrapped to -1).
+TEST(Builder, NumbersAreTypedAndRangeChecked) {
+  auto dense = [](json units) {
+    return json{{"input", {1, 8, 8}}, {"layers", {{{"type", "flatten"}}, {{"type", "dense"}, {"units", units}}}}};
+  };
+  for (const json& bad : {json(9223372036854775807LL), json(18446744073709551615ULL), json(10.5), json(0), json(-3),
+                          json(true), json(nullptr), json::array({4})}) {
+    const std::string msg = error_of(dense(bad));
+    EXPECT_NE(msg.find("layers[1] (dense): 'units' must be an integer in 1.."), std::string::npos) << bad << ": " << msg;
+  }
+  auto conv = [](const char* key, json v) {
+    json layer = {{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}};
+    layer[key] = v;
+    return json{{"input", {1, 8, 8}}, {"layers", {layer}}};
+  };
+  EXPECT_NE(error_of(conv("filters", 1LL << 40)).find("'filters' must be an integer"), std::string::npos);
+  EXPECT_NE(error_of(conv("kernel", json::array({3, 2.5}))).find("'kernel'[1] must be an integer"), std::string::npos);
+  EXPECT_NE(error_of(conv("stride", -1)).find("'stride' must be an integer in 1.."), std::string::npos);
+  EXPECT_NE(error_of(conv("padding", 1 << 20)).find("'padding' must be an integer in 0.."), std::string::npos);
+  EXPECT_NE(error_of(conv("bias", 1)).find("'bias' must be true or false"), std::string::npos);
+  // Products: each factor in range, their product not.
+  json wide = conv("filters", 1 << 20);
+  wide["input"] = {4096, 8, 8};
+  EXPECT_NE(error_of(wide).find("too many"), std::string::npos) << error_of(wide);
+  json huge_input = {{"input", {1 << 24, 1 << 24}}, {"layers", {{{"type", "flatten"}}}}};
+  EXPECT_NE(error_of(huge_input).find("values per sample"), std::string::npos) << error_of(huge_input);
+  EXPECT_NE(error_of({{"name", 5}, {"input", {1}}, {"layers", json::array()}}).find("'name' must be a string"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"input", {1, 2.5}}, {"layers", json::array()}}).find("'input'[1] must be an integer"),
+            std::string::npos);
+  json drop = dense(3);
+  drop["layers"][0] = {{"type", "dropout"}, {"rate", "high"}};
+  EXPECT_NE(error_of(drop).find("'rate' must be a finite number"), std::string::npos) << error_of(drop);
 }
 
 // A residual network trains through the builder: dx through both branches and the

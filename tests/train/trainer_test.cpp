@@ -9,6 +9,7 @@
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/train/checkpoint.hpp"
+#include "test_util.hpp"
 #include "train/synthetic.hpp"
 #include "train/train_test_util.hpp"
 
@@ -98,14 +99,20 @@ TEST(Trainer, ResumeContinuesExactly) {
   EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));  // bit-for-bit
 }
 
-TEST(Trainer, ResumeErrors) {
+// --resume into a folder with no checkpoint yet (a kill before the first one was written)
+// starts at epoch 1; a folder with run files but no last.ckpt is refused.
+TEST(Trainer, ResumeWithoutCheckpointStartsOver) {
   auto train_set = testing::synthetic_dataset(64, 3), test_set = testing::synthetic_dataset(32, 4);
-  testing::RunDir d("trainer", "resume_err");
-  auto m = nn::build_model(small_topology());
+  testing::RunDir d("trainer", "resume_empty");
   auto cfg = small_config(d.str());
+  cfg.epochs = 2;
   cfg.resume = true;
-  train::Trainer t(*m, cfg);
-  EXPECT_THROW(t.fit(train_set, test_set), Error);  // nothing to resume from
+  auto m = nn::build_model(small_topology());
+  EXPECT_EQ(train::Trainer(*m, cfg).fit(train_set, test_set).size(), 2u);
+  std::filesystem::remove(d.str() + "/last.ckpt");
+  auto m2 = nn::build_model(small_topology());
+  train::Trainer t(*m2, cfg);
+  testing::expect_error_naming([&] { t.fit(train_set, test_set); }, "no last.ckpt to resume from");
 }
 
 TEST(Trainer, NanLossStopsAndKeepsLastGoodCheckpoint) {

@@ -11,7 +11,9 @@
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/rng.hpp"
 #include "lowbit/data/loader.hpp"
+#include "lowbit/core/threading.hpp"
 #include "lowbit/export/fold.hpp"
+#include "lowbit/format/input_fit.hpp"
 #include "lowbit/kernels/bit_isa.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -44,6 +46,15 @@ void add_isa_option(CLI::App* cmd, std::string& max_isa) {
                   "Cap the SIMD instruction set for the bit kernels: " + kernels::isa_choices() + " (default: best available)");
 }
 
+// --max-isa's value is a flag value: an unknown name is a usage error.
+void apply_max_isa(const std::string& max_isa) {
+  try {
+    kernels::set_max_isa(max_isa);
+  } catch (const Error& e) {
+    usage_fail("--max-isa: ", e.what());
+  }
+}
+
 }  // namespace
 
 Action add_export_command(CLI::App& app) {
@@ -54,12 +65,14 @@ Action add_export_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "The .lbm file to write")->required();
   return [args]() {
     auto [model, ck] = train::load_model(args->checkpoint);
-    LOWBIT_CHECK(ck.meta.contains("train_config"), args->checkpoint, ": checkpoint lacks the training configuration");
-    train::TrainConfig cfg = train::train_config_from_json(ck.meta.at("train_config"));
+    const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
     exporter::ExportOptions opt;
     opt.normalize = cfg.data.normalize;
-    exporter::write_lbm(*model, opt, args->output);
-    runtime::Engine engine = runtime::Engine::load(args->output);
+    // Folded, loaded by the runtime from memory, and only then written (atomically): a
+    // failed export leaves an existing file at the path as it was.
+    const std::vector<uint8_t> bytes = exporter::lbm_bytes(*model, opt);
+    runtime::Engine engine = runtime::Engine::from_bytes(bytes, args->output);
+    write_file_atomic(args->output, bytes);
     std::cout << "wrote " << args->output << ": " << engine.info().layers.size() << " layers, "
               << engine.info().binary_macs << " MACs per image\n";
     return 0;
@@ -72,20 +85,29 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("model", args->model, "A .lbm file written by lowbit export")->required();
   cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a data folder")->required();
   cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order");
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(whole_in(0, kMaxThreads));
   add_isa_option(cmd, args->max_isa);
   cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
   return [args]() {
-    kernels::set_max_isa(args->max_isa);
+    apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
     opt.threads = args->threads;
     runtime::Engine engine = runtime::Engine::load(args->model, opt);
     data::DataSplit split = data::load_data(args->data);
     const data::Dataset& ds = split.test;
+    const runtime::ModelInfo& info = engine.info();
+    // The data must fit the model (format::check_images_fit, as evaluation checks it), and
+    // its labels must be classes the model scores.
+    format::check_images_fit(info.input_shape, ds.channels, ds.height, ds.width,
+                             cat("--data ", args->data, " and model ", args->model));
+    LOWBIT_CHECK(ds.num_classes <= info.classes, "--data ", args->data, " has ", ds.num_classes,
+                 " classes but model ", args->model, " scores ", info.classes);
     const int64_t n = ds.size();
     std::vector<int32_t> pred(static_cast<size_t>(n));
     const auto t0 = std::chrono::steady_clock::now();
-    engine.run(ds.images.data(), n, ds.height, ds.width, nullptr, pred.data());
+    engine.run(ds.images.data(), n, ds.channels, ds.height, ds.width, nullptr, pred.data());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int64_t correct = 0;
     for (int64_t i = 0; i < n; ++i) correct += pred[static_cast<size_t>(i)] == ds.labels[static_cast<size_t>(i)];
@@ -112,14 +134,16 @@ Action add_bench_command(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure the runtime's frames/s and per-batch latency on random images");
   cmd->add_option("model", args->model, "A .lbm file written by lowbit export")->required();
-  cmd->add_option("--batch", args->batch, "Images per call")->capture_default_str()->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores); a batch smaller than the threads splits each layer's output channels (latency mode)")->capture_default_str();
-  cmd->add_option("--seconds", args->seconds, "Measuring time")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--batch", args->batch, "Images per call")->capture_default_str()->check(whole_in(1, 1 << 20));
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores); a batch smaller than the threads splits each layer's output channels (latency mode)")
+      ->capture_default_str()
+      ->check(whole_in(0, kMaxThreads));
+  cmd->add_option("--seconds", args->seconds, "Measuring time")->capture_default_str()->check(real_in(0.01, 3600));
   add_isa_option(cmd, args->max_isa);
   cmd->add_flag("--json", args->json_out,
                 "Print one JSON object: fps, latency_us_p50, latency_us_p99, batch, threads, isa");
   return [args]() {
-    kernels::set_max_isa(args->max_isa);
+    apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
     opt.threads = args->threads;
     runtime::Engine engine = runtime::Engine::load(args->model, opt);
@@ -128,13 +152,13 @@ Action add_bench_command(CLI::App& app) {
     Rng rng(1);
     for (auto& p : images) p = static_cast<uint8_t>(rng.below(256));
     std::vector<int32_t> pred(static_cast<size_t>(args->batch));
-    engine.run(images.data(), args->batch, h, w, nullptr, pred.data());  // warm-up
+    engine.run(images.data(), args->batch, c, h, w, nullptr, pred.data());  // warm-up
     std::vector<double> lat;
     const auto start = std::chrono::steady_clock::now();
     double total = 0;
     while (total < args->seconds || lat.size() < 10) {
       const auto t0 = std::chrono::steady_clock::now();
-      engine.run(images.data(), args->batch, h, w, nullptr, pred.data());
+      engine.run(images.data(), args->batch, c, h, w, nullptr, pred.data());
       const auto t1 = std::chrono::steady_clock::now();
       lat.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
       total = std::chrono::duration<double>(t1 - start).count();

@@ -27,16 +27,18 @@ Action add_eval_command(CLI::App& app) {
   cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
   cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a data folder")->required();
   cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order");
-  cmd->add_option("--batch", args->batch, "Evaluation batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Evaluation batch size")
+      ->capture_default_str()
+      ->check(whole_in(1, train::kMaxBatch));
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(whole_in(0, kMaxThreads));
   cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
 
   return [args]() {
     set_num_threads(args->threads);
     auto [model, ck] = train::load_model(args->checkpoint);
-    if (!ck.meta.contains("train_config"))
-      fail(args->checkpoint, ": checkpoint lacks the training configuration");
-    train::TrainConfig cfg = train::train_config_from_json(ck.meta.at("train_config"));
+    const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
     data::DataSplit split = data::load_data(args->data);
     auto loss = nn::make_loss(cfg.loss);
     train::EvalResult r = train::evaluate(*model, split.test, cfg.data, args->batch, *loss);

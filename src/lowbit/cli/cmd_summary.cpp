@@ -4,6 +4,7 @@
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/data/loader.hpp"
+#include "lowbit/export/fold.hpp"
 #include "lowbit/nn/presets.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/runtime/engine.hpp"
@@ -47,8 +48,11 @@ Action add_summary_command(CLI::App& app) {
   add_model_options(*cmd, args->model, /*required=*/false);
   cmd->add_option("--input", args->input, "Per-sample input shape for presets, e.g. 1 28 28 or 3 32 32")
       ->expected(1, 3)
-      ->capture_default_str();
-  cmd->add_option("--classes", args->classes, "Number of classes for presets")->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_in(1, 1 << 16));
+  cmd->add_option("--classes", args->classes, "Number of classes for presets")
+      ->capture_default_str()
+      ->check(whole_in(1, 1 << 16));
   cmd->add_flag("--json", args->json_out, "Print the summary as JSON");
 
   return [args]() {
@@ -57,17 +61,30 @@ Action add_summary_command(CLI::App& app) {
       print_lbm_summary(args->checkpoint, args->json_out);
       return 0;
     }
+    std::string problem;  // why `lowbit export` would refuse the model ("" = it would not)
     if (!args->checkpoint.empty()) {
       model = train::load_model(args->checkpoint).model;
+      try {  // the trained model itself: export's real checks, nothing written
+        (void)runtime::Engine::from_bytes(exporter::lbm_bytes(*model, {}), args->checkpoint);
+      } catch (const Error& e) {
+        problem = e.what();
+      }
     } else if (!args->model.model.empty()) {
       model = make_model(args->model, args->input, args->classes);
+      problem = exporter::export_problem(model->topology());  // a dry run on an untrained copy
     } else {
-      fail("summary needs --model M or a checkpoint file");
+      usage_fail("summary needs --model M or a checkpoint file");
     }
-    if (args->json_out)
-      std::cout << nn::summary_json(*model).dump(2) << "\n";
-    else
-      std::cout << nn::summary_table(*model);
+    if (args->json_out) {
+      nn::json j = nn::summary_json(*model);
+      j["deployable"] = problem.empty();
+      if (!problem.empty()) j["deploy_problem"] = problem;
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << nn::summary_table(*model)
+                << (problem.empty() ? "Deployable: yes (lowbit export writes a .lbm the runtime runs)\n"
+                                    : "Deployable: no: " + problem + "\n");
+    }
     return 0;
   };
 }

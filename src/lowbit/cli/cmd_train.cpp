@@ -4,7 +4,9 @@
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
+#include "lowbit/core/threading.hpp"
 #include "lowbit/data/loader.hpp"
+#include "lowbit/export/fold.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/train/trainer.hpp"
 
@@ -29,7 +31,7 @@ data::Augment parse_augment(const std::string& s) {
     std::string item = rest.substr(0, comma);
     if (item == "crop") a.random_crop = true;
     else if (item == "flip") a.hflip = true;
-    else fail("--augment '", s, "': unknown item '", item, "'; valid: none, crop, flip, crop,flip");
+    else usage_fail("--augment '", s, "': unknown item '", item, "'; valid: none, crop, flip, crop,flip");
     rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
   }
   return a;
@@ -43,26 +45,40 @@ Action add_train_command(CLI::App& app) {
   add_model_options(*cmd, args->model);
   cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a folder of MNIST-format or CIFAR-10 .bin files")
       ->required();
-  cmd->add_option("--epochs", c.epochs, "Number of epochs")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", c.batch, "Mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", c.lr, "Base learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", c.epochs, "Number of epochs")->capture_default_str()->check(whole_in(1, train::kMaxEpochs));
+  cmd->add_option("--batch", c.batch, "Mini-batch size (a last batch too small for BatchNorm joins the one before it)")
+      ->capture_default_str()
+      ->check(whole_in(1, train::kMaxBatch));
+  cmd->add_option("--lr", c.lr, "Base learning rate")->capture_default_str()->check(real_in(0, 1e6, /*lo_open=*/true));
   cmd->add_option("--optimizer", c.optimizer.name, "sgd, adam or adamw")
       ->capture_default_str()
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
-  cmd->add_option("--momentum", c.optimizer.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_option("--momentum", c.optimizer.momentum, "SGD momentum")->capture_default_str()->check(real_in(0, 1));
   cmd->add_flag("--nesterov", c.optimizer.nesterov, "SGD with Nesterov momentum");
   cmd->add_option("--weight-decay", c.optimizer.weight_decay, "Weight decay (L2 for sgd/adam, decoupled for adamw)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(real_in(0, 1e6));
   cmd->add_option("--schedule", c.schedule, "LR schedule: constant, step:N:GAMMA, exp:GAMMA, cosine")
       ->capture_default_str();
-  cmd->add_option("--warmup", c.warmup_epochs, "Linear LR warm-up, in epochs (fractions allowed)")->capture_default_str();
+  cmd->add_option("--warmup", c.warmup_epochs, "Linear LR warm-up, in epochs (fractions allowed)")
+      ->capture_default_str()
+      ->check(real_in(0, static_cast<double>(train::kMaxEpochs)));
   cmd->add_option("--loss", c.loss, "cross_entropy or squared_hinge")
       ->capture_default_str()
       ->check(CLI::IsMember({"cross_entropy", "squared_hinge"}));
-  cmd->add_option("--seed", c.seed, "Random seed (init, shuffling, dropout, augmentation)")->capture_default_str();
-  cmd->add_option("--threads", c.threads, "Threads for our loops and BLAS (0 = all cores)")->capture_default_str();
-  cmd->add_option("--out", c.out_dir, "Folder for last.ckpt, best.ckpt and metrics.jsonl");
-  cmd->add_flag("--resume", c.resume, "Continue from OUT/last.ckpt (same --seed, --batch and model)");
+  cmd->add_option("--seed", c.seed, "Random seed (init, shuffling, dropout, augmentation)")
+      ->capture_default_str()
+      ->check(whole_in(0, INT64_MAX));
+  cmd->add_option("--threads", c.threads, "Threads for our loops and BLAS (0 = all cores)")
+      ->capture_default_str()
+      ->check(whole_in(0, kMaxThreads));
+  cmd->add_option("--out", c.out_dir,
+                  "Folder for last.ckpt, best.ckpt and metrics.jsonl (without it nothing is saved); a folder that "
+                  "already holds a run needs --resume or --overwrite");
+  CLI::Option* resume = cmd->add_flag(
+      "--resume", c.resume, "Continue the run in OUT from last.ckpt (same --seed, --batch and model); starts at epoch 1 "
+                            "when OUT holds no checkpoint yet");
+  cmd->add_flag("--overwrite", c.overwrite, "Discard the run OUT already holds and start over")->excludes(resume);
   CLI::Option* normalize =
       cmd->add_option("--normalize", args->normalize,
                       "Pixel scaling: zero_one ([0,1]) or minus_one_one ([-1,1]; the default with --input-bits 1)")
@@ -72,17 +88,25 @@ Action add_train_command(CLI::App& app) {
                   "Optimizer for 1-bit weights: none (the --optimizer updates latent weights) or bop")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "bop"}));
-  cmd->add_option("--bop-gamma", c.bop.gamma, "Bop adaptivity rate gamma, in (0, 1]")->capture_default_str();
-  cmd->add_option("--bop-threshold", c.bop.threshold, "Bop flip threshold tau, >= 0")->capture_default_str();
+  cmd->add_option("--bop-gamma", c.bop.gamma, "Bop adaptivity rate gamma, in (0, 1]")
+      ->capture_default_str()
+      ->check(real_in(0, 1, /*lo_open=*/true));
+  cmd->add_option("--bop-threshold", c.bop.threshold, "Bop flip threshold tau, >= 0")
+      ->capture_default_str()
+      ->check(real_in(0, 1e6));
   cmd->add_option("--lr-scale", c.lr_scale,
                   "Per-layer LR scale for sign-family weights: none or glorot (BinaryNet, 1/sqrt(1.5/(fan_in+fan_out)))")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "glorot"}));
   cmd->add_option("--augment", args->augment, "none, crop (4-pixel pad + random crop), flip, or crop,flip")
       ->capture_default_str();
-  cmd->add_option("--eval-batch", c.eval_batch, "Batch size for evaluation")->capture_default_str();
-  cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0 = all)");
-  cmd->add_option("--test-limit", c.test_limit, "Evaluate only the first N test images (0 = all)");
+  cmd->add_option("--eval-batch", c.eval_batch, "Batch size for evaluation")
+      ->capture_default_str()
+      ->check(whole_in(1, train::kMaxBatch));
+  cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0 = all)")
+      ->check(whole_in(0, INT64_MAX));
+  cmd->add_option("--test-limit", c.test_limit, "Evaluate only the first N test images (0 = all)")
+      ->check(whole_in(0, INT64_MAX));
   cmd->add_option("--progress", args->progress, "auto (bar on a terminal), bar, or lines")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "bar", "lines"}));
@@ -92,7 +116,7 @@ Action add_train_command(CLI::App& app) {
     if (args->model.input_bits == 1) {  // sign(x) of [0, 1] pixels would be all +1
       if (normalize->count() == 0) args->normalize = "minus_one_one";
       else if (args->normalize != "minus_one_one")
-        fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
+        usage_fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
     }
     cfg.data.normalize = data::parse_normalize(args->normalize);
     cfg.data.augment = parse_augment(args->augment);
@@ -104,6 +128,13 @@ Action add_train_command(CLI::App& app) {
     std::cout << "model " << model->name() << ": " << model->num_params() << " parameters, " << model->macs()
               << " MACs per sample; data " << args->data << ": " << split.train.size() << " train / "
               << split.test.size() << " test images\n";
+    // Said before training, not found after it: can `lowbit export` deploy what this trains?
+    const std::string problem = exporter::export_problem(model->topology());
+    if (problem.empty())
+      std::cout << "deployable: yes (lowbit export writes a .lbm the runtime runs)\n";
+    else
+      std::cout << "deployable: no: " << problem << "\n  (it trains; `lowbit export` will refuse it)\n";
+    if (cfg.out_dir.empty()) std::cerr << "lowbit: warning: no --out given: nothing will be saved (no checkpoints, no metrics)\n";
     train::Trainer trainer(*model, cfg);
     auto history = trainer.fit(split.train, split.test);
     const auto& last = history.back();

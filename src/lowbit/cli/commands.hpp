@@ -1,14 +1,40 @@
 // The `lowbit` command line: a registry of small subcommands. Each one parses its
-// flags with CLI11 and calls the library; errors surface as one line and exit code 1.
+// flags with CLI11 and calls the library; errors surface as one line and an exit code:
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "lowbit/core/error.hpp"
 #include "lowbit/nn/model.hpp"
 
 namespace lowbit::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;    // the work failed: a file, the data or the model (lowbit::Error)
+inline constexpr int kExitUsage = 2;     // the command line is wrong (CLI11's parse errors, UsageError)
+inline constexpr int kExitInternal = 3;  // anything else: a bug
+inline constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 done; 1 failed (a file, the data or the model: the message says which and what to do);\n"
+    "2 usage error (unknown flag, a value out of range, flags that contradict); 3 internal error (a bug).";
+
+// A command line that is wrong (a flag's value, or flags that contradict each other): exit
+// code 2, with the hint to run --help.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+template <class... Args>
+[[noreturn]] void usage_fail(const Args&... args) {
+  throw UsageError(cat(args...));
+}
+
+// Flag validators whose messages show readable bounds ("--threads: 100000 is not a whole
+// number in 0..1024"; CLI11's PositiveNumber printed a 309-digit maximum).
+CLI::Validator whole_in(int64_t lo, int64_t hi);
+CLI::Validator real_in(double lo, double hi, bool lo_open = false);
 
 // Registers a subcommand on app; returns the action to run when it was chosen.
 using Action = std::function<int()>;

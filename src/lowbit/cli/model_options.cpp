@@ -12,7 +12,8 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required) {
   cmd.add_option("--activation", choice.activation, "Preset activation: relu or hardtanh")
       ->check(CLI::IsMember({"relu", "hardtanh"}))
       ->capture_default_str();
-  cmd.add_option("--dropout", choice.dropout, "Preset dropout rate (default: the preset's own)");
+  cmd.add_option("--dropout", choice.dropout, "Preset dropout rate in [0, 1) (default: the preset's own)")
+      ->check(real_in(0, 0.999));
   cmd.add_option("--weights", choice.weights,
                  "Weight quantizer for every dense/conv layer, e.g. binary, ternary, xnor, syq:binary:row, "
                  "dorefa:2, int:8:signed:narrow:channel, progressive, addnet:2 (see docs/QUANTIZERS.md)")
@@ -23,7 +24,7 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required) {
   cmd.add_option("--input-bits", choice.input_bits,
                  "Quantize the network input: 1 = binary (uses [-1,1] pixels), 2..8 = k-bit; 0 = float")
       ->capture_default_str()
-      ->check(CLI::Range(0, 8));
+      ->check(whole_in(0, 8));
 }
 
 namespace {
@@ -33,7 +34,7 @@ void check_spec(const char* flag, const std::string& spec, quant::Role role) {
   try {
     (void)quant::make_quantizer(spec, role);
   } catch (const Error& e) {
-    fail(flag, ": ", e.what());
+    usage_fail(flag, ": ", e.what());
   }
 }
 }  // namespace
@@ -57,9 +58,9 @@ std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& in
     return nn::build_model(nn::preset_topology(choice.model, opt));
   }
   if (choice.input_bits != 0)
-    fail("--input-bits applies to presets; in a JSON topology put a quant_act layer first instead");
+    usage_fail("--input-bits applies to presets; in a JSON topology put a quant_act layer first instead");
   if (choice.model.find('/') == std::string::npos && choice.model.find(".json") == std::string::npos)
-    fail("--model '", choice.model, "' is neither a preset (", nn::preset_list(), ") nor a .json file");
+    usage_fail("--model '", choice.model, "' is neither a preset (", nn::preset_list(), ") nor a .json file");
   try {
     nn::json topology = nn::read_topology_file(choice.model);
     // --weights / --acts become the file's top-level defaults; per-layer keys still win.

@@ -17,6 +17,36 @@ inline void write_file_atomic(const std::string& path, const std::vector<uint8_t
 bool file_exists(const std::string& path);
 void make_dirs(const std::string& path);
 
+// Removes the temporary files that atomic writes of `filename` into `dir` left behind when
+// the process was killed mid-write (".FILENAME.tmp.XXXXXX"); returns how many. Call only
+// while no other process writes that file (FolderLock).
+int remove_stale_temp_files(const std::string& dir, const std::string& filename);
+
+// Creates `dir` if needed and proves a file can be created in it; throws naming the folder
+// (read-only, no permission, full...). For checking an output folder before long work.
+void check_writable_dir(const std::string& dir);
+
+// An exclusive advisory lock (flock) on DIR/.lowbit.lock for the object's lifetime, so two
+// processes never write the same output folder. The kernel drops it when the process dies,
+// however it dies: no stale locks. Throws when another process holds it, naming `what` it is
+// used for (e.g. "lowbit train").
+class FolderLock {
+ public:
+  FolderLock(const std::string& dir, const std::string& what);
+  ~FolderLock();
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Fault injection, for tests only: with LOWBIT_FAULT_KILL_AT_WRITE=N in the environment, the
+// process sends itself SIGKILL (no handler, no clean-up: a real kill) at the Nth step of its
+// atomic writes, counting from 1 over the whole process. Each write_file_atomic has two
+// steps: after the temporary file is complete and synced (before the rename), and after the
+// rename. tests/train/kill_resume_test.cpp kills `lowbit train` at every step in turn.
+
 // CRC-32 (IEEE, as zlib and PNG use); `crc` continues a running checksum.
 uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 

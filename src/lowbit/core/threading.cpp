@@ -1,33 +1,23 @@
 #include "lowbit/core/threading.hpp"
 
 #include <omp.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
-#endif
 
 #include <algorithm>
 #include <thread>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/fp_env.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 
 namespace lowbit {
 
-// Flush denormals to zero (FTZ) and treat denormal inputs as zero (DAZ) on every thread
-// of the pool (OpenBLAS runs on the same OpenMP threads). Tiny gradients otherwise turn
-// into denormals late in training and slow every product they enter by an order of
-// magnitude; TensorFlow sets the same flags. Results stay deterministic.
-static void flush_denormals_on_all_threads() {
-#if defined(__x86_64__) || defined(__i386__)
-#pragma omp parallel
-  _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
-#endif
-}
-
 void set_num_threads(int n) {
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  LOWBIT_CHECK(n >= 0 && n <= kMaxThreads, "threads must be in 0..", kMaxThreads, " (0 = all cores), got ", n);
+  if (n == 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
-  flush_denormals_on_all_threads();
+  enter_fp_contract_all_threads();  // the pool's threads, which BLAS shares (core/fp_env.hpp)
 }
 
 int num_threads() { return omp_get_max_threads(); }

@@ -7,9 +7,13 @@
 #include <cstring>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/file_io.hpp"
+#include "lowbit/core/fp_env.hpp"
 #include "lowbit/format/lbm.hpp"
+#include "lowbit/format/limits.hpp"
 #include "lowbit/kernels/xnor_gemm.hpp"
 #include "lowbit/nn/batchnorm.hpp"
+#include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/conv2d.hpp"
 #include "lowbit/nn/dense.hpp"
 #include "lowbit/nn/quant_act.hpp"
@@ -82,13 +86,56 @@ struct ChannelMap {
     if (has_bn) y = nn::bn_eval(y, bn_mean, bn_scale, bn_shift);
     return y;
   }
+  // Every constant is finite: a NaN or infinity (a checkpoint of a diverged run) makes the
+  // map meaningless, and export says so instead of finding nonsense thresholds. "" when fine.
+  std::string non_finite() const {
+    const std::pair<const char*, float> constants[] = {{"the layer's output scale", scale}, {"its bias", bias},
+                                                       {"BatchNorm's running mean", bn_mean},
+                                                       {"BatchNorm's scale gamma / sqrt(var + eps)", bn_scale},
+                                                       {"BatchNorm's shift beta", bn_shift}};
+    for (const auto& [what, v] : constants)
+      if (!std::isfinite(v)) return cat(what, " is ", v);
+    return "";
+  }
 };
+
+// Monotone float activations (ReLU, HardTanh) between BatchNorm and an activation quantizer,
+// applied with the layers' own forward (the arithmetic evaluation uses): a non-decreasing
+// map of the value, so the thresholds absorb it (a preset's `--acts int:8` puts a ReLU there).
+bool is_monotone_activation(const nn::Layer& l) { return l.type() == "relu" || l.type() == "hardtanh"; }
+
+float apply_activations(const std::vector<nn::Layer*>& acts, float y) {
+  if (acts.empty()) return y;
+  Tensor x({1}, y), out;
+  for (nn::Layer* a : acts) {
+    a->forward(x, out, Context{false, nullptr});
+    x = out;
+  }
+  return x[0];
+}
+
+// Why the runtime cannot run layer `l` where it stands: what the user can change.
+std::string layer_problem(const nn::Layer& l) {
+  const std::string t = l.type();
+  if (t == "avgpool2d") return "average pooling is not supported by the runtime (use maxpool2d after the activation quantizer)";
+  if (t == "residual") return "residual blocks are not supported by the runtime";
+  if (t == "maxpool2d") return "max pooling is supported only after a convolution's activation quantizer";
+  if (t == "batchnorm") return "BatchNorm is supported only directly after a conv2d or dense layer";
+  if (t == "quant_act") return "an activation quantizer is supported only first or after a conv2d/dense layer (+ BatchNorm)";
+  return t + " is not supported by the runtime here";
+}
+
+// The structure the runtime executes, for error messages.
+constexpr const char* kRuntimeStructure =
+    "the runtime runs an input quantizer, then blocks of conv2d/dense + BatchNorm [+ ReLU/HardTanh] + activation "
+    "quantizer [+ max pooling], and a last dense [+ BatchNorm]";
 
 class Folder {
  public:
   Folder(nn::Model& model, const ExportOptions& opt) : model_(model), opt_(opt), net_(model.net()) {}
 
   FoldedModel run() {
+    enter_fp_contract_all_threads();  // bisection on evaluation's float arithmetic, in its mode
     const Shape in = model_.input_shape();
     LOWBIT_CHECK(in.size() == 3 || in.size() == 1, "export: model input ", shape_str(in),
                  " is neither an image [C, H, W] nor a vector");
@@ -151,8 +198,7 @@ class Folder {
     const std::string type = l.type();
     if (type == "flatten" || type == "dropout") return i + 1;  // identity on the runtime's layout (dense only)
     if (auto* d = dynamic_cast<nn::WeightedLayer*>(&l)) return fold_weighted(i, *d);
-    fail(where(i), ": not supported by the runtime (it runs an input quantizer, then conv2d/dense + BatchNorm + "
-         "activation quantizer [+ max pooling] blocks, and a last dense + BatchNorm)");
+    fail(where(i), ": ", layer_problem(l), " (", kRuntimeStructure, ")");
   }
 
   // Where training's input element `col` of a weight row lands in the runtime's packed row.
@@ -234,8 +280,7 @@ class Folder {
     }
     LOWBIT_CHECK(q.input_quantizer() == nullptr, where(i), ": input quantizers inside dense layers are not exported; "
                  "use a quant_act layer before it");
-    LOWBIT_CHECK(q.last_exact(), where(i), ": its evaluation is not on integer codes (weights '", q.weight_spec(),
-                 "' on inputs from a quantizer with one scale are needed; float layers cannot be deployed)");
+    LOWBIT_CHECK(q.last_exact(), where(i), ": the runtime needs integer evaluation, and ", q.inexact_reason());
     const int64_t K = cols.valid;
     const Tensor& wc = q.weight_codes();
     quant::Grid wg;
@@ -249,6 +294,12 @@ class Folder {
 
     // Per-channel float maps, and what follows: BatchNorm? then quantizer or the end.
     size_t next = i + 1;
+    const std::string kind = conv ? "convolution" : "dense layer";
+    if (next + 1 < net_.size() && net_.at(next).type() == "maxpool2d" && net_.at(next + 1).type() == "batchnorm")
+      fail(where(next), ": max pooling between a ", kind, " and its BatchNorm (Larq's order) is not supported by the "
+           "runtime, which pools after the activation quantizer (FINN's order: conv2d, batchnorm, quant_act, "
+           "maxpool2d); the two orders differ for channels with a negative BatchNorm gamma. Move the maxpool2d after "
+           "the quant_act in the topology and train again");
     nn::BatchNorm* bn = next < net_.size() ? dynamic_cast<nn::BatchNorm*>(&net_.at(next)) : nullptr;
     std::vector<float> bn_mean, bn_scale, bn_shift;
     if (bn) {
@@ -264,7 +315,12 @@ class Folder {
       if (m.has_bias) m.bias = bias_param->value[c];
       m.has_bn = bn != nullptr;
       if (bn) m.bn_mean = bn_mean[c], m.bn_scale = bn_scale[c], m.bn_shift = bn_shift[c];
+      const std::string bad = m.non_finite();
+      LOWBIT_CHECK(bad.empty(), where(i), ", channel ", c, ": ", bad, "; the checkpoint holds non-finite values (did "
+                   "its training diverge?). Export an earlier checkpoint or train again");
     }
+    std::vector<nn::Layer*> float_acts;  // ReLU / HardTanh before the quantizer
+    while (next < net_.size() && is_monotone_activation(net_.at(next))) float_acts.push_back(&net_.at(next++));
     op["name"] = net_.at(i).type() + "@" + std::to_string(i);
     op["in"] = K;
     op["out"] = M;
@@ -278,7 +334,9 @@ class Folder {
       std::vector<int32_t> thr(static_cast<size_t>(M * levels));
       for (int64_t c = 0; c < M; ++c) {
         const ChannelMap& m = maps[static_cast<size_t>(c)];
-        auto level_of = [&](int64_t acc) { return out.level(eval_codes(act->quantizer(), {m(acc)}, out)[0]); };
+        auto level_of = [&](int64_t acc) {
+          return out.level(eval_codes(act->quantizer(), {apply_activations(float_acts, m(acc))}, out)[0]);
+        };
         // A decreasing map (BatchNorm gamma < 0) is made increasing by negating the weights.
         const bool decreasing = level_of(range) < level_of(-range);
         flip[static_cast<size_t>(c)] = decreasing;
@@ -307,8 +365,11 @@ class Folder {
         ++next;
       }
     } else {
-      LOWBIT_CHECK(next == net_.size(), where(next), ": after a dense layer (+ BatchNorm) the runtime needs an "
-                   "activation quantizer, or the end of the network");
+      LOWBIT_CHECK(float_acts.empty(), where(next - 1), ": a float activation the runtime cannot represent: it "
+                   "needs an activation quantizer after it (integer codes between layers), e.g. --acts binary or a "
+                   "quant_act layer");
+      LOWBIT_CHECK(next == net_.size(), where(next), ": ", layer_problem(net_.at(next)), "; after a ", kind,
+                   " (+ BatchNorm) the runtime needs an activation quantizer (e.g. --acts binary) or the end of the network");
       std::vector<float> scale(static_cast<size_t>(M)), bias(static_cast<size_t>(M));
       // float(2^s acc) * (scale / 2^s) == float(acc) * scale exactly (powers of two).
       for (int64_t c = 0; c < M; ++c)
@@ -330,7 +391,7 @@ class Folder {
       scores_done_ = true;
       classes_ = M;
     }
-    op["weights"] = weight_planes(wc, M, cols, flip, shift, name);
+    op["weights"] = weight_planes(wc, M, cols, flip, shift, name, where(i));
     layers_.push_back(op);
     map_ = {oh, ow, M};
     return next;
@@ -343,15 +404,21 @@ class Folder {
   //   below, so r = 2w - s_0 is odd, |r| <= 2 max|w| - 1, and takes the q planes above
   //   (coef 1, 1, 2, ..., 2^(q-1)). Ternary: two planes.
   json weight_planes(const Tensor& wc, int64_t M, const Columns& cols, const std::vector<int8_t>& flip, int shift,
-                     const std::string& name) {
+                     const std::string& name, const std::string& where) {
     const int64_t K = cols.valid;
-    int32_t max_odd = 0;
+    int32_t max_odd = 0, max_abs = 0;
     for (int64_t i = 0; i < wc.size(); ++i) {
       const auto w = static_cast<int32_t>(wc[i]);
       max_odd = std::max(max_odd, shift ? std::abs(2 * w - (w >= 0 ? 1 : -1)) : std::abs(w));
+      max_abs = std::max(max_abs, std::abs(w));
     }
     const int q = std::max(1, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_odd))));  // 2^q - 1 >= max_odd
     const int planes = q + shift;
+    // The runtime's bounds (format/limits.hpp), checked before anything is written.
+    LOWBIT_CHECK(planes <= format::kMaxWeightPlanes, where, ": its weight codes reach ", max_abs, " and need ", planes,
+                 " weight bit-planes", (shift ? " (even codes are stored doubled)" : ""), "; the runtime takes at most ",
+                 format::kMaxWeightPlanes, " (int:8 or fewer weight bits)");
+    LOWBIT_CHECK(M <= format::kMaxOutputs, where, ": ", M, " outputs, the runtime takes at most ", format::kMaxOutputs);
     const int32_t offset = (int32_t{1} << q) - 1;
     const int64_t words = cols.words;
     std::vector<uint64_t> bits(static_cast<size_t>(planes * M * words), 0);
@@ -374,9 +441,12 @@ class Folder {
           if ((u >> j) & 1u) set(shift + j, r, b);
       }
     add_blob(name + ".weights", to_bytes(bits));
-    json coef = json::array();
-    if (shift) coef.push_back(1);
-    for (int j = 0; j < q; ++j) coef.push_back(1 << j);
+    std::vector<int32_t> coefs;
+    if (shift) coefs.push_back(1);
+    for (int j = 0; j < q; ++j) coefs.push_back(1 << j);
+    LOWBIT_CHECK(format::accumulators_fit_int32(K, coefs), where, ": ", K, " inputs with weight codes up to ", max_odd,
+                 " could overflow the runtime's int32 accumulators");
+    const json coef = coefs;
     json neg = json::array();
     for (int64_t r = 0; r < M; ++r) if (flip[static_cast<size_t>(r)]) neg.push_back(r);
     return {{"blob", name + ".weights"}, {"planes", planes}, {"coef", coef}, {"shift", shift}, {"negated_rows", neg}};
@@ -414,12 +484,36 @@ class Folder {
 
 FoldedModel fold(nn::Model& model, const ExportOptions& opt) { return Folder(model, opt).run(); }
 
-void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& path) {
+std::vector<uint8_t> lbm_bytes(nn::Model& model, const ExportOptions& opt) {
   FoldedModel f = fold(model, opt);
   format::LbmWriter w;
   w.add_json("model", f.meta.dump(1));
   for (auto& [name, bytes] : f.blobs) w.add_blob(name, bytes.data(), bytes.size());
-  w.write(path);
+  return w.bytes();
+}
+
+void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& path) {
+  write_file_atomic(path, lbm_bytes(model, opt));
+}
+
+std::string export_problem(const nn::json& topology) {
+  try {
+    std::unique_ptr<nn::Model> model = nn::build_model(topology);
+    model->init(1);
+    // One training step's forward on random images sets what training would (activation
+    // ranges of int:k quantizers, BatchNorm statistics), so the dry run folds a model in the
+    // state export will see.
+    Shape batch = {std::max<int64_t>(2, model->min_training_batch())};
+    batch.insert(batch.end(), model->input_shape().begin(), model->input_shape().end());
+    Tensor x(batch);
+    Rng rng(1);
+    for (float& v : x) v = rng.uniform(0.f, 1.f);
+    model->forward(x, Context{true, &rng});
+    (void)fold(*model, {});
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
 }
 
 }  // namespace lowbit::exporter

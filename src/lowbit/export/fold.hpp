@@ -30,11 +30,24 @@ struct FoldedModel {
   std::vector<std::pair<std::string, std::vector<uint8_t>>> blobs;
 };
 
-// Runs one evaluation forward (to settle data-dependent quantizer state), then folds.
+// Runs one evaluation forward (to settle data-dependent quantizer state), then folds, in
+// the floating-point mode of the contract (core/fp_env.hpp). Throws lowbit::Error naming
+// the layer (and channel) and what to change when the runtime cannot execute the model
+// exactly, or when a value exceeds the runtime's bounds (format/limits.hpp).
 FoldedModel fold(nn::Model& model, const ExportOptions& opt);
 
-// fold() written as a .lbm file (atomically).
+// fold() as the bytes of a .lbm file; nothing is written.
+std::vector<uint8_t> lbm_bytes(nn::Model& model, const ExportOptions& opt);
+// fold() written as a .lbm file, atomically: when fold() fails nothing is written and an
+// existing file at `path` is left as it was.
 void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& path);
+
+// A dry run of export on a fresh, untrained model built from `topology` (build_model, init,
+// fold): "" when export's checks pass, else export's error message. `lowbit summary` and
+// `lowbit train` use it to say before any training whether the model can be deployed.
+// Checks that depend on trained values (non-finite constants of a diverged run, weight
+// codes that grew past the runtime's planes) can only fail at the real export.
+std::string export_problem(const nn::json& topology);
 
 // Thresholds of one output channel: t[l] = the smallest acc in [-range, range] whose level
 // is > l (l = 0..levels-1), INT32_MIN when every acc reaches it, INT32_MAX when none does,

@@ -28,6 +28,8 @@ class BatchNorm : public Layer {
 
   std::string type() const override { return "batchnorm"; }
   Shape output_shape(const Shape& in) const override;
+  // 2 when each channel has one value per sample ([C], or [C, 1, 1]), else 1.
+  int64_t min_training_batch(const Shape& in) const override { return shape_numel(in) == channels_ ? 2 : 1; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   std::vector<Param*> params() override;

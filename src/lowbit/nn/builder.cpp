@@ -7,12 +7,14 @@
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
+#include "lowbit/core/json_get.hpp"
 #include "lowbit/nn/activations.hpp"
 #include "lowbit/nn/batchnorm.hpp"
 #include "lowbit/nn/conv2d.hpp"
 #include "lowbit/nn/dense.hpp"
 #include "lowbit/nn/dropout.hpp"
 #include "lowbit/nn/flatten.hpp"
+#include "lowbit/nn/limits.hpp"
 #include "lowbit/nn/pool.hpp"
 #include "lowbit/nn/quant_act.hpp"
 
@@ -27,30 +29,38 @@ class Spec {
   Spec(const json& j, std::string where) : j_(j), where_(std::move(where)) {
     if (!j_.is_object()) fail(where_, ": expected a JSON object, got ", j_.dump());
   }
-  template <class T>
-  T get(const std::string& key, T fallback) {
+  // Typed and range-checked (core/json_get.hpp): 10.5 is not an integer, "x" not a number.
+  int64_t integer(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) {
     used_.insert(key);
-    if (!j_.contains(key)) return fallback;
-    try {
-      return j_.at(key).get<T>();
-    } catch (const json::exception&) {
-      fail(where_, ": key '", key, "' has the wrong type (", j_.at(key).dump(), ")");
-    }
+    return json_int_or(j_, key, fallback, lo, hi, where_);
   }
-  template <class T>
-  T require(const std::string& key) {
+  int64_t require_integer(const std::string& key, int64_t lo, int64_t hi) {
     if (!j_.contains(key)) fail(where_, ": missing required key '", key, "'");
-    return get<T>(key, T{});
+    return integer(key, 0, lo, hi);
   }
-  // [h, w] from either a number or a two-element array.
-  std::pair<int, int> pair(const std::string& key, int fallback) {
+  float real(const std::string& key, float fallback, double lo, double hi) {
+    used_.insert(key);
+    return static_cast<float>(json_number_or(j_, key, fallback, lo, hi, where_));
+  }
+  bool flag(const std::string& key, bool fallback) {
+    used_.insert(key);
+    return json_bool_or(j_, key, fallback, where_);
+  }
+  std::string text(const std::string& key, const std::string& fallback) {
+    used_.insert(key);
+    return json_string_or(j_, key, fallback, where_);
+  }
+  // [h, w] from either an integer or a two-element array, each in [lo, hi].
+  std::pair<int, int> pair(const std::string& key, int fallback, int64_t lo, int64_t hi) {
     used_.insert(key);
     if (!j_.contains(key)) return {fallback, fallback};
     const json& v = j_.at(key);
-    if (v.is_number_integer()) return {v.get<int>(), v.get<int>()};
-    if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer())
-      return {v[0].get<int>(), v[1].get<int>()};
-    fail(where_, ": key '", key, "' must be an integer or [h, w], got ", v.dump());
+    const std::string what = cat(where_, ": '", key, "'");
+    if (v.is_array() && v.size() == 2)
+      return {static_cast<int>(json_int(v[0], lo, hi, what + "[0]")), static_cast<int>(json_int(v[1], lo, hi, what + "[1]"))};
+    if (!v.is_number()) fail(what, " must be an integer or [h, w], got ", v.dump());
+    const int x = static_cast<int>(json_int(v, lo, hi, what));
+    return {x, x};
   }
   const json& raw(const std::string& key) {
     used_.insert(key);
@@ -88,10 +98,9 @@ using Factory = std::function<LayerPtr(Spec&, const Shape&, BuildState&)>;
 
 QuantConfig quant_config(Spec& s, const BuildState& st) {
   QuantConfig q;
-  q.weights = s.get<std::string>("weight_quantizer", st.weights);
-  q.input = s.get<std::string>("input_quantizer", "none");
-  q.weight_clip = s.get("weight_clip", -1.f);
-  if (s.has("weight_clip") && !(q.weight_clip >= 0.f)) fail(s.where(), ": weight_clip must be >= 0 (0 = no clipping)");
+  q.weights = s.text("weight_quantizer", st.weights);
+  q.input = s.text("input_quantizer", "none");
+  q.weight_clip = s.real("weight_clip", -1.f, 0, 1e30);  // >= 0 when given (0 = no clipping)
   return q;
 }
 
@@ -99,19 +108,19 @@ const std::map<std::string, Factory>& registry() {
   static const std::map<std::string, Factory> table = {
       {"dense",
        [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
-         return std::make_unique<Dense>(shape_numel(in), s.require<int64_t>("units"), s.get("bias", true),
-                                        Init::parse(s.get<std::string>("init", "glorot_uniform")), quant_config(s, st));
+         return std::make_unique<Dense>(shape_numel(in), s.require_integer("units", 1, kMaxUnits), s.flag("bias", true),
+                                        Init::parse(s.text("init", "glorot_uniform")), quant_config(s, st));
        }},
       {"conv2d",
        [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
-         auto [kh, kw] = s.pair("kernel", 3);
-         auto [sh, sw] = s.pair("stride", 1);
-         auto [ph, pw] = s.pair("padding", 0);
-         auto conv = std::make_unique<Conv2d>(channels_of(in, s, "conv2d"), s.require<int64_t>("filters"), kh, kw, sh,
-                                              sw, ph, pw, s.get("bias", true),
-                                              Init::parse(s.get<std::string>("init", "glorot_uniform")),
+         auto [kh, kw] = s.pair("kernel", 3, 1, kMaxWindow);
+         auto [sh, sw] = s.pair("stride", 1, 1, kMaxWindow);
+         auto [ph, pw] = s.pair("padding", 0, 0, kMaxWindow);
+         auto conv = std::make_unique<Conv2d>(channels_of(in, s, "conv2d"), s.require_integer("filters", 1, kMaxUnits),
+                                              kh, kw, sh, sw, ph, pw, s.flag("bias", true),
+                                              Init::parse(s.text("init", "glorot_uniform")),
                                               quant_config(s, st));
-         const float pad_value = s.get("pad_value", 0.f);
+         const float pad_value = s.real("pad_value", 0.f, -1, 1);
          if (pad_value != 0.f && pad_value != 1.f && pad_value != -1.f)
            fail(s.where(), ": pad_value must be 0, -1 or +1, got ", pad_value);
          conv->set_pad_value(pad_value);
@@ -121,32 +130,34 @@ const std::map<std::string, Factory>& registry() {
        [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {
          if (in.size() != 1 && in.size() != 3)
            fail(s.where(), ": batchnorm needs [C] or [C, H, W] input, got ", shape_str(in));
-         return std::make_unique<BatchNorm>(in[0], s.get("momentum", 0.1f), s.get("eps", 1e-5f),
-                                            s.get("affine", true));
+         return std::make_unique<BatchNorm>(in[0], s.real("momentum", 0.1f, 0, 1), s.real("eps", 1e-5f, 1e-30, 1e30),
+                                            s.flag("affine", true));
        }},
       {"maxpool2d",
        [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {
-         int k = s.get("kernel", 2);
-         return std::make_unique<MaxPool2d>(k, s.get("stride", k), s.get("padding", 0));
+         const int k = static_cast<int>(s.integer("kernel", 2, 1, kMaxWindow));
+         return std::make_unique<MaxPool2d>(k, static_cast<int>(s.integer("stride", k, 1, kMaxWindow)),
+                                            static_cast<int>(s.integer("padding", 0, 0, kMaxWindow)));
        }},
       {"avgpool2d",
        [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {
-         int k = s.get("kernel", 2);
-         return std::make_unique<AvgPool2d>(k, s.get("stride", k), s.get("padding", 0));
+         const int k = static_cast<int>(s.integer("kernel", 2, 1, kMaxWindow));
+         return std::make_unique<AvgPool2d>(k, static_cast<int>(s.integer("stride", k, 1, kMaxWindow)),
+                                            static_cast<int>(s.integer("padding", 0, 0, kMaxWindow)));
        }},
       {"dropout",
-       [](Spec& s, const Shape&, BuildState&) -> LayerPtr { return std::make_unique<Dropout>(s.get("rate", 0.5f)); }},
+       [](Spec& s, const Shape&, BuildState&) -> LayerPtr { return std::make_unique<Dropout>(s.real("rate", 0.5f, 0, 0.999)); }},
       {"relu", [](Spec&, const Shape&, BuildState&) -> LayerPtr { return std::make_unique<ReLU>(); }},
       {"hardtanh",
        [](Spec& s, const Shape&, BuildState&) -> LayerPtr {
-         return std::make_unique<HardTanh>(s.get("min", -1.f), s.get("max", 1.f));
+         return std::make_unique<HardTanh>(s.real("min", -1.f, -1e30, 1e30), s.real("max", 1.f, -1e30, 1e30));
        }},
       {"flatten", [](Spec&, const Shape&, BuildState&) -> LayerPtr { return std::make_unique<Flatten>(); }},
       {"quant_act",
        [](Spec& s, const Shape&, BuildState& st) -> LayerPtr {
          if (!s.has("quantizer") && st.acts.empty())
            fail(s.where(), ": quant_act needs \"quantizer\" (e.g. \"binary\", \"dorefa:2\") or a top-level \"acts\"");
-         return std::make_unique<QuantAct>(s.get<std::string>("quantizer", st.acts));
+         return std::make_unique<QuantAct>(s.text("quantizer", st.acts));
        }},
       {"residual",
        [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
@@ -195,6 +206,10 @@ std::unique_ptr<Sequential> build_sequence(const json& layers, Shape& shape, Bui
     } catch (const Error& e) {
       fail(here, ": ", e.what());
     }
+    double values = 1;  // in double: a product of huge dimensions must not wrap before the check
+    for (int64_t d : shape) values *= static_cast<double>(d);
+    LOWBIT_CHECK(values <= static_cast<double>(kMaxSampleValues), here, ": its output ", shape_str(shape), " has ",
+                 values, " values per sample, more than ", kMaxSampleValues);
     seq->add(std::move(layer));
   }
   return seq;
@@ -216,15 +231,13 @@ std::unique_ptr<Model> build_model(const json& topology) {
       fail("topology: unknown key '", it.key(), "' (valid: name, input, layers, weights, acts)");
   if (!topology.contains("input")) fail("topology: missing \"input\" (per-sample shape, e.g. [1, 28, 28])");
   if (!topology.contains("layers")) fail("topology: missing \"layers\"");
-  Shape input;
-  try {
-    input = topology.at("input").get<Shape>();
-  } catch (const json::exception&) {
-    fail("topology: \"input\" must be an array of positive integers, got ", topology.at("input").dump());
-  }
+  const Shape input = json_ints(topology, "input", 4, 1, kMaxUnits, "topology");
   LOWBIT_CHECK(!input.empty(), "topology: \"input\" must not be empty");
-  for (int64_t d : input) LOWBIT_CHECK(d > 0, "topology: \"input\" dimensions must be positive, got ", shape_str(input));
-  std::string name = topology.value("name", std::string("model"));
+  int64_t values = 1;
+  for (int64_t d : input) values *= d;  // at most 4 factors below 2^24: no overflow
+  LOWBIT_CHECK(values <= kMaxSampleValues, "topology: \"input\" ", shape_str(input), " has ", values,
+               " values per sample, more than ", kMaxSampleValues);
+  const std::string name = json_string_or(topology, "name", "model", "topology");
   BuildState st;
   for (const char* key : {"weights", "acts"}) {
     if (!topology.contains(key)) continue;

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/nn/limits.hpp"
 #include "lowbit/core/threading.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/kernels/im2col.hpp"
@@ -72,8 +73,12 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel_h, int kern
   LOWBIT_CHECK(kh_ > 0 && kw_ > 0, "conv2d: kernel must be positive (", kh_, "x", kw_, ")");
   LOWBIT_CHECK(sh_ > 0 && sw_ > 0, "conv2d: stride must be positive (", sh_, "x", sw_, ")");
   LOWBIT_CHECK(ph_ >= 0 && pw_ >= 0, "conv2d: padding must be non-negative (", ph_, "x", pw_, ")");
+  LOWBIT_CHECK(in_ <= kMaxUnits && out_ <= kMaxUnits && kh_ <= kMaxWindow && kw_ <= kMaxWindow, "conv2d: ", in_, " -> ",
+               out_, " channels with a ", kh_, "x", kw_, " kernel is beyond the limits (", kMaxUnits, " channels, ",
+               kMaxWindow, " kernel)");
   const int64_t k = in_ * kh_ * kw_;
-  LOWBIT_CHECK(k < INT_MAX && out_ < INT_MAX, "conv2d: layer too large (in*kh*kw=", k, ", out=", out_, ")");
+  LOWBIT_CHECK(k < INT_MAX && k * out_ <= kMaxLayerParams, "conv2d: ", out_, " x ", k, " weights are too many (at most ",
+               kMaxLayerParams, ")");
   weight_.name = "weight";
   weight_.value = Tensor({out_, in_, kh_, kw_}, 0.f);
   weight_.grad = Tensor({out_, in_, kh_, kw_}, 0.f);
@@ -190,6 +195,8 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
       if (pad_on_grid) pad = code;
     }
   }
+  if (!ctx.training && !pad_on_grid)
+    quant_.set_inexact(cat("its pad_value ", pad_value_, " is not a code of its input's grid"));
   const bool exact = !ctx.training && pad_on_grid && quant_.to_codes(*xin, *w, in_ * kh_ * kw_);
   if (exact) xin = &quant_.input_codes(), w = &quant_.weight_codes();
   else pad = pad_value_;

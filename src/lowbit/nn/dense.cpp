@@ -1,6 +1,7 @@
 #include "lowbit/nn/dense.hpp"
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/nn/limits.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/kernels/xnor_gemm.hpp"
 #include "lowbit/quant/quantizer.hpp"
@@ -13,6 +14,8 @@ using kernels::Trans;
 Dense::Dense(int64_t in_features, int64_t out_features, bool bias, Init init, const QuantConfig& quant)
     : in_(in_features), out_(out_features), has_bias_(bias), init_(init) {
   LOWBIT_CHECK(in_ > 0 && out_ > 0, "dense: features must be positive (in=", in_, ", out=", out_, ")");
+  LOWBIT_CHECK(in_ <= kMaxSampleValues && out_ <= kMaxUnits && in_ * out_ <= kMaxLayerParams, "dense: ", in_, " x ",
+               out_, " weights are too many (at most ", kMaxLayerParams, ")");
   weight_.name = "weight";
   weight_.value.resize({out_, in_});
   weight_.grad.resize({out_, in_});

@@ -46,6 +46,10 @@ class Layer {
   virtual void init(Rng& rng) {}
   // Multiply-accumulates per sample, for summaries.
   virtual int64_t macs(const Shape& in) const { return 0; }
+  // The fewest samples a training batch of per-sample shape `in` may hold (BatchNorm needs
+  // two values per channel: 2 when a channel has one value per sample). The trainer checks
+  // it before training, so a last batch of one image is merged, not a failure after an epoch.
+  virtual int64_t min_training_batch(const Shape& in) const { return 1; }
   // The spec that rebuilds this layer (the JSON topology entry, without input shape).
   virtual json spec() const = 0;
   // Sub-layers, for containers (Sequential, Residual).

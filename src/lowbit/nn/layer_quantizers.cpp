@@ -105,13 +105,31 @@ const Tensor* values_to_codes(const Tensor& v, const std::vector<float>& step, T
 
 bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k) {
   last_exact_ = false;
+  inexact_reason_.clear();
+  auto inexact = [&](std::string why) {
+    inexact_reason_ = std::move(why);
+    return false;
+  };
   const quant::Quantizer* xs = input_grid_source();
   quant::Grid wg, xg;
-  if (!weight_q_ || !xs || !weight_q_->grid(wg) || !xs->grid(xg) || xg.step.size() != 1) return false;
+  if (!weight_q_) return inexact("its weights are float (no weight quantizer): give it one, e.g. --weights binary");
+  if (!xs)
+    return inexact("its input is float: no activation quantizer feeds it (train with --acts, or --input-bits for "
+                   "the first layer; in a JSON topology, a quant_act layer before it)");
+  if (!weight_q_->grid(wg)) return inexact("its weights: " + weight_q_->no_grid_reason());
+  if (!xs->grid(xg)) return inexact("its input: " + xs->no_grid_reason());
+  if (xg.step.size() != 1) return inexact("its input quantizer '" + xs->spec().str() + "' has several scales (one is needed)");
   const int64_t channels = w_used.rank() > 0 ? w_used.dim(0) : 0;
-  if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels)) return false;
+  if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels))
+    return inexact("its weight quantizer '" + weight_q_->spec().str() + "' has " + std::to_string(wg.step.size()) +
+                   " scales for " + std::to_string(channels) + " output channels (one per channel at most)");
   // Every partial sum of the GEMM must be an exactly representable integer.
-  if (static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code() >= 16777216.0) return false;
+  const double bound = static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code();
+  if (bound >= 16777216.0)
+    return inexact(cat("a dot product of ", k, " codes of up to ", wg.max_abs_code(), " (weights '", weight_q_->spec().str(),
+                       "') times ", xg.max_abs_code(), " (inputs '", xs->spec().str(), "') reaches ", bound,
+                       ", beyond 2^24 = 16777216, the largest range float computes exactly; use fewer weight or "
+                       "input bits"));
   x_values_ = values_to_codes(x_used, xg.step, xc_);
   std::vector<float> wstep = wg.step;
   if (wstep.size() == 1) wstep.assign(static_cast<size_t>(channels), wg.step[0]);

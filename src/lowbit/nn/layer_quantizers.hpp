@@ -59,6 +59,16 @@ class LayerQuantizers {
   // or in*kh*kw). False, changing nothing, when the exact path does not apply.
   bool to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k);
   bool last_exact() const { return last_exact_; }  // the last to_codes() succeeded
+  // Why the last to_codes() failed, in words naming the quantizer and what to change
+  // ("its weights: 'int:4' is asymmetric (zero point 7)...", the 2^24 bound with its
+  // numbers); "" after a success.
+  const std::string& inexact_reason() const { return inexact_reason_; }
+  // For a layer that cannot take the exact path for a reason of its own (a pad value off
+  // the grid): last_exact() false, with that reason.
+  void set_inexact(std::string why) {
+    last_exact_ = false;
+    inexact_reason_ = std::move(why);
+  }
   // The codes of the last to_codes() (the values themselves when the step is 1).
   const Tensor& input_codes() const { return x_values_ ? *x_values_ : xc_; }
   const Tensor& weight_codes() const { return w_values_ ? *w_values_ : wc_; }
@@ -83,6 +93,7 @@ class LayerQuantizers {
   const Tensor* w_values_ = nullptr;
   std::vector<float> out_scale_;
   bool last_exact_ = false;
+  std::string inexact_reason_;
 };
 
 }  // namespace lowbit::nn

@@ -45,6 +45,8 @@ class Model {
   // Tells every quantizer the fraction of training done (progressive binarization).
   void set_training_progress(double t);
   int64_t macs() const { return net_->macs(input_shape_); }
+  // The fewest images a training batch may hold (Layer::min_training_batch).
+  int64_t min_training_batch() const { return net_->min_training_batch(input_shape_); }
   int64_t num_params();
 
   // {"name": ..., "input": [C, H, W], "layers": [...]}: build_model() of it rebuilds this model.

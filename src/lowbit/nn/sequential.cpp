@@ -1,5 +1,7 @@
 #include "lowbit/nn/sequential.hpp"
 
+#include <algorithm>
+
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::nn {
@@ -68,6 +70,16 @@ void Sequential::init(Rng& rng) {
   for (auto& l : layers_) l->init(rng);
 }
 
+int64_t Sequential::min_training_batch(const Shape& in) const {
+  int64_t most = 1;
+  Shape s = in;
+  for (const auto& l : layers_) {
+    most = std::max(most, l->min_training_batch(s));
+    s = l->output_shape(s);
+  }
+  return most;
+}
+
 int64_t Sequential::macs(const Shape& in) const {
   int64_t total = 0;
   Shape s = in;
@@ -95,6 +107,10 @@ std::vector<Layer*> Sequential::children() {
 Residual::Residual(std::unique_ptr<Sequential> body, std::unique_ptr<Sequential> shortcut)
     : body_(std::move(body)), shortcut_(std::move(shortcut)) {
   LOWBIT_CHECK(body_ != nullptr, "residual: body is required");
+}
+
+int64_t Residual::min_training_batch(const Shape& in) const {
+  return std::max(body_->min_training_batch(in), shortcut_ ? shortcut_->min_training_batch(in) : int64_t{1});
 }
 
 Shape Residual::output_shape(const Shape& in) const {

@@ -22,6 +22,7 @@ class Sequential : public Layer {
   std::vector<std::pair<std::string, Tensor*>> buffers() override;
   void init(Rng& rng) override;
   int64_t macs(const Shape& in) const override;
+  int64_t min_training_batch(const Shape& in) const override;
   json spec() const override;  // {"type":"sequential","layers":[...]}
   json layers_spec() const;    // just the array
   std::vector<Layer*> children() override;
@@ -48,6 +49,7 @@ class Residual : public Layer {
   std::vector<std::pair<std::string, Tensor*>> buffers() override;
   void init(Rng& rng) override;
   int64_t macs(const Shape& in) const override;
+  int64_t min_training_batch(const Shape& in) const override;
   json spec() const override;
   std::vector<Layer*> children() override;
 

@@ -40,6 +40,10 @@ float addnet_match_scale(const float* w, int64_t n, int adders);
 // distribution matching and learned afterwards.
 class AddNetQuantizer : public Quantizer {
  public:
+  std::string no_grid_reason() const override {
+    return "'" + spec_.str() + "' codebook values (sums of signed powers of two, RCCM) are not multiples of one "
+           "step, so they are not integer codes; the runtime cannot execute AddNet weights";
+  }
   // Throws lowbit::Error on activations.
   AddNetQuantizer(QuantSpec spec, Role role);
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;

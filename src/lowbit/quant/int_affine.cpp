@@ -209,6 +209,9 @@ void IntQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
 
 bool IntQuantizer::grid(Grid& out) const {
   if (params_.empty()) return false;
+  // Before training has set its running range, an activation quantizer takes each batch's
+  // own range: its codes are not a function of the value alone, so no fixed grid.
+  if (role_ == Role::kActivation && ema_init_[0] == 0.f) return false;
   Grid g{{}, params_[0].qmin, params_[0].qmax};
   for (const AffineParams& p : params_) {
     if (p.zero_point != 0 || !(p.scale > 0.f) || !std::isfinite(p.scale)) return false;
@@ -216,6 +219,20 @@ bool IntQuantizer::grid(Grid& out) const {
   }
   out = std::move(g);
   return true;
+}
+
+std::string IntQuantizer::no_grid_reason() const {
+  if (params_.empty()) return "'" + spec_.str() + "' has not quantized anything yet (no forward pass)";
+  if (role_ == Role::kActivation && ema_init_[0] == 0.f)
+    return "'" + spec_.str() + "' has no calibrated range yet: activation ranges are running averages that "
+           "training sets (untrained, each batch uses its own range)";
+  for (const AffineParams& p : params_)
+    if (p.zero_point != 0)
+      return "'" + spec_.str() + "' is asymmetric (zero point " + std::to_string(p.zero_point) +
+             "): its codes are not proportional to the values, so integer layers would need a zero-point "
+             "correction the runtime does not make; use '" + spec_.str() + ":signed' (symmetric, zero point 0)" +
+             (role_ == Role::kActivation ? " or ':unsigned' after a ReLU" : "");
+  return "'" + spec_.str() + "' has a scale that is not positive and finite";
 }
 
 }  // namespace lowbit::quant

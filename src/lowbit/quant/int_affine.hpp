@@ -67,6 +67,7 @@ class IntQuantizer : public Quantizer {
   std::vector<std::pair<std::string, Tensor*>> buffers() override;
   // codes q - Z in [qmin - Z, qmax - Z], step S per group; false when some Z != 0.
   bool grid(Grid& out) const override;
+  std::string no_grid_reason() const override;
   // Scales of the last forward: one per output channel (:channel) or one.
   const Tensor* scales() const override { return &scales_; }
   // Zero points and full parameters of the last forward, in the order of scales().

@@ -79,6 +79,10 @@ class Quantizer {
   // The grid of the last forward's output (see Grid); false when it is not on one (float
   // values, an affine zero point, sub-channel scales, progressive while training...).
   virtual bool grid(Grid& out) const { return false; }
+  // When grid() is false: why, in words a user can act on (export's error names it).
+  virtual std::string no_grid_reason() const {
+    return "'" + spec_.str() + "' gives values that are not integer codes times one scale";
+  }
 
  protected:
   QuantSpec spec_;

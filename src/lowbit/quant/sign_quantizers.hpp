@@ -50,6 +50,9 @@ class XnorQuantizer : public Quantizer {
   const Tensor* scales() const override { return &alpha_; }
   float latent_clip() const override { return 1.f; }
   bool grid(Grid& out) const override;  // codes +-1, step alpha per group (false if some alpha is 0)
+  std::string no_grid_reason() const override {
+    return "'" + spec_.str() + "' has an output channel whose scale mean|W| is 0 or not finite (all its weights 0?)";
+  }
 
  private:
   Tensor alpha_;  // one per group, from the last forward

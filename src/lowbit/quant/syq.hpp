@@ -26,6 +26,7 @@ class SyqQuantizer : public Quantizer {
   // codes +-1 (binary) or -1, 0, +1 (ternary), step alpha; false for several scales (they
   // vary along a dot product, not per output channel) or alpha <= 0.
   bool grid(Grid& out) const override;
+  std::string no_grid_reason() const override;
   float last_threshold() const { return eta_; }
 
   // Subgroup count and the subgroup of each kernel position for weights of this shape.

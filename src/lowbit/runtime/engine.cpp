@@ -6,12 +6,18 @@
 #include <array>
 #include <bit>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/fp_env.hpp"
+#include "lowbit/core/threading.hpp"
+#include "lowbit/core/json_get.hpp"
+#include "lowbit/format/input_fit.hpp"
 #include "lowbit/format/lbm.hpp"
+#include "lowbit/format/limits.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
 
 namespace lowbit::runtime {
@@ -136,10 +142,15 @@ struct Engine::Impl {
   // `planes` (plane b at planes + b * m * input_words()); patches, as code rows in w.codes.
   void prepare_input(Workspace& w, const uint8_t* img, int64_t height, int64_t width, int64_t i, int64_t m,
                      uint64_t* planes) const;
-  void check_images(int64_t n, int64_t height, int64_t width) const {
-    LOWBIT_CHECK(n >= 0 && height >= 1 && width >= 1 && height <= info.height && width <= info.width, source,
-                 ": images of ", height, "x", width, " do not fit the network input ", info.height, "x", info.width);
+  // Checks images of channels x height x width against the model input (format/input_fit.hpp)
+  // and returns them as the runtime reads them: a flat model ([features]) takes each image
+  // as one row of C*H*W values, 1 x features.
+  std::array<int64_t, 2> fit_images(int64_t n, int64_t channels, int64_t height, int64_t width) const {
+    LOWBIT_CHECK(n >= 0, source, ": image count ", n, " is negative");
+    format::check_images_fit(info.input_shape, channels, height, width, source);
+    return flat_input() ? std::array<int64_t, 2>{1, info.width} : std::array<int64_t, 2>{height, width};
   }
+  bool flat_input() const { return info.input_shape.size() == 1; }
   void plan();
   void run_chunk(Workspace& w, const uint8_t* images, int64_t m, int64_t height, int64_t width, float* scores,
                  int32_t* predictions, std::vector<std::vector<int32_t>>* trace = nullptr, const Team& team = {}) const;
@@ -152,24 +163,31 @@ struct Engine::Impl {
 namespace {
 
 template <class T>
-std::vector<T> blob(const format::LbmFile& f, const std::string& name, size_t count, const std::string& where) {
-  const format::LbmSection& s = f.get(name, format::SectionKind::kBlob);
-  LOWBIT_CHECK(s.size == count * sizeof(T), f.source(), ": ", where, ": section '", name, "' has ", s.size,
-               " bytes, expected ", count * sizeof(T));
+std::vector<T> blob(const format::LbmFile& f, const json& name_value, size_t count, const std::string& where) {
+  const std::string name = json_string(name_value, where + ": the section name");
+  const format::LbmSection* s = f.find(name);
+  LOWBIT_CHECK(s && s->kind == format::SectionKind::kBlob, where, ": no blob section '", name, "'");
+  LOWBIT_CHECK(s->size == count * sizeof(T), where, ": section '", name, "' has ", s->size, " bytes, expected ",
+               count * sizeof(T));
   static_assert(std::endian::native == std::endian::little, "the runtime reads little-endian blobs directly");
   std::vector<T> v(count);
-  if (count) std::memcpy(v.data(), s.data, s.size);
+  if (count) std::memcpy(v.data(), s->data, s->size);
   return v;
+}
+
+// Float constants of the score layer: the arithmetic evaluation repeats must be finite.
+void check_finite(const std::vector<float>& v, const std::string& where, const char* what) {
+  for (size_t i = 0; i < v.size(); ++i)
+    LOWBIT_CHECK(std::isfinite(v[i]), where, ": ", what, " of class ", i, " is ", v[i], " (not finite)");
 }
 
 Codes parse_codes(const json& j, const std::string& where) {
   Codes c;
-  const std::string f = j.at("format").get<std::string>();
+  const std::string f = json_string(j, "format", where);
   if (f == "pm1") return c;
   LOWBIT_CHECK(f == "planes", where, ": unknown code format '", f, "' (pm1 or planes)");
   c.pm1 = false;
-  c.bits = j.at("bits").get<int>();
-  LOWBIT_CHECK(c.bits >= 1 && c.bits <= 8, where, ": code bits ", c.bits, " outside 1..8");
+  c.bits = static_cast<int>(json_int(j, "bits", 1, format::kMaxCodeBits, where));
   return c;
 }
 
@@ -195,214 +213,214 @@ std::string describe(const DenseLayer& d, int planes) {
 
 }  // namespace
 
+// Every message is relative to the file ("layer 3: ..."); load() names the file once.
 void Engine::Impl::parse(const format::LbmFile& file) {
+  namespace F = format;
   json m;
   try {
     m = json::parse(file.json_text("model"));
   } catch (const json::exception& e) {
-    fail(source, ": section 'model' is not valid JSON: ", e.what());
+    fail("section 'model' is not valid JSON: ", e.what());
   }
-  try {
-    LOWBIT_CHECK(m.at("kind") == "lowbit-model", source, ": not a lowbit model (kind ", m.at("kind").dump(), ")");
-    info.name = m.at("name").get<std::string>();
-    info.classes = m.at("classes").get<int64_t>();
-    const json& in = m.at("input");
-    info.input_shape = in.at("shape").get<std::vector<int64_t>>();
-    LOWBIT_CHECK(info.input_shape.size() == 3 || info.input_shape.size() == 1, source, ": input shape must be [C, H, W] or [features]");
-    // Bounds before any size is multiplied: every product below stays far from overflow.
-    int64_t numel = 1;
-    for (int64_t d : info.input_shape) {
-      LOWBIT_CHECK(d > 0 && d <= (1 << 16), source, ": input dimension ", d, " out of range (1..65536)");
-      numel *= d;
+  LOWBIT_CHECK(m.is_object() && m.value("kind", json()) == "lowbit-model", "not a lowbit model (kind ",
+               m.is_object() ? m.value("kind", json()).dump() : m.dump().substr(0, 20), ")");
+  info.name = json_string(m, "name", "model");
+  info.classes = json_int(m, "classes", 1, F::kMaxOutputs, "model");
+  const json& in = json_member(m, "input", "model");
+  info.input_shape = json_ints(in, "shape", 3, 1, F::kMaxInputDim, "input");
+  LOWBIT_CHECK(info.input_shape.size() == 3 || info.input_shape.size() == 1, "input shape must be [C, H, W] or [features]");
+  // Bounds before any size is multiplied: every product below stays far from overflow.
+  int64_t numel = 1;
+  for (int64_t d : info.input_shape) numel *= d;
+  LOWBIT_CHECK(numel <= F::kMaxInputValues, "input of ", numel, " values is too large (at most ", F::kMaxInputValues, ")");
+  const bool image = info.input_shape.size() == 3;
+  info.channels = image ? info.input_shape[0] : 1;
+  info.height = image ? info.input_shape[1] : 1;
+  info.width = image ? info.input_shape[2] : info.input_shape[0];
+  info.input_quantizer = json_string_or(in, "quantizer", "", "input");
+  info.normalize = json_string_or(in, "normalize", "", "input");
+  input_codes = parse_codes(in, "input");
+  const std::string layout = json_string_or(in, "layout", "flat", "input");
+  LOWBIT_CHECK(layout == "flat" || layout == "patches", "input layout '", layout, "' (flat or patches)");
+  input_patches = layout == "patches";
+  LOWBIT_CHECK(!input_patches || image, "a patches input needs a [C, H, W] shape");
+  const std::vector<uint8_t> table = blob<uint8_t>(file, json_member(in, "lut", "input"), 256, "input");
+  const int max_code = input_codes.pm1 ? 1 : (1 << input_codes.bits) - 1;
+  for (int p = 0; p < 256; ++p) {
+    LOWBIT_CHECK(table[static_cast<size_t>(p)] <= max_code, "input table code ", int(table[static_cast<size_t>(p)]),
+                 " for pixel ", p, " exceeds ", max_code);
+    lut[p] = table[static_cast<size_t>(p)];
+  }
+  classify_lut();
+  std::array<int64_t, 3> map = input_patches ? std::array<int64_t, 3>{info.height, info.width, info.channels}
+                                         : std::array<int64_t, 3>{1, 1, numel};
+  Codes codes = input_codes;
+  bool ended = false;
+  const json& ls = json_member(m, "layers", "model");
+  LOWBIT_CHECK(ls.is_array() && !ls.empty() && static_cast<int64_t>(ls.size()) <= F::kMaxLayers,
+               "'layers' must be an array of 1..", F::kMaxLayers, " layers");
+  for (size_t i = 0; i < ls.size(); ++i) {
+    const json& l = ls[i];
+    const std::string where = "layer " + std::to_string(i);
+    LOWBIT_CHECK(!ended, where, ": layers after the score layer");
+    const std::string op = json_string(l, "op", where);
+    LOWBIT_CHECK(op == "dense" || op == "conv", where, ": unknown op '", op, "' (this runtime knows: dense, conv)");
+    DenseLayer d;
+    d.conv = op == "conv";
+    d.h = map[0], d.w = map[1], d.c = map[2];
+    const std::vector<int64_t> in_shape = json_ints(l, "in_shape", 3, 1, F::kMaxInputValues, where);
+    LOWBIT_CHECK(in_shape == std::vector<int64_t>(map.begin(), map.end()), where, ": input map ",
+                 json(in_shape).dump(), " differs from the previous layer's output [", map[0], ",", map[1], ",",
+                 map[2], "]");
+    d.in = json_int(l, "in", 1, numel * F::kMaxKernel * F::kMaxKernel, where);
+    d.out = json_int(l, "out", 1, F::kMaxOutputs, where);
+    const int64_t cw = kernels::packed_words(d.c);
+    int64_t words = 0;
+    if (d.conv) {
+      const auto k = json_ints(l, "kernel", 2, 1, F::kMaxKernel, where);
+      const auto pad = l.contains("padding") ? json_ints(l, "padding", 2, 0, F::kMaxKernel, where)
+                                             : std::vector<int64_t>{0, 0};
+      LOWBIT_CHECK(k.size() == 2 && pad.size() == 2 && pad[0] < k[0] && pad[1] < k[1] && k[0] <= d.h + 2 * pad[0] &&
+                       k[1] <= d.w + 2 * pad[1],
+                   where, ": kernel ", json(k).dump(), " with padding ", json(pad).dump(), " does not fit the ", d.h,
+                   "x", d.w, " input");
+      d.kh = k[0], d.kw = k[1], d.pad_h = pad[0], d.pad_w = pad[1];
+      d.pad_value = static_cast<int>(json_int_or(l, "pad_value", 0, -1, 1, where));
+      LOWBIT_CHECK(d.pad_value == 0 || codes.pm1, where, ": pad_value ", d.pad_value, " needs +-1 inputs");
+      d.stride = json_int(l, "stride", 1, F::kMaxStride, where);
+      d.oh = (d.h + 2 * d.pad_h - d.kh) / d.stride + 1, d.ow = (d.w + 2 * d.pad_w - d.kw) / d.stride + 1;
+      LOWBIT_CHECK(d.in == d.kh * d.kw * d.c, where, ": ", d.in, " inputs for a ", d.kh, "x", d.kw, "x", d.c, " patch");
+      d.dense_patches = i == 0 && input_patches;
+      words = d.dense_patches ? kernels::packed_words(d.in) : d.kh * d.kw * cw;
+      d.ph = d.oh, d.pw = d.ow;
+      if (l.contains("pool")) {
+        const json& pool = l.at("pool");
+        d.pool = json_int(pool, "kernel", 1, F::kMaxPool, where + ": pool");
+        d.pool_stride = json_int(pool, "stride", 1, F::kMaxStride, where + ": pool");
+        LOWBIT_CHECK(d.pool <= d.oh && d.pool <= d.ow, where, ": pooling ", pool.dump(), " does not fit the ", d.oh,
+                     "x", d.ow, " output");
+        d.ph = (d.oh - d.pool) / d.pool_stride + 1, d.pw = (d.ow - d.pool) / d.pool_stride + 1;
+      }
+    } else {
+      LOWBIT_CHECK(!(i == 0 && input_patches), where, ": a patches input needs a convolutional first layer");
+      LOWBIT_CHECK(d.in == d.h * d.w * d.c, where, ": takes ", d.in, " features, its input has ", d.h * d.w * d.c);
+      words = d.h * d.w * cw;
     }
-    LOWBIT_CHECK(numel <= (int64_t{1} << 24), source, ": input of ", numel, " values is too large");
-    const bool image = info.input_shape.size() == 3;
-    info.channels = image ? info.input_shape[0] : 1;
-    info.height = image ? info.input_shape[1] : 1;
-    info.width = image ? info.input_shape[2] : info.input_shape[0];
-    info.input_quantizer = in.value("quantizer", "");
-    info.normalize = in.value("normalize", "");
-    input_codes = parse_codes(in, source + ": input");
-    const std::string layout = in.value("layout", "flat");
-    LOWBIT_CHECK(layout == "flat" || layout == "patches", source, ": input layout '", layout, "' (flat or patches)");
-    input_patches = layout == "patches";
-    LOWBIT_CHECK(!input_patches || info.input_shape.size() == 3, source, ": a patches input needs a [C, H, W] shape");
-    const std::vector<uint8_t> table = blob<uint8_t>(file, in.at("lut").get<std::string>(), 256, "input");
-    const int max_code = input_codes.pm1 ? 1 : (1 << input_codes.bits) - 1;
-    for (int p = 0; p < 256; ++p) {
-      LOWBIT_CHECK(table[static_cast<size_t>(p)] <= max_code, source, ": input table code ", int(table[static_cast<size_t>(p)]),
-                   " for pixel ", p, " exceeds ", max_code);
-      lut[p] = table[static_cast<size_t>(p)];
-    }
-    classify_lut();
-    std::array<int64_t, 3> map = input_patches ? std::array<int64_t, 3>{info.height, info.width, info.channels}
-                                           : std::array<int64_t, 3>{1, 1, numel};
-    Codes codes = input_codes;
-    bool ended = false;
-    const json& ls = m.at("layers");
-    LOWBIT_CHECK(ls.is_array() && !ls.empty() && ls.size() <= 4096, source, ": 'layers' must be a non-empty array");
-    for (size_t i = 0; i < ls.size(); ++i) {
-      const json& l = ls[i];
-      const std::string where = source + ": layer " + std::to_string(i);
-      LOWBIT_CHECK(!ended, where, ": layers after the score layer");
-      const std::string op = l.at("op").get<std::string>();
-      LOWBIT_CHECK(op == "dense" || op == "conv", where, ": unknown op '", op, "' (this runtime knows: dense, conv)");
-      DenseLayer d;
-      d.conv = op == "conv";
-      d.h = map[0], d.w = map[1], d.c = map[2];
-      LOWBIT_CHECK(l.at("in_shape").get<std::vector<int64_t>>() == std::vector<int64_t>(map.begin(), map.end()), where,
-                   ": input map ", l.at("in_shape").dump(), " differs from the previous layer's output [", map[0], ",",
-                   map[1], ",", map[2], "]");
-      d.in = l.at("in").get<int64_t>();
-      d.out = l.at("out").get<int64_t>();
-      LOWBIT_CHECK(d.out > 0 && d.out <= (1 << 16), where, ": ", d.out, " outputs out of range");
-      const int64_t cw = kernels::packed_words(d.c);
-      int64_t words = 0;
-      if (d.conv) {
-        const auto k = l.at("kernel").get<std::vector<int64_t>>();
-        const auto pad = l.value("padding", std::vector<int64_t>{0, 0});
-        LOWBIT_CHECK(k.size() == 2 && k[0] >= 1 && k[1] >= 1 && pad.size() == 2 && pad[0] >= 0 && pad[1] >= 0 &&
-                         pad[0] < k[0] && pad[1] < k[1] && k[0] <= d.h + 2 * pad[0] && k[1] <= d.w + 2 * pad[1],
-                     where, ": kernel ", l.at("kernel").dump(), " with padding ", l.value("padding", json()).dump(),
-                     " does not fit the ", d.h, "x", d.w, " input");
-        d.kh = k[0], d.kw = k[1], d.pad_h = pad[0], d.pad_w = pad[1];
-        d.pad_value = l.value("pad_value", 0);
-        LOWBIT_CHECK(d.pad_value >= -1 && d.pad_value <= 1 && (d.pad_value == 0 || codes.pm1), where, ": pad_value ",
-                     d.pad_value, " (0, or -1 / +1 for +-1 inputs)");
-        d.stride = l.at("stride").get<int64_t>();
-        LOWBIT_CHECK(d.stride >= 1 && d.stride <= 64, where, ": stride ", d.stride, " out of range");
-        d.oh = (d.h + 2 * d.pad_h - d.kh) / d.stride + 1, d.ow = (d.w + 2 * d.pad_w - d.kw) / d.stride + 1;
-        LOWBIT_CHECK(d.in == d.kh * d.kw * d.c, where, ": ", d.in, " inputs for a ", d.kh, "x", d.kw, "x", d.c, " patch");
-        d.dense_patches = i == 0 && input_patches;
-        words = d.dense_patches ? kernels::packed_words(d.in) : d.kh * d.kw * cw;
-        d.ph = d.oh, d.pw = d.ow;
-        if (l.contains("pool")) {
-          d.pool = l.at("pool").at("kernel").get<int64_t>();
-          d.pool_stride = l.at("pool").at("stride").get<int64_t>();
-          LOWBIT_CHECK(d.pool >= 1 && d.pool <= d.oh && d.pool <= d.ow && d.pool_stride >= 1 && d.pool_stride <= 64,
-                       where, ": pooling ", l.at("pool").dump(), " does not fit the ", d.oh, "x", d.ow, " output");
-          d.ph = (d.oh - d.pool) / d.pool_stride + 1, d.pw = (d.ow - d.pool) / d.pool_stride + 1;
+    d.input = parse_codes(json_member(l, "input", where), where + ": input");
+    LOWBIT_CHECK(same(d.input, codes), where, ": input codes differ from what the previous layer produces");
+    const json& w = json_member(l, "weights", where);
+    const std::string wwhere = where + ": weights";
+    const int planes = static_cast<int>(json_int(w, "planes", 1, F::kMaxWeightPlanes, wwhere));
+    d.shift = static_cast<int>(json_int_or(w, "shift", 0, 0, 1, wwhere));
+    for (int64_t c : json_ints(w, "coef", F::kMaxWeightPlanes, -F::kMaxWeightCoef, F::kMaxWeightCoef, wwhere))
+      d.coef.push_back(static_cast<int32_t>(c));
+    LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, wwhere, ": ", d.coef.size(), " coefficients for ", planes,
+                 " planes");
+    // Accumulators stay far from int32 overflow (format/limits.hpp).
+    LOWBIT_CHECK(F::accumulators_fit_int32(d.in, d.coef), where, ": accumulators could overflow int32");
+    LOWBIT_CHECK(static_cast<double>(planes) * static_cast<double>(d.out) * static_cast<double>(words) <= double(1 << 28),
+                 where, ": weights of ", planes, " x ", d.out, " x ", words, " words are too large");
+    const auto bits = blob<uint64_t>(file, json_member(w, "blob", wwhere), static_cast<size_t>(planes * d.out * words), where);
+    for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * d.out * words, d.out, words);
+    if (d.dense_patches) {
+      // w[o][t] = sum_j coef_j (+-1); a +-1 input (code 0/1 for -1/+1) is 2 code - 1, so
+      // its sum is 2 (code . w) - sum_t w[t]: twice the weights and that bias.
+      std::vector<int32_t> iw(static_cast<size_t>(d.out * d.in), 0), bias(static_cast<size_t>(d.out), 0);
+      for (int64_t o = 0; o < d.out; ++o)
+        for (int64_t t = 0; t < d.in; ++t) {
+          int32_t v = 0;
+          for (int j = 0; j < planes; ++j)
+            v += ((bits[static_cast<size_t>((j * d.out + o) * words + t / 64)] >> (t % 64)) & 1u) ? d.coef[j] : -d.coef[j];
+          iw[static_cast<size_t>(o * d.in + t)] = codes.pm1 ? 2 * v : v;
+          if (codes.pm1) bias[static_cast<size_t>(o)] -= v;
         }
-      } else {
-        LOWBIT_CHECK(!(i == 0 && input_patches), where, ": a patches input needs a convolutional first layer");
-        LOWBIT_CHECK(d.in == d.h * d.w * d.c, where, ": takes ", d.in, " features, its input has ", d.h * d.w * d.c);
-        words = d.h * d.w * cw;
-      }
-      d.input = parse_codes(l.at("input"), where);
-      LOWBIT_CHECK(same(d.input, codes), where, ": input codes differ from what the previous layer produces");
-      const json& w = l.at("weights");
-      const int planes = w.at("planes").get<int>();
-      LOWBIT_CHECK(planes >= 1 && planes <= 9, where, ": weight planes ", planes, " outside 1..9");
-      d.shift = w.value("shift", 0);
-      LOWBIT_CHECK(d.shift == 0 || d.shift == 1, where, ": weight shift ", d.shift, " (0 or 1)");
-      d.coef = w.at("coef").get<std::vector<int32_t>>();
-      LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, where, ": ", d.coef.size(), " coefficients for ", planes, " planes");
-      // Accumulators stay far from int32 overflow: |acc| <= in * max|w| * max code (x2
-      // for a +-1 first convolution's doubled integer weights).
-      int64_t wmax = 0;
-      for (int32_t c : d.coef) {
-        LOWBIT_CHECK(c >= -(1 << 16) && c <= (1 << 16), where, ": weight coefficient ", c, " out of range");
-        wmax += std::abs(int64_t{c});
-      }
-      LOWBIT_CHECK(d.in * wmax * 255 * 2 < (int64_t{1} << 31), where, ": accumulators could overflow int32");
-      LOWBIT_CHECK(static_cast<double>(planes) * static_cast<double>(d.out) * static_cast<double>(words) <= double(1 << 28),
-                   where, ": weights of ", planes, " x ", d.out, " x ", words, " words are too large");
-      const auto bits = blob<uint64_t>(file, w.at("blob").get<std::string>(), static_cast<size_t>(planes * d.out * words), where);
-      for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * d.out * words, d.out, words);
-      if (d.dense_patches) {
-        // w[o][t] = sum_j coef_j (+-1); a +-1 input (code 0/1 for -1/+1) is 2 code - 1, so
-        // its sum is 2 (code . w) - sum_t w[t]: twice the weights and that bias.
-        std::vector<int32_t> iw(static_cast<size_t>(d.out * d.in), 0), bias(static_cast<size_t>(d.out), 0);
-        for (int64_t o = 0; o < d.out; ++o)
-          for (int64_t t = 0; t < d.in; ++t) {
-            int32_t v = 0;
+      d.int_weights = kernels::IntMatrix(iw.data(), bias.data(), d.out, d.in);
+    }
+    if (d.conv && (d.pad_h || d.pad_w) && codes.pm1 && d.pad_value != -1) {
+      // Weight of tap (dy, dx) summed over channels, per output: tap_sum[o][tap].
+      const int64_t taps = d.kh * d.kw;
+      std::vector<int32_t> tap_sum(static_cast<size_t>(d.out * taps), 0);
+      for (int64_t o = 0; o < d.out; ++o)
+        for (int64_t tap = 0; tap < taps; ++tap)
+          for (int64_t ch = 0; ch < d.c; ++ch) {
+            const int64_t b = d.dense_patches ? tap * d.c + ch : tap * cw * 64 + ch;
             for (int j = 0; j < planes; ++j)
-              v += ((bits[static_cast<size_t>((j * d.out + o) * words + t / 64)] >> (t % 64)) & 1u) ? d.coef[j] : -d.coef[j];
-            iw[static_cast<size_t>(o * d.in + t)] = codes.pm1 ? 2 * v : v;
-            if (codes.pm1) bias[static_cast<size_t>(o)] -= v;
+              tap_sum[static_cast<size_t>(o * taps + tap)] +=
+                  ((bits[static_cast<size_t>((j * d.out + o) * words + b / 64)] >> (b % 64)) & 1u) ? d.coef[j] : -d.coef[j];
           }
-        d.int_weights = kernels::IntMatrix(iw.data(), bias.data(), d.out, d.in);
-      }
-      if (d.conv && (d.pad_h || d.pad_w) && codes.pm1 && d.pad_value != -1) {
-        // Weight of tap (dy, dx) summed over channels, per output: tap_sum[o][tap].
-        const int64_t taps = d.kh * d.kw;
-        std::vector<int32_t> tap_sum(static_cast<size_t>(d.out * taps), 0);
-        for (int64_t o = 0; o < d.out; ++o)
-          for (int64_t tap = 0; tap < taps; ++tap)
-            for (int64_t ch = 0; ch < d.c; ++ch) {
-              const int64_t b = d.dense_patches ? tap * d.c + ch : tap * cw * 64 + ch;
-              for (int j = 0; j < planes; ++j)
-                tap_sum[static_cast<size_t>(o * taps + tap)] +=
-                    ((bits[static_cast<size_t>((j * d.out + o) * words + b / 64)] >> (b % 64)) & 1u) ? d.coef[j] : -d.coef[j];
+      for (int64_t y = 0; y < d.oh; ++y)
+        for (int64_t x = 0; x < d.ow; ++x) {
+          std::vector<int32_t> fix(static_cast<size_t>(d.out), 0);
+          bool border = false;
+          for (int64_t dy = 0; dy < d.kh; ++dy)
+            for (int64_t dx = 0; dx < d.kw; ++dx) {
+              const int64_t iy = y * d.stride + dy - d.pad_h, ix = x * d.stride + dx - d.pad_w;
+              if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
+              border = true;
+              for (int64_t o = 0; o < d.out; ++o)
+                fix[static_cast<size_t>(o)] += (d.pad_value + 1) * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
             }
-        for (int64_t y = 0; y < d.oh; ++y)
-          for (int64_t x = 0; x < d.ow; ++x) {
-            std::vector<int32_t> fix(static_cast<size_t>(d.out), 0);
-            bool border = false;
-            for (int64_t dy = 0; dy < d.kh; ++dy)
-              for (int64_t dx = 0; dx < d.kw; ++dx) {
-                const int64_t iy = y * d.stride + dy - d.pad_h, ix = x * d.stride + dx - d.pad_w;
-                if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
-                border = true;
-                for (int64_t o = 0; o < d.out; ++o)
-                  fix[static_cast<size_t>(o)] += (d.pad_value + 1) * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
-              }
-            if (!border) continue;
-            d.pad_pixels.push_back(y * d.ow + x);
-            d.pad_fix.insert(d.pad_fix.end(), fix.begin(), fix.end());
-          }
-      }
-      d.negated.assign(static_cast<size_t>(d.out), 0);
-      for (int64_t r : w.value("negated_rows", std::vector<int64_t>{})) {
-        LOWBIT_CHECK(r >= 0 && r < d.out, where, ": negated row ", r, " out of range");
-        d.negated[static_cast<size_t>(r)] = 1;
-      }
-      const json& o = l.at("output");
-      if (o.at("format") == "scores") {
-        d.scores = true;
-        const size_t M = static_cast<size_t>(d.out);
-        d.scale = blob<float>(file, o.at("scale").get<std::string>(), M, where);
-        if (o.contains("bias")) d.bias = blob<float>(file, o.at("bias").get<std::string>(), M, where);
-        if (o.contains("bn")) {
-          d.bn_mean = blob<float>(file, o.at("bn").at("mean").get<std::string>(), M, where);
-          d.bn_scale = blob<float>(file, o.at("bn").at("scale").get<std::string>(), M, where);
-          d.bn_shift = blob<float>(file, o.at("bn").at("shift").get<std::string>(), M, where);
+          if (!border) continue;
+          d.pad_pixels.push_back(y * d.ow + x);
+          d.pad_fix.insert(d.pad_fix.end(), fix.begin(), fix.end());
         }
-        LOWBIT_CHECK(d.out == info.classes, where, ": ", d.out, " scores for ", info.classes, " classes");
-        LOWBIT_CHECK(!d.conv, where, ": the score layer must be dense");
-        ended = true;
-      } else {
-        d.output = parse_codes(o, where + " output");
-        d.levels = o.at("levels").get<int>();
-        const int expect = d.output.pm1 ? 1 : (1 << d.output.bits) - 1;
-        LOWBIT_CHECK(d.levels >= 1 && d.levels <= expect && kernels::threshold_bits(d.levels) == d.output.planes(),
-                     where, ": ", d.levels, " threshold levels do not fit the output codes");
-        d.thresholds = blob<int32_t>(file, o.at("thresholds").get<std::string>(), static_cast<size_t>(d.out * d.levels), where);
-        for (int64_t c = 0; c < d.out; ++c)
-          for (int l = 1; l < d.levels; ++l)
-            LOWBIT_CHECK(d.thresholds[static_cast<size_t>(c * d.levels + l - 1)] <= d.thresholds[static_cast<size_t>(c * d.levels + l)],
-                         where, ": thresholds of channel ", c, " are not sorted");
-        codes = d.output;
-      }
-      d.fused = !d.scores && d.levels == 1 && (d.dense_patches || (d.planes.size() == 1 && d.coef[0] == 1)) &&
-                d.pad_pixels.empty();
-      if (d.fused) {
-        const int64_t padded = d.dense_patches ? d.int_weights.padded_rows() : d.planes[0].blocks() * kernels::BinaryMatrix::kBlock;
-        d.fused_thresholds.assign(static_cast<size_t>(padded), INT32_MAX);
-        std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
-      }
-      LOWBIT_CHECK(d.oh * d.ow * d.out <= (int64_t{1} << 26) && d.oh * d.ow * d.kh * d.kw * cw <= (int64_t{1} << 26),
-                   where, ": per-image buffers of this layer would be too large");
-      map = {d.ph, d.pw, d.out};
-      info.binary_macs += d.in * d.out * d.oh * d.ow;
-      info.layers.push_back(describe(d, planes));
-      layers.push_back(std::move(d));
     }
-    LOWBIT_CHECK(ended, source, ": the last layer does not produce scores");
-    latency_mode = std::none_of(layers.begin(), layers.end(), [](const DenseLayer& d) { return d.conv; });
-  } catch (const json::exception& e) {
-    fail(source, ": model description: ", e.what());
+    d.negated.assign(static_cast<size_t>(d.out), 0);
+    if (w.contains("negated_rows"))
+      for (int64_t r : json_ints(w, "negated_rows", static_cast<size_t>(d.out), 0, d.out - 1, wwhere))
+        d.negated[static_cast<size_t>(r)] = 1;
+    const json& o = json_member(l, "output", where);
+    const std::string owhere = where + ": output";
+    if (json_string(o, "format", owhere) == "scores") {
+      d.scores = true;
+      const size_t M = static_cast<size_t>(d.out);
+      d.scale = blob<float>(file, json_member(o, "scale", owhere), M, where);
+      check_finite(d.scale, where, "the score scale");
+      if (o.contains("bias")) {
+        d.bias = blob<float>(file, o.at("bias"), M, where);
+        check_finite(d.bias, where, "the score bias");
+      }
+      if (o.contains("bn")) {
+        const json& bn = o.at("bn");
+        d.bn_mean = blob<float>(file, json_member(bn, "mean", owhere + ": bn"), M, where);
+        d.bn_scale = blob<float>(file, json_member(bn, "scale", owhere + ": bn"), M, where);
+        d.bn_shift = blob<float>(file, json_member(bn, "shift", owhere + ": bn"), M, where);
+        check_finite(d.bn_mean, where, "the BatchNorm mean");
+        check_finite(d.bn_scale, where, "the BatchNorm scale");
+        check_finite(d.bn_shift, where, "the BatchNorm shift");
+      }
+      LOWBIT_CHECK(d.out == info.classes, where, ": ", d.out, " scores for ", info.classes, " classes");
+      LOWBIT_CHECK(!d.conv, where, ": the score layer must be dense");
+      ended = true;
+    } else {
+      d.output = parse_codes(o, owhere);
+      const int expect = d.output.pm1 ? 1 : (1 << d.output.bits) - 1;
+      d.levels = static_cast<int>(json_int(o, "levels", 1, expect, owhere));
+      LOWBIT_CHECK(kernels::threshold_bits(d.levels) == d.output.planes(), where, ": ", d.levels,
+                   " threshold levels do not fit the output codes");
+      d.thresholds = blob<int32_t>(file, json_member(o, "thresholds", owhere), static_cast<size_t>(d.out * d.levels), where);
+      for (int64_t c = 0; c < d.out; ++c)
+        for (int l = 1; l < d.levels; ++l)
+          LOWBIT_CHECK(d.thresholds[static_cast<size_t>(c * d.levels + l - 1)] <= d.thresholds[static_cast<size_t>(c * d.levels + l)],
+                       where, ": thresholds of channel ", c, " are not sorted");
+      codes = d.output;
+    }
+    d.fused = !d.scores && d.levels == 1 && (d.dense_patches || (d.planes.size() == 1 && d.coef[0] == 1)) &&
+              d.pad_pixels.empty();
+    if (d.fused) {
+      const int64_t padded = d.dense_patches ? d.int_weights.padded_rows() : d.planes[0].blocks() * kernels::BinaryMatrix::kBlock;
+      d.fused_thresholds.assign(static_cast<size_t>(padded), INT32_MAX);
+      std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
+    }
+    LOWBIT_CHECK(d.oh * d.ow * d.out <= (int64_t{1} << 26) && d.oh * d.ow * d.kh * d.kw * cw <= (int64_t{1} << 26),
+                 where, ": per-image buffers of this layer would be too large");
+    map = {d.ph, d.pw, d.out};
+    info.binary_macs += d.in * d.out * d.oh * d.ow;
+    info.layers.push_back(describe(d, planes));
+    layers.push_back(std::move(d));
   }
+  LOWBIT_CHECK(ended, "the last layer does not produce scores");
+  latency_mode = std::none_of(layers.begin(), layers.end(), [](const DenseLayer& d) { return d.conv; });
 }
 
 void Engine::Impl::plan() {
@@ -619,60 +637,84 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
-Engine Engine::load(const std::string& path, const EngineOptions& opt) {
+Engine Engine::from_file(const format::LbmFile& file, const EngineOptions& opt) {
+  LOWBIT_CHECK(opt.chunk >= 1 && opt.chunk <= 4096, file.source(), ": EngineOptions::chunk ", opt.chunk,
+               " outside 1..4096");
+  LOWBIT_CHECK(opt.threads >= 0 && opt.threads <= kMaxThreads, file.source(), ": EngineOptions::threads ",
+               opt.threads, " outside 0..", kMaxThreads, " (0 = all cores)");
   auto impl = std::make_unique<Impl>();
-  impl->source = path;
+  impl->source = file.source();
   impl->opt = opt;
-  LOWBIT_CHECK(opt.chunk >= 1 && opt.chunk <= 4096, path, ": chunk ", opt.chunk, " outside 1..4096");
-  impl->parse(format::LbmFile::read(path));
+  try {
+    impl->parse(file);
+  } catch (const Error& e) {
+    fail(file.source(), ": ", e.what());
+  } catch (const json::exception& e) {
+    fail(file.source(), ": model description: ", e.what());
+  }
   impl->threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
   impl->plan();
   return Engine(std::move(impl));
 }
 
+Engine Engine::load(const std::string& path, const EngineOptions& opt) {
+  return from_file(format::LbmFile::read(path), opt);
+}
+
+Engine Engine::from_bytes(const std::vector<uint8_t>& bytes, const std::string& what, const EngineOptions& opt) {
+  return from_file(format::LbmFile::parse(bytes.data(), bytes.size(), what), opt);
+}
+
 const ModelInfo& Engine::info() const { return impl_->info; }
 
-std::vector<std::vector<int32_t>> Engine::trace(const uint8_t* images, int64_t n, int64_t height, int64_t width) {
+std::vector<std::vector<int32_t>> Engine::trace(const uint8_t* images, int64_t n, int64_t channels, int64_t height,
+                                                int64_t width) {
   Impl& im = *impl_;
-  im.check_images(n, height, width);
+  const auto [h, w] = im.fit_images(n, channels, height, width);
+  FpContractScope fp;
   std::vector<std::vector<int32_t>> out(im.layers.size());
-  const int64_t image_size = im.info.channels * height * width;
+  const int64_t image_size = im.info.channels * h * w;
   for (int64_t s = 0; s < n; s += im.opt.chunk) {
     const int64_t m = std::min(im.opt.chunk, n - s);
-    im.run_chunk(im.work[0], images + s * image_size, m, height, width, nullptr, nullptr, &out);
+    im.run_chunk(im.work[0], images + s * image_size, m, h, w, nullptr, nullptr, &out);
   }
   return out;
 }
 int Engine::threads() const { return impl_->threads; }
 
 void Engine::set_threads(int threads) {
-  LOWBIT_CHECK(threads >= 1 && threads <= 1024, "runtime: threads must be in 1..1024, got ", threads);
+  LOWBIT_CHECK(threads >= 1 && threads <= kMaxThreads, "runtime: threads must be in 1..", kMaxThreads, ", got ", threads);
   impl_->threads = threads;
   impl_->plan();
 }
 
-void Engine::run(const uint8_t* images, int64_t n, int64_t height, int64_t width, float* scores,
+void Engine::run(const uint8_t* images, int64_t n, int64_t channels, int64_t height, int64_t width, float* scores,
                  int32_t* predictions) {
   Impl& im = *impl_;
-  im.check_images(n, height, width);
-  const int64_t image_size = im.info.channels * height * width, classes = im.info.classes;
+  const auto [h, w] = im.fit_images(n, channels, height, width);
+  const int64_t image_size = im.info.channels * h * w, classes = im.info.classes;
   if (n > 0 && n < im.threads && n <= im.opt.chunk && im.latency_mode) {
     // Fewer images than threads (batch-1 latency): the threads share each layer's output
     // channels instead of images.
 #pragma omp parallel num_threads(im.threads)
     {
+      FpContractScope fp;  // the contract's float mode on this thread, the caller's restored after
       const Team team{omp_get_thread_num(), omp_get_num_threads()};
-      im.run_chunk(im.work[0], images, n, height, width, scores, predictions, nullptr, team);
+      im.run_chunk(im.work[0], images, n, h, w, scores, predictions, nullptr, team);
     }
     return;
   }
   const int64_t chunk = std::min(im.opt.chunk, std::max<int64_t>(1, (n + im.threads - 1) / im.threads));
   const int64_t tasks = (n + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(im.threads) schedule(dynamic, 1) if (tasks > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t s = t * chunk, m = std::min(chunk, n - s);
-    im.run_chunk(im.work[static_cast<size_t>(omp_get_thread_num())], images + s * image_size, m, height, width,
-                 scores ? scores + s * classes : nullptr, predictions ? predictions + s : nullptr);
+#pragma omp parallel num_threads(im.threads) if (tasks > 1)
+  {
+    FpContractScope fp;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t s = t * chunk, m = std::min(chunk, n - s);
+      im.run_chunk(im.work[static_cast<size_t>(omp_get_thread_num())], images + s * image_size, m, h, w,
+                   scores ? scores + s * classes : nullptr, predictions ? predictions + s : nullptr);
+    }
   }
 }
 

@@ -4,16 +4,22 @@
 //
 //   auto engine = lowbit::runtime::Engine::load("lfc.lbm");
 //   std::vector<float> scores(n * engine.info().classes);
-//   engine.run(images, n, 28, 28, scores.data(), predictions.data());
+//   engine.run(images, n, 1, 28, 28, scores.data(), predictions.data());   // n grey 28x28 images
 //
 // Results equal the trainer's evaluation of the checkpoint bit for bit (docs/DEPLOYMENT.md):
 // every layer computes exact integer accumulators, thresholds them into the next layer's
-// codes, and the last layer applies the same float operations evaluation does.
+// codes, and the last layer applies the same float operations evaluation does, in the
+// floating-point mode of the contract (core/fp_env.hpp), which each call sets on its own
+// threads and restores after: the caller's mode does not matter and is left as it was.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+namespace lowbit::format {
+class LbmFile;
+}
 
 namespace lowbit::runtime {
 
@@ -21,7 +27,7 @@ struct ModelInfo {
   std::string name;
   std::vector<int64_t> input_shape;  // [C, H, W] (or [features]) the network takes
   // The image the network takes, as C x H x W ([features] reads as 1 x 1 x features);
-  // run() accepts images up to H x W.
+  // run() accepts C-channel images up to H x W (a flat model: any C x H x W of `features` values).
   int64_t channels = 1, height = 1, width = 1;
   int64_t classes = 0;
   std::string input_quantizer;       // e.g. "dorefa:8"
@@ -31,30 +37,42 @@ struct ModelInfo {
 };
 
 struct EngineOptions {
-  int threads = 0;        // 0 = all cores (OpenMP's default)
+  int threads = 0;        // 0 = all cores (OpenMP's default); at most 1024
   int64_t chunk = 64;     // images per thread task (rows of one kernel call)
 };
 
 class Engine {
  public:
   // Reads and validates the file (format::LbmFile) and the model description; throws
-  // lowbit::Error naming the file and the field at fault.
+  // lowbit::Error naming the file (once) and the field at fault. EngineOptions out of range
+  // (threads outside 0..1024, chunk outside 1..4096) throw too.
   static Engine load(const std::string& path, const EngineOptions& opt = {});
+  // The same on a file image in memory (`what` names it in errors): export validates the
+  // bytes it is about to write with this, so a file is written only when it loads.
+  static Engine from_bytes(const std::vector<uint8_t>& bytes, const std::string& what, const EngineOptions& opt = {});
+  static Engine from_file(const format::LbmFile& file, const EngineOptions& opt = {});
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;
   ~Engine();
 
   const ModelInfo& info() const;
-  // Classifies n images, each C x height x width uint8 (channel-major, as the dataset
-  // files store them); smaller images than the network's input are centre-padded with
-  // pixel 0, as training does. scores (n x classes) and predictions (n, the first
-  // highest score) may each be null.
-  void run(const uint8_t* images, int64_t n, int64_t height, int64_t width, float* scores, int32_t* predictions);
+  // Classifies n images of channels x height x width uint8 pixels each, channel-major (the
+  // dataset files' order: image i at images + i * channels * height * width). They must fit
+  // the model input by format::check_images_fit: the model's channel count, at most its
+  // height and width (smaller images are centre-padded with pixel 0, as training pads), or
+  // for a flat model ([features]) exactly `features` values; otherwise lowbit::Error, one
+  // line naming every mismatch, before anything is read. scores (n x classes, row-major)
+  // and predictions (n, the first highest score, as training's argmax) may each be null.
+  void run(const uint8_t* images, int64_t n, int64_t channels, int64_t height, int64_t width, float* scores,
+           int32_t* predictions);
   // Every layer's integer accumulators for n images (layer l: n x outputs, row-major), in
   // the trained sign (export negates the weights of channels whose map decreases; this
   // undoes it). Single-threaded; for tests that compare with training layer by layer.
-  std::vector<std::vector<int32_t>> trace(const uint8_t* images, int64_t n, int64_t height, int64_t width);
+  // Images as for run().
+  std::vector<std::vector<int32_t>> trace(const uint8_t* images, int64_t n, int64_t channels, int64_t height,
+                                          int64_t width);
   int threads() const;
+  // 1..1024, else lowbit::Error.
   void set_threads(int threads);
 
  private:

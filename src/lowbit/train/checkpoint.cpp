@@ -43,8 +43,11 @@ void write_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   write_file_atomic(path, encode_checkpoint(ckpt));
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
+Checkpoint read_checkpoint(const std::string& path) { return decode_checkpoint(read_file(path), path); }
+
+Checkpoint decode_checkpoint(const std::vector<uint8_t>& bytes, const std::string& path) {
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "\x89LBM", 4) == 0)
+    fail(path, ": a deployment model (.lbm), not a training checkpoint (.ckpt); `lowbit run` and `lowbit summary` take it");
   if (bytes.size() < sizeof kMagic + 4 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     fail(path, ": not a lowbit checkpoint (bad magic)");
   if (bytes.size() < sizeof kMagic + 8 + 8 + 4 + 4) fail(path, ": truncated checkpoint (", bytes.size(), " bytes)");

@@ -29,8 +29,11 @@ struct Checkpoint {
 
 std::vector<uint8_t> encode_checkpoint(const Checkpoint& ckpt);
 void write_checkpoint(const std::string& path, const Checkpoint& ckpt);  // encode + atomic write
-// Rejects missing, truncated, corrupted (CRC) and unknown-version files, naming the path.
+// Rejects missing, truncated, corrupted (CRC) and unknown-version files, naming the path
+// (a folder is "is a folder, not a file").
 Checkpoint read_checkpoint(const std::string& path);
+// The same on a file image already read; `source` names it in errors.
+Checkpoint decode_checkpoint(const std::vector<uint8_t>& bytes, const std::string& source);
 
 // Rebuild the model a checkpoint was trained with and load its weights and buffers.
 struct LoadedModel {

@@ -2,12 +2,16 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
+#include "lowbit/core/fp_env.hpp"
+#include "lowbit/core/json_get.hpp"
 #include "lowbit/core/threading.hpp"
+#include "lowbit/format/input_fit.hpp"
 #include "lowbit/quant/quantizer.hpp"
 #include "lowbit/train/checkpoint.hpp"
 
@@ -30,16 +34,11 @@ optim::ScheduleConfig schedule_config(const TrainConfig& c) {
 }
 
 void check_data_fits(const nn::Model& model, const data::Dataset& ds) {
-  const Shape& in = model.input_shape();
-  LOWBIT_CHECK(in.size() == 3 || in.size() == 1, "model input ", shape_str(in), " is neither [C, H, W] nor [F]");
-  if (in.size() == 3) {
-    LOWBIT_CHECK(in[0] == ds.channels && in[1] >= ds.height && in[2] >= ds.width, "dataset ", ds.name, " has images ",
-                 ds.channels, "x", ds.height, "x", ds.width, " but model ", model.name(), " expects input ",
-                 shape_str(in));
-  } else {
-    LOWBIT_CHECK(in[0] == ds.image_size(), "dataset ", ds.name, " has ", ds.image_size(),
-                 " values per image but model ", model.name(), " expects ", in[0]);
-  }
+  format::check_images_fit(model.input_shape(), ds.channels, ds.height, ds.width,
+                           cat("dataset ", ds.name, " and model ", model.name()));
+  const Shape out = model.output_shape();
+  LOWBIT_CHECK(out.size() == 1 && out[0] >= ds.num_classes, "dataset ", ds.name, " has ", ds.num_classes,
+               " classes but model ", model.name(), " gives ", shape_str(out), " scores per image");
 }
 
 data::BatchOptions batch_options_for(const nn::Model& model, data::BatchOptions opt) {
@@ -83,43 +82,56 @@ json to_json(const TrainConfig& c) {
 }
 
 TrainConfig train_config_from_json(const json& j) {
+  // Read back from a checkpoint: every value typed and range-checked (core/json_get.hpp).
+  constexpr const char* w = "training configuration in checkpoint";
+  constexpr double kHuge = 1e30;
+  constexpr int64_t kMaxCount = int64_t{1} << 40;
   TrainConfig c;
-  try {
-    c.epochs = j.at("epochs");
-    c.batch = j.at("batch");
-    c.lr = j.at("lr");
-    c.schedule = j.at("schedule");
-    c.warmup_epochs = j.at("warmup_epochs");
-    const json& o = j.at("optimizer");
-    c.optimizer.name = o.at("name");
-    c.optimizer.momentum = o.at("momentum");
-    c.optimizer.nesterov = o.at("nesterov");
-    c.optimizer.weight_decay = o.at("weight_decay");
-    c.optimizer.beta1 = o.at("beta1");
-    c.optimizer.beta2 = o.at("beta2");
-    c.optimizer.eps = o.at("eps");
-    // Absent in checkpoints written before quantization-aware training existed.
-    c.binary_optimizer = j.value("binary_optimizer", std::string("none"));
-    if (j.contains("bop")) {
-      c.bop.gamma = j.at("bop").at("gamma");
-      c.bop.threshold = j.at("bop").at("threshold");
-    }
-    c.lr_scale = j.value("lr_scale", std::string("none"));
-    c.loss = j.at("loss");
-    c.seed = j.at("seed");
-    c.threads = j.at("threads");
-    const json& d = j.at("data");
-    c.data.normalize = data::parse_normalize(d.at("normalize"));
-    c.data.augment.random_crop = d.at("random_crop");
-    c.data.augment.crop_pad = d.at("crop_pad");
-    c.data.augment.hflip = d.at("hflip");
-    c.eval_batch = j.at("eval_batch");
-    c.train_limit = j.at("train_limit");
-    c.test_limit = j.at("test_limit");
-  } catch (const json::exception& e) {
-    fail("training configuration in checkpoint is incomplete (", e.what(), ")");
+  c.epochs = json_int(j, "epochs", 1, kMaxEpochs, w);
+  c.batch = json_int(j, "batch", 1, kMaxBatch, w);
+  c.lr = static_cast<float>(json_number(j, "lr", 0, kHuge, w));
+  c.schedule = json_string(j, "schedule", w);
+  c.warmup_epochs = static_cast<float>(json_number(j, "warmup_epochs", 0, static_cast<double>(kMaxEpochs), w));
+  const json& o = json_member(j, "optimizer", w);
+  const std::string ow = std::string(w) + ": optimizer";
+  c.optimizer.name = json_string(o, "name", ow);
+  c.optimizer.momentum = static_cast<float>(json_number(o, "momentum", -kHuge, kHuge, ow));
+  c.optimizer.nesterov = json_bool(o, "nesterov", ow);
+  c.optimizer.weight_decay = static_cast<float>(json_number(o, "weight_decay", -kHuge, kHuge, ow));
+  c.optimizer.beta1 = static_cast<float>(json_number(o, "beta1", -kHuge, kHuge, ow));
+  c.optimizer.beta2 = static_cast<float>(json_number(o, "beta2", -kHuge, kHuge, ow));
+  c.optimizer.eps = static_cast<float>(json_number(o, "eps", -kHuge, kHuge, ow));
+  // Absent in checkpoints written before quantization-aware training existed.
+  c.binary_optimizer = json_string_or(j, "binary_optimizer", "none", w);
+  if (j.contains("bop")) {
+    c.bop.gamma = static_cast<float>(json_number(j.at("bop"), "gamma", -kHuge, kHuge, std::string(w) + ": bop"));
+    c.bop.threshold = static_cast<float>(json_number(j.at("bop"), "threshold", -kHuge, kHuge, std::string(w) + ": bop"));
   }
+  c.lr_scale = json_string_or(j, "lr_scale", "none", w);
+  c.loss = json_string(j, "loss", w);
+  const json& seed = json_member(j, "seed", w);
+  LOWBIT_CHECK(seed.is_number_unsigned(), w, ": 'seed' must be an integer in 0..", UINT64_MAX, ", got ", seed.dump());
+  c.seed = seed.get<uint64_t>();
+  c.threads = static_cast<int>(json_int(j, "threads", 0, kMaxThreads, w));
+  const json& d = json_member(j, "data", w);
+  const std::string dw = std::string(w) + ": data";
+  c.data.normalize = data::parse_normalize(json_string(d, "normalize", dw));
+  c.data.augment.random_crop = json_bool(d, "random_crop", dw);
+  c.data.augment.crop_pad = static_cast<int>(json_int(d, "crop_pad", 0, 1 << 10, dw));
+  c.data.augment.hflip = json_bool(d, "hflip", dw);
+  c.eval_batch = json_int(j, "eval_batch", 1, kMaxBatch, w);
+  c.train_limit = json_int(j, "train_limit", 0, kMaxCount, w);
+  c.test_limit = json_int(j, "test_limit", 0, kMaxCount, w);
   return c;
+}
+
+TrainConfig checkpoint_train_config(const Checkpoint& ck, const std::string& source) {
+  LOWBIT_CHECK(ck.meta.contains("train_config"), source, ": checkpoint lacks the training configuration");
+  try {
+    return train_config_from_json(ck.meta.at("train_config"));
+  } catch (const Error& e) {
+    fail(source, ": ", e.what());
+  }
 }
 
 json metrics_to_json(const EpochMetrics& m) {
@@ -130,22 +142,28 @@ json metrics_to_json(const EpochMetrics& m) {
 }
 
 EpochMetrics metrics_from_json(const json& j) {
+  constexpr const char* w = "epoch metrics in checkpoint";
+  constexpr double kHuge = 1e300;
   EpochMetrics m;
-  m.epoch = j.at("epoch");
-  m.loss = j.at("loss");
-  m.train_acc = j.at("train_acc");
-  m.test_loss = j.value("test_loss", 0.0);
-  m.test_acc = j.at("test_acc");
-  m.seconds = j.at("seconds");
-  m.eval_seconds = j.value("eval_seconds", 0.0);
-  m.lr = j.at("lr");
-  m.images_per_second = j.value("images_per_second", 0.0);
-  m.flip_ratio = j.value("flip_ratio", -1.0);
+  m.epoch = json_int(j, "epoch", 1, kMaxEpochs, w);
+  auto number = [&](const char* key, double fallback) {
+    return j.contains(key) ? json_number(j, key, -kHuge, kHuge, w) : fallback;
+  };
+  m.loss = number("loss", 0.0);
+  m.train_acc = json_number(j, "train_acc", 0, 1, w);
+  m.test_loss = number("test_loss", 0.0);
+  m.test_acc = json_number(j, "test_acc", 0, 1, w);
+  m.seconds = number("seconds", 0.0);
+  m.eval_seconds = number("eval_seconds", 0.0);
+  m.lr = number("lr", 0.0);
+  m.images_per_second = number("images_per_second", 0.0);
+  m.flip_ratio = number("flip_ratio", -1.0);
   return m;
 }
 
 EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::BatchOptions& opt, int64_t batch,
                     const nn::Loss& loss, int64_t limit) {
+  enter_fp_contract_all_threads();  // the float mode export and the runtime compute in (core/fp_env.hpp)
   check_data_fits(model, ds);
   const data::BatchOptions bopt = batch_options_for(model, {opt.normalize, {}, 0, 0});  // no augmentation
   const int64_t n = limit > 0 ? std::min(limit, ds.size()) : ds.size();
@@ -180,9 +198,21 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
       loss_(nn::make_loss(cfg_.loss)),
       schedule_(schedule_config(cfg_)),
       progress_(cfg_.progress < 0 ? Progress::stdout_is_terminal() : cfg_.progress == 1, std::cout) {
-  LOWBIT_CHECK(cfg_.epochs > 0, "--epochs must be positive, got ", cfg_.epochs);
-  LOWBIT_CHECK(cfg_.batch > 0, "--batch must be positive, got ", cfg_.batch);
+  // Everything a configuration can get wrong is found here, before any work: a bad
+  // --eval-batch used to surface after the first epoch's training.
+  LOWBIT_CHECK(cfg_.epochs >= 1 && cfg_.epochs <= kMaxEpochs, "--epochs must be in 1..", kMaxEpochs, ", got ", cfg_.epochs);
+  LOWBIT_CHECK(cfg_.batch >= 1 && cfg_.batch <= kMaxBatch, "--batch must be in 1..", kMaxBatch, ", got ", cfg_.batch);
+  LOWBIT_CHECK(cfg_.eval_batch >= 1 && cfg_.eval_batch <= kMaxBatch, "--eval-batch must be in 1..", kMaxBatch, ", got ",
+               cfg_.eval_batch);
+  LOWBIT_CHECK(cfg_.train_limit >= 0 && cfg_.test_limit >= 0, "--train-limit and --test-limit must be >= 0 (0 = all), got ",
+               cfg_.train_limit, " and ", cfg_.test_limit);
+  LOWBIT_CHECK(cfg_.threads >= 0 && cfg_.threads <= kMaxThreads, "--threads must be in 0..", kMaxThreads,
+               " (0 = all cores), got ", cfg_.threads);
   LOWBIT_CHECK(std::isfinite(cfg_.lr) && cfg_.lr > 0, "--lr must be a positive number, got ", cfg_.lr);
+  LOWBIT_CHECK(std::isfinite(cfg_.warmup_epochs) && cfg_.warmup_epochs >= 0, "--warmup must be >= 0 epochs, got ",
+               cfg_.warmup_epochs);
+  LOWBIT_CHECK(!cfg_.resume || !cfg_.out_dir.empty(), "--resume needs --out DIR holding last.ckpt");
+  LOWBIT_CHECK(!(cfg_.resume && cfg_.overwrite), "--resume continues the run in --out and --overwrite discards it: choose one");
   configure_params();
   optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
   if (cfg_.binary_optimizer == "bop") bop_ = std::make_unique<optim::Bop>(model_.params(), cfg_.bop);
@@ -237,8 +267,7 @@ std::string Trainer::last_checkpoint_path() const { return cfg_.out_dir + "/last
 std::string Trainer::best_checkpoint_path() const { return cfg_.out_dir + "/best.ckpt"; }
 
 EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
-  const int64_t n = cfg_.train_limit > 0 ? std::min(cfg_.train_limit, train.size()) : train.size();
-  const int64_t steps = (n + cfg_.batch - 1) / cfg_.batch;
+  const int64_t n = batches_.images, steps = batches_.steps;
   std::vector<int64_t> order = data::epoch_order(n, cfg_.seed, epoch);
   const data::BatchOptions bopt = batch_options_for(model_, cfg_.data);
   progress_.start_epoch(epoch + 1, cfg_.epochs, steps);
@@ -259,16 +288,16 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   int64_t correct = 0, seen = 0;
   float lr = 0;
   for (int64_t step = 0; step < steps; ++step) {
-    const int64_t start = step * cfg_.batch;
-    const int64_t count = std::min(cfg_.batch, n - start);
+    const auto [start, count] = batches_.range(step);
     Rng rng(cfg_.seed ^ kBatchStream, static_cast<uint64_t>(epoch * steps + step));
     data::make_batch(train, order.data() + start, count, bopt, rng, x_, labels_);
     nn::Context ctx{true, &rng};
     const Tensor& logits = model_.forward(x_, ctx);
     double loss = loss_->compute(logits, labels_.data(), &dlogits_);
     if (!std::isfinite(loss)) {
-      std::string keep = cfg_.out_dir.empty() ? std::string("no checkpoint was requested")
-                                              : cat("the last good checkpoint is kept in ", last_checkpoint_path());
+      const std::string keep = cfg_.out_dir.empty()          ? std::string("no --out was given")
+                               : file_exists(last_checkpoint_path()) ? cat("the last good checkpoint is kept in ", last_checkpoint_path())
+                                                                    : std::string("no checkpoint had been written yet");
       fail("training diverged: loss is ", loss, " at epoch ", epoch + 1, ", batch ", step + 1,
            "; stopped without saving (", keep, "). Try a lower --lr.");
     }
@@ -303,6 +332,37 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   return m;
 }
 
+BatchPlan plan_batches(int64_t images, int64_t batch, int64_t min_batch) {
+  BatchPlan p;
+  p.images = images;
+  p.batch = batch;
+  LOWBIT_CHECK(images >= min_batch, "the training set has ", images, " image(s); BatchNorm with one value per channel "
+               "needs at least ", min_batch, " per batch");
+  LOWBIT_CHECK(batch >= min_batch, "--batch ", batch, " is too small: a BatchNorm layer sees one value per channel per "
+               "image and needs at least ", min_batch, " images per batch to compute a variance");
+  p.steps = (images + batch - 1) / batch;
+  if (images % batch != 0 && images % batch < min_batch) {  // a last batch too small to train on
+    --p.steps;                                              // joins the one before it
+    p.merged = images % batch;
+  }
+  return p;
+}
+
+std::pair<int64_t, int64_t> BatchPlan::range(int64_t step) const {
+  const int64_t start = step * batch;
+  return {start, step == steps - 1 ? images - start : batch};
+}
+
+std::string Trainer::out_file(const char* name) const { return cfg_.out_dir + "/" + name; }
+
+void Trainer::say(const std::string& line) const {
+  if (!cfg_.quiet) std::cout << line << "\n" << std::flush;
+}
+
+// last.ckpt first, then best.ckpt (the same bytes): a kill between the two leaves a
+// last.ckpt whose own epoch is its best epoch, from which resume rewrites best.ckpt. The
+// reverse order could leave a best.ckpt newer than any last.ckpt, and a kill after last.ckpt
+// alone lost the best checkpoint for good (resume believed it written).
 void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best) {
   Checkpoint ck;
   ck.meta["kind"] = "lowbit-checkpoint";
@@ -321,48 +381,158 @@ void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history,
   if (best) write_file_atomic(best_checkpoint_path(), bytes);
 }
 
+namespace {
+
+// The first epoch (1-based) with the highest test accuracy, as fit() picks it (strictly
+// better replaces); 0 for an empty history.
+int64_t best_epoch_of(const std::vector<EpochMetrics>& history) {
+  int64_t best = 0;
+  for (size_t i = 0; i < history.size(); ++i)
+    if (best == 0 || history[i].test_acc > history[static_cast<size_t>(best - 1)].test_acc) best = static_cast<int64_t>(i) + 1;
+  return best;
+}
+
+// Why a checkpoint's topology differs from the requested model, in terms of the flags.
+std::string topology_difference(const json& saved, const json& wanted) {
+  if (saved.value("input", json()) != wanted.value("input", json()))
+    return cat("it was trained on inputs of shape ", saved.value("input", json()).dump(), ", and the model for this --data takes ",
+               wanted.value("input", json()).dump(), ": resume with the same --data");
+  const json a = saved.value("layers", json::array()), b = wanted.value("layers", json::array());
+  const std::string same_flags = "resume with the same --model, --weights, --acts, --input-bits, --activation and --dropout";
+  if (a.size() != b.size())
+    return cat("it has ", a.size(), " layers, the requested model ", b.size(), ": ", same_flags);
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == b[i]) continue;
+    json a_rest = a[i], b_rest = b[i];
+    a_rest.erase("units"), b_rest.erase("units");
+    const bool last_dense = a_rest == b_rest && i + 1 >= a.size() - 2 && a[i].value("type", "") == "dense";
+    if (last_dense)
+      return cat("it was trained for ", a[i].value("units", json()).dump(), " classes, and this --data has ",
+                 b[i].value("units", json()).dump(), ": resume with the same --data");
+    return cat("layer ", i, " differs (checkpoint ", a[i].dump(), ", requested ", b[i].dump(), "): ", same_flags);
+  }
+  return cat("its model name or settings differ (checkpoint ", saved.dump().substr(0, 200), "): ", same_flags);
+}
+
+}  // namespace
+
 int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
   const std::string path = last_checkpoint_path();
-  if (!file_exists(path)) fail("--resume: no checkpoint to resume from (", path, " does not exist)");
-  Checkpoint ck = read_checkpoint(path);
-  if (ck.meta.value("topology", json()) != model_.topology())
-    fail(path, ": the checkpoint's model topology differs from the requested model; resume with the same --model");
-  TrainConfig saved = train_config_from_json(ck.meta.at("train_config"));
+  const std::vector<uint8_t> bytes = read_file(path);
+  Checkpoint ck = decode_checkpoint(bytes, path);
+  const json saved_topology = ck.meta.value("topology", json());
+  if (saved_topology != model_.topology())
+    fail(path, ": cannot resume: ", topology_difference(saved_topology, model_.topology()));
+  const TrainConfig saved = checkpoint_train_config(ck, path);
   if (saved.seed != cfg_.seed || saved.batch != cfg_.batch)
     fail(path, ": checkpoint was trained with --seed ", saved.seed, " --batch ", saved.batch,
          "; resuming with different values would not continue the same run");
   load_model_tensors(model_, ck, path);
-  load_optimizer_state(ck, *optimizer_, ck.meta.at("optimizer"), "optim:", "optimizer", path);
+  load_optimizer_state(ck, *optimizer_, json_member(ck.meta, "optimizer", path), "optim:", "optimizer", path);
   if (bop_) {
     if (!ck.meta.contains("bop_state")) fail(path, ": checkpoint has no Bop state; resume with the same --binary-optimizer");
     load_optimizer_state(ck, *bop_, ck.meta.at("bop_state"), "bop:", "Bop", path);
   } else if (ck.meta.contains("bop_state")) {
     fail(path, ": checkpoint was trained with --binary-optimizer bop; resume with the same option");
   }
-  best_acc_ = ck.meta.value("best_test_acc", -1.0);
   history.clear();
-  for (const auto& m : ck.meta.value("history", json::array())) history.push_back(metrics_from_json(m));
-  return ck.meta.at("epochs_done").get<int64_t>();
+  const json& hist = json_member(ck.meta, "history", path);
+  LOWBIT_CHECK(hist.is_array() && static_cast<int64_t>(hist.size()) <= kMaxEpochs, path, ": 'history' must be an array of epochs");
+  for (const auto& m : hist) history.push_back(metrics_from_json(m));
+  const int64_t done = json_int(ck.meta, "epochs_done", 0, kMaxEpochs, path);
+  LOWBIT_CHECK(done == static_cast<int64_t>(history.size()), path, ": records ", done, " epochs done but ",
+               history.size(), " epochs of history");
+  const int64_t best = best_epoch_of(history);
+  best_acc_ = best ? history[static_cast<size_t>(best - 1)].test_acc : -1.0;
+  repair_best(bytes, done, best, history);
+  return done;
+}
+
+// best.ckpt must hold the best epoch that last.ckpt records. When the best epoch is the
+// last one, last.ckpt holds the same bytes save() would have written: a missing, torn or
+// older best.ckpt (a kill between the two writes) is rewritten from it. Otherwise the best
+// weights are gone (a folder from an older lowbit, or edited by hand): say so, and let
+// best.ckpt track the best of what is left, so it never claims an accuracy it does not hold.
+void Trainer::repair_best(const std::vector<uint8_t>& last_bytes, int64_t done, int64_t best,
+                          const std::vector<EpochMetrics>& history) {
+  if (best == 0) return;
+  const std::string path = best_checkpoint_path();
+  int64_t held = 0;  // the epoch best.ckpt holds, 0 when none or unreadable
+  std::string problem = "is missing";
+  if (file_exists(path)) {
+    try {
+      held = json_int(read_checkpoint(path).meta, "epochs_done", 0, kMaxEpochs, path);
+      problem = cat("holds epoch ", held);
+    } catch (const Error& e) {
+      problem = cat("is unreadable (", e.what(), ")");
+    }
+  }
+  if (held == best) return;
+  if (best == done) {
+    write_file_atomic(path, last_bytes);
+    say(cat("note: ", path, " ", problem, "; rewrote it from last.ckpt (epoch ", best, ", the best so far)"));
+    return;
+  }
+  best_acc_ = held >= 1 && held <= done ? history[static_cast<size_t>(held - 1)].test_acc : -1.0;
+  say(cat("warning: ", path, " ", problem, ", not the best epoch ", best, " that last.ckpt records (test accuracy ",
+          history[static_cast<size_t>(best - 1)].test_acc, "); those weights cannot be recovered. best.ckpt now "
+          "follows the best epoch from here on"));
 }
 
 void Trainer::write_metrics(const std::vector<EpochMetrics>& history) {
   std::ostringstream os;
   for (const auto& m : history) os << metrics_to_json(m).dump() << "\n";
-  write_file_atomic(cfg_.out_dir + "/metrics.jsonl", os.str());
+  write_file_atomic(out_file("metrics.jsonl"), os.str());
+}
+
+namespace {
+constexpr const char* kRunFiles[] = {"last.ckpt", "best.ckpt", "metrics.jsonl"};
+}
+
+// Before any training: the output folder is writable and this process's alone, stale
+// temporary files of killed writes are gone, and an earlier run in it is continued
+// (--resume), discarded (--overwrite) or refused, never silently overwritten.
+bool Trainer::prepare_out_dir() {
+  const std::string& out = cfg_.out_dir;
+  check_writable_dir(out);
+  lock_ = std::make_unique<FolderLock>(out, "lowbit train");
+  int stale = 0;
+  for (const char* f : kRunFiles) stale += remove_stale_temp_files(out, f);
+  if (stale) say(cat("note: removed ", stale, " temporary file(s) left in ", out, " by an interrupted write"));
+  std::vector<std::string> present;
+  for (const char* f : kRunFiles)
+    if (file_exists(out_file(f))) present.emplace_back(f);
+  if (cfg_.resume) {
+    if (file_exists(last_checkpoint_path())) return true;
+    LOWBIT_CHECK(present.empty(), out, " holds ", present.front(), " but no last.ckpt to resume from; start over with "
+                 "--overwrite (discarding it) or choose another --out");
+    say(cat("note: ", out, " holds no checkpoint yet: training starts from epoch 1"));
+    return false;
+  }
+  if (present.empty()) return false;
+  LOWBIT_CHECK(cfg_.overwrite, out, " already holds a training run (", present.front(), "); continue it with --resume, ",
+               "start over with --overwrite (discarding it), or choose another --out");
+  for (const std::string& f : present) std::filesystem::remove(out_file(f.c_str()));
+  say(cat("note: --overwrite: removed the earlier run's files from ", out));
+  return false;
 }
 
 std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::Dataset& test) {
-  set_num_threads(cfg_.threads);
+  set_num_threads(cfg_.threads);  // also the float contract mode on every pool thread
   check_data_fits(model_, train);
   check_data_fits(model_, test);
+  const int64_t n = cfg_.train_limit > 0 ? std::min(cfg_.train_limit, train.size()) : train.size();
+  batches_ = plan_batches(n, cfg_.batch, model_.min_training_batch());
+  if (batches_.merged)
+    say(cat("note: ", n, " images in batches of ", cfg_.batch, " would leave a last batch of ", batches_.merged,
+            ", too few for BatchNorm; it joins the batch before it (", cfg_.batch + batches_.merged, " images)"));
   std::vector<EpochMetrics> history;
   int64_t start_epoch = 0;
-  if (!cfg_.out_dir.empty()) make_dirs(cfg_.out_dir);
-  if (cfg_.resume) {
-    LOWBIT_CHECK(!cfg_.out_dir.empty(), "--resume needs --out DIR holding last.ckpt");
+  const bool resuming = !cfg_.out_dir.empty() && prepare_out_dir();
+  if (resuming) {
     start_epoch = restore(history);
-    if (!cfg_.quiet)
-      std::cout << "resumed from " << last_checkpoint_path() << " after epoch " << start_epoch << "\n";
+    write_metrics(history);  // complete again after a kill between last.ckpt and metrics.jsonl
+    say(cat("resumed from ", last_checkpoint_path(), " after epoch ", start_epoch));
   } else {
     model_.init(cfg_.seed);
   }
@@ -379,14 +549,15 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     bool best = m.test_acc > best_acc_;
     if (best) best_acc_ = m.test_acc;
     if (!cfg_.out_dir.empty()) {
-      // Checkpoint first, then metrics: a crash in between leaves metrics one epoch behind
-      // the checkpoint, never ahead of it.
+      // Checkpoints first, then metrics: a kill in between leaves metrics one epoch behind
+      // the checkpoint (resume rewrites them), never ahead of it.
       save(epoch + 1, history, best);
       write_metrics(history);
     }
     if (!cfg_.quiet) progress_.end_epoch(m);
     if (on_epoch_end && !on_epoch_end(m)) break;
   }
+  lock_.reset();
   return history;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/core/file_io.hpp"
 #include "lowbit/data/batch.hpp"
 #include "lowbit/data/dataset.hpp"
 #include "lowbit/nn/loss.hpp"
@@ -17,11 +18,16 @@
 #include "lowbit/optim/bop.hpp"
 #include "lowbit/optim/optimizer.hpp"
 #include "lowbit/optim/schedule.hpp"
+#include "lowbit/train/checkpoint.hpp"
 #include "lowbit/train/progress.hpp"
 
 namespace lowbit::train {
 
 using json = nlohmann::json;
+
+// Bounds of the counts a configuration may hold (flags and checkpoints are checked against them).
+inline constexpr int64_t kMaxEpochs = 1000000;
+inline constexpr int64_t kMaxBatch = int64_t{1} << 20;
 
 struct TrainConfig {
   int64_t epochs = 10;
@@ -45,13 +51,33 @@ struct TrainConfig {
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
   int64_t test_limit = 0;
   std::string out_dir;  // "" = write no files
+  // With out_dir: resume continues the run in it (from last.ckpt; a folder without one starts
+  // at epoch 1); overwrite discards an earlier run's files; with neither, a folder holding a
+  // run (last.ckpt, best.ckpt or metrics.jsonl) is an error. Not both.
   bool resume = false;
+  bool overwrite = false;
   int progress = -1;  // -1: live bar when stdout is a terminal; 0: plain lines; 1: live bar
   bool quiet = false;
 };
 
 json to_json(const TrainConfig& c);
+// Every value typed and range-checked; lowbit::Error naming the key otherwise.
 TrainConfig train_config_from_json(const json& j);
+// The training configuration a checkpoint was written with (its "train_config"); the error
+// names `source` when it is missing or malformed.
+TrainConfig checkpoint_train_config(const Checkpoint& ck, const std::string& source);
+
+// How an epoch's images split into batches: `steps` batches of `batch`, the last one holding
+// the rest. A rest too small for the model (BatchNorm needs two values per channel) joins
+// the batch before it: `merged` says how many images did (0 = none), as PyTorch's
+// drop_last would drop them, but nothing is lost.
+struct BatchPlan {
+  int64_t images = 0, batch = 1, steps = 0, merged = 0;
+  std::pair<int64_t, int64_t> range(int64_t step) const;  // (first image, count) of a step
+};
+// Throws lowbit::Error, naming the cause, when no partition works (fewer images than
+// min_batch, or batch < min_batch).
+BatchPlan plan_batches(int64_t images, int64_t batch, int64_t min_batch);
 
 struct EvalResult {
   double loss = 0;
@@ -68,8 +94,16 @@ class Trainer {
   Trainer(nn::Model& model, TrainConfig cfg);
   ~Trainer();
 
-  // Trains for cfg.epochs (continuing from out_dir/last.ckpt when cfg.resume).
-  // Returns the metrics of every epoch, including those before a resume.
+  // Trains for cfg.epochs (continuing from out_dir/last.ckpt when cfg.resume). Everything
+  // that can be decided before training is, and fails here with lowbit::Error: data that does
+  // not fit the model, a batch partition BatchNorm cannot train on, an output folder that is
+  // not writable, is used by another process, or holds a run that neither --resume nor
+  // --overwrite was given for. Holds an exclusive lock on out_dir while it runs.
+  // Files in out_dir: last.ckpt then best.ckpt after each epoch, then metrics.jsonl, each
+  // written atomically; a kill at any moment leaves a state that resume completes (best.ckpt
+  // rewritten from last.ckpt when the kill fell between them; metrics rewritten from the
+  // checkpoint's history; temporary files removed). Returns the metrics of every epoch,
+  // including those before a resume.
   std::vector<EpochMetrics> fit(const data::Dataset& train, const data::Dataset& test);
 
   // Called after each epoch (after its checkpoint is written); returning false stops
@@ -82,10 +116,16 @@ class Trainer {
 
  private:
   EpochMetrics train_epoch(const data::Dataset& train, int64_t epoch);
-  // Writes last.ckpt, and best.ckpt too (the same bytes) when `best`.
+  // Writes last.ckpt, then best.ckpt too (the same bytes) when `best`.
   void save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best);
+  // Locks and checks out_dir; true when there is a last.ckpt to resume from.
+  bool prepare_out_dir();
   int64_t restore(std::vector<EpochMetrics>& history);
+  void repair_best(const std::vector<uint8_t>& last_bytes, int64_t done, int64_t best,
+                   const std::vector<EpochMetrics>& history);
   void write_metrics(const std::vector<EpochMetrics>& history);
+  std::string out_file(const char* name) const;
+  void say(const std::string& line) const;  // one line on stdout unless quiet
   // Param groups (Bop) and LR scales (Glorot) for the quantized layers.
   void configure_params();
 
@@ -97,6 +137,8 @@ class Trainer {
   optim::LrSchedule schedule_;
   Progress progress_;
   double best_acc_ = -1;
+  BatchPlan batches_;
+  std::unique_ptr<FolderLock> lock_;
   // Scratch reused across batches.
   Tensor x_, dlogits_;
   std::vector<int32_t> labels_, predicted_;
