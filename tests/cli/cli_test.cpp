@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/cli_util.hpp"
 #include "data/data_files.hpp"
 #include "train/synthetic.hpp"
 
@@ -19,53 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr together
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(LOWBIT_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void put_be32(std::ofstream& f, uint32_t v) {
-  const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-  f.write(b, 4);
-}
-
-void write_idx(const std::string& dir, const std::string& prefix, const data::Dataset& ds) {
-  std::ofstream img(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
-  put_be32(img, 0x803);
-  put_be32(img, static_cast<uint32_t>(ds.size()));
-  put_be32(img, static_cast<uint32_t>(ds.height));
-  put_be32(img, static_cast<uint32_t>(ds.width));
-  img.write(reinterpret_cast<const char*>(ds.images.data()), static_cast<std::streamsize>(ds.images.size()));
-  std::ofstream lab(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
-  put_be32(lab, 0x801);
-  put_be32(lab, static_cast<uint32_t>(ds.size()));
-  for (int32_t l : ds.labels) lab.put(static_cast<char>(l));
-}
-
-struct Workspace {
-  fs::path dir = fs::temp_directory_path() / ("lowbit_cli_" + std::to_string(::getpid()));
-  Workspace() {
-    fs::remove_all(dir);
-    fs::create_directories(dir / "data");
-    // 28x28 so the presets apply; 10 classes.
-    write_idx((dir / "data").string(), "train", testing::synthetic_dataset(600, 1, 10, 28));
-    write_idx((dir / "data").string(), "t10k", testing::synthetic_dataset(200, 2, 10, 28));
-  }
-  ~Workspace() { fs::remove_all(dir); }
-  std::string path(const std::string& rel) const { return (dir / rel).string(); }
-};
+using Result = testing::CommandResult;
+using Workspace = testing::CliWorkspace;
+Result run(const std::string& args) { return testing::run_lowbit(args); }
 
 TEST(Cli, HelpForEverySubcommand) {
   for (const char* sub : {"train", "eval", "summary", "export", "run", "bench"}) {
@@ -110,7 +67,8 @@ TEST(Cli, NumericFlagsAreRangeChecked) {
       {train + "--epochs 0", "--epochs: '0' is not a whole number in 1..1000000"},
       {train + "--batch 1e3", "--batch: '1e3' is not a whole number"},
       {train + "--eval-batch 0", "--eval-batch: '0' is not a whole number"},
-      {train + "--lr -1", "--lr: '-1' is not a number in (0, 1e+06]"},
+      {train + "--lr -1", "--lr: '-1' is not a number in (0, 3.40282e+38]"},
+      {train + "--lr 1e39", "--lr: '1e39' is not a number in (0, 3.40282e+38]"},
       {train + "--lr nan", "--lr: 'nan' is not a number"},
       {train + "--momentum 2", "--momentum: '2' is not a number in [0, 1]"},
       {train + "--dropout 1", "--dropout: '1' is not a number in [0, 0.999]"},

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "lowbit/core/bytes.hpp"
 #include "lowbit/core/error.hpp"
@@ -11,6 +14,16 @@ namespace lowbit {
 namespace {
 
 namespace fs = std::filesystem;
+
+template <class F>
+std::string testing_error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 struct TempDir {
   fs::path path;
@@ -59,6 +72,64 @@ TEST(Bytes, ReaderRejectsOverreadAndLyingLengths) {
   EXPECT_THROW(r.get_string("name"), Error);
   ByteReader r2(w.bytes().data(), 3, "mem");
   EXPECT_THROW(r2.get<uint32_t>("y"), Error);
+}
+
+}  // namespace
+}  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// A folder given where a file is expected was std::bad_alloc (an ifstream opens a folder
+// and reports a size of 2^63 - 1).
+TEST(FileIo, FolderIsNotAFile) {
+  TempDir d;
+  const std::string msg = testing_error_of([&] { read_file(d.path.string()); });
+  EXPECT_NE(msg.find("is a folder, not a file"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(d.path.string()), std::string::npos) << msg;
+}
+
+TEST(FileIo, StaleTemporaryFilesOfOneNameAreRemoved) {
+  TempDir d;
+  const std::string dir = d.path.string();
+  for (const char* name : {".last.ckpt.tmp.a1B2c3", ".last.ckpt.tmp.zzzzzz", ".best.ckpt.tmp.a1B2c3",
+                           ".last.ckpt.tmp.toolong1", "last.ckpt", ".last.ckpt.tmp."})
+    std::ofstream(d.path / name) << "x";
+  EXPECT_EQ(remove_stale_temp_files(dir, "last.ckpt"), 2);
+  EXPECT_FALSE(fs::exists(d.path / ".last.ckpt.tmp.a1B2c3"));
+  EXPECT_TRUE(fs::exists(d.path / ".best.ckpt.tmp.a1B2c3"));    // another file's
+  EXPECT_TRUE(fs::exists(d.path / ".last.ckpt.tmp.toolong1"));  // not mkstemp's shape
+  EXPECT_TRUE(fs::exists(d.path / "last.ckpt"));
+}
+
+TEST(FileIo, WritableFolderCheck) {
+  TempDir d;
+  EXPECT_NO_THROW(check_writable_dir((d.path / "new" / "sub").string()));  // created
+  EXPECT_TRUE(fs::is_directory(d.path / "new" / "sub"));
+  std::ofstream(d.path / "file") << "x";
+  const std::string msg = testing_error_of([&] { check_writable_dir((d.path / "file" / "sub").string()); });
+  EXPECT_NE(msg.find("file/sub"), std::string::npos) << msg;
+  // Permissions (as a non-root user; root writes anywhere).
+  if (::geteuid() != 0) {
+    fs::create_directories(d.path / "ro");
+    fs::permissions(d.path / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    EXPECT_NE(testing_error_of([&] { check_writable_dir((d.path / "ro").string()); }).find("cannot write"),
+              std::string::npos);
+    fs::permissions(d.path / "ro", fs::perms::owner_all);
+  }
+}
+
+// Two users of one folder: the second is refused while the first holds it, and gets it
+// once the first lets go (the kernel also drops it when a process dies).
+TEST(FileIo, FolderLockIsExclusive) {
+  TempDir d;
+  const std::string dir = d.path.string();
+  {
+    FolderLock first(dir, "first");
+    const std::string msg = testing_error_of([&] { FolderLock second(dir, "lowbit train"); });
+    EXPECT_NE(msg.find("another process (lowbit train) is using this folder"), std::string::npos) << msg;
+  }
+  EXPECT_NO_THROW(FolderLock again(dir, "again"));
 }
 
 }  // namespace

@@ -5,13 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <cfenv>
 #include <functional>
 #include <limits>
 #include <tuple>
 
+#include "lowbit/core/fp_env.hpp"
 #include "lowbit/core/rng.hpp"
 #include "lowbit/data/batch.hpp"
 #include "lowbit/export/fold.hpp"
@@ -37,7 +40,13 @@ struct NetSpec {
   bool conv = false;
   int padding = 0;  // of both convolutions
   float pad_value = 0.f;  // what their padded taps read (0, or -1 / +1 on +-1 codes)
+  std::string float_act = {};  // "relu" / "hardtanh": a float activation before each hidden quantizer
 };
+
+void add_hidden_act(json& layers, const NetSpec& s) {
+  if (!s.float_act.empty()) layers.push_back({{"type", s.float_act}});
+  layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
+}
 
 // A small CNV: conv 3x3 (5 filters) + pool 2, conv 2x2 (70 filters: two words per pixel,
 // with a gap), dense 4. Used when s.conv is set; the image must be at least 8x9.
@@ -46,12 +55,12 @@ json conv_net(const NetSpec& s) {
   layers.push_back({{"type", "conv2d"}, {"filters", 5}, {"kernel", 3}, {"bias", false}, {"padding", s.padding},
                     {"pad_value", s.pad_value}});
   layers.push_back({{"type", "batchnorm"}});
-  layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
+  add_hidden_act(layers, s);
   layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
   layers.push_back({{"type", "conv2d"}, {"filters", 70}, {"kernel", 2}, {"bias", false}, {"padding", s.padding},
                     {"pad_value", s.pad_value}});
   layers.push_back({{"type", "batchnorm"}});
-  layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
+  add_hidden_act(layers, s);
   layers.push_back({{"type", "flatten"}});
   layers.push_back({{"type", "dense"}, {"units", 4}, {"bias", false}});
   layers.push_back({{"type", "batchnorm"}});
@@ -64,7 +73,7 @@ json dense_net(const NetSpec& s) {
   for (int64_t h : s.hidden) {
     layers.push_back({{"type", "dense"}, {"units", h}, {"bias", false}});
     layers.push_back({{"type", "batchnorm"}});
-    layers.push_back({{"type", "quant_act"}, {"quantizer", s.acts}});
+    add_hidden_act(layers, s);
   }
   layers.push_back({{"type", "dense"}, {"units", 4}, {"bias", false}});
   layers.push_back({{"type", "batchnorm"}});
@@ -88,6 +97,17 @@ void randomize_batchnorms(nn::Model& m, uint64_t seed) {
       bn->beta()->value[c] = rng.uniform(-0.5f, 0.5f);
     }
   }
+}
+
+// One training-mode forward on random inputs: what training leaves behind in quantizers with
+// running state (the activation ranges of int:k), so evaluation is a fixed function.
+void calibrate(nn::Model& m, uint64_t seed) {
+  Shape batch = {8};
+  batch.insert(batch.end(), m.input_shape().begin(), m.input_shape().end());
+  Tensor x(batch);
+  Rng rng(seed);
+  for (float& v : x) v = rng.uniform(0.f, 1.f);
+  m.forward(x, Context{true, &rng});
 }
 
 // `file` with its model description replaced by `meta`, written to `path` (blobs kept).
@@ -127,6 +147,7 @@ void check_bit_exact(const NetSpec& spec, uint64_t seed, const Shape& image_over
   SCOPED_TRACE(spec.weights + " / " + spec.acts + " / input " + spec.input);
   auto model = nn::build_model(dense_net(spec));
   model->init(seed);
+  calibrate(*model, seed + 3);
   randomize_batchnorms(*model, seed + 1);
   const Shape image = image_override.empty() ? spec.image : image_override;
   const int64_t n = 37, image_size = shape_numel(image);
@@ -282,6 +303,148 @@ TEST(ExportRuntime, SyqLayerScalesAreBitExact) {
   check_bit_exact(conv, 123);
 }
 
+// A float activation between BatchNorm and the activation quantizer (a preset's ReLU before
+// int:k) is a monotone map: export folds it into the thresholds.
+TEST(ExportRuntime, FloatActivationsBeforeTheQuantizerAreBitExact) {
+  NetSpec relu{"binary", "int:4:unsigned"};
+  relu.float_act = "relu";
+  check_bit_exact(relu, 131);
+  NetSpec affine{"binary", "int:3"};  // zero point 0 after a ReLU
+  affine.float_act = "relu";
+  check_bit_exact(affine, 132);
+  NetSpec hardtanh{"ternary", "dorefa:2"};
+  hardtanh.float_act = "hardtanh";
+  check_bit_exact(hardtanh, 133);
+  NetSpec conv{"binary", "int:2:unsigned"};
+  conv.float_act = "relu";
+  conv.conv = true;
+  conv.image = {2, 8, 9};
+  check_bit_exact(conv, 134);
+}
+
+// Engine::run checks the images' channels, height and width against the model before it
+// reads anything: a 3-channel model fed 1-channel images read past them (SIGSEGV), other
+// mismatches gave scores from garbage.
+TEST(ExportRuntime, ImagesThatDoNotFitAreRefused) {
+  testing::RunDir dir("export", "fit");
+  std::filesystem::create_directories(dir.dir);
+  const std::string path = (dir.dir / "m.lbm").string();
+  NetSpec conv{"binary", "binary"};
+  conv.conv = true;
+  conv.image = {2, 8, 9};
+  auto model = nn::build_model(dense_net(conv));
+  model->init(3);
+  exporter::write_lbm(*model, {}, path);
+  runtime::Engine engine = runtime::Engine::load(path);
+  const std::vector<uint8_t> images = random_images(4, 3 * 9 * 10, 5);  // room for every geometry tried
+  std::vector<float> scores(16, -7.f);
+  std::vector<int32_t> pred(4, -7);
+  for (const auto& [c, h, w, needle] : {std::tuple{1, 8, 9, "1 channels, the model takes 2"},
+                                        std::tuple{3, 8, 9, "3 channels, the model takes 2"},
+                                        std::tuple{2, 9, 9, "height 9 exceeds the model's 8"},
+                                        std::tuple{2, 8, 10, "width 10 exceeds the model's 9"}}) {
+    testing::expect_error_naming([&] { engine.run(images.data(), 4, c, h, w, scores.data(), pred.data()); }, needle);
+    testing::expect_error_naming([&] { engine.trace(images.data(), 4, c, h, w); }, needle);
+  }
+  EXPECT_EQ(scores, std::vector<float>(16, -7.f));  // nothing written
+  EXPECT_EQ(pred, std::vector<int32_t>(4, -7));
+  EXPECT_NO_THROW(engine.run(images.data(), 4, 2, 7, 9, scores.data(), pred.data()));  // smaller: padded
+
+  // A flat model ([features]) takes any C x H x W of that many values, in stored order, as
+  // evaluation does.
+  const json flat = {{"name", "flat"},
+                     {"input", {35}},
+                     {"weights", "binary"},
+                     {"layers",
+                      {{{"type", "quant_act"}, {"quantizer", "dorefa:8"}},
+                       {{"type", "dense"}, {"units", 6}, {"bias", false}},
+                       {{"type", "batchnorm"}},
+                       {{"type", "quant_act"}, {"quantizer", "binary"}},
+                       {{"type", "dense"}, {"units", 4}, {"bias", false}},
+                       {{"type", "batchnorm"}}}}};
+  auto fm = nn::build_model(flat);
+  fm->init(4);
+  randomize_batchnorms(*fm, 5);
+  exporter::write_lbm(*fm, {}, path);
+  runtime::Engine fe = runtime::Engine::load(path);
+  Tensor x({4, 35});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = data::normalize_pixel(images[static_cast<size_t>(i)], data::Normalize::ZeroOne);
+  const Tensor logits = fm->forward(x, Context{false, nullptr});
+  for (const auto& [c, h, w] : {std::tuple{1, 5, 7}, std::tuple{1, 1, 35}, std::tuple{5, 7, 1}}) {
+    std::fill(scores.begin(), scores.end(), 0.f);
+    fe.run(images.data(), 4, c, h, w, scores.data(), pred.data());
+    for (int64_t i = 0; i < 16; ++i) EXPECT_EQ(scores[static_cast<size_t>(i)], logits[i]) << c << "x" << h << "x" << w;
+  }
+  testing::expect_error_naming([&] { fe.run(images.data(), 4, 1, 6, 6, scores.data(), pred.data()); },
+                               "have 36 values each, the model takes 35");
+}
+
+// 1e-40: a denormal, or 0 with flush-to-zero. Not inlined, so the product is computed
+// where it is called (GCC moves float arithmetic across fesetenv calls otherwise).
+__attribute__((noinline)) float denormal_product() {
+  volatile float a = 1e-20f;
+  return a * a;
+}
+
+// The runtime computes in the contract's float mode whatever its caller's threads use, and
+// leaves them as they were: scores equal evaluation's with BatchNorm constants in the
+// denormal range even when the calling program never set FTZ/DAZ.
+TEST(ExportRuntime, RuntimeUsesTheContractModeWhateverTheCaller) {
+  testing::RunDir dir("export", "fpmode");
+  std::filesystem::create_directories(dir.dir);
+  const std::string path = (dir.dir / "m.lbm").string();
+  auto model = nn::build_model(dense_net({"binary", "binary"}));
+  model->init(9);
+  randomize_batchnorms(*model, 10);
+  for (nn::Layer* l : model->leaf_layers())
+    if (auto* bn = dynamic_cast<nn::BatchNorm*>(l))
+      for (int64_t c = 0; c < bn->channels(); c += 2) {
+        bn->gamma()->value[c] = c % 4 ? 3e-38f : -1e-39f;
+        bn->beta()->value[c] = c % 3 ? 1e-40f : 0.f;
+      }
+  exporter::write_lbm(*model, {}, path);  // enters the contract mode on this thread and the pool
+  const std::vector<uint8_t> images = random_images(40, 35, 12);
+  Tensor x = training_batch(images, 40, {1, 5, 7}, model->input_shape(), data::Normalize::ZeroOne);
+  const Tensor logits = model->forward(x, Context{false, nullptr});
+  runtime::EngineOptions eo;
+  eo.threads = 2;
+  runtime::Engine engine = runtime::Engine::load(path, eo);
+  std::fenv_t saved;
+  std::fegetenv(&saved);
+#pragma omp parallel num_threads(2)
+  std::fesetenv(FE_DFL_ENV);  // a caller, and its pool, that never heard of FTZ/DAZ
+  std::vector<float> scores(160);
+  std::vector<int32_t> pred(40);
+  engine.run(images.data(), 40, 1, 5, 7, scores.data(), pred.data());
+  // Still the caller's mode: a denormal result survives. (Compared here: under DAZ, after
+  // the mode is restored below, a denormal compares equal to 0.)
+  const bool caller_mode_kept = denormal_product() > 0.f && !in_fp_contract();
+  std::fesetenv(&saved);
+  enter_fp_contract_all_threads();
+  EXPECT_TRUE(caller_mode_kept);
+  // Bit patterns: under DAZ a float comparison would call any two denormals equal.
+  for (int64_t i = 0; i < 160; ++i)
+    ASSERT_EQ(std::bit_cast<uint32_t>(scores[static_cast<size_t>(i)]), std::bit_cast<uint32_t>(logits[i])) << "score " << i;
+}
+
+// NaN or infinite constants (a checkpoint of a diverged run) are named at export: they once
+// surfaced as "evaluation gives -2147483648".
+TEST(ExportRuntime, NonFiniteConstantsAreNamed) {
+  for (const bool score_layer : {false, true}) {
+    auto model = nn::build_model(dense_net({"binary", "binary"}));
+    model->init(2);
+    std::vector<nn::BatchNorm*> bns;
+    for (nn::Layer* l : model->leaf_layers())
+      if (auto* bn = dynamic_cast<nn::BatchNorm*>(l)) bns.push_back(bn);
+    nn::BatchNorm* bn = score_layer ? bns.back() : bns.front();
+    bn->running_var()[1] = std::numeric_limits<float>::quiet_NaN();
+    const std::string msg = testing::error_of([&] { (void)exporter::lbm_bytes(*model, {}); });
+    EXPECT_NE(msg.find(", channel 1: BatchNorm's scale"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("is nan"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("diverge"), std::string::npos) << msg;
+  }
+}
+
 TEST(ExportRuntime, SmallerImagesArePaddedLikeTraining) {
   NetSpec s{"binary", "dorefa:2"};
   s.image = {1, 9, 10};
@@ -316,7 +479,18 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   testing::expect_error_naming([&] { export_of(float_net); }, "no weight quantizer");
   json relu = dense_net({"binary", "binary"});
   relu["layers"][4] = {{"type", "relu"}};
-  testing::expect_error_naming([&] { export_of(relu); }, "layer 4");
+  testing::expect_error_naming([&] { export_of(relu); }, "layer 4 (relu): a float activation the runtime cannot represent");
+  NetSpec larq{"binary", "binary"};  // conv, maxpool, batchnorm: Larq's order
+  larq.conv = true;
+  larq.image = {2, 8, 9};
+  json larq_net = dense_net(larq);
+  std::swap(larq_net["layers"][4], larq_net["layers"][3]);  // the pool before the quantizer...
+  std::swap(larq_net["layers"][3], larq_net["layers"][2]);  // ...and before the BatchNorm
+  testing::expect_error_naming([&] { export_of(larq_net); }, "layer 2 (maxpool2d): max pooling between a convolution "
+                                                              "and its BatchNorm (Larq's order)");
+  json avg = dense_net(larq);
+  avg["layers"][4] = {{"type", "avgpool2d"}, {"kernel", 2}};
+  testing::expect_error_naming([&] { export_of(avg); }, "layer 4 (avgpool2d): average pooling is not supported");
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
@@ -150,6 +151,124 @@ TEST(Trainer, DataThatDoesNotFitTheModelIsAnError) {
   auto cfg = small_config("");
   train::Trainer t(*m, cfg);
   EXPECT_THROW(t.fit(train_set, train_set), Error);
+}
+
+}  // namespace
+}  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// A last batch too small for the model's BatchNorm joins the batch before it, decided
+// before training (it trained a whole epoch, then failed with nothing saved).
+TEST(Trainer, BatchPlanMergesALastBatchBatchNormCannotTrainOn) {
+  const train::BatchPlan p = train::plan_batches(20001, 100, 2);
+  EXPECT_EQ(p.steps, 200);
+  EXPECT_EQ(p.merged, 1);
+  EXPECT_EQ(p.range(0), (std::pair<int64_t, int64_t>{0, 100}));
+  EXPECT_EQ(p.range(199), (std::pair<int64_t, int64_t>{19900, 101}));
+  const train::BatchPlan plain = train::plan_batches(20001, 100, 1);  // no BatchNorm: nothing merged
+  EXPECT_EQ(plain.steps, 201);
+  EXPECT_EQ(plain.merged, 0);
+  EXPECT_EQ(plain.range(200), (std::pair<int64_t, int64_t>{20000, 1}));
+  EXPECT_EQ(train::plan_batches(20002, 100, 2).steps, 201);
+  EXPECT_EQ(train::plan_batches(7, 100, 2).range(0), (std::pair<int64_t, int64_t>{0, 7}));
+  testing::expect_error_naming([] { train::plan_batches(1, 100, 2); }, "1 image(s)");
+  testing::expect_error_naming([] { train::plan_batches(64, 1, 2); }, "--batch 1 is too small");
+  testing::expect_error_naming([] { train::plan_batches(0, 10, 1); }, "0 image(s)");
+}
+
+json dense_bn_topology() {
+  return {{"name", "dense_bn"},
+          {"input", {1, 8, 8}},
+          {"layers",
+           {{{"type", "flatten"}},
+            {{"type", "dense"}, {"units", 6}},
+            {{"type", "batchnorm"}},
+            {{"type", "relu"}},
+            {{"type", "dense"}, {"units", 4}}}}};
+}
+
+TEST(Trainer, TrainsWhenTheLastBatchHoldsOneImage) {
+  auto train_set = testing::synthetic_dataset(33, 1), test_set = testing::synthetic_dataset(16, 2);
+  auto m = nn::build_model(dense_bn_topology());
+  EXPECT_EQ(m->min_training_batch(), 2);
+  EXPECT_EQ(nn::build_model(small_topology())->min_training_batch(), 1);  // BatchNorm over 8x8 maps
+  auto cfg = small_config("");
+  cfg.epochs = 1;
+  train::Trainer t(*m, cfg);
+  EXPECT_EQ(t.fit(train_set, test_set).size(), 1u);
+}
+
+// Configuration mistakes are found by the constructor, before any epoch (--eval-batch 0
+// used to fail only after the first epoch's training).
+TEST(Trainer, ConfigurationIsCheckedBeforeTraining) {
+  auto m = nn::build_model(small_topology());
+  auto bad = [&](const std::function<void(train::TrainConfig&)>& edit, const std::string& needle) {
+    auto cfg = small_config("");
+    edit(cfg);
+    testing::expect_error_naming([&] { train::Trainer t(*m, cfg); }, needle);
+  };
+  bad([](train::TrainConfig& c) { c.eval_batch = 0; }, "--eval-batch");
+  bad([](train::TrainConfig& c) { c.train_limit = -1; }, "--train-limit");
+  bad([](train::TrainConfig& c) { c.threads = 100000; }, "--threads must be in 0..1024");
+  bad([](train::TrainConfig& c) { c.warmup_epochs = -1; }, "warm-up epochs must be finite and >= 0");
+  bad([](train::TrainConfig& c) { c.resume = true; }, "--resume needs --out");
+  bad([](train::TrainConfig& c) {
+    c.out_dir = "x";
+    c.resume = c.overwrite = true;
+  }, "choose one");
+}
+
+// best.ckpt always holds the best epoch last.ckpt records: a best.ckpt lost between the two
+// writes is rewritten from last.ckpt; one whose weights are gone for good (not the best
+// epoch, which is not the last) is said, and best.ckpt then follows what is left.
+TEST(Trainer, ResumeRepairsOrReportsTheBestCheckpoint) {
+  auto train_set = testing::synthetic_dataset(128, 3), test_set = testing::synthetic_dataset(64, 4);
+  testing::RunDir d("trainer", "repair");
+  auto cfg = small_config(d.str());
+  cfg.epochs = 3;
+  std::vector<std::vector<uint8_t>> lasts;
+  std::vector<train::EpochMetrics> hist;
+  {
+    auto m = nn::build_model(small_topology());
+    train::Trainer t(*m, cfg);
+    t.on_epoch_end = [&](const train::EpochMetrics&) {
+      lasts.push_back(read_file(d.str() + "/last.ckpt"));
+      return true;
+    };
+    hist = t.fit(train_set, test_set);
+  }
+  int best = 1;
+  for (int e = 2; e <= 3; ++e)
+    if (hist[static_cast<size_t>(e - 1)].test_acc > hist[static_cast<size_t>(best - 1)].test_acc) best = e;
+  const std::string best_path = d.str() + "/best.ckpt";
+  EXPECT_EQ(read_file(best_path), lasts[static_cast<size_t>(best - 1)]);
+
+  // Folder as a kill after epoch `best`'s last.ckpt would leave it: best.ckpt missing.
+  write_file_atomic(d.str() + "/last.ckpt", lasts[static_cast<size_t>(best - 1)]);
+  std::filesystem::remove(best_path);
+  auto resume = cfg;
+  resume.resume = true;
+  resume.epochs = best;  // nothing left to train: the repair alone
+  {
+    auto m = nn::build_model(small_topology());
+    train::Trainer(*m, resume).fit(train_set, test_set);
+  }
+  EXPECT_EQ(read_file(best_path), lasts[static_cast<size_t>(best - 1)]);
+
+  if (best == 3) return;  // the unrecoverable case needs a best epoch before the last
+  write_file_atomic(d.str() + "/last.ckpt", lasts[2]);
+  write_file_atomic(best_path, std::string("torn"));
+  resume.epochs = 4;
+  auto m = nn::build_model(small_topology());
+  train::Trainer t(*m, resume);
+  auto h = t.fit(train_set, test_set);
+  ASSERT_EQ(h.size(), 4u);
+  // The best of epochs 3 and 4 (what is left) is in best.ckpt now, never the torn file.
+  const auto ck = train::read_checkpoint(best_path);
+  const int64_t held = ck.meta.at("epochs_done").get<int64_t>();
+  EXPECT_TRUE(held == 3 || held == 4) << held;
 }
 
 }  // namespace

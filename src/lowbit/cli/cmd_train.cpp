@@ -1,5 +1,6 @@
 // lowbit train: build a model (preset or JSON), load data, train, checkpoint.
 #include <iostream>
+#include <limits>
 
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
@@ -49,7 +50,7 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--batch", c.batch, "Mini-batch size (a last batch too small for BatchNorm joins the one before it)")
       ->capture_default_str()
       ->check(whole_in(1, train::kMaxBatch));
-  cmd->add_option("--lr", c.lr, "Base learning rate")->capture_default_str()->check(real_in(0, 1e6, /*lo_open=*/true));
+  cmd->add_option("--lr", c.lr, "Base learning rate")->capture_default_str()->check(real_in(0, std::numeric_limits<float>::max(), /*lo_open=*/true));
   cmd->add_option("--optimizer", c.optimizer.name, "sgd, adam or adamw")
       ->capture_default_str()
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
