@@ -1,7 +1,7 @@
 // main() of lowbit_kernel_tests (CMake option LOWBIT_KERNELS_ONLY; scripts/cross-aarch64.sh):
 // the bit-kernel GoogleTests, after one line per Highway target list so that a log shows
 // which targets the tests ran on. It lives outside tests/ because the full build's
-// lowbit_tests globs tests/ and uses gtest_main.
+// lowbit_tests globs tests/, which holds its own main (tests/main.cpp).
 #include <gtest/gtest.h>
 
 #include <hwy/targets.h>

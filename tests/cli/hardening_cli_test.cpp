@@ -305,3 +305,29 @@ TEST(Hardening, DeployabilityIsSaidUpFront) {
 
 }  // namespace
 }  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// Kind 9: OpenMP's waiting policy. Unless the user chose one (OMP_WAIT_POLICY or
+// GOMP_SPINCOUNT), the CLI runs with GOMP_SPINCOUNT=1000, which keeps 2-thread training
+// from collapsing beside another busy process (docs/BENCHMARKS.md); `bench --json` records
+// the policy it ran under.
+TEST(Hardening, OpenMpWaitingPolicyDefaultsAndOverrides) {
+  testing::CliWorkspace w("omp");
+  ASSERT_EQ(run_lowbit("train --model tfc --weights binary --acts binary --input-bits 8 --data " + w.path("data") +
+                       " --epochs 1 --batch 100 --progress lines --out " + w.path("run")).code, 0);
+  ASSERT_EQ(run_lowbit("export " + w.path("run/best.ckpt") + " -o " + w.path("m.lbm")).code, 0);
+  auto waiting = [&](const std::string& env) {
+    const Result r = testing::run_command("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT " + env + " " + LOWBIT_CLI_PATH +
+                                          " bench " + w.path("m.lbm") + " --batch 4 --seconds 0.05 --json");
+    EXPECT_EQ(r.code, 0) << r.out;
+    return nlohmann::json::parse(r.out).at("openmp_waiting").get<std::string>();
+  };
+  EXPECT_EQ(waiting(""), "GOMP_SPINCOUNT=1000");
+  EXPECT_EQ(waiting("OMP_WAIT_POLICY=active"), "OMP_WAIT_POLICY=active");
+  EXPECT_EQ(waiting("GOMP_SPINCOUNT=50000"), "GOMP_SPINCOUNT=50000");
+}
+
+}  // namespace
+}  // namespace lowbit

@@ -3,6 +3,7 @@
 // loader for `run`), never the training model.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -46,6 +47,15 @@ void add_isa_option(CLI::App* cmd, std::string& max_isa) {
                   "Cap the SIMD instruction set for the bit kernels: " + kernels::isa_choices() + " (default: best available)");
 }
 
+// The OpenMP waiting policy this process runs under (main.cpp chooses it), for benchmark logs.
+std::string openmp_waiting() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  std::string s = policy ? cat("OMP_WAIT_POLICY=", policy) : "";
+  if (spin) s += cat(s.empty() ? "" : " ", "GOMP_SPINCOUNT=", spin);
+  return s.empty() ? "libgomp default" : s;
+}
+
 // --max-isa's value is a flag value: an unknown name is a usage error.
 void apply_max_isa(const std::string& max_isa) {
   try {
@@ -72,7 +82,7 @@ Action add_export_command(CLI::App& app) {
     // failed export leaves an existing file at the path as it was.
     const std::vector<uint8_t> bytes = exporter::lbm_bytes(*model, opt);
     runtime::Engine engine = runtime::Engine::from_bytes(bytes, args->output);
-    write_file_atomic(args->output, bytes);
+    write_output(args->output, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     std::cout << "wrote " << args->output << ": " << engine.info().layers.size() << " layers, "
               << engine.info().binary_macs << " MACs per image\n";
     return 0;
@@ -115,7 +125,7 @@ Action add_run_command(CLI::App& app) {
     if (!args->predictions.empty()) {
       std::ostringstream os;
       for (int32_t p : pred) os << p << "\n";
-      write_file_atomic(args->predictions, os.str());
+      write_output(args->predictions, os.str());
     }
     if (args->json_out) {
       std::cout << nlohmann::json{{"accuracy", accuracy}, {"images", n}, {"seconds", secs},
@@ -141,7 +151,7 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--seconds", args->seconds, "Measuring time")->capture_default_str()->check(real_in(0.01, 3600));
   add_isa_option(cmd, args->max_isa);
   cmd->add_flag("--json", args->json_out,
-                "Print one JSON object: fps, latency_us_p50, latency_us_p99, batch, threads, isa");
+                "Print one JSON object: fps, latency_us_p50, latency_us_p99, batch, threads, isa, openmp_waiting");
   return [args]() {
     apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
@@ -173,6 +183,7 @@ Action add_bench_command(CLI::App& app) {
                               {"threads", engine.threads()},
                               {"isa", kernels::active_isa()},
                               {"calls", lat.size()},
+                              {"openmp_waiting", openmp_waiting()},
                               {"model", args->model}};
     if (args->json_out)
       std::cout << r.dump() << "\n";

@@ -45,7 +45,7 @@ Action add_eval_command(CLI::App& app) {
     if (!args->predictions.empty()) {
       std::ostringstream os;
       for (int32_t p : r.predictions) os << p << "\n";
-      write_file_atomic(args->predictions, os.str());
+      write_output(args->predictions, os.str());
     }
     if (args->json_out) {
       std::cout << nlohmann::json{{"accuracy", r.accuracy}, {"loss", r.loss}, {"images", r.predictions.size()},

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/nn/model.hpp"
@@ -30,6 +31,10 @@ template <class... Args>
 [[noreturn]] void usage_fail(const Args&... args) {
   throw UsageError(cat(args...));
 }
+
+// Writes one of a command's output files (a .lbm, a predictions list) atomically, after
+// removing the temporary files an earlier, killed write of the same file left beside it.
+void write_output(const std::string& path, std::string_view bytes);
 
 // Flag validators whose messages show readable bounds ("--threads: 100000 is not a whole
 // number in 0..1024"; CLI11's PositiveNumber printed a 309-digit maximum).

@@ -1,11 +1,19 @@
-// Flag validators with readable bounds (commands.hpp).
+// Flag validators with readable bounds, and the writer of a command's output files (commands.hpp).
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "lowbit/cli/commands.hpp"
+#include "lowbit/core/file_io.hpp"
 
 namespace lowbit::cli {
+
+void write_output(const std::string& path, std::string_view bytes) {
+  const std::filesystem::path p(path);
+  remove_stale_temp_files(p.has_parent_path() ? p.parent_path().string() : ".", p.filename().string());
+  write_file_atomic(path, bytes);
+}
 
 CLI::Validator whole_in(int64_t lo, int64_t hi) {
   return CLI::Validator(

@@ -1,14 +1,39 @@
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
 
+namespace {
+
+// OpenMP threads wait for each other at every barrier; libgomp's default spins 300 000
+// iterations first. With another process on the machine the waiting thread burns the time
+// slice its partner needs: LFC W1A1 training on 2 threads fell to 0.47x its 1-thread rate
+// beside one busy process (docs/BENCHMARKS.md, "OpenMP waiting"). A spin count of 1 000
+// (libgomp's own value when it knows it is oversubscribed) keeps 0.77x under load, costs
+// ~9% on a quiet machine, and keeps the runtime's batch-1 barriers fast (passive waiting
+// made them 4x slower). libgomp reads its environment when it loads, before main, so the
+// CLI sets the variable and starts itself again; a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT
+// is left alone.
+void choose_openmp_waiting(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  if (::setenv("GOMP_SPINCOUNT", "1000", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);  // returns only on failure: run on with libgomp's default
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  choose_openmp_waiting(argv);
   CLI::App app{"lowbit: train quantized neural networks and deploy them fast", "lowbit"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lowbit 0.1.0");
-  app.footer(lowbit::cli::kExitCodesHelp);
+  app.footer(std::string(lowbit::cli::kExitCodesHelp) +
+             "\nOpenMP: lowbit sets GOMP_SPINCOUNT=1000 (robust on shared machines) unless OMP_WAIT_POLICY or "
+             "GOMP_SPINCOUNT is set.");
   std::map<std::string, lowbit::cli::Action> actions = {
       {"train", lowbit::cli::add_train_command(app)},
       {"eval", lowbit::cli::add_eval_command(app)},

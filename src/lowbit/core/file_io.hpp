@@ -1,6 +1,13 @@
-// Whole-file reads and atomic writes. An atomic write goes to a temporary file in the
-// same folder, is flushed to disk, then renamed over the target: a reader (or a crash)
-// sees either the old file or the new one, never a half-written one.
+// Whole-file reads and atomic writes. An atomic write goes to a temporary file in the same
+// folder (".NAME.tmp.XXXXXX"), is flushed to disk, then renamed over the target: a reader
+// (or a crash) sees either the old file or the new one, never a half-written one; a kill
+// mid-write leaves the temporary file, which remove_stale_temp_files() clears.
+//
+// Fault injection, for tests only: with LOWBIT_FAULT_KILL_AT_WRITE=N in the environment the
+// process sends itself SIGKILL (no handler, no clean-up: a real kill) at the Nth step of its
+// atomic writes, counting from 1 over the whole process. Each write_file_atomic() has two
+// steps: after the temporary file is complete and synced (before the rename), and after
+// the rename. tests/cli/kill_resume_test.cpp kills `lowbit train` at every step in turn.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,7 +16,9 @@
 
 namespace lowbit {
 
-std::vector<uint8_t> read_file(const std::string& path);  // throws naming the path
+// Throws lowbit::Error naming the path: missing, a folder ("is a folder, not a file"), not a
+// regular file, larger than memory.
+std::vector<uint8_t> read_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view bytes);
 inline void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
   write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
@@ -40,12 +49,6 @@ class FolderLock {
  private:
   int fd_ = -1;
 };
-
-// Fault injection, for tests only: with LOWBIT_FAULT_KILL_AT_WRITE=N in the environment, the
-// process sends itself SIGKILL (no handler, no clean-up: a real kill) at the Nth step of its
-// atomic writes, counting from 1 over the whole process. Each write_file_atomic has two
-// steps: after the temporary file is complete and synced (before the rename), and after the
-// rename. tests/train/kill_resume_test.cpp kills `lowbit train` at every step in turn.
 
 // CRC-32 (IEEE, as zlib and PNG use); `crc` continues a running checksum.
 uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
