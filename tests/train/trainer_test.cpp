@@ -175,7 +175,7 @@ TEST(Trainer, BatchPlanMergesALastBatchBatchNormCannotTrainOn) {
   EXPECT_EQ(train::plan_batches(7, 100, 2).range(0), (std::pair<int64_t, int64_t>{0, 7}));
   testing::expect_error_naming([] { train::plan_batches(1, 100, 2); }, "1 image(s)");
   testing::expect_error_naming([] { train::plan_batches(64, 1, 2); }, "--batch 1 is too small");
-  testing::expect_error_naming([] { train::plan_batches(0, 10, 1); }, "0 image(s)");
+  testing::expect_error_naming([] { train::plan_batches(0, 10, 1); }, "the training set is empty");
 }
 
 json dense_bn_topology() {

@@ -129,6 +129,7 @@ Action add_train_command(CLI::App& app) {
     std::cout << "model " << model->name() << ": " << model->num_params() << " parameters, " << model->macs()
               << " MACs per sample; data " << args->data << ": " << split.train.size() << " train / "
               << split.test.size() << " test images\n";
+    train::Trainer trainer(*model, cfg);  // checks the configuration
     // Said before training, not found after it: can `lowbit export` deploy what this trains?
     const std::string problem = exporter::export_problem(model->topology());
     if (problem.empty())
@@ -136,7 +137,6 @@ Action add_train_command(CLI::App& app) {
     else
       std::cout << "deployable: no: " << problem << "\n  (it trains; `lowbit export` will refuse it)\n";
     if (cfg.out_dir.empty()) std::cerr << "lowbit: warning: no --out given: nothing will be saved (no checkpoints, no metrics)\n";
-    train::Trainer trainer(*model, cfg);
     auto history = trainer.fit(split.train, split.test);
     const auto& last = history.back();
     double best = 0;

@@ -71,6 +71,15 @@ std::vector<int32_t> eval_codes(quant::Quantizer& q, const std::vector<float>& v
   return codes;
 }
 
+// The code a quantizer gives one value in evaluation. Export bisects and checks thresholds
+// with millions of these: the tensors are reused, not allocated per call.
+int32_t eval_code(quant::Quantizer& q, float value, const CodeFormat& f) {
+  thread_local Tensor x({1}), y;
+  x[0] = value;
+  q.forward(x, y, Context{false, nullptr});
+  return static_cast<int32_t>(std::nearbyint(y[0] / f.step));
+}
+
 // The float map evaluation applies to one channel's integer accumulator, ending in the
 // value the next quantizer sees (or the score): y = acc * scale (+ bias), then BatchNorm.
 // `shift`: the runtime's accumulator is 2^shift times the trained one (weights with even
@@ -105,13 +114,13 @@ struct ChannelMap {
 bool is_monotone_activation(const nn::Layer& l) { return l.type() == "relu" || l.type() == "hardtanh"; }
 
 float apply_activations(const std::vector<nn::Layer*>& acts, float y) {
-  if (acts.empty()) return y;
-  Tensor x({1}, y), out;
+  thread_local Tensor x({1}), out;
   for (nn::Layer* a : acts) {
+    x[0] = y;
     a->forward(x, out, Context{false, nullptr});
-    x = out;
+    y = out[0];
   }
-  return x[0];
+  return y;
 }
 
 // Why the runtime cannot run layer `l` where it stands: what the user can change.
@@ -335,7 +344,7 @@ class Folder {
       for (int64_t c = 0; c < M; ++c) {
         const ChannelMap& m = maps[static_cast<size_t>(c)];
         auto level_of = [&](int64_t acc) {
-          return out.level(eval_codes(act->quantizer(), {apply_activations(float_acts, m(acc))}, out)[0]);
+          return out.level(eval_code(act->quantizer(), apply_activations(float_acts, m(acc)), out));
         };
         // A decreasing map (BatchNorm gamma < 0) is made increasing by negating the weights.
         const bool decreasing = level_of(range) < level_of(-range);

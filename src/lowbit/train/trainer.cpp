@@ -336,6 +336,7 @@ BatchPlan plan_batches(int64_t images, int64_t batch, int64_t min_batch) {
   BatchPlan p;
   p.images = images;
   p.batch = batch;
+  LOWBIT_CHECK(images >= 1, "the training set is empty (--train-limit, or the data folder?)");
   LOWBIT_CHECK(images >= min_batch, "the training set has ", images, " image(s); BatchNorm with one value per channel "
                "needs at least ", min_batch, " per batch");
   LOWBIT_CHECK(batch >= min_batch, "--batch ", batch, " is too small: a BatchNorm layer sees one value per channel per "
