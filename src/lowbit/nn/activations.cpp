@@ -6,13 +6,29 @@
 
 namespace lowbit::nn {
 
+namespace {
+
+// fn(i) for i in [0, n): in a parallel region for large tensors only. Below the bound the
+// loop runs as is: an OpenMP region with a false `if` clause still starts a team (export
+// applies these layers to single values millions of times while it bisects thresholds).
+template <class F>
+void elementwise(int64_t n, F&& fn) {
+  if (n > (1 << 16)) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) fn(i);
+  } else {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+  }
+}
+
+}  // namespace
+
 void ReLU::forward(const Tensor& x, Tensor& y, const Context&) {
   y.resize(x.shape());
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.size();
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.f ? xp[i] : 0.f;
+  elementwise(n, [&](int64_t i) { yp[i] = xp[i] > 0.f ? xp[i] : 0.f; });
 }
 
 void ReLU::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
@@ -22,11 +38,10 @@ void ReLU::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx
   const float* g = dy.data();
   float* d = dx->data();
   const int64_t n = x.size();
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) {
+  elementwise(n, [&](int64_t i) {
     const float gi = g[i];  // loaded unconditionally so the select vectorises (no branch)
     d[i] = xp[i] > 0.f ? gi : 0.f;
-  }
+  });
 }
 
 HardTanh::HardTanh(float lo, float hi) : lo_(lo), hi_(hi) {
@@ -38,8 +53,8 @@ void HardTanh::forward(const Tensor& x, Tensor& y, const Context&) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.size();
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) yp[i] = std::clamp(xp[i], lo_, hi_);
+  const float lo = lo_, hi = hi_;
+  elementwise(n, [&](int64_t i) { yp[i] = std::clamp(xp[i], lo, hi); });
 }
 
 void HardTanh::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
@@ -50,11 +65,10 @@ void HardTanh::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor
   float* d = dx->data();
   const int64_t n = x.size();
   const float lo = lo_, hi = hi_;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) {
+  elementwise(n, [&](int64_t i) {
     const float gi = g[i], xi = xp[i];  // unconditional loads: a branch-free select
     d[i] = (xi >= lo) & (xi <= hi) ? gi : 0.f;
-  }
+  });
 }
 
 }  // namespace lowbit::nn

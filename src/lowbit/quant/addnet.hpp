@@ -41,8 +41,8 @@ float addnet_match_scale(const float* w, int64_t n, int adders);
 class AddNetQuantizer : public Quantizer {
  public:
   std::string no_grid_reason() const override {
-    return "'" + spec_.str() + "' codebook values (sums of signed powers of two, RCCM) are not multiples of one "
-           "step, so they are not integer codes; the runtime cannot execute AddNet weights";
+    return cat("'", spec_.str(), "' codebook values (sums of signed powers of two, RCCM) are not multiples of one "
+               "step, so they are not integer codes; the runtime cannot execute AddNet weights");
   }
   // Throws lowbit::Error on activations.
   AddNetQuantizer(QuantSpec spec, Role role);

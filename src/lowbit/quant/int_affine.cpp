@@ -222,17 +222,17 @@ bool IntQuantizer::grid(Grid& out) const {
 }
 
 std::string IntQuantizer::no_grid_reason() const {
-  if (params_.empty()) return "'" + spec_.str() + "' has not quantized anything yet (no forward pass)";
+  const std::string q = spec_.str();
+  if (params_.empty()) return cat("'", q, "' has not quantized anything yet (no forward pass)");
   if (role_ == Role::kActivation && ema_init_[0] == 0.f)
-    return "'" + spec_.str() + "' has no calibrated range yet: activation ranges are running averages that "
-           "training sets (untrained, each batch uses its own range)";
+    return cat("'", q, "' has no calibrated range yet: activation ranges are running averages that training sets "
+               "(untrained, each batch uses its own range)");
   for (const AffineParams& p : params_)
     if (p.zero_point != 0)
-      return "'" + spec_.str() + "' is asymmetric (zero point " + std::to_string(p.zero_point) +
-             "): its codes are not proportional to the values, so integer layers would need a zero-point "
-             "correction the runtime does not make; use '" + spec_.str() + ":signed' (symmetric, zero point 0)" +
-             (role_ == Role::kActivation ? " or ':unsigned' after a ReLU" : "");
-  return "'" + spec_.str() + "' has a scale that is not positive and finite";
+      return cat("'", q, "' is asymmetric (zero point ", p.zero_point, "): its codes are not proportional to the "
+                 "values, so integer layers would need a zero-point correction the runtime does not make; use '", q,
+                 ":signed' (symmetric, zero point 0)", role_ == Role::kActivation ? " or ':unsigned' after a ReLU" : "");
+  return cat("'", q, "' has a scale that is not positive and finite");
 }
 
 }  // namespace lowbit::quant

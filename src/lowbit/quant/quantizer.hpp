@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "lowbit/core/error.hpp"
 #include "lowbit/core/param.hpp"
 #include "lowbit/quant/spec.hpp"
 
@@ -81,7 +82,7 @@ class Quantizer {
   virtual bool grid(Grid& out) const { return false; }
   // When grid() is false: why, in words a user can act on (export's error names it).
   virtual std::string no_grid_reason() const {
-    return "'" + spec_.str() + "' gives values that are not integer codes times one scale";
+    return cat("'", spec_.str(), "' gives values that are not integer codes times one scale");
   }
 
  protected:

@@ -21,10 +21,18 @@ bool sign_forward(const Tensor& x, Tensor& y) {
   float* yp = y.data();
   const int64_t n = x.size();
   int outside = 0;
-#pragma omp parallel for simd schedule(static) reduction(| : outside) if (parallel : n >= kQuantParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    yp[i] = xp[i] >= 0.f ? 1.f : -1.f;  // binary_forward, inlined for the fused check
-    outside |= !(std::fabs(xp[i]) <= 1.f);
+  if (n >= kQuantParallelMin) {
+#pragma omp parallel for simd schedule(static) reduction(| : outside)
+    for (int64_t i = 0; i < n; ++i) {
+      yp[i] = xp[i] >= 0.f ? 1.f : -1.f;  // binary_forward, inlined for the fused check
+      outside |= !(std::fabs(xp[i]) <= 1.f);
+    }
+  } else {  // no OpenMP region at all: even one with a false `if` starts a team (export calls this per value)
+#pragma omp simd reduction(| : outside)
+    for (int64_t i = 0; i < n; ++i) {
+      yp[i] = xp[i] >= 0.f ? 1.f : -1.f;
+      outside |= !(std::fabs(xp[i]) <= 1.f);
+    }
   }
   return outside == 0;
 }

@@ -51,7 +51,7 @@ class XnorQuantizer : public Quantizer {
   float latent_clip() const override { return 1.f; }
   bool grid(Grid& out) const override;  // codes +-1, step alpha per group (false if some alpha is 0)
   std::string no_grid_reason() const override {
-    return "'" + spec_.str() + "' has an output channel whose scale mean|W| is 0 or not finite (all its weights 0?)";
+    return cat("'", spec_.str(), "' has an output channel whose scale mean|W| is 0 or not finite (all its weights 0?)");
   }
 
  private:

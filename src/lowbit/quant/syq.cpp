@@ -65,11 +65,10 @@ bool SyqQuantizer::grid(Grid& out) const {
 
 std::string SyqQuantizer::no_grid_reason() const {
   if (alpha_.value.size() != 1)
-    return "'" + spec_.str() + "' has " + std::to_string(alpha_.value.size()) +
-           " scales per weight tensor, which vary along each dot product (the runtime needs one scale per output "
-           "channel at most); use layer granularity ('syq:" + std::string(spec_.bits == 1 ? "binary" : "ternary") +
-           ":layer')";
-  return "'" + spec_.str() + "' has a scale that is not positive and finite";
+    return cat("'", spec_.str(), "' has ", alpha_.value.size(), " scales per weight tensor, which vary along each dot "
+               "product (the runtime needs one scale per output channel at most); use layer granularity ('syq:",
+               spec_.bits == 1 ? "binary" : "ternary", ":layer')");
+  return cat("'", spec_.str(), "' has a scale that is not positive and finite");
 }
 
 void SyqQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
