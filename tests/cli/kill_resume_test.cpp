@@ -6,6 +6,7 @@
 // epoch with the same accuracies, and no temporary file is left.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -68,6 +69,7 @@ TEST(KillResume, KilledAtEveryWriteStepThenResumedEqualsUninterrupted) {
     fs::remove_all(dir);
   }
   // Two steps per write; per epoch last.ckpt, metrics.jsonl and (when best) best.ckpt.
+  std::printf("killed and resumed at %d write steps\n", kills);
   EXPECT_GE(kills, 3 * 4 + 2);
 }
 
