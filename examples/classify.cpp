@@ -9,15 +9,15 @@
 // 2 wrong arguments.
 #include <charconv>
 #include <cstdint>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/file_io.hpp"
+#include "lowbit/format/input_fit.hpp"
 #include "lowbit/runtime/engine.hpp"
 
 namespace {
@@ -50,10 +50,10 @@ int main(int argc, char** argv) {
   try {
     lowbit::runtime::Engine engine = lowbit::runtime::Engine::load(argv[1]);
     const auto& info = engine.info();
+    // The geometry first (format/input_fit.hpp, the rule Engine::run applies), then the file.
+    lowbit::format::check_images_fit(info.input_shape, c, h, w, argv[1]);
     const int64_t image_size = c * h * w;
-    std::ifstream in(argv[2], std::ios::binary);
-    if (!in) throw lowbit::Error(std::string(argv[2]) + ": cannot open");
-    std::vector<uint8_t> images((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::vector<uint8_t> images = lowbit::read_file(argv[2]);  // names the file in its errors
     const int64_t n = static_cast<int64_t>(images.size()) / image_size;
     if (n == 0 || n * image_size != static_cast<int64_t>(images.size()))
       throw lowbit::Error(std::string(argv[2]) + ": " + std::to_string(images.size()) +

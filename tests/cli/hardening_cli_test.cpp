@@ -221,7 +221,7 @@ TEST(Hardening, LastBatchOfOneIsMergedBeforeTraining) {
   EXPECT_NE(r.out.find("(101 images)"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(w.path("run/best.ckpt")));
   r = run_lowbit(train + " --batch 1");
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 2) << r.out;  // a flag's value this model cannot train with: a usage error
   EXPECT_NE(r.out.find("--batch 1 is too small"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("epoch 1/1"), std::string::npos) << r.out;
 }
@@ -247,7 +247,7 @@ TEST(Hardening, ErrorsNameTheRealFault) {
   fs::create_directories(w.path("other"));
   data::testing::write_mnist_dir(w.path("other"), 100, 20, 20, 20);
   r = run_lowbit("train --model tfc --data " + w.path("other") + " --epochs 2 --resume --progress lines --out " + w.path("r"));
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 2) << r.out;  // flags that contradict the run they continue
   EXPECT_NE(r.out.find("resume with the same --data"), std::string::npos) << r.out;
   // An .lbm given as a checkpoint.
   ASSERT_EQ(run_lowbit("train --model tfc --weights binary --acts binary --input-bits 8" + data +
@@ -327,6 +327,192 @@ TEST(Hardening, OpenMpWaitingPolicyDefaultsAndOverrides) {
   EXPECT_EQ(waiting(""), "GOMP_SPINCOUNT=1000");
   EXPECT_EQ(waiting("OMP_WAIT_POLICY=active"), "OMP_WAIT_POLICY=active");
   EXPECT_EQ(waiting("GOMP_SPINCOUNT=50000"), "GOMP_SPINCOUNT=50000");
+}
+
+}  // namespace
+}  // namespace lowbit
+
+// Faults a new user found in a trial of this issue's work (same kinds, new places).
+namespace lowbit {
+namespace {
+
+std::string trained_tfc(const testing::CliWorkspace& w, const std::string& out) {
+  const Result t = run_lowbit("train --model tfc --weights binary --acts binary --input-bits 8 --data " + w.path("data") +
+                              " --epochs 1 --batch 100 --progress lines --out " + w.path(out));
+  EXPECT_EQ(t.code, 0) << t.out;
+  return w.path(out + "/best.ckpt");
+}
+
+// Kind 6: an output that is one of the command's inputs would destroy it: refused before
+// any work, exit 2, the input unchanged (`export C.ckpt -o C.ckpt` replaced the checkpoint).
+TEST(Hardening, OutputThatIsAnInputIsRefused) {
+  testing::CliWorkspace w("outin");
+  const std::string ckpt = trained_tfc(w, "run");
+  ASSERT_EQ(run_lowbit("export " + ckpt + " -o " + w.path("m.lbm")).code, 0);
+  const std::string ckpt_bytes = file_text(ckpt), lbm_bytes = file_text(w.path("m.lbm"));
+  fs::create_symlink(ckpt, w.path("alias.ckpt"));
+  const std::string labels = w.path("data/t10k-labels-idx1-ubyte");
+  const std::string labels_bytes = file_text(labels);
+  for (const std::string& cmd :
+       {"export " + ckpt + " -o " + ckpt, "export " + ckpt + " -o " + w.path("alias.ckpt"),
+        "eval " + ckpt + " --data " + w.path("data") + " --predictions " + ckpt,
+        "eval " + ckpt + " --data " + w.path("data") + " --predictions " + labels,
+        "run " + w.path("m.lbm") + " --data " + w.path("data") + " --predictions " + w.path("m.lbm"),
+        "run " + w.path("m.lbm") + " --data " + w.path("data") + " --predictions " + w.path("data"),
+        "export " + ckpt + " -o ''"}) {
+    const Result r = run_lowbit(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out;
+  }
+  EXPECT_EQ(file_text(ckpt), ckpt_bytes);
+  EXPECT_EQ(file_text(w.path("m.lbm")), lbm_bytes);
+  EXPECT_EQ(file_text(labels), labels_bytes);
+  // Through a link to another file, the link's target is written and the link stays.
+  std::ofstream(w.path("target.txt")) << "old";
+  fs::create_symlink(w.path("target.txt"), w.path("link.txt"));
+  const Result r = run_lowbit("run " + w.path("m.lbm") + " --data " + w.path("data") + " --predictions " + w.path("link.txt"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::is_symlink(w.path("link.txt")));
+  EXPECT_EQ(lines_of(file_text(w.path("target.txt"))), 200);
+}
+
+// Kind 1, a sibling: a flat model ([F]) takes images of F values; training one failed at its
+// first batch ("expected input of shape [-1, 784], got [100, 1, 28, 28]").
+TEST(Hardening, FlatInputTopologyTrainsEvaluatesAndDeploys) {
+  testing::CliWorkspace w("flat");
+  std::ofstream(w.path("flat.json")) << R"({"name": "flat", "input": [784], "weights": "binary", "layers": [
+      {"type": "quant_act", "quantizer": "dorefa:8"}, {"type": "dense", "units": 32, "bias": false},
+      {"type": "batchnorm"}, {"type": "quant_act", "quantizer": "binary"},
+      {"type": "dense", "units": 10, "bias": false}, {"type": "batchnorm"}]})";
+  Result r = run_lowbit("train --model " + w.path("flat.json") + " --data " + w.path("data") +
+                        " --epochs 1 --batch 50 --progress lines --out " + w.path("run"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("deployable: yes"), std::string::npos) << r.out;
+  ASSERT_EQ(run_lowbit("eval " + w.path("run/best.ckpt") + " --data " + w.path("data") + " --predictions " +
+                       w.path("eval.txt")).code, 0);
+  ASSERT_EQ(run_lowbit("export " + w.path("run/best.ckpt") + " -o " + w.path("flat.lbm")).code, 0);
+  r = run_lowbit("run " + w.path("flat.lbm") + " --data " + w.path("data") + " --predictions " + w.path("run.txt"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(file_text(w.path("run.txt")), file_text(w.path("eval.txt")));
+}
+
+// Kind 4: --resume continues the same run: other training settings or other data (of the
+// same shapes) are refused, naming what changed (--lr 0.1 and another dataset were taken
+// silently); --epochs may grow.
+TEST(Hardening, ResumeRefusesChangedSettingsAndData) {
+  testing::CliWorkspace w("resumecfg");
+  const std::string train = "train --model tfc --batch 100 --progress lines --out " + w.path("run") + " --data ";
+  ASSERT_EQ(run_lowbit(train + w.path("data") + " --epochs 1").code, 0);
+  for (const auto& [flags, needle] :
+       {std::pair<std::string, std::string>{" --epochs 2 --lr 0.1", "--lr 0.0010000000474974513 -> 0.10000000149011612"},
+        {" --epochs 2 --augment flip", "--augment false -> true"},
+        {" --epochs 2 --train-limit 300", "--train-limit 0 -> 300"},
+        {" --epochs 2 --optimizer sgd", "--optimizer \"adam\" -> \"sgd\""}}) {
+    const Result r = run_lowbit(train + w.path("data") + flags + " --resume");
+    EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;
+  }
+  fs::create_directories(w.path("other"));
+  testing::write_idx(w.path("other"), "train", testing::synthetic_dataset(600, 7, 10, 28));  // same shapes, other images
+  testing::write_idx(w.path("other"), "t10k", testing::synthetic_dataset(200, 2, 10, 28));
+  Result r = run_lowbit(train + w.path("other") + " --epochs 2 --resume");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("trained on other data"), std::string::npos) << r.out;
+  r = run_lowbit(train + w.path("data") + " --epochs 2 --resume --threads 1 --eval-batch 50");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
+}
+
+// Kind 5 and 7: what a person writes in a topology file is checked, and misleading messages
+// name the real cause.
+TEST(Hardening, TopologyFilesAreCheckedStrictly) {
+  testing::CliWorkspace w("topo");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"input": [1, 28, 28], "layers": []})", "non-empty array of layers"},  // was an internal error
+      {R"({"input": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "units": 20}]})",
+       "key 'units' appears twice"},
+      {R"({"input": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "init": "uniform:nan"}]})",
+       "expected a finite number"},
+      {R"({"input": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "init": "normal:-1"}]})",
+       "must be > 0"},
+      {R"({"input": [1, 1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]})",
+       "must be an array of at most 3 integers"},
+      {R"({"input": [28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]})", "[C, H, W]"},
+      {R"({"input": [1, 28, 28], "weights": "binary", "layers": [{"type": "quant_act", "quantizer": "dorefa:8"},
+          {"type": "flatten"}, {"type": "dense", "units": 16}, {"type": "batchnorm"},
+          {"type": "quant_act", "quantizer": "int:8"}, {"type": "dense", "units": 10}]})",
+       "asymmetric (zero point"},
+  };
+  for (const auto& [text, needle] : cases) {
+    std::ofstream(w.path("t.json")) << text;
+    const Result r = run_lowbit("summary --model " + w.path("t.json"));
+    EXPECT_NE(r.code, 3) << text << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << text << "\n" << r.out;
+  }
+}
+
+// Usage errors exit with 2 wherever they are found: the flags' validators, the trainer's
+// configuration checks, --resume's comparisons.
+TEST(Hardening, ConfigurationMistakesAreUsageErrors) {
+  testing::CliWorkspace w("usage");
+  const std::string train = "train --data " + w.path("data") + " --epochs 1 --progress lines ";
+  for (const auto& [flags, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"--model tfc --schedule foo", "foo"},
+           {"--model tfc --schedule step:0:0.5", "step"},
+           {"--model tfc --binary-optimizer bop", "needs 1-bit weights"},
+           {"--model tfc --lr-scale glorot", "this model has none"},
+           {"--model tfc --batch 1", "--batch 1 is too small"},
+           {"--model tfc --train-limit 1", "--train-limit"},
+           {"--model tfc --resume", "--resume requires --out"},
+           {"--model tfc --lr 1e-50", "--lr: '1e-50' is not a number"},
+           {"--model tfc --augment crop,crop", "given twice"},
+           {"--model tfc --out ''", "--out"}}) {
+    const Result r = run_lowbit(train + flags);
+    EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;
+    EXPECT_EQ(r.out.find("epoch 1/1"), std::string::npos) << flags << "\n" << r.out;
+  }
+  Result r = run_lowbit("frobnicate");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("unknown subcommand 'frobnicate'"), std::string::npos) << r.out;
+  r = run_lowbit("bench x.lbm --max-isa pentium");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.out.find("--max-isa: --max-isa"), std::string::npos) << r.out;
+  // The header says how much of the data the limits use.
+  r = run_lowbit(train + "--model tfc --train-limit 300 --test-limit 100");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("300 of 600 train / 100 of 200 test images"), std::string::npos) << r.out;
+}
+
+// `summary` tells a checkpoint from a model file by content, and refuses flags that would be
+// ignored beside a file.
+TEST(Hardening, SummaryReadsFilesByContent) {
+  testing::CliWorkspace w("summary");
+  const std::string ckpt = trained_tfc(w, "run");
+  ASSERT_EQ(run_lowbit("export " + ckpt + " -o " + w.path("m.lbm")).code, 0);
+  fs::copy_file(w.path("m.lbm"), w.path("renamed.ckpt"));
+  fs::copy_file(ckpt, w.path("renamed.lbm"));
+  Result r = run_lowbit("summary " + w.path("renamed.ckpt"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("MACs per image"), std::string::npos) << r.out;
+  r = run_lowbit("summary " + w.path("renamed.lbm"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("Deployable: yes"), std::string::npos) << r.out;
+  EXPECT_EQ(run_lowbit("summary --model lfc " + ckpt).code, 2);
+  EXPECT_EQ(run_lowbit("summary " + ckpt + " --weights ternary").code, 2);
+  std::ofstream(w.path("t.json")) << R"({"input": [1, 28, 28], "layers": [{"type": "flatten"}]})";
+  r = run_lowbit("summary " + w.path("t.json"));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("give it as --model"), std::string::npos) << r.out;
+  // A folder where a model file is expected is named as such by every command.
+  r = run_lowbit("run " + w.path("data") + " --data " + w.path("data"));
+  EXPECT_NE(r.out.find("is a folder, not a file"), std::string::npos) << r.out;
+  r = testing::run_command(std::string(LOWBIT_CLASSIFY_PATH) + " " + w.path("m.lbm") + " " + w.path("data") + " 1 28 28");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("is a folder, not a file"), std::string::npos) << r.out;
+  // bench's --seconds is honoured with batches that take longer than it (it made 10 calls).
+  r = run_lowbit("bench " + w.path("m.lbm") + " --batch 200000 --seconds 0.01 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("calls").get<int>(), 1) << r.out;
 }
 
 }  // namespace

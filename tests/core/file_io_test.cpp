@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <thread>
 
 #include "lowbit/core/bytes.hpp"
 #include "lowbit/core/error.hpp"
@@ -130,6 +133,43 @@ TEST(FileIo, FolderLockIsExclusive) {
     EXPECT_NE(msg.find("another process (lowbit train) is using this folder"), std::string::npos) << msg;
   }
   EXPECT_NO_THROW(FolderLock again(dir, "again"));
+}
+
+}  // namespace
+}  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// An output path that is a symbolic link is written through (the link stays a link and its
+// target gets the bytes), a FIFO is streamed into (not replaced by a plain file), and a
+// replaced file keeps its permissions. `--predictions link.txt` once turned the link into a
+// plain file and left its target as it was; `--predictions /dev/stdout` replaced the device.
+TEST(FileIo, AtomicWriteGoesThroughLinksAndIntoStreams) {
+  TempDir d;
+  const fs::path target = d.path / "target.txt", link = d.path / "link.txt";
+  write_file_atomic(target.string(), std::string("old"));
+  fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_symlink(target.filename(), link);  // relative, as users make them
+  write_file_atomic(link.string(), std::string("new"));
+  EXPECT_TRUE(fs::is_symlink(link));
+  const auto bytes = read_file(target.string());
+  EXPECT_EQ(std::string(bytes.begin(), bytes.end()), "new");
+  EXPECT_EQ(fs::status(target).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+
+  const fs::path fifo = d.path / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string received;
+  std::thread reader([&] {
+    std::ifstream in(fifo, std::ios::binary);
+    received.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  });
+  write_file_atomic(fifo.string(), std::string("1\n2\n"));
+  reader.join();
+  EXPECT_EQ(received, "1\n2\n");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_NE(testing_error_of([&] { write_file_atomic(d.path.string(), std::string("x")); }).find("is a folder"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -429,7 +429,8 @@ TEST(LbmBadFile, RandomCorruptionGivesErrorsOnly) {
 TEST(LbmRead, FileNotFoundOrNotAFile) {
   testing::expect_error_naming([] { LbmFile::read("/nonexistent/lowbit/m.lbm"); }, "/nonexistent/lowbit/m.lbm: cannot open");
   TempDir d;
-  testing::expect_error_naming([&] { LbmFile::read(d.path.string()); }, d.path.string() + ": not a regular file");
+  testing::expect_error_naming([&] { LbmFile::read(d.path.string()); }, d.path.string() + ": is a folder, not a file");
+  testing::expect_error_naming([&] { LbmFile::read("/dev/null"); }, "/dev/null: not a regular file");
 }
 
 TEST(LbmRead, BadFileErrorsNameThePath) {

@@ -93,7 +93,7 @@ TEST(Builder, NumbersAreTypedAndRangeChecked) {
   json wide = conv("filters", 1 << 20);
   wide["input"] = {4096, 8, 8};
   EXPECT_NE(error_of(wide).find("too many"), std::string::npos) << error_of(wide);
-  json huge_input = {{"input", {1 << 24, 1 << 24}}, {"layers", {{{"type", "flatten"}}}}};
+  json huge_input = {{"input", {1, 1 << 24, 1 << 24}}, {"layers", {{{"type", "flatten"}}}}};
   EXPECT_NE(error_of(huge_input).find("values per sample"), std::string::npos) << error_of(huge_input);
   EXPECT_NE(error_of({{"name", 5}, {"input", {1}}, {"layers", json::array()}}).find("'name' must be a string"),
             std::string::npos);

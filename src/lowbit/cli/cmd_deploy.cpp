@@ -2,6 +2,7 @@
 // lowbit bench M.lbm. `run` and `bench` use only the runtime library (and the data
 // loader for `run`), never the training model.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -58,11 +59,12 @@ std::string openmp_waiting() {
 
 // --max-isa's value is a flag value: an unknown name is a usage error.
 void apply_max_isa(const std::string& max_isa) {
-  try {
-    kernels::set_max_isa(max_isa);
-  } catch (const Error& e) {
-    usage_fail("--max-isa: ", e.what());
-  }
+  std::string known = ", " + kernels::isa_choices() + ",";
+  std::string name = max_isa;
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (!max_isa.empty() && known.find(", " + name + ",") == std::string::npos)
+    usage_fail("--max-isa '", max_isa, "' is not a target of this build; valid: ", kernels::isa_choices());
+  kernels::set_max_isa(max_isa);  // a known target this CPU lacks: lowbit::Error (exit 1)
 }
 
 }  // namespace
@@ -72,8 +74,9 @@ Action add_export_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "export", "Fold a trained checkpoint into integer thresholds and packed weights: one .lbm model file for the runtime");
   cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
-  cmd->add_option("-o,--output", args->output, "The .lbm file to write")->required();
+  cmd->add_option("-o,--output", args->output, "The .lbm file to write")->required()->check(non_empty());
   return [args]() {
+    check_output("-o", args->output, {args->checkpoint});
     auto [model, ck] = train::load_model(args->checkpoint);
     const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
     exporter::ExportOptions opt;
@@ -94,13 +97,15 @@ Action add_run_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Classify a dataset's test split with the runtime and report accuracy");
   cmd->add_option("model", args->model, "A .lbm file written by lowbit export")->required();
   cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a data folder")->required();
-  cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order");
+  cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order")
+      ->check(non_empty());
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
       ->capture_default_str()
       ->check(whole_in(0, kMaxThreads));
   add_isa_option(cmd, args->max_isa);
   cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
   return [args]() {
+    if (!args->predictions.empty()) check_output("--predictions", args->predictions, {args->model, data_folder(args->data)});
     apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
     opt.threads = args->threads;
@@ -148,7 +153,7 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores); a batch smaller than the threads splits each layer's output channels (latency mode)")
       ->capture_default_str()
       ->check(whole_in(0, kMaxThreads));
-  cmd->add_option("--seconds", args->seconds, "Measuring time")->capture_default_str()->check(real_in(0.01, 3600));
+  cmd->add_option("--seconds", args->seconds, "Measuring time (at least one call; p50/p99 are over the calls made)")->capture_default_str()->check(real_in(0.01, 3600));
   add_isa_option(cmd, args->max_isa);
   cmd->add_flag("--json", args->json_out,
                 "Print one JSON object: fps, latency_us_p50, latency_us_p99, batch, threads, isa, openmp_waiting");
@@ -166,7 +171,7 @@ Action add_bench_command(CLI::App& app) {
     std::vector<double> lat;
     const auto start = std::chrono::steady_clock::now();
     double total = 0;
-    while (total < args->seconds || lat.size() < 10) {
+    while (lat.empty() || total < args->seconds) {  // --seconds is honoured even for huge batches
       const auto t0 = std::chrono::steady_clock::now();
       engine.run(images.data(), args->batch, c, h, w, nullptr, pred.data());
       const auto t1 = std::chrono::steady_clock::now();

@@ -26,7 +26,8 @@ Action add_eval_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset's test split");
   cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
   cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a data folder")->required();
-  cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order");
+  cmd->add_option("--predictions", args->predictions, "Write one predicted class per line, in dataset order")
+      ->check(non_empty());
   cmd->add_option("--batch", args->batch, "Evaluation batch size")
       ->capture_default_str()
       ->check(whole_in(1, train::kMaxBatch));
@@ -36,6 +37,8 @@ Action add_eval_command(CLI::App& app) {
   cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
 
   return [args]() {
+    if (!args->predictions.empty())
+      check_output("--predictions", args->predictions, {args->checkpoint, data_folder(args->data)});
     set_num_threads(args->threads);
     auto [model, ck] = train::load_model(args->checkpoint);
     const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);

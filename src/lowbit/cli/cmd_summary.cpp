@@ -1,4 +1,5 @@
 // lowbit summary: a table of layers, output shapes, parameters and MACs.
+#include <fstream>
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
@@ -44,7 +45,8 @@ struct SummaryArgs {
 Action add_summary_command(CLI::App& app) {
   auto args = std::make_shared<SummaryArgs>();
   CLI::App* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
-  cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file (instead of --model), or a .lbm model file");
+  CLI::Option* file =
+      cmd->add_option("file", args->checkpoint, "A checkpoint (.ckpt) or a model file (.lbm), told apart by content");
   add_model_options(*cmd, args->model, /*required=*/false);
   cmd->add_option("--input", args->input, "Per-sample input shape for presets, e.g. 1 28 28 or 3 32 32")
       ->expected(1, 3)
@@ -54,12 +56,26 @@ Action add_summary_command(CLI::App& app) {
       ->capture_default_str()
       ->check(whole_in(1, 1 << 16));
   cmd->add_flag("--json", args->json_out, "Print the summary as JSON");
+  // A file or --model, not both; the model flags describe --model only (they were ignored
+  // beside a file).
+  CLI::Option* model = cmd->get_option("--model");
+  file->excludes(model);
+  for (const char* flag : {"--weights", "--acts", "--input-bits", "--activation", "--dropout", "--input", "--classes"})
+    cmd->get_option(flag)->needs(model);
 
   return [args]() {
     std::unique_ptr<nn::Model> model;
-    if (args->checkpoint.size() > 4 && args->checkpoint.substr(args->checkpoint.size() - 4) == ".lbm") {
-      print_lbm_summary(args->checkpoint, args->json_out);
-      return 0;
+    if (!args->checkpoint.empty()) {  // what the file is, by its first bytes (a renamed file is still itself)
+      std::string head(8, '\0');
+      std::ifstream in(args->checkpoint, std::ios::binary);
+      in.read(head.data(), 8);
+      if (head.compare(0, 4, "\x89LBM") == 0) {
+        print_lbm_summary(args->checkpoint, args->json_out);
+        return 0;
+      }
+      const size_t first = head.find_first_not_of(" \t\r\n");
+      if (first != std::string::npos && head[first] == '{')
+        usage_fail(args->checkpoint, " looks like a JSON topology: give it as --model ", args->checkpoint);
     }
     std::string problem;  // why `lowbit export` would refuse the model ("" = it would not)
     if (!args->checkpoint.empty()) {

@@ -28,11 +28,13 @@ data::Augment parse_augment(const std::string& s) {
   if (s == "none") return a;
   std::string rest = s;
   while (!rest.empty()) {
-    size_t comma = rest.find(',');
-    std::string item = rest.substr(0, comma);
-    if (item == "crop") a.random_crop = true;
-    else if (item == "flip") a.hflip = true;
-    else usage_fail("--augment '", s, "': unknown item '", item, "'; valid: none, crop, flip, crop,flip");
+    const size_t comma = rest.find(',');
+    const std::string item = rest.substr(0, comma);
+    bool& on = item == "crop" ? a.random_crop : a.hflip;
+    if (item != "crop" && item != "flip")
+      usage_fail("--augment '", s, "': unknown item '", item, "'; valid: none, crop, flip, crop,flip");
+    if (on) usage_fail("--augment '", s, "': '", item, "' given twice");
+    on = true;
     rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
   }
   return a;
@@ -50,7 +52,7 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--batch", c.batch, "Mini-batch size (a last batch too small for BatchNorm joins the one before it)")
       ->capture_default_str()
       ->check(whole_in(1, train::kMaxBatch));
-  cmd->add_option("--lr", c.lr, "Base learning rate")->capture_default_str()->check(real_in(0, std::numeric_limits<float>::max(), /*lo_open=*/true));
+  cmd->add_option("--lr", c.lr, "Base learning rate")->capture_default_str()->check(real_in(1e-30, std::numeric_limits<float>::max()));
   cmd->add_option("--optimizer", c.optimizer.name, "sgd, adam or adamw")
       ->capture_default_str()
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
@@ -73,13 +75,15 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--threads", c.threads, "Threads for our loops and BLAS (0 = all cores)")
       ->capture_default_str()
       ->check(whole_in(0, kMaxThreads));
-  cmd->add_option("--out", c.out_dir,
+  CLI::Option* out = cmd->add_option("--out", c.out_dir,
                   "Folder for last.ckpt, best.ckpt and metrics.jsonl (without it nothing is saved); a folder that "
-                  "already holds a run needs --resume or --overwrite");
+                  "already holds a run needs --resume or --overwrite")
+      ->check(non_empty());
   CLI::Option* resume = cmd->add_flag(
       "--resume", c.resume, "Continue the run in OUT from last.ckpt (same --seed, --batch and model); starts at epoch 1 "
                             "when OUT holds no checkpoint yet");
   cmd->add_flag("--overwrite", c.overwrite, "Discard the run OUT already holds and start over")->excludes(resume);
+  resume->needs(out);
   CLI::Option* normalize =
       cmd->add_option("--normalize", args->normalize,
                       "Pixel scaling: zero_one ([0,1]) or minus_one_one ([-1,1]; the default with --input-bits 1)")
@@ -126,9 +130,12 @@ Action add_train_command(CLI::App& app) {
     data::DataSplit split = data::load_data(args->data);
     Shape input = {split.train.channels, split.train.height, split.train.width};
     auto model = make_model(args->model, input, split.train.num_classes);
+    auto used = [](int64_t limit, int64_t size) {  // "2000 of 60000" under a limit
+      return limit > 0 && limit < size ? cat(limit, " of ", size) : cat(size);
+    };
     std::cout << "model " << model->name() << ": " << model->num_params() << " parameters, " << model->macs()
-              << " MACs per sample; data " << args->data << ": " << split.train.size() << " train / "
-              << split.test.size() << " test images\n";
+              << " MACs per sample; data " << args->data << ": " << used(cfg.train_limit, split.train.size())
+              << " train / " << used(cfg.test_limit, split.test.size()) << " test images\n";
     train::Trainer trainer(*model, cfg);  // checks the configuration
     // Said before training, not found after it: can `lowbit export` deploy what this trains?
     const std::string problem = exporter::export_problem(model->topology());

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/nn/model.hpp"
@@ -21,17 +22,16 @@ inline constexpr const char* kExitCodesHelp =
     "Exit codes: 0 done; 1 failed (a file, the data or the model: the message says which and what to do);\n"
     "2 usage error (unknown flag, a value out of range, flags that contradict); 3 internal error (a bug).";
 
-// A command line that is wrong (a flag's value, or flags that contradict each other): exit
-// code 2, with the hint to run --help.
-class UsageError : public Error {
- public:
-  using Error::Error;
-};
-template <class... Args>
-[[noreturn]] void usage_fail(const Args&... args) {
-  throw UsageError(cat(args...));
-}
+// A command line that is wrong (a flag's value, or flags that contradict each other) is a
+// lowbit::UsageError (core/error.hpp, usage_fail): exit code 2, with the hint to run --help.
 
+// Before any work: a command's output file (`flag` names it) must not be one of its inputs
+// (`export C.ckpt -o C.ckpt` destroyed the checkpoint) nor a folder; UsageError otherwise.
+// `inputs` may hold files and folders (a folder stands for every file in it).
+void check_output(const std::string& flag, const std::string& path, const std::vector<std::string>& inputs);
+// The folder a --data spec names, for check_output ("" when it names none: loading it fails
+// with its own message).
+std::string data_folder(const std::string& spec);
 // Writes one of a command's output files (a .lbm, a predictions list) atomically, after
 // removing the temporary files an earlier, killed write of the same file left beside it.
 void write_output(const std::string& path, std::string_view bytes);
@@ -40,6 +40,7 @@ void write_output(const std::string& path, std::string_view bytes);
 // number in 0..1024"; CLI11's PositiveNumber printed a 309-digit maximum).
 CLI::Validator whole_in(int64_t lo, int64_t hi);
 CLI::Validator real_in(double lo, double hi, bool lo_open = false);
+CLI::Validator non_empty();  // a path: "" is refused (`--out ''` trained and saved nothing)
 
 // Registers a subcommand on app; returns the action to run when it was chosen.
 using Action = std::function<int()>;

@@ -6,8 +6,36 @@
 
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/file_io.hpp"
+#include "lowbit/data/loader.hpp"
 
 namespace lowbit::cli {
+
+void check_output(const std::string& flag, const std::string& path, const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty()) usage_fail(flag, ": empty file name");
+  if (fs::is_directory(path, ec)) usage_fail(flag, " ", path, ": is a folder; give a file name");
+  for (const std::string& in : inputs) {
+    std::vector<fs::path> files = {in};
+    if (fs::is_directory(in, ec))  // a data folder: its files and those one level down (CIFAR's batches folder)
+      for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it.depth() >= 1) it.disable_recursion_pending();
+        files.push_back(it->path());
+      }
+    for (const fs::path& f : files)
+      if (fs::equivalent(path, f, ec) && !ec)
+        usage_fail(flag, " ", path, " is an input of this command (", f.string(),
+                   "): writing it would destroy it; choose another file");
+  }
+}
+
+std::string data_folder(const std::string& spec) {
+  try {
+    return data::resolve_data_dir(spec);
+  } catch (const Error&) {
+    return "";
+  }
+}
 
 void write_output(const std::string& path, std::string_view bytes) {
   const std::filesystem::path p(path);
@@ -38,6 +66,11 @@ CLI::Validator real_in(double lo, double hi, bool lo_open) {
         return "";
       },
       cat("NUMBER in ", lo_open ? "(" : "[", lo, ", ", hi, "]"), "real_in");
+}
+
+CLI::Validator non_empty() {
+  return CLI::Validator([](std::string& s) -> std::string { return s.empty() ? "an empty path" : ""; }, "PATH",
+                        "non_empty");
 }
 
 }  // namespace lowbit::cli

@@ -42,6 +42,12 @@ int main(int argc, char** argv) {
       {"run", lowbit::cli::add_run_command(app)},
       {"bench", lowbit::cli::add_bench_command(app)},
   };
+  // An unknown subcommand is named (CLI11 says only "A subcommand is required").
+  if (argc > 1 && argv[1][0] != '-' && !actions.count(argv[1])) {
+    std::cerr << "lowbit: error: unknown subcommand '" << argv[1] << "' (train, eval, summary, export, run, bench)\n"
+              << "Run with --help for more information.\n";
+    return lowbit::cli::kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,7 +57,7 @@ int main(int argc, char** argv) {
   }
   try {
     for (auto* sub : app.get_subcommands()) return actions.at(sub->get_name())();
-  } catch (const lowbit::cli::UsageError& e) {
+  } catch (const lowbit::UsageError& e) {
     std::cerr << "lowbit: error: " << e.what() << "\nRun with --help for more information.\n";
     return lowbit::cli::kExitUsage;
   } catch (const lowbit::Error& e) {

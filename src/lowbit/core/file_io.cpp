@@ -72,9 +72,36 @@ void write_step() {
 
 }  // namespace
 
+// A device, FIFO or socket (/dev/stdout, a named pipe): written through as a stream; it
+// cannot be replaced by a rename (that would swap the device node for a plain file).
+static void write_stream(const std::string& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, ": cannot open for writing (", std::strerror(errno), ")");
+  try {
+    write_all(fd, bytes.data(), bytes.size(), path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
 void write_file_atomic(const std::string& path, std::string_view bytes) {
   namespace fs = std::filesystem;
+  struct stat st {};
+  mode_t mode = 0644;
+  if (::stat(path.c_str(), &st) == 0) {  // what the path names, through any symbolic link
+    if (S_ISDIR(st.st_mode)) fail(path, ": is a folder, not a file");
+    if (!S_ISREG(st.st_mode)) return write_stream(path, bytes);
+    mode = st.st_mode & 07777;  // a replaced file keeps its permissions
+  }
+  // A symbolic link is written through: the file it names is replaced, not the link.
+  std::error_code ec;
   fs::path target(path);
+  if (fs::is_symlink(fs::symlink_status(target, ec))) {
+    const fs::path resolved = fs::weakly_canonical(target, ec);
+    if (!ec) target = resolved;
+  }
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::string tmpl = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
   std::vector<char> name(tmpl.begin(), tmpl.end());
@@ -85,7 +112,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   try {
     write_all(fd, bytes.data(), bytes.size(), tmp);
     if (::fsync(fd) != 0) fail(tmp, ": fsync failed (", std::strerror(errno), ")");
-    ::fchmod(fd, 0644);
+    ::fchmod(fd, mode);
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -93,7 +120,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   }
   ::close(fd);
   write_step();  // a kill here leaves the complete temporary file and the old target
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
     fail(path, ": cannot rename temporary file into place (", std::strerror(e), ")");

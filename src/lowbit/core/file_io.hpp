@@ -3,6 +3,10 @@
 // (or a crash) sees either the old file or the new one, never a half-written one; a kill
 // mid-write leaves the temporary file, which remove_stale_temp_files() clears.
 //
+// write_file_atomic writes through a symbolic link (the file it names is replaced, keeping
+// its permissions), streams into a device, FIFO or socket (`--predictions /dev/stdout`; no
+// rename is possible there), and refuses a folder.
+//
 // Fault injection, for tests only: with LOWBIT_FAULT_KILL_AT_WRITE=N in the environment the
 // process sends itself SIGKILL (no handler, no clean-up: a real kill) at the Nth step of its
 // atomic writes, counting from 1 over the whole process. Each write_file_atomic() has two

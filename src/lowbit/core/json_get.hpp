@@ -31,6 +31,34 @@ inline std::string key_name(std::string_view where, std::string_view key) {
 }
 }  // namespace json_detail
 
+// Parses a JSON document a person wrote (a topology file), refusing what nlohmann accepts
+// silently: a key given twice in one object ({"units": 10, "units": 20} kept the last).
+// lowbit::Error naming `what` and the key or the syntax error.
+inline nlohmann::json parse_json_strict(std::string_view text, std::string_view what) {
+  using json = nlohmann::json;
+  std::vector<std::vector<std::string>> keys;  // the keys seen so far in each open object
+  std::string duplicate;
+  auto callback = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty()) {
+      const std::string k = parsed.get<std::string>();
+      for (const std::string& seen : keys.back())
+        if (seen == k && duplicate.empty()) duplicate = k;
+      keys.back().push_back(k);
+    }
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end(), callback);
+  } catch (const json::parse_error& e) {
+    fail(what, ": invalid JSON (", e.what(), ")");
+  }
+  if (!duplicate.empty()) fail(what, ": key '", duplicate, "' appears twice in one object (which one is meant?)");
+  return j;
+}
+
 // An integer in [lo, hi]: a JSON integer (not 10.5, "10" or true) whose value fits.
 inline int64_t json_int(const nlohmann::json& v, int64_t lo, int64_t hi, std::string_view what) {
   bool fits = false;

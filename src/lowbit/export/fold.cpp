@@ -47,8 +47,9 @@ struct CodeFormat {
 
 CodeFormat code_format(const quant::Quantizer& q, const std::string& where) {
   quant::Grid g;
-  LOWBIT_CHECK(q.grid(g) && g.step.size() == 1, where, ": quantizer '", q.spec().str(),
-               "' does not produce integer codes with one scale; the runtime cannot execute it");
+  if (!q.grid(g)) fail(where, ": the runtime needs integer codes, and ", q.no_grid_reason());
+  LOWBIT_CHECK(g.step.size() == 1, where, ": quantizer '", q.spec().str(), "' has ", g.step.size(),
+               " scales; the runtime needs one per tensor");
   CodeFormat f;
   f.code_min = g.code_min, f.code_max = g.code_max, f.step = g.step[0];
   if (q.spec().is_sign()) {
@@ -57,7 +58,8 @@ CodeFormat code_format(const quant::Quantizer& q, const std::string& where) {
   }
   LOWBIT_CHECK(g.code_min == 0 && g.code_max >= 1 && g.code_max <= 255, where, ": quantizer '", q.spec().str(),
                "' has codes ", g.code_min, "..", g.code_max,
-               "; the runtime takes +-1 or unsigned codes 0..255 (e.g. binary, dorefa:k, fixed:k,f)");
+               "; the runtime takes +-1 or unsigned codes 0..255 (e.g. binary, dorefa:k, fixed:k,f, int:k:unsigned "
+               "or int:k after a ReLU)");
   f.bits = std::bit_width(static_cast<uint32_t>(g.code_max));
   return f;
 }

@@ -277,6 +277,7 @@ LbmFile LbmFile::read(const std::string& path, const LbmLimits& limits) {
   } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) fail(path, ": cannot stat (", std::strerror(errno), ")");
+  if (S_ISDIR(st.st_mode)) fail(path, ": is a folder, not a file");
   if (!S_ISREG(st.st_mode)) fail(path, ": not a regular file");
   uint64_t n = static_cast<uint64_t>(st.st_size);
   if (n > limits.max_file_bytes)

@@ -181,7 +181,8 @@ std::string join_types() {
 }
 
 std::unique_ptr<Sequential> build_sequence(const json& layers, Shape& shape, BuildState& st, const std::string& where) {
-  if (!layers.is_array()) fail(where, ": expected an array of layers");
+  if (!layers.is_array() || layers.empty())
+    fail(where, ": expected a non-empty array of layers, got ", layers.dump().substr(0, 40));
   auto seq = std::make_unique<Sequential>();
   for (size_t i = 0; i < layers.size(); ++i) {
     const json& lj = layers[i];
@@ -231,8 +232,9 @@ std::unique_ptr<Model> build_model(const json& topology) {
       fail("topology: unknown key '", it.key(), "' (valid: name, input, layers, weights, acts)");
   if (!topology.contains("input")) fail("topology: missing \"input\" (per-sample shape, e.g. [1, 28, 28])");
   if (!topology.contains("layers")) fail("topology: missing \"layers\"");
-  const Shape input = json_ints(topology, "input", 4, 1, kMaxUnits, "topology");
-  LOWBIT_CHECK(!input.empty(), "topology: \"input\" must not be empty");
+  const Shape input = json_ints(topology, "input", 3, 1, kMaxUnits, "topology");
+  LOWBIT_CHECK(input.size() == 1 || input.size() == 3, "topology: \"input\" must be [C, H, W] (images) or [F] (a "
+               "vector of F values), got ", shape_str(input));
   int64_t values = 1;
   for (int64_t d : input) values *= d;  // at most 4 factors below 2^24: no overflow
   LOWBIT_CHECK(values <= kMaxSampleValues, "topology: \"input\" ", shape_str(input), " has ", values,
@@ -250,12 +252,8 @@ std::unique_ptr<Model> build_model(const json& topology) {
 }
 
 json read_topology_file(const std::string& path) {
-  auto bytes = read_file(path);
-  try {
-    return json::parse(bytes.begin(), bytes.end());
-  } catch (const json::parse_error& e) {
-    fail(path, ": invalid JSON (", e.what(), ")");
-  }
+  const std::vector<uint8_t> bytes = read_file(path);
+  return parse_json_strict(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
 }
 
 }  // namespace lowbit::nn

@@ -11,10 +11,10 @@ static float parse_arg(const std::string& spec, size_t colon) {
     size_t used = 0;
     std::string s = spec.substr(colon + 1);
     float v = std::stof(s, &used);
-    if (used != s.size()) throw std::invalid_argument(s);
+    if (used != s.size() || !std::isfinite(v)) throw std::invalid_argument(s);
     return v;
   } catch (const std::exception&) {
-    fail("init '", spec, "': expected a number after ':'");
+    fail("init '", spec, "': expected a finite number after ':'");
   }
 }
 
@@ -30,6 +30,9 @@ Init Init::parse(const std::string& spec) {
   std::string head = spec.substr(0, colon);
   if (colon != std::string::npos) {
     float a = parse_arg(spec, colon);
+    if ((head == "uniform" || head == "normal") && !(a > 0.f))
+      fail("init '", spec, "': the ", head == "uniform" ? "bound A of U(-A, A)" : "standard deviation S",
+           " must be > 0, got ", a);
     if (head == "uniform") return {K::Uniform, a};
     if (head == "normal") return {K::Normal, a};
     if (head == "constant") return {K::Constant, a};

@@ -41,6 +41,14 @@ void check_data_fits(const nn::Model& model, const data::Dataset& ds) {
                " classes but model ", model.name(), " gives ", shape_str(out), " scores per image");
 }
 
+// A batch of images in the model's input layout: (N, C, H, W) as make_batch builds it, or
+// (N, F) for a flat model ([F], each image's values in stored order).
+void make_model_batch(const nn::Model& model, const data::Dataset& ds, const int64_t* idx, int64_t count,
+                      const data::BatchOptions& opt, Rng& rng, Tensor& x, std::vector<int32_t>& labels) {
+  data::make_batch(ds, idx, count, opt, rng, x, labels);
+  if (model.input_shape().size() == 1) x.reshape({count, model.input_shape()[0]});
+}
+
 data::BatchOptions batch_options_for(const nn::Model& model, data::BatchOptions opt) {
   if (model.input_shape().size() == 3) {
     opt.out_height = static_cast<int>(model.input_shape()[1]);
@@ -180,7 +188,7 @@ EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::Batch
   for (int64_t start = 0; start < n; start += batch) {
     const int64_t count = std::min(batch, n - start);
     for (int64_t i = 0; i < count; ++i) idx[static_cast<size_t>(i)] = start + i;
-    data::make_batch(ds, idx.data(), count, bopt, rng, x, labels);
+    make_model_batch(model, ds, idx.data(), count, bopt, rng, x, labels);
     const Tensor& logits = model.forward(x, ctx);
     loss_sum += loss.compute(logits, labels.data(), nullptr) * static_cast<double>(count);
     int32_t* pred = r.predictions.data() + start;
@@ -192,30 +200,53 @@ EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::Batch
   return r;
 }
 
+namespace {
+
+// A configuration's own mistakes are usage errors (lowbit::UsageError, exit code 2 in the
+// CLI): the parts built from it (loss, schedule, optimizers) report theirs as Error.
+template <class F>
+auto as_usage_error(F&& build) -> decltype(build()) {
+  try {
+    return build();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+}  // namespace
+
 Trainer::Trainer(nn::Model& model, TrainConfig cfg)
     : model_(model),
       cfg_(std::move(cfg)),
-      loss_(nn::make_loss(cfg_.loss)),
-      schedule_(schedule_config(cfg_)),
+      loss_(as_usage_error([&] { return nn::make_loss(cfg_.loss); })),
+      schedule_(as_usage_error([&] { return optim::LrSchedule(schedule_config(cfg_)); })),
       progress_(cfg_.progress < 0 ? Progress::stdout_is_terminal() : cfg_.progress == 1, std::cout) {
   // Everything a configuration can get wrong is found here, before any work: a bad
   // --eval-batch used to surface after the first epoch's training.
-  LOWBIT_CHECK(cfg_.epochs >= 1 && cfg_.epochs <= kMaxEpochs, "--epochs must be in 1..", kMaxEpochs, ", got ", cfg_.epochs);
-  LOWBIT_CHECK(cfg_.batch >= 1 && cfg_.batch <= kMaxBatch, "--batch must be in 1..", kMaxBatch, ", got ", cfg_.batch);
-  LOWBIT_CHECK(cfg_.eval_batch >= 1 && cfg_.eval_batch <= kMaxBatch, "--eval-batch must be in 1..", kMaxBatch, ", got ",
-               cfg_.eval_batch);
-  LOWBIT_CHECK(cfg_.train_limit >= 0 && cfg_.test_limit >= 0, "--train-limit and --test-limit must be >= 0 (0 = all), got ",
-               cfg_.train_limit, " and ", cfg_.test_limit);
-  LOWBIT_CHECK(cfg_.threads >= 0 && cfg_.threads <= kMaxThreads, "--threads must be in 0..", kMaxThreads,
-               " (0 = all cores), got ", cfg_.threads);
-  LOWBIT_CHECK(std::isfinite(cfg_.lr) && cfg_.lr > 0, "--lr must be a positive number, got ", cfg_.lr);
-  LOWBIT_CHECK(std::isfinite(cfg_.warmup_epochs) && cfg_.warmup_epochs >= 0, "--warmup must be >= 0 epochs, got ",
-               cfg_.warmup_epochs);
-  LOWBIT_CHECK(!cfg_.resume || !cfg_.out_dir.empty(), "--resume needs --out DIR holding last.ckpt");
-  LOWBIT_CHECK(!(cfg_.resume && cfg_.overwrite), "--resume continues the run in --out and --overwrite discards it: choose one");
-  configure_params();
-  optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
-  if (cfg_.binary_optimizer == "bop") bop_ = std::make_unique<optim::Bop>(model_.params(), cfg_.bop);
+  LOWBIT_CHECK_USAGE(cfg_.epochs >= 1 && cfg_.epochs <= kMaxEpochs, "--epochs must be in 1..", kMaxEpochs, ", got ",
+                     cfg_.epochs);
+  LOWBIT_CHECK_USAGE(cfg_.batch >= 1 && cfg_.batch <= kMaxBatch, "--batch must be in 1..", kMaxBatch, ", got ", cfg_.batch);
+  LOWBIT_CHECK_USAGE(cfg_.eval_batch >= 1 && cfg_.eval_batch <= kMaxBatch, "--eval-batch must be in 1..", kMaxBatch,
+                     ", got ", cfg_.eval_batch);
+  LOWBIT_CHECK_USAGE(cfg_.train_limit >= 0 && cfg_.test_limit >= 0,
+                     "--train-limit and --test-limit must be >= 0 (0 = all), got ", cfg_.train_limit, " and ",
+                     cfg_.test_limit);
+  LOWBIT_CHECK_USAGE(cfg_.threads >= 0 && cfg_.threads <= kMaxThreads, "--threads must be in 0..", kMaxThreads,
+                     " (0 = all cores), got ", cfg_.threads);
+  LOWBIT_CHECK_USAGE(std::isfinite(cfg_.lr) && cfg_.lr > 0, "--lr must be a positive number, got ", cfg_.lr);
+  LOWBIT_CHECK_USAGE(std::isfinite(cfg_.warmup_epochs) && cfg_.warmup_epochs >= 0, "--warmup must be >= 0 epochs, got ",
+                     cfg_.warmup_epochs);
+  LOWBIT_CHECK_USAGE(!cfg_.resume || !cfg_.out_dir.empty(), "--resume needs --out DIR holding last.ckpt");
+  LOWBIT_CHECK_USAGE(!(cfg_.resume && cfg_.overwrite),
+                     "--resume continues the run in --out and --overwrite discards it: choose one");
+  as_usage_error([&] {
+    configure_params();
+    optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
+    if (cfg_.binary_optimizer == "bop") bop_ = std::make_unique<optim::Bop>(model_.params(), cfg_.bop);
+    return 0;
+  });
 }
 
 namespace {
@@ -258,7 +289,9 @@ void Trainer::configure_params() {
       w.lr_scale = static_cast<float>(1.0 / std::sqrt(1.5 / static_cast<double>(l->fan_in() + l->fan_out())));
   }
   if (cfg_.binary_optimizer == "bop" && binary_layers == 0)
-    fail("--binary-optimizer bop needs 1-bit weights (e.g. --weights binary); this model has none");
+    usage_fail("--binary-optimizer bop needs 1-bit weights (e.g. --weights binary); this model has none");
+  if (cfg_.lr_scale == "glorot" && binary_layers == 0)
+    usage_fail("--lr-scale glorot scales the learning rate of 1-bit (sign) weights; this model has none");
 }
 
 Trainer::~Trainer() = default;
@@ -290,7 +323,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   for (int64_t step = 0; step < steps; ++step) {
     const auto [start, count] = batches_.range(step);
     Rng rng(cfg_.seed ^ kBatchStream, static_cast<uint64_t>(epoch * steps + step));
-    data::make_batch(train, order.data() + start, count, bopt, rng, x_, labels_);
+    make_model_batch(model_, train, order.data() + start, count, bopt, rng, x_, labels_);
     nn::Context ctx{true, &rng};
     const Tensor& logits = model_.forward(x_, ctx);
     double loss = loss_->compute(logits, labels_.data(), &dlogits_);
@@ -298,7 +331,8 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
       const std::string keep = cfg_.out_dir.empty()          ? std::string("no --out was given")
                                : file_exists(last_checkpoint_path()) ? cat("the last good checkpoint is kept in ", last_checkpoint_path())
                                                                     : std::string("no checkpoint had been written yet");
-      fail("training diverged: loss is ", loss, " at epoch ", epoch + 1, ", batch ", step + 1,
+      fail("training diverged: loss is ", std::isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf", " at epoch ", epoch + 1,
+           ", batch ", step + 1,
            "; stopped without saving (", keep, "). Try a lower --lr.");
     }
     predicted_.resize(static_cast<size_t>(count));
@@ -336,11 +370,11 @@ BatchPlan plan_batches(int64_t images, int64_t batch, int64_t min_batch) {
   BatchPlan p;
   p.images = images;
   p.batch = batch;
-  LOWBIT_CHECK(images >= 1, "the training set is empty (--train-limit, or the data folder?)");
-  LOWBIT_CHECK(images >= min_batch, "the training set has ", images, " image(s); BatchNorm with one value per channel "
-               "needs at least ", min_batch, " per batch");
-  LOWBIT_CHECK(batch >= min_batch, "--batch ", batch, " is too small: a BatchNorm layer sees one value per channel per "
-               "image and needs at least ", min_batch, " images per batch to compute a variance");
+  LOWBIT_CHECK(images >= 1, "the training set is empty (the data folder?)");
+  LOWBIT_CHECK_USAGE(images >= min_batch, "the training set has ", images, " image(s) (--train-limit?); BatchNorm with "
+                     "one value per channel needs at least ", min_batch, " per batch");
+  LOWBIT_CHECK_USAGE(batch >= min_batch, "--batch ", batch, " is too small: a BatchNorm layer sees one value per channel "
+                     "per image and needs at least ", min_batch, " images per batch to compute a variance");
   p.steps = (images + batch - 1) / batch;
   if (images % batch != 0 && images % batch < min_batch) {  // a last batch too small to train on
     --p.steps;                                              // joins the one before it
@@ -369,6 +403,7 @@ void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history,
   ck.meta["kind"] = "lowbit-checkpoint";
   ck.meta["topology"] = model_.topology();
   ck.meta["train_config"] = to_json(cfg_);
+  ck.meta["train_data"] = data_id_;
   ck.meta["epochs_done"] = epoch_done;
   ck.meta["best_test_acc"] = best_acc_;
   json hist = json::array();
@@ -391,6 +426,31 @@ int64_t best_epoch_of(const std::vector<EpochMetrics>& history) {
   for (size_t i = 0; i < history.size(); ++i)
     if (best == 0 || history[i].test_acc > history[static_cast<size_t>(best - 1)].test_acc) best = static_cast<int64_t>(i) + 1;
   return best;
+}
+
+// The settings of a run that --resume must keep, as "flag: checkpoint value -> now value"
+// pairs ("" when none changed). --epochs may grow, and the thread count, evaluation batch
+// and test limit only affect speed or what is reported.
+std::string config_difference(const json& saved, const json& now) {
+  static const std::vector<std::pair<std::string, std::string>> flags = {
+      {"/optimizer/name", "--optimizer"}, {"/optimizer/momentum", "--momentum"},
+      {"/optimizer/nesterov", "--nesterov"}, {"/optimizer/weight_decay", "--weight-decay"},
+      {"/warmup_epochs", "--warmup"}, {"/data/normalize", "--normalize"}, {"/data/random_crop", "--augment"},
+      {"/data/hflip", "--augment"}, {"/data/crop_pad", "--augment"}, {"/train_limit", "--train-limit"},
+      {"/binary_optimizer", "--binary-optimizer"}, {"/bop/gamma", "--bop-gamma"}, {"/bop/threshold", "--bop-threshold"},
+      {"/lr_scale", "--lr-scale"}};
+  const json a = saved.flatten(), b = now.flatten();
+  std::string out;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "/epochs" || key == "/threads" || key == "/eval_batch" || key == "/test_limit") continue;
+    if (b.contains(key) && b.at(key) == it.value()) continue;
+    std::string flag = "--" + key.substr(key.rfind('/') + 1);
+    for (const auto& [k, f] : flags)
+      if (k == key) flag = f;
+    out += cat(out.empty() ? "" : ", ", flag, " ", it.value().dump(), " -> ", b.value(key, json()).dump());
+  }
+  return out;
 }
 
 // Why a checkpoint's topology differs from the requested model, in terms of the flags.
@@ -423,11 +483,16 @@ int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
   Checkpoint ck = decode_checkpoint(bytes, path);
   const json saved_topology = ck.meta.value("topology", json());
   if (saved_topology != model_.topology())
-    fail(path, ": cannot resume: ", topology_difference(saved_topology, model_.topology()));
+    usage_fail(path, ": cannot resume: ", topology_difference(saved_topology, model_.topology()));
   const TrainConfig saved = checkpoint_train_config(ck, path);
-  if (saved.seed != cfg_.seed || saved.batch != cfg_.batch)
-    fail(path, ": checkpoint was trained with --seed ", saved.seed, " --batch ", saved.batch,
-         "; resuming with different values would not continue the same run");
+  const std::string changed = config_difference(to_json(saved), to_json(cfg_));
+  if (!changed.empty())
+    usage_fail(path, ": cannot resume: the run was trained with other settings (", changed, "); resuming with "
+               "them changed would not continue the same run. Resume with the same flags, or start a new run (another "
+               "--out, or --overwrite)");
+  if (ck.meta.contains("train_data") && ck.meta.at("train_data") != data_id_)
+    usage_fail(path, ": cannot resume: the run was trained on other data (", ck.meta.at("train_data").dump(),
+               ", now ", data_id_.dump(), "); resume with the same --data and --train-limit");
   load_model_tensors(model_, ck, path);
   load_optimizer_state(ck, *optimizer_, json_member(ck.meta, "optimizer", path), "optim:", "optimizer", path);
   if (bop_) {
@@ -524,6 +589,10 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
   check_data_fits(model_, test);
   const int64_t n = cfg_.train_limit > 0 ? std::min(cfg_.train_limit, train.size()) : train.size();
   batches_ = plan_batches(n, cfg_.batch, model_.min_training_batch());
+  // Which images the run trains on, so --resume can tell other data from the same shapes.
+  data_id_ = {{"images", n},
+              {"crc32", crc32(train.labels.data(), static_cast<size_t>(n) * sizeof(int32_t),
+                              crc32(train.images.data(), static_cast<size_t>(n * train.image_size())))}};
   if (batches_.merged)
     say(cat("note: ", n, " images in batches of ", cfg_.batch, " would leave a last batch of ", batches_.merged,
             ", too few for BatchNorm; it joins the batch before it (", cfg_.batch + batches_.merged, " images)"));

@@ -138,6 +138,7 @@ class Trainer {
   Progress progress_;
   double best_acc_ = -1;
   BatchPlan batches_;
+  json data_id_;  // the training images: count and CRC-32, kept in checkpoints for --resume
   std::unique_ptr<FolderLock> lock_;
   // Scratch reused across batches.
   Tensor x_, dlogits_;
