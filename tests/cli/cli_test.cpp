@@ -49,6 +49,7 @@ TEST(Cli, UnknownFlagsAndBadValuesFailClearly) {
   EXPECT_NE(r.out.find("nosuchnet"), std::string::npos) << r.out;
   r = run("frobnicate");
   EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("unknown subcommand 'frobnicate'"), std::string::npos) << r.out;  // not "a subcommand is required"
   r = run("train --data /nonexistent");  // a required flag (--model) missing
   EXPECT_EQ(r.code, 2);
 }

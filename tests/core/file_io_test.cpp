@@ -12,21 +12,12 @@
 
 #include "lowbit/core/bytes.hpp"
 #include "lowbit/core/error.hpp"
+#include "test_util.hpp"
 
 namespace lowbit {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <class F>
-std::string testing_error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 struct TempDir {
   fs::path path;
@@ -87,7 +78,7 @@ namespace {
 // and reports a size of 2^63 - 1).
 TEST(FileIo, FolderIsNotAFile) {
   TempDir d;
-  const std::string msg = testing_error_of([&] { read_file(d.path.string()); });
+  const std::string msg = testing::error_of([&] { read_file(d.path.string()); });
   EXPECT_NE(msg.find("is a folder, not a file"), std::string::npos) << msg;
   EXPECT_NE(msg.find(d.path.string()), std::string::npos) << msg;
 }
@@ -110,13 +101,13 @@ TEST(FileIo, WritableFolderCheck) {
   EXPECT_NO_THROW(check_writable_dir((d.path / "new" / "sub").string()));  // created
   EXPECT_TRUE(fs::is_directory(d.path / "new" / "sub"));
   std::ofstream(d.path / "file") << "x";
-  const std::string msg = testing_error_of([&] { check_writable_dir((d.path / "file" / "sub").string()); });
+  const std::string msg = testing::error_of([&] { check_writable_dir((d.path / "file" / "sub").string()); });
   EXPECT_NE(msg.find("file/sub"), std::string::npos) << msg;
   // Permissions (as a non-root user; root writes anywhere).
   if (::geteuid() != 0) {
     fs::create_directories(d.path / "ro");
     fs::permissions(d.path / "ro", fs::perms::owner_read | fs::perms::owner_exec);
-    EXPECT_NE(testing_error_of([&] { check_writable_dir((d.path / "ro").string()); }).find("cannot write"),
+    EXPECT_NE(testing::error_of([&] { check_writable_dir((d.path / "ro").string()); }).find("cannot write"),
               std::string::npos);
     fs::permissions(d.path / "ro", fs::perms::owner_all);
   }
@@ -129,7 +120,7 @@ TEST(FileIo, FolderLockIsExclusive) {
   const std::string dir = d.path.string();
   {
     FolderLock first(dir, "first");
-    const std::string msg = testing_error_of([&] { FolderLock second(dir, "lowbit train"); });
+    const std::string msg = testing::error_of([&] { FolderLock second(dir, "lowbit train"); });
     EXPECT_NE(msg.find("another process (lowbit train) is using this folder"), std::string::npos) << msg;
   }
   EXPECT_NO_THROW(FolderLock again(dir, "again"));
@@ -168,7 +159,7 @@ TEST(FileIo, AtomicWriteGoesThroughLinksAndIntoStreams) {
   reader.join();
   EXPECT_EQ(received, "1\n2\n");
   EXPECT_TRUE(fs::is_fifo(fifo));
-  EXPECT_NE(testing_error_of([&] { write_file_atomic(d.path.string(), std::string("x")); }).find("is a folder"),
+  EXPECT_NE(testing::error_of([&] { write_file_atomic(d.path.string(), std::string("x")); }).find("is a folder"),
             std::string::npos);
 }
 
