@@ -516,22 +516,28 @@ TEST(ExportRuntime, LyingModelDescriptionsAreClearErrors) {
     EXPECT_EQ(msg.rfind(bad + ": ", 0), 0u) << msg;
     EXPECT_EQ(msg.find("bad.lbm", bad.size()), std::string::npos) << msg;
   };
-  with([](json& m) { m["layers"][0]["in"] = 36; }, "36");
+  with([](json& m) { m["layers"][0]["in_shape"] = {1, 1, 36}; }, "input map [1,1,36] differs");
   with([](json& m) { m["layers"][1]["out"] = 1 << 20; }, "'out' must be an integer in 1..65536, got 1048576");
   with([](json& m) { m["input"]["shape"] = {1, 70000, 70000}; }, "'shape'[1] must be an integer in 1..65536, got 70000");
   with([](json& m) { m["layers"][1]["out"] = 10.5; }, "'out' must be an integer in 1..65536, got 10.5");
   with([](json& m) { m["classes"] = "ten"; }, "'classes' must be an integer");
   with([](json& m) { m["name"] = 7; }, "'name' must be a string");
   with([](json& m) { m["layers"][0]["weights"]["blob"] = "nothing"; }, "nothing");
-  with([](json& m) { m["layers"][0]["weights"]["planes"] = 2; }, "coefficients");
-  with([](json& m) { m["layers"][0]["weights"]["shift"] = 3; }, "'shift' must be an integer in 0..1, got 3");
-  with([](json& m) { m["input"]["layout"] = "map"; }, "layout");
+  with([](json& m) { m["layers"][0]["weights"]["encoding"] = "int8"; }, "bytes, expected");
+  with([](json& m) { m["layers"][0]["weights"]["encoding"] = "float"; }, "unknown weight encoding 'float'");
+  with([](json& m) { m["input"]["codes"] = {{"format", "map"}}; }, "unknown code format 'map'");
   with([](json& m) { m["layers"][0]["op"] = "attention"; }, "attention");
   with([](json& m) { m["layers"][0]["output"]["levels"] = 7; }, "'levels' must be an integer in 1..3, got 7");
+  with([](json& m) { m["layers"][0]["output"]["levels"] = 2; }, "2 threshold levels for 2-bit output codes (3)");
   with([](json& m) { m["layers"].erase(2); }, "scores");
   with([](json& m) { m.erase("classes"); }, "classes");
   with([](json& m) { m["kind"] = "something-else"; }, "not a lowbit model");
   with([](json& m) { m["layers"][1]["input"] = {{"format", "pm1"}}; }, "input codes");
+  with([](json& m) { m["layers"][1]["negated"] = {0, 99}; }, "'negated'[1] must be an integer in 0..");
+  // Files of the description before the IR (version 1: no "version") name the fix.
+  with([](json& m) { m.erase("version"); }, "model description version 1; this lowbit reads version 2 (the file was "
+                                            "written by an older lowbit export): export the checkpoint again");
+  with([](json& m) { m["version"] = 3; }, "written by a newer lowbit");
   EXPECT_NO_THROW(runtime::Engine::load(good));
 }
 
@@ -587,7 +593,7 @@ TEST(ExportRuntime, MutatedDescriptionsLoadOrFailCleanly) {
   leaves(meta, nn::json::json_pointer(), paths);
   ASSERT_GT(paths.size(), 40u);
   const std::vector<nn::json> values = {0, 1, -1, 2, 3, 7, 63, 64, 65, 1 << 16, 1 << 30, -(1LL << 31), 1LL << 40, 2.5,
-                                        "", "x", "pm1", "planes", "patches", true, nullptr, nn::json::array(),
+                                        "", "x", "pm1", "unsigned", "int8", true, nullptr, nn::json::array(),
                                         nn::json::array({1, 2}), nn::json::object()};
   const std::vector<uint8_t> images = random_images(3, 2 * 8 * 9, 99);
   Rng rng(2024);

@@ -12,7 +12,8 @@
 #include "lowbit/core/fp_env.hpp"
 #include "lowbit/format/lbm.hpp"
 #include "lowbit/format/limits.hpp"
-#include "lowbit/kernels/xnor_gemm.hpp"
+#include "lowbit/format/model_desc.hpp"
+#include "lowbit/format/semantics.hpp"
 #include "lowbit/nn/batchnorm.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/conv2d.hpp"
@@ -25,47 +26,35 @@ namespace {
 
 using nn::json;
 
-template <class T>
-std::vector<uint8_t> to_bytes(const std::vector<T>& v) {
-  static_assert(std::endian::native == std::endian::little, "blobs are little-endian; add byte swapping for this host");
-  std::vector<uint8_t> out(v.size() * sizeof(T));
-  if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
-  return out;
-}
-
-// How a quantizer's output codes travel between runtime layers.
-struct CodeFormat {
-  bool pm1 = false;  // codes -1/+1 as one bit each (bit 1 = +1)
-  int bits = 0;      // else unsigned codes 0..2^bits-1 in `bits` bit-planes
-  int32_t code_min = 0, code_max = 0;
+// A quantizer's output codes as the IR carries them (format::CodeFormat), with the step
+// that turns its float values into integer codes.
+struct QuantCodes {
+  format::CodeFormat codes;
+  int32_t code_max = 1;  // the largest code (unsigned codes); thresholds above it are never reached
   float step = 1.f;
-  int levels() const { return pm1 ? 1 : code_max; }  // thresholds per channel
-  // Level index 0..levels() of a code.
-  int level(int32_t code) const { return pm1 ? (code > 0 ? 1 : 0) : code; }
-  json to_json() const { return pm1 ? json{{"format", "pm1"}} : json{{"format", "planes"}, {"bits", bits}}; }
+  // Level index 0..codes.levels() of an integer code.
+  int level(int32_t code) const { return codes.pm1 ? (code > 0 ? 1 : 0) : code; }
 };
 
-CodeFormat code_format(const quant::Quantizer& q, const std::string& where) {
+QuantCodes code_format(const quant::Quantizer& q, const std::string& where) {
   quant::Grid g;
   if (!q.grid(g)) fail(where, ": the runtime needs integer codes, and ", q.no_grid_reason());
   LOWBIT_CHECK(g.step.size() == 1, where, ": quantizer '", q.spec().str(), "' has ", g.step.size(),
                " scales; the runtime needs one per tensor");
-  CodeFormat f;
-  f.code_min = g.code_min, f.code_max = g.code_max, f.step = g.step[0];
-  if (q.spec().is_sign()) {
-    f.pm1 = true;
-    return f;
-  }
+  QuantCodes f;
+  f.step = g.step[0];
+  if (q.spec().is_sign()) return f;
   LOWBIT_CHECK(g.code_min == 0 && g.code_max >= 1 && g.code_max <= 255, where, ": quantizer '", q.spec().str(),
                "' has codes ", g.code_min, "..", g.code_max,
                "; the runtime takes +-1 or unsigned codes 0..255 (e.g. binary, dorefa:k, fixed:k,f, int:k:unsigned "
                "or int:k after a ReLU)");
-  f.bits = std::bit_width(static_cast<uint32_t>(g.code_max));
+  f.codes = format::unsigned_codes_for(g.code_max);
+  f.code_max = g.code_max;
   return f;
 }
 
 // The code a quantizer gives each of `values` in evaluation.
-std::vector<int32_t> eval_codes(quant::Quantizer& q, const std::vector<float>& values, const CodeFormat& f) {
+std::vector<int32_t> eval_codes(quant::Quantizer& q, const std::vector<float>& values, const QuantCodes& f) {
   Tensor x({static_cast<int64_t>(values.size())}), y;
   std::copy(values.begin(), values.end(), x.data());
   q.forward(x, y, Context{false, nullptr});
@@ -76,7 +65,7 @@ std::vector<int32_t> eval_codes(quant::Quantizer& q, const std::vector<float>& v
 
 // The code a quantizer gives one value in evaluation. Export bisects and checks thresholds
 // with millions of these: the tensors are reused, not allocated per call.
-int32_t eval_code(quant::Quantizer& q, float value, const CodeFormat& f) {
+int32_t eval_code(quant::Quantizer& q, float value, const QuantCodes& f) {
   thread_local Tensor x({1}), y;
   x[0] = value;
   q.forward(x, y, Context{false, nullptr});
@@ -84,19 +73,14 @@ int32_t eval_code(quant::Quantizer& q, float value, const CodeFormat& f) {
 }
 
 // The float map evaluation applies to one channel's integer accumulator, ending in the
-// value the next quantizer sees (or the score): y = acc * scale (+ bias), then BatchNorm.
-// `shift`: the runtime's accumulator is 2^shift times the trained one (weights with even
-// codes, see weight_planes); an odd runtime value (never produced) maps to the floor.
+// value the next quantizer sees (or the score): format::score's map (scale, bias, BatchNorm).
 struct ChannelMap {
   float scale = 1.f, bias = 0.f;
   bool has_bias = false, has_bn = false;
   float bn_mean = 0.f, bn_scale = 1.f, bn_shift = 0.f;
-  int shift = 0;
   float operator()(int64_t acc) const {
-    float y = static_cast<float>(acc >> shift) * scale;  // LayerQuantizers::scale_output
-    if (has_bias) y = y + bias;
-    if (has_bn) y = nn::bn_eval(y, bn_mean, bn_scale, bn_shift);
-    return y;
+    return format::score(acc, 0, &scale, has_bias ? &bias : nullptr, has_bn ? &bn_mean : nullptr, &bn_scale,
+                         &bn_shift);
   }
   // Every constant is finite: a NaN or infinity (a checkpoint of a diverged run) makes the
   // map meaningless, and export says so instead of finding nonsense thresholds. "" when fine.
@@ -146,7 +130,7 @@ class Folder {
  public:
   Folder(nn::Model& model, const ExportOptions& opt) : model_(model), opt_(opt), net_(model.net()) {}
 
-  FoldedModel run() {
+  format::ModelDesc run() {
     enter_fp_contract_all_threads();  // bisection on evaluation's float arithmetic, in its mode
     const Shape in = model_.input_shape();
     LOWBIT_CHECK(in.size() == 3 || in.size() == 1, "export: model input ", shape_str(in),
@@ -157,21 +141,15 @@ class Folder {
     Tensor x(batch, 0.f);
     model_.forward(x, Context{false, nullptr});
 
+    out_.name = model_.name();
     fold_input();
     for (size_t i = 1; i < net_.size();) i = fold_from(i);
     LOWBIT_CHECK(scores_done_, "export: model '", model_.name(), "' does not end in a dense layer (+ BatchNorm)");
-    out_.meta = {{"kind", "lowbit-model"},
-                 {"name", model_.name()},
-                 {"input", input_},
-                 {"classes", classes_},
-                 {"layers", layers_}};
     return std::move(out_);
   }
 
  private:
   std::string where(size_t i) { return "export: layer " + std::to_string(i) + " (" + net_.at(i).type() + ")"; }
-
-  void add_blob(const std::string& name, std::vector<uint8_t> bytes) { out_.blobs.emplace_back(name, std::move(bytes)); }
 
   // Layer 0 must quantize the input: its codes for the 256 pixel values are a table.
   void fold_input() {
@@ -182,127 +160,84 @@ class Folder {
     std::vector<float> pixels(256);
     for (int p = 0; p < 256; ++p) pixels[static_cast<size_t>(p)] = data::normalize_pixel(static_cast<uint8_t>(p), opt_.normalize);
     const std::vector<int32_t> codes = eval_codes(q->quantizer(), pixels, fmt_);
-    std::vector<uint8_t> lut(256);
-    for (size_t p = 0; p < 256; ++p) lut[p] = static_cast<uint8_t>(fmt_.level(codes[p]));
-    add_blob("input.lut", lut);
+    format::InputDesc& input = out_.input;
+    for (size_t p = 0; p < 256; ++p) input.table[p] = static_cast<uint8_t>(fmt_.level(codes[p]));
     const Shape in = model_.input_shape();
-    // The runtime's activations are maps (h, w, c) of packed pixels. A convolutional first
-    // layer takes the image as its patch rows (patch_columns); a dense one as one pixel of
-    // C*H*W channels (training's flattening order).
+    input.shape = in;
+    input.codes = fmt_.codes;
+    input.normalize = data::normalize_name(opt_.normalize);
+    input.quantizer = q->quantizer().spec().str();
+    // The IR's maps are (h, w, c). A convolutional first layer reads the image as such a
+    // map; a dense one as one pixel of C*H*W channels (training's flattening order).
     bool conv_first = false;
     for (size_t i = 1; i < net_.size(); ++i)
       if (dynamic_cast<nn::WeightedLayer*>(&net_.at(i))) {
         conv_first = dynamic_cast<nn::Conv2d*>(&net_.at(i)) != nullptr;
         break;
       }
-    map_ = conv_first ? std::array<int64_t, 3>{in[1], in[2], in[0]} : std::array<int64_t, 3>{1, 1, shape_numel(in)};
-    input_ = fmt_.to_json();
-    input_["layout"] = conv_first ? "patches" : "flat";
-    input_["shape"] = in;
-    input_["normalize"] = data::normalize_name(opt_.normalize);
-    input_["lut"] = "input.lut";
-    input_["quantizer"] = q->quantizer().spec().str();
+    map_ = conv_first && in.size() == 3 ? std::array<int64_t, 3>{in[1], in[2], in[0]}
+                                        : std::array<int64_t, 3>{1, 1, shape_numel(in)};
   }
 
   // Folds the block starting at layer i; returns the index after it.
   size_t fold_from(size_t i) {
     nn::Layer& l = net_.at(i);
     const std::string type = l.type();
-    if (type == "flatten" || type == "dropout") return i + 1;  // identity on the runtime's layout (dense only)
+    if (type == "flatten" || type == "dropout") return i + 1;  // identity on the IR's (y, x, c) maps (dense only)
     if (auto* d = dynamic_cast<nn::WeightedLayer*>(&l)) return fold_weighted(i, *d);
     fail(where(i), ": ", layer_problem(l), " (", kRuntimeStructure, ")");
   }
 
-  // Where training's input element `col` of a weight row lands in the runtime's packed row.
-  struct Columns {
-    int64_t valid = 0, words = 0;             // K and the words of a packed row
-    std::function<int64_t(int64_t)> bit;      // training column -> bit position
-  };
-
-  // Training orders a weight row (ci, y, x) over a wh x ww window of c channels; the runtime
-  // packs the window pixel by pixel, packed_words(c) words each (gaps are zero bits).
-  static Columns window_columns(int64_t wh, int64_t ww, int64_t c) {
-    const int64_t cw = kernels::packed_words(c);
-    Columns cols;
-    cols.valid = wh * ww * c;
-    cols.words = wh * ww * cw;
-    cols.bit = [=](int64_t col) {
-      const int64_t ci = col / (wh * ww), y = (col / ww) % wh, x = col % ww;
-      return (y * ww + x) * cw * 64 + ci;
-    };
-    return cols;
-  }
-
-  // The first convolution's patch rows come from the runtime's input stage with the
-  // kh x kw x c codes of a window packed densely, in (dy, dx, ci) order: an image of few
-  // channels costs a word per patch, not a word per pixel.
-  static Columns patch_columns(int64_t kh, int64_t kw, int64_t c) {
-    Columns cols;
-    cols.valid = kh * kw * c;
-    cols.words = kernels::packed_words(cols.valid);
-    cols.bit = [=](int64_t col) {
-      const int64_t ci = col / (kh * kw), dy = (col / kw) % kh, dx = col % kw;
-      return (dy * kw + dx) * c + ci;
-    };
-    return cols;
-  }
-
   size_t fold_weighted(size_t i, nn::WeightedLayer& layer) {
     LOWBIT_CHECK(!scores_done_, where(i), ": layers after the score layer");
-    const std::string name = "layer" + std::to_string(layers_.size());
     nn::LayerQuantizers& q = layer.quant();
     auto* conv = dynamic_cast<nn::Conv2d*>(&layer);
     auto* dense = dynamic_cast<nn::Dense*>(&layer);
     const Param* bias_param = nullptr;
-    const auto [h, w, c] = map_;
-    Columns cols;
-    json op;
-    int64_t M = 0, oh = 1, ow = 1;
+    format::LayerDesc d;
+    d.name = net_.at(i).type() + "@" + std::to_string(i);
+    d.in_h = map_[0], d.in_w = map_[1], d.in_c = map_[2];
+    d.input = fmt_.codes;
     if (conv) {
       LOWBIT_CHECK(conv->stride_h() == conv->stride_w(), where(i), ": unequal strides are not supported by the runtime");
-      const int64_t kh = conv->kernel_h(), kw = conv->kernel_w(), st = conv->stride_h();
-      // Training pads with exact zeros (after the quantizer): the runtime pads with bit 0 and
-      // corrects +-1 inputs to exact 0 per output pixel (docs/DEPLOYMENT.md).
-      const int64_t ph = conv->pad_h(), pw = conv->pad_w();
-      LOWBIT_CHECK(ph < kh && pw < kw, where(i), ": padding ", ph, "x", pw, " not smaller than the ", kh, "x", kw,
-                   " kernel (the runtime needs a valid tap in every window)");
-      LOWBIT_CHECK(conv->in_channels() == c && kh <= h + 2 * ph && kw <= w + 2 * pw, where(i), ": input map ", h, "x",
-                   w, "x", c, " does not fit its ", conv->in_channels(), " input channels and ", kh, "x", kw, " kernel");
-      M = conv->out_channels();
-      oh = (h + 2 * ph - kh) / st + 1, ow = (w + 2 * pw - kw) / st + 1;
-      // weight (o, ci, dy, dx): tap (dy, dx) of the patch
-      cols = layers_.empty() ? patch_columns(kh, kw, c) : window_columns(kh, kw, c);
+      d.kind = format::LayerKind::kConv;
+      d.kernel_h = conv->kernel_h(), d.kernel_w = conv->kernel_w(), d.stride = conv->stride_h();
+      // Training pads with exact zeros (after the quantizer) or conv2d's pad_value.
+      d.pad_h = conv->pad_h(), d.pad_w = conv->pad_w();
+      LOWBIT_CHECK(d.pad_h < d.kernel_h && d.pad_w < d.kernel_w, where(i), ": padding ", d.pad_h, "x", d.pad_w,
+                   " not smaller than the ", d.kernel_h, "x", d.kernel_w, " kernel (the runtime needs a valid tap in "
+                   "every window)");
+      LOWBIT_CHECK(conv->in_channels() == d.in_c && d.kernel_h <= d.in_h + 2 * d.pad_h &&
+                       d.kernel_w <= d.in_w + 2 * d.pad_w,
+                   where(i), ": input map ", d.in_h, "x", d.in_w, "x", d.in_c, " does not fit its ", conv->in_channels(),
+                   " input channels and ", d.kernel_h, "x", d.kernel_w, " kernel");
+      d.out = conv->out_channels();
       bias_param = conv->bias();
-      op = {{"op", "conv"}, {"in_shape", {h, w, c}}, {"kernel", {kh, kw}}, {"stride", st}};
-      if (ph || pw) op["padding"] = {ph, pw};
-      if ((ph || pw) && conv->pad_value() != 0.f) {
-        // The padded code: +-1 codes pad with +-1 (the value, their step being 1); unsigned
-        // k-bit codes have no -1 and a +1 pad would need their step to be 1.
-        LOWBIT_CHECK(fmt_.pm1, where(i), ": pad_value ", conv->pad_value(),
+      if ((d.pad_h || d.pad_w) && conv->pad_value() != 0.f) {
+        // +-1 codes pad with +-1 (the value, their step being 1); unsigned k-bit codes have
+        // no -1, and a +1 pad would need their step to be 1.
+        LOWBIT_CHECK(fmt_.codes.pm1, where(i), ": pad_value ", conv->pad_value(),
                      " on k-bit codes is not supported by the runtime (pad +-1 is for +-1 inputs)");
-        op["pad_value"] = static_cast<int>(conv->pad_value());
+        d.pad_value = static_cast<int>(conv->pad_value());
       }
     } else {
-      M = dense->out_features();
-      LOWBIT_CHECK(dense->in_features() == h * w * c, where(i), ": takes ", dense->in_features(),
-                   " features but its input has ", h * w * c);
-      cols = window_columns(h, w, c);  // training flattens (c, y, x): the whole map is the window
+      d.kind = format::LayerKind::kDense;
+      d.out = dense->out_features();
+      LOWBIT_CHECK(dense->in_features() == d.in_h * d.in_w * d.in_c, where(i), ": takes ", dense->in_features(),
+                   " features but its input has ", d.in_h * d.in_w * d.in_c);
       bias_param = dense->bias();
-      op = {{"op", "dense"}, {"in_shape", {h, w, c}}};
     }
+    LOWBIT_CHECK(d.out <= format::kMaxOutputs, where(i), ": ", d.out, " outputs, the runtime takes at most ",
+                 format::kMaxOutputs);
     LOWBIT_CHECK(q.input_quantizer() == nullptr, where(i), ": input quantizers inside dense layers are not exported; "
                  "use a quant_act layer before it");
     LOWBIT_CHECK(q.last_exact(), where(i), ": the runtime needs integer evaluation, and ", q.inexact_reason());
-    const int64_t K = cols.valid;
+    const int64_t K = d.in_fan();
     const Tensor& wc = q.weight_codes();
+    const int64_t M = d.out;
     quant::Grid wg;
     q.weight_quantizer()->grid(wg);
-    // Even weight codes (ternary, int:k) are exported doubled (weight_planes): the runtime's
-    // accumulators are then twice the trained ones, and so is everything compared with them.
-    bool even_codes = false;
-    for (int64_t j = 0; j < wc.size() && !even_codes; ++j) even_codes = static_cast<int32_t>(wc[j]) % 2 == 0;
-    const int shift = even_codes ? 1 : 0;
-    const int64_t range = (K * wg.max_abs_code() * (fmt_.pm1 ? 1 : fmt_.code_max)) << shift;
+    const int64_t range = K * wg.max_abs_code() * fmt_.codes.max_abs_value();
 
     // Per-channel float maps, and what follows: BatchNorm? then quantizer or the end.
     size_t next = i + 1;
@@ -322,7 +257,6 @@ class Folder {
     for (int64_t c = 0; c < M; ++c) {
       ChannelMap& m = maps[static_cast<size_t>(c)];
       m.scale = q.output_scales()[static_cast<size_t>(c)];
-      m.shift = shift;
       m.has_bias = bias_param != nullptr;
       if (m.has_bias) m.bias = bias_param->value[c];
       m.has_bn = bn != nullptr;
@@ -333,17 +267,15 @@ class Folder {
     }
     std::vector<nn::Layer*> float_acts;  // ReLU / HardTanh before the quantizer
     while (next < net_.size() && is_monotone_activation(net_.at(next))) float_acts.push_back(&net_.at(next++));
-    op["name"] = net_.at(i).type() + "@" + std::to_string(i);
-    op["in"] = K;
-    op["out"] = M;
-    op["input"] = fmt_.to_json();
 
     nn::QuantAct* act = next < net_.size() ? dynamic_cast<nn::QuantAct*>(&net_.at(next)) : nullptr;
-    std::vector<int8_t> flip(static_cast<size_t>(M), 0);
+    d.negated.assign(static_cast<size_t>(M), 0);
     if (act) {
-      const CodeFormat out = code_format(act->quantizer(), where(next));
-      const int levels = out.levels();
-      std::vector<int32_t> thr(static_cast<size_t>(M * levels));
+      const QuantCodes out = code_format(act->quantizer(), where(next));
+      d.output = out.codes;
+      d.levels = out.codes.levels();
+      d.thresholds.assign(static_cast<size_t>(M * d.levels), std::numeric_limits<int32_t>::max());
+      const int reached = out.codes.pm1 ? 1 : out.code_max;  // levels above never occur: INT32_MAX
       for (int64_t c = 0; c < M; ++c) {
         const ChannelMap& m = maps[static_cast<size_t>(c)];
         auto level_of = [&](int64_t acc) {
@@ -351,17 +283,12 @@ class Folder {
         };
         // A decreasing map (BatchNorm gamma < 0) is made increasing by negating the weights.
         const bool decreasing = level_of(range) < level_of(-range);
-        flip[static_cast<size_t>(c)] = decreasing;
+        d.negated[static_cast<size_t>(c)] = decreasing;
         auto level = [&](int64_t acc) { return level_of(decreasing ? -acc : acc); };
-        std::vector<int32_t> t = channel_thresholds(level, range, levels);
+        std::vector<int32_t> t = channel_thresholds(level, range, reached);
         check_thresholds(level, t, range, where(i), c);
-        std::copy(t.begin(), t.end(), thr.begin() + c * levels);
+        std::copy(t.begin(), t.end(), d.thresholds.begin() + c * d.levels);
       }
-      add_blob(name + ".thresholds", to_bytes(thr));
-      op["output"] = out.to_json();
-      op["output"]["levels"] = levels;
-      op["output"]["thresholds"] = name + ".thresholds";
-      op["output"]["quantizer"] = act->quantizer().spec().str();
       fmt_ = out;
       next++;
       // Max pooling after the quantizer equals pooling the accumulators before the
@@ -372,8 +299,7 @@ class Folder {
         const int64_t k = p.at("kernel"), st = p.value("stride", 0) == 0 ? k : p.at("stride").get<int64_t>();
         LOWBIT_CHECK(p.value("padding", 0) == 0, where(next), ": padded max pooling is not supported by the runtime");
         LOWBIT_CHECK(conv != nullptr, where(next), ": max pooling after a dense layer");
-        op["pool"] = {{"kernel", k}, {"stride", st}};
-        oh = (oh - k) / st + 1, ow = (ow - k) / st + 1;
+        d.pool = {k, st};
         ++next;
       }
     } else {
@@ -382,86 +308,44 @@ class Folder {
                    "quant_act layer");
       LOWBIT_CHECK(next == net_.size(), where(next), ": ", layer_problem(net_.at(next)), "; after a ", kind,
                    " (+ BatchNorm) the runtime needs an activation quantizer (e.g. --acts binary) or the end of the network");
-      std::vector<float> scale(static_cast<size_t>(M)), bias(static_cast<size_t>(M));
-      // float(2^s acc) * (scale / 2^s) == float(acc) * scale exactly (powers of two).
-      for (int64_t c = 0; c < M; ++c)
-        scale[static_cast<size_t>(c)] = std::ldexp(maps[static_cast<size_t>(c)].scale, -shift);
-      add_blob(name + ".scale", to_bytes(scale));
-      op["output"] = {{"format", "scores"}, {"scale", name + ".scale"}};
       LOWBIT_CHECK(!conv, where(i), ": the score layer must be dense");
-      if (bias_param) {
-        for (int64_t c = 0; c < M; ++c) bias[static_cast<size_t>(c)] = bias_param->value[c];
-        add_blob(name + ".bias", to_bytes(bias));
-        op["output"]["bias"] = name + ".bias";
-      }
-      if (bn) {
-        add_blob(name + ".bn_mean", to_bytes(bn_mean));
-        add_blob(name + ".bn_scale", to_bytes(bn_scale));
-        add_blob(name + ".bn_shift", to_bytes(bn_shift));
-        op["output"]["bn"] = {{"mean", name + ".bn_mean"}, {"scale", name + ".bn_scale"}, {"shift", name + ".bn_shift"}};
-      }
+      d.scores = true;
+      format::ScoresDesc& s = d.score;
+      for (const ChannelMap& m : maps) s.scale.push_back(m.scale);
+      if (bias_param)
+        for (int64_t c = 0; c < M; ++c) s.bias.push_back(bias_param->value[c]);
+      if (bn) s.bn_mean = bn_mean, s.bn_scale = bn_scale, s.bn_shift = bn_shift;
       scores_done_ = true;
-      classes_ = M;
     }
-    op["weights"] = weight_planes(wc, M, cols, flip, shift, name, where(i));
-    layers_.push_back(op);
-    map_ = {oh, ow, M};
+    d.weights = canonical_weights(wc, d, where(i));
+    map_ = {d.out_h(), d.out_w(), d.out};
+    out_.layers.push_back(std::move(d));
     return next;
   }
 
-  // Weight codes as +-1 bit-planes s_j with coefficients, sum_j coef_j s_j = 2^shift w:
-  // shift 0 (all codes odd: binary, dorefa:k): q planes, coef 2^j, s_j = 2 u_j - 1 for the
-  //   bits u_j of u = (w + 2^q - 1) / 2, |w| <= 2^q - 1;
-  // shift 1 (some code even: ternary, int:k): 2w = s_0 + r with s_0 = +1 for w >= 0 and -1
-  //   below, so r = 2w - s_0 is odd, |r| <= 2 max|w| - 1, and takes the q planes above
-  //   (coef 1, 1, 2, ..., 2^(q-1)). Ternary: two planes.
-  json weight_planes(const Tensor& wc, int64_t M, const Columns& cols, const std::vector<int8_t>& flip, int shift,
-                     const std::string& name, const std::string& where) {
-    const int64_t K = cols.valid;
-    int32_t max_odd = 0, max_abs = 0;
-    for (int64_t i = 0; i < wc.size(); ++i) {
-      const auto w = static_cast<int32_t>(wc[i]);
-      max_odd = std::max(max_odd, shift ? std::abs(2 * w - (w >= 0 ? 1 : -1)) : std::abs(w));
-      max_abs = std::max(max_abs, std::abs(w));
-    }
-    const int q = std::max(1, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_odd))));  // 2^q - 1 >= max_odd
-    const int planes = q + shift;
-    // The runtime's bounds (format/limits.hpp), checked before anything is written.
-    LOWBIT_CHECK(planes <= format::kMaxWeightPlanes, where, ": its weight codes reach ", max_abs, " and need ", planes,
-                 " weight bit-planes", (shift ? " (even codes are stored doubled)" : ""), "; the runtime takes at most ",
-                 format::kMaxWeightPlanes, " (int:8 or fewer weight bits)");
-    LOWBIT_CHECK(M <= format::kMaxOutputs, where, ": ", M, " outputs, the runtime takes at most ", format::kMaxOutputs);
-    const int32_t offset = (int32_t{1} << q) - 1;
-    const int64_t words = cols.words;
-    std::vector<uint64_t> bits(static_cast<size_t>(planes * M * words), 0);
-    auto set = [&](int plane, int64_t r, int64_t b) {
-      bits[static_cast<size_t>((plane * M + r) * words + b / 64)] |= uint64_t{1} << (b % 64);
-    };
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t k = 0; k < K; ++k) {
-        int32_t w = static_cast<int32_t>(wc[r * K + k]);
-        if (flip[static_cast<size_t>(r)]) w = -w;
-        const int64_t b = cols.bit(k);
-        int32_t odd = w;
-        if (shift) {
-          const int32_t s0 = w >= 0 ? 1 : -1;
-          if (s0 > 0) set(0, r, b);
-          odd = 2 * w - s0;
-        }
-        const auto u = static_cast<uint32_t>((odd + offset) / 2);
-        for (int j = 0; j < q; ++j)
-          if ((u >> j) & 1u) set(shift + j, r, b);
+  // Training's weight codes (o, c, y, x) over the layer's window (a convolution's kernel, a
+  // dense layer's whole input map) in the IR's order (o, y, x, c), negated rows applied.
+  static std::vector<int32_t> canonical_weights(const Tensor& wc, const format::LayerDesc& d, const std::string& where) {
+    const int64_t M = d.out, K = d.in_fan(), wh = d.window_h(), ww = d.window_w(), c = d.in_c;
+    LOWBIT_CHECK(wc.size() == M * K, where, ": ", wc.size(), " weight codes for ", M, " x ", K);
+    std::vector<int32_t> w(static_cast<size_t>(M * K));
+    int32_t max_abs = 0;
+    for (int64_t o = 0; o < M; ++o) {
+      const int32_t sign = d.negated[static_cast<size_t>(o)] ? -1 : 1;
+      for (int64_t col = 0; col < K; ++col) {
+        const int64_t ci = col / (wh * ww), y = (col / ww) % wh, x = col % ww;
+        const auto v = static_cast<int32_t>(wc[o * K + col]);
+        max_abs = std::max(max_abs, std::abs(v));
+        w[static_cast<size_t>(o * K + (y * ww + x) * c + ci)] = sign * v;
       }
-    add_blob(name + ".weights", to_bytes(bits));
-    std::vector<int32_t> coefs;
-    if (shift) coefs.push_back(1);
-    for (int j = 0; j < q; ++j) coefs.push_back(1 << j);
-    LOWBIT_CHECK(format::accumulators_fit_int32(K, coefs), where, ": ", K, " inputs with weight codes up to ", max_odd,
-                 " could overflow the runtime's int32 accumulators");
-    const json coef = coefs;
-    json neg = json::array();
-    for (int64_t r = 0; r < M; ++r) if (flip[static_cast<size_t>(r)]) neg.push_back(r);
-    return {{"blob", name + ".weights"}, {"planes", planes}, {"coef", coef}, {"shift", shift}, {"negated_rows", neg}};
+    }
+    // The IR's bounds (format/limits.hpp), checked before anything is written.
+    LOWBIT_CHECK(max_abs <= format::kMaxWeightCode, where, ": its weight codes reach ", max_abs,
+                 "; the deployment format takes codes up to +-", format::kMaxWeightCode,
+                 " (int:8 or fewer weight bits)");
+    LOWBIT_CHECK(format::accumulators_fit_int32(K, max_abs), where, ": ", K, " inputs with weight codes up to ",
+                 max_abs, " could overflow the runtime's int32 accumulators");
+    return w;
   }
 
   // Thresholds must reproduce the level function: checked on every accumulator when the
@@ -484,24 +368,22 @@ class Folder {
   nn::Model& model_;
   ExportOptions opt_;
   nn::Sequential& net_;
-  FoldedModel out_;
-  json input_, layers_ = json::array();
-  CodeFormat fmt_;
-  std::array<int64_t, 3> map_{};  // the runtime's activation map (h, w, c) before the next layer
-  int64_t classes_ = 0;
+  format::ModelDesc out_;
+  QuantCodes fmt_;                // codes of the activation map before the next layer
+  std::array<int64_t, 3> map_{};  // that map (h, w, c)
   bool scores_done_ = false;
 };
 
 }  // namespace
 
-FoldedModel fold(nn::Model& model, const ExportOptions& opt) { return Folder(model, opt).run(); }
+format::ModelDesc fold(nn::Model& model, const ExportOptions& opt) {
+  format::ModelDesc d = Folder(model, opt).run();
+  format::validate(d);  // what the readers will check, before anyone writes it
+  return d;
+}
 
 std::vector<uint8_t> lbm_bytes(nn::Model& model, const ExportOptions& opt) {
-  FoldedModel f = fold(model, opt);
-  format::LbmWriter w;
-  w.add_json("model", f.meta.dump(1));
-  for (auto& [name, bytes] : f.blobs) w.add_blob(name, bytes.data(), bytes.size());
-  return w.bytes();
+  return format::model_desc_bytes(fold(model, opt));
 }
 
 void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& path) {

@@ -1,6 +1,6 @@
-// Folding a trained model into the integer network the runtime executes (docs/DEPLOYMENT.md):
+// Folding a trained model into the deployment IR, format::ModelDesc (docs/DEPLOYMENT.md):
 //   - the input quantizer becomes a 256-entry table from raw pixel to input code;
-//   - each Dense layer keeps its integer weight codes, as +-1 bit-planes (w = sum_j 2^j s_j);
+//   - each conv2d/dense layer keeps its integer weight codes, in the IR's (o, y, x, c) order;
 //   - BatchNorm + the following activation quantizer become, per output channel, sorted
 //     integer thresholds on the layer's accumulator (FINN MultiThreshold, `acc >= t`),
 //     found by bisection on the very float arithmetic evaluation uses, so the runtime's
@@ -12,10 +12,10 @@
 #pragma once
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "lowbit/data/batch.hpp"
+#include "lowbit/format/model_desc.hpp"
 #include "lowbit/nn/model.hpp"
 
 namespace lowbit::exporter {
@@ -24,17 +24,12 @@ struct ExportOptions {
   data::Normalize normalize = data::Normalize::ZeroOne;  // how training turned pixels into floats
 };
 
-// The "model" JSON section and the named blobs it refers to (little-endian arrays).
-struct FoldedModel {
-  nn::json meta;
-  std::vector<std::pair<std::string, std::vector<uint8_t>>> blobs;
-};
-
 // Runs one evaluation forward (to settle data-dependent quantizer state), then folds, in
-// the floating-point mode of the contract (core/fp_env.hpp). Throws lowbit::Error naming
-// the layer (and channel) and what to change when the runtime cannot execute the model
-// exactly, or when a value exceeds the runtime's bounds (format/limits.hpp).
-FoldedModel fold(nn::Model& model, const ExportOptions& opt);
+// the floating-point mode of the contract (core/fp_env.hpp), and validates the result as its
+// readers will (format::validate). Throws lowbit::Error naming the layer (and channel) and
+// what to change when the IR cannot express the model exactly, or when a value exceeds its
+// bounds (format/limits.hpp).
+format::ModelDesc fold(nn::Model& model, const ExportOptions& opt);
 
 // fold() as the bytes of a .lbm file; nothing is written.
 std::vector<uint8_t> lbm_bytes(nn::Model& model, const ExportOptions& opt);

@@ -9,29 +9,21 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <nlohmann/json.hpp>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/fp_env.hpp"
 #include "lowbit/core/threading.hpp"
-#include "lowbit/core/json_get.hpp"
 #include "lowbit/format/input_fit.hpp"
 #include "lowbit/format/lbm.hpp"
-#include "lowbit/format/limits.hpp"
+#include "lowbit/format/model_desc.hpp"
+#include "lowbit/format/semantics.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
 
 namespace lowbit::runtime {
 
 namespace {
 
-using json = nlohmann::json;
-
-// How codes travel between layers: +-1 bits, or unsigned codes in `bits` bit-planes.
-struct Codes {
-  bool pm1 = true;
-  int bits = 1;
-  int planes() const { return pm1 ? 1 : bits; }
-};
+using Codes = format::CodeFormat;  // +-1 bits, or unsigned codes in `bits` bit-planes
 
 // A dense or convolutional layer: acc = sum_j coef_j (a . s_j) over +-1 weight planes s_j
 // (a = the input row, or for a convolution each output pixel's patch), optionally max
@@ -101,6 +93,7 @@ struct Workspace {
   std::vector<uint8_t> codes;
   std::vector<int32_t> acc, pooled;
   std::vector<uint64_t> bits;  // a fused layer's output bits before pooling
+  std::vector<float> score_row;  // one image's scores when the caller wants none
 };
 
 }  // namespace
@@ -133,7 +126,8 @@ struct Engine::Impl {
   int64_t max_words = 0, max_acc = 0, max_patch = 0;  // per image
   int threads = 1;
 
-  void parse(const format::LbmFile& file);
+  // The kernels' layouts of a validated description: packing, padding fix, fused thresholds.
+  void build(const format::ModelDesc& desc);
   // Words of one plane of one image's flat input codes (a patches input is not packed).
   int64_t input_words() const {
     return input_patches ? 0 : kernels::packed_words(info.channels * info.height * info.width);
@@ -162,48 +156,18 @@ struct Engine::Impl {
 
 namespace {
 
-template <class T>
-std::vector<T> blob(const format::LbmFile& f, const json& name_value, size_t count, const std::string& where) {
-  const std::string name = json_string(name_value, where + ": the section name");
-  const format::LbmSection* s = f.find(name);
-  LOWBIT_CHECK(s && s->kind == format::SectionKind::kBlob, where, ": no blob section '", name, "'");
-  LOWBIT_CHECK(s->size == count * sizeof(T), where, ": section '", name, "' has ", s->size, " bytes, expected ",
-               count * sizeof(T));
-  static_assert(std::endian::native == std::endian::little, "the runtime reads little-endian blobs directly");
-  std::vector<T> v(count);
-  if (count) std::memcpy(v.data(), s->data, s->size);
-  return v;
-}
-
-// Float constants of the score layer: the arithmetic evaluation repeats must be finite.
-void check_finite(const std::vector<float>& v, const std::string& where, const char* what) {
-  for (size_t i = 0; i < v.size(); ++i)
-    LOWBIT_CHECK(std::isfinite(v[i]), where, ": ", what, " of class ", i, " is ", v[i], " (not finite)");
-}
-
-Codes parse_codes(const json& j, const std::string& where) {
-  Codes c;
-  const std::string f = json_string(j, "format", where);
-  if (f == "pm1") return c;
-  LOWBIT_CHECK(f == "planes", where, ": unknown code format '", f, "' (pm1 or planes)");
-  c.pm1 = false;
-  c.bits = static_cast<int>(json_int(j, "bits", 1, format::kMaxCodeBits, where));
-  return c;
-}
-
-bool same(const Codes& a, const Codes& b) { return a.pm1 == b.pm1 && (a.pm1 || a.bits == b.bits); }
-
 // One line per layer for `lowbit summary`: shape, input codes, weights, output and how the
 // runtime computes it.
-std::string describe(const DenseLayer& d, int planes) {
+std::string describe(const DenseLayer& d) {
   auto str = [](int64_t v) { return std::to_string(v); };
+  const auto planes = static_cast<int64_t>(d.planes.size());
   std::string s = d.conv ? "conv " + str(d.kh) + "x" + str(d.kw) + " " + str(d.h) + "x" + str(d.w) + "x" + str(d.c)
                          : "dense " + str(d.in);
   if (d.pad_h || d.pad_w) s += " pad " + str(d.pad_h) + "x" + str(d.pad_w) + (d.pad_value ? " of " + str(d.pad_value) : "");
   if (d.conv && d.stride > 1) s += " stride " + str(d.stride);
   s += " -> " + str(d.out);
   if (d.pool) s += " + maxpool " + str(d.pool);
-  s += "  (input " + (d.input.pm1 ? std::string("+-1") : str(d.input.bits) + "-bit") + ", ";
+  s += "  (input " + d.input.str() + ", ";
   s += d.dense_patches ? std::string("integer weights on byte codes") : str(planes) + " weight plane" + (planes > 1 ? "s" : "");
   if (d.shift) s += " (doubled)";
   s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
@@ -211,153 +175,123 @@ std::string describe(const DenseLayer& d, int planes) {
   return s + ")";
 }
 
+// A threshold on the IR's accumulator as one on 2^shift times it (INT32_MIN/MAX keep
+// their meaning "always"/"never"; |acc| < 2^29 by format::accumulators_fit_int32).
+int32_t shifted_threshold(int32_t t, int shift) {
+  if (t == INT32_MIN || t == INT32_MAX) return t;
+  return static_cast<int32_t>(std::clamp<int64_t>(int64_t{t} * (int64_t{1} << shift), INT32_MIN + 1, INT32_MAX - 1));
+}
+
 }  // namespace
 
-// Every message is relative to the file ("layer 3: ..."); load() names the file once.
-void Engine::Impl::parse(const format::LbmFile& file) {
-  namespace F = format;
-  json m;
-  try {
-    m = json::parse(file.json_text("model"));
-  } catch (const json::exception& e) {
-    fail("section 'model' is not valid JSON: ", e.what());
-  }
-  LOWBIT_CHECK(m.is_object() && m.value("kind", json()) == "lowbit-model", "not a lowbit model (kind ",
-               m.is_object() ? m.value("kind", json()).dump() : m.dump().substr(0, 20), ")");
-  info.name = json_string(m, "name", "model");
-  info.classes = json_int(m, "classes", 1, F::kMaxOutputs, "model");
-  const json& in = json_member(m, "input", "model");
-  info.input_shape = json_ints(in, "shape", 3, 1, F::kMaxInputDim, "input");
-  LOWBIT_CHECK(info.input_shape.size() == 3 || info.input_shape.size() == 1, "input shape must be [C, H, W] or [features]");
-  // Bounds before any size is multiplied: every product below stays far from overflow.
-  int64_t numel = 1;
-  for (int64_t d : info.input_shape) numel *= d;
-  LOWBIT_CHECK(numel <= F::kMaxInputValues, "input of ", numel, " values is too large (at most ", F::kMaxInputValues, ")");
+// Packs the IR into the kernels' layouts (docs/DEPLOYMENT.md "How the runtime packs").
+void Engine::Impl::build(const format::ModelDesc& desc) {
+  info.name = desc.name;
+  info.input_shape = desc.input.shape;
   const bool image = info.input_shape.size() == 3;
   info.channels = image ? info.input_shape[0] : 1;
   info.height = image ? info.input_shape[1] : 1;
   info.width = image ? info.input_shape[2] : info.input_shape[0];
-  info.input_quantizer = json_string_or(in, "quantizer", "", "input");
-  info.normalize = json_string_or(in, "normalize", "", "input");
-  input_codes = parse_codes(in, "input");
-  const std::string layout = json_string_or(in, "layout", "flat", "input");
-  LOWBIT_CHECK(layout == "flat" || layout == "patches", "input layout '", layout, "' (flat or patches)");
-  input_patches = layout == "patches";
-  LOWBIT_CHECK(!input_patches || image, "a patches input needs a [C, H, W] shape");
-  const std::vector<uint8_t> table = blob<uint8_t>(file, json_member(in, "lut", "input"), 256, "input");
-  const int max_code = input_codes.pm1 ? 1 : (1 << input_codes.bits) - 1;
-  for (int p = 0; p < 256; ++p) {
-    LOWBIT_CHECK(table[static_cast<size_t>(p)] <= max_code, "input table code ", int(table[static_cast<size_t>(p)]),
-                 " for pixel ", p, " exceeds ", max_code);
-    lut[p] = table[static_cast<size_t>(p)];
-  }
+  info.classes = desc.classes();
+  info.input_quantizer = desc.input.quantizer;
+  info.normalize = desc.input.normalize;
+  input_codes = desc.input.codes;
+  // How the input reaches the first layer: a convolution reads the image as its patch rows
+  // (kh*kw*C codes each, packed densely); a dense layer as one row of C*H*W codes.
+  input_patches = image && desc.layers.front().kind == format::LayerKind::kConv;
+  std::copy(desc.input.table.begin(), desc.input.table.end(), lut);
   classify_lut();
-  std::array<int64_t, 3> map = input_patches ? std::array<int64_t, 3>{info.height, info.width, info.channels}
-                                         : std::array<int64_t, 3>{1, 1, numel};
-  Codes codes = input_codes;
-  bool ended = false;
-  const json& ls = json_member(m, "layers", "model");
-  LOWBIT_CHECK(ls.is_array() && !ls.empty() && static_cast<int64_t>(ls.size()) <= F::kMaxLayers,
-               "'layers' must be an array of 1..", F::kMaxLayers, " layers");
-  for (size_t i = 0; i < ls.size(); ++i) {
-    const json& l = ls[i];
+  for (size_t i = 0; i < desc.layers.size(); ++i) {
+    const format::LayerDesc& l = desc.layers[i];
     const std::string where = "layer " + std::to_string(i);
-    LOWBIT_CHECK(!ended, where, ": layers after the score layer");
-    const std::string op = json_string(l, "op", where);
-    LOWBIT_CHECK(op == "dense" || op == "conv", where, ": unknown op '", op, "' (this runtime knows: dense, conv)");
     DenseLayer d;
-    d.conv = op == "conv";
-    d.h = map[0], d.w = map[1], d.c = map[2];
-    const std::vector<int64_t> in_shape = json_ints(l, "in_shape", 3, 1, F::kMaxInputValues, where);
-    LOWBIT_CHECK(in_shape == std::vector<int64_t>(map.begin(), map.end()), where, ": input map ",
-                 json(in_shape).dump(), " differs from the previous layer's output [", map[0], ",", map[1], ",",
-                 map[2], "]");
-    d.in = json_int(l, "in", 1, numel * F::kMaxKernel * F::kMaxKernel, where);
-    d.out = json_int(l, "out", 1, F::kMaxOutputs, where);
-    const int64_t cw = kernels::packed_words(d.c);
-    int64_t words = 0;
-    if (d.conv) {
-      const auto k = json_ints(l, "kernel", 2, 1, F::kMaxKernel, where);
-      const auto pad = l.contains("padding") ? json_ints(l, "padding", 2, 0, F::kMaxKernel, where)
-                                             : std::vector<int64_t>{0, 0};
-      LOWBIT_CHECK(k.size() == 2 && pad.size() == 2 && pad[0] < k[0] && pad[1] < k[1] && k[0] <= d.h + 2 * pad[0] &&
-                       k[1] <= d.w + 2 * pad[1],
-                   where, ": kernel ", json(k).dump(), " with padding ", json(pad).dump(), " does not fit the ", d.h,
-                   "x", d.w, " input");
-      d.kh = k[0], d.kw = k[1], d.pad_h = pad[0], d.pad_w = pad[1];
-      d.pad_value = static_cast<int>(json_int_or(l, "pad_value", 0, -1, 1, where));
-      LOWBIT_CHECK(d.pad_value == 0 || codes.pm1, where, ": pad_value ", d.pad_value, " needs +-1 inputs");
-      d.stride = json_int(l, "stride", 1, F::kMaxStride, where);
-      d.oh = (d.h + 2 * d.pad_h - d.kh) / d.stride + 1, d.ow = (d.w + 2 * d.pad_w - d.kw) / d.stride + 1;
-      LOWBIT_CHECK(d.in == d.kh * d.kw * d.c, where, ": ", d.in, " inputs for a ", d.kh, "x", d.kw, "x", d.c, " patch");
-      d.dense_patches = i == 0 && input_patches;
-      words = d.dense_patches ? kernels::packed_words(d.in) : d.kh * d.kw * cw;
-      d.ph = d.oh, d.pw = d.ow;
-      if (l.contains("pool")) {
-        const json& pool = l.at("pool");
-        d.pool = json_int(pool, "kernel", 1, F::kMaxPool, where + ": pool");
-        d.pool_stride = json_int(pool, "stride", 1, F::kMaxStride, where + ": pool");
-        LOWBIT_CHECK(d.pool <= d.oh && d.pool <= d.ow, where, ": pooling ", pool.dump(), " does not fit the ", d.oh,
-                     "x", d.ow, " output");
-        d.ph = (d.oh - d.pool) / d.pool_stride + 1, d.pw = (d.ow - d.pool) / d.pool_stride + 1;
-      }
-    } else {
-      LOWBIT_CHECK(!(i == 0 && input_patches), where, ": a patches input needs a convolutional first layer");
-      LOWBIT_CHECK(d.in == d.h * d.w * d.c, where, ": takes ", d.in, " features, its input has ", d.h * d.w * d.c);
-      words = d.h * d.w * cw;
-    }
-    d.input = parse_codes(json_member(l, "input", where), where + ": input");
-    LOWBIT_CHECK(same(d.input, codes), where, ": input codes differ from what the previous layer produces");
-    const json& w = json_member(l, "weights", where);
-    const std::string wwhere = where + ": weights";
-    const int planes = static_cast<int>(json_int(w, "planes", 1, F::kMaxWeightPlanes, wwhere));
-    d.shift = static_cast<int>(json_int_or(w, "shift", 0, 0, 1, wwhere));
-    for (int64_t c : json_ints(w, "coef", F::kMaxWeightPlanes, -F::kMaxWeightCoef, F::kMaxWeightCoef, wwhere))
-      d.coef.push_back(static_cast<int32_t>(c));
-    LOWBIT_CHECK(static_cast<int>(d.coef.size()) == planes, wwhere, ": ", d.coef.size(), " coefficients for ", planes,
-                 " planes");
-    // Accumulators stay far from int32 overflow (format/limits.hpp).
-    LOWBIT_CHECK(F::accumulators_fit_int32(d.in, d.coef), where, ": accumulators could overflow int32");
-    LOWBIT_CHECK(static_cast<double>(planes) * static_cast<double>(d.out) * static_cast<double>(words) <= double(1 << 28),
-                 where, ": weights of ", planes, " x ", d.out, " x ", words, " words are too large");
-    const auto bits = blob<uint64_t>(file, json_member(w, "blob", wwhere), static_cast<size_t>(planes * d.out * words), where);
-    for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * d.out * words, d.out, words);
-    if (d.dense_patches) {
-      // w[o][t] = sum_j coef_j (+-1); a +-1 input (code 0/1 for -1/+1) is 2 code - 1, so
-      // its sum is 2 (code . w) - sum_t w[t]: twice the weights and that bias.
-      std::vector<int32_t> iw(static_cast<size_t>(d.out * d.in), 0), bias(static_cast<size_t>(d.out), 0);
-      for (int64_t o = 0; o < d.out; ++o)
-        for (int64_t t = 0; t < d.in; ++t) {
-          int32_t v = 0;
-          for (int j = 0; j < planes; ++j)
-            v += ((bits[static_cast<size_t>((j * d.out + o) * words + t / 64)] >> (t % 64)) & 1u) ? d.coef[j] : -d.coef[j];
-          iw[static_cast<size_t>(o * d.in + t)] = codes.pm1 ? 2 * v : v;
-          if (codes.pm1) bias[static_cast<size_t>(o)] -= v;
+    d.conv = l.kind == format::LayerKind::kConv;
+    d.h = l.in_h, d.w = l.in_w, d.c = l.in_c;
+    d.kh = l.window_h(), d.kw = l.window_w(), d.stride = l.stride;
+    d.pad_h = l.pad_h, d.pad_w = l.pad_w, d.pad_value = l.pad_value;
+    d.oh = l.conv_h(), d.ow = l.conv_w();
+    d.pool = l.pool.kernel, d.pool_stride = l.pool.stride;
+    d.ph = l.out_h(), d.pw = l.out_w();
+    d.in = l.in_fan(), d.out = l.out;
+    d.input = l.input;
+    d.dense_patches = i == 0 && input_patches;
+    const int64_t cw = kernels::packed_words(d.c), K = d.in, M = d.out;
+    if (d.conv)
+      LOWBIT_CHECK(d.oh * d.ow * d.kh * d.kw * cw <= (int64_t{1} << 26), where,
+                   ": per-image patch buffers of this layer would be too large");
+
+    // Weight codes as +-1 bit-planes s_j with coefficients, sum_j coef_j s_j = 2^shift w:
+    // shift 0 (all codes odd: binary, dorefa:k): q planes, coef 2^j, s_j = 2 u_j - 1 for the
+    //   bits u_j of u = (w + 2^q - 1) / 2, |w| <= 2^q - 1;
+    // shift 1 (some code even: ternary, int:k): 2w = s_0 + r with s_0 = +1 for w >= 0 and -1
+    //   below, so r = 2w - s_0 is odd, |r| <= 2 max|w| - 1, and takes the q planes above
+    //   (coef 1, 1, 2, ..., 2^(q-1)). Ternary: two planes. The accumulators are then 2^shift
+    //   times the IR's, and so are the thresholds; the score scale is divided by 2^shift.
+    const std::vector<int32_t>& wc = l.weights;
+    d.shift = std::any_of(wc.begin(), wc.end(), [](int32_t w) { return w % 2 == 0; }) ? 1 : 0;
+    int32_t max_odd = 0;
+    for (int32_t w : wc) max_odd = std::max(max_odd, d.shift ? std::abs(2 * w - (w >= 0 ? 1 : -1)) : std::abs(w));
+    const int q = std::max(1, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_odd))));
+    const int planes = q + d.shift;
+    if (d.shift) d.coef.push_back(1);
+    for (int j = 0; j < q; ++j) d.coef.push_back(1 << j);
+    // Where IR column k = (y * ww + x) * c + ch lands in a packed row: the first convolution
+    // on patch rows packs them densely; other layers pack each window pixel in whole words.
+    const int64_t words = d.dense_patches ? kernels::packed_words(K) : d.kh * d.kw * cw;
+    LOWBIT_CHECK(static_cast<double>(planes) * static_cast<double>(M) * static_cast<double>(words) <= double(1 << 28),
+                 where, ": weights of ", planes, " x ", M, " x ", words, " words are too large");
+    auto bit_of = [&](int64_t k) { return d.dense_patches ? k : (k / d.c) * cw * 64 + k % d.c; };
+    std::vector<uint64_t> bits(static_cast<size_t>(planes * M * words), 0);
+    auto set = [&](int plane, int64_t r, int64_t b) {
+      bits[static_cast<size_t>((plane * M + r) * words + b / 64)] |= uint64_t{1} << (b % 64);
+    };
+    const int32_t offset = (int32_t{1} << q) - 1;
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t k = 0; k < K; ++k) {
+        const int32_t w = wc[static_cast<size_t>(r * K + k)];
+        const int64_t b = bit_of(k);
+        int32_t odd = w;
+        if (d.shift) {
+          const int32_t s0 = w >= 0 ? 1 : -1;
+          if (s0 > 0) set(0, r, b);
+          odd = 2 * w - s0;
         }
-      d.int_weights = kernels::IntMatrix(iw.data(), bias.data(), d.out, d.in);
+        const auto u = static_cast<uint32_t>((odd + offset) / 2);
+        for (int j = 0; j < q; ++j)
+          if ((u >> j) & 1u) set(d.shift + j, r, b);
+      }
+    for (int j = 0; j < planes; ++j) d.planes.emplace_back(bits.data() + j * M * words, M, words);
+    if (d.dense_patches) {
+      // The first convolution multiplies byte codes by integer weights v = 2^shift w; a
+      // +-1 input (code 0/1 for -1/+1) is 2 code - 1, so its sum is 2 (code . v) - sum_t v:
+      // twice the weights and that bias.
+      std::vector<int32_t> iw(static_cast<size_t>(M * K), 0), bias(static_cast<size_t>(M), 0);
+      for (int64_t o = 0; o < M; ++o)
+        for (int64_t t = 0; t < K; ++t) {
+          const int32_t v = wc[static_cast<size_t>(o * K + t)] * (1 << d.shift);
+          iw[static_cast<size_t>(o * K + t)] = d.input.pm1 ? 2 * v : v;
+          if (d.input.pm1) bias[static_cast<size_t>(o)] -= v;
+        }
+      d.int_weights = kernels::IntMatrix(iw.data(), bias.data(), M, K);
     }
-    if (d.conv && (d.pad_h || d.pad_w) && codes.pm1 && d.pad_value != -1) {
-      // Weight of tap (dy, dx) summed over channels, per output: tap_sum[o][tap].
+    if (d.conv && (d.pad_h || d.pad_w) && d.input.pm1 && d.pad_value != -1) {
+      // +-1 inputs: patches pad with bit 0 (-1); each border pixel gets (pad_value + 1) x the
+      // weights of its padded taps (tap_sum[o][tap]: summed over channels) so they read pad_value.
       const int64_t taps = d.kh * d.kw;
-      std::vector<int32_t> tap_sum(static_cast<size_t>(d.out * taps), 0);
-      for (int64_t o = 0; o < d.out; ++o)
-        for (int64_t tap = 0; tap < taps; ++tap)
-          for (int64_t ch = 0; ch < d.c; ++ch) {
-            const int64_t b = d.dense_patches ? tap * d.c + ch : tap * cw * 64 + ch;
-            for (int j = 0; j < planes; ++j)
-              tap_sum[static_cast<size_t>(o * taps + tap)] +=
-                  ((bits[static_cast<size_t>((j * d.out + o) * words + b / 64)] >> (b % 64)) & 1u) ? d.coef[j] : -d.coef[j];
-          }
+      std::vector<int32_t> tap_sum(static_cast<size_t>(M * taps), 0);
+      for (int64_t o = 0; o < M; ++o)
+        for (int64_t k = 0; k < K; ++k)
+          tap_sum[static_cast<size_t>(o * taps + k / d.c)] += wc[static_cast<size_t>(o * K + k)] * (1 << d.shift);
       for (int64_t y = 0; y < d.oh; ++y)
         for (int64_t x = 0; x < d.ow; ++x) {
-          std::vector<int32_t> fix(static_cast<size_t>(d.out), 0);
+          std::vector<int32_t> fix(static_cast<size_t>(M), 0);
           bool border = false;
           for (int64_t dy = 0; dy < d.kh; ++dy)
             for (int64_t dx = 0; dx < d.kw; ++dx) {
               const int64_t iy = y * d.stride + dy - d.pad_h, ix = x * d.stride + dx - d.pad_w;
               if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
               border = true;
-              for (int64_t o = 0; o < d.out; ++o)
+              for (int64_t o = 0; o < M; ++o)
                 fix[static_cast<size_t>(o)] += (d.pad_value + 1) * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
             }
           if (!border) continue;
@@ -365,45 +299,16 @@ void Engine::Impl::parse(const format::LbmFile& file) {
           d.pad_fix.insert(d.pad_fix.end(), fix.begin(), fix.end());
         }
     }
-    d.negated.assign(static_cast<size_t>(d.out), 0);
-    if (w.contains("negated_rows"))
-      for (int64_t r : json_ints(w, "negated_rows", static_cast<size_t>(d.out), 0, d.out - 1, wwhere))
-        d.negated[static_cast<size_t>(r)] = 1;
-    const json& o = json_member(l, "output", where);
-    const std::string owhere = where + ": output";
-    if (json_string(o, "format", owhere) == "scores") {
-      d.scores = true;
-      const size_t M = static_cast<size_t>(d.out);
-      d.scale = blob<float>(file, json_member(o, "scale", owhere), M, where);
-      check_finite(d.scale, where, "the score scale");
-      if (o.contains("bias")) {
-        d.bias = blob<float>(file, o.at("bias"), M, where);
-        check_finite(d.bias, where, "the score bias");
-      }
-      if (o.contains("bn")) {
-        const json& bn = o.at("bn");
-        d.bn_mean = blob<float>(file, json_member(bn, "mean", owhere + ": bn"), M, where);
-        d.bn_scale = blob<float>(file, json_member(bn, "scale", owhere + ": bn"), M, where);
-        d.bn_shift = blob<float>(file, json_member(bn, "shift", owhere + ": bn"), M, where);
-        check_finite(d.bn_mean, where, "the BatchNorm mean");
-        check_finite(d.bn_scale, where, "the BatchNorm scale");
-        check_finite(d.bn_shift, where, "the BatchNorm shift");
-      }
-      LOWBIT_CHECK(d.out == info.classes, where, ": ", d.out, " scores for ", info.classes, " classes");
-      LOWBIT_CHECK(!d.conv, where, ": the score layer must be dense");
-      ended = true;
+    d.negated = l.negated;
+    d.scores = l.scores;
+    if (d.scores) {
+      // float(2^s acc) * (scale / 2^s) == float(acc) * scale exactly (powers of two).
+      for (float s : l.score.scale) d.scale.push_back(std::ldexp(s, -d.shift));
+      d.bias = l.score.bias, d.bn_mean = l.score.bn_mean, d.bn_scale = l.score.bn_scale, d.bn_shift = l.score.bn_shift;
     } else {
-      d.output = parse_codes(o, owhere);
-      const int expect = d.output.pm1 ? 1 : (1 << d.output.bits) - 1;
-      d.levels = static_cast<int>(json_int(o, "levels", 1, expect, owhere));
-      LOWBIT_CHECK(kernels::threshold_bits(d.levels) == d.output.planes(), where, ": ", d.levels,
-                   " threshold levels do not fit the output codes");
-      d.thresholds = blob<int32_t>(file, json_member(o, "thresholds", owhere), static_cast<size_t>(d.out * d.levels), where);
-      for (int64_t c = 0; c < d.out; ++c)
-        for (int l = 1; l < d.levels; ++l)
-          LOWBIT_CHECK(d.thresholds[static_cast<size_t>(c * d.levels + l - 1)] <= d.thresholds[static_cast<size_t>(c * d.levels + l)],
-                       where, ": thresholds of channel ", c, " are not sorted");
-      codes = d.output;
+      d.output = l.output;
+      d.levels = l.levels;
+      for (int32_t t : l.thresholds) d.thresholds.push_back(shifted_threshold(t, d.shift));
     }
     d.fused = !d.scores && d.levels == 1 && (d.dense_patches || (d.planes.size() == 1 && d.coef[0] == 1)) &&
               d.pad_pixels.empty();
@@ -412,14 +317,10 @@ void Engine::Impl::parse(const format::LbmFile& file) {
       d.fused_thresholds.assign(static_cast<size_t>(padded), INT32_MAX);
       std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
     }
-    LOWBIT_CHECK(d.oh * d.ow * d.out <= (int64_t{1} << 26) && d.oh * d.ow * d.kh * d.kw * cw <= (int64_t{1} << 26),
-                 where, ": per-image buffers of this layer would be too large");
-    map = {d.ph, d.pw, d.out};
-    info.binary_macs += d.in * d.out * d.oh * d.ow;
-    info.layers.push_back(describe(d, planes));
+    info.binary_macs += l.macs();
+    info.layers.push_back(describe(d));
     layers.push_back(std::move(d));
   }
-  LOWBIT_CHECK(ended, "the last layer does not produce scores");
   latency_mode = std::none_of(layers.begin(), layers.end(), [](const DenseLayer& d) { return d.conv; });
 }
 
@@ -450,6 +351,7 @@ void Engine::Impl::plan() {
     w.acc.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
     w.pooled.assign(static_cast<size_t>(opt.chunk * max_acc), 0);
     w.bits.assign(static_cast<size_t>(opt.chunk * max_bits), 0);
+    w.score_row.assign(static_cast<size_t>(info.classes), 0.f);
   }
 }
 
@@ -496,7 +398,7 @@ void Engine::Impl::prepare_input(Workspace& w, const uint8_t* img, int64_t heigh
     apply_lut(img, C * H * W, codes);
   } else {
     std::fill(codes, codes + C * Hp * Wp, uint8_t{0});
-    const int64_t top = (H - height) / 2 + ph, left = (W - width) / 2 + pw;
+    const int64_t top = format::centre_offset(H, height) + ph, left = format::centre_offset(W, width) + pw;
     for (int64_t c = 0; c < C; ++c) {
       if (height != H || width != W)
         for (int64_t y = 0; y < H; ++y) std::fill_n(codes + (c * Hp + y + ph) * Wp + pw, W, lut[0]);
@@ -616,19 +518,15 @@ void Engine::Impl::finish_layer(Workspace& w, size_t l, int64_t m, int32_t* acc,
     kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
     return;
   }
-  // The float map evaluation applies (same operations, same order; docs/DEPLOYMENT.md).
+  // The score map and argmax evaluation applies (format/semantics.hpp).
+  const float* bias = d.bias.empty() ? nullptr : d.bias.data();
+  const bool bn = !d.bn_mean.empty();
   for (int64_t i = 0; i < m; ++i) {
-    float best = -std::numeric_limits<float>::infinity();
-    int32_t arg = 0;
-    for (int64_t c = 0; c < d.out; ++c) {
-      const auto k = static_cast<size_t>(c);
-      float y = static_cast<float>(acc[i * d.out + c]) * d.scale[k];
-      if (!d.bias.empty()) y = y + d.bias[k];
-      if (!d.bn_mean.empty()) y = (y - d.bn_mean[k]) * d.bn_scale[k] + d.bn_shift[k];
-      if (scores) scores[i * d.out + c] = y;
-      if (c == 0 || y > best) best = y, arg = static_cast<int32_t>(c);
-    }
-    if (predictions) predictions[i] = arg;
+    float* row = scores ? scores + i * d.out : w.score_row.data();
+    for (int64_t c = 0; c < d.out; ++c)
+      row[c] = format::score(acc[i * d.out + c], c, d.scale.data(), bias, bn ? d.bn_mean.data() : nullptr,
+                             d.bn_scale.data(), d.bn_shift.data());
+    if (predictions) predictions[i] = format::argmax_first(row, d.out);
   }
 }
 
@@ -646,11 +544,9 @@ Engine Engine::from_file(const format::LbmFile& file, const EngineOptions& opt) 
   impl->source = file.source();
   impl->opt = opt;
   try {
-    impl->parse(file);
+    impl->build(format::read_model_desc(file));
   } catch (const Error& e) {
     fail(file.source(), ": ", e.what());
-  } catch (const json::exception& e) {
-    fail(file.source(), ": model description: ", e.what());
   }
   impl->threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
   impl->plan();

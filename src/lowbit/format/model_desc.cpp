@@ -1,0 +1,443 @@
+#include "lowbit/format/model_desc.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/json_get.hpp"
+#include "lowbit/format/lbm.hpp"
+#include "lowbit/format/limits.hpp"
+
+namespace lowbit::format {
+
+namespace {
+
+using json = nlohmann::json;
+
+static_assert(std::endian::native == std::endian::little, "blobs are little-endian; add byte swapping for this host");
+
+int64_t product(int64_t a, int64_t b) { return a * b; }  // operands are range-checked first
+
+std::string layer_where(size_t i) { return "layer " + std::to_string(i); }
+
+// ---- validation (shared by writer and reader) ----
+
+void validate_codes(const CodeFormat& c, const std::string& where) {
+  LOWBIT_CHECK(c.pm1 ? c.bits == 1 : c.bits >= 1 && c.bits <= kMaxCodeBits, where, ": ", c.bits,
+               "-bit codes (1..", kMaxCodeBits, ")");
+}
+
+void check_finite(const std::vector<float>& v, const std::string& where, const char* what) {
+  for (size_t i = 0; i < v.size(); ++i)
+    LOWBIT_CHECK(std::isfinite(v[i]), where, ": ", what, " of class ", i, " is ", v[i], " (not finite)");
+}
+
+void validate_input(const InputDesc& in) {
+  LOWBIT_CHECK(in.shape.size() == 3 || in.shape.size() == 1, "input shape must be [C, H, W] or [features]");
+  int64_t numel = 1;
+  for (int64_t d : in.shape) {
+    LOWBIT_CHECK(d >= 1 && d <= kMaxInputDim, "input shape dimension ", d, " outside 1..", kMaxInputDim);
+    numel *= d;
+  }
+  LOWBIT_CHECK(numel <= kMaxInputValues, "input of ", numel, " values is too large (at most ", kMaxInputValues, ")");
+  validate_codes(in.codes, "input");
+  const int max_level = in.codes.pm1 ? 1 : in.codes.levels();
+  for (int p = 0; p < 256; ++p)
+    LOWBIT_CHECK(in.table[static_cast<size_t>(p)] <= max_level, "input table level ", int(in.table[static_cast<size_t>(p)]),
+                 " for pixel ", p, " exceeds ", max_level);
+}
+
+// The geometry of layer `l` against the map it receives; sizes only (no vectors).
+void validate_geometry(const LayerDesc& l, const std::array<int64_t, 3>& map, const CodeFormat& codes, bool first,
+                       bool conv_input, const std::string& where) {
+  LOWBIT_CHECK(l.in_h == map[0] && l.in_w == map[1] && l.in_c == map[2], where, ": input map [", l.in_h, ",", l.in_w,
+               ",", l.in_c, "] differs from the previous layer's output [", map[0], ",", map[1], ",", map[2], "]");
+  LOWBIT_CHECK(l.out >= 1 && l.out <= kMaxOutputs, where, ": ", l.out, " outputs (1..", kMaxOutputs, ")");
+  validate_codes(l.input, where + ": input");
+  LOWBIT_CHECK(l.input == codes, where, ": input codes ", l.input.str(), " differ from what the ",
+               first ? "input table" : "previous layer", " produces (", codes.str(), ")");
+  if (l.kind == LayerKind::kDense) {
+    LOWBIT_CHECK(!(first && conv_input), where, ": an image input [C, H, W] read as a map needs a convolutional first layer");
+    LOWBIT_CHECK(l.pool.kernel == 0, where, ": max pooling after a dense layer");
+    return;
+  }
+  LOWBIT_CHECK(!first || conv_input, where, ": a convolutional first layer needs an image input [C, H, W]");
+  LOWBIT_CHECK(l.kernel_h >= 1 && l.kernel_h <= kMaxKernel && l.kernel_w >= 1 && l.kernel_w <= kMaxKernel, where,
+               ": kernel ", l.kernel_h, "x", l.kernel_w, " (sides 1..", kMaxKernel, ")");
+  LOWBIT_CHECK(l.stride >= 1 && l.stride <= kMaxStride, where, ": stride ", l.stride, " (1..", kMaxStride, ")");
+  LOWBIT_CHECK(l.pad_h >= 0 && l.pad_w >= 0 && l.pad_h < l.kernel_h && l.pad_w < l.kernel_w, where, ": padding ",
+               l.pad_h, "x", l.pad_w, " must be smaller than the ", l.kernel_h, "x", l.kernel_w,
+               " kernel (a valid tap in every window)");
+  LOWBIT_CHECK(l.kernel_h <= l.in_h + 2 * l.pad_h && l.kernel_w <= l.in_w + 2 * l.pad_w, where, ": kernel ",
+               l.kernel_h, "x", l.kernel_w, " with padding ", l.pad_h, "x", l.pad_w, " does not fit the ", l.in_h, "x",
+               l.in_w, " input");
+  LOWBIT_CHECK(l.pad_value >= -1 && l.pad_value <= 1, where, ": pad_value ", l.pad_value, " (-1, 0 or +1)");
+  LOWBIT_CHECK(l.pad_value == 0 || (codes.pm1 && (l.pad_h || l.pad_w)), where, ": pad_value ", l.pad_value,
+               " needs +-1 inputs and padding");
+  if (l.pool.kernel) {
+    LOWBIT_CHECK(l.pool.kernel >= 1 && l.pool.kernel <= kMaxPool && l.pool.stride >= 1 && l.pool.stride <= kMaxStride,
+                 where, ": pooling ", l.pool.kernel, " stride ", l.pool.stride, " (kernel 1..", kMaxPool, ", stride 1..",
+                 kMaxStride, ")");
+    LOWBIT_CHECK(l.pool.kernel <= l.conv_h() && l.pool.kernel <= l.conv_w(), where, ": pooling ", l.pool.kernel,
+                 " does not fit the ", l.conv_h(), "x", l.conv_w(), " output");
+  } else {
+    LOWBIT_CHECK(l.pool.stride == 0, where, ": pooling stride without a kernel");
+  }
+}
+
+// Everything of layer l but its geometry: vector sizes, codes, thresholds, score constants.
+void validate_contents(const LayerDesc& l, bool last, const std::string& where) {
+  const int64_t K = l.in_fan();
+  LOWBIT_CHECK(static_cast<int64_t>(l.weights.size()) == product(l.out, K), where, ": ", l.weights.size(),
+               " weights for ", l.out, " x ", K);
+  const int32_t wmax = l.max_abs_weight();
+  LOWBIT_CHECK(wmax <= kMaxWeightCode, where, ": weight code ", wmax, " beyond +-", kMaxWeightCode,
+               " (int:8 or fewer weight bits)");
+  LOWBIT_CHECK(accumulators_fit_int32(K, wmax), where, ": ", K, " inputs with weight codes up to ", wmax,
+               " could overflow int32 accumulators");
+  LOWBIT_CHECK(static_cast<int64_t>(l.negated.size()) == l.out, where, ": ", l.negated.size(),
+               " negated flags for ", l.out, " outputs");
+  for (uint8_t v : l.negated) LOWBIT_CHECK(v <= 1, where, ": a negated flag is ", int(v), " (0 or 1)");
+  if (l.scores) {
+    LOWBIT_CHECK(last, where, ": only the last layer produces scores");
+    LOWBIT_CHECK(l.kind == LayerKind::kDense, where, ": the score layer must be dense");
+    const size_t M = static_cast<size_t>(l.out);
+    const ScoresDesc& s = l.score;
+    LOWBIT_CHECK(s.scale.size() == M && (s.bias.empty() || s.bias.size() == M), where, ": score constants for ",
+                 s.scale.size(), " classes, not ", M);
+    const bool bn = !s.bn_mean.empty() || !s.bn_scale.empty() || !s.bn_shift.empty();
+    LOWBIT_CHECK(!bn || (s.bn_mean.size() == M && s.bn_scale.size() == M && s.bn_shift.size() == M), where,
+                 ": BatchNorm constants for other than ", M, " classes");
+    check_finite(s.scale, where, "the score scale");
+    check_finite(s.bias, where, "the score bias");
+    check_finite(s.bn_mean, where, "the BatchNorm mean");
+    check_finite(s.bn_scale, where, "the BatchNorm scale");
+    check_finite(s.bn_shift, where, "the BatchNorm shift");
+    return;
+  }
+  LOWBIT_CHECK(!last, where, ": the last layer does not produce scores");
+  validate_codes(l.output, where + ": output");
+  LOWBIT_CHECK(l.levels == l.output.levels(), where, ": ", l.levels, " threshold levels for ", l.output.str(),
+               " output codes (", l.output.levels(), ")");
+  LOWBIT_CHECK(static_cast<int64_t>(l.thresholds.size()) == product(l.out, l.levels), where, ": ",
+               l.thresholds.size(), " thresholds for ", l.out, " x ", l.levels);
+  for (int64_t c = 0; c < l.out; ++c)
+    for (int k = 1; k < l.levels; ++k)
+      LOWBIT_CHECK(l.thresholds[static_cast<size_t>(c * l.levels + k - 1)] <= l.thresholds[static_cast<size_t>(c * l.levels + k)],
+                   where, ": thresholds of channel ", c, " are not sorted");
+}
+
+// ---- JSON <-> structs ----
+
+json codes_json(const CodeFormat& c) {
+  return c.pm1 ? json{{"format", "pm1"}} : json{{"format", "unsigned"}, {"bits", c.bits}};
+}
+
+CodeFormat parse_codes(const json& j, const std::string& where) {
+  const std::string f = json_string(j, "format", where);
+  if (f == "pm1") return CodeFormat::plus_minus_one();
+  LOWBIT_CHECK(f == "unsigned", where, ": unknown code format '", f, "' (pm1 or unsigned)");
+  return CodeFormat::unsigned_bits(static_cast<int>(json_int(j, "bits", 1, kMaxCodeBits, where)));
+}
+
+class BlobWriter {
+ public:
+  explicit BlobWriter(LbmWriter& w) : w_(w) {}
+  template <class T>
+  std::string add(const std::string& name, const std::vector<T>& v) {
+    w_.add_blob(name, v.data(), v.size() * sizeof(T));
+    return name;
+  }
+
+ private:
+  LbmWriter& w_;
+};
+
+// Weight codes: "pm1" when every code is -1 or +1 (one bit each, bit 1 = +1, LSB first,
+// densely in canonical order), else int8 or int16 little-endian.
+std::string weight_encoding(const LayerDesc& l) {
+  bool pm1 = true;
+  int32_t wmax = 0;
+  for (int32_t w : l.weights) {
+    pm1 = pm1 && (w == 1 || w == -1);
+    wmax = std::max(wmax, w < 0 ? -w : w);
+  }
+  if (pm1) return "pm1";
+  return wmax <= 127 ? "int8" : "int16";
+}
+
+std::vector<uint8_t> encode_weights(const std::vector<int32_t>& w, const std::string& enc) {
+  if (enc == "pm1") {
+    std::vector<uint8_t> out((w.size() + 7) / 8, 0);
+    for (size_t i = 0; i < w.size(); ++i)
+      if (w[i] > 0) out[i / 8] = static_cast<uint8_t>(out[i / 8] | (1u << (i % 8)));
+    return out;
+  }
+  const size_t width = enc == "int8" ? 1 : 2;
+  std::vector<uint8_t> out(w.size() * width);
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (width == 1) {
+      out[i] = static_cast<uint8_t>(static_cast<int8_t>(w[i]));
+    } else {
+      const auto v = static_cast<int16_t>(w[i]);
+      std::memcpy(out.data() + 2 * i, &v, 2);
+    }
+  }
+  return out;
+}
+
+const LbmSection& blob_section(const LbmFile& f, const json& name_value, uint64_t bytes, const std::string& where) {
+  const std::string name = json_string(name_value, where + ": the section name");
+  const LbmSection* s = f.find(name);
+  LOWBIT_CHECK(s && s->kind == SectionKind::kBlob, where, ": no blob section '", name, "'");
+  LOWBIT_CHECK(s->size == bytes, where, ": section '", name, "' has ", s->size, " bytes, expected ", bytes);
+  return *s;
+}
+
+template <class T>
+std::vector<T> read_blob(const LbmFile& f, const json& name_value, size_t count, const std::string& where) {
+  const LbmSection& s = blob_section(f, name_value, count * sizeof(T), where);
+  std::vector<T> v(count);
+  if (count) std::memcpy(v.data(), s.data, s.size);
+  return v;
+}
+
+std::vector<int32_t> read_weights(const LbmFile& f, const json& w, size_t count, const std::string& where) {
+  const std::string enc = json_string(w, "encoding", where);
+  std::vector<int32_t> out(count);
+  if (enc == "pm1") {
+    const LbmSection& s = blob_section(f, json_member(w, "blob", where), (count + 7) / 8, where);
+    for (size_t i = 0; i < count; ++i) out[i] = (s.data[i / 8] >> (i % 8)) & 1u ? 1 : -1;
+    return out;
+  }
+  LOWBIT_CHECK(enc == "int8" || enc == "int16", where, ": unknown weight encoding '", enc, "' (pm1, int8, int16)");
+  const size_t width = enc == "int8" ? 1 : 2;
+  const LbmSection& s = blob_section(f, json_member(w, "blob", where), count * width, where);
+  for (size_t i = 0; i < count; ++i) {
+    if (width == 1) {
+      out[i] = static_cast<int8_t>(s.data[i]);
+    } else {
+      int16_t v;
+      std::memcpy(&v, s.data + 2 * i, 2);
+      out[i] = v;
+    }
+  }
+  return out;
+}
+
+
+}  // namespace
+
+int32_t LayerDesc::max_abs_weight() const {
+  int32_t m = 0;
+  for (int32_t w : weights) m = std::max(m, w < 0 ? (w == INT32_MIN ? INT32_MAX : -w) : w);
+  return m;
+}
+
+void validate(const ModelDesc& d) {
+  validate_input(d.input);
+  LOWBIT_CHECK(!d.layers.empty() && static_cast<int64_t>(d.layers.size()) <= kMaxLayers, "a model has 1..",
+               kMaxLayers, " layers, this one ", d.layers.size());
+  const bool image = d.input.shape.size() == 3;
+  const bool conv_input = image && d.layers.front().kind == LayerKind::kConv;
+  std::array<int64_t, 3> map = conv_input ? std::array<int64_t, 3>{d.input.shape[1], d.input.shape[2], d.input.shape[0]}
+                                          : std::array<int64_t, 3>{1, 1, 1};
+  if (!conv_input) {
+    int64_t numel = 1;
+    for (int64_t v : d.input.shape) numel *= v;
+    map[2] = numel;
+  }
+  CodeFormat codes = d.input.codes;
+  for (size_t i = 0; i < d.layers.size(); ++i) {
+    const LayerDesc& l = d.layers[i];
+    const std::string where = layer_where(i);
+    validate_geometry(l, map, codes, i == 0, conv_input, where);
+    // Bounds of per-image sizes before any product is trusted (the window of a dense layer
+    // is the whole map, at most kMaxInputValues, or out x pixels of an earlier layer).
+    LOWBIT_CHECK(l.in_fan() <= kMaxInputValues, where, ": ", l.in_fan(), " inputs per output (at most ",
+                 kMaxInputValues, ")");
+    LOWBIT_CHECK(l.conv_h() * l.conv_w() * l.out <= (int64_t{1} << 26), where, ": ", l.conv_h(), "x", l.conv_w(), "x",
+                 l.out, " outputs per image are too many");
+    LOWBIT_CHECK(product(l.out, l.in_fan()) <= (int64_t{1} << 30), where, ": ", l.out, " x ", l.in_fan(),
+                 " weights are too many");
+    validate_contents(l, i + 1 == d.layers.size(), where);
+    map = {l.out_h(), l.out_w(), l.out};
+    if (!l.scores) codes = l.output;
+  }
+}
+
+void write_model_desc(const ModelDesc& d, LbmWriter& w) {
+  validate(d);
+  BlobWriter blobs(w);
+  json input = {{"shape", d.input.shape},
+                {"codes", codes_json(d.input.codes)},
+                {"table", blobs.add("input.table", std::vector<uint8_t>(d.input.table.begin(), d.input.table.end()))},
+                {"quantizer", d.input.quantizer},
+                {"normalize", d.input.normalize}};
+  json layers = json::array();
+  for (size_t i = 0; i < d.layers.size(); ++i) {
+    const LayerDesc& l = d.layers[i];
+    const std::string p = "layer" + std::to_string(i);
+    json j = {{"op", l.kind == LayerKind::kConv ? "conv" : "dense"},
+              {"name", l.name},
+              {"in_shape", {l.in_h, l.in_w, l.in_c}},
+              {"out", l.out},
+              {"input", codes_json(l.input)}};
+    if (l.kind == LayerKind::kConv) {
+      j["kernel"] = {l.kernel_h, l.kernel_w};
+      j["stride"] = l.stride;
+      j["padding"] = {l.pad_h, l.pad_w};
+      j["pad_value"] = l.pad_value;
+      if (l.pool.kernel) j["pool"] = {{"kernel", l.pool.kernel}, {"stride", l.pool.stride}};
+    }
+    const std::string enc = weight_encoding(l);
+    j["weights"] = {{"blob", blobs.add(p + ".weights", encode_weights(l.weights, enc))}, {"encoding", enc}};
+    json neg = json::array();
+    for (int64_t r = 0; r < l.out; ++r)
+      if (l.negated[static_cast<size_t>(r)]) neg.push_back(r);
+    j["negated"] = neg;
+    if (l.scores) {
+      json o = {{"format", "scores"}, {"scale", blobs.add(p + ".scale", l.score.scale)}};
+      if (!l.score.bias.empty()) o["bias"] = blobs.add(p + ".bias", l.score.bias);
+      if (!l.score.bn_mean.empty())
+        o["bn"] = {{"mean", blobs.add(p + ".bn_mean", l.score.bn_mean)},
+                   {"scale", blobs.add(p + ".bn_scale", l.score.bn_scale)},
+                   {"shift", blobs.add(p + ".bn_shift", l.score.bn_shift)}};
+      j["output"] = o;
+    } else {
+      json o = codes_json(l.output);
+      o["levels"] = l.levels;
+      o["thresholds"] = blobs.add(p + ".thresholds", l.thresholds);
+      j["output"] = o;
+    }
+    layers.push_back(j);
+  }
+  const json m = {{"kind", "lowbit-model"}, {"version", kModelDescVersion}, {"name", d.name},
+                  {"classes", d.classes()}, {"input", input},          {"layers", layers}};
+  w.add_json("model", m.dump(1));
+}
+
+std::vector<uint8_t> model_desc_bytes(const ModelDesc& desc) {
+  LbmWriter w;
+  write_model_desc(desc, w);
+  return w.bytes();
+}
+
+namespace {
+
+ModelDesc read_desc(const LbmFile& file) {
+  const json m = parse_json_strict(file.json_text("model"), "section 'model'");
+  LOWBIT_CHECK(m.is_object() && m.value("kind", json()) == "lowbit-model", "not a lowbit model (kind ",
+               m.is_object() ? m.value("kind", json()).dump() : m.dump().substr(0, 20), ")");
+  const int64_t version = m.contains("version") ? json_int(m, "version", 1, 1 << 20, "model") : 1;
+  LOWBIT_CHECK(version == kModelDescVersion, "model description version ", version, "; this lowbit reads version ",
+               kModelDescVersion, version < kModelDescVersion
+                   ? " (the file was written by an older lowbit export): export the checkpoint again"
+                   : " (the file was written by a newer lowbit)");
+  ModelDesc d;
+  d.name = json_string(m, "name", "model");
+  const int64_t classes = json_int(m, "classes", 1, kMaxOutputs, "model");
+  const json& in = json_member(m, "input", "model");
+  d.input.shape = json_ints(in, "shape", 3, 1, kMaxInputDim, "input");
+  d.input.codes = parse_codes(json_member(in, "codes", "input"), "input: codes");
+  const std::vector<uint8_t> table = read_blob<uint8_t>(file, json_member(in, "table", "input"), 256, "input");
+  std::copy(table.begin(), table.end(), d.input.table.begin());
+  d.input.quantizer = json_string_or(in, "quantizer", "", "input");
+  d.input.normalize = json_string_or(in, "normalize", "", "input");
+  validate_input(d.input);
+
+  const json& ls = json_member(m, "layers", "model");
+  LOWBIT_CHECK(ls.is_array() && !ls.empty() && static_cast<int64_t>(ls.size()) <= kMaxLayers,
+               "'layers' must be an array of 1..", kMaxLayers, " layers");
+  // Geometry first, layer by layer, so that every blob size below is a product of checked
+  // numbers (validate() then re-checks the whole description).
+  const bool image = d.input.shape.size() == 3;
+  const json& first = ls[0];
+  const bool conv_input = image && first.is_object() && first.value("op", json()) == "conv";
+  std::array<int64_t, 3> map = conv_input ? std::array<int64_t, 3>{d.input.shape[1], d.input.shape[2], d.input.shape[0]}
+                                          : std::array<int64_t, 3>{1, 1, 1};
+  if (!conv_input)
+    for (int64_t v : d.input.shape) map[2] *= v;
+  CodeFormat codes = d.input.codes;
+  for (size_t i = 0; i < ls.size(); ++i) {
+    const json& j = ls[i];
+    const std::string where = layer_where(i);
+    LayerDesc l;
+    const std::string op = json_string(j, "op", where);
+    LOWBIT_CHECK(op == "dense" || op == "conv", where, ": unknown op '", op, "' (this lowbit knows: dense, conv)");
+    l.kind = op == "conv" ? LayerKind::kConv : LayerKind::kDense;
+    l.name = json_string_or(j, "name", "", where);
+    const auto shape = json_ints(j, "in_shape", 3, 1, kMaxInputValues, where);
+    LOWBIT_CHECK(shape.size() == 3, where, ": in_shape must be [h, w, c]");
+    l.in_h = shape[0], l.in_w = shape[1], l.in_c = shape[2];
+    LOWBIT_CHECK(l.in_h * l.in_w <= kMaxInputValues && l.in_h * l.in_w * l.in_c <= kMaxInputValues, where,
+                 ": input map of ", shape[0], "x", shape[1], "x", shape[2], " values is too large");
+    l.out = json_int(j, "out", 1, kMaxOutputs, where);
+    l.input = parse_codes(json_member(j, "input", where), where + ": input");
+    if (l.kind == LayerKind::kConv) {
+      const auto k = json_ints(j, "kernel", 2, 1, kMaxKernel, where);
+      const auto pad = json_ints(j, "padding", 2, 0, kMaxKernel, where);
+      LOWBIT_CHECK(k.size() == 2 && pad.size() == 2, where, ": kernel and padding are [h, w] pairs");
+      l.kernel_h = k[0], l.kernel_w = k[1], l.pad_h = pad[0], l.pad_w = pad[1];
+      l.stride = json_int(j, "stride", 1, kMaxStride, where);
+      l.pad_value = static_cast<int>(json_int(j, "pad_value", -1, 1, where));
+      if (j.contains("pool")) {
+        const json& pool = j.at("pool");
+        l.pool.kernel = json_int(pool, "kernel", 1, kMaxPool, where + ": pool");
+        l.pool.stride = json_int(pool, "stride", 1, kMaxStride, where + ": pool");
+      }
+    }
+    validate_geometry(l, map, codes, i == 0, conv_input, where);
+    LOWBIT_CHECK(l.in_fan() <= kMaxInputValues && l.out * l.in_fan() <= (int64_t{1} << 30), where, ": ", l.out,
+                 " x ", l.in_fan(), " weights are too many");
+    const json& w = json_member(j, "weights", where);
+    l.weights = read_weights(file, w, static_cast<size_t>(l.out * l.in_fan()), where + ": weights");
+    l.negated.assign(static_cast<size_t>(l.out), 0);
+    for (int64_t r : json_ints(j, "negated", static_cast<size_t>(l.out), 0, l.out - 1, where))
+      l.negated[static_cast<size_t>(r)] = 1;
+    const json& o = json_member(j, "output", where);
+    const std::string owhere = where + ": output";
+    if (json_string(o, "format", owhere) == "scores") {
+      l.scores = true;
+      const size_t M = static_cast<size_t>(l.out);
+      l.score.scale = read_blob<float>(file, json_member(o, "scale", owhere), M, owhere);
+      if (o.contains("bias")) l.score.bias = read_blob<float>(file, o.at("bias"), M, owhere);
+      if (o.contains("bn")) {
+        const json& bn = o.at("bn");
+        l.score.bn_mean = read_blob<float>(file, json_member(bn, "mean", owhere + ": bn"), M, owhere);
+        l.score.bn_scale = read_blob<float>(file, json_member(bn, "scale", owhere + ": bn"), M, owhere);
+        l.score.bn_shift = read_blob<float>(file, json_member(bn, "shift", owhere + ": bn"), M, owhere);
+      }
+    } else {
+      l.output = parse_codes(o, owhere);
+      l.levels = static_cast<int>(json_int(o, "levels", 1, l.output.levels(), owhere));
+      LOWBIT_CHECK(l.levels == l.output.levels(), where, ": ", l.levels, " threshold levels for ", l.output.str(),
+                   " output codes (", l.output.levels(), ")");
+      l.thresholds = read_blob<int32_t>(file, json_member(o, "thresholds", owhere),
+                                        static_cast<size_t>(l.out * l.levels), owhere);
+    }
+    map = {l.out_h(), l.out_w(), l.out};
+    if (!l.scores) codes = l.output;
+    d.layers.push_back(std::move(l));
+  }
+  validate(d);
+  LOWBIT_CHECK(d.classes() == classes, "'classes' is ", classes, " but the score layer has ", d.classes(), " outputs");
+  return d;
+}
+
+}  // namespace
+
+ModelDesc read_model_desc(const LbmFile& file) {
+  try {
+    return read_desc(file);
+  } catch (const json::exception& e) {  // every access is checked first; this is a safety net
+    fail("model description: ", e.what());
+  }
+}
+
+}  // namespace lowbit::format

@@ -1,0 +1,118 @@
+// The deployment IR: a trained, quantized network as integers (docs/FORMAT.md, "The model
+// description"). `lowbit export` builds it from a checkpoint (export/fold.hpp); the runtime,
+// `lowbit summary` and later the hardware generator and interop writers read it through
+// read_model_desc() below and nothing else. It holds no consumer's layout: the runtime packs
+// its own bit-planes at load, the hardware its own PE/SIMD folding.
+//
+// The network is a chain of weighted layers on integer activation maps (h, w, c):
+//   acc[o] = sum_k W[o][k] * x[k]          (x: the values of the input codes, CodeFormat)
+//   dense: k runs over the whole input map in (y, x, c) order;
+//   conv:  per output pixel, k runs over its kernel window in (ky, kx, c) order; padded
+//          taps read the value `pad_value`;
+//   then optional max pooling of acc, then either thresholds (`acc >= t`, FINN's
+//   MultiThreshold) into the next layer's codes, or, for the last layer, the float score
+//   map (semantics.hpp score()).
+// Weights are per-channel sign-corrected: a channel whose trained map decreases (BatchNorm
+// gamma < 0) has its weights negated (listed in `negated`), so every threshold compares
+// with >= (FINN does the same).
+//
+//   format::ModelDesc d = format::read_model_desc(format::LbmFile::read("m.lbm"));
+//   for (const format::LayerDesc& l : d.layers) ... l.weight(o, k) ...
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lowbit/format/semantics.hpp"
+
+namespace lowbit::format {
+
+class LbmFile;
+class LbmWriter;
+
+// Version of the model description (the "model" section's "version"). Version 1 (files
+// written before the IR, with the runtime's packed bit-planes inside) is refused with a
+// message to export the checkpoint again: they are re-exported in seconds, and a
+// migration would keep the old packing rules alive in the reader.
+inline constexpr int kModelDescVersion = 2;
+
+// How the raw 8-bit pixels become the first layer's codes.
+struct InputDesc {
+  std::vector<int64_t> shape;         // [C, H, W], or [features] for a flat model
+  CodeFormat codes;                   // the first layer's input codes
+  std::array<uint8_t, 256> table{};   // level of each raw pixel value 0..255
+  std::string quantizer;              // the training quantizer, e.g. "dorefa:8" (informative)
+  std::string normalize;              // training's pixel normalization, e.g. "zero_one" (informative)
+};
+
+enum class LayerKind { kDense, kConv };
+
+struct PoolDesc {
+  int64_t kernel = 0, stride = 0;  // max pooling of the accumulators; kernel 0 = none
+};
+
+// The last layer's float score map (semantics.hpp score()): per output channel.
+struct ScoresDesc {
+  std::vector<float> scale, bias, bn_mean, bn_scale, bn_shift;  // bias and bn_* empty when absent
+};
+
+struct LayerDesc {
+  LayerKind kind = LayerKind::kDense;
+  std::string name;                  // e.g. "conv2d@1" (the training layer and its index)
+  int64_t in_h = 1, in_w = 1, in_c = 0;  // input map
+  int64_t out = 0;                   // output channels (units)
+  CodeFormat input;                  // codes of the input map (the previous layer's output)
+  // conv only
+  int64_t kernel_h = 1, kernel_w = 1, stride = 1, pad_h = 0, pad_w = 0;
+  int pad_value = 0;                 // value of padded taps: 0, or -1/+1 on +-1 inputs
+  PoolDesc pool;
+  // out x K weight codes, row-major; K = in_fan() in (ky, kx, c) order (dense: (y, x, c)).
+  std::vector<int32_t> weights;
+  std::vector<uint8_t> negated;      // per output channel: 1 when export negated its weights
+  // Either thresholds (out x levels, ascending per channel) into `output` codes ...
+  CodeFormat output;
+  int levels = 0;
+  std::vector<int32_t> thresholds;
+  // ... or, on the last layer only, the score map.
+  bool scores = false;
+  ScoresDesc score;
+
+  int64_t window_h() const { return kind == LayerKind::kConv ? kernel_h : in_h; }
+  int64_t window_w() const { return kind == LayerKind::kConv ? kernel_w : in_w; }
+  int64_t in_fan() const { return window_h() * window_w() * in_c; }  // K
+  int64_t conv_h() const { return kind == LayerKind::kConv ? (in_h + 2 * pad_h - kernel_h) / stride + 1 : 1; }
+  int64_t conv_w() const { return kind == LayerKind::kConv ? (in_w + 2 * pad_w - kernel_w) / stride + 1 : 1; }
+  int64_t out_h() const { return pool.kernel ? (conv_h() - pool.kernel) / pool.stride + 1 : conv_h(); }
+  int64_t out_w() const { return pool.kernel ? (conv_w() - pool.kernel) / pool.stride + 1 : conv_w(); }
+  int32_t weight(int64_t o, int64_t k) const { return weights[static_cast<size_t>(o * in_fan() + k)]; }
+  int32_t max_abs_weight() const;
+  // Multiply-accumulates per image.
+  int64_t macs() const { return out * in_fan() * conv_h() * conv_w(); }
+};
+
+struct ModelDesc {
+  std::string name;
+  InputDesc input;
+  std::vector<LayerDesc> layers;
+  int64_t classes() const { return layers.empty() ? 0 : layers.back().out; }
+};
+
+// Checks a description as read_model_desc does (export runs it before writing): shapes chain
+// from layer to layer and stay within format/limits.hpp, every vector has its size, weights
+// fit their encoding and int32 accumulators, thresholds ascend, score constants are finite,
+// only the last layer scores. Throws lowbit::Error naming the layer and the field.
+void validate(const ModelDesc& desc);
+
+// Adds the description to a .lbm writer: the JSON section "model" and its blobs (names
+// "input.table", "layer<i>.weights", ...). Validates first.
+void write_model_desc(const ModelDesc& desc, LbmWriter& w);
+// The whole .lbm file image of a description.
+std::vector<uint8_t> model_desc_bytes(const ModelDesc& desc);
+
+// Reads and validates the description of a .lbm file. Every size is range-checked before
+// anything is allocated. Throws lowbit::Error naming the field ("layer 1: 'out' must be an
+// integer in 1..65536, got 10.5"); the caller names the file.
+ModelDesc read_model_desc(const LbmFile& file);
+
+}  // namespace lowbit::format
