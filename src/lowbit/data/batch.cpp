@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/format/semantics.hpp"
 
 namespace lowbit::data {
 
@@ -99,7 +100,7 @@ void make_batch(const Dataset& ds, const int64_t* idx, int64_t count, const Batc
   for (int p = 0; p < 256; ++p) lut[p] = normalize_pixel(static_cast<uint8_t>(p), opt.normalize);
 
   x.resize({count, C, OH, OW});
-  const int top = (OH - H) / 2, left = (OW - W) / 2;  // an odd extra pixel goes bottom/right
+  const int top = static_cast<int>(format::centre_offset(OH, H)), left = static_cast<int>(format::centre_offset(OW, W));
   const int64_t plane = static_cast<int64_t>(OH) * OW;
   float* out = x.data();
   const Draw* dr = draws.data();

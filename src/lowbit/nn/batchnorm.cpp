@@ -120,7 +120,7 @@ void channel_affine(const Block& b, const float* u, const float* v, float* out, 
         const float* ur = b.run(u, n, 0);
         for (int64_t j = 0; j < b.nb; ++j) o[j] = ur[j] * ku[j] + (vr[j] - mean[j]) * kv[j] + k0[j];
       } else {
-        for (int64_t j = 0; j < b.nb; ++j) o[j] = (vr[j] - mean[j]) * kv[j] + k0[j];
+        for (int64_t j = 0; j < b.nb; ++j) o[j] = format::bn_eval(vr[j], mean[j], kv[j], k0[j]);
       }
       continue;
     }
@@ -133,7 +133,7 @@ void channel_affine(const Block& b, const float* u, const float* v, float* out, 
         const float k = ku[j];
         for (int64_t s = 0; s < b.S; ++s) o[s] = ur[s] * k + (vr[s] - m) * a + c;
       } else {
-        for (int64_t s = 0; s < b.S; ++s) o[s] = (vr[s] - m) * a + c;
+        for (int64_t s = 0; s < b.S; ++s) o[s] = format::bn_eval(vr[s], m, a, c);
       }
     }
   }

@@ -14,13 +14,14 @@
 #pragma once
 #include <vector>
 
+#include "lowbit/format/semantics.hpp"
 #include "lowbit/nn/layer.hpp"
 
 namespace lowbit::nn {
 
-// BatchNorm's evaluation map of one value, in the order of operations forward() uses
-// (compiled with -ffp-contract=off, so the same in every build).
-inline float bn_eval(float x, float mean, float scale, float shift) { return (x - mean) * scale + shift; }
+// BatchNorm's evaluation map of one value: format/semantics.hpp, shared with export and the
+// runtime (forward() applies it per element).
+using format::bn_eval;
 
 class BatchNorm : public Layer {
  public:

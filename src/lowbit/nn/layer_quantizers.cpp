@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/format/semantics.hpp"
 #include "lowbit/quant/parallel.hpp"
 
 namespace lowbit::nn {
@@ -148,7 +149,7 @@ void LayerQuantizers::scale_output(Tensor& y, const float* bias) const {
     for (int64_t c = 0; c < C; ++c) {
       float* row = yp + (i * C + c) * S;
       const float s = out_scale_[static_cast<size_t>(c)], b = bias ? bias[c] : 0.f;
-      for (int64_t j = 0; j < S; ++j) row[j] = bias ? row[j] * s + b : row[j] * s;
+      for (int64_t j = 0; j < S; ++j) row[j] = bias ? format::scale_acc(row[j], s, b) : format::scale_acc(row[j], s);
     }
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/format/semantics.hpp"
 
 namespace lowbit::nn {
 
@@ -65,10 +66,7 @@ std::unique_ptr<Loss> make_loss(const std::string& name) {
 
 void argmax_rows(const Tensor& logits, int32_t* out) {
   const int64_t n = logits.dim(0), k = logits.dim(1);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* z = logits.data() + i * k;
-    out[i] = static_cast<int32_t>(std::max_element(z, z + k) - z);
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = format::argmax_first(logits.data() + i * k, k);
 }
 
 }  // namespace lowbit::nn
