@@ -28,6 +28,7 @@
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/rng.hpp"
 #include "lowbit/format/lbm.hpp"
+#include "lowbit/format/model_desc.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -58,8 +59,46 @@ Bytes fill(size_t n, uint8_t seed) {
   return v;
 }
 
+// A small valid model description (the IR): a padded, pooled convolution on 2-bit codes
+// into +-1 codes, and a dense score layer with BatchNorm; int8 and pm1 weight encodings.
+Bytes model_seed(bool ternary) {
+  namespace F = lowbit::format;
+  F::ModelDesc d;
+  d.name = "seed";
+  d.input.shape = {1, 4, 4};
+  d.input.codes = F::CodeFormat::unsigned_bits(2);
+  for (int p = 0; p < 256; ++p) d.input.table[static_cast<size_t>(p)] = static_cast<uint8_t>(p / 64);
+  F::LayerDesc c;
+  c.kind = F::LayerKind::kConv;
+  c.name = "conv2d@1";
+  c.in_h = 4, c.in_w = 4, c.in_c = 1, c.out = 3;
+  c.input = d.input.codes;
+  c.kernel_h = c.kernel_w = 3, c.pad_h = c.pad_w = 1;
+  c.pool = {2, 2};
+  for (int64_t i = 0; i < c.out * c.in_fan(); ++i) c.weights.push_back(ternary ? static_cast<int32_t>(i % 3) - 1 : (i % 2 ? 1 : -1));
+  c.negated = {0, 1, 0};
+  c.output = F::CodeFormat::plus_minus_one();
+  c.levels = 1;
+  c.thresholds = {-2, 0, 3};
+  F::LayerDesc s;
+  s.name = "dense@5";
+  s.in_h = 2, s.in_w = 2, s.in_c = 3, s.out = 2;
+  s.input = c.output;
+  for (int64_t i = 0; i < s.out * s.in_fan(); ++i) s.weights.push_back(i % 3 ? 1 : -1);
+  s.negated = {0, 0};
+  s.scores = true;
+  s.score.scale = {0.5f, 0.25f};
+  s.score.bn_mean = {0.f, 1.f};
+  s.score.bn_scale = {1.f, 2.f};
+  s.score.bn_shift = {0.f, -1.f};
+  d.layers = {c, s};
+  return F::model_desc_bytes(d);
+}
+
 std::vector<Bytes> make_seeds() {
   std::vector<Bytes> seeds;
+  seeds.push_back(model_seed(false));
+  seeds.push_back(model_seed(true));
   seeds.push_back(LbmWriter().bytes());
   {
     LbmWriter w;
@@ -276,14 +315,21 @@ std::string reason_of(const Bytes& b) {
   lowbit::format::LbmLimits limits;
   limits.max_file_bytes = 1 << 20;
   limits.max_sections = 256;
+  lowbit::format::LbmFile f;
   try {
-    lowbit::format::LbmFile::parse(b.data(), b.size(), "fuzz.lbm", limits);
-    return "(accepted)";
+    f = lowbit::format::LbmFile::parse(b.data(), b.size(), "fuzz.lbm", limits);
   } catch (const lowbit::Error& e) {
     std::string m = e.what();
     for (const char* r : kReasons)
       if (m.find(r) != std::string::npos) return r;
     return "other: " + m;
+  }
+  if (!f.find("model")) return "(accepted, no model)";
+  try {
+    lowbit::format::read_model_desc(f);
+    return "(accepted, model read)";
+  } catch (const lowbit::Error&) {
+    return "(accepted, model refused)";
   }
 }
 
