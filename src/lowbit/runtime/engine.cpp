@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/fp_env.hpp"
@@ -123,6 +124,7 @@ struct Engine::Impl {
   void apply_lut(const uint8_t* img, int64_t count, uint8_t* codes) const;
   std::vector<DenseLayer> layers;
   std::vector<Workspace> work;
+  std::mutex calls;  // run/trace/set_threads share `work`: one call at a time
   int64_t max_words = 0, max_acc = 0, max_patch = 0;  // per image
   int threads = 1;
 
@@ -565,6 +567,7 @@ const ModelInfo& Engine::info() const { return impl_->info; }
 
 std::vector<std::vector<int32_t>> Engine::trace(const uint8_t* images, int64_t n, int64_t channels, int64_t height,
                                                 int64_t width) {
+  const std::lock_guard<std::mutex> lock(impl_->calls);
   Impl& im = *impl_;
   const auto [h, w] = im.fit_images(n, channels, height, width);
   FpContractScope fp;
@@ -579,6 +582,7 @@ std::vector<std::vector<int32_t>> Engine::trace(const uint8_t* images, int64_t n
 int Engine::threads() const { return impl_->threads; }
 
 void Engine::set_threads(int threads) {
+  const std::lock_guard<std::mutex> lock(impl_->calls);
   LOWBIT_CHECK(threads >= 1 && threads <= kMaxThreads, "runtime: threads must be in 1..", kMaxThreads, ", got ", threads);
   impl_->threads = threads;
   impl_->plan();
@@ -586,6 +590,7 @@ void Engine::set_threads(int threads) {
 
 void Engine::run(const uint8_t* images, int64_t n, int64_t channels, int64_t height, int64_t width, float* scores,
                  int32_t* predictions) {
+  const std::lock_guard<std::mutex> lock(impl_->calls);
   Impl& im = *impl_;
   const auto [h, w] = im.fit_images(n, channels, height, width);
   const int64_t image_size = im.info.channels * h * w, classes = im.info.classes;

@@ -63,6 +63,10 @@ class Engine {
   // for a flat model ([features]) exactly `features` values; otherwise lowbit::Error, one
   // line naming every mismatch, before anything is read. scores (n x classes, row-major)
   // and predictions (n, the first highest score, as training's argmax) may each be null.
+  // Threads: one Engine may be called from several threads; its calls (run, trace,
+  // set_threads) take turns (a mutex), each using the engine's own OpenMP team. For
+  // throughput from several callers at once, give each its own Engine (load the file once
+  // per thread) or pass larger batches.
   void run(const uint8_t* images, int64_t n, int64_t channels, int64_t height, int64_t width, float* scores,
            int32_t* predictions);
   // Every layer's integer accumulators for n images (layer l: n x outputs, row-major), in

@@ -1,0 +1,92 @@
+// A plain interpreter of the deployment IR (docs/FORMAT.md "The model description"), written
+// from the page's definitions with format/semantics.hpp and nothing of the runtime: loops
+// over (y, x, c) maps, the window in (ky, kx, c) order, padded taps reading pad_value, max
+// pooling of the accumulators, thresholds, the score map. Tests compare the runtime, which
+// packs its own bit-planes at load, with it on random descriptions.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "lowbit/format/model_desc.hpp"
+#include "lowbit/format/semantics.hpp"
+
+namespace lowbit::testing {
+
+// Scores (classes floats) of one image of the model's full input size, C x H x W pixels
+// (channel-major); `accs`, when given, receives each layer's accumulators (after pooling,
+// (y, x, c) order).
+inline std::vector<float> ir_reference(const format::ModelDesc& d, const uint8_t* image,
+                                       std::vector<std::vector<int64_t>>* accs = nullptr) {
+  const auto& shape = d.input.shape;
+  const bool image_input = shape.size() == 3;
+  const int64_t C = image_input ? shape[0] : 1, H = image_input ? shape[1] : 1, W = image_input ? shape[2] : shape[0];
+  const bool conv_input = image_input && d.layers.front().kind == format::LayerKind::kConv;
+  // The input map of values, (y, x, c).
+  std::vector<int64_t> map;
+  if (conv_input) {
+    map.resize(static_cast<size_t>(H * W * C));
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x)
+          map[static_cast<size_t>((y * W + x) * C + c)] = d.input.codes.value(d.input.table[image[(c * H + y) * W + x]]);
+  } else {
+    for (int64_t i = 0; i < C * H * W; ++i) map.push_back(d.input.codes.value(d.input.table[image[i]]));
+  }
+  for (size_t li = 0; li < d.layers.size(); ++li) {
+    const format::LayerDesc& l = d.layers[li];
+    const int64_t oh = l.conv_h(), ow = l.conv_w(), K = l.in_fan();
+    std::vector<int64_t> acc(static_cast<size_t>(oh * ow * l.out));
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t o = 0; o < l.out; ++o) {
+          int64_t sum = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            const int64_t c = k % l.in_c, tap = k / l.in_c, ky = tap / l.window_w(), kx = tap % l.window_w();
+            int64_t v;
+            if (l.kind == format::LayerKind::kDense) {
+              v = map[static_cast<size_t>(k)];
+            } else {
+              const int64_t iy = oy * l.stride + ky - l.pad_h, ix = ox * l.stride + kx - l.pad_w;
+              const bool inside = iy >= 0 && iy < l.in_h && ix >= 0 && ix < l.in_w;
+              v = inside ? map[static_cast<size_t>((iy * l.in_w + ix) * l.in_c + c)] : l.pad_value;
+            }
+            sum += l.weight(o, k) * v;
+          }
+          acc[static_cast<size_t>((oy * ow + ox) * l.out + o)] = sum;
+        }
+    if (l.pool.kernel) {
+      const int64_t ph = l.out_h(), pw = l.out_w();
+      std::vector<int64_t> pooled(static_cast<size_t>(ph * pw * l.out), std::numeric_limits<int64_t>::min());
+      for (int64_t y = 0; y < ph; ++y)
+        for (int64_t x = 0; x < pw; ++x)
+          for (int64_t o = 0; o < l.out; ++o)
+            for (int64_t dy = 0; dy < l.pool.kernel; ++dy)
+              for (int64_t dx = 0; dx < l.pool.kernel; ++dx) {
+                int64_t& p = pooled[static_cast<size_t>((y * pw + x) * l.out + o)];
+                p = std::max(p, acc[static_cast<size_t>(((y * l.pool.stride + dy) * ow + x * l.pool.stride + dx) * l.out + o)]);
+              }
+      acc = pooled;
+    }
+    if (accs) accs->push_back(acc);
+    if (l.scores) {
+      std::vector<float> scores(static_cast<size_t>(l.out));
+      const auto& s = l.score;
+      for (int64_t o = 0; o < l.out; ++o)
+        scores[static_cast<size_t>(o)] =
+            format::score(acc[static_cast<size_t>(o)], o, s.scale.data(), s.bias.empty() ? nullptr : s.bias.data(),
+                          s.bn_mean.empty() ? nullptr : s.bn_mean.data(), s.bn_scale.data(), s.bn_shift.data());
+      return scores;
+    }
+    map.assign(acc.size(), 0);
+    for (size_t i = 0; i < acc.size(); ++i) {
+      const int64_t o = static_cast<int64_t>(i) % l.out;
+      const int level = format::threshold_level(l.thresholds.data() + o * l.levels, l.levels, acc[i]);
+      map[i] = l.output.value(level);
+    }
+  }
+  return {};
+}
+
+}  // namespace lowbit::testing
