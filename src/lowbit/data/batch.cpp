@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/format/semantics.hpp"
 
@@ -104,13 +105,14 @@ void make_batch(const Dataset& ds, const int64_t* idx, int64_t count, const Batc
   const int64_t plane = static_cast<int64_t>(OH) * OW;
   float* out = x.data();
   const Draw* dr = draws.data();
-#pragma omp parallel for schedule(static) if (count * C * plane >= kParallelMinFloats)
-  for (int64_t i = 0; i < count; ++i) {
-    const uint8_t* img = ds.image(idx[i]);
-    for (int c = 0; c < C; ++c)
-      fill_plane(img + static_cast<int64_t>(c) * H * W, H, W, out + (i * C + c) * plane, OH, OW, top, left, dr[i],
-                 lut);
-  }
+  parallel_for(count, Grain::kCopy, [&](int64_t i_begin, int64_t i_end) {
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const uint8_t* img = ds.image(idx[i]);
+      for (int c = 0; c < C; ++c)
+        fill_plane(img + static_cast<int64_t>(c) * H * W, H, W, out + (i * C + c) * plane, OH, OW, top, left, dr[i],
+                   lut);
+    }
+  }, count * C * plane);
 }
 
 }  // namespace lowbit::data

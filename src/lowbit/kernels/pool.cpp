@@ -8,7 +8,6 @@ namespace lowbit::kernels {
 
 namespace {
 
-constexpr int64_t kParallelWork = 1 << 15;  // elements below which we stay sequential
 
 struct Window {
   int64_t h0, h1, w0, w1;  // clipped to the input: rows [h0, h1), columns [w0, w1)
@@ -83,7 +82,6 @@ void maxpool2d(const float* x, int64_t planes, int H, int W, int kh, int kw, int
                float* y, int32_t* argmax) {
   const int64_t OH = conv_out_size(H, kh, sh, ph), OW = conv_out_size(W, kw, sw, pw);
   const int64_t in = static_cast<int64_t>(H) * W, out = OH * OW;
-#pragma omp parallel for schedule(static) if (planes * in > kParallelWork)
   for (int64_t p = 0; p < planes; ++p)
     maxpool_plane(x + p * in, H, W, kh, kw, sh, sw, ph, pw, OH, OW, y + p * out, argmax + p * out);
 }
@@ -91,7 +89,6 @@ void maxpool2d(const float* x, int64_t planes, int H, int W, int kh, int kw, int
 void maxpool2d_backward(const float* dy, const int32_t* argmax, int64_t planes, int H, int W, int OH, int OW,
                         float* dx) {
   const int64_t in = static_cast<int64_t>(H) * W, out = static_cast<int64_t>(OH) * OW;
-#pragma omp parallel for schedule(static) if (planes * in > kParallelWork)
   for (int64_t p = 0; p < planes; ++p) {
     float* d = dx + p * in;
     const float* g = dy + p * out;
@@ -105,7 +102,6 @@ void avgpool2d(const float* x, int64_t planes, int H, int W, int kh, int kw, int
                float* y) {
   const int64_t OH = conv_out_size(H, kh, sh, ph), OW = conv_out_size(W, kw, sw, pw);
   const int64_t in = static_cast<int64_t>(H) * W, out = OH * OW;
-#pragma omp parallel for schedule(static) if (planes * in > kParallelWork)
   for (int64_t p = 0; p < planes; ++p) avgpool_plane(x + p * in, H, W, kh, kw, sh, sw, ph, pw, OH, OW, y + p * out);
 }
 
@@ -113,7 +109,6 @@ void avgpool2d_backward(const float* dy, int64_t planes, int H, int W, int kh, i
                         int pw, float* dx) {
   const int64_t OH = conv_out_size(H, kh, sh, ph), OW = conv_out_size(W, kw, sw, pw);
   const int64_t in = static_cast<int64_t>(H) * W, out = OH * OW;
-#pragma omp parallel for schedule(static) if (planes * in > kParallelWork)
   for (int64_t p = 0; p < planes; ++p)
     avgpool_backward_plane(dy + p * out, H, W, kh, kw, sh, sw, ph, pw, OH, OW, dx + p * in);
 }

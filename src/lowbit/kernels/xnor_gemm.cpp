@@ -7,8 +7,6 @@
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -94,32 +92,23 @@ std::atomic<bool> g_binary_kernels{env_enabled()};
 void set_binary_kernels_enabled(bool on) { g_binary_kernels = on; }
 bool binary_kernels_enabled() { return g_binary_kernels; }
 
-bool pack_cols_pm1(const float* wt, int64_t n, int64_t k, uint64_t* bt) {
+bool pack_cols_pm1(const float* wt, int64_t n, int64_t k, uint64_t* bt, int64_t j0, int64_t j1) {
   const int64_t words = packed_words(k);
-  int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n * k >= (int64_t{1} << 18))
-  for (int64_t j = 0; j < n; ++j) {
-    bool ok = true;
+  bool ok = true;
+  for (int64_t j = j0; j < j1; ++j)
     for (int64_t w = 0; w < words; ++w)
       bt[w * n + j] = pack_word(wt + j * k + 64 * w, std::min<int64_t>(64, k - 64 * w), ok);
-    bad |= !ok;
-  }
-  return bad == 0;
+  return ok;
 }
+
+bool pack_cols_pm1(const float* wt, int64_t n, int64_t k, uint64_t* bt) { return pack_cols_pm1(wt, n, k, bt, 0, n); }
 
 void xnor_gemm(int64_t m, int64_t n, int64_t k, const uint64_t* a, const uint64_t* bt, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  const int threads = (m * n * packed_words(k) >= (int64_t{1} << 16)) ? omp_get_max_threads() : 1;
-#pragma omp parallel num_threads(threads)
-  {
-    const int64_t team = omp_get_num_threads(), tid = omp_get_thread_num();
-    const int64_t per = (m + team - 1) / team;
-    const int64_t i0 = std::min(m, tid * per), i1 = std::min(m, i0 + per);
-    // Per-thread scratch that only grows: no allocation once the widest layer has run.
-    thread_local std::vector<uint64_t> counts;
-    if (counts.size() < static_cast<size_t>(n)) counts.resize(static_cast<size_t>(n));
-    if (i0 < i1) HWY_DYNAMIC_DISPATCH(XnorGemmRows)(i0, i1, n, k, a, bt, c, ldc, counts.data());
-  }
+  // Per-thread scratch that only grows: no allocation once the widest layer has run.
+  thread_local std::vector<uint64_t> counts;
+  if (counts.size() < static_cast<size_t>(n)) counts.resize(static_cast<size_t>(n));
+  HWY_DYNAMIC_DISPATCH(XnorGemmRows)(0, m, n, k, a, bt, c, ldc, counts.data());
 }
 
 void xnor_gemm_ref(int64_t m, int64_t n, int64_t k, const uint64_t* a, const uint64_t* bt, float* c, int64_t ldc) {

@@ -3,22 +3,19 @@
 #include <algorithm>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/parallel.hpp"
 
 namespace lowbit::nn {
 
 namespace {
 
-// fn(i) for i in [0, n): in a parallel region for large tensors only. Below the bound the
-// loop runs as is: an OpenMP region with a false `if` clause still starts a team (export
+// fn(i) for i in [0, n), split over threads for large tensors only (core/parallel.hpp: export
 // applies these layers to single values millions of times while it bisects thresholds).
 template <class F>
 void elementwise(int64_t n, F&& fn) {
-  if (n > (1 << 16)) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) fn(i);
-  } else {
-    for (int64_t i = 0; i < n; ++i) fn(i);
-  }
+  parallel_for(n, Grain::kElementwise, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) fn(i);
+  });
 }
 
 }  // namespace

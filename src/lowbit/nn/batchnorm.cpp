@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::nn {
@@ -19,11 +20,12 @@ template <class F>
 void for_channel_blocks(int64_t C, int64_t S, int64_t total, F&& body) {
   const int64_t cb = std::clamp<int64_t>(kMaxBlock / std::max<int64_t>(S, 1), 1, kMaxBlock);
   const int64_t blocks = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) if (total > (1 << 15) && blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * cb;
-    body(c0, std::min(C, c0 + cb) - c0);
-  }
+  parallel_for(blocks, Grain::kArithmetic, [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t b = b_begin; b < b_end; ++b) {
+      const int64_t c0 = b * cb;
+      body(c0, std::min(C, c0 + cb) - c0);
+    }
+  }, total);
 }
 
 struct Block {

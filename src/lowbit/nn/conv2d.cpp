@@ -1,11 +1,10 @@
 #include "lowbit/nn/conv2d.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <climits>
 #include <cmath>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/nn/limits.hpp"
 #include "lowbit/core/threading.hpp"
@@ -40,15 +39,16 @@ std::pair<int64_t, int64_t> split(int64_t n, int parts, int i) {
 void ordered_sum(const float* partial, int parts, int64_t len, float* out) {
   constexpr int64_t kBlock = 1024;
   const int64_t blocks = (len + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (len * parts > (1 << 16))
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t b0 = blk * kBlock, b1 = std::min(len, b0 + kBlock);
-    for (int64_t i = b0; i < b1; ++i) out[i] = partial[i];
-    for (int t = 1; t < parts; ++t) {
-      const float* p = partial + t * len;
-      for (int64_t i = b0; i < b1; ++i) out[i] += p[i];
+  parallel_for(blocks, Grain::kElementwise, [&](int64_t blk_begin, int64_t blk_end) {
+    for (int64_t blk = blk_begin; blk < blk_end; ++blk) {
+      const int64_t b0 = blk * kBlock, b1 = std::min(len, b0 + kBlock);
+      for (int64_t i = b0; i < b1; ++i) out[i] = partial[i];
+      for (int t = 1; t < parts; ++t) {
+        const float* p = partial + t * len;
+        for (int64_t i = b0; i < b1; ++i) out[i] += p[i];
+      }
     }
-  }
+  }, len * parts);
 }
 
 }  // namespace
@@ -206,9 +206,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   float* yp = y.data();
   const int64_t out_img = out_ * g.p;
 
-#pragma omp parallel num_threads(threads) if (g.n > 1)
-  {
-    const int team = omp_get_num_threads(), tid = omp_get_thread_num();
+  parallel_team(g.n > 1 ? threads : 1, [&](int tid, int team) {
     const auto [n0, n1] = split(g.n, team, tid);
     float* col = g.direct ? nullptr : col_.data() + tid * g.k * gp;
     float* yb = g.group > 1 ? ybuf_.data() + tid * out_ * gp : nullptr;
@@ -234,7 +232,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
         }
       }
     }
-  }
+  });
   if (exact) quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
 }
 
@@ -262,9 +260,7 @@ void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
   const int C = static_cast<int>(in_), H = static_cast<int>(g.h), W = static_cast<int>(g.w);
   int team_size = 1;
 
-#pragma omp parallel num_threads(threads) if (g.n > 1)
-  {
-    const int team = omp_get_num_threads(), tid = omp_get_thread_num();
+  parallel_team(g.n > 1 ? threads : 1, [&](int tid, int team) {
     if (tid == 0) team_size = team;
     const auto [n0, n1] = split(g.n, team, tid);
     float* col = g.direct ? nullptr : col_.data() + tid * g.k * gp;
@@ -315,7 +311,7 @@ void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
         }
       }
     }
-  }
+  });
 
   ordered_sum(dw_acc_.data(), team_size, wsize, quant_.weight_grad_target(weight_).data());
   quant_.finish_weight_grad(weight_);

@@ -1,6 +1,9 @@
 #include "lowbit/nn/dense.hpp"
 
+#include <atomic>
+
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/nn/limits.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/kernels/xnor_gemm.hpp"
@@ -73,8 +76,14 @@ bool Dense::xnor_forward(const Tensor& x, const Tensor& w, int64_t n, const floa
   xbits_.resize(static_cast<size_t>(n * words));
   if (!kernels::pack_rows_pm1(x.data(), n, in_, xbits_.data())) return false;  // input not binary
   wbits_.resize(static_cast<size_t>(out_ * words));
-  if (!kernels::pack_cols_pm1(w.data(), out_, in_, wbits_.data())) return false;  // e.g. progressive in training
-  kernels::xnor_gemm(n, out_, in_, xbits_.data(), wbits_.data(), y, out_);
+  std::atomic<bool> binary{true};
+  parallel_for(out_, Grain::kArithmetic, [&](int64_t j0, int64_t j1) {
+    if (!kernels::pack_cols_pm1(w.data(), out_, in_, wbits_.data(), j0, j1)) binary = false;
+  }, out_ * in_);
+  if (!binary) return false;  // e.g. progressive in training
+  parallel_for(n, Grain::kElementwise, [&](int64_t i0, int64_t i1) {
+    kernels::xnor_gemm(i1 - i0, out_, in_, xbits_.data() + i0 * words, wbits_.data(), y + i0 * out_, out_);
+  }, n * out_ * words);
   if (bias)
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out_; ++j) y[i * out_ + j] += bias[j];

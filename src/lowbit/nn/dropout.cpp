@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::nn {
@@ -42,19 +43,20 @@ void Dropout::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const float* xp = x.data();
   float* yp = y.data();
   float* mp = mask_.data();
-#pragma omp parallel for schedule(static) if (chunks > 4)
-  for (int64_t c = 0; c < chunks; ++c) {
-    Rng rng(seed, static_cast<uint64_t>(c));
-    const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
-    int64_t i = b;
-    for (; i + 1 < e; i += 2) {
-      const uint64_t u = rng.next_u64();
-      mp[i] = scale * static_cast<float>((u >> 40) >= threshold);
-      mp[i + 1] = scale * static_cast<float>(((u >> 16) & 0xFFFFFFu) >= threshold);
+  parallel_for(chunks, Grain::kElementwise, [&](int64_t c_begin, int64_t c_end) {
+    for (int64_t c = c_begin; c < c_end; ++c) {
+      Rng rng(seed, static_cast<uint64_t>(c));
+      const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
+      int64_t i = b;
+      for (; i + 1 < e; i += 2) {
+        const uint64_t u = rng.next_u64();
+        mp[i] = scale * static_cast<float>((u >> 40) >= threshold);
+        mp[i + 1] = scale * static_cast<float>(((u >> 16) & 0xFFFFFFu) >= threshold);
+      }
+      if (i < e) mp[i] = scale * static_cast<float>((rng.next_u64() >> 40) >= threshold);
+      for (int64_t j = b; j < e; ++j) yp[j] = xp[j] * mp[j];
     }
-    if (i < e) mp[i] = scale * static_cast<float>((rng.next_u64() >> 40) >= threshold);
-    for (int64_t j = b; j < e; ++j) yp[j] = xp[j] * mp[j];
-  }
+  }, n);
 }
 
 void Dropout::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
@@ -72,8 +74,9 @@ void Dropout::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor*
   const float* g = dy.data();
   const float* m = mask_.data();
   float* d = dx->data();
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) d[i] = g[i] * m[i];
+  parallel_for(n, Grain::kElementwise, [&](int64_t i_begin, int64_t i_end) {
+    for (int64_t i = i_begin; i < i_end; ++i) d[i] = g[i] * m[i];
+  });
 }
 
 }  // namespace lowbit::nn

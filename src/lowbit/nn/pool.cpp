@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/kernels/im2col.hpp"
 #include "lowbit/kernels/pool.hpp"
 
@@ -47,8 +48,11 @@ void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const Geometry g = geometry(x);
   if (!g.is_output_shape(y.shape())) y.resize({g.n, g.c, g.oh, g.ow});
   if (!g.is_output_shape(argmax_.shape())) argmax_.resize({g.n, g.c, g.oh, g.ow});
-  kernels::maxpool2d(x.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_, p_,
-                     y.data(), argmax_.data());
+  const int64_t in = g.h * g.w, out = g.oh * g.ow;
+  parallel_for(g.n * g.c, Grain::kArithmetic, [&](int64_t p0, int64_t p1) {
+    kernels::maxpool2d(x.data() + p0 * in, p1 - p0, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_,
+                       p_, y.data() + p0 * out, argmax_.data() + p0 * out);
+  }, g.n * g.c * in);
 }
 
 void MaxPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
@@ -58,8 +62,12 @@ void MaxPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
     fail(where(*this), "backward() without a matching forward() (argmax shape ", shape_str(argmax_.shape()), ")");
   if (!dx) return;
   if (dx->shape() != x.shape()) dx->resize(x.shape());
-  kernels::maxpool2d_backward(dy.data(), argmax_.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w),
-                              static_cast<int>(g.oh), static_cast<int>(g.ow), dx->data());
+  const int64_t in = g.h * g.w, out = g.oh * g.ow;
+  parallel_for(g.n * g.c, Grain::kArithmetic, [&](int64_t p0, int64_t p1) {
+    kernels::maxpool2d_backward(dy.data() + p0 * out, argmax_.data() + p0 * out, p1 - p0, static_cast<int>(g.h),
+                                static_cast<int>(g.w), static_cast<int>(g.oh), static_cast<int>(g.ow),
+                                dx->data() + p0 * in);
+  }, g.n * g.c * in);
 }
 
 AvgPool2d::AvgPool2d(int kernel, int stride, int padding) : Pool2d("avgpool2d", kernel, stride, padding) {}
@@ -67,8 +75,11 @@ AvgPool2d::AvgPool2d(int kernel, int stride, int padding) : Pool2d("avgpool2d", 
 void AvgPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const Geometry g = geometry(x);
   if (!g.is_output_shape(y.shape())) y.resize({g.n, g.c, g.oh, g.ow});
-  kernels::avgpool2d(x.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_, p_,
-                     y.data());
+  const int64_t in = g.h * g.w, out = g.oh * g.ow;
+  parallel_for(g.n * g.c, Grain::kArithmetic, [&](int64_t p0, int64_t p1) {
+    kernels::avgpool2d(x.data() + p0 * in, p1 - p0, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_,
+                       p_, y.data() + p0 * out);
+  }, g.n * g.c * in);
 }
 
 void AvgPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
@@ -76,8 +87,11 @@ void AvgPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
   check_dy(g, dy);
   if (!dx) return;
   if (dx->shape() != x.shape()) dx->resize(x.shape());
-  kernels::avgpool2d_backward(dy.data(), g.n * g.c, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_, s_, p_,
-                              p_, dx->data());
+  const int64_t in = g.h * g.w, out = g.oh * g.ow;
+  parallel_for(g.n * g.c, Grain::kArithmetic, [&](int64_t p0, int64_t p1) {
+    kernels::avgpool2d_backward(dy.data() + p0 * out, p1 - p0, static_cast<int>(g.h), static_cast<int>(g.w), k_, k_, s_,
+                                s_, p_, p_, dx->data() + p0 * in);
+  }, g.n * g.c * in);
 }
 
 }  // namespace lowbit::nn

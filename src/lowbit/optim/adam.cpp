@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::optim {
@@ -66,15 +67,17 @@ void Adam::update(size_t index, nn::Param& p, float lr) {
 
   // Note: GCC vectorises this loop only with -fno-math-errno (sqrtf may set errno, which
   // it cannot rule out although v >= 0); with it the loop runs 2.5-4x faster.
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i] + l2 * w[i];
-    const float mi = b1 * m[i] + c1 * gi;
-    const float vi = b2 * v[i] + c2 * (gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    w[i] = clamp_to(w[i] * shrink - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps), lo, hi);
-  }
+  parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+#pragma omp simd
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const float gi = g[i] + l2 * w[i];
+      const float mi = b1 * m[i] + c1 * gi;
+      const float vi = b2 * v[i] + c2 * (gi * gi);
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = clamp_to(w[i] * shrink - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps), lo, hi);
+    }
+  });
 }
 
 }  // namespace lowbit::optim

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::optim {
@@ -34,12 +35,14 @@ void Bop::update(size_t index, nn::Param& p, float) {
   const float* g = p.grad.data();
   const int64_t n = p.value.size();
   const float gamma = options_.gamma, tau = options_.threshold;
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    m[i] = (1.f - gamma) * m[i] + gamma * g[i];
-    const float s = w[i] >= 0.f ? 1.f : -1.f;
-    w[i] = w[i] * m[i] > tau ? -s : s;
-  }
+  parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+#pragma omp simd
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      m[i] = (1.f - gamma) * m[i] + gamma * g[i];
+      const float s = w[i] >= 0.f ? 1.f : -1.f;
+      w[i] = w[i] * m[i] > tau ? -s : s;
+    }
+  });
 }
 
 }  // namespace lowbit::optim

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::optim {
@@ -42,26 +43,32 @@ void Sgd::update(size_t index, nn::Param& p, float lr) {
   const float lo = bounds.first, hi = bounds.second;
 
   if (mu == 0.f) {
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
-    for (int64_t i = 0; i < n; ++i) w[i] = clamp_to(w[i] - lr * (g[i] + wd * w[i]), lo, hi);
+    parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+#pragma omp simd
+      for (int64_t i = i_begin; i < i_end; ++i) w[i] = clamp_to(w[i] - lr * (g[i] + wd * w[i]), lo, hi);
+    });
     return;
   }
   float* v = velocity_[index].data();
   if (options_.nesterov) {
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
-    for (int64_t i = 0; i < n; ++i) {
-      const float gi = g[i] + wd * w[i];
-      const float vi = mu * v[i] + gi;
-      v[i] = vi;
-      w[i] = clamp_to(w[i] - lr * (gi + mu * vi), lo, hi);
-    }
+    parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+#pragma omp simd
+      for (int64_t i = i_begin; i < i_end; ++i) {
+        const float gi = g[i] + wd * w[i];
+        const float vi = mu * v[i] + gi;
+        v[i] = vi;
+        w[i] = clamp_to(w[i] - lr * (gi + mu * vi), lo, hi);
+      }
+    });
   } else {
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kOptimParallelMin)
-    for (int64_t i = 0; i < n; ++i) {
-      const float vi = mu * v[i] + (g[i] + wd * w[i]);
-      v[i] = vi;
-      w[i] = clamp_to(w[i] - lr * vi, lo, hi);
-    }
+    parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+#pragma omp simd
+      for (int64_t i = i_begin; i < i_end; ++i) {
+        const float vi = mu * v[i] + (g[i] + wd * w[i]);
+        v[i] = vi;
+        w[i] = clamp_to(w[i] - lr * vi, lo, hi);
+      }
+    });
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <initializer_list>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/quant/parallel.hpp"
 
@@ -194,11 +195,12 @@ void AddNetQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
   const float lambda = forward_lambda_;
   const int adders = spec_.adders;
   std::vector<double> partial(static_cast<size_t>(blocks));
-#pragma omp parallel for schedule(static) if (n >= kQuantParallelMin)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t begin = b * kSumBlock, len = std::min(kSumBlock, n - begin);
-    partial[static_cast<size_t>(b)] = addnet_backward(xp + begin, gp + begin, dp + begin, len, lambda, adders);
-  }
+  parallel_for(blocks, Grain::kArithmetic, [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t b = b_begin; b < b_end; ++b) {
+      const int64_t begin = b * kSumBlock, len = std::min(kSumBlock, n - begin);
+      partial[static_cast<size_t>(b)] = addnet_backward(xp + begin, gp + begin, dp + begin, len, lambda, adders);
+    }
+  }, n);
   double dlambda = 0;
   for (double s : partial) dlambda += s;
   lambda_.grad[0] = static_cast<float>(dlambda);

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/quant/parallel.hpp"
 
@@ -93,11 +94,12 @@ void parallel_min_max(const float* x, int64_t n, float& lo, float& hi) {
   if (n < kQuantParallelMin) return affine_min_max(x, n, lo, hi);
   const int64_t blocks = (n + kRangeBlock - 1) / kRangeBlock;
   std::vector<float> blo(static_cast<size_t>(blocks)), bhi(static_cast<size_t>(blocks));
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t begin = b * kRangeBlock, len = std::min(kRangeBlock, n - begin);
-    affine_min_max(x + begin, len, blo[static_cast<size_t>(b)], bhi[static_cast<size_t>(b)]);
-  }
+  parallel_for(blocks, Grain::kArithmetic, [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t b = b_begin; b < b_end; ++b) {
+      const int64_t begin = b * kRangeBlock, len = std::min(kRangeBlock, n - begin);
+      affine_min_max(x + begin, len, blo[static_cast<size_t>(b)], bhi[static_cast<size_t>(b)]);
+    }
+  }, n);
   lo = *std::min_element(blo.begin(), blo.end());
   hi = *std::max_element(bhi.begin(), bhi.end());
 }
@@ -107,9 +109,10 @@ void group_ranges(const float* x, int64_t groups, int64_t len, std::vector<float
   lo.assign(static_cast<size_t>(groups), 0.f);
   hi.assign(static_cast<size_t>(groups), 0.f);
   if (groups == 1) return parallel_min_max(x, len, lo[0], hi[0]);
-#pragma omp parallel for schedule(static) if (groups * len >= kQuantParallelMin)
-  for (int64_t g = 0; g < groups; ++g)
-    affine_min_max(x + g * len, len, lo[static_cast<size_t>(g)], hi[static_cast<size_t>(g)]);
+  parallel_for(groups, Grain::kArithmetic, [&](int64_t g_begin, int64_t g_end) {
+    for (int64_t g = g_begin; g < g_end; ++g)
+      affine_min_max(x + g * len, len, lo[static_cast<size_t>(g)], hi[static_cast<size_t>(g)]);
+  }, groups * len);
 }
 
 // fn(group, begin, end) over [0, n) cut at multiples of len, split across threads.

@@ -1,10 +1,9 @@
-// Element loops of quantizers split over the OpenMP team in contiguous chunks (large
-// tensors only: below kQuantParallelMin the thread start-up costs more than the loop).
+// Element loops of quantizers split over threads in contiguous chunks (core/parallel.hpp;
+// large tensors only: below kQuantParallelMin the thread start-up costs more than the loop).
 #pragma once
-#include <omp.h>
-
-#include <algorithm>
 #include <cstdint>
+
+#include "lowbit/core/parallel.hpp"
 
 #include "lowbit/quant/quantizer.hpp"
 
@@ -13,17 +12,7 @@ namespace lowbit::quant {
 // Calls fn(begin, end) on a partition of [0, n); every index is visited exactly once.
 template <class F>
 void for_chunks(int64_t n, F&& fn) {
-  if (n < kQuantParallelMin) {
-    fn(int64_t{0}, n);
-    return;
-  }
-#pragma omp parallel
-  {
-    const int64_t team = omp_get_num_threads(), tid = omp_get_thread_num();
-    const int64_t per = (n + team - 1) / team;
-    const int64_t b = std::min(n, tid * per), e = std::min(n, b + per);
-    if (b < e) fn(b, e);
-  }
+  parallel_for(n, kQuantParallelMin, fn);
 }
 
 }  // namespace lowbit::quant

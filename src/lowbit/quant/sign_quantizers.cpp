@@ -1,8 +1,10 @@
 #include "lowbit/quant/sign_quantizers.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/quant/binary.hpp"
 #include "lowbit/quant/parallel.hpp"
@@ -20,21 +22,17 @@ bool sign_forward(const Tensor& x, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.size();
-  int outside = 0;
-  if (n >= kQuantParallelMin) {
-#pragma omp parallel for simd schedule(static) reduction(| : outside)
-    for (int64_t i = 0; i < n; ++i) {
+  std::atomic<bool> any_outside{false};
+  parallel_for(n, kQuantParallelMin, [&](int64_t b, int64_t e) {
+    int outside = 0;
+#pragma omp simd reduction(| : outside)
+    for (int64_t i = b; i < e; ++i) {
       yp[i] = xp[i] >= 0.f ? 1.f : -1.f;  // binary_forward, inlined for the fused check
       outside |= !(std::fabs(xp[i]) <= 1.f);
     }
-  } else {  // no OpenMP region at all: even one with a false `if` starts a team (export calls this per value)
-#pragma omp simd reduction(| : outside)
-    for (int64_t i = 0; i < n; ++i) {
-      yp[i] = xp[i] >= 0.f ? 1.f : -1.f;
-      outside |= !(std::fabs(xp[i]) <= 1.f);
-    }
-  }
-  return outside == 0;
+    if (outside) any_outside = true;
+  });
+  return !any_outside;
 }
 
 void ste_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
@@ -82,12 +80,13 @@ void StochasticQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx
   const int64_t n = x.size(), blocks = (n + kBlock - 1) / kBlock;
   const float* xp = x.data();
   float* yp = y.data();
-#pragma omp parallel for schedule(static) if (n >= kQuantParallelMin)
-  for (int64_t b = 0; b < blocks; ++b) {
-    Rng rng(seed, static_cast<uint64_t>(b));
-    const int64_t b0 = b * kBlock;
-    stochastic_binary_forward(xp + b0, yp + b0, std::min(kBlock, n - b0), rng);
-  }
+  parallel_for(blocks, Grain::kArithmetic, [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t b = b_begin; b < b_end; ++b) {
+      Rng rng(seed, static_cast<uint64_t>(b));
+      const int64_t b0 = b * kBlock;
+      stochastic_binary_forward(xp + b0, yp + b0, std::min(kBlock, n - b0), rng);
+    }
+  }, n);
 }
 
 void StochasticQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) { ste_backward(x, dy, dx); }
@@ -99,16 +98,17 @@ void XnorQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
   y.resize(x.shape());
   const float* xp = x.data();
   float* yp = y.data();
-#pragma omp parallel for schedule(static) if (x.size() >= kQuantParallelMin && groups > 1)
-  for (int64_t g = 0; g < groups; ++g) {
-    const float* w = xp + g * len;
-    double s = 0;
-    for (int64_t j = 0; j < len; ++j) s += std::fabs(w[j]);
-    const float a = len ? static_cast<float>(s / static_cast<double>(len)) : 0.f;
-    alpha_[g] = a;
-    float* o = yp + g * len;
-    for (int64_t j = 0; j < len; ++j) o[j] = w[j] >= 0.f ? a : -a;
-  }
+  parallel_for(groups, Grain::kArithmetic, [&](int64_t g_begin, int64_t g_end) {
+    for (int64_t g = g_begin; g < g_end; ++g) {
+      const float* w = xp + g * len;
+      double s = 0;
+      for (int64_t j = 0; j < len; ++j) s += std::fabs(w[j]);
+      const float a = len ? static_cast<float>(s / static_cast<double>(len)) : 0.f;
+      alpha_[g] = a;
+      float* o = yp + g * len;
+      for (int64_t j = 0; j < len; ++j) o[j] = w[j] >= 0.f ? a : -a;
+    }
+  }, x.size());
 }
 
 void XnorQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
@@ -117,20 +117,21 @@ void XnorQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
   dx.resize(x.shape());
   const float *xp = x.data(), *gp = dy.data();
   float* dp = dx.data();
-#pragma omp parallel for schedule(static) if (x.size() >= kQuantParallelMin && groups > 1)
-  for (int64_t g = 0; g < groups; ++g) {
-    const float* w = xp + g * len;
-    const float* d = gp + g * len;
-    double s = 0;  // sum_i dy_i sign(w_i)
-    for (int64_t j = 0; j < len; ++j) s += w[j] >= 0.f ? d[j] : -d[j];
-    const float mean_term = static_cast<float>(s / static_cast<double>(len));
-    const float a = alpha_[g];
-    float* o = dp + g * len;
-    for (int64_t j = 0; j < len; ++j) {
-      const float sgn = w[j] >= 0.f ? 1.f : -1.f;
-      o[j] = (std::fabs(w[j]) <= 1.f ? a * d[j] : 0.f) + sgn * mean_term;
+  parallel_for(groups, Grain::kArithmetic, [&](int64_t g_begin, int64_t g_end) {
+    for (int64_t g = g_begin; g < g_end; ++g) {
+      const float* w = xp + g * len;
+      const float* d = gp + g * len;
+      double s = 0;  // sum_i dy_i sign(w_i)
+      for (int64_t j = 0; j < len; ++j) s += w[j] >= 0.f ? d[j] : -d[j];
+      const float mean_term = static_cast<float>(s / static_cast<double>(len));
+      const float a = alpha_[g];
+      float* o = dp + g * len;
+      for (int64_t j = 0; j < len; ++j) {
+        const float sgn = w[j] >= 0.f ? 1.f : -1.f;
+        o[j] = (std::fabs(w[j]) <= 1.f ? a * d[j] : 0.f) + sgn * mean_term;
+      }
     }
-  }
+  }, x.size());
 }
 
 TernaryQuantizer::TernaryQuantizer(QuantSpec spec, Role role) : Quantizer(std::move(spec), role) {
