@@ -173,6 +173,14 @@ void AddNetQuantizer::init(const Tensor& latent) {
   lambda_.lr_scale = lambda_rate_[0];
 }
 
+bool AddNetQuantizer::grid(Grid& out) const {
+  const float lambda = lambda_.value[0];
+  if (!(lambda > 0.f) || !std::isfinite(lambda)) return false;
+  const auto c_max = static_cast<int32_t>(codebook(spec_.adders).coef.back());
+  out = Grid{{lambda}, -c_max, c_max};
+  return true;
+}
+
 void AddNetQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
   const float lambda = lambda_.value[0];
   LOWBIT_CHECK(std::isfinite(lambda) && lambda > 0.f, "quantizer '", spec_.str(), "': scale lambda = ", lambda,

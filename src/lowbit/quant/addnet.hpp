@@ -40,9 +40,12 @@ float addnet_match_scale(const float* w, int64_t n, int adders);
 // distribution matching and learned afterwards.
 class AddNetQuantizer : public Quantizer {
  public:
+  // The weights are lambda * c with integer coefficients c (the RCCM's outputs): a grid of
+  // step lambda and codes -c_max..c_max (sparse: only the codebook's values occur), so an
+  // AddNet layer is an integer GEMM followed by one scale (thesis Ch. 6; docs/DEPLOYMENT.md).
+  bool grid(Grid& out) const override;
   std::string no_grid_reason() const override {
-    return cat("'", spec_.str(), "' codebook values (sums of signed powers of two, RCCM) are not multiples of one "
-               "step, so they are not integer codes; the runtime cannot execute AddNet weights");
+    return cat("'", spec_.str(), "' has a scale lambda = ", lambda_.value[0], " that is not positive and finite");
   }
   // Throws lowbit::Error on activations.
   AddNetQuantizer(QuantSpec spec, Role role);
