@@ -270,7 +270,8 @@ TEST(Hardening, DeployabilityIsSaidUpFront) {
       {"--model lfc --input-bits 8", "no weight quantizer"},
       {"--model tfc --weights int:4 --acts binary --input-bits 8", "zero point"},
       {"--model lfc --weights int:8:signed --acts binary --input-bits 8", "2^24"},
-      {"--model lfc --weights addnet:2 --acts binary --input-bits 8", "AddNet"},
+      {"--model lfc --weights addnet:2 --acts binary --input-bits 8", "2^24"},  // 784 x 92 x 255
+      {"--model lfc --weights addnet:2 --acts binary --input-bits 4", "Deployable: yes"},
       {"--model cnv --weights syq:binary:row --acts binary --input-bits 8", "syq:binary:layer"},
   };
   for (const auto& [flags, needle] : cases) {
