@@ -278,7 +278,9 @@ TEST(Hardening, DeployabilityIsSaidUpFront) {
     const Result r = run_lowbit("summary " + flags);
     EXPECT_EQ(r.code, 0) << flags << ": " << r.out;
     EXPECT_NE(r.out.find(needle), std::string::npos) << flags << ": " << r.out;
-    if (needle.rfind("Deployable", 0) != 0) EXPECT_NE(r.out.find("Deployable: no: "), std::string::npos) << r.out;
+    if (needle.rfind("Deployable", 0) != 0) {
+      EXPECT_NE(r.out.find("Deployable: no: "), std::string::npos) << r.out;
+    }
   }
   // The README's quantized training examples (every `lowbit train` line with --weights)
   // produce deployable models.

@@ -98,7 +98,9 @@ struct ChannelMap {
 // Monotone float activations (ReLU, HardTanh) between BatchNorm and an activation quantizer,
 // applied with the layers' own forward (the arithmetic evaluation uses): a non-decreasing
 // map of the value, so the thresholds absorb it (a preset's `--acts int:8` puts a ReLU there).
-bool is_monotone_activation(const nn::Layer& l) { return l.type() == "relu" || l.type() == "hardtanh"; }
+bool is_monotone_activation(const nn::Layer& l) {
+  return l.monotone_in_evaluation() && !l.identity_in_evaluation() && !l.keeps_grid();
+}
 
 float apply_activations(const std::vector<nn::Layer*>& acts, float y) {
   thread_local Tensor x({1}), out;
@@ -182,8 +184,7 @@ class Folder {
   // Folds the block starting at layer i; returns the index after it.
   size_t fold_from(size_t i) {
     nn::Layer& l = net_.at(i);
-    const std::string type = l.type();
-    if (type == "flatten" || type == "dropout") return i + 1;  // identity on the IR's (y, x, c) maps (dense only)
+    if (l.identity_in_evaluation()) return i + 1;  // dropout; flatten: the IR's (y, x, c) weight order absorbs it
     if (auto* d = dynamic_cast<nn::WeightedLayer*>(&l)) return fold_weighted(i, *d);
     fail(where(i), ": ", layer_problem(l), " (", kRuntimeStructure, ")");
   }
@@ -293,7 +294,7 @@ class Folder {
       next++;
       // Max pooling after the quantizer equals pooling the accumulators before the
       // thresholds: every channel's level is non-decreasing in its (sign-corrected) accumulator.
-      while (next < net_.size() && net_.at(next).type() == "dropout") ++next;
+      while (next < net_.size() && net_.at(next).identity_in_evaluation()) ++next;
       if (next < net_.size() && net_.at(next).type() == "maxpool2d") {
         const json p = net_.at(next).spec();
         const int64_t k = p.at("kernel"), st = p.value("stride", 0) == 0 ? k : p.at("stride").get<int64_t>();

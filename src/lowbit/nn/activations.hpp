@@ -8,6 +8,7 @@ namespace lowbit::nn {
 class ReLU : public Layer {
  public:
   std::string type() const override { return "relu"; }
+  bool monotone_in_evaluation() const override { return true; }
   Shape output_shape(const Shape& in) const override { return in; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
@@ -18,6 +19,7 @@ class HardTanh : public Layer {
  public:
   explicit HardTanh(float lo = -1.f, float hi = 1.f);
   std::string type() const override { return "hardtanh"; }
+  bool monotone_in_evaluation() const override { return true; }
   Shape output_shape(const Shape& in) const override { return in; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

@@ -14,6 +14,7 @@ class Dropout : public Layer {
   explicit Dropout(float rate);
 
   std::string type() const override { return "dropout"; }
+  bool identity_in_evaluation() const override { return true; }
   Shape output_shape(const Shape& in) const override { return in; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

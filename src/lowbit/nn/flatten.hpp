@@ -8,6 +8,7 @@ namespace lowbit::nn {
 class Flatten : public Layer {
  public:
   std::string type() const override { return "flatten"; }
+  bool identity_in_evaluation() const override { return true; }
   Shape output_shape(const Shape& in) const override { return {shape_numel(in)}; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

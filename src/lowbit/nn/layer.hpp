@@ -58,6 +58,18 @@ class Layer {
   // progress updates and for summaries. Containers return none (walk children()).
   virtual std::vector<quant::Quantizer*> quantizers() { return {}; }
 
+  // How evaluation treats values on an integer grid (docs/DEPLOYMENT.md): what the model's
+  // exact evaluation and export ask of a layer, instead of lists of type names.
+  // The identity in evaluation (dropout; flatten, a reshape the deployment IR's canonical
+  // weight order absorbs): export skips it.
+  virtual bool identity_in_evaluation() const { return false; }
+  // Output values are input values (identity, max pooling): a grid upstream still holds
+  // after it, so the next weighted layer can multiply that quantizer's codes.
+  virtual bool keeps_grid() const { return identity_in_evaluation(); }
+  // A non-decreasing map of each value in evaluation (ReLU, HardTanh): export folds it into
+  // the thresholds of the quantizer that follows.
+  virtual bool monotone_in_evaluation() const { return identity_in_evaluation(); }
+
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
 

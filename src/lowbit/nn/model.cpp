@@ -21,13 +21,12 @@ void Model::wire_input_grids(Sequential& net) {
   const quant::Quantizer* source = nullptr;
   for (size_t i = 0; i < net.size(); ++i) {
     Layer& l = net.at(i);
-    const std::string type = l.type();
     if (auto* q = dynamic_cast<QuantAct*>(&l)) {
       source = &q->quantizer();
     } else if (auto* w = dynamic_cast<WeightedLayer*>(&l)) {
       w->quant().set_input_grid_source(source);
       source = nullptr;
-    } else if (type != "maxpool2d" && type != "flatten" && type != "dropout") {
+    } else if (!l.keeps_grid()) {
       source = nullptr;
       if (auto* inner = dynamic_cast<Sequential*>(&l)) wire_input_grids(*inner);
     }

@@ -40,6 +40,8 @@ class MaxPool2d : public Pool2d {
   // stride 0 means stride = kernel.
   explicit MaxPool2d(int kernel, int stride = 0, int padding = 0);
   std::string type() const override { return "maxpool2d"; }
+  bool keeps_grid() const override { return true; }
+  bool monotone_in_evaluation() const override { return true; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   // Per output element, the index h*W + w of the selected tap in its input plane (last forward).
