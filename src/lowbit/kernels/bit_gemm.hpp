@@ -3,7 +3,9 @@
 // gathering (im2col) of packed maps.
 // Pure functions on raw buffers, single-threaded (the runtime splits rows and columns
 // across threads); every dispatched kernel has a plain scalar `_ref` twin that is its
-// specification. Bit convention (ARCHITECTURE.md): bit 1 = +1, bit 0 = -1 for +-1 data;
+// specification, and an entry in kernel_inventory.hpp, the list the shared tester runs on
+// every target (a kernel declared here without one fails that test; docs/KERNELS.md).
+// Bit convention (ARCHITECTURE.md): bit 1 = +1, bit 0 = -1 for +-1 data;
 // bit 1 = 1, bit 0 = 0 for the bit-planes of unsigned codes.
 //
 // Packed rows: a matrix of `rows` vectors is stored row-major with `words` uint64 per
@@ -148,9 +150,11 @@ void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w
 // w.padded_rows() values (whole vectors are read; values past n are ignored).
 void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
                               uint64_t* out, int64_t j0 = 0, int64_t j1 = -1);
-// Scalar twin on row-major weights w[n][k] (bias may be null).
+// Scalar twins on row-major weights w[n][k] (bias may be null; thr: n values).
 void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
                         const int32_t* bias, int32_t* c, int64_t ldc);
+void int_gemm_codes_threshold_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
+                                  const int32_t* bias, const int32_t* thr, uint64_t* out);
 
 // Bit-planes of unsigned byte codes (the runtime's input packing): word j of plane b holds
 // bit b of codes[64 j + t] at bit t, for j < words, b < planes (1..8); plane b goes to

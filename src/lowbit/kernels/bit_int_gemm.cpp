@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
@@ -290,6 +291,13 @@ void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64
       for (int64_t t = 0; t < k; ++t) sum += int64_t{a[i * lda + t]} * w[j * k + t];
       c[i * ldc + j] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(sum)));  // wraps like int32
     }
+}
+
+void int_gemm_codes_threshold_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
+                                  const int32_t* bias, const int32_t* thr, uint64_t* out) {
+  std::vector<int32_t> acc(static_cast<size_t>(m * n));
+  int_gemm_codes_ref(m, n, k, a, lda, w, bias, acc.data(), n);
+  threshold_planes_ref(m, n, acc.data(), n, 1, thr, out);
 }
 
 }  // namespace lowbit::kernels

@@ -20,9 +20,11 @@ std::string lower(std::string s) {
   return s;
 }
 
+}  // namespace
+
 // Every target compiled into this binary (HWY_TARGETS), best first, whether or not this
 // CPU supports it.
-std::vector<int64_t> compiled_targets() {
+std::vector<int64_t> bit_kernel_compiled_targets() {
   std::vector<int64_t> out;
   for (int64_t bit = 1; bit != 0 && bit <= HWY_TARGETS; bit <<= 1)
     if (HWY_TARGETS & bit) out.push_back(bit);
@@ -30,11 +32,9 @@ std::vector<int64_t> compiled_targets() {
   return out;
 }
 
-}  // namespace
-
 std::string isa_choices() {
   std::string s;
-  for (int64_t t : compiled_targets()) s += (s.empty() ? "" : ", ") + lower(hwy::TargetName(t));
+  for (int64_t t : bit_kernel_compiled_targets()) s += (s.empty() ? "" : ", ") + lower(hwy::TargetName(t));
   return s;
 }
 
@@ -42,7 +42,7 @@ void set_max_isa(const std::string& name) {
   hwy::SetSupportedTargetsForTest(0);  // undo an earlier cap
   hwy::DisableTargets(0);
   if (name.empty()) return;
-  const std::vector<int64_t> all = compiled_targets();
+  const std::vector<int64_t> all = bit_kernel_compiled_targets();
   auto it = std::find_if(all.begin(), all.end(), [&](int64_t t) { return lower(hwy::TargetName(t)) == lower(name); });
   LOWBIT_CHECK(it != all.end(), "--max-isa '", name, "' is not a target of this build; valid: ", isa_choices());
   LOWBIT_CHECK((hwy::SupportedTargets() & *it) != 0, "--max-isa '", name, "': this CPU does not support it");

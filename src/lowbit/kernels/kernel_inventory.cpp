@@ -1,0 +1,505 @@
+#include "lowbit/kernels/kernel_inventory.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <climits>
+#include <cstdio>
+#include <type_traits>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/rng.hpp"
+#include "lowbit/kernels/bit_gemm.hpp"
+#include "lowbit/kernels/xnor_gemm.hpp"
+
+namespace lowbit::kernels {
+
+namespace {
+
+using U64 = std::vector<uint64_t>;
+using I32 = std::vector<int32_t>;
+
+// `rows` packed rows of `words` words holding k valid bits each; every bit past k is 0, as
+// the kernels require of both operands. Whole rows of ones and of zeros now and then (the
+// extreme counts and codes).
+U64 random_rows(Rng& rng, int64_t rows, int64_t k, int64_t words) {
+  U64 out(static_cast<size_t>(rows * words), 0);
+  for (int64_t i = 0; i < rows; ++i) {
+    const uint64_t pick = rng.below(8);
+    for (int64_t q = 0; q < words; ++q) {
+      const int64_t valid = std::clamp<int64_t>(k - 64 * q, 0, 64);
+      const uint64_t mask = valid == 64 ? ~uint64_t{0} : (uint64_t{1} << valid) - 1;
+      const uint64_t bits = pick == 0 ? ~uint64_t{0} : pick == 1 ? 0 : rng.next_u64();
+      out[static_cast<size_t>(i * words + q)] = bits & mask;
+    }
+  }
+  return out;
+}
+
+// Output buffers start as random words (plus one guard value past the end) and are copied
+// for the kernel and its twin, so values a kernel must not write are compared as well.
+template <class T>
+std::vector<T> random_fill(Rng& rng, int64_t count) {
+  std::vector<T> v(static_cast<size_t>(count + 1));
+  for (auto& x : v) {
+    if constexpr (std::is_same_v<T, float>)
+      x = static_cast<float>(static_cast<int32_t>(rng.below(2001)) - 1000) + 0.5f;  // no kernel writes x.5
+    else
+      x = static_cast<T>(rng.next_u64());
+  }
+  return v;
+}
+
+int32_t random_i32(Rng& rng, int32_t lo, int32_t hi) {
+  return lo + static_cast<int32_t>(rng.below(static_cast<uint64_t>(int64_t{hi} - lo + 1)));
+}
+
+// A threshold that the dot products actually meet: one of column j's values +-1, or the
+// sentinels that always / never pass.
+int32_t threshold_near(Rng& rng, const I32& dots, int64_t m, int64_t n, int64_t j) {
+  const uint64_t pick = rng.below(8);
+  if (pick == 0) return INT32_MIN;
+  if (pick == 1) return INT32_MAX;
+  return dots[static_cast<size_t>(static_cast<int64_t>(rng.below(static_cast<uint64_t>(m))) * n + j)] +
+         random_i32(rng, -1, 1);
+}
+
+template <class T>
+uint64_t bits_of(T v) {
+  if constexpr (std::is_same_v<T, float>)
+    return std::bit_cast<uint32_t>(v);
+  else
+    return static_cast<uint64_t>(static_cast<std::make_unsigned_t<T>>(v));
+}
+
+// "" when equal, else the first differing element (index, both values in hex).
+template <class T>
+std::string first_diff(const std::vector<T>& got, const std::vector<T>& want, const char* what) {
+  for (size_t i = 0; i < want.size(); ++i)
+    if (bits_of(got[i]) != bits_of(want[i])) {
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "%s: element %zu of %zu%s: kernel 0x%llx, ref 0x%llx", what, i, want.size(),
+                    i + 1 == want.size() ? " (the guard past the output)" : "",
+                    static_cast<unsigned long long>(bits_of(got[i])),
+                    static_cast<unsigned long long>(bits_of(want[i])));
+      return buf;
+    }
+  return "";
+}
+
+template <class T>
+void maybe_corrupt(const KernelCase& c, std::vector<T>& out, size_t at) {
+  if (!c.corrupt) return;
+  if constexpr (std::is_same_v<T, float>)
+    out[at] = std::bit_cast<float>(std::bit_cast<uint32_t>(out[at]) ^ 1u);
+  else
+    out[at] ^= 1;
+}
+
+int64_t col_end(const KernelCase& c) { return c.j1 < 0 ? c.n : c.j1; }
+
+// want = start, with the columns [j0, j1) of rows [0, m) (ld apart) taken from full: what a
+// kernel restricted to those columns writes.
+template <class T>
+std::vector<T> columns_of(const std::vector<T>& start, const std::vector<T>& full, int64_t m, int64_t ld,
+                          int64_t j0, int64_t j1) {
+  std::vector<T> want(start);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = j0; j < j1; ++j) want[static_cast<size_t>(i * ld + j)] = full[static_cast<size_t>(i * ld + j)];
+  return want;
+}
+
+// The same for packed output rows of packed_words(n) words: the words that hold [j0, j1).
+U64 words_of(const U64& start, const U64& full, int64_t m, int64_t n, int64_t j0, int64_t j1) {
+  return columns_of(start, full, m, packed_words(n), j0 / 64, (j1 + 63) / 64);
+}
+
+// bgemm_pm1 (planes = 0) and bgemm_planes: two calls, so that the sweep runs every
+// epilogue (coef 1 or not, overwrite or accumulate): overwrite, then accumulate onto it.
+std::string check_bgemm(const KernelCase& c, int planes) {
+  Rng rng(c.seed);
+  const int64_t m = c.m, n = c.n, k = c.k, words = packed_words(k), ldc = n + c.pad, j0 = c.j0, j1 = col_end(c);
+  const U64 a = random_rows(rng, std::max(planes, 1) * m, k, words), rows = random_rows(rng, n, k, words);
+  const BinaryMatrix w(rows.data(), n, words);
+  const bool odd = (c.seed & 1) != 0;
+  const int32_t coefs[2] = {odd ? 5 : 1, odd ? 1 : -3};
+  const I32 start = random_fill<int32_t>(rng, m * ldc);
+  I32 full(start), got(start), want(start);
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool accumulate = pass == 1;
+    if (planes == 0) {
+      bgemm_pm1_ref(m, n, k, words, a.data(), rows.data(), coefs[pass], accumulate, full.data(), ldc);
+      bgemm_pm1(m, k, a.data(), w, coefs[pass], accumulate, got.data(), ldc, j0, j1);
+    } else {
+      bgemm_planes_ref(m, n, k, words, planes, a.data(), rows.data(), coefs[pass], accumulate, full.data(), ldc);
+      bgemm_planes(m, k, planes, a.data(), w, coefs[pass], accumulate, got.data(), ldc, j0, j1);
+    }
+    want = columns_of(want, full, m, ldc, j0, j1);
+    if (pass == 0) maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 : 0));
+    std::string d = first_diff(got, want, accumulate ? "accumulate" : "overwrite");
+    if (!d.empty()) return d;
+  }
+  return "";
+}
+
+std::string check_bgemm_pm1(const KernelCase& c) { return check_bgemm(c, 0); }
+std::string check_bgemm_planes(const KernelCase& c) { return check_bgemm(c, c.variant); }
+
+std::string check_bgemm_threshold(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int planes = c.variant;
+  const int64_t m = c.m, n = c.n, k = c.k, words = packed_words(k), j0 = c.j0, j1 = col_end(c);
+  const U64 a = random_rows(rng, std::max(planes, 1) * m, k, words), rows = random_rows(rng, n, k, words);
+  const BinaryMatrix w(rows.data(), n, words);
+  I32 dots(static_cast<size_t>(m * n));
+  if (planes == 0)
+    bgemm_pm1_ref(m, n, k, words, a.data(), rows.data(), 1, false, dots.data(), n);
+  else
+    bgemm_planes_ref(m, n, k, words, planes, a.data(), rows.data(), 1, false, dots.data(), n);
+  // Whole tiles are read: the values past n are garbage that must be ignored.
+  I32 thr = random_fill<int32_t>(rng, w.blocks() * BinaryMatrix::kBlock);
+  for (int64_t j = 0; j < n; ++j) thr[static_cast<size_t>(j)] = threshold_near(rng, dots, m, n, j);
+  const U64 start = random_fill<uint64_t>(rng, m * packed_words(n));
+  U64 full(start), got(start);
+  bgemm_threshold_ref(m, n, k, words, planes, a.data(), rows.data(), thr.data(), full.data());
+  bgemm_threshold(m, k, planes, a.data(), w, thr.data(), got.data(), j0, j1);
+  maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 / 64 : 0));
+  return first_diff(got, words_of(start, full, m, n, j0, j1), "bits");
+}
+
+std::string check_threshold_planes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int levels = c.variant;
+  const int64_t m = c.m, n = c.n, ldc = n + c.pad;
+  // Sorted thresholds per channel, many repeats, sometimes the sentinels; inputs that hit
+  // them exactly, and the int32 extremes.
+  I32 thr(static_cast<size_t>(n * levels));
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t* t = thr.data() + j * levels;
+    for (int l = 0; l < levels; ++l) t[l] = random_i32(rng, -20, 20);
+    if (rng.below(4) == 0) t[0] = INT32_MIN;
+    if (rng.below(4) == 0) t[levels - 1] = INT32_MAX;
+    std::sort(t, t + levels);
+  }
+  I32 acc = random_fill<int32_t>(rng, m * ldc);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const uint64_t pick = rng.below(16);
+      acc[static_cast<size_t>(i * ldc + j)] = pick == 0   ? INT32_MIN
+                                              : pick == 1 ? INT32_MAX
+                                              : pick < 6  ? thr[static_cast<size_t>(j * levels + rng.below(levels))]
+                                                          : random_i32(rng, -25, 25);
+    }
+  const U64 start = random_fill<uint64_t>(rng, threshold_bits(levels) * m * packed_words(n));
+  U64 want(start), got(start);
+  threshold_planes_ref(m, n, acc.data(), ldc, levels, thr.data(), want.data());
+  threshold_planes(m, n, acc.data(), ldc, levels, thr.data(), got.data());
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "planes");
+}
+
+// Byte codes (rows of lda, the bytes past k random too), weights within +-bound with the
+// bound itself now and then, a bias every other case.
+struct IntOperands {
+  std::vector<uint8_t> a;
+  I32 w, bias;
+  bool with_bias;
+};
+IntOperands int_operands(Rng& rng, const KernelCase& c, int64_t lda) {
+  IntOperands o;
+  o.a.resize(static_cast<size_t>(c.m * lda));
+  for (auto& v : o.a) v = rng.below(4) == 0 ? 255 : static_cast<uint8_t>(rng.below(256));
+  const int32_t bound = c.variant;
+  o.w.resize(static_cast<size_t>(c.n * c.k));
+  for (auto& v : o.w) {
+    const uint64_t pick = rng.below(8);
+    v = pick == 0 ? bound : pick == 1 ? -bound : random_i32(rng, -bound, bound);
+  }
+  o.bias.resize(static_cast<size_t>(c.n));
+  for (auto& v : o.bias) v = random_i32(rng, -100000, 100000);
+  o.with_bias = (c.seed & 2) != 0;
+  return o;
+}
+
+std::string check_int_gemm_codes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int64_t m = c.m, n = c.n, k = c.k, lda = k + c.pad, ldc = n + c.pad, j0 = c.j0, j1 = col_end(c);
+  const IntOperands o = int_operands(rng, c, lda);
+  const int32_t* bias = o.with_bias ? o.bias.data() : nullptr;
+  const IntMatrix w(o.w.data(), bias, n, k);
+  const I32 start = random_fill<int32_t>(rng, m * ldc);
+  I32 full(start), got(start);
+  int_gemm_codes_ref(m, n, k, o.a.data(), lda, o.w.data(), bias, full.data(), ldc);
+  int_gemm_codes(m, o.a.data(), lda, w, got.data(), ldc, j0, j1);
+  maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 : 0));
+  return first_diff(got, columns_of(start, full, m, ldc, j0, j1), "sums");
+}
+
+std::string check_int_gemm_codes_threshold(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int64_t m = c.m, n = c.n, k = c.k, lda = k + c.pad, j0 = c.j0, j1 = col_end(c);
+  const IntOperands o = int_operands(rng, c, lda);
+  const int32_t* bias = o.with_bias ? o.bias.data() : nullptr;
+  const IntMatrix w(o.w.data(), bias, n, k);
+  I32 sums(static_cast<size_t>(m * n));
+  int_gemm_codes_ref(m, n, k, o.a.data(), lda, o.w.data(), bias, sums.data(), n);
+  I32 thr = random_fill<int32_t>(rng, w.padded_rows());  // past n: garbage to be ignored
+  for (int64_t j = 0; j < n; ++j) thr[static_cast<size_t>(j)] = threshold_near(rng, sums, m, n, j);
+  const U64 start = random_fill<uint64_t>(rng, m * packed_words(n));
+  U64 full(start), got(start);
+  int_gemm_codes_threshold_ref(m, n, k, o.a.data(), lda, o.w.data(), bias, thr.data(), full.data());
+  int_gemm_codes_threshold(m, o.a.data(), lda, w, thr.data(), got.data(), j0, j1);
+  maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 / 64 : 0));
+  return first_diff(got, words_of(start, full, m, n, j0, j1), "bits");
+}
+
+std::string check_pack_planes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int planes = c.variant;
+  const int64_t words = c.n, stride = words + c.pad;
+  std::vector<uint8_t> codes(static_cast<size_t>(64 * words));
+  for (auto& v : codes) {  // the edge codes often: 0, all ones, the top bit
+    const uint64_t pick = rng.below(8);
+    v = pick == 0 ? 0 : pick == 1 ? 255 : pick == 2 ? 128 : static_cast<uint8_t>(rng.below(256));
+  }
+  const U64 start = random_fill<uint64_t>(rng, planes * stride);  // the gaps between planes stay
+  U64 want(start), got(start);
+  pack_planes_ref(words, planes, codes.data(), want.data(), stride);
+  pack_planes(words, planes, codes.data(), got.data(), stride);
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "planes");
+}
+
+int64_t out_size(int64_t in, int64_t window, int64_t pad, int64_t stride) { return (in + 2 * pad - window) / stride + 1; }
+
+std::string check_maxpool_or(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int64_t cw = packed_words(c.n);
+  const U64 src = random_rows(rng, c.m * c.h * c.w, c.n, cw);
+  const U64 start = random_fill<uint64_t>(rng, c.m * out_size(c.h, c.kh, 0, c.stride) *
+                                                   out_size(c.w, c.kh, 0, c.stride) * cw);
+  U64 want(start), got(start);
+  maxpool_or_ref(c.m, c.h, c.w, c.n, c.kh, c.stride, src.data(), want.data());
+  maxpool_or(c.m, c.h, c.w, c.n, c.kh, c.stride, src.data(), got.data());
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "map");
+}
+
+std::string check_maxpool_i32(const KernelCase& c) {
+  Rng rng(c.seed);
+  I32 src(static_cast<size_t>(c.m * c.h * c.w * c.n));
+  for (auto& v : src) {
+    const uint64_t pick = rng.below(16);
+    v = pick == 0 ? INT32_MIN : pick == 1 ? INT32_MAX : random_i32(rng, -1000, 1000);
+  }
+  const I32 start = random_fill<int32_t>(rng, c.m * out_size(c.h, c.kh, 0, c.stride) *
+                                                  out_size(c.w, c.kh, 0, c.stride) * c.n);
+  I32 want(start), got(start);
+  maxpool_i32_ref(c.m, c.h, c.w, c.n, c.kh, c.stride, src.data(), want.data());
+  maxpool_i32(c.m, c.h, c.w, c.n, c.kh, c.stride, src.data(), got.data());
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "map");
+}
+
+std::string check_im2col_bits(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int64_t cw = packed_words(c.n);
+  const U64 src = random_rows(rng, c.m * c.h * c.w, c.n, cw);
+  const int64_t rows = c.m * out_size(c.h, c.kh, c.ph, c.stride) * out_size(c.w, c.kw, c.pw, c.stride);
+  const U64 start = random_fill<uint64_t>(rng, rows * c.kh * c.kw * cw);
+  U64 want(start), got(start);
+  im2col_bits_ref(c.m, c.h, c.w, c.n, c.kh, c.kw, c.stride, src.data(), want.data(), c.ph, c.pw);
+  im2col_bits(c.m, c.h, c.w, c.n, c.kh, c.kw, c.stride, src.data(), got.data(), c.ph, c.pw);
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "patches");
+}
+
+std::string check_xnor_gemm(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int64_t m = c.m, n = c.n, k = c.k, words = packed_words(k), ldc = n + c.pad;
+  const U64 a = random_rows(rng, m, k, words), rows = random_rows(rng, n, k, words);
+  U64 bt(rows.size());  // word-major: bt[w * n + j] = word w of row j
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t q = 0; q < words; ++q) bt[static_cast<size_t>(q * n + j)] = rows[static_cast<size_t>(j * words + q)];
+  const std::vector<float> start = random_fill<float>(rng, m * ldc);
+  std::vector<float> want(start), got(start);
+  xnor_gemm_ref(m, n, k, a.data(), bt.data(), want.data(), ldc);
+  xnor_gemm(m, n, k, a.data(), bt.data(), got.data(), ldc);
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "products");
+}
+
+}  // namespace
+
+std::string KernelCase::str() const {
+  std::string s = cat("m=", m, " n=", n, " k=", k, " variant=", variant);
+  if (j0 != 0 || j1 >= 0) s += cat(" cols=[", j0, ",", j1 < 0 ? n : j1, ")");
+  if (pad != 0) s += cat(" pad=", pad);
+  if (kh > 1 || kw > 1 || h > 1 || w > 1)
+    s += cat(" map=", h, "x", w, " window=", kh, "x", kw, " stride=", stride, " padding=", ph, "x", pw);
+  return s + cat(" seed=", seed);
+}
+
+const std::vector<KernelEntry>& bit_kernels() {
+  constexpr int64_t kSpan = 31 * 64;  // bits the 8-bit popcount accumulators take before widening (bit_gemm.cpp)
+  constexpr int64_t kGemmRows = 4;    // rows of the largest register tile (AVX3_DL; 2 elsewhere)
+  static const std::vector<KernelEntry> entries = {
+      {.name = "bgemm_pm1",
+       .ref = "bgemm_pm1_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "a: m packed rows of words = packed_words(k) u64 (bit t of a row = element t, 1 = +1, bits past k "
+                 "0); w: BinaryMatrix of n such rows (32-column blocks, word-major); c: int32 [m][ldc], only "
+                 "columns [j0, j1) read or written",
+       .description = "C (+)= coef * (k - 2 popcount(a_i XOR w_j)): the dot products of a binary layer",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kAny,
+       .variant_name = "",
+       .variants = {0},
+       .tile_m = kGemmRows,
+       .tile_n = BinaryMatrix::kBlock,
+       .tile_k = kSpan,
+       .check = check_bgemm_pm1},
+      {.name = "bgemm_planes",
+       .ref = "bgemm_planes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "a: `planes` (1..16) bit-planes of unsigned codes, each m packed rows of words u64, plane b (the 2^b "
+                 "bit) at a + b * m * words; w, c: as bgemm_pm1",
+       .description = "C (+)= coef * sum_b 2^b (2 popcount(a_b,i AND w_j) - popcount(a_b,i)): k-bit codes times "
+                      "+-1 weights",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kAny,
+       .variant_name = "planes",
+       .variants = {1, 2, 3, 8},
+       .tile_m = kGemmRows,
+       .tile_n = BinaryMatrix::kBlock,
+       .tile_k = kSpan,
+       .check = check_bgemm_planes},
+      {.name = "bgemm_threshold",
+       .ref = "bgemm_threshold_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "a: +-1 rows as bgemm_pm1 (planes = 0) or bit-planes as bgemm_planes; w: BinaryMatrix of n rows; "
+                 "thr: int32 [w.blocks() * 32]; out: m packed rows of packed_words(n) u64, the words of columns "
+                 "[j0, j1) written, bits past n 0",
+       .description = "bit (i, j) = (dot(a_i, w_j) >= thr[j]): the GEMM with a fused one-level threshold, no int32 "
+                      "stored",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kWords,
+       .variant_name = "planes",
+       .variants = {0, 1, 2, 3, 8},
+       .tile_m = kGemmRows,
+       .tile_n = BinaryMatrix::kBlock,
+       .tile_k = kSpan,
+       .check = check_bgemm_threshold},
+      {.name = "threshold_planes",
+       .ref = "threshold_planes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "acc: int32 [m][ldc]; thr: int32 [n][levels], ascending per channel; out: threshold_bits(levels) "
+                 "planes of m packed rows of packed_words(n) u64, plane b at out + b * m * packed_words(n)",
+       .description = "code(i, j) = #{l : acc(i, j) >= thr[j][l]} as bit-planes (FINN MultiThreshold); vector "
+                      "compares up to 15 levels, a binary search above",
+       .shape = KernelShape::kRows,
+       .columns = ColumnRanges::kNone,
+       .variant_name = "levels",
+       .variants = {1, 2, 3, 7, 15, 16, 255},
+       .tile_m = 1,
+       .tile_n = 64,
+       .check = check_threshold_planes},
+      {.name = "int_gemm_codes",
+       .ref = "int_gemm_codes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "a: m rows of k byte codes, lda apart; w: IntMatrix of n rows of k int16-range weights and a bias "
+                 "(tap pairs / quads, outputs padded to 16); c: int32 [m][ldc], only columns [j0, j1) written, j0 "
+                 "a multiple of 64",
+       .description = "C = bias + sum_t a[i][t] w_j[t], exact int32: the first layer on 8-bit input (VNNI on "
+                      "AVX3_DL when every |w| <= 127)",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kWordStart,
+       .variant_name = "|w| <=",
+       .variants = {127, 32767},
+       .tile_m = 2,
+       .tile_n = IntMatrix::kPad,
+       .tile_k = 4,
+       .check = check_int_gemm_codes},
+      {.name = "int_gemm_codes_threshold",
+       .ref = "int_gemm_codes_threshold_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "a, w: as int_gemm_codes; thr: int32 [w.padded_rows()]; out: m packed rows of packed_words(n) u64, "
+                 "the words of columns [j0, j1) written, bits past n 0",
+       .description = "bit (i, j) = (bias + sum_t a[i][t] w_j[t] >= thr[j]): int_gemm_codes with a fused threshold",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kWords,
+       .variant_name = "|w| <=",
+       .variants = {127, 32767},
+       .tile_m = 2,
+       .tile_n = IntMatrix::kPad,
+       .tile_k = 4,
+       .check = check_int_gemm_codes_threshold},
+      {.name = "pack_planes",
+       .ref = "pack_planes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "codes: 64 * words bytes; out: `planes` (1..8) planes of `words` u64, plane b at out + b * "
+                 "plane_stride (>= words)",
+       .description = "bit t of word j of plane b = bit b of codes[64 j + t]: the runtime's input packing",
+       .shape = KernelShape::kWords,
+       .columns = ColumnRanges::kNone,
+       .variant_name = "planes",
+       .variants = {1, 2, 3, 4, 5, 6, 7, 8},
+       .tile_n = 1,
+       .check = check_pack_planes},
+      {.name = "maxpool_or",
+       .ref = "maxpool_or_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "src: packed NHWC map bits[m][h][w][packed_words(c)] (1 = +1); dst: bits[m][oh][ow][packed_words(c)], "
+                 "oh = (h - k) / s + 1, ow likewise",
+       .description = "k x k max pooling, stride s, no padding, of +-1 values: the OR of the window's words",
+       .shape = KernelShape::kWindow,
+       .columns = ColumnRanges::kNone,
+       .square = true,
+       .variant_name = "",
+       .variants = {0},
+       .tile_n = 8 * 64,  // channels of one AVX-512 vector of words
+       .check = check_maxpool_or},
+      {.name = "maxpool_i32",
+       .ref = "maxpool_i32_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "src: int32 NHWC map [m][h][w][c]; dst: int32 [m][oh][ow][c], oh = (h - k) / s + 1, ow likewise",
+       .description = "k x k max pooling, stride s, no padding, of int32 accumulators",
+       .shape = KernelShape::kWindow,
+       .columns = ColumnRanges::kNone,
+       .square = true,
+       .variant_name = "",
+       .variants = {0},
+       .tile_n = 16,  // int32 lanes of AVX-512
+       .check = check_maxpool_i32},
+      {.name = "im2col_bits",
+       .ref = "im2col_bits_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "src: packed NHWC map bits[m][h][w][cw], cw = packed_words(c); dst: one row of kh * kw * cw words "
+                 "per output pixel [(img * oh + y) * ow + x], taps (dy, dx) row-major, zero words for padding; oh = "
+                 "(h + 2 ph - kh) / s + 1, ow likewise",
+       .description = "the patches of a binary convolution, the rows bgemm_pm1 / bgemm_planes multiply",
+       .shape = KernelShape::kWindow,
+       .columns = ColumnRanges::kNone,
+       .padding = true,
+       .variant_name = "",
+       .variants = {0},
+       .tile_n = 8 * 64,  // channels of one AVX-512 vector of words
+       .check = check_im2col_bits},
+      {.name = "xnor_gemm",
+       .ref = "xnor_gemm_ref",
+       .header = "lowbit/kernels/xnor_gemm.hpp",
+       .layout = "a: m packed rows of packed_words(k) u64 (1 = +1, bits past k 0); bt: the n weight rows "
+                 "word-major [packed_words(k)][n]; c: float [m][ldc]",
+       .description = "C = k - 2 popcount(a_i XOR b_j) as float: the training library's binary products (exact)",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kNone,
+       .variant_name = "",
+       .variants = {0},
+       .tile_m = 1,
+       .tile_n = 8,  // u64 lanes of AVX-512; the rest of a row goes one column at a time
+       .tile_k = 64,
+       .check = check_xnor_gemm},
+  };
+  return entries;
+}
+
+}  // namespace lowbit::kernels
