@@ -14,6 +14,7 @@ inline constexpr int64_t kMaxLayers = 4096;
 inline constexpr int64_t kMaxInputDim = 1 << 16;         // one dimension of the input shape
 inline constexpr int64_t kMaxInputValues = int64_t{1} << 24;  // values of one input image
 inline constexpr int64_t kMaxKernel = 1 << 10, kMaxStride = 64, kMaxPool = 1 << 10;
+inline constexpr int64_t kMaxLayerWeights = int64_t{1} << 27;  // out x K of one layer (VGG's 25088 x 4096 fits)
 
 // |accumulator| <= in * max|w| * 255 (the largest input value). Consumers may scale it by
 // up to 4 (the runtime doubles even weight codes, and doubles again a +-1 first

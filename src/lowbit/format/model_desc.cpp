@@ -208,16 +208,19 @@ std::vector<T> read_blob(const LbmFile& f, const json& name_value, size_t count,
 }
 
 std::vector<int32_t> read_weights(const LbmFile& f, const json& w, size_t count, const std::string& where) {
+  // The blob must hold exactly `count` codes before anything is allocated: the vector is
+  // then at most 32 times the file's bytes (pm1), 4 times its bytes otherwise.
   const std::string enc = json_string(w, "encoding", where);
-  std::vector<int32_t> out(count);
   if (enc == "pm1") {
     const LbmSection& s = blob_section(f, json_member(w, "blob", where), (count + 7) / 8, where);
+    std::vector<int32_t> out(count);
     for (size_t i = 0; i < count; ++i) out[i] = (s.data[i / 8] >> (i % 8)) & 1u ? 1 : -1;
     return out;
   }
   LOWBIT_CHECK(enc == "int8" || enc == "int16", where, ": unknown weight encoding '", enc, "' (pm1, int8, int16)");
   const size_t width = enc == "int8" ? 1 : 2;
   const LbmSection& s = blob_section(f, json_member(w, "blob", where), count * width, where);
+  std::vector<int32_t> out(count);
   for (size_t i = 0; i < count; ++i) {
     if (width == 1) {
       out[i] = static_cast<int8_t>(s.data[i]);
@@ -263,7 +266,7 @@ void validate(const ModelDesc& d) {
                  kMaxInputValues, ")");
     LOWBIT_CHECK(l.conv_h() * l.conv_w() * l.out <= (int64_t{1} << 26), where, ": ", l.conv_h(), "x", l.conv_w(), "x",
                  l.out, " outputs per image are too many");
-    LOWBIT_CHECK(product(l.out, l.in_fan()) <= (int64_t{1} << 30), where, ": ", l.out, " x ", l.in_fan(),
+    LOWBIT_CHECK(product(l.out, l.in_fan()) <= kMaxLayerWeights, where, ": ", l.out, " x ", l.in_fan(),
                  " weights are too many");
     validate_contents(l, i + 1 == d.layers.size(), where);
     map = {l.out_h(), l.out_w(), l.out};
@@ -393,7 +396,7 @@ ModelDesc read_desc(const LbmFile& file) {
       }
     }
     validate_geometry(l, map, codes, i == 0, conv_input, where);
-    LOWBIT_CHECK(l.in_fan() <= kMaxInputValues && l.out * l.in_fan() <= (int64_t{1} << 30), where, ": ", l.out,
+    LOWBIT_CHECK(l.in_fan() <= kMaxInputValues && l.out * l.in_fan() <= kMaxLayerWeights, where, ": ", l.out,
                  " x ", l.in_fan(), " weights are too many");
     const json& w = json_member(j, "weights", where);
     l.weights = read_weights(file, w, static_cast<size_t>(l.out * l.in_fan()), where + ": weights");
