@@ -213,6 +213,31 @@ TEST(ExportRuntime, BinaryNetworkIsBitExact) { check_bit_exact({"binary", "binar
 TEST(ExportRuntime, TwoBitActivationsAreBitExact) { check_bit_exact({"binary", "dorefa:2"}, 21); }
 TEST(ExportRuntime, TwoBitWeightsAndActivationsAreBitExact) { check_bit_exact({"dorefa:2", "dorefa:2"}, 31); }
 TEST(ExportRuntime, XnorChannelScalesAreBitExact) { check_bit_exact({"xnor", "binary"}, 41); }
+
+// Export is a function of the model alone: each layer answers for its exact form, no forward
+// pass runs and nothing an earlier forward cached is read (XNOR's per-channel means, the
+// codes of evaluation's last batch). Exports before and after other forwards are identical.
+TEST(ExportRuntime, ExportIsAFunctionOfTheModelAlone) {
+  NetSpec conv{"xnor", "dorefa:2"};
+  conv.conv = true;
+  conv.image = {2, 8, 9};
+  for (const json& topo : {dense_net({"xnor", "binary"}), dense_net(conv)}) {
+    auto model = nn::build_model(topo);
+    model->init(9);
+    calibrate(*model, 3);
+    const std::vector<uint8_t> first = exporter::lbm_bytes(*model, {});
+    Shape batch = {5};
+    batch.insert(batch.end(), model->input_shape().begin(), model->input_shape().end());
+    Tensor x(batch);
+    Rng rng(77);
+    for (float& v : x) v = rng.uniform(-3.f, 3.f);
+    model->forward(x, Context{false, nullptr});  // leaves evaluation's caches of other data
+    EXPECT_EQ(exporter::lbm_bytes(*model, {}), first);
+    for (nn::Layer* layer : model->leaf_layers())
+      if (auto* w = dynamic_cast<nn::WeightedLayer*>(layer)) w->weight().value[0] *= -1.f;  // other weights...
+    EXPECT_NE(exporter::lbm_bytes(*model, {}), first);  // ...another export, without any forward
+  }
+}
 TEST(ExportRuntime, FewBitInputsAndOtherSizes) {
   NetSpec s{"binary", "binary", "dorefa:3"};
   s.hidden = {1, 129};

@@ -137,12 +137,6 @@ class Folder {
     const Shape in = model_.input_shape();
     LOWBIT_CHECK(in.size() == 3 || in.size() == 1, "export: model input ", shape_str(in),
                  " is neither an image [C, H, W] nor a vector");
-    // One evaluation forward settles the quantizers' state (weight codes and scales).
-    Shape batch = {1};
-    batch.insert(batch.end(), in.begin(), in.end());
-    Tensor x(batch, 0.f);
-    model_.forward(x, Context{false, nullptr});
-
     out_.name = model_.name();
     fold_input();
     for (size_t i = 1; i < net_.size();) i = fold_from(i);
@@ -232,9 +226,11 @@ class Folder {
                  format::kMaxOutputs);
     LOWBIT_CHECK(q.input_quantizer() == nullptr, where(i), ": input quantizers inside dense layers are not exported; "
                  "use a quant_act layer before it");
-    LOWBIT_CHECK(q.last_exact(), where(i), ": the runtime needs integer evaluation, and ", q.inexact_reason());
+    Tensor wc;                      // training's weight codes (o, c, y, x)
+    std::vector<float> out_scales;  // per output channel
+    const std::string inexact = layer.exact_form(wc, out_scales);
+    LOWBIT_CHECK(inexact.empty(), where(i), ": the runtime needs integer evaluation, and ", inexact);
     const int64_t K = d.in_fan();
-    const Tensor& wc = q.weight_codes();
     const int64_t M = d.out;
     quant::Grid wg;
     q.weight_quantizer()->grid(wg);
@@ -257,7 +253,7 @@ class Folder {
     std::vector<ChannelMap> maps(static_cast<size_t>(M));
     for (int64_t c = 0; c < M; ++c) {
       ChannelMap& m = maps[static_cast<size_t>(c)];
-      m.scale = q.output_scales()[static_cast<size_t>(c)];
+      m.scale = out_scales[static_cast<size_t>(c)];
       m.has_bias = bias_param != nullptr;
       if (m.has_bias) m.bias = bias_param->value[c];
       m.has_bn = bn != nullptr;

@@ -24,9 +24,11 @@ struct ExportOptions {
   data::Normalize normalize = data::Normalize::ZeroOne;  // how training turned pixels into floats
 };
 
-// Runs one evaluation forward (to settle data-dependent quantizer state), then folds, in
-// the floating-point mode of the contract (core/fp_env.hpp), and validates the result as its
-// readers will (format::validate). Throws lowbit::Error naming the layer (and channel) and
+// A function of the model's parameters and trained state alone: each layer answers for its
+// exact integer form (nn::WeightedLayer::exact_form: weight codes, per-channel scales), no
+// forward pass runs and no cache of an earlier one is read. Folds in the floating-point mode
+// of the contract (core/fp_env.hpp) and validates the result as its readers will
+// (format::validate). Throws lowbit::Error naming the layer (and channel) and
 // what to change when the IR cannot express the model exactly, or when a value exceeds its
 // bounds (format/limits.hpp).
 format::ModelDesc fold(nn::Model& model, const ExportOptions& opt);

@@ -185,18 +185,8 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   // Exact evaluation: integer codes, then one scale per output channel (LayerQuantizers);
   // a non-zero pad value must itself be a code of the input's grid (+-1 for binary).
   float pad = pad_value_;
-  bool pad_on_grid = pad_value_ == 0.f || ph_ + pw_ == 0;
-  if (!pad_on_grid && !ctx.training && quant_.input_grid_source()) {
-    quant::Grid gx;
-    if (quant_.input_grid_source()->grid(gx) && gx.step.size() == 1) {
-      const float code = pad_value_ / gx.step[0];
-      pad_on_grid = code == std::nearbyint(code) && code >= static_cast<float>(gx.code_min) &&
-                    code <= static_cast<float>(gx.code_max);
-      if (pad_on_grid) pad = code;
-    }
-  }
-  if (!ctx.training && !pad_on_grid)
-    quant_.set_inexact(cat("its pad_value ", pad_value_, " is not a code of its input's grid"));
+  const bool pad_on_grid = ctx.training || pad_code(pad);
+  if (!pad_on_grid) quant_.set_inexact(cat("its pad_value ", pad_value_, " is not a code of its input's grid"));
   const bool exact = !ctx.training && pad_on_grid && quant_.to_codes(*xin, *w, in_ * kh_ * kw_);
   if (exact) xin = &quant_.input_codes(), w = &quant_.weight_codes();
   else pad = pad_value_;
@@ -234,6 +224,26 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
     }
   });
   if (exact) quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
+}
+
+bool Conv2d::pad_code(float& code) const {
+  if (pad_value_ == 0.f || ph_ + pw_ == 0) {
+    code = 0.f;
+    return true;
+  }
+  quant::Grid gx;
+  const quant::Quantizer* src = quant_.input_grid_source();
+  if (!src || !src->grid(gx) || gx.step.size() != 1) return false;
+  const float c = pad_value_ / gx.step[0];
+  if (c != std::nearbyint(c) || c < static_cast<float>(gx.code_min) || c > static_cast<float>(gx.code_max)) return false;
+  code = c;
+  return true;
+}
+
+std::string Conv2d::exact_form(Tensor& codes, std::vector<float>& out_scale) {
+  float code = 0.f;
+  if (!pad_code(code)) return cat("its pad_value ", pad_value_, " is not a code of its input's grid");
+  return WeightedLayer::exact_form(codes, out_scale);
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {

@@ -58,9 +58,15 @@ class Conv2d : public WeightedLayer {
   Param& weight() override { return weight_; }
   int64_t fan_in() const override { return in_ * kh_ * kw_; }
   int64_t fan_out() const override { return out_ * kh_ * kw_; }
+  // WeightedLayer::exact_form, after checking that a non-zero pad value is a code of the
+  // input's grid (padded taps then read that code).
+  std::string exact_form(Tensor& codes, std::vector<float>& out_scale) override;
   Param* bias() { return has_bias_ ? &bias_ : nullptr; }
 
  private:
+  // The code padded taps read in exact evaluation (0 without padding or for pad_value 0);
+  // false when pad_value is not a code of the input's grid.
+  bool pad_code(float& code) const;
   struct Geometry {
     int64_t n, h, w, oh, ow;
     int64_t k;      // in * kh * kw, rows of the column matrix

@@ -104,41 +104,70 @@ const Tensor* values_to_codes(const Tensor& v, const std::vector<float>& step, T
 
 }  // namespace
 
-bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k) {
-  last_exact_ = false;
-  inexact_reason_.clear();
-  auto inexact = [&](std::string why) {
-    inexact_reason_ = std::move(why);
-    return false;
-  };
+std::string LayerQuantizers::exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg) const {
   const quant::Quantizer* xs = input_grid_source();
-  quant::Grid wg, xg;
-  if (!weight_q_) return inexact("its weights are float (no weight quantizer): give it one, e.g. --weights binary");
+  if (!weight_q_) return "its weights are float (no weight quantizer): give it one, e.g. --weights binary";
   if (!xs)
-    return inexact("its input is float: no activation quantizer feeds it (train with --acts, or --input-bits for "
-                   "the first layer; in a JSON topology, a quant_act layer before it)");
-  if (!weight_q_->grid(wg)) return inexact("its weights: " + weight_q_->no_grid_reason());
-  if (!xs->grid(xg)) return inexact("its input: " + xs->no_grid_reason());
-  if (xg.step.size() != 1) return inexact("its input quantizer '" + xs->spec().str() + "' has several scales (one is needed)");
+    return "its input is float: no activation quantizer feeds it (train with --acts, or --input-bits for the first "
+           "layer; in a JSON topology, a quant_act layer before it)";
+  if (!weight_q_->grid(wg)) return "its weights: " + weight_q_->no_grid_reason();
+  if (!xs->grid(xg)) return "its input: " + xs->no_grid_reason();
+  if (xg.step.size() != 1) return "its input quantizer '" + xs->spec().str() + "' has several scales (one is needed)";
   const int64_t channels = w_used.rank() > 0 ? w_used.dim(0) : 0;
   if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels))
-    return inexact("its weight quantizer '" + weight_q_->spec().str() + "' has " + std::to_string(wg.step.size()) +
-                   " scales for " + std::to_string(channels) + " output channels (one per channel at most)");
+    return "its weight quantizer '" + weight_q_->spec().str() + "' has " + std::to_string(wg.step.size()) +
+           " scales for " + std::to_string(channels) + " output channels (one per channel at most)";
   // Every partial sum of the GEMM must be an exactly representable integer.
   const double bound = static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code();
   if (bound >= 16777216.0)
-    return inexact(cat("a dot product of ", k, " codes of up to ", wg.max_abs_code(), " (weights '", weight_q_->spec().str(),
-                       "') times ", xg.max_abs_code(), " (inputs '", xs->spec().str(), "') reaches ", bound,
-                       ", beyond 2^24 = 16777216, the largest range float computes exactly; use fewer weight or "
-                       "input bits"));
-  x_values_ = values_to_codes(x_used, xg.step, xc_);
+    return cat("a dot product of ", k, " codes of up to ", wg.max_abs_code(), " (weights '", weight_q_->spec().str(),
+               "') times ", xg.max_abs_code(), " (inputs '", xs->spec().str(), "') reaches ", bound,
+               ", beyond 2^24 = 16777216, the largest range float computes exactly; use fewer weight or input bits");
+  return "";
+}
+
+namespace {
+
+// One step per output channel (a per-tensor step repeated).
+std::vector<float> channel_steps(const quant::Grid& wg, int64_t channels) {
   std::vector<float> wstep = wg.step;
   if (wstep.size() == 1) wstep.assign(static_cast<size_t>(channels), wg.step[0]);
+  return wstep;
+}
+
+}  // namespace
+
+bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k) {
+  last_exact_ = false;
+  quant::Grid wg, xg;
+  inexact_reason_ = exact_problem(w_used, k, wg, xg);
+  if (!inexact_reason_.empty()) return false;
+  const int64_t channels = w_used.dim(0);
+  x_values_ = values_to_codes(x_used, xg.step, xc_);
+  const std::vector<float> wstep = channel_steps(wg, channels);
   w_values_ = values_to_codes(w_used, wstep, wc_);
   out_scale_.resize(static_cast<size_t>(channels));
   for (size_t c = 0; c < out_scale_.size(); ++c) out_scale_[c] = wstep[c] * xg.step[0];
   last_exact_ = true;
   return true;
+}
+
+std::string LayerQuantizers::exact_form(const Param& w, int64_t k, Tensor& codes, std::vector<float>& out_scale) {
+  quant::Grid wg, xg;
+  if (!weight_q_) return exact_problem(w.value, k, wg, xg);
+  // The weights evaluation computes with (a quantizer's forward in evaluation mode is a
+  // function of the latent weights and its own trained state; it may refresh caches such
+  // as XNOR's per-channel means, which grid() then reports).
+  Tensor wq;
+  weight_q_->forward(w.value, wq, Context{false, nullptr});
+  std::string why = exact_problem(wq, k, wg, xg);
+  if (!why.empty()) return why;
+  const int64_t channels = wq.dim(0);
+  const std::vector<float> wstep = channel_steps(wg, channels);
+  if (values_to_codes(wq, wstep, codes)) codes = wq;  // the values are the codes (every step 1)
+  out_scale.resize(static_cast<size_t>(channels));
+  for (size_t c = 0; c < out_scale.size(); ++c) out_scale[c] = wstep[c] * xg.step[0];
+  return "";
 }
 
 void LayerQuantizers::scale_output(Tensor& y, const float* bias) const {

@@ -58,6 +58,12 @@ class LayerQuantizers {
   // here) and the per-channel output scales. `k` is the dot-product length (in features,
   // or in*kh*kw). False, changing nothing, when the exact path does not apply.
   bool to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k);
+  // The exact integer form of this layer's evaluation, computed now from the latent weights
+  // `w` and the quantizers' state, with no forward pass and nothing left behind: `codes` the
+  // weight codes (w's shape, the quantized weights divided by their step) and `out_scale`
+  // one scale per output channel (w_step[c] * x_step). What export folds. Returns "" on
+  // success, else why the exact path does not apply (inexact_reason()'s words).
+  std::string exact_form(const Param& w, int64_t k, Tensor& codes, std::vector<float>& out_scale);
   bool last_exact() const { return last_exact_; }  // the last to_codes() succeeded
   // Why the last to_codes() failed, in words naming the quantizer and what to change
   // ("its weights: 'int:4' is asymmetric (zero point 7)...", the 2^24 bound with its
@@ -94,6 +100,9 @@ class LayerQuantizers {
   std::vector<float> out_scale_;
   bool last_exact_ = false;
   std::string inexact_reason_;
+  // "" when weights `w_used` (out x ...) with dot products of length k take the exact path,
+  // the grids filled in; else why not.
+  std::string exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg) const;
 };
 
 }  // namespace lowbit::nn
