@@ -17,12 +17,6 @@ struct Draw {
   bool flip = false;
 };
 
-// Below this many output floats a batch is filled on one thread. The fill is a memory-
-// bound table lookup at ~0.5 ns per float, so a typical batch (100 CIFAR images = 307k
-// floats, ~0.2-0.3 ms) gains nothing from waking a thread team, and on a loaded machine
-// the team's start-up measured 10x slower than the serial loop.
-constexpr int64_t kParallelMinFloats = int64_t(1) << 20;
-
 // Far beyond any useful crop padding; keeps every shifted coordinate safely inside int.
 constexpr int kMaxCropPad = 1 << 16;
 
@@ -105,6 +99,9 @@ void make_batch(const Dataset& ds, const int64_t* idx, int64_t count, const Batc
   const int64_t plane = static_cast<int64_t>(OH) * OW;
   float* out = x.data();
   const Draw* dr = draws.data();
+  // Grain::kCopy: the fill is a memory-bound table lookup at ~0.5 ns per float, so a typical
+  // batch (100 CIFAR images = 307k floats, ~0.2-0.3 ms) gains nothing from waking a thread
+  // team, and on a loaded machine the team's start-up measured 10x slower than the serial loop.
   parallel_for(count, Grain::kCopy, [&](int64_t i_begin, int64_t i_end) {
     for (int64_t i = i_begin; i < i_end; ++i) {
       const uint8_t* img = ds.image(idx[i]);

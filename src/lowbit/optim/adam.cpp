@@ -67,7 +67,7 @@ void Adam::update(size_t index, nn::Param& p, float lr) {
 
   // Note: GCC vectorises this loop only with -fno-math-errno (sqrtf may set errno, which
   // it cannot rule out although v >= 0); with it the loop runs 2.5-4x faster.
-  parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+  parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
     for (int64_t i = i_begin; i < i_end; ++i) {
       const float gi = g[i] + l2 * w[i];

@@ -35,7 +35,7 @@ void Bop::update(size_t index, nn::Param& p, float) {
   const float* g = p.grad.data();
   const int64_t n = p.value.size();
   const float gamma = options_.gamma, tau = options_.threshold;
-  parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+  parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
     for (int64_t i = i_begin; i < i_end; ++i) {
       m[i] = (1.f - gamma) * m[i] + gamma * g[i];

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/tensor.hpp"
 #include "lowbit/nn/layer.hpp"
 
@@ -105,8 +106,8 @@ inline float clamp_to(float x, float lo, float hi) {
   return x > hi ? hi : x;
 }
 
-// Parallelise element loops over threads only from this many elements on; below it the
-// thread start-up costs more than the loop.
-inline constexpr int64_t kOptimParallelMin = int64_t{1} << 15;
+// Parallelise element loops over threads only from this many elements on (core/parallel.hpp's
+// grain for a few operations per element); below it the thread start-up costs more.
+inline constexpr int64_t kOptimParallelMin = Grain::kArithmetic;
 
 }  // namespace lowbit::optim

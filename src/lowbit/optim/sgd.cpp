@@ -43,7 +43,7 @@ void Sgd::update(size_t index, nn::Param& p, float lr) {
   const float lo = bounds.first, hi = bounds.second;
 
   if (mu == 0.f) {
-    parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+    parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
       for (int64_t i = i_begin; i < i_end; ++i) w[i] = clamp_to(w[i] - lr * (g[i] + wd * w[i]), lo, hi);
     });
@@ -51,7 +51,7 @@ void Sgd::update(size_t index, nn::Param& p, float lr) {
   }
   float* v = velocity_[index].data();
   if (options_.nesterov) {
-    parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+    parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
       for (int64_t i = i_begin; i < i_end; ++i) {
         const float gi = g[i] + wd * w[i];
@@ -61,7 +61,7 @@ void Sgd::update(size_t index, nn::Param& p, float lr) {
       }
     });
   } else {
-    parallel_for(n, Grain::kArithmetic, [&](int64_t i_begin, int64_t i_end) {
+    parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
       for (int64_t i = i_begin; i < i_end; ++i) {
         const float vi = mu * v[i] + (g[i] + wd * w[i]);

@@ -203,7 +203,7 @@ void AddNetQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
   const float lambda = forward_lambda_;
   const int adders = spec_.adders;
   std::vector<double> partial(static_cast<size_t>(blocks));
-  parallel_for(blocks, Grain::kArithmetic, [&](int64_t b_begin, int64_t b_end) {
+  parallel_for(blocks, kQuantParallelMin, [&](int64_t b_begin, int64_t b_end) {
     for (int64_t b = b_begin; b < b_end; ++b) {
       const int64_t begin = b * kSumBlock, len = std::min(kSumBlock, n - begin);
       partial[static_cast<size_t>(b)] = addnet_backward(xp + begin, gp + begin, dp + begin, len, lambda, adders);

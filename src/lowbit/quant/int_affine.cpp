@@ -94,7 +94,7 @@ void parallel_min_max(const float* x, int64_t n, float& lo, float& hi) {
   if (n < kQuantParallelMin) return affine_min_max(x, n, lo, hi);
   const int64_t blocks = (n + kRangeBlock - 1) / kRangeBlock;
   std::vector<float> blo(static_cast<size_t>(blocks)), bhi(static_cast<size_t>(blocks));
-  parallel_for(blocks, Grain::kArithmetic, [&](int64_t b_begin, int64_t b_end) {
+  parallel_for(blocks, kQuantParallelMin, [&](int64_t b_begin, int64_t b_end) {
     for (int64_t b = b_begin; b < b_end; ++b) {
       const int64_t begin = b * kRangeBlock, len = std::min(kRangeBlock, n - begin);
       affine_min_max(x + begin, len, blo[static_cast<size_t>(b)], bhi[static_cast<size_t>(b)]);
@@ -109,7 +109,7 @@ void group_ranges(const float* x, int64_t groups, int64_t len, std::vector<float
   lo.assign(static_cast<size_t>(groups), 0.f);
   hi.assign(static_cast<size_t>(groups), 0.f);
   if (groups == 1) return parallel_min_max(x, len, lo[0], hi[0]);
-  parallel_for(groups, Grain::kArithmetic, [&](int64_t g_begin, int64_t g_end) {
+  parallel_for(groups, kQuantParallelMin, [&](int64_t g_begin, int64_t g_end) {
     for (int64_t g = g_begin; g < g_end; ++g)
       affine_min_max(x + g * len, len, lo[static_cast<size_t>(g)], hi[static_cast<size_t>(g)]);
   }, groups * len);

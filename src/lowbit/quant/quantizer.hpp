@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/core/param.hpp"
 #include "lowbit/quant/spec.hpp"
 
@@ -95,7 +96,7 @@ class Quantizer {
 std::unique_ptr<Quantizer> make_quantizer(const QuantSpec& spec, Role role);
 std::unique_ptr<Quantizer> make_quantizer(const std::string& spec, Role role);
 
-// Parallelise element loops from this many elements on.
-inline constexpr int64_t kQuantParallelMin = int64_t{1} << 15;
+// Parallelise element loops from this many elements on (core/parallel.hpp's grain).
+inline constexpr int64_t kQuantParallelMin = Grain::kArithmetic;
 
 }  // namespace lowbit::quant

@@ -80,7 +80,7 @@ void StochasticQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx
   const int64_t n = x.size(), blocks = (n + kBlock - 1) / kBlock;
   const float* xp = x.data();
   float* yp = y.data();
-  parallel_for(blocks, Grain::kArithmetic, [&](int64_t b_begin, int64_t b_end) {
+  parallel_for(blocks, kQuantParallelMin, [&](int64_t b_begin, int64_t b_end) {
     for (int64_t b = b_begin; b < b_end; ++b) {
       Rng rng(seed, static_cast<uint64_t>(b));
       const int64_t b0 = b * kBlock;
@@ -98,7 +98,7 @@ void XnorQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
   y.resize(x.shape());
   const float* xp = x.data();
   float* yp = y.data();
-  parallel_for(groups, Grain::kArithmetic, [&](int64_t g_begin, int64_t g_end) {
+  parallel_for(groups, kQuantParallelMin, [&](int64_t g_begin, int64_t g_end) {
     for (int64_t g = g_begin; g < g_end; ++g) {
       const float* w = xp + g * len;
       double s = 0;
@@ -117,7 +117,7 @@ void XnorQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
   dx.resize(x.shape());
   const float *xp = x.data(), *gp = dy.data();
   float* dp = dx.data();
-  parallel_for(groups, Grain::kArithmetic, [&](int64_t g_begin, int64_t g_end) {
+  parallel_for(groups, kQuantParallelMin, [&](int64_t g_begin, int64_t g_end) {
     for (int64_t g = g_begin; g < g_end; ++g) {
       const float* w = xp + g * len;
       const float* d = gp + g * len;
