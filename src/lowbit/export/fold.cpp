@@ -2,15 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
-#include <functional>
 #include <cmath>
-#include <cstring>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/fp_env.hpp"
-#include "lowbit/format/lbm.hpp"
 #include "lowbit/format/limits.hpp"
 #include "lowbit/format/model_desc.hpp"
 #include "lowbit/format/semantics.hpp"
@@ -171,8 +167,7 @@ class Folder {
         conv_first = dynamic_cast<nn::Conv2d*>(&net_.at(i)) != nullptr;
         break;
       }
-    map_ = conv_first && in.size() == 3 ? std::array<int64_t, 3>{in[1], in[2], in[0]}
-                                        : std::array<int64_t, 3>{1, 1, shape_numel(in)};
+    map_ = format::input_map(in, conv_first ? format::LayerKind::kConv : format::LayerKind::kDense);
   }
 
   // Folds the block starting at layer i; returns the index after it.

@@ -52,6 +52,8 @@ void validate_input(const InputDesc& in) {
                  " for pixel ", p, " exceeds ", max_level);
 }
 
+void validate_conv(const LayerDesc& l, const CodeFormat& codes, bool first, bool conv_input, const std::string& where);
+
 // The geometry of layer `l` against the map it receives; sizes only (no vectors).
 void validate_geometry(const LayerDesc& l, const std::array<int64_t, 3>& map, const CodeFormat& codes, bool first,
                        bool conv_input, const std::string& where) {
@@ -64,8 +66,23 @@ void validate_geometry(const LayerDesc& l, const std::array<int64_t, 3>& map, co
   if (l.kind == LayerKind::kDense) {
     LOWBIT_CHECK(!(first && conv_input), where, ": an image input [C, H, W] read as a map needs a convolutional first layer");
     LOWBIT_CHECK(l.pool.kernel == 0, where, ": max pooling after a dense layer");
-    return;
+  } else {
+    validate_conv(l, codes, first, conv_input, where);
   }
+  // Per-image and per-layer sizes, before any vector of these sizes is trusted or allocated
+  // (the window of a dense layer is its whole input map).
+  LOWBIT_CHECK(l.in_h * l.in_w <= kMaxInputValues && l.in_h * l.in_w * l.in_c <= kMaxInputValues, where,
+               ": input map of ", l.in_h, "x", l.in_w, "x", l.in_c, " values is too large");
+  LOWBIT_CHECK(l.in_fan() <= kMaxInputValues, where, ": ", l.in_fan(), " inputs per output (at most ",
+               kMaxInputValues, ")");
+  LOWBIT_CHECK(l.conv_h() * l.conv_w() * l.out <= (int64_t{1} << 26), where, ": ", l.conv_h(), "x", l.conv_w(), "x",
+               l.out, " outputs per image are too many");
+  LOWBIT_CHECK(product(l.out, l.in_fan()) <= kMaxLayerWeights, where, ": ", l.out, " x ", l.in_fan(),
+               " weights are too many");
+}
+
+// The convolution's own geometry: kernel, stride, padding and its value, pooling.
+void validate_conv(const LayerDesc& l, const CodeFormat& codes, bool first, bool conv_input, const std::string& where) {
   LOWBIT_CHECK(!first || conv_input, where, ": a convolutional first layer needs an image input [C, H, W]");
   LOWBIT_CHECK(l.kernel_h >= 1 && l.kernel_h <= kMaxKernel && l.kernel_w >= 1 && l.kernel_w <= kMaxKernel, where,
                ": kernel ", l.kernel_h, "x", l.kernel_w, " (sides 1..", kMaxKernel, ")");
@@ -88,6 +105,13 @@ void validate_geometry(const LayerDesc& l, const std::array<int64_t, 3>& map, co
   } else {
     LOWBIT_CHECK(l.pool.stride == 0, where, ": pooling stride without a kernel");
   }
+}
+
+// One threshold per level of the output codes (thresholds for fewer levels would leave
+// codes unreachable; export pads unreachable levels with INT32_MAX instead).
+void check_levels(const LayerDesc& l, const std::string& where) {
+  LOWBIT_CHECK(l.levels == l.output.levels(), where, ": ", l.levels, " threshold levels for ", l.output.str(),
+               " output codes (", l.output.levels(), ")");
 }
 
 // Everything of layer l but its geometry: vector sizes, codes, thresholds, score constants.
@@ -122,8 +146,7 @@ void validate_contents(const LayerDesc& l, bool last, const std::string& where) 
   }
   LOWBIT_CHECK(!last, where, ": the last layer does not produce scores");
   validate_codes(l.output, where + ": output");
-  LOWBIT_CHECK(l.levels == l.output.levels(), where, ": ", l.levels, " threshold levels for ", l.output.str(),
-               " output codes (", l.output.levels(), ")");
+  check_levels(l, where);
   LOWBIT_CHECK(static_cast<int64_t>(l.thresholds.size()) == product(l.out, l.levels), where, ": ",
                l.thresholds.size(), " thresholds for ", l.out, " x ", l.levels);
   for (int64_t c = 0; c < l.out; ++c)
@@ -242,32 +265,25 @@ int32_t LayerDesc::max_abs_weight() const {
   return m;
 }
 
+std::array<int64_t, 3> input_map(const std::vector<int64_t>& shape, LayerKind first) {
+  if (shape.size() == 3 && first == LayerKind::kConv) return {shape[1], shape[2], shape[0]};
+  int64_t numel = 1;
+  for (int64_t v : shape) numel *= v;
+  return {1, 1, numel};
+}
+
 void validate(const ModelDesc& d) {
   validate_input(d.input);
   LOWBIT_CHECK(!d.layers.empty() && static_cast<int64_t>(d.layers.size()) <= kMaxLayers, "a model has 1..",
                kMaxLayers, " layers, this one ", d.layers.size());
-  const bool image = d.input.shape.size() == 3;
-  const bool conv_input = image && d.layers.front().kind == LayerKind::kConv;
-  std::array<int64_t, 3> map = conv_input ? std::array<int64_t, 3>{d.input.shape[1], d.input.shape[2], d.input.shape[0]}
-                                          : std::array<int64_t, 3>{1, 1, 1};
-  if (!conv_input) {
-    int64_t numel = 1;
-    for (int64_t v : d.input.shape) numel *= v;
-    map[2] = numel;
-  }
+  const LayerKind first = d.layers.front().kind;
+  const bool conv_input = d.input.shape.size() == 3 && first == LayerKind::kConv;
+  std::array<int64_t, 3> map = input_map(d.input.shape, first);
   CodeFormat codes = d.input.codes;
   for (size_t i = 0; i < d.layers.size(); ++i) {
     const LayerDesc& l = d.layers[i];
     const std::string where = layer_where(i);
     validate_geometry(l, map, codes, i == 0, conv_input, where);
-    // Bounds of per-image sizes before any product is trusted (the window of a dense layer
-    // is the whole map, at most kMaxInputValues, or out x pixels of an earlier layer).
-    LOWBIT_CHECK(l.in_fan() <= kMaxInputValues, where, ": ", l.in_fan(), " inputs per output (at most ",
-                 kMaxInputValues, ")");
-    LOWBIT_CHECK(l.conv_h() * l.conv_w() * l.out <= (int64_t{1} << 26), where, ": ", l.conv_h(), "x", l.conv_w(), "x",
-                 l.out, " outputs per image are too many");
-    LOWBIT_CHECK(product(l.out, l.in_fan()) <= kMaxLayerWeights, where, ": ", l.out, " x ", l.in_fan(),
-                 " weights are too many");
     validate_contents(l, i + 1 == d.layers.size(), where);
     map = {l.out_h(), l.out_w(), l.out};
     if (!l.scores) codes = l.output;
@@ -359,13 +375,9 @@ ModelDesc read_desc(const LbmFile& file) {
                "'layers' must be an array of 1..", kMaxLayers, " layers");
   // Geometry first, layer by layer, so that every blob size below is a product of checked
   // numbers (validate() then re-checks the whole description).
-  const bool image = d.input.shape.size() == 3;
-  const json& first = ls[0];
-  const bool conv_input = image && first.is_object() && first.value("op", json()) == "conv";
-  std::array<int64_t, 3> map = conv_input ? std::array<int64_t, 3>{d.input.shape[1], d.input.shape[2], d.input.shape[0]}
-                                          : std::array<int64_t, 3>{1, 1, 1};
-  if (!conv_input)
-    for (int64_t v : d.input.shape) map[2] *= v;
+  const LayerKind first = ls[0].is_object() && ls[0].value("op", json()) == "conv" ? LayerKind::kConv : LayerKind::kDense;
+  const bool conv_input = d.input.shape.size() == 3 && first == LayerKind::kConv;
+  std::array<int64_t, 3> map = input_map(d.input.shape, first);
   CodeFormat codes = d.input.codes;
   for (size_t i = 0; i < ls.size(); ++i) {
     const json& j = ls[i];
@@ -378,8 +390,6 @@ ModelDesc read_desc(const LbmFile& file) {
     const auto shape = json_ints(j, "in_shape", 3, 1, kMaxInputValues, where);
     LOWBIT_CHECK(shape.size() == 3, where, ": in_shape must be [h, w, c]");
     l.in_h = shape[0], l.in_w = shape[1], l.in_c = shape[2];
-    LOWBIT_CHECK(l.in_h * l.in_w <= kMaxInputValues && l.in_h * l.in_w * l.in_c <= kMaxInputValues, where,
-                 ": input map of ", shape[0], "x", shape[1], "x", shape[2], " values is too large");
     l.out = json_int(j, "out", 1, kMaxOutputs, where);
     l.input = parse_codes(json_member(j, "input", where), where + ": input");
     if (l.kind == LayerKind::kConv) {
@@ -395,9 +405,7 @@ ModelDesc read_desc(const LbmFile& file) {
         l.pool.stride = json_int(pool, "stride", 1, kMaxStride, where + ": pool");
       }
     }
-    validate_geometry(l, map, codes, i == 0, conv_input, where);
-    LOWBIT_CHECK(l.in_fan() <= kMaxInputValues && l.out * l.in_fan() <= kMaxLayerWeights, where, ": ", l.out,
-                 " x ", l.in_fan(), " weights are too many");
+    validate_geometry(l, map, codes, i == 0, conv_input, where);  // bounds every blob size below
     const json& w = json_member(j, "weights", where);
     l.weights = read_weights(file, w, static_cast<size_t>(l.out * l.in_fan()), where + ": weights");
     l.negated.assign(static_cast<size_t>(l.out), 0);
@@ -419,8 +427,7 @@ ModelDesc read_desc(const LbmFile& file) {
     } else {
       l.output = parse_codes(o, owhere);
       l.levels = static_cast<int>(json_int(o, "levels", 1, l.output.levels(), owhere));
-      LOWBIT_CHECK(l.levels == l.output.levels(), where, ": ", l.levels, " threshold levels for ", l.output.str(),
-                   " output codes (", l.output.levels(), ")");
+      check_levels(l, where);
       l.thresholds = read_blob<int32_t>(file, json_member(o, "thresholds", owhere),
                                         static_cast<size_t>(l.out * l.levels), owhere);
     }

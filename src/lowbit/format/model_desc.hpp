@@ -98,6 +98,11 @@ struct ModelDesc {
   int64_t classes() const { return layers.empty() ? 0 : layers.back().out; }
 };
 
+// The map (h, w, c) the first layer reads: an image [C, H, W] as (H, W, C) when that layer
+// is a convolution, else the whole input as one pixel of all its values, (1, 1, C*H*W) in
+// training's (c, y, x) flattening order.
+std::array<int64_t, 3> input_map(const std::vector<int64_t>& shape, LayerKind first);
+
 // Checks a description as read_model_desc does (export runs it before writing): shapes chain
 // from layer to layer and stay within format/limits.hpp, every vector has its size, weights
 // fit their encoding and int32 accumulators, thresholds ascend, score constants are finite,
