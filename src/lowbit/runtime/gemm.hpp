@@ -1,0 +1,75 @@
+// How the runtime computes a layer's integer accumulators: GEMM implementations, each
+// packing the IR's weight codes once at load into its kernel's layout. The plan asks them
+// in order (choose_gemm); each accepts the layer or declines with a reason, as oneDNN's
+// primitive implementations do, so a new kernel (VNNI int8, sparse weights) is a new
+// implementation in the list, not a new flag in every loop.
+//
+// Accumulators are exact int32: acc[i][o] = 2^shift * sum_k W[o][k] * x[i][k], with W the
+// IR's weight codes (format/model_desc.hpp) and x the values of the input codes. `shift`
+// (0 or 1, chosen by the plan) is shared by every implementation of a layer so that its
+// thresholds do not depend on which one runs.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lowbit/format/model_desc.hpp"
+
+namespace lowbit::runtime {
+
+// What a layer's GEMM reads for one chunk of images.
+struct GemmInput {
+  // Packed bit rows (kernels/bit_gemm.hpp): a dense layer's activations, or a
+  // convolution's im2col patches, one row per output pixel; `planes` planes of rows.
+  const uint64_t* bits = nullptr;
+  // Byte code rows from the input stage (the first convolution's patches, K codes each).
+  const uint8_t* codes = nullptr;
+};
+
+// Where a layer's input comes from, and the weights it multiplies.
+struct GemmProblem {
+  const format::LayerDesc* layer = nullptr;
+  std::string where;  // "layer 2", for errors
+  // The input stage hands this layer byte code rows (GemmInput::codes) instead of bits.
+  bool byte_codes = false;
+  int shift = 0;  // accumulators are 2^shift times the IR's
+};
+
+class GemmImpl {
+ public:
+  virtual ~GemmImpl() = default;
+  // For `lowbit summary`: e.g. "2 weight planes (doubled)".
+  virtual std::string describe() const = 0;
+  // Reads GemmInput::codes (true) or GemmInput::bits (false).
+  virtual bool reads_codes() const = 0;
+  // acc (rows x out, row-major): columns [j0, j1) only, so threads may split them (j0 a
+  // multiple of 64).
+  virtual void accumulate(int64_t rows, const GemmInput& a, int32_t* acc, int64_t j0, int64_t j1) const = 0;
+  // The number of thresholds accumulate_threshold reads (whole tiles), or 0 when this
+  // implementation cannot fuse a threshold into the GEMM.
+  virtual int64_t fused_threshold_size() const { return 0; }
+  // bit (i, o) of `bits` (rows x packed_words(out)) = (acc[i][o] >= thr[o]), no int32
+  // accumulators stored; columns [j0, j1) on 64-bit word boundaries. Only when
+  // fused_threshold_size() > 0.
+  virtual void accumulate_threshold(int64_t rows, const GemmInput& a, const int32_t* thr, uint64_t* bits,
+                                    int64_t j0, int64_t j1) const;
+};
+
+// An implementation's factory: the packed implementation, or null with `why_not` set.
+using GemmFactory = std::unique_ptr<GemmImpl> (*)(const GemmProblem& p, std::string& why_not);
+
+// The implementations in the order they are tried (int_code_gemm.cpp, bit_plane_gemm.cpp).
+std::unique_ptr<GemmImpl> make_int_code_gemm(const GemmProblem& p, std::string& why_not);
+std::unique_ptr<GemmImpl> make_bit_plane_gemm(const GemmProblem& p, std::string& why_not);
+
+// The first implementation that accepts the layer; lowbit::Error naming p.where and every
+// implementation's reason when none does.
+std::unique_ptr<GemmImpl> choose_gemm(const GemmProblem& p);
+
+// The shift the plan uses for a layer's weight codes: 1 when some code is even (ternary,
+// int:k: the bit-plane decomposition needs odd codes, and 2w is split into a sign plane and
+// odd rest), else 0.
+int weight_shift(const std::vector<int32_t>& codes);
+
+}  // namespace lowbit::runtime

@@ -1,0 +1,55 @@
+// The first convolution on byte codes: the input stage hands it each output pixel's patch
+// as K = kh*kw*C codes (a 1-channel 3x3 patch is 9 bytes, not nine 64-bit words), and it
+// multiplies them by integer weights (kernels::int_gemm_codes: int16 multiply-adds, VNNI
+// where the weights fit int8). Short rows, many output channels: the bit-plane GEMM would
+// spend most of its words on channel gaps here.
+#include "lowbit/kernels/bit_gemm.hpp"
+#include "lowbit/runtime/gemm.hpp"
+
+namespace lowbit::runtime {
+
+namespace {
+
+class IntCodeGemm final : public GemmImpl {
+ public:
+  explicit IntCodeGemm(const GemmProblem& p) : k_(p.layer->in_fan()) {
+    // Weights v = 2^shift w. A +-1 input (code 0/1 for -1/+1) is 2 code - 1, so its sum is
+    // 2 (code . v) - sum_t v: twice the weights and that bias.
+    const format::LayerDesc& l = *p.layer;
+    const int64_t M = l.out, K = k_;
+    std::vector<int32_t> iw(static_cast<size_t>(M * K), 0), bias(static_cast<size_t>(M), 0);
+    for (int64_t o = 0; o < M; ++o)
+      for (int64_t t = 0; t < K; ++t) {
+        const int32_t v = l.weight(o, t) * (1 << p.shift);
+        iw[static_cast<size_t>(o * K + t)] = l.input.pm1 ? 2 * v : v;
+        if (l.input.pm1) bias[static_cast<size_t>(o)] -= v;
+      }
+    w_ = kernels::IntMatrix(iw.data(), bias.data(), M, K);
+  }
+  std::string describe() const override { return "integer weights on byte codes"; }
+  bool reads_codes() const override { return true; }
+  void accumulate(int64_t rows, const GemmInput& a, int32_t* acc, int64_t j0, int64_t j1) const override {
+    kernels::int_gemm_codes(rows, a.codes, k_, w_, acc, w_.rows(), j0, j1);
+  }
+  int64_t fused_threshold_size() const override { return w_.padded_rows(); }
+  void accumulate_threshold(int64_t rows, const GemmInput& a, const int32_t* thr, uint64_t* bits, int64_t j0,
+                            int64_t j1) const override {
+    kernels::int_gemm_codes_threshold(rows, a.codes, k_, w_, thr, bits, j0, j1);
+  }
+
+ private:
+  int64_t k_;
+  kernels::IntMatrix w_;
+};
+
+}  // namespace
+
+std::unique_ptr<GemmImpl> make_int_code_gemm(const GemmProblem& p, std::string& why_not) {
+  if (!p.byte_codes) {
+    why_not = "integer GEMM on byte codes: the layer reads packed bits, not the input stage's codes";
+    return nullptr;
+  }
+  return std::make_unique<IntCodeGemm>(p);
+}
+
+}  // namespace lowbit::runtime

@@ -1,0 +1,135 @@
+#include "lowbit/runtime/plan.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/kernels/bit_gemm.hpp"
+
+namespace lowbit::runtime {
+
+namespace {
+
+// One line per layer for `lowbit summary`: shape, input codes, weights, output and how the
+// runtime computes it.
+std::string describe(const LayerPlan& d) {
+  auto str = [](int64_t v) { return std::to_string(v); };
+  std::string s = d.conv ? "conv " + str(d.kh) + "x" + str(d.kw) + " " + str(d.h) + "x" + str(d.w) + "x" + str(d.c)
+                         : "dense " + str(d.in);
+  if (d.pad_h || d.pad_w) s += " pad " + str(d.pad_h) + "x" + str(d.pad_w) + (d.pad_value ? " of " + str(d.pad_value) : "");
+  if (d.conv && d.stride > 1) s += " stride " + str(d.stride);
+  s += " -> " + str(d.out);
+  if (d.pool) s += " + maxpool " + str(d.pool);
+  s += "  (input " + d.input.str() + ", " + d.gemm->describe();
+  if (d.shift) s += " (doubled)";
+  s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
+  if (d.fused) s += ", fused";
+  return s + ")";
+}
+
+// A threshold on the IR's accumulator as one on 2^shift times it (INT32_MIN/MAX keep
+// their meaning "always"/"never"; |acc| < 2^29 by format::accumulators_fit_int32).
+int32_t shifted_threshold(int32_t t, int shift) {
+  if (t == INT32_MIN || t == INT32_MAX) return t;
+  return static_cast<int32_t>(std::clamp<int64_t>(int64_t{t} * (int64_t{1} << shift), INT32_MIN + 1, INT32_MAX - 1));
+}
+
+// The padding fix of a +-1 convolution whose padded taps read pad_value instead of the -1
+// its patches hold (LayerPlan::pad_fix).
+void plan_padding_fix(const format::LayerDesc& l, LayerPlan& d) {
+  if (!d.conv || !(d.pad_h || d.pad_w) || !d.input.pm1 || d.pad_value == -1) return;
+  const int64_t taps = d.kh * d.kw, M = d.out, K = d.in;
+  std::vector<int32_t> tap_sum(static_cast<size_t>(M * taps), 0);  // [o][tap]: summed over channels
+  for (int64_t o = 0; o < M; ++o)
+    for (int64_t k = 0; k < K; ++k) tap_sum[static_cast<size_t>(o * taps + k / d.c)] += l.weight(o, k) * (1 << d.shift);
+  for (int64_t y = 0; y < d.oh; ++y)
+    for (int64_t x = 0; x < d.ow; ++x) {
+      std::vector<int32_t> fix(static_cast<size_t>(M), 0);
+      bool border = false;
+      for (int64_t dy = 0; dy < d.kh; ++dy)
+        for (int64_t dx = 0; dx < d.kw; ++dx) {
+          const int64_t iy = y * d.stride + dy - d.pad_h, ix = x * d.stride + dx - d.pad_w;
+          if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
+          border = true;
+          for (int64_t o = 0; o < M; ++o)
+            fix[static_cast<size_t>(o)] += (d.pad_value + 1) * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
+        }
+      if (!border) continue;
+      d.pad_pixels.push_back(y * d.ow + x);
+      d.pad_fix.insert(d.pad_fix.end(), fix.begin(), fix.end());
+    }
+}
+
+LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::string& where) {
+  LayerPlan d;
+  d.conv = l.kind == format::LayerKind::kConv;
+  d.h = l.in_h, d.w = l.in_w, d.c = l.in_c;
+  d.kh = l.window_h(), d.kw = l.window_w(), d.stride = l.stride;
+  d.pad_h = l.pad_h, d.pad_w = l.pad_w, d.pad_value = l.pad_value;
+  d.oh = l.conv_h(), d.ow = l.conv_w();
+  d.pool = l.pool.kernel, d.pool_stride = l.pool.stride;
+  d.ph = l.out_h(), d.pw = l.out_w();
+  d.in = l.in_fan(), d.out = l.out;
+  d.input = l.input;
+  d.shift = weight_shift(l.weights);
+  d.gemm = choose_gemm(GemmProblem{&l, where, byte_codes, d.shift});
+  if (d.im2col())
+    LOWBIT_CHECK(d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c) <= (int64_t{1} << 26), where,
+                 ": per-image patch buffers of this layer would be too large");
+  plan_padding_fix(l, d);
+  d.negated = l.negated;
+  d.scores = l.scores;
+  if (d.scores) {
+    // float(2^s acc) * (scale / 2^s) == float(acc) * scale exactly (powers of two).
+    for (float s : l.score.scale) d.scale.push_back(std::ldexp(s, -d.shift));
+    d.bias = l.score.bias, d.bn_mean = l.score.bn_mean, d.bn_scale = l.score.bn_scale, d.bn_shift = l.score.bn_shift;
+  } else {
+    d.output = l.output;
+    d.levels = l.levels;
+    for (int32_t t : l.thresholds) d.thresholds.push_back(shifted_threshold(t, d.shift));
+  }
+  const int64_t fused_size = d.gemm->fused_threshold_size();
+  d.fused = !d.scores && d.levels == 1 && fused_size > 0 && d.pad_pixels.empty();
+  if (d.fused) {
+    d.fused_thresholds.assign(static_cast<size_t>(fused_size), INT32_MAX);
+    std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
+  }
+  return d;
+}
+
+}  // namespace
+
+Plan make_plan(const format::ModelDesc& desc) {
+  Plan p;
+  ModelInfo& info = p.info;
+  info.name = desc.name;
+  info.input_shape = desc.input.shape;
+  const bool image = info.input_shape.size() == 3;
+  info.channels = image ? info.input_shape[0] : 1;
+  info.height = image ? info.input_shape[1] : 1;
+  info.width = image ? info.input_shape[2] : info.input_shape[0];
+  info.classes = desc.classes();
+  info.input_quantizer = desc.input.quantizer;
+  info.normalize = desc.input.normalize;
+  p.input = InputStage(desc);
+  for (size_t i = 0; i < desc.layers.size(); ++i) {
+    const format::LayerDesc& l = desc.layers[i];
+    LayerPlan d = plan_layer(l, i == 0 && p.input.patches(), "layer " + std::to_string(i));
+    info.binary_macs += l.macs();
+    info.layers.push_back(describe(d));
+    p.layers.push_back(std::move(d));
+  }
+  p.latency_mode = std::none_of(p.layers.begin(), p.layers.end(), [](const LayerPlan& d) { return d.conv; });
+  p.max_words = p.input.codes().planes() * p.input.words();
+  for (const LayerPlan& d : p.layers) {
+    if (d.fused && d.pool) p.max_bits = std::max(p.max_bits, d.oh * d.ow * kernels::packed_words(d.out));
+    p.max_acc = std::max(p.max_acc, d.oh * d.ow * d.out);
+    if (d.im2col())
+      p.max_patch = std::max(p.max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
+    if (!d.scores) p.max_words = std::max(p.max_words, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
+  }
+  return p;
+}
+
+}  // namespace lowbit::runtime

@@ -1,0 +1,74 @@
+// The runtime's plan of a model: everything decided once at load from the validated IR
+// (format::ModelDesc), so that running is only kernel calls. Per layer: its geometry, the
+// GEMM implementation chosen for it (gemm.hpp, packing its weights), the padding fix, the
+// thresholds scaled to that GEMM's accumulators (or fused into it), and the score map.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lowbit/format/model_desc.hpp"
+#include "lowbit/runtime/engine.hpp"
+#include "lowbit/runtime/gemm.hpp"
+#include "lowbit/runtime/input_stage.hpp"
+
+namespace lowbit::runtime {
+
+// One weighted layer: acc = GEMM, [padding fix], [max pooling of acc], then thresholds into
+// the next layer's codes or the float score map. Activations are maps (h, w, c): per image
+// h*w pixels of packed_words(c) words, per plane.
+struct LayerPlan {
+  bool conv = false;
+  int64_t h = 1, w = 1, c = 0;         // input map
+  int64_t kh = 1, kw = 1, stride = 1;  // conv window
+  int64_t pad_h = 0, pad_w = 0;
+  int pad_value = 0;                   // what padded taps read: 0, or -1/+1 on +-1 codes
+  int64_t oh = 1, ow = 1;              // conv output (before pooling)
+  int64_t pool = 0, pool_stride = 0;   // max pooling of the accumulators (0 = none)
+  int64_t ph = 1, pw = 1;              // output map after pooling
+  int64_t in = 0, out = 0;             // K and output channels
+  format::CodeFormat input, output;
+  std::unique_ptr<GemmImpl> gemm;
+  int shift = 0;                       // accumulators are 2^shift x the IR's (gemm.hpp)
+  // Padded taps read code 0 (-1 for +-1 codes; im2col and the input stage pad with it): a
+  // +-1 layer padding with 0 or +1 adds pad_fix[p * out + o] = (pad_value + 1) * 2^shift *
+  // the sum of the weights of its padded taps to each border pixel pad_pixels[p].
+  std::vector<int32_t> pad_fix;
+  std::vector<int64_t> pad_pixels;
+  std::vector<uint8_t> negated;        // per output channel: export negated its weights
+  bool scores = false;
+  int levels = 0;
+  std::vector<int32_t> thresholds;     // out x levels, on 2^shift x the IR's accumulators
+  // One threshold, a GEMM that fuses it and no padding fix: the GEMM writes the output bits
+  // (thresholds padded to its tiles); pooling then ORs bits.
+  bool fused = false;
+  std::vector<int32_t> fused_thresholds;
+  std::vector<float> scale, bias, bn_mean, bn_scale, bn_shift;  // scale / 2^shift
+
+  // Reads im2col patches of packed bits (a convolution not on byte codes).
+  bool im2col() const { return conv && !gemm->reads_codes(); }
+};
+
+struct Plan {
+  ModelInfo info;
+  InputStage input;
+  std::vector<LayerPlan> layers;
+  // Batch-1 latency mode (threads share each layer's output channels) for dense networks
+  // only: a convolutional network's steps between GEMMs (patches, pooling, k-bit
+  // thresholds) stay on one thread, and its many small layers cost more in barriers than
+  // the split gains (measured: CNV W1A1 batch 1, 72 vs 74 us; W1A2 251 vs 156 us).
+  bool latency_mode = true;
+  // Per-image buffer sizes (elements) for the executor's workspaces.
+  int64_t max_words = 0;  // activation words (all planes)
+  int64_t max_acc = 0;    // int32 accumulators
+  int64_t max_patch = 0;  // im2col words (all planes)
+  int64_t max_bits = 0;   // a fused layer's output words before pooling
+};
+
+// The plan of a validated description (format::read_model_desc). Throws lowbit::Error
+// naming the layer ("layer 2: ...") when a buffer would be too large or no GEMM
+// implementation takes a layer.
+Plan make_plan(const format::ModelDesc& desc);
+
+}  // namespace lowbit::runtime
