@@ -268,7 +268,8 @@ TEST(Hardening, DeployabilityIsSaidUpFront) {
       {"--model tfc --weights binary --acts int:8 --input-bits 8", "Deployable: yes"},
       {"--model lfc --weights binary --acts binary", "--input-bits 8"},  // a float first layer
       {"--model lfc --input-bits 8", "no weight quantizer"},
-      {"--model tfc --weights int:4 --acts binary --input-bits 8", "zero point"},
+      {"--model tfc --weights int:4 --acts binary --input-bits 8", "Deployable: yes"},  // zero points (issue 11)
+      {"--model tfc --weights int:4 --acts int:4 --input-bits 8", "Deployable: yes"},
       {"--model lfc --weights int:8:signed --acts binary --input-bits 8", "2^24"},
       {"--model lfc --weights addnet:2 --acts binary --input-bits 8", "2^24"},  // 784 x 92 x 255
       {"--model lfc --weights addnet:2 --acts binary --input-bits 4", "Deployable: yes"},
@@ -444,7 +445,7 @@ TEST(Hardening, TopologyFilesAreCheckedStrictly) {
       {R"({"input": [1, 28, 28], "weights": "binary", "layers": [{"type": "quant_act", "quantizer": "dorefa:8"},
           {"type": "flatten"}, {"type": "dense", "units": 16}, {"type": "batchnorm"},
           {"type": "quant_act", "quantizer": "int:8"}, {"type": "dense", "units": 10}]})",
-       "asymmetric (zero point"},
+       "Deployable: yes"},  // asymmetric int:8 codes deploy with their zero point since issue 11
   };
   for (const auto& [text, needle] : cases) {
     std::ofstream(w.path("t.json")) << text;

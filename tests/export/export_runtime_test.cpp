@@ -358,6 +358,39 @@ TEST(ExportRuntime, FloatActivationsBeforeTheQuantizerAreBitExact) {
   check_bit_exact(conv, 134);
 }
 
+// int:k with zero points (Jacob et al.): evaluation multiplies the values q - Z, the IR
+// carries activations as levels q with their zero point ("affine" codes) and weights as
+// values; the runtime adds the zero-point term -Z sum w per channel (bit-plane GEMM), folds
+// it into the bias (the first convolution's integer GEMM) and into the padding fix.
+TEST(ExportRuntime, ZeroPointCodesAreBitExact) {
+  {  // the exported description does carry zero points (and negative weight values)
+    auto model = nn::build_model(dense_net({"int:8", "int:4"}));
+    model->init(141);
+    calibrate(*model, 144);
+    const format::ModelDesc d = exporter::fold(*model, {});
+    ASSERT_EQ(d.layers.size(), 3u);
+    for (size_t l = 1; l < 3; ++l) {
+      EXPECT_FALSE(d.layers[l].input.pm1);
+      EXPECT_GT(d.layers[l].input.zero_point, 0) << "layer " << l << ": " << d.layers[l].input.str();
+    }
+    EXPECT_GT(d.layers[0].max_abs_weight(), 127);  // int:8 affine values q - Z reach beyond int8
+  }
+  check_bit_exact({"int:8", "int:4"}, 141);          // asymmetric weights and activations
+  check_bit_exact({"binary", "int:4"}, 142);         // binary weights on codes with a zero point
+  check_bit_exact({"int:4:channel", "int:3"}, 143);  // a zero point per output channel
+  NetSpec signed_input{"binary", "int:2", "int:4:signed"};  // input codes -8..7: zero point 8
+  signed_input.normalize = data::Normalize::MinusOneOne;
+  check_bit_exact(signed_input, 144);
+  for (int padding : {0, 1}) {
+    NetSpec conv{"int:4", "int:2", "int:4:signed"};  // first convolution on byte codes, then bit-planes
+    conv.normalize = data::Normalize::MinusOneOne;
+    conv.conv = true;
+    conv.padding = padding;
+    conv.image = {2, 8, 9};
+    check_bit_exact(conv, 145 + padding);
+  }
+}
+
 // Engine::run checks the images' channels, height and width against the model before it
 // reads anything: a 3-channel model fed 1-channel images read past them (SIGSEGV), other
 // mismatches gave scores from garbage.

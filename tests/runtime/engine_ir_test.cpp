@@ -1,6 +1,7 @@
 // The runtime against the IR's definition: random model descriptions (no training), packed
 // by the runtime at load, give the scores of a plain interpreter (ir_reference.hpp) bit for
-// bit: odd, even (doubled) and int8 weight codes, +-1 and k-bit codes, padding with -1, 0
+// bit: odd, even (doubled) and int8 weight codes, +-1 and k-bit codes (with and without a
+// zero point), padding with -1, 0
 // and +1, strides, pooling, thresholds at INT32_MIN/MAX, dense-first and conv-first models.
 #include <gtest/gtest.h>
 
@@ -27,7 +28,12 @@ CodeFormat random_codes(Rng& rng) {
     case 0:
     case 1: return CodeFormat::plus_minus_one();
     case 2: return CodeFormat::unsigned_bits(2);
-    default: return CodeFormat::unsigned_bits(1 + static_cast<int>(rng.below(8)));
+    default: {
+      const int bits = 1 + static_cast<int>(rng.below(8));
+      // Half of them with a zero point (int:k's affine codes: value = level - Z).
+      const int zero_point = rng.below(2) ? static_cast<int>(rng.below(uint64_t{1} << bits)) : 0;
+      return CodeFormat::unsigned_bits(bits, zero_point);
+    }
   }
 }
 

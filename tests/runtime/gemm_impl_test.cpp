@@ -30,7 +30,8 @@ LayerDesc random_dense(Rng& rng, int64_t K, int64_t M, CodeFormat input, int32_t
 
 TEST(GemmImpl, EveryImplementationGivesTheSameAccumulators) {
   Rng rng(7);
-  for (CodeFormat input : {CodeFormat::plus_minus_one(), CodeFormat::unsigned_bits(3), CodeFormat::unsigned_bits(8)})
+  for (CodeFormat input : {CodeFormat::plus_minus_one(), CodeFormat::unsigned_bits(3), CodeFormat::unsigned_bits(8),
+                            CodeFormat::unsigned_bits(3, 5), CodeFormat::unsigned_bits(8, 128)})
     for (int32_t wmax : {1, 3, 100})
       for (int64_t K : {9, 64, 130}) {
         const int64_t M = 70, m = 5;

@@ -23,13 +23,16 @@ namespace {
 using nn::json;
 
 // A quantizer's output codes as the IR carries them (format::CodeFormat), with the step
-// that turns its float values into integer codes.
+// that turns its float values into integer codes. The grid's codes are values (an int:k
+// grid with zero point Z has codes q - Z, quant::IntQuantizer::grid); the IR's levels
+// are code - code_min, with zero point -code_min.
 struct QuantCodes {
   format::CodeFormat codes;
-  int32_t code_max = 1;  // the largest code (unsigned codes); thresholds above it are never reached
+  int32_t code_min = 0;
+  int32_t max_level = 1;  // the largest level (unsigned codes); thresholds above it are never reached
   float step = 1.f;
   // Level index 0..codes.levels() of an integer code.
-  int level(int32_t code) const { return codes.pm1 ? (code > 0 ? 1 : 0) : code; }
+  int level(int32_t code) const { return codes.pm1 ? (code > 0 ? 1 : 0) : code - code_min; }
 };
 
 QuantCodes code_format(const quant::Quantizer& q, const std::string& where) {
@@ -40,12 +43,14 @@ QuantCodes code_format(const quant::Quantizer& q, const std::string& where) {
   QuantCodes f;
   f.step = g.step[0];
   if (q.spec().is_sign()) return f;
-  LOWBIT_CHECK(g.code_min == 0 && g.code_max >= 1 && g.code_max <= 255, where, ": quantizer '", q.spec().str(),
-               "' has codes ", g.code_min, "..", g.code_max,
-               "; the runtime takes +-1 or unsigned codes 0..255 (e.g. binary, dorefa:k, fixed:k,f, int:k:unsigned "
-               "or int:k after a ReLU)");
-  f.codes = format::unsigned_codes_for(g.code_max);
-  f.code_max = g.code_max;
+  LOWBIT_CHECK(g.code_min <= 0 && g.code_max >= 0 && g.code_max - g.code_min >= 1 && g.code_max - g.code_min <= 255,
+               where, ": quantizer '", q.spec().str(), "' has codes ", g.code_min, "..", g.code_max,
+               "; the runtime takes +-1 codes or at most 256 integer codes around 0 (binary, dorefa:k, fixed:k,f, "
+               "int:k with k <= 8)");
+  f.code_min = g.code_min;
+  f.max_level = g.code_max - g.code_min;
+  f.codes = format::unsigned_codes_for(f.max_level);
+  f.codes.zero_point = -g.code_min;
   return f;
 }
 
@@ -267,7 +272,7 @@ class Folder {
       d.output = out.codes;
       d.levels = out.codes.levels();
       d.thresholds.assign(static_cast<size_t>(M * d.levels), std::numeric_limits<int32_t>::max());
-      const int reached = out.codes.pm1 ? 1 : out.code_max;  // levels above never occur: INT32_MAX
+      const int reached = out.codes.pm1 ? 1 : out.max_level;  // levels above never occur: INT32_MAX
       for (int64_t c = 0; c < M; ++c) {
         const ChannelMap& m = maps[static_cast<size_t>(c)];
         auto level_of = [&](int64_t acc) {

@@ -30,6 +30,8 @@ std::string layer_where(size_t i) { return "layer " + std::to_string(i); }
 void validate_codes(const CodeFormat& c, const std::string& where) {
   LOWBIT_CHECK(c.pm1 ? c.bits == 1 : c.bits >= 1 && c.bits <= kMaxCodeBits, where, ": ", c.bits,
                "-bit codes (1..", kMaxCodeBits, ")");
+  LOWBIT_CHECK(c.pm1 ? c.zero_point == 0 : c.zero_point >= 0 && c.zero_point <= (1 << c.bits) - 1, where,
+               ": zero point ", c.zero_point, " of ", c.str(), " codes (0..2^bits - 1; none for +-1 codes)");
 }
 
 void check_finite(const std::vector<float>& v, const std::string& where, const char* what) {
@@ -157,15 +159,22 @@ void validate_contents(const LayerDesc& l, bool last, const std::string& where) 
 
 // ---- JSON <-> structs ----
 
+// Codes with a zero point are a format of their own name, so that a reader that does not
+// know zero points refuses the file ("unknown code format 'affine'") instead of reading
+// levels as values.
 json codes_json(const CodeFormat& c) {
-  return c.pm1 ? json{{"format", "pm1"}} : json{{"format", "unsigned"}, {"bits", c.bits}};
+  if (c.pm1) return json{{"format", "pm1"}};
+  if (c.zero_point) return json{{"format", "affine"}, {"bits", c.bits}, {"zero_point", c.zero_point}};
+  return json{{"format", "unsigned"}, {"bits", c.bits}};
 }
 
 CodeFormat parse_codes(const json& j, const std::string& where) {
   const std::string f = json_string(j, "format", where);
   if (f == "pm1") return CodeFormat::plus_minus_one();
-  LOWBIT_CHECK(f == "unsigned", where, ": unknown code format '", f, "' (pm1 or unsigned)");
-  return CodeFormat::unsigned_bits(static_cast<int>(json_int(j, "bits", 1, kMaxCodeBits, where)));
+  LOWBIT_CHECK(f == "unsigned" || f == "affine", where, ": unknown code format '", f, "' (pm1, unsigned or affine)");
+  const int bits = static_cast<int>(json_int(j, "bits", 1, kMaxCodeBits, where));
+  if (f == "unsigned") return CodeFormat::unsigned_bits(bits);
+  return CodeFormat::unsigned_bits(bits, static_cast<int>(json_int(j, "zero_point", 1, (1 << bits) - 1, where)));
 }
 
 class BlobWriter {

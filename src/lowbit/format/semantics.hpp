@@ -20,25 +20,34 @@ namespace lowbit::format {
 
 // How integer codes travel between layers (FINN: the datatype of a stream).
 //   pm1:  values -1/+1, one bit each; level 0 means -1, level 1 means +1 (bit 1 = +1).
-//   else: unsigned codes 0 .. 2^bits - 1, level = code = value.
+//   else: unsigned codes 0 .. 2^bits - 1 with a zero point Z (Jacob et al., CVPR 2018,
+//         eq. 1: r = S (q - Z)): level = code q, value q - Z. Z = 0 is plain unsigned
+//         codes (value = level); int:k activations with an asymmetric range have Z > 0.
 // A threshold set with `levels()` thresholds per channel produces level 0 .. levels().
 struct CodeFormat {
   bool pm1 = true;
-  int bits = 1;  // unsigned codes only: 1..8 (format/limits.hpp kMaxCodeBits)
+  int bits = 1;        // unsigned codes only: 1..8 (format/limits.hpp kMaxCodeBits)
+  int zero_point = 0;  // unsigned codes only: 0 .. 2^bits - 1
 
-  static CodeFormat plus_minus_one() { return {true, 1}; }
-  static CodeFormat unsigned_bits(int bits) { return {false, bits}; }
+  static CodeFormat plus_minus_one() { return {true, 1, 0}; }
+  static CodeFormat unsigned_bits(int bits, int zero_point = 0) { return {false, bits, zero_point}; }
   // Thresholds per channel: 1 for +-1 codes, 2^bits - 1 for unsigned codes.
   int levels() const { return pm1 ? 1 : (1 << bits) - 1; }
   // Bit-planes one value takes.
   int planes() const { return pm1 ? 1 : bits; }
-  // The integer value of a level: 2 l - 1 for +-1 codes, l otherwise.
-  int32_t value(int level) const { return pm1 ? 2 * level - 1 : level; }
+  // The integer value of a level: 2 l - 1 for +-1 codes, l - zero_point otherwise.
+  int32_t value(int level) const { return pm1 ? 2 * level - 1 : level - zero_point; }
   // The largest |value|.
-  int32_t max_abs_value() const { return pm1 ? 1 : (1 << bits) - 1; }
-  bool operator==(const CodeFormat& o) const { return pm1 == o.pm1 && (pm1 || bits == o.bits); }
-  // "+-1" or "k-bit", for messages and summaries.
-  std::string str() const { return pm1 ? "+-1" : std::to_string(bits) + "-bit"; }
+  int32_t max_abs_value() const { return pm1 ? 1 : std::max(zero_point, (1 << bits) - 1 - zero_point); }
+  bool operator==(const CodeFormat& o) const {
+    return pm1 == o.pm1 && (pm1 || (bits == o.bits && zero_point == o.zero_point));
+  }
+  // "+-1", "k-bit" or "k-bit (zero point Z)", for messages and summaries.
+  std::string str() const {
+    if (pm1) return "+-1";
+    const std::string s = std::to_string(bits) + "-bit";
+    return zero_point ? s + " (zero point " + std::to_string(zero_point) + ")" : s;
+  }
 };
 
 // The unsigned code format of codes 0..max_code: the fewest bits that hold max_code.

@@ -215,10 +215,15 @@ bool IntQuantizer::grid(Grid& out) const {
   // Before training has set its running range, an activation quantizer takes each batch's
   // own range: its codes are not a function of the value alone, so no fixed grid.
   if (role_ == Role::kActivation && ema_init_[0] == 0.f) return false;
-  Grid g{{}, params_[0].qmin, params_[0].qmax};
+  // The grid's codes are the values over the step, q - Z (Jacob et al. eq. 1: r = S (q - Z)),
+  // so a zero point shifts the code range and integer layers multiply q - Z: the zero-point
+  // terms of their eq. 7 are in the codes. Per-channel zero points: the union of the ranges.
+  Grid g{{}, INT32_MAX, INT32_MIN};
   for (const AffineParams& p : params_) {
-    if (p.zero_point != 0 || !(p.scale > 0.f) || !std::isfinite(p.scale)) return false;
+    if (!(p.scale > 0.f) || !std::isfinite(p.scale)) return false;
     g.step.push_back(p.scale);
+    g.code_min = std::min(g.code_min, p.qmin - p.zero_point);
+    g.code_max = std::max(g.code_max, p.qmax - p.zero_point);
   }
   out = std::move(g);
   return true;
@@ -230,11 +235,6 @@ std::string IntQuantizer::no_grid_reason() const {
   if (role_ == Role::kActivation && ema_init_[0] == 0.f)
     return cat("'", q, "' has no calibrated range yet: activation ranges are running averages that training sets "
                "(untrained, each batch uses its own range)");
-  for (const AffineParams& p : params_)
-    if (p.zero_point != 0)
-      return cat("'", q, "' is asymmetric (zero point ", p.zero_point, "): its codes are not proportional to the "
-                 "values, so integer layers would need a zero-point correction the runtime does not make; use '", q,
-                 ":signed' (symmetric, zero point 0)", role_ == Role::kActivation ? " or ':unsigned' after a ReLU" : "");
   return cat("'", q, "' has a scale that is not positive and finite");
 }
 

@@ -65,7 +65,8 @@ class IntQuantizer : public Quantizer {
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& dy, Tensor& dx) override;
   std::vector<std::pair<std::string, Tensor*>> buffers() override;
-  // codes q - Z in [qmin - Z, qmax - Z], step S per group; false when some Z != 0.
+  // codes q - Z in [min(qmin - Z), max(qmax - Z)] over the groups, step S per group; false
+  // before an activation range is calibrated or for a scale that is not positive and finite.
   bool grid(Grid& out) const override;
   std::string no_grid_reason() const override;
   // Scales of the last forward: one per output channel (:channel) or one.

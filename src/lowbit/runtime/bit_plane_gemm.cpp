@@ -57,6 +57,14 @@ class BitPlaneGemm final : public GemmImpl {
           if ((u >> j) & 1u) set(shift_ + j, r, b);
       }
     for (int j = 0; j < planes; ++j) planes_.emplace_back(bits.data() + j * M * words, M, words);
+    // Codes with a zero point Z: the planes give sum w code, the values are code - Z, so
+    // each channel adds -Z 2^shift sum_k w (the zero-point term of Jacob et al. eq. 7).
+    if (!l.input.pm1 && l.input.zero_point) {
+      offset_.assign(static_cast<size_t>(M), 0);
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t k = 0; k < K; ++k)
+          offset_[static_cast<size_t>(r)] -= l.input.zero_point * l.weight(r, k) * (1 << shift_);
+    }
   }
 
   std::string describe() const override {
@@ -73,10 +81,15 @@ class BitPlaneGemm final : public GemmImpl {
       else
         kernels::bgemm_planes(rows, k_, input_bits_, a.bits, planes_[j], coef_[j], add, acc, ldc, j0, j1);
     }
+    if (!offset_.empty())
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t o = j0; o < j1; ++o) acc[i * ldc + o] += offset_[static_cast<size_t>(o)];
   }
-  // One weight plane with coefficient 1 (binary weights): the kernel thresholds itself.
+  // One weight plane with coefficient 1 (binary weights) and no zero-point term: the
+  // kernel thresholds itself.
   int64_t fused_threshold_size() const override {
-    return planes_.size() == 1 && coef_[0] == 1 ? planes_[0].blocks() * kernels::BinaryMatrix::kBlock : 0;
+    return planes_.size() == 1 && coef_[0] == 1 && offset_.empty() ? planes_[0].blocks() * kernels::BinaryMatrix::kBlock
+                                                                   : 0;
   }
   void accumulate_threshold(int64_t rows, const GemmInput& a, const int32_t* thr, uint64_t* bits, int64_t j0,
                             int64_t j1) const override {
@@ -89,6 +102,7 @@ class BitPlaneGemm final : public GemmImpl {
   int input_bits_ = 0;  // 0: +-1 rows; else unsigned code planes
   std::vector<kernels::BinaryMatrix> planes_;
   std::vector<int32_t> coef_;
+  std::vector<int32_t> offset_;  // per channel: the zero-point term (empty when none)
 };
 
 }  // namespace

@@ -13,16 +13,18 @@ namespace {
 class IntCodeGemm final : public GemmImpl {
  public:
   explicit IntCodeGemm(const GemmProblem& p) : k_(p.layer->in_fan()) {
-    // Weights v = 2^shift w. A +-1 input (code 0/1 for -1/+1) is 2 code - 1, so its sum is
-    // 2 (code . v) - sum_t v: twice the weights and that bias.
+    // Weights v = 2^shift w on values a code + b of the byte codes: +-1 codes (0/1 for
+    // -1/+1) are 2 code - 1, codes with zero point Z are code - Z. So the sum is
+    // a (code . v) + b sum_t v: weights a v and that bias.
     const format::LayerDesc& l = *p.layer;
     const int64_t M = l.out, K = k_;
+    const int32_t a = l.input.pm1 ? 2 : 1, b = l.input.value(0);
     std::vector<int32_t> iw(static_cast<size_t>(M * K), 0), bias(static_cast<size_t>(M), 0);
     for (int64_t o = 0; o < M; ++o)
       for (int64_t t = 0; t < K; ++t) {
         const int32_t v = l.weight(o, t) * (1 << p.shift);
-        iw[static_cast<size_t>(o * K + t)] = l.input.pm1 ? 2 * v : v;
-        if (l.input.pm1) bias[static_cast<size_t>(o)] -= v;
+        iw[static_cast<size_t>(o * K + t)] = a * v;
+        bias[static_cast<size_t>(o)] += b * v;
       }
     w_ = kernels::IntMatrix(iw.data(), bias.data(), M, K);
   }

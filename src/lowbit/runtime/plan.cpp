@@ -35,10 +35,12 @@ int32_t shifted_threshold(int32_t t, int shift) {
   return static_cast<int32_t>(std::clamp<int64_t>(int64_t{t} * (int64_t{1} << shift), INT32_MIN + 1, INT32_MAX - 1));
 }
 
-// The padding fix of a +-1 convolution whose padded taps read pad_value instead of the -1
-// its patches hold (LayerPlan::pad_fix).
+// The padding fix of a convolution whose padded taps read pad_value instead of the value
+// of level 0 its patches hold (-1 for +-1 codes, -Z for codes with a zero point Z;
+// LayerPlan::pad_fix).
 void plan_padding_fix(const format::LayerDesc& l, LayerPlan& d) {
-  if (!d.conv || !(d.pad_h || d.pad_w) || !d.input.pm1 || d.pad_value == -1) return;
+  const int32_t fix_per_weight = d.pad_value - d.input.value(0);
+  if (!d.conv || !(d.pad_h || d.pad_w) || fix_per_weight == 0) return;
   const int64_t taps = d.kh * d.kw, M = d.out, K = d.in;
   std::vector<int32_t> tap_sum(static_cast<size_t>(M * taps), 0);  // [o][tap]: summed over channels
   for (int64_t o = 0; o < M; ++o)
@@ -53,7 +55,7 @@ void plan_padding_fix(const format::LayerDesc& l, LayerPlan& d) {
           if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
           border = true;
           for (int64_t o = 0; o < M; ++o)
-            fix[static_cast<size_t>(o)] += (d.pad_value + 1) * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
+            fix[static_cast<size_t>(o)] += fix_per_weight * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
         }
       if (!border) continue;
       d.pad_pixels.push_back(y * d.ow + x);

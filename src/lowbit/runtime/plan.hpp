@@ -31,9 +31,10 @@ struct LayerPlan {
   format::CodeFormat input, output;
   std::unique_ptr<GemmImpl> gemm;
   int shift = 0;                       // accumulators are 2^shift x the IR's (gemm.hpp)
-  // Padded taps read code 0 (-1 for +-1 codes; im2col and the input stage pad with it): a
-  // +-1 layer padding with 0 or +1 adds pad_fix[p * out + o] = (pad_value + 1) * 2^shift *
-  // the sum of the weights of its padded taps to each border pixel pad_pixels[p].
+  // Padded taps read level 0 (im2col and the input stage pad with it), of value v0 = -1 for
+  // +-1 codes and -Z for codes with zero point Z: a layer padding with another value adds
+  // pad_fix[p * out + o] = (pad_value - v0) * 2^shift * the sum of the weights of its
+  // padded taps to each border pixel pad_pixels[p].
   std::vector<int32_t> pad_fix;
   std::vector<int64_t> pad_pixels;
   std::vector<uint8_t> negated;        // per output channel: export negated its weights
