@@ -270,9 +270,11 @@ TEST(Hardening, DeployabilityIsSaidUpFront) {
       {"--model lfc --input-bits 8", "no weight quantizer"},
       {"--model tfc --weights int:4 --acts binary --input-bits 8", "Deployable: yes"},  // zero points (issue 11)
       {"--model tfc --weights int:4 --acts int:4 --input-bits 8", "Deployable: yes"},
-      {"--model lfc --weights int:8:signed --acts binary --input-bits 8", "2^24"},
-      {"--model lfc --weights addnet:2 --acts binary --input-bits 8", "2^24"},  // 784 x 92 x 255
+      // Products past 2^24 evaluate exactly in double (issue 11), so they deploy.
+      {"--model lfc --weights int:8:signed --acts binary --input-bits 8", "Deployable: yes"},
+      {"--model lfc --weights addnet:2 --acts binary --input-bits 8", "Deployable: yes"},  // 784 x 92 x 255
       {"--model lfc --weights addnet:2 --acts binary --input-bits 4", "Deployable: yes"},
+      {"--model tfc --weights int:12:signed --acts binary --input-bits 8", "+-255"},  // the IR's code bound
       {"--model cnv --weights syq:binary:row --acts binary --input-bits 8", "syq:binary:layer"},
   };
   for (const auto& [flags, needle] : cases) {

@@ -391,6 +391,33 @@ TEST(ExportRuntime, ZeroPointCodesAreBitExact) {
   }
 }
 
+// 8-bit integer-only networks (int8-range weights on 8-bit codes, Jacob et al.): products
+// of codes beyond 2^24, which training evaluates exactly in double (gemm_integers), and the
+// runtime's int32 accumulators rounded to float the same way.
+TEST(ExportRuntime, WideIntegerProductsAreBitExact) {
+  NetSpec s{"int:8", "int:8"};
+  s.image = {1, 24, 24};  // K = 576 on 8-bit input: 576 * 255 * 255 > 2^24
+  s.hidden = {1500, 70};  // K = 1500 on int:8 codes (about -128..127 on both sides)
+  {
+    auto model = nn::build_model(dense_net(s));
+    model->init(151);
+    calibrate(*model, 154);
+    Tensor x({2, 1, 24, 24});
+    for (float& v : x) v = 0.5f;
+    model->forward(x, Context{false, nullptr});
+    int wide = 0;
+    for (nn::Layer* l : model->leaf_layers())
+      if (auto* d = dynamic_cast<nn::WeightedLayer*>(l)) wide += d->quant().last_exact() && d->quant().wide();
+    EXPECT_GE(wide, 2) << "the test no longer reaches products beyond 2^24";
+  }
+  check_bit_exact(s, 151);
+  NetSpec relu{"int:8:signed:channel", "int:8:unsigned"};  // symmetric per-channel weights after a ReLU
+  relu.float_act = "relu";
+  relu.image = {1, 24, 24};
+  relu.hidden = {1500, 70};
+  check_bit_exact(relu, 152);
+}
+
 // Engine::run checks the images' channels, height and width against the model before it
 // reads anything: a 3-channel model fed 1-channel images read past them (SIGSEGV), other
 // mismatches gave scores from garbage.

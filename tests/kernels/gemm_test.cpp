@@ -42,5 +42,33 @@ TEST(Gemm, BetaZeroIgnoresGarbageInC) {
   EXPECT_FLOAT_EQ(C[0], 11.f);
 }
 
+// Integer products beyond 2^24 (int8-range codes times 8-bit codes, K in the hundreds):
+// gemm_integers equals int64 accumulation rounded once to float, bit for bit, for every
+// transpose and padded strides; a float GEMM of the same integers is not exact there.
+TEST(Gemm, IntegerProductsAreExactBeyondTwoToThe24) {
+  Rng rng(17);
+  const int64_t sizes[][3] = {{1, 1, 1}, {3, 70, 600}, {33, 5, 1025}, {8, 8, 0}};
+  bool float_inexact = false;
+  for (auto& s : sizes) {
+    const int64_t M = s[0], N = s[1], K = s[2];
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+        std::vector<float> A(static_cast<size_t>((ta ? K : M) * lda + 1)), B(static_cast<size_t>((tb ? N : K) * ldb + 1));
+        // Weight values of one sign per case (so sums do grow past 2^24), both signs over the cases.
+        const float sign = tb ? -1.f : 1.f;
+        for (float& v : A) v = sign * static_cast<float>(155 + rng.below(101));
+        for (float& v : B) v = static_cast<float>(rng.below(256));                              // 8-bit codes
+        std::vector<float> C0(static_cast<size_t>(M * ldc), -1.f), C1 = C0, C2 = C0;
+        gemm_integers(Trans(ta), Trans(tb), M, N, K, A.data(), lda, B.data(), ldb, C0.data(), ldc);
+        gemm_integers_ref(Trans(ta), Trans(tb), M, N, K, A.data(), lda, B.data(), ldb, C1.data(), ldc);
+        ASSERT_EQ(C0, C1) << "M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb;
+        gemm(Trans(ta), Trans(tb), M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C2.data(), ldc);
+        float_inexact = float_inexact || C2 != C1;
+      }
+  }
+  EXPECT_TRUE(float_inexact) << "the sizes no longer reach the range where float GEMMs round";
+}
+
 }  // namespace
 }  // namespace lowbit::kernels

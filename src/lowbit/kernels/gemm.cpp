@@ -3,6 +3,8 @@
 #include <cblas.h>
 
 #include <climits>
+#include <cmath>
+#include <vector>
 
 #include "lowbit/core/error.hpp"
 
@@ -38,6 +40,49 @@ void gemm_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, 
       c = static_cast<float>(alpha * acc + (beta == 0.f ? 0.0 : static_cast<double>(beta) * c));
     }
   }
+}
+
+namespace {
+
+// op(X) of rows x cols, row-major with stride ld, copied to double (row-major, packed).
+void to_double(Trans t, int64_t rows, int64_t cols, const float* X, int64_t ld, std::vector<double>& out) {
+  out.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      out[static_cast<size_t>(r * cols + c)] = t == Trans::Yes ? X[c * ld + r] : X[r * ld + c];
+}
+
+}  // namespace
+
+void gemm_integers(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                   int64_t ldb, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  LOWBIT_CHECK(M < INT_MAX && N < INT_MAX && K < INT_MAX, "gemm_integers: dimensions exceed BLAS int range (M=", M,
+               " N=", N, " K=", K, ")");
+  thread_local std::vector<double> a, b, c;
+  to_double(ta, M, K, A, lda, a);
+  to_double(tb, K, N, B, ldb, b);
+  c.assign(static_cast<size_t>(M * N), 0.0);
+  if (K > 0)
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
+                static_cast<int>(K), 1.0, a.data(), static_cast<int>(K), b.data(), static_cast<int>(N), 0.0, c.data(),
+                static_cast<int>(N));
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = static_cast<float>(c[static_cast<size_t>(i * N + j)]);
+}
+
+void gemm_integers_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                       const float* B, int64_t ldb, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      int64_t acc = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const float x = ta == Trans::Yes ? A[k * lda + i] : A[i * lda + k];
+        const float y = tb == Trans::Yes ? B[j * ldb + k] : B[k * ldb + j];
+        acc += static_cast<int64_t>(x) * static_cast<int64_t>(y);
+      }
+      C[i * ldc + j] = static_cast<float>(acc);
+    }
 }
 
 }  // namespace lowbit::kernels

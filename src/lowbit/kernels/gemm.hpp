@@ -1,6 +1,7 @@
 // The one place that talks to BLAS. Row-major C = alpha * op(A) * op(B) + beta * C,
 // with op(X) = X or X^T. Every matrix product in training goes through gemm().
 // gemm_ref is the plain scalar specification (double accumulation) used by tests.
+// gemm_integers: exact products of integer-valued matrices (below).
 #pragma once
 #include <cstdint>
 
@@ -14,5 +15,18 @@ void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, cons
 
 void gemm_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
               int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// Exact products of integers: A and B hold integer values (as floats) and every partial
+// sum of op(A) * op(B) is an integer of magnitude below 2^53, so the product computed in
+// double (BLAS dgemm, any summation order) is the exact integer, and C = that integer
+// rounded once to float (round to nearest even). Training's exact evaluation uses it for
+// layers whose dot products of codes reach 2^24, beyond which float accumulation is no
+// longer exact (docs/DEPLOYMENT.md); the runtime's int32 accumulators converted to float
+// round the same way. Converts into thread-local double buffers (grown, not shrunk).
+void gemm_integers(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                   int64_t ldb, float* C, int64_t ldc);
+// Scalar twin: int64 accumulation of the same integers.
+void gemm_integers_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                       const float* B, int64_t ldb, float* C, int64_t ldc);
 
 }  // namespace lowbit::kernels

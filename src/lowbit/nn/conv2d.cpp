@@ -190,6 +190,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const bool exact = !ctx.training && pad_on_grid && quant_.to_codes(*xin, *w, in_ * kh_ * kw_);
   if (exact) xin = &quant_.input_codes(), w = &quant_.weight_codes();
   else pad = pad_value_;
+  const bool wide = exact && quant_.wide();  // products of codes reach 2^24: exact in double
   const float* wp = w->data();
   const float* bp = has_bias_ && !exact ? bias_.value.data() : nullptr;
   const float* xp = xin->data();
@@ -208,9 +209,15 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
         float* yn = yp + s * out_img;
         if (bp)
           for (int64_t o = 0; o < out_; ++o) std::fill(yn + o * g.p, yn + (o + 1) * g.p, bp[o]);
-        gemm(Trans::No, Trans::No, out_, g.p, g.k, 1.f, wp, g.k, B, ldb, bp ? 1.f : 0.f, yn, g.p);
+        if (wide)
+          kernels::gemm_integers(Trans::No, Trans::No, out_, g.p, g.k, wp, g.k, B, ldb, yn, g.p);
+        else
+          gemm(Trans::No, Trans::No, out_, g.p, g.k, 1.f, wp, g.k, B, ldb, bp ? 1.f : 0.f, yn, g.p);
       } else {
-        gemm(Trans::No, Trans::No, out_, cnt * g.p, g.k, 1.f, wp, g.k, B, ldb, 0.f, yb, gp);
+        if (wide)
+          kernels::gemm_integers(Trans::No, Trans::No, out_, cnt * g.p, g.k, wp, g.k, B, ldb, yb, gp);
+        else
+          gemm(Trans::No, Trans::No, out_, cnt * g.p, g.k, 1.f, wp, g.k, B, ldb, 0.f, yb, gp);
         for (int64_t i = 0; i < cnt; ++i) {
           float* yn = yp + (s + i) * out_img;
           for (int64_t o = 0; o < out_; ++o) {

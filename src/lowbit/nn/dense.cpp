@@ -52,7 +52,11 @@ void Dense::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const Tensor* w = &quant_.weights(weight_, ctx);
   if (!ctx.training && quant_.to_codes(*xin, *w, in_)) {
     // Exact evaluation: integer codes, then one scale per output (LayerQuantizers).
-    product(quant_.input_codes(), quant_.weight_codes(), n, nullptr, y);
+    if (quant_.wide())
+      kernels::gemm_integers(Trans::No, Trans::Yes, n, out_, in_, quant_.input_codes().data(), in_,
+                             quant_.weight_codes().data(), in_, y.data(), out_);
+    else
+      product(quant_.input_codes(), quant_.weight_codes(), n, nullptr, y);
     quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
     return;
   }

@@ -117,12 +117,13 @@ std::string LayerQuantizers::exact_problem(const Tensor& w_used, int64_t k, quan
   if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels))
     return "its weight quantizer '" + weight_q_->spec().str() + "' has " + std::to_string(wg.step.size()) +
            " scales for " + std::to_string(channels) + " output channels (one per channel at most)";
-  // Every partial sum of the GEMM must be an exactly representable integer.
+  // Every partial sum of the GEMM must be an exactly representable integer: in float
+  // below 2^24, beyond it in double (kernels::gemm_integers) below 2^53.
   const double bound = static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code();
-  if (bound >= 16777216.0)
+  if (bound >= kExactDoubleBound)
     return cat("a dot product of ", k, " codes of up to ", wg.max_abs_code(), " (weights '", weight_q_->spec().str(),
                "') times ", xg.max_abs_code(), " (inputs '", xs->spec().str(), "') reaches ", bound,
-               ", beyond 2^24 = 16777216, the largest range float computes exactly; use fewer weight or input bits");
+               ", beyond 2^53, the largest range double computes exactly; use fewer weight or input bits");
   return "";
 }
 
@@ -148,6 +149,7 @@ bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64
   w_values_ = values_to_codes(w_used, wstep, wc_);
   out_scale_.resize(static_cast<size_t>(channels));
   for (size_t c = 0; c < out_scale_.size(); ++c) out_scale_[c] = wstep[c] * xg.step[0];
+  wide_ = static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code() >= kExactFloatBound;
   last_exact_ = true;
   return true;
 }

@@ -48,10 +48,14 @@ class LayerQuantizers {
   // Exact evaluation (docs/DEPLOYMENT.md). When the weights and the input are both on
   // integer grids (quant::Grid) -- the input's grid comes from the input quantizer or,
   // without one, from the quantizer upstream that the model wired in with
-  // set_input_grid_source -- and every dot product of codes stays below 2^24 in magnitude,
-  // evaluation multiplies the integer codes (exact in float, whatever the summation order
-  // of the GEMM) and scales each output channel once: y = acc * (w_step[c] * x_step) + b.
-  // This is the arithmetic the deployment runtime reproduces bit for bit.
+  // set_input_grid_source -- evaluation multiplies the integer codes and scales each output
+  // channel once: y = float(acc) * (w_step[c] * x_step) + b. acc is exact whatever the
+  // summation order: in float while every dot product of codes stays below 2^24 in
+  // magnitude, else (wide()) through kernels::gemm_integers, in double, below 2^53; either
+  // way float(acc) is the exact integer rounded once. This is the arithmetic the
+  // deployment runtime reproduces bit for bit.
+  static constexpr double kExactFloatBound = 16777216.0;          // 2^24
+  static constexpr double kExactDoubleBound = 9007199254740992.0;  // 2^53
   void set_input_grid_source(const quant::Quantizer* q) { input_source_ = q; }
   const quant::Quantizer* input_grid_source() const { return input_q_ ? input_q_.get() : input_source_; }
   // After weights() and input() of an evaluation forward: converts them to codes (held
@@ -65,9 +69,11 @@ class LayerQuantizers {
   // success, else why the exact path does not apply (inexact_reason()'s words).
   std::string exact_form(const Param& w, int64_t k, Tensor& codes, std::vector<float>& out_scale);
   bool last_exact() const { return last_exact_; }  // the last to_codes() succeeded
+  // The last to_codes()' products reach 2^24: the layer multiplies with gemm_integers.
+  bool wide() const { return wide_; }
   // Why the last to_codes() failed, in words naming the quantizer and what to change
-  // ("its weights: 'int:4' is asymmetric (zero point 7)...", the 2^24 bound with its
-  // numbers); "" after a success.
+  // ("its weights: float (no weight quantizer)...", the 2^53 bound with its numbers); ""
+  // after a success.
   const std::string& inexact_reason() const { return inexact_reason_; }
   // For a layer that cannot take the exact path for a reason of its own (a pad value off
   // the grid): last_exact() false, with that reason.
@@ -99,6 +105,7 @@ class LayerQuantizers {
   const Tensor* w_values_ = nullptr;
   std::vector<float> out_scale_;
   bool last_exact_ = false;
+  bool wide_ = false;
   std::string inexact_reason_;
   // "" when weights `w_used` (out x ...) with dot products of length k take the exact path,
   // the grids filled in; else why not.
