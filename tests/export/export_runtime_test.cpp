@@ -238,6 +238,27 @@ TEST(ExportRuntime, ExportIsAFunctionOfTheModelAlone) {
     EXPECT_NE(exporter::lbm_bytes(*model, {}), first);  // ...another export, without any forward
   }
 }
+// A model in the state a checkpoint restores (parameters and buffers, no forward pass
+// since) exports the same file as the model that trained: int:k activation quantizers
+// answer their grid from their running range, not from a cache of the last forward
+// (`lowbit export` of an int:8 checkpoint failed with "has not quantized anything yet").
+TEST(ExportRuntime, ExportOfARestoredModelNeedsNoForward) {
+  for (const json& topo : {dense_net({"int:8", "int:4"}), dense_net({"binary", "int:3:unsigned"})}) {
+    auto trained = nn::build_model(topo);
+    trained->init(5);
+    calibrate(*trained, 6);
+    randomize_batchnorms(*trained, 7);
+    auto restored = nn::build_model(topo);
+    auto from_p = trained->named_params(), to_p = restored->named_params();
+    auto from_b = trained->named_buffers(), to_b = restored->named_buffers();
+    ASSERT_EQ(from_p.size(), to_p.size());
+    ASSERT_EQ(from_b.size(), to_b.size());
+    for (size_t i = 0; i < from_p.size(); ++i) to_p[i].param->value = from_p[i].param->value;
+    for (size_t i = 0; i < from_b.size(); ++i) *to_b[i].tensor = *from_b[i].tensor;
+    EXPECT_EQ(exporter::lbm_bytes(*restored, {}), exporter::lbm_bytes(*trained, {})) << topo.dump();
+  }
+}
+
 TEST(ExportRuntime, FewBitInputsAndOtherSizes) {
   NetSpec s{"binary", "binary", "dorefa:3"};
   s.hidden = {1, 129};
@@ -374,6 +395,11 @@ TEST(ExportRuntime, ZeroPointCodesAreBitExact) {
       EXPECT_GT(d.layers[l].input.zero_point, 0) << "layer " << l << ": " << d.layers[l].input.str();
     }
     EXPECT_GT(d.layers[0].max_abs_weight(), 127);  // int:8 affine values q - Z reach beyond int8
+    // The 4-bit hidden codes times int:8's weight planes: the runtime passes them as bytes to
+    // the integer GEMM (plan.cpp's wants_byte_codes), so the bit-exact checks below cover it.
+    const runtime::Engine e = runtime::Engine::from_bytes(format::model_desc_bytes(d), "zero-point model");
+    EXPECT_NE(e.info().layers[0].find("byte output"), std::string::npos) << e.info().layers[0];
+    EXPECT_NE(e.info().layers[1].find("integer weights on byte codes"), std::string::npos) << e.info().layers[1];
   }
   check_bit_exact({"int:8", "int:4"}, 141);          // asymmetric weights and activations
   check_bit_exact({"binary", "int:4"}, 142);         // binary weights on codes with a zero point

@@ -1,7 +1,7 @@
 // The runtime's GEMM implementations (runtime/gemm.hpp): choose_gemm takes the first that
 // accepts, each declines with its reason, and every implementation that accepts a layer
-// computes the same accumulators, 2^shift times the IR's sum W x (a plain loop here), so
-// thresholds do not depend on which one runs.
+// computes the IR's sums W x (a plain loop here) times 2^shift(), its own shift, which the
+// plan applies to the layer's thresholds.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -36,7 +36,6 @@ TEST(GemmImpl, EveryImplementationGivesTheSameAccumulators) {
       for (int64_t K : {9, 64, 130}) {
         const int64_t M = 70, m = 5;
         LayerDesc l = random_dense(rng, K, M, input, wmax);
-        const int shift = runtime::weight_shift(l.weights);
         // Random input levels: byte rows for the integer GEMM, packed planes for the bit GEMM.
         std::vector<uint8_t> codes(static_cast<size_t>(m * K));
         for (uint8_t& c : codes) c = static_cast<uint8_t>(rng.below(static_cast<uint64_t>(input.levels()) + 1));
@@ -52,15 +51,18 @@ TEST(GemmImpl, EveryImplementationGivesTheSameAccumulators) {
           for (int64_t o = 0; o < M; ++o) {
             int64_t s = 0;
             for (int64_t k = 0; k < K; ++k) s += int64_t{l.weight(o, k)} * input.value(codes[static_cast<size_t>(i * K + k)]);
-            want[static_cast<size_t>(i * M + o)] = static_cast<int32_t>(s * (1 << shift));
+            want[static_cast<size_t>(i * M + o)] = static_cast<int32_t>(s);
           }
         const std::string at = input.str() + " inputs, |w| <= " + std::to_string(wmax) + ", K " + std::to_string(K);
         for (bool byte_codes : {true, false}) {
-          const auto impl = runtime::choose_gemm(GemmProblem{&l, "layer 0", byte_codes, shift});
+          const auto impl = runtime::choose_gemm(GemmProblem{&l, "layer 0", byte_codes});
           EXPECT_EQ(impl->reads_codes(), byte_codes) << at;
           std::vector<int32_t> acc(static_cast<size_t>(m * M), -1);
           impl->accumulate(m, GemmInput{planes.data(), codes.data()}, acc.data(), 0, M);
-          EXPECT_EQ(acc, want) << at << ", " << impl->describe();
+          std::vector<int32_t> scaled = want;  // 2^shift times the IR's sums
+          for (int32_t& v : scaled) v *= 1 << impl->shift();
+          EXPECT_EQ(acc, scaled) << at << ", " << impl->describe();
+          EXPECT_EQ(impl->shift(), byte_codes ? 0 : runtime::weight_shift(l.weights)) << at;
         }
       }
 }
@@ -69,10 +71,10 @@ TEST(GemmImpl, EachFactoryDeclinesWithAReason) {
   Rng rng(3);
   LayerDesc l = random_dense(rng, 10, 4, CodeFormat::plus_minus_one(), 1);
   std::string why;
-  EXPECT_EQ(runtime::make_int_code_gemm(GemmProblem{&l, "layer 0", false, 0}, why), nullptr);
-  EXPECT_NE(why.find("packed bits"), std::string::npos) << why;
+  EXPECT_EQ(runtime::make_int_code_gemm(GemmProblem{&l, "layer 0", false}, why), nullptr);
+  EXPECT_NE(why.find("bit-planes"), std::string::npos) << why;
   why.clear();
-  EXPECT_EQ(runtime::make_bit_plane_gemm(GemmProblem{&l, "layer 0", true, 0}, why), nullptr);
+  EXPECT_EQ(runtime::make_bit_plane_gemm(GemmProblem{&l, "layer 0", true}, why), nullptr);
   EXPECT_NE(why.find("byte codes"), std::string::npos) << why;
 }
 
@@ -81,11 +83,11 @@ TEST(GemmImpl, FusedThresholdsOnlyWhereTheKernelFusesThem) {
   LayerDesc binary = random_dense(rng, 100, 64, CodeFormat::plus_minus_one(), 1);
   for (int32_t& w : binary.weights) w = w >= 0 ? 1 : -1;
   LayerDesc ternary = random_dense(rng, 100, 64, CodeFormat::plus_minus_one(), 1);
-  EXPECT_GT(runtime::choose_gemm(GemmProblem{&binary, "layer 0", false, 0})->fused_threshold_size(), 0);
-  EXPECT_EQ(runtime::choose_gemm(GemmProblem{&ternary, "layer 0", false, runtime::weight_shift(ternary.weights)})
+  EXPECT_GT(runtime::choose_gemm(GemmProblem{&binary, "layer 0", false})->fused_threshold_size(), 0);
+  EXPECT_EQ(runtime::choose_gemm(GemmProblem{&ternary, "layer 0", false})
                 ->fused_threshold_size(),
             0);
-  EXPECT_GT(runtime::choose_gemm(GemmProblem{&ternary, "layer 0", true, 1})->fused_threshold_size(), 0);
+  EXPECT_GT(runtime::choose_gemm(GemmProblem{&ternary, "layer 0", true})->fused_threshold_size(), 0);
 }
 
 }  // namespace

@@ -112,6 +112,12 @@ void threshold_planes(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int
                       uint64_t* out);
 void threshold_planes_ref(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
                           uint64_t* out);
+// The same codes as bytes: out[i * ldo + j] = code(i, j) for j < n (bytes past n in each
+// row untouched), the layout int_gemm_codes reads (8-bit activations between layers).
+void threshold_bytes(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
+                     uint8_t* out, int64_t ldo);
+void threshold_bytes_ref(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
+                         uint8_t* out, int64_t ldo);
 
 // Integer weights for int_gemm_codes: n rows of k values in int16 range (row j = output
 // j) and an optional per-output int32 bias. Stored by tap pairs, outputs contiguous and
@@ -192,6 +198,16 @@ void im2col_bits(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t
                  uint64_t* dst, int64_t ph = 0, int64_t pw = 0);
 void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
                      const uint64_t* src, uint64_t* dst, int64_t ph = 0, int64_t pw = 0);
+
+// The same patches on a byte map (one level per byte, the runtime's layout for codes the
+// integer GEMM reads): src bytes[n][h][w][c]; dst one row of kh * kw * c bytes per output
+// pixel [(img * oh + y) * ow + x], taps (dy, dx) row-major, each its c bytes, 0 for padded
+// taps (level 0), oh = (h + 2 ph - kh) / s + 1, ow likewise: int_gemm_codes' rows
+// (lda = kh * kw * c). Same requirements as im2col_bits.
+void im2col_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint8_t* src,
+                  uint8_t* dst, int64_t ph = 0, int64_t pw = 0);
+void im2col_bytes_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
+                      const uint8_t* src, uint8_t* dst, int64_t ph = 0, int64_t pw = 0);
 
 // The Highway targets (hwy::TargetName) the bit kernels were compiled for and this CPU
 // supports, best first, and the one they dispatch to now ("AVX3_DL", "AVX2", ...).

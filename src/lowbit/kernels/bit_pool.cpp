@@ -1,4 +1,4 @@
-// maxpool_or, maxpool_i32 and im2col_bits on NHWC maps, with Highway's run-time dispatch
+// maxpool_or, maxpool_i32, im2col_bits and im2col_bytes on NHWC maps, with Highway's run-time dispatch
 // (one compile per SIMD target, see bit_gemm.cpp). All work pixel by pixel: pooling
 // combines the window's pixels, vectors across a pixel's words (or int32 values); im2col
 // copies, for each window row, its kw pixels, which are kw * cw consecutive words of the
@@ -128,6 +128,31 @@ void Im2colImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t 
       }
 }
 
+// The same patches on a byte map (one level per value, no word gaps): a window row is kw * c
+// consecutive bytes of the input, copied with memcpy (short spans: the compiler's inline
+// moves for the common sizes would need the size at compile time; these rows are long
+// enough, kw * c >= 3 * 16 in practice, for the library copy to pay).
+void Im2colBytesImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, int64_t ph,
+                     int64_t pw, const uint8_t* HWY_RESTRICT src, uint8_t* HWY_RESTRICT dst) {
+  const int64_t oh = (h + 2 * ph - kh) / s + 1, ow = (w + 2 * pw - kw) / s + 1, span = kw * c;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        uint8_t* o = dst + ((img * oh + y) * ow + x) * kh * span;
+        const int64_t x0 = x * s - pw, lo = std::max<int64_t>(0, -x0), hi = std::min<int64_t>(kw, w - x0);
+        for (int64_t dy = 0; dy < kh; ++dy, o += span) {
+          const int64_t iy = y * s + dy - ph;
+          if (iy < 0 || iy >= h || lo >= hi) {
+            std::memset(o, 0, static_cast<size_t>(span));
+            continue;
+          }
+          std::memset(o, 0, static_cast<size_t>(lo * c));
+          std::memcpy(o + lo * c, src + ((img * h + iy) * w + x0 + lo) * c, static_cast<size_t>((hi - lo) * c));
+          std::memset(o + hi * c, 0, static_cast<size_t>((kw - hi) * c));
+        }
+      }
+}
+
 }  // namespace lowbit::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -137,6 +162,7 @@ namespace lowbit::kernels {
 HWY_EXPORT(MaxpoolImpl);
 HWY_EXPORT(Im2colImpl);
 HWY_EXPORT(MaxpoolI32Impl);
+HWY_EXPORT(Im2colBytesImpl);
 
 namespace {
 void check_window(const char* what, int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
@@ -210,6 +236,29 @@ void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int
             const int64_t iy = y * s + dy - ph, ix = x * s + dx - pw;
             const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
             for (int64_t q = 0; q < cw; ++q) dst[out++] = inside ? src[((img * h + iy) * w + ix) * cw + q] : 0;
+          }
+}
+
+void im2col_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint8_t* src,
+                  uint8_t* dst, int64_t ph, int64_t pw) {
+  check_window("im2col_bytes", n, h, w, c, kh, kw, s, ph, pw);
+  if (n == 0 || c == 0) return;
+  HWY_DYNAMIC_DISPATCH(Im2colBytesImpl)(n, h, w, c, kh, kw, s, ph, pw, src, dst);
+}
+
+void im2col_bytes_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
+                      const uint8_t* src, uint8_t* dst, int64_t ph, int64_t pw) {
+  check_window("im2col_bytes_ref", n, h, w, c, kh, kw, s, ph, pw);
+  const int64_t oh = (h + 2 * ph - kh) / s + 1, ow = (w + 2 * pw - kw) / s + 1;
+  int64_t out = 0;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x)
+        for (int64_t dy = 0; dy < kh; ++dy)
+          for (int64_t dx = 0; dx < kw; ++dx) {
+            const int64_t iy = y * s + dy - ph, ix = x * s + dx - pw;
+            const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            for (int64_t q = 0; q < c; ++q) dst[out++] = inside ? src[((img * h + iy) * w + ix) * c + q] : 0;
           }
 }
 

@@ -1,4 +1,4 @@
-// threshold_planes with Highway's run-time dispatch (one compile per SIMD target, see
+// threshold_planes and threshold_bytes (one loop, two output layouts) with Highway's run-time dispatch (one compile per SIMD target, see
 // bit_gemm.cpp). Columns go 64 at a time (one output word per row and plane); with up to
 // kVecLevels levels the chunk's thresholds are transposed once to level-major on the stack
 // and every row compares whole vectors: code = levels - #{l : x < t_l}, and the bits of
@@ -41,9 +41,14 @@ HWY_INLINE uint64_t MaskBits(D d, M mask) {
   return bits;
 }
 
+// Codes into bit-planes `out`, or, when `bytes` is not null, into bytes (row i at
+// bytes + i * ldo) instead.
 void ThresholdImpl(int64_t m, int64_t n, const int32_t* HWY_RESTRICT acc, int64_t ldc, int levels,
-                   const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out) {
+                   const int32_t* HWY_RESTRICT thr, uint64_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT bytes,
+                   int64_t ldo) {
   const hn::ScalableTag<int32_t> d;
+  const hn::Rebind<uint8_t, decltype(d)> d8;
+  alignas(64) uint8_t cb[64];  // bytes: one chunk's codes of a row
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
   const int64_t words = packed_words(n), plane = m * words;
   const int bits = threshold_bits(levels);
@@ -81,7 +86,15 @@ void ThresholdImpl(int64_t m, int64_t n, const int32_t* HWY_RESTRICT acc, int64_
             const auto take = hn::AndNot(hn::Lt(xv, t), hn::Lt(idx, nlev));  // t <= x and idx < levels
             code = hn::Add(code, hn::IfThenElseZero(take, hn::Set(d, step)));
           }
+          if (bytes) {
+            hn::StoreU(hn::DemoteTo(d8, code), d8, cb + v);
+            continue;
+          }
           for (int b = 0; b < bits; ++b) pw[b] |= MaskBits(d, hn::TestBit(code, hn::Set(d, 1 << b))) << v;
+        }
+        if (bytes) {
+          std::memcpy(bytes + i * ldo + j0, cb, static_cast<size_t>(cnt));
+          continue;
         }
         for (int b = 0; b < bits; ++b) out[b * plane + i * words + wc] = pw[b] & valid;
       }
@@ -92,7 +105,7 @@ void ThresholdImpl(int64_t m, int64_t n, const int32_t* HWY_RESTRICT acc, int64_
     for (int64_t i = 0; i < m; ++i) {
       const int32_t* x = chunk_row(i);
       uint64_t pw[8] = {};
-      if (levels == 1) {
+      if (levels == 1 && !bytes) {
         uint64_t below = 0;  // x < t
         for (int64_t v = 0; v < 64; v += L)
           below |= MaskBits(d, hn::Lt(hn::LoadU(d, x + v), hn::Load(d, tt + v))) << v;
@@ -104,8 +117,16 @@ void ThresholdImpl(int64_t m, int64_t n, const int32_t* HWY_RESTRICT acc, int64_
           auto below = hn::Zero(d);  // -#{l : x < t_l}
           for (int l = 0; l < levels; ++l) below = hn::Add(below, hn::VecFromMask(d, hn::Lt(xv, hn::Load(d, tt + l * 64 + v))));
           const auto code = hn::Add(lv, below);
+          if (bytes) {
+            hn::StoreU(hn::DemoteTo(d8, code), d8, cb + v);
+            continue;
+          }
           for (int b = 0; b < bits; ++b) pw[b] |= MaskBits(d, hn::TestBit(code, hn::Set(d, 1 << b))) << v;
         }
+      }
+      if (bytes) {
+        std::memcpy(bytes + i * ldo + j0, cb, static_cast<size_t>(cnt));
+        continue;
       }
       for (int b = 0; b < bits; ++b) out[b * plane + i * words + wc] = pw[b] & valid;
     }
@@ -131,7 +152,27 @@ void threshold_planes(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int
                       uint64_t* out) {
   check_levels("threshold_planes", m, n, levels);
   if (m == 0 || n == 0) return;
-  HWY_DYNAMIC_DISPATCH(ThresholdImpl)(m, n, acc, ldc, levels, thr, out);
+  HWY_DYNAMIC_DISPATCH(ThresholdImpl)(m, n, acc, ldc, levels, thr, out, nullptr, 0);
+}
+
+void threshold_bytes(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
+                     uint8_t* out, int64_t ldo) {
+  check_levels("threshold_bytes", m, n, levels);
+  LOWBIT_CHECK(ldo >= n, "threshold_bytes: row stride ", ldo, " below ", n);
+  if (m == 0 || n == 0) return;
+  HWY_DYNAMIC_DISPATCH(ThresholdImpl)(m, n, acc, ldc, levels, thr, nullptr, out, ldo);
+}
+
+void threshold_bytes_ref(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,
+                         uint8_t* out, int64_t ldo) {
+  check_levels("threshold_bytes_ref", m, n, levels);
+  LOWBIT_CHECK(ldo >= n, "threshold_bytes_ref: row stride ", ldo, " below ", n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int code = 0;
+      for (int l = 0; l < levels; ++l) code += acc[i * ldc + j] >= thr[j * levels + l];
+      out[i * ldo + j] = static_cast<uint8_t>(code);
+    }
 }
 
 void threshold_planes_ref(int64_t m, int64_t n, const int32_t* acc, int64_t ldc, int levels, const int32_t* thr,

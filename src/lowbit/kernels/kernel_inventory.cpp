@@ -197,6 +197,35 @@ std::string check_threshold_planes(const KernelCase& c) {
   return first_diff(got, want, "planes");
 }
 
+std::string check_threshold_bytes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int levels = c.variant;
+  const int64_t m = c.m, n = c.n, ldc = n + c.pad, ldo = n + c.pad;
+  I32 thr(static_cast<size_t>(n * levels));
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t* t = thr.data() + j * levels;
+    for (int l = 0; l < levels; ++l) t[l] = random_i32(rng, -20, 20);
+    if (rng.below(4) == 0) t[0] = INT32_MIN;
+    if (rng.below(4) == 0) t[levels - 1] = INT32_MAX;
+    std::sort(t, t + levels);
+  }
+  I32 acc = random_fill<int32_t>(rng, m * ldc);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const uint64_t pick = rng.below(16);
+      acc[static_cast<size_t>(i * ldc + j)] = pick == 0   ? INT32_MIN
+                                              : pick == 1 ? INT32_MAX
+                                              : pick < 6  ? thr[static_cast<size_t>(j * levels + rng.below(levels))]
+                                                          : random_i32(rng, -25, 25);
+    }
+  const std::vector<uint8_t> start = random_fill<uint8_t>(rng, m * ldo + 8);  // bytes past n and a guard stay
+  std::vector<uint8_t> want(start), got(start);
+  threshold_bytes_ref(m, n, acc.data(), ldc, levels, thr.data(), want.data(), ldo);
+  threshold_bytes(m, n, acc.data(), ldc, levels, thr.data(), got.data(), ldo);
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "codes");
+}
+
 // Byte codes (rows of lda, the bytes past k random too), weights within +-bound with the
 // bound itself now and then, a bias every other case.
 struct IntOperands {
@@ -313,6 +342,18 @@ std::string check_im2col_bits(const KernelCase& c) {
   return first_diff(got, want, "patches");
 }
 
+std::string check_im2col_bytes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const std::vector<uint8_t> src = random_fill<uint8_t>(rng, c.m * c.h * c.w * c.n);
+  const int64_t rows = c.m * out_size(c.h, c.kh, c.ph, c.stride) * out_size(c.w, c.kw, c.pw, c.stride);
+  const std::vector<uint8_t> start = random_fill<uint8_t>(rng, rows * c.kh * c.kw * c.n + 8);
+  std::vector<uint8_t> want(start), got(start);
+  im2col_bytes_ref(c.m, c.h, c.w, c.n, c.kh, c.kw, c.stride, src.data(), want.data(), c.ph, c.pw);
+  im2col_bytes(c.m, c.h, c.w, c.n, c.kh, c.kw, c.stride, src.data(), got.data(), c.ph, c.pw);
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "patches");
+}
+
 std::string check_xnor_gemm(const KernelCase& c) {
   Rng rng(c.seed);
   const int64_t m = c.m, n = c.n, k = c.k, words = packed_words(k), ldc = n + c.pad;
@@ -403,6 +444,20 @@ const std::vector<KernelEntry>& bit_kernels() {
        .tile_m = 1,
        .tile_n = 64,
        .check = check_threshold_planes},
+      {.name = "threshold_bytes",
+       .ref = "threshold_bytes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "acc: int32 [m][ldc]; thr: int32 [n][levels], ascending per channel; out: u8 [m][ldo], bytes past n "
+                 "untouched",
+       .description = "code(i, j) = #{l : acc(i, j) >= thr[j][l]} as bytes (the integer GEMM's input layout); the "
+                      "loop of threshold_planes",
+       .shape = KernelShape::kRows,
+       .columns = ColumnRanges::kNone,
+       .variant_name = "levels",
+       .variants = {1, 2, 3, 7, 15, 16, 255},
+       .tile_m = 1,
+       .tile_n = 64,
+       .check = check_threshold_bytes},
       {.name = "int_gemm_codes",
        .ref = "int_gemm_codes_ref",
        .header = "lowbit/kernels/bit_gemm.hpp",
@@ -484,6 +539,19 @@ const std::vector<KernelEntry>& bit_kernels() {
        .variants = {0},
        .tile_n = 8 * 64,  // channels of one AVX-512 vector of words
        .check = check_im2col_bits},
+      {.name = "im2col_bytes",
+       .ref = "im2col_bytes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "src: byte NHWC map u8[m][h][w][c]; dst: one row of kh * kw * c bytes per output pixel [(img * oh + y) "
+                 "* ow + x], taps (dy, dx) row-major, 0 for padding; oh = (h + 2 ph - kh) / s + 1, ow likewise",
+       .description = "the patches of a convolution on byte codes, the rows int_gemm_codes multiplies",
+       .shape = KernelShape::kWindow,
+       .columns = ColumnRanges::kNone,
+       .padding = true,
+       .variant_name = "",
+       .variants = {0},
+       .tile_n = 64,
+       .check = check_im2col_bytes},
       {.name = "xnor_gemm",
        .ref = "xnor_gemm_ref",
        .header = "lowbit/kernels/xnor_gemm.hpp",

@@ -211,15 +211,21 @@ void IntQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
 }
 
 bool IntQuantizer::grid(Grid& out) const {
-  if (params_.empty()) return false;
   // Before training has set its running range, an activation quantizer takes each batch's
   // own range: its codes are not a function of the value alone, so no fixed grid.
   if (role_ == Role::kActivation && ema_init_[0] == 0.f) return false;
+  // A calibrated activation quantizer's evaluation parameters are a function of its EMA
+  // alone (choose_activation_params), so its grid is known without a forward pass (export
+  // reads it from a freshly loaded checkpoint); weights' come from their last forward.
+  const std::vector<AffineParams> ema_params = {
+      choose_affine_params(ema_min_[0], ema_max_[0], spec_.bits, spec_.int_mode, spec_.narrow)};
+  const std::vector<AffineParams>& params = role_ == Role::kActivation ? ema_params : params_;
+  if (params.empty()) return false;
   // The grid's codes are the values over the step, q - Z (Jacob et al. eq. 1: r = S (q - Z)),
   // so a zero point shifts the code range and integer layers multiply q - Z: the zero-point
   // terms of their eq. 7 are in the codes. Per-channel zero points: the union of the ranges.
   Grid g{{}, INT32_MAX, INT32_MIN};
-  for (const AffineParams& p : params_) {
+  for (const AffineParams& p : params) {
     if (!(p.scale > 0.f) || !std::isfinite(p.scale)) return false;
     g.step.push_back(p.scale);
     g.code_min = std::min(g.code_min, p.qmin - p.zero_point);
@@ -231,10 +237,10 @@ bool IntQuantizer::grid(Grid& out) const {
 
 std::string IntQuantizer::no_grid_reason() const {
   const std::string q = spec_.str();
-  if (params_.empty()) return cat("'", q, "' has not quantized anything yet (no forward pass)");
   if (role_ == Role::kActivation && ema_init_[0] == 0.f)
     return cat("'", q, "' has no calibrated range yet: activation ranges are running averages that training sets "
                "(untrained, each batch uses its own range)");
+  if (params_.empty()) return cat("'", q, "' has not quantized anything yet (no forward pass)");
   return cat("'", q, "' has a scale that is not positive and finite");
 }
 

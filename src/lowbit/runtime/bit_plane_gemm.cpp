@@ -14,9 +14,17 @@ namespace lowbit::runtime {
 
 namespace {
 
+// The largest |odd code| the planes hold and their count q (see the constructor).
+int odd_planes(const std::vector<int32_t>& codes, int shift) {
+  int32_t max_odd = 0;
+  for (int32_t w : codes) max_odd = std::max(max_odd, shift ? std::abs(2 * w - (w >= 0 ? 1 : -1)) : std::abs(w));
+  return std::max(1, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_odd))));
+}
+
 class BitPlaneGemm final : public GemmImpl {
  public:
-  BitPlaneGemm(const GemmProblem& p, const std::string& where) : k_(p.layer->in_fan()), shift_(p.shift) {
+  BitPlaneGemm(const GemmProblem& p, const std::string& where)
+      : k_(p.layer->in_fan()), shift_(weight_shift(p.layer->weights)) {
     const format::LayerDesc& l = *p.layer;
     input_bits_ = l.input.pm1 ? 0 : l.input.planes();
     // Weight codes as +-1 bit-planes s_j with coefficients, sum_j coef_j s_j = 2^shift w:
@@ -26,9 +34,7 @@ class BitPlaneGemm final : public GemmImpl {
     //   below, so r = 2w - s_0 is odd, |r| <= 2 max|w| - 1, and takes the q planes above
     //   (coef 1, 1, 2, ..., 2^(q-1)). Ternary: two planes.
     const int64_t M = l.out, K = k_, c = l.in_c, cw = kernels::packed_words(c);
-    int32_t max_odd = 0;
-    for (int32_t w : l.weights) max_odd = std::max(max_odd, shift_ ? std::abs(2 * w - (w >= 0 ? 1 : -1)) : std::abs(w));
-    const int q = std::max(1, static_cast<int>(std::bit_width(static_cast<uint32_t>(max_odd))));
+    const int q = odd_planes(l.weights, shift_);
     const int planes = q + shift_;
     if (shift_) coef_.push_back(1);
     for (int j = 0; j < q; ++j) coef_.push_back(1 << j);
@@ -72,6 +78,7 @@ class BitPlaneGemm final : public GemmImpl {
     return std::to_string(n) + " weight plane" + (n > 1 ? "s" : "");
   }
   bool reads_codes() const override { return false; }
+  int shift() const override { return shift_; }
   void accumulate(int64_t rows, const GemmInput& a, int32_t* acc, int64_t j0, int64_t j1) const override {
     const int64_t ldc = planes_[0].rows();
     for (size_t j = 0; j < planes_.size(); ++j) {
@@ -107,9 +114,18 @@ class BitPlaneGemm final : public GemmImpl {
 
 }  // namespace
 
+int weight_shift(const std::vector<int32_t>& codes) {
+  return std::any_of(codes.begin(), codes.end(), [](int32_t w) { return w % 2 == 0; }) ? 1 : 0;
+}
+
+int weight_planes(const std::vector<int32_t>& codes) {
+  const int shift = weight_shift(codes);
+  return odd_planes(codes, shift) + shift;
+}
+
 std::unique_ptr<GemmImpl> make_bit_plane_gemm(const GemmProblem& p, std::string& why_not) {
   if (p.byte_codes) {
-    why_not = "bit-plane GEMM: the layer reads byte codes, not packed bits";
+    why_not = "bit-plane GEMM: the layer's input arrives as byte codes";
     return nullptr;
   }
   return std::make_unique<BitPlaneGemm>(p, p.where);

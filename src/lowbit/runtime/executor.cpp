@@ -57,7 +57,11 @@ void finish_layer(const LayerPlan& d, Workspace& w, int64_t m, int32_t* acc, uin
     rows = m * d.ph * d.pw;
   }
   if (!d.scores) {
-    kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
+    if (d.output_bytes)
+      kernels::threshold_bytes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), reinterpret_cast<uint8_t*>(next),
+                               d.out);
+    else
+      kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), next);
     return;
   }
   // The score map and argmax evaluation applies (format/semantics.hpp).
@@ -84,10 +88,17 @@ void run_chunk(const Plan& plan, Workspace& w, const uint8_t* images, int64_t m,
   team.sync();
   for (size_t l = 0; l < plan.layers.size(); ++l) {
     const LayerPlan& d = plan.layers[l];
-    // GEMM operand: the input rows themselves (dense), one patch row per output pixel
-    // (im2col), or the input stage's byte code rows.
-    GemmInput a{cur, w.codes.data()};
+    // GEMM operand: the input rows themselves (dense; bit-planes or bytes), one patch row
+    // per output pixel (im2col of bits or bytes), or the input stage's byte code rows.
+    GemmInput a{cur, d.first ? w.codes.data() : reinterpret_cast<const uint8_t*>(cur)};
     const int64_t rows = d.conv ? m * d.oh * d.ow : m;
+    if (d.im2col_bytes()) {
+      if (team.lead())
+        kernels::im2col_bytes(m, d.h, d.w, d.c, d.kh, d.kw, d.stride, reinterpret_cast<const uint8_t*>(cur),
+                              w.byte_patches.data(), d.pad_h, d.pad_w);
+      team.sync();
+      a.codes = w.byte_patches.data();
+    }
     if (d.im2col()) {
       const int64_t in_plane = m * d.h * d.w * kernels::packed_words(d.c);
       const int64_t patch_plane = rows * d.kh * d.kw * kernels::packed_words(d.c);
@@ -126,6 +137,7 @@ Workspace::Workspace(const Plan& plan, int64_t chunk) {
   a.assign(n(plan.max_words), 0);
   b.assign(n(plan.max_words), 0);
   patches.assign(n(plan.max_patch), 0);
+  byte_patches.assign(n(plan.max_byte_patch), 0);
   image.assign(static_cast<size_t>(plan.input.image_bytes()), 0);
   codes.assign(static_cast<size_t>(plan.input.code_bytes(chunk)), 0);  // gaps are never written: they stay 0
   acc.assign(n(plan.max_acc), 0);

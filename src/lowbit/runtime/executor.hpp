@@ -14,8 +14,9 @@ namespace lowbit::runtime {
 // Per-thread buffers, sized once for `chunk` images of a plan.
 struct Workspace {
   Workspace(const Plan& plan, int64_t chunk);
-  std::vector<uint64_t> a, b;     // activations in bit-planes (ping-pong)
+  std::vector<uint64_t> a, b;     // activations in bit-planes or bytes (ping-pong)
   std::vector<uint64_t> patches;  // convolution patches, per plane
+  std::vector<uint8_t> byte_patches;  // convolution patches of byte codes
   std::vector<uint8_t> image;     // the input stage's padded image
   std::vector<uint8_t> codes;     // the input stage's code rows (flat codes or patch rows)
   std::vector<int32_t> acc, pooled;

@@ -10,10 +10,6 @@ void GemmImpl::accumulate_threshold(int64_t, const GemmInput&, const int32_t*, u
   fail("runtime: ", describe(), " cannot fuse thresholds (a plan that asked it to is a bug)");
 }
 
-int weight_shift(const std::vector<int32_t>& codes) {
-  return std::any_of(codes.begin(), codes.end(), [](int32_t w) { return w % 2 == 0; }) ? 1 : 0;
-}
-
 std::unique_ptr<GemmImpl> choose_gemm(const GemmProblem& p) {
   // Specialised first: the first convolution on byte codes, then the general bit-plane GEMM.
   static constexpr GemmFactory kImpls[] = {make_int_code_gemm, make_bit_plane_gemm};

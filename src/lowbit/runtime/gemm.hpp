@@ -4,10 +4,10 @@
 // primitive implementations do, so a new kernel (VNNI int8, sparse weights) is a new
 // implementation in the list, not a new flag in every loop.
 //
-// Accumulators are exact int32: acc[i][o] = 2^shift * sum_k W[o][k] * x[i][k], with W the
-// IR's weight codes (format/model_desc.hpp) and x the values of the input codes. `shift`
-// (0 or 1, chosen by the plan) is shared by every implementation of a layer so that its
-// thresholds do not depend on which one runs.
+// Accumulators are exact int32: acc[i][o] = 2^shift() * sum_k W[o][k] * x[i][k], with W
+// the IR's weight codes (format/model_desc.hpp) and x the values of the input codes; the
+// plan scales the layer's thresholds and score constants by the chosen implementation's
+// shift (the bit-plane GEMM doubles even weight codes, the integer GEMM does not).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -31,9 +31,10 @@ struct GemmInput {
 struct GemmProblem {
   const format::LayerDesc* layer = nullptr;
   std::string where;  // "layer 2", for errors
-  // The input stage hands this layer byte code rows (GemmInput::codes) instead of bits.
+  // The layer's input arrives as byte code rows (GemmInput::codes: the input stage's, or
+  // the previous layer's threshold_bytes and im2col_bytes) instead of bit-planes. The plan
+  // decides (plan.cpp, wants_byte_codes); implementations take the layout they are given.
   bool byte_codes = false;
-  int shift = 0;  // accumulators are 2^shift times the IR's
 };
 
 class GemmImpl {
@@ -43,6 +44,8 @@ class GemmImpl {
   virtual std::string describe() const = 0;
   // Reads GemmInput::codes (true) or GemmInput::bits (false).
   virtual bool reads_codes() const = 0;
+  // Accumulators are 2^shift() times the IR's.
+  virtual int shift() const { return 0; }
   // acc (rows x out, row-major): columns [j0, j1) only, so threads may split them (j0 a
   // multiple of 64).
   virtual void accumulate(int64_t rows, const GemmInput& a, int32_t* acc, int64_t j0, int64_t j1) const = 0;
@@ -67,9 +70,10 @@ std::unique_ptr<GemmImpl> make_bit_plane_gemm(const GemmProblem& p, std::string&
 // implementation's reason when none does.
 std::unique_ptr<GemmImpl> choose_gemm(const GemmProblem& p);
 
-// The shift the plan uses for a layer's weight codes: 1 when some code is even (ternary,
-// int:k: the bit-plane decomposition needs odd codes, and 2w is split into a sign plane and
-// odd rest), else 0.
+// The bit-plane GEMM's decomposition of weight codes (bit_plane_gemm.cpp): shift 1 when
+// some code is even (ternary, int:k: 2w is split into a sign plane and an odd rest), else
+// 0; and the number of +-1 weight planes it takes.
 int weight_shift(const std::vector<int32_t>& codes);
+int weight_planes(const std::vector<int32_t>& codes);
 
 }  // namespace lowbit::runtime

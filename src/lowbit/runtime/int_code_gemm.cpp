@@ -1,8 +1,9 @@
-// The first convolution on byte codes: the input stage hands it each output pixel's patch
-// as K = kh*kw*C codes (a 1-channel 3x3 patch is 9 bytes, not nine 64-bit words), and it
-// multiplies them by integer weights (kernels::int_gemm_codes: int16 multiply-adds, VNNI
-// where the weights fit int8). Short rows, many output channels: the bit-plane GEMM would
-// spend most of its words on channel gaps here.
+// Integer GEMM on byte codes (kernels::int_gemm_codes: int16 multiply-adds, VNNI u8 x s8
+// where the weights fit int8). Two uses the plan chooses: the first convolution, whose
+// patches the input stage hands over as K = kh*kw*C codes (a 1-channel 3x3 patch is 9
+// bytes, not nine 64-bit words of bit-planes with channel gaps), and hidden layers on
+// many-bit codes (8-bit activations: one multiply-add per code instead of 8 input planes
+// times the weight planes of popcounts).
 #include "lowbit/kernels/bit_gemm.hpp"
 #include "lowbit/runtime/gemm.hpp"
 
@@ -13,7 +14,7 @@ namespace {
 class IntCodeGemm final : public GemmImpl {
  public:
   explicit IntCodeGemm(const GemmProblem& p) : k_(p.layer->in_fan()) {
-    // Weights v = 2^shift w on values a code + b of the byte codes: +-1 codes (0/1 for
+    // Weights v = w on values a code + b of the byte codes: +-1 codes (0/1 for
     // -1/+1) are 2 code - 1, codes with zero point Z are code - Z. So the sum is
     // a (code . v) + b sum_t v: weights a v and that bias.
     const format::LayerDesc& l = *p.layer;
@@ -22,7 +23,7 @@ class IntCodeGemm final : public GemmImpl {
     std::vector<int32_t> iw(static_cast<size_t>(M * K), 0), bias(static_cast<size_t>(M), 0);
     for (int64_t o = 0; o < M; ++o)
       for (int64_t t = 0; t < K; ++t) {
-        const int32_t v = l.weight(o, t) * (1 << p.shift);
+        const int32_t v = l.weight(o, t);
         iw[static_cast<size_t>(o * K + t)] = a * v;
         bias[static_cast<size_t>(o)] += b * v;
       }
@@ -48,7 +49,7 @@ class IntCodeGemm final : public GemmImpl {
 
 std::unique_ptr<GemmImpl> make_int_code_gemm(const GemmProblem& p, std::string& why_not) {
   if (!p.byte_codes) {
-    why_not = "integer GEMM on byte codes: the layer reads packed bits, not the input stage's codes";
+    why_not = "integer GEMM on byte codes: the layer's input arrives as bit-planes";
     return nullptr;
   }
   return std::make_unique<IntCodeGemm>(p);

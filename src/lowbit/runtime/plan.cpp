@@ -25,6 +25,7 @@ std::string describe(const LayerPlan& d) {
   if (d.shift) s += " (doubled)";
   s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
   if (d.fused) s += ", fused";
+  if (d.output_bytes) s += ", byte output";
   return s + ")";
 }
 
@@ -63,6 +64,16 @@ void plan_padding_fix(const format::LayerDesc& l, LayerPlan& d) {
     }
 }
 
+// Hidden layers whose bit-plane GEMM would take this many popcount passes per 64 products
+// or more (input planes x weight planes: 8-bit codes on binary weights, 4-bit on int:4)
+// read byte codes and run the integer GEMM instead: one multiply-add per product on 16 or
+// 32 lanes. Below it (binary, 2-bit) the bit-planes win.
+constexpr int kBytePlaneProduct = 8;
+
+bool wants_byte_codes(const format::LayerDesc& l) {
+  return !l.input.pm1 && l.input.planes() * weight_planes(l.weights) >= kBytePlaneProduct;
+}
+
 LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::string& where) {
   LayerPlan d;
   d.conv = l.kind == format::LayerKind::kConv;
@@ -74,8 +85,8 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
   d.ph = l.out_h(), d.pw = l.out_w();
   d.in = l.in_fan(), d.out = l.out;
   d.input = l.input;
-  d.shift = weight_shift(l.weights);
-  d.gemm = choose_gemm(GemmProblem{&l, where, byte_codes, d.shift});
+  d.gemm = choose_gemm(GemmProblem{&l, where, byte_codes});
+  d.shift = d.gemm->shift();
   if (d.im2col())
     LOWBIT_CHECK(d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c) <= (int64_t{1} << 26), where,
                  ": per-image patch buffers of this layer would be too large");
@@ -117,11 +128,19 @@ Plan make_plan(const format::ModelDesc& desc) {
   p.input = InputStage(desc);
   for (size_t i = 0; i < desc.layers.size(); ++i) {
     const format::LayerDesc& l = desc.layers[i];
-    LayerPlan d = plan_layer(l, i == 0 && p.input.patches(), "layer " + std::to_string(i));
-    info.binary_macs += l.macs();
-    info.layers.push_back(describe(d));
+    // The first layer reads what the input stage gives it (a convolution's byte patches,
+    // else bit-planes); a hidden layer bytes when the integer GEMM suits it better.
+    const bool byte_codes = i == 0 ? p.input.patches() : wants_byte_codes(l);
+    LayerPlan d = plan_layer(l, byte_codes, "layer " + std::to_string(i));
+    d.first = i == 0;
+    if (i > 0 && d.gemm->reads_codes()) {  // the layer before writes bytes, unfused
+      p.layers.back().output_bytes = true;
+      p.layers.back().fused = false;
+    }
     p.layers.push_back(std::move(d));
   }
+  for (const LayerPlan& d : p.layers) info.layers.push_back(describe(d));
+  for (const format::LayerDesc& l : desc.layers) info.binary_macs += l.macs();
   p.latency_mode = std::none_of(p.layers.begin(), p.layers.end(), [](const LayerPlan& d) { return d.conv; });
   p.max_words = p.input.codes().planes() * p.input.words();
   for (const LayerPlan& d : p.layers) {
@@ -129,7 +148,10 @@ Plan make_plan(const format::ModelDesc& desc) {
     p.max_acc = std::max(p.max_acc, d.oh * d.ow * d.out);
     if (d.im2col())
       p.max_patch = std::max(p.max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
-    if (!d.scores) p.max_words = std::max(p.max_words, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
+    if (d.im2col_bytes()) p.max_byte_patch = std::max(p.max_byte_patch, d.oh * d.ow * d.in);
+    if (!d.scores)
+      p.max_words = std::max(p.max_words, d.output_bytes ? (d.ph * d.pw * d.out + 7) / 8
+                                                         : d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
   }
   return p;
 }

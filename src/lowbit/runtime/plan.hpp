@@ -16,8 +16,10 @@
 namespace lowbit::runtime {
 
 // One weighted layer: acc = GEMM, [padding fix], [max pooling of acc], then thresholds into
-// the next layer's codes or the float score map. Activations are maps (h, w, c): per image
-// h*w pixels of packed_words(c) words, per plane.
+// the next layer's codes or the float score map. Activations are maps (h, w, c) in one of
+// two layouts, chosen per layer boundary: bit-planes (per image h*w pixels of
+// packed_words(c) words, per plane) or bytes (h*w*c levels, one byte each), the latter for
+// layers the integer GEMM runs (wants_byte_codes in plan.cpp).
 struct LayerPlan {
   bool conv = false;
   int64_t h = 1, w = 1, c = 0;         // input map
@@ -30,7 +32,9 @@ struct LayerPlan {
   int64_t in = 0, out = 0;             // K and output channels
   format::CodeFormat input, output;
   std::unique_ptr<GemmImpl> gemm;
-  int shift = 0;                       // accumulators are 2^shift x the IR's (gemm.hpp)
+  int shift = 0;                       // accumulators are 2^shift x the IR's (gemm->shift())
+  bool first = false;                  // the first layer (its byte codes come from the input stage)
+  bool output_bytes = false;           // thresholds write bytes (the next layer reads byte codes)
   // Padded taps read level 0 (im2col and the input stage pad with it), of value v0 = -1 for
   // +-1 codes and -Z for codes with zero point Z: a layer padding with another value adds
   // pad_fix[p * out + o] = (pad_value - v0) * 2^shift * the sum of the weights of its
@@ -47,8 +51,10 @@ struct LayerPlan {
   std::vector<int32_t> fused_thresholds;
   std::vector<float> scale, bias, bn_mean, bn_scale, bn_shift;  // scale / 2^shift
 
-  // Reads im2col patches of packed bits (a convolution not on byte codes).
+  // Reads im2col patches of packed bits (a convolution not on byte codes) ...
   bool im2col() const { return conv && !gemm->reads_codes(); }
+  // ... or of bytes (a hidden convolution on byte codes; the first one's come from the input stage).
+  bool im2col_bytes() const { return conv && gemm->reads_codes() && !first; }
 };
 
 struct Plan {
@@ -65,6 +71,7 @@ struct Plan {
   int64_t max_acc = 0;    // int32 accumulators
   int64_t max_patch = 0;  // im2col words (all planes)
   int64_t max_bits = 0;   // a fused layer's output words before pooling
+  int64_t max_byte_patch = 0;  // byte im2col rows (bytes)
 };
 
 // The plan of a validated description (format::read_model_desc). Throws lowbit::Error
