@@ -61,7 +61,9 @@ Bytes fill(size_t n, uint8_t seed) {
 
 // A small valid model description (the IR): a padded, pooled convolution on 2-bit codes
 // into +-1 codes, and a dense score layer with BatchNorm; int8 and pm1 weight encodings.
-Bytes model_seed(bool ternary) {
+// `sums`: the convolution's 2-bit output codes sum-pooled 2x2 instead (the dense layer
+// reads sums of 4 2-bit codes: "sum_pool", "count").
+Bytes model_seed(bool ternary, bool sums = false) {
   namespace F = lowbit::format;
   F::ModelDesc d;
   d.name = "seed";
@@ -74,16 +76,23 @@ Bytes model_seed(bool ternary) {
   c.in_h = 4, c.in_w = 4, c.in_c = 1, c.out = 3;
   c.input = d.input.codes;
   c.kernel_h = c.kernel_w = 3, c.pad_h = c.pad_w = 1;
-  c.pool = {2, 2};
   for (int64_t i = 0; i < c.out * c.in_fan(); ++i) c.weights.push_back(ternary ? static_cast<int32_t>(i % 3) - 1 : (i % 2 ? 1 : -1));
   c.negated = {0, 1, 0};
-  c.output = F::CodeFormat::plus_minus_one();
-  c.levels = 1;
-  c.thresholds = {-2, 0, 3};
+  if (sums) {
+    c.sum_pool = {2, 2};
+    c.output = F::CodeFormat::unsigned_bits(2);
+    c.levels = 3;
+    c.thresholds = {-2, 0, 3, -1, -1, 1, 0, 2, 2};
+  } else {
+    c.pool = {2, 2};
+    c.output = F::CodeFormat::plus_minus_one();
+    c.levels = 1;
+    c.thresholds = {-2, 0, 3};
+  }
   F::LayerDesc s;
   s.name = "dense@5";
   s.in_h = 2, s.in_w = 2, s.in_c = 3, s.out = 2;
-  s.input = c.output;
+  s.input = c.out_codes();
   for (int64_t i = 0; i < s.out * s.in_fan(); ++i) s.weights.push_back(i % 3 ? 1 : -1);
   s.negated = {0, 0};
   s.scores = true;
@@ -99,6 +108,7 @@ std::vector<Bytes> make_seeds() {
   std::vector<Bytes> seeds;
   seeds.push_back(model_seed(false));
   seeds.push_back(model_seed(true));
+  seeds.push_back(model_seed(false, /*sums=*/true));
   seeds.push_back(LbmWriter().bytes());
   {
     LbmWriter w;

@@ -69,7 +69,9 @@ bool same_desc(const lowbit::format::ModelDesc& a, const lowbit::format::ModelDe
     if (x.kind != y.kind || x.in_h != y.in_h || x.in_w != y.in_w || x.in_c != y.in_c || x.out != y.out ||
         x.kernel_h != y.kernel_h || x.kernel_w != y.kernel_w || x.stride != y.stride || x.pad_h != y.pad_h ||
         x.pad_w != y.pad_w || x.pad_value != y.pad_value || x.pool.kernel != y.pool.kernel ||
-        x.pool.stride != y.pool.stride || x.weights != y.weights || x.negated != y.negated ||
+        x.pool.stride != y.pool.stride || x.sum_pool.kernel != y.sum_pool.kernel ||
+        x.sum_pool.stride != y.sum_pool.stride || !(x.input == y.input) || !(x.output == y.output) ||
+        x.weights != y.weights || x.negated != y.negated ||
         x.thresholds != y.thresholds || x.levels != y.levels || x.scores != y.scores ||
         x.score.scale != y.score.scale || x.score.bias != y.score.bias || x.score.bn_mean != y.score.bn_mean)
       return false;

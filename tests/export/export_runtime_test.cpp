@@ -1,7 +1,9 @@
 // Export + runtime against the trainer's evaluation, on small random dense networks with
 // random BatchNorm statistics (negative and zero gammas included): the runtime's
 // accumulators equal training's layer by layer, and its scores equal evaluation's logits
-// bit for bit, so predictions agree image for image.
+// bit for bit, so predictions agree image for image. Networks with average pooling (the
+// IR's sum pooling, which the runtime does not run yet) are checked the same way through
+// the plain interpreter of the IR (ExportAvgPool).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 #include "lowbit/nn/dense.hpp"
 #include "lowbit/nn/loss.hpp"
 #include "lowbit/runtime/engine.hpp"
+#include "runtime/ir_reference.hpp"
 #include "test_util.hpp"
 #include "train/train_test_util.hpp"
 
@@ -610,8 +613,9 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   testing::expect_error_naming([&] { export_of(larq_net); }, "layer 2 (maxpool2d): max pooling between a convolution "
                                                               "and its BatchNorm (Larq's order)");
   json avg = dense_net(larq);
-  avg["layers"][4] = {{"type", "avgpool2d"}, {"kernel", 2}};
-  testing::expect_error_naming([&] { export_of(avg); }, "layer 4 (avgpool2d): average pooling is not supported");
+  avg["layers"][4] = {{"type", "avgpool2d"}, {"kernel", 2}, {"padding", 1}};
+  testing::expect_error_naming([&] { export_of(avg); }, "layer 4 (avgpool2d): the runtime needs integer window sums, "
+                                                         "and padded average pooling (padding 1)");
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
@@ -660,6 +664,187 @@ TEST(ExportRuntime, LyingModelDescriptionsAreClearErrors) {
                                             "written by an older lowbit export): export the checkpoint again");
   with([](json& m) { m["version"] = 3; }, "written by a newer lowbit");
   EXPECT_NO_THROW(runtime::Engine::load(good));
+}
+
+// ---- Average pooling: export's description against training's evaluation ----------------
+// (through the plain interpreter, ir_reference.hpp, and the runtime)
+
+// conv -> BN -> acts -> [maxpool] -> avgpool -> conv/dense ...: `kind` is "tiling" (2x2
+// stride 2 on an 8x9 map: the last column is no window's), "overlapping" (2x2 stride 1),
+// "global" (a 4x4 map averaged whole, then flatten -> dense: global average pooling before
+// the classifier), "max+avg" (max pooling 2, average pooling 2, then a padded convolution
+// whose padding reads value 0).
+json avgpool_net(const std::string& kind, const std::string& weights, const std::string& acts) {
+  // Brevitas' QuantReLU before unsigned int:k, as the presets; plain int:k keeps its zero point.
+  const bool relu = acts.find(":unsigned") != std::string::npos;
+  json layers = json::array({{{"type", "quant_act"}, {"quantizer", "dorefa:8"}}});
+  auto block = [&](json conv) {
+    layers.push_back(conv);
+    layers.push_back({{"type", "batchnorm"}});
+    if (relu) layers.push_back({{"type", "relu"}});
+    layers.push_back({{"type", "quant_act"}, {"quantizer", acts}});
+  };
+  Shape image;
+  block({{"type", "conv2d"}, {"filters", 6}, {"kernel", 3}, {"bias", false}});
+  if (kind == "global") {
+    image = {2, 6, 6};
+    layers.push_back({{"type", "avgpool2d"}, {"kernel", 4}});
+  } else if (kind == "max+avg") {
+    image = {1, 11, 11};
+    layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}});
+    layers.push_back({{"type", "dropout"}, {"rate", 0.3}});
+    layers.push_back({{"type", "avgpool2d"}, {"kernel", 2}});
+    block({{"type", "conv2d"}, {"filters", 8}, {"kernel", 3}, {"padding", 1}, {"bias", false}});
+  } else {
+    image = {2, 10, 11};
+    layers.push_back({{"type", "avgpool2d"}, {"kernel", 2}, {"stride", kind == "overlapping" ? 1 : 2}});
+    block({{"type", "conv2d"}, {"filters", 70}, {"kernel", 2}, {"bias", false}});
+  }
+  layers.push_back({{"type", "flatten"}});
+  layers.push_back({{"type", "dense"}, {"units", 4}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  return {{"name", "avg_" + kind}, {"input", image}, {"weights", weights}, {"layers", layers}};
+}
+
+// fold()'s description (no file, no runtime) run by the plain interpreter equals training's
+// evaluation: every layer's integer accumulators (training's outputs / their scales, rows
+// of negated channels negated, max-pooled as the IR defines them) and the scores, bit for bit.
+void check_description_equals_evaluation(const json& topo, uint64_t seed) {
+  SCOPED_TRACE(topo["name"].get<std::string>() + " " + topo["weights"].get<std::string>() + " / " +
+               topo["layers"][4].value("quantizer", topo["layers"][3].value("quantizer", std::string())));
+  auto model = nn::build_model(topo);
+  model->init(seed);
+  calibrate(*model, seed + 3);
+  randomize_batchnorms(*model, seed + 1);
+  const format::ModelDesc d = exporter::fold(*model, {});
+  const Shape in = model->input_shape();
+  const int64_t n = 9, size = shape_numel(in), classes = d.classes();
+  const std::vector<uint8_t> images = random_images(n, size, seed + 2);
+  const Tensor logits = model->forward(training_batch(images, n, in, in, data::Normalize::ZeroOne), Context{false, nullptr});
+  nn::Sequential& net = model->net();
+  std::vector<size_t> weighted;  // the net's weighted layers, one per IR layer
+  for (size_t i = 0; i < net.size(); ++i)
+    if (dynamic_cast<nn::WeightedLayer*>(&net.at(i))) weighted.push_back(i);
+  ASSERT_EQ(weighted.size(), d.layers.size());
+  int sum_pools = 0;
+  for (const format::LayerDesc& l : d.layers) sum_pools += l.sum_pool.kernel != 0;
+  EXPECT_EQ(sum_pools, 1);
+  for (int64_t img = 0; img < n; ++img) {
+    std::vector<std::vector<int64_t>> accs;
+    const std::vector<float> scores = testing::ir_reference(d, images.data() + img * size, &accs);
+    for (size_t li = 0; li < d.layers.size(); ++li) {
+      const format::LayerDesc& l = d.layers[li];
+      const auto& q = dynamic_cast<nn::WeightedLayer&>(net.at(weighted[li])).quant();
+      ASSERT_TRUE(q.last_exact()) << "layer " << li << ": " << q.inexact_reason();
+      const Tensor& y = net.activation(weighted[li]);  // (N, M, OH, OW) or (N, M)
+      const int64_t M = l.out, OH = l.conv_h(), OW = l.conv_w();
+      auto training_acc = [&](int64_t o, int64_t yy, int64_t xx) {
+        const auto a = static_cast<int64_t>(std::nearbyint(y[((img * M + o) * OH + yy) * OW + xx] / q.output_scales()[static_cast<size_t>(o)]));
+        return l.negated[static_cast<size_t>(o)] ? -a : a;
+      };
+      const int64_t pk = l.pool.kernel ? l.pool.kernel : 1, ps = l.pool.kernel ? l.pool.stride : 1;
+      for (int64_t yy = 0; yy < l.pooled_h(); ++yy)
+        for (int64_t xx = 0; xx < l.pooled_w(); ++xx)
+          for (int64_t o = 0; o < M; ++o) {
+            int64_t want = std::numeric_limits<int64_t>::min();
+            for (int64_t dy = 0; dy < pk; ++dy)
+              for (int64_t dx = 0; dx < pk; ++dx) want = std::max(want, training_acc(o, yy * ps + dy, xx * ps + dx));
+            ASSERT_EQ(accs[li][static_cast<size_t>((yy * l.pooled_w() + xx) * M + o)], want)
+                << "image " << img << " layer " << li << " (" << yy << ", " << xx << ", " << o << ")";
+          }
+    }
+    ASSERT_EQ(static_cast<int64_t>(scores.size()), classes);
+    for (int64_t c = 0; c < classes; ++c) ASSERT_EQ(scores[static_cast<size_t>(c)], logits[img * classes + c]) << "image " << img;
+  }
+  // The runtime on the same description: scores bit for bit, and its accumulators (trace,
+  // before max pooling) those of the interpreter's layer 0..L.
+  runtime::EngineOptions eo;
+  eo.chunk = 4;  // several chunks, the last one partial
+  eo.threads = 2;
+  runtime::Engine engine = runtime::Engine::from_bytes(format::model_desc_bytes(d), "avgpool model", eo);
+  bool summed = false;
+  for (const std::string& line : engine.info().layers) summed = summed || line.find("sum pool") != std::string::npos;
+  EXPECT_TRUE(summed) << "the runtime's plan has no sum pooling";
+  std::vector<float> got(static_cast<size_t>(n * classes));
+  std::vector<int32_t> pred(static_cast<size_t>(n));
+  engine.run(images.data(), n, in[0], in[1], in[2], got.data(), pred.data());
+  for (int64_t i = 0; i < n * classes; ++i) ASSERT_EQ(got[static_cast<size_t>(i)], logits[i]) << "runtime score " << i;
+}
+
+TEST(ExportAvgPool, DescriptionEqualsEvaluation) {
+  uint64_t seed = 300;
+  for (const std::string acts : {"binary", "dorefa:2", "int:4:unsigned"})
+    for (const std::string kind : {"tiling", "overlapping", "global", "max+avg"})
+      check_description_equals_evaluation(avgpool_net(kind, "binary", acts), ++seed);
+  check_description_equals_evaluation(avgpool_net("tiling", "dorefa:2", "dorefa:2"), ++seed);
+  check_description_equals_evaluation(avgpool_net("global", "ternary", "int:4:unsigned"), ++seed);
+  // Window sums of codes with a zero point (int:k without the ReLU): value level - n Z.
+  check_description_equals_evaluation(avgpool_net("tiling", "binary", "int:3"), ++seed);
+  check_description_equals_evaluation(avgpool_net("global", "int:4", "int:2"), ++seed);
+}
+
+// The fields export writes: the sum pooling on the layer whose codes are pooled, the next
+// layer reading their sums, and its scale taking the 1/n (evaluation's own grid).
+TEST(ExportAvgPool, SumPoolingAndSummedCodesInTheDescription) {
+  auto model = nn::build_model(avgpool_net("global", "binary", "dorefa:2"));
+  model->init(4);
+  const format::ModelDesc d = exporter::fold(*model, {});
+  ASSERT_EQ(d.layers.size(), 2u);
+  EXPECT_EQ(d.layers[0].sum_pool.kernel, 4);
+  EXPECT_EQ(d.layers[0].sum_pool.stride, 4);
+  EXPECT_EQ(d.layers[0].output, format::CodeFormat::unsigned_bits(2));
+  EXPECT_EQ(d.layers[0].out_h(), 1);
+  EXPECT_EQ(d.layers[1].input, format::CodeFormat::unsigned_bits(2).summed(16));  // 0..48, 6 planes
+  EXPECT_EQ(d.layers[1].input.planes(), 6);
+  EXPECT_EQ(d.layers[1].in_fan(), 6);
+  for (float s : d.layers[1].score.scale) EXPECT_EQ(s, 1.f * ((1.f / 3.f) / 16.f));  // binary weights: step 1
+}
+
+TEST(ExportAvgPool, UnsupportedAveragePoolingIsAClearError) {
+  auto fold_of = [](json topo) {
+    auto m = nn::build_model(topo);
+    m->init(1);
+    calibrate(*m, 2);
+    (void)exporter::fold(*m, {});
+  };
+  json net = avgpool_net("tiling", "binary", "binary");  // layers: q, conv, bn, q, avgpool@4, conv, ...
+  json padded = net;
+  padded["layers"][4]["padding"] = 1;
+  testing::expect_error_naming([&] { fold_of(padded); }, "layer 4 (avgpool2d): the runtime needs integer window sums, and "
+                                                         "padded average pooling (padding 1) divides edge windows");
+  json wide = net;  // 3x3 sums of 8-bit codes: 0..2295
+  wide["layers"][3]["quantizer"] = "dorefa:8";
+  wide["layers"][4]["kernel"] = 3;
+  testing::expect_error_naming([&] { fold_of(wide); }, "layer 4 (avgpool2d): 3x3 average pooling of 8-bit codes needs "
+                                                       "12-bit sums; the runtime takes up to 8");
+  const json first = {{"name", "first"},  // before the first weighted layer, on the input codes
+                      {"input", {2, 10, 11}},
+                      {"weights", "binary"},
+                      {"layers",
+                       {{{"type", "quant_act"}, {"quantizer", "dorefa:8"}},
+                        {{"type", "avgpool2d"}, {"kernel", 2}},
+                        {{"type", "flatten"}},
+                        {{"type", "dense"}, {"units", 4}, {"bias", false}},
+                        {{"type", "batchnorm"}}}}};
+  testing::expect_error_naming([&] { fold_of(first); }, "layer 1 (avgpool2d): average pooling before the first "
+                                                        "conv2d/dense layer is not supported");
+  json before_quant = net;  // between the BatchNorm and the quantizer: float averages
+  std::swap(before_quant["layers"][3], before_quant["layers"][4]);
+  testing::expect_error_naming([&] { fold_of(before_quant); }, "layer 3 (avgpool2d): average pooling is supported only "
+                                                               "right after a convolution's activation quantizer");
+  json max_after = net;
+  max_after["layers"].insert(max_after["layers"].begin() + 5, json{{"type", "maxpool2d"}, {"kernel", 2}, {"stride", 1}});
+  testing::expect_error_naming([&] { fold_of(max_after); }, "layer 5 (maxpool2d): max pooling after average pooling");
+  json twice = net;
+  twice["layers"].insert(twice["layers"].begin() + 5, json{{"type", "avgpool2d"}, {"kernel", 1}});
+  testing::expect_error_naming([&] { fold_of(twice); }, "layer 5 (avgpool2d): average pooling of averages");
+  json pad_pm1 = net;  // +-1 padding of a conv reading sums of +-1 codes
+  pad_pm1["layers"][5]["padding"] = 1;
+  pad_pm1["layers"][5]["pad_value"] = -1;
+  testing::expect_error_naming([&] { fold_of(pad_pm1); }, "layer 5 (conv2d): pad_value -1 on sums of 4 +-1 codes");
+  // The dry run `lowbit summary` and `lowbit train` use says the same before training.
+  EXPECT_NE(exporter::export_problem(padded).find("padded average pooling"), std::string::npos);
+  EXPECT_EQ(exporter::export_problem(net), "");
 }
 
 TEST(ExportRuntime, ThresholdBisection) {

@@ -10,6 +10,7 @@
 #include <hwy/targets.h>
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -526,6 +527,50 @@ TEST(BitPool, MaxpoolI32MatchesRefAndOracleOnEveryTarget) {
     }
 }
 
+// Sum pooling: unpacked levels (+-1 codes as 0/1, k-bit codes) summed over each window by
+// plain int loops, packed by this file's packer, against the twin and every target; the
+// largest levels everywhere reach the largest sum, so no plane is left untested.
+TEST(BitPool, SumPoolPlanesMatchesRefAndOracleOnEveryTarget) {
+  Rng rng(29);
+  for (int in_planes : {1, 2, 8})
+    for (int64_t c : {1, 3, 64, 65, 130})
+      for (const Window& win : kWindows)
+        for (bool extreme : {false, true}) {
+          const int64_t n = 2, oh = (win.h - win.k) / win.s + 1, ow = (win.w - win.k) / win.s + 1;
+          const int max_level = (1 << in_planes) - 1;
+          const int out_planes = static_cast<int>(std::bit_width(static_cast<unsigned>(win.k * win.k * max_level)));
+          SCOPED_TRACE(::testing::Message() << in_planes << " planes, " << win.h << "x" << win.w << " c=" << c
+                                            << " k=" << win.k << " s=" << win.s << (extreme ? " extreme" : ""));
+          std::vector<int> levels(static_cast<size_t>(n * win.h * win.w * c));
+          for (int& v : levels) v = extreme ? max_level : static_cast<int>(rng.below(static_cast<uint64_t>(max_level) + 1));
+          std::vector<int> sums(static_cast<size_t>(n * oh * ow * c), 0);
+          for (int64_t img = 0; img < n; ++img)
+            for (int64_t y = 0; y < oh; ++y)
+              for (int64_t x = 0; x < ow; ++x)
+                for (int64_t ch = 0; ch < c; ++ch)
+                  for (int64_t dy = 0; dy < win.k; ++dy)
+                    for (int64_t dx = 0; dx < win.k; ++dx)
+                      sums[((img * oh + y) * ow + x) * c + ch] +=
+                          levels[((img * win.h + y * win.s + dy) * win.w + x * win.s + dx) * c + ch];
+          if (extreme) {
+            ASSERT_EQ(sums[0], win.k * win.k * max_level);
+          }
+          const int64_t cw = packed_words(c);
+          const U64 src = oracle_planes(levels, n * win.h * win.w, c, in_planes, cw);
+          const U64 oracle = oracle_planes(sums, n * oh * ow, c, out_planes, cw);
+          U64 ref(oracle.size(), 5);
+          sum_pool_planes_ref(n, win.h, win.w, c, win.k, win.s, in_planes, src.data(), out_planes, ref.data());
+          ASSERT_EQ(ref, oracle);
+          for_each_target([&] {
+            U64 out(oracle.size() + 1, 5);
+            sum_pool_planes(n, win.h, win.w, c, win.k, win.s, in_planes, src.data(), out_planes, out.data());
+            ASSERT_EQ(out.back(), 5u);
+            out.pop_back();
+            ASSERT_EQ(out, oracle);
+          });
+        }
+}
+
 // im2col_bits + bgemm_pm1 with weights packed per tap (channel gaps zero in both operands)
 // equals a direct convolution of the unpacked +-1 values, padding taps counting as -1.
 TEST(BitPool, Im2colBitsThenBgemmIsTheConvolutionOnEveryTarget) {
@@ -603,6 +648,15 @@ TEST(BitGemm, BadArgumentsThrowNamingTheKernel) {
   EXPECT_NE(msg([&] { threshold_planes(1, 2, acc, 2, 256, thr, out.data()); }).find("levels"), std::string::npos);
   EXPECT_NE(msg([&] { maxpool_or(1, 2, 2, 1, 3, 1, out.data(), out.data()); }).find("maxpool_or"), std::string::npos);
   EXPECT_NE(msg([&] { im2col_bits(1, 2, 2, 1, 1, 1, 0, out.data(), out.data()); }).find("im2col_bits"),
+            std::string::npos);
+  // 2x2 sums of 2-bit levels reach 12: 4 planes, not 3; 9 input planes; a window too large.
+  EXPECT_NE(msg([&] { sum_pool_planes(1, 2, 2, 1, 2, 2, 2, out.data(), 3, out.data()); }).find("3 output planes"),
+            std::string::npos);
+  const U64 levels(8, 0);  // 2 planes of 2x2 pixels of one word
+  EXPECT_NO_THROW(sum_pool_planes(1, 2, 2, 1, 2, 2, 2, levels.data(), 4, out.data()));
+  EXPECT_NE(msg([&] { sum_pool_planes(1, 2, 2, 1, 2, 2, 9, out.data(), 16, out.data()); }).find("input planes"),
+            std::string::npos);
+  EXPECT_NE(msg([&] { sum_pool_planes(1, 2, 2, 1, 3, 1, 1, out.data(), 4, out.data()); }).find("sum_pool_planes"),
             std::string::npos);
 }
 

@@ -1,7 +1,7 @@
 // The runtime against the IR's definition: random model descriptions (no training), packed
 // by the runtime at load, give the scores of a plain interpreter (ir_reference.hpp) bit for
 // bit: odd, even (doubled) and int8 weight codes, +-1 and k-bit codes (with and without a
-// zero point), padding with -1, 0
+// zero point, and window sums of sum pooling), padding with -1, 0
 // and +1, strides, pooling, thresholds at INT32_MIN/MAX, dense-first and conv-first models.
 #include <gtest/gtest.h>
 
@@ -96,7 +96,7 @@ ModelDesc random_desc(uint64_t seed, bool conv) {
       l.stride = 1 + static_cast<int64_t>(rng.below(2));
       l.pad_h = static_cast<int64_t>(rng.below(static_cast<uint64_t>(l.kernel_h)));
       l.pad_w = static_cast<int64_t>(rng.below(static_cast<uint64_t>(l.kernel_w)));
-      if (codes.pm1 && (l.pad_h || l.pad_w)) l.pad_value = static_cast<int>(rng.below(3)) - 1;
+      if (codes.pm1 && codes.count == 1 && (l.pad_h || l.pad_w)) l.pad_value = static_cast<int>(rng.below(3)) - 1;
       if (l.conv_h() >= 2 && l.conv_w() >= 2 && rng.below(2)) l.pool = {2, 1 + static_cast<int64_t>(rng.below(2))};
     } else {
       l.kind = LayerKind::kDense;
@@ -104,8 +104,12 @@ ModelDesc random_desc(uint64_t seed, bool conv) {
     fill_weights(l, rng);
     l.output = random_codes(rng);
     random_thresholds(l, rng);
+    // Sometimes sum pooling of the output codes (average pooling's window sums), when the
+    // sums fit the format's 8 planes.
+    if (conv && l.pooled_h() >= 2 && l.pooled_w() >= 2 && rng.below(3) == 0 && l.output.summed(4).planes() <= 8)
+      l.sum_pool = {2, 1 + static_cast<int64_t>(rng.below(2))};
     map = {l.out_h(), l.out_w(), l.out};
-    codes = l.output;
+    codes = l.out_codes();
     d.layers.push_back(l);
   }
   LayerDesc s;
@@ -136,10 +140,14 @@ std::vector<uint8_t> random_pixels(size_t n, uint64_t seed) {
 }
 
 TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
-  int checked = 0;
+  int checked = 0, summed = 0, affine = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     const bool conv = seed % 2 == 0;
     const ModelDesc d = random_desc(seed, conv);
+    for (const LayerDesc& l : d.layers) {
+      summed += l.sum_pool.kernel != 0;
+      affine += !l.input.pm1 && l.input.zero_point != 0;
+    }
     SCOPED_TRACE("seed " + std::to_string(seed) + (conv ? " conv" : " dense"));
     runtime::EngineOptions opt;
     opt.threads = 1 + static_cast<int>(seed % 2);
@@ -161,6 +169,8 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
     ++checked;
   }
   EXPECT_EQ(checked, 60);
+  EXPECT_GE(summed, 5);  // the draws do reach sum pooling and zero points
+  EXPECT_GE(affine, 5);
 }
 
 // One engine called from several threads at once gives each caller what a lone call gives.

@@ -1,8 +1,9 @@
 // A plain interpreter of the deployment IR (docs/FORMAT.md "The model description"), written
 // from the page's definitions with format/semantics.hpp and nothing of the runtime: loops
 // over (y, x, c) maps, the window in (ky, kx, c) order, padded taps reading pad_value, max
-// pooling of the accumulators, thresholds, the score map. Tests compare the runtime, which
-// packs its own bit-planes at load, with it on random descriptions.
+// pooling of the accumulators, thresholds, sum pooling of the output values, the score map.
+// Tests compare the runtime, which packs its own bit-planes at load, and training's
+// evaluation (export tests) with it.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -15,7 +16,7 @@
 namespace lowbit::testing {
 
 // Scores (classes floats) of one image of the model's full input size, C x H x W pixels
-// (channel-major); `accs`, when given, receives each layer's accumulators (after pooling,
+// (channel-major); `accs`, when given, receives each layer's accumulators (after max pooling,
 // (y, x, c) order).
 inline std::vector<float> ir_reference(const format::ModelDesc& d, const uint8_t* image,
                                        std::vector<std::vector<int64_t>>* accs = nullptr) {
@@ -57,7 +58,7 @@ inline std::vector<float> ir_reference(const format::ModelDesc& d, const uint8_t
           acc[static_cast<size_t>((oy * ow + ox) * l.out + o)] = sum;
         }
     if (l.pool.kernel) {
-      const int64_t ph = l.out_h(), pw = l.out_w();
+      const int64_t ph = l.pooled_h(), pw = l.pooled_w();
       std::vector<int64_t> pooled(static_cast<size_t>(ph * pw * l.out), std::numeric_limits<int64_t>::min());
       for (int64_t y = 0; y < ph; ++y)
         for (int64_t x = 0; x < pw; ++x)
@@ -84,6 +85,19 @@ inline std::vector<float> ir_reference(const format::ModelDesc& d, const uint8_t
       const int64_t o = static_cast<int64_t>(i) % l.out;
       const int level = format::threshold_level(l.thresholds.data() + o * l.levels, l.levels, acc[i]);
       map[i] = l.output.value(level);
+    }
+    if (l.sum_pool.kernel) {
+      // Each output value is the sum of the values of its window of output codes.
+      const int64_t pw = l.pooled_w(), k = l.sum_pool.kernel, st = l.sum_pool.stride;
+      std::vector<int64_t> sums(static_cast<size_t>(l.out_h() * l.out_w() * l.out), 0);
+      for (int64_t y = 0; y < l.out_h(); ++y)
+        for (int64_t x = 0; x < l.out_w(); ++x)
+          for (int64_t o = 0; o < l.out; ++o)
+            for (int64_t dy = 0; dy < k; ++dy)
+              for (int64_t dx = 0; dx < k; ++dx)
+                sums[static_cast<size_t>((y * l.out_w() + x) * l.out + o)] +=
+                    map[static_cast<size_t>(((y * st + dy) * pw + x * st + dx) * l.out + o)];
+      map = sums;
     }
   }
   return {};

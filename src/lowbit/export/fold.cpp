@@ -114,9 +114,16 @@ float apply_activations(const std::vector<nn::Layer*>& acts, float y) {
 }
 
 // Why the runtime cannot run layer `l` where it stands: what the user can change.
-std::string layer_problem(const nn::Layer& l) {
+// `first`: no weighted layer has been folded yet (the layer reads the input codes).
+std::string layer_problem(const nn::Layer& l, bool first = false) {
   const std::string t = l.type();
-  if (t == "avgpool2d") return "average pooling is not supported by the runtime (use maxpool2d after the activation quantizer)";
+  if (t == "avgpool2d" && first)
+    return "average pooling before the first conv2d/dense layer is not supported by the runtime, whose first layer "
+           "reads the input table's codes of single pixels (put the pooling after the first layer's activation "
+           "quantizer, or pool the images before training)";
+  if (t == "avgpool2d")
+    return "average pooling is supported only right after a convolution's activation quantizer (conv2d [+ "
+           "BatchNorm] + quant_act [+ maxpool2d] + avgpool2d, no padding), where the runtime sums each window's codes";
   if (t == "residual") return "residual blocks are not supported by the runtime";
   if (t == "maxpool2d") return "max pooling is supported only after a convolution's activation quantizer";
   if (t == "batchnorm") return "BatchNorm is supported only directly after a conv2d or dense layer";
@@ -127,7 +134,7 @@ std::string layer_problem(const nn::Layer& l) {
 // The structure the runtime executes, for error messages.
 constexpr const char* kRuntimeStructure =
     "the runtime runs an input quantizer, then blocks of conv2d/dense + BatchNorm [+ ReLU/HardTanh] + activation "
-    "quantizer [+ max pooling], and a last dense [+ BatchNorm]";
+    "quantizer [+ max pooling] [+ average pooling], and a last dense [+ BatchNorm]";
 
 class Folder {
  public:
@@ -180,7 +187,59 @@ class Folder {
     nn::Layer& l = net_.at(i);
     if (l.identity_in_evaluation()) return i + 1;  // dropout; flatten: the IR's (y, x, c) weight order absorbs it
     if (auto* d = dynamic_cast<nn::WeightedLayer*>(&l)) return fold_weighted(i, *d);
-    fail(where(i), ": ", layer_problem(l), " (", kRuntimeStructure, ")");
+    fail(where(i), ": ", layer_problem(l, out_.layers.empty()), " (", kRuntimeStructure, ")");
+  }
+
+  // The first layer at or after i that is not the identity in evaluation (dropout, flatten).
+  size_t skip_identities(size_t i) {
+    while (i < net_.size() && net_.at(i).identity_in_evaluation()) ++i;
+    return i;
+  }
+
+  bool is(size_t i, const char* type) { return i < net_.size() && net_.at(i).type() == type; }
+
+  // Pooling after layer `d`'s activation quantizer `q` (whose codes `fmt_` holds), from
+  // layer `next` on: max pooling, then average pooling (each optional). Max pooling of the
+  // codes equals max pooling of the accumulators before the thresholds: every channel's
+  // level is non-decreasing in its (sign-corrected) accumulator. Average pooling becomes the
+  // IR's sum pooling of the codes: the next layer reads the window sums and its scale, from
+  // evaluation's own grid (LayerQuantizers, quant::averages_grid), takes the 1/n. Returns
+  // the first layer after them.
+  size_t fold_pooling(size_t next, const quant::Quantizer& q, bool conv, format::LayerDesc& d) {
+    next = skip_identities(next);
+    if (is(next, "maxpool2d")) {
+      const json p = net_.at(next).spec();
+      const int64_t k = p.at("kernel"), st = p.value("stride", 0) == 0 ? k : p.at("stride").get<int64_t>();
+      LOWBIT_CHECK(p.value("padding", 0) == 0, where(next), ": padded max pooling is not supported by the runtime");
+      LOWBIT_CHECK(conv, where(next), ": max pooling after a dense layer");
+      d.pool = {k, st};
+      next = skip_identities(next + 1);
+    }
+    if (!is(next, "avgpool2d")) return next;
+    LOWBIT_CHECK(conv, where(next), ": average pooling after a dense layer");
+    const nn::Layer& avg = net_.at(next);
+    quant::Grid g;
+    LOWBIT_CHECK(q.grid(g), where(next), ": ", q.no_grid_reason());
+    // Evaluation's own rule for the grid of the averages (padding, float rounding).
+    const std::string why = avg.map_grid(g);
+    LOWBIT_CHECK(why.empty(), where(next), ": the runtime needs integer window sums, and ", why);
+    const json p = avg.spec();
+    const int64_t k = p.at("kernel"), st = p.at("stride");
+    LOWBIT_CHECK(k * k == g.count, where(next), ": a ", k, "x", k, " window sums ", g.count, " codes");
+    const format::CodeFormat sums = d.output.summed(g.count);
+    LOWBIT_CHECK(sums.planes() <= format::kMaxCodeBits, where(next), ": ", k, "x", k, " average pooling of ",
+                 d.output.str(), " codes needs ", sums.planes(), "-bit sums; the runtime takes up to ",
+                 format::kMaxCodeBits, " (use a smaller window or fewer activation bits)");
+    d.sum_pool = {k, st};
+    fmt_.codes = sums;
+    next = skip_identities(next + 1);
+    if (is(next, "maxpool2d"))
+      fail(where(next), ": max pooling after average pooling is not supported by the runtime (it max-pools before "
+           "the thresholds and sums after them): put the maxpool2d before the avgpool2d");
+    if (is(next, "avgpool2d"))
+      fail(where(next), ": average pooling of averages is not supported by the runtime: use one avgpool2d (two "
+           "tiling ones, kernel = stride, equal one with the product of their kernels)");
+    return next;
   }
 
   size_t fold_weighted(size_t i, nn::WeightedLayer& layer) {
@@ -211,8 +270,8 @@ class Folder {
       if ((d.pad_h || d.pad_w) && conv->pad_value() != 0.f) {
         // +-1 codes pad with +-1 (the value, their step being 1); unsigned k-bit codes have
         // no -1, and a +1 pad would need their step to be 1.
-        LOWBIT_CHECK(fmt_.codes.pm1, where(i), ": pad_value ", conv->pad_value(),
-                     " on k-bit codes is not supported by the runtime (pad +-1 is for +-1 inputs)");
+        LOWBIT_CHECK(fmt_.codes.pm1 && fmt_.codes.count == 1, where(i), ": pad_value ", conv->pad_value(), " on ",
+                     fmt_.codes.str(), " codes is not supported by the runtime (pad +-1 is for +-1 inputs)");
         d.pad_value = static_cast<int>(conv->pad_value());
       }
     } else {
@@ -287,18 +346,7 @@ class Folder {
         std::copy(t.begin(), t.end(), d.thresholds.begin() + c * d.levels);
       }
       fmt_ = out;
-      next++;
-      // Max pooling after the quantizer equals pooling the accumulators before the
-      // thresholds: every channel's level is non-decreasing in its (sign-corrected) accumulator.
-      while (next < net_.size() && net_.at(next).identity_in_evaluation()) ++next;
-      if (next < net_.size() && net_.at(next).type() == "maxpool2d") {
-        const json p = net_.at(next).spec();
-        const int64_t k = p.at("kernel"), st = p.value("stride", 0) == 0 ? k : p.at("stride").get<int64_t>();
-        LOWBIT_CHECK(p.value("padding", 0) == 0, where(next), ": padded max pooling is not supported by the runtime");
-        LOWBIT_CHECK(conv != nullptr, where(next), ": max pooling after a dense layer");
-        d.pool = {k, st};
-        ++next;
-      }
+      next = fold_pooling(next + 1, act->quantizer(), conv != nullptr, d);
     } else {
       LOWBIT_CHECK(float_acts.empty(), where(next - 1), ": a float activation the runtime cannot represent: it "
                    "needs an activation quantizer after it (integer codes between layers), e.g. --acts binary or a "
@@ -366,7 +414,9 @@ class Folder {
   ExportOptions opt_;
   nn::Sequential& net_;
   format::ModelDesc out_;
-  QuantCodes fmt_;                // codes of the activation map before the next layer
+  // Codes of the activation map before the next layer (after a sum pooling, only `codes`
+  // changes: code_max and step stay those of the quantizer that made the summed codes).
+  QuantCodes fmt_;
   std::array<int64_t, 3> map_{};  // that map (h, w, c)
   bool scores_done_ = false;
 };

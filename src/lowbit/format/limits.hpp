@@ -7,7 +7,11 @@
 
 namespace lowbit::format {
 
-inline constexpr int kMaxCodeBits = 8;          // input and activation codes: 0..255 (or +-1)
+// Bit-planes of any value between layers: input and activation codes 0..255 (or +-1), and
+// the window sums of a sum pooling (a 2x2 sum of 6-bit codes, 0..252, fits; of 7-bit
+// codes, 0..508, does not).
+inline constexpr int kMaxCodeBits = 8;
+inline constexpr int kMaxSumCount = (1 << kMaxCodeBits) - 1;  // codes in one sum: 255 +-1 codes take 8 planes
 inline constexpr int32_t kMaxWeightCode = 255;  // |weight code| (int:8, dorefa:8's odd codes up to 255)
 inline constexpr int64_t kMaxOutputs = 1 << 16; // outputs (channels, units, classes) of one layer
 inline constexpr int64_t kMaxLayers = 4096;
@@ -16,7 +20,7 @@ inline constexpr int64_t kMaxInputValues = int64_t{1} << 24;  // values of one i
 inline constexpr int64_t kMaxKernel = 1 << 10, kMaxStride = 64, kMaxPool = 1 << 10;
 inline constexpr int64_t kMaxLayerWeights = int64_t{1} << 27;  // out x K of one layer (VGG's 25088 x 4096 fits)
 
-// |accumulator| <= in * max|w| * 255 (the largest input value). Consumers may scale it by
+// |accumulator| <= in * max|w| * 255 (the largest |input value|, window sums included). Consumers may scale it by
 // up to 4 (the runtime doubles even weight codes, and doubles again a +-1 first
 // convolution's integer weights): 4x that must stay below 2^31 for int32 arithmetic.
 inline bool accumulators_fit_int32(int64_t in, int32_t max_abs_weight) {

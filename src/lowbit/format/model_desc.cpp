@@ -32,6 +32,16 @@ void validate_codes(const CodeFormat& c, const std::string& where) {
                "-bit codes (1..", kMaxCodeBits, ")");
   LOWBIT_CHECK(c.pm1 ? c.zero_point == 0 : c.zero_point >= 0 && c.zero_point <= (1 << c.bits) - 1, where,
                ": zero point ", c.zero_point, " of ", c.str(), " codes (0..2^bits - 1; none for +-1 codes)");
+  LOWBIT_CHECK(c.count >= 1 && c.count <= kMaxSumCount, where, ": sums of ", c.count, " codes (1..", kMaxSumCount,
+               ")");
+  LOWBIT_CHECK(c.planes() <= kMaxCodeBits, where, ": ", c.str(), " codes take ", c.planes(), " bit-planes (at most ",
+               kMaxCodeBits, ")");
+}
+
+// Codes a threshold set or the input table produces: one code per value, no sums.
+void validate_single_codes(const CodeFormat& c, const std::string& where) {
+  validate_codes(c, where);
+  LOWBIT_CHECK(c.count == 1, where, ": ", c.str(), " (sums come only from a layer's sum_pool)");
 }
 
 void check_finite(const std::vector<float>& v, const std::string& where, const char* what) {
@@ -47,14 +57,26 @@ void validate_input(const InputDesc& in) {
     numel *= d;
   }
   LOWBIT_CHECK(numel <= kMaxInputValues, "input of ", numel, " values is too large (at most ", kMaxInputValues, ")");
-  validate_codes(in.codes, "input");
-  const int max_level = in.codes.pm1 ? 1 : in.codes.levels();
+  validate_single_codes(in.codes, "input");
+  const int max_level = in.codes.levels();
   for (int p = 0; p < 256; ++p)
     LOWBIT_CHECK(in.table[static_cast<size_t>(p)] <= max_level, "input table level ", int(in.table[static_cast<size_t>(p)]),
                  " for pixel ", p, " exceeds ", max_level);
 }
 
 void validate_conv(const LayerDesc& l, const CodeFormat& codes, bool first, bool conv_input, const std::string& where);
+
+// A pooling window (max or sum) over an h x w map.
+void validate_pool(const PoolDesc& p, const char* what, int64_t h, int64_t w, const std::string& where) {
+  if (!p.kernel) {
+    LOWBIT_CHECK(p.stride == 0, where, ": ", what, " stride without a kernel");
+    return;
+  }
+  LOWBIT_CHECK(p.kernel >= 1 && p.kernel <= kMaxPool && p.stride >= 1 && p.stride <= kMaxStride, where, ": ", what,
+               " ", p.kernel, " stride ", p.stride, " (kernel 1..", kMaxPool, ", stride 1..", kMaxStride, ")");
+  LOWBIT_CHECK(p.kernel <= h && p.kernel <= w, where, ": ", what, " ", p.kernel, " does not fit the ", h, "x", w,
+               " map");
+}
 
 // The geometry of layer `l` against the map it receives; sizes only (no vectors).
 void validate_geometry(const LayerDesc& l, const std::array<int64_t, 3>& map, const CodeFormat& codes, bool first,
@@ -68,6 +90,7 @@ void validate_geometry(const LayerDesc& l, const std::array<int64_t, 3>& map, co
   if (l.kind == LayerKind::kDense) {
     LOWBIT_CHECK(!(first && conv_input), where, ": an image input [C, H, W] read as a map needs a convolutional first layer");
     LOWBIT_CHECK(l.pool.kernel == 0, where, ": max pooling after a dense layer");
+    LOWBIT_CHECK(l.sum_pool.kernel == 0, where, ": sum pooling after a dense layer");
   } else {
     validate_conv(l, codes, first, conv_input, where);
   }
@@ -96,17 +119,10 @@ void validate_conv(const LayerDesc& l, const CodeFormat& codes, bool first, bool
                l.kernel_h, "x", l.kernel_w, " with padding ", l.pad_h, "x", l.pad_w, " does not fit the ", l.in_h, "x",
                l.in_w, " input");
   LOWBIT_CHECK(l.pad_value >= -1 && l.pad_value <= 1, where, ": pad_value ", l.pad_value, " (-1, 0 or +1)");
-  LOWBIT_CHECK(l.pad_value == 0 || (codes.pm1 && (l.pad_h || l.pad_w)), where, ": pad_value ", l.pad_value,
-               " needs +-1 inputs and padding");
-  if (l.pool.kernel) {
-    LOWBIT_CHECK(l.pool.kernel >= 1 && l.pool.kernel <= kMaxPool && l.pool.stride >= 1 && l.pool.stride <= kMaxStride,
-                 where, ": pooling ", l.pool.kernel, " stride ", l.pool.stride, " (kernel 1..", kMaxPool, ", stride 1..",
-                 kMaxStride, ")");
-    LOWBIT_CHECK(l.pool.kernel <= l.conv_h() && l.pool.kernel <= l.conv_w(), where, ": pooling ", l.pool.kernel,
-                 " does not fit the ", l.conv_h(), "x", l.conv_w(), " output");
-  } else {
-    LOWBIT_CHECK(l.pool.stride == 0, where, ": pooling stride without a kernel");
-  }
+  LOWBIT_CHECK(l.pad_value == 0 || (codes.pm1 && codes.count == 1 && (l.pad_h || l.pad_w)), where, ": pad_value ",
+               l.pad_value, " needs +-1 inputs (not sums) and padding");
+  validate_pool(l.pool, "pooling", l.conv_h(), l.conv_w(), where);
+  validate_pool(l.sum_pool, "sum pooling", l.pooled_h(), l.pooled_w(), where);
 }
 
 // One threshold per level of the output codes (thresholds for fewer levels would leave
@@ -114,6 +130,15 @@ void validate_conv(const LayerDesc& l, const CodeFormat& codes, bool first, bool
 void check_levels(const LayerDesc& l, const std::string& where) {
   LOWBIT_CHECK(l.levels == l.output.levels(), where, ": ", l.levels, " threshold levels for ", l.output.str(),
                " output codes (", l.output.levels(), ")");
+}
+
+// The window sums of a sum pooling fit the planes every consumer handles (format/limits.hpp).
+void check_sum_bits(const LayerDesc& l, const std::string& where) {
+  const int64_t n = l.sum_window();
+  const int64_t max_sum = n * l.output.levels();
+  const int bits = static_cast<int>(std::bit_width(static_cast<uint64_t>(max_sum)));
+  LOWBIT_CHECK(bits <= kMaxCodeBits, where, ": ", l.sum_pool.kernel, "x", l.sum_pool.kernel, " sum pooling of ",
+               l.output.str(), " codes needs ", bits, "-bit sums; the format takes up to ", kMaxCodeBits);
 }
 
 // Everything of layer l but its geometry: vector sizes, codes, thresholds, score constants.
@@ -147,7 +172,8 @@ void validate_contents(const LayerDesc& l, bool last, const std::string& where) 
     return;
   }
   LOWBIT_CHECK(!last, where, ": the last layer does not produce scores");
-  validate_codes(l.output, where + ": output");
+  validate_single_codes(l.output, where + ": output");
+  check_sum_bits(l, where);
   check_levels(l, where);
   LOWBIT_CHECK(static_cast<int64_t>(l.thresholds.size()) == product(l.out, l.levels), where, ": ",
                l.thresholds.size(), " thresholds for ", l.out, " x ", l.levels);
@@ -159,22 +185,33 @@ void validate_contents(const LayerDesc& l, bool last, const std::string& where) 
 
 // ---- JSON <-> structs ----
 
-// Codes with a zero point are a format of their own name, so that a reader that does not
-// know zero points refuses the file ("unknown code format 'affine'") instead of reading
-// levels as values.
+// {"format": "pm1"}, {"format": "unsigned", "bits": b} or, with a zero point,
+// {"format": "affine", "bits": b, "zero_point": z} (a format of its own name, so that a
+// reader that does not know zero points refuses the file instead of reading levels as
+// values); "count": n for sums of n codes (absent = 1, so descriptions without sum pooling
+// read and write as before).
 json codes_json(const CodeFormat& c) {
-  if (c.pm1) return json{{"format", "pm1"}};
-  if (c.zero_point) return json{{"format", "affine"}, {"bits", c.bits}, {"zero_point", c.zero_point}};
-  return json{{"format", "unsigned"}, {"bits", c.bits}};
+  json j = c.pm1 ? json{{"format", "pm1"}} : json{{"format", "unsigned"}, {"bits", c.bits}};
+  if (!c.pm1 && c.zero_point) j = json{{"format", "affine"}, {"bits", c.bits}, {"zero_point", c.zero_point}};
+  if (c.count != 1) j["count"] = c.count;
+  return j;
 }
 
 CodeFormat parse_codes(const json& j, const std::string& where) {
   const std::string f = json_string(j, "format", where);
-  if (f == "pm1") return CodeFormat::plus_minus_one();
-  LOWBIT_CHECK(f == "unsigned" || f == "affine", where, ": unknown code format '", f, "' (pm1, unsigned or affine)");
-  const int bits = static_cast<int>(json_int(j, "bits", 1, kMaxCodeBits, where));
-  if (f == "unsigned") return CodeFormat::unsigned_bits(bits);
-  return CodeFormat::unsigned_bits(bits, static_cast<int>(json_int(j, "zero_point", 1, (1 << bits) - 1, where)));
+  LOWBIT_CHECK(f == "pm1" || f == "unsigned" || f == "affine", where, ": unknown code format '", f,
+               "' (pm1, unsigned or affine)");
+  CodeFormat c = f == "pm1" ? CodeFormat::plus_minus_one()
+                            : CodeFormat::unsigned_bits(static_cast<int>(json_int(j, "bits", 1, kMaxCodeBits, where)));
+  if (f == "affine") c.zero_point = static_cast<int>(json_int(j, "zero_point", 1, (1 << c.bits) - 1, where));
+  c.count = static_cast<int>(json_int_or(j, "count", 1, 1, kMaxSumCount, where));
+  return c;
+}
+
+json pool_json(const PoolDesc& p) { return {{"kernel", p.kernel}, {"stride", p.stride}}; }
+
+PoolDesc parse_pool(const json& p, const std::string& where) {
+  return {json_int(p, "kernel", 1, kMaxPool, where), json_int(p, "stride", 1, kMaxStride, where)};
 }
 
 class BlobWriter {
@@ -295,7 +332,7 @@ void validate(const ModelDesc& d) {
     validate_geometry(l, map, codes, i == 0, conv_input, where);
     validate_contents(l, i + 1 == d.layers.size(), where);
     map = {l.out_h(), l.out_w(), l.out};
-    if (!l.scores) codes = l.output;
+    if (!l.scores) codes = l.out_codes();
   }
 }
 
@@ -321,7 +358,8 @@ void write_model_desc(const ModelDesc& d, LbmWriter& w) {
       j["stride"] = l.stride;
       j["padding"] = {l.pad_h, l.pad_w};
       j["pad_value"] = l.pad_value;
-      if (l.pool.kernel) j["pool"] = {{"kernel", l.pool.kernel}, {"stride", l.pool.stride}};
+      if (l.pool.kernel) j["pool"] = pool_json(l.pool);
+      if (l.sum_pool.kernel) j["sum_pool"] = pool_json(l.sum_pool);
     }
     const std::string enc = weight_encoding(l);
     j["weights"] = {{"blob", blobs.add(p + ".weights", encode_weights(l.weights, enc))}, {"encoding", enc}};
@@ -408,12 +446,10 @@ ModelDesc read_desc(const LbmFile& file) {
       l.kernel_h = k[0], l.kernel_w = k[1], l.pad_h = pad[0], l.pad_w = pad[1];
       l.stride = json_int(j, "stride", 1, kMaxStride, where);
       l.pad_value = static_cast<int>(json_int(j, "pad_value", -1, 1, where));
-      if (j.contains("pool")) {
-        const json& pool = j.at("pool");
-        l.pool.kernel = json_int(pool, "kernel", 1, kMaxPool, where + ": pool");
-        l.pool.stride = json_int(pool, "stride", 1, kMaxStride, where + ": pool");
-      }
+      if (j.contains("pool")) l.pool = parse_pool(j.at("pool"), where + ": pool");
     }
+    // Read for either op, so that a dense layer carrying one is refused, not misread.
+    if (j.contains("sum_pool")) l.sum_pool = parse_pool(j.at("sum_pool"), where + ": sum_pool");
     validate_geometry(l, map, codes, i == 0, conv_input, where);  // bounds every blob size below
     const json& w = json_member(j, "weights", where);
     l.weights = read_weights(file, w, static_cast<size_t>(l.out * l.in_fan()), where + ": weights");
@@ -435,13 +471,15 @@ ModelDesc read_desc(const LbmFile& file) {
       }
     } else {
       l.output = parse_codes(o, owhere);
+      validate_single_codes(l.output, owhere);
+      check_sum_bits(l, where);
       l.levels = static_cast<int>(json_int(o, "levels", 1, l.output.levels(), owhere));
       check_levels(l, where);
       l.thresholds = read_blob<int32_t>(file, json_member(o, "thresholds", owhere),
                                         static_cast<size_t>(l.out * l.levels), owhere);
     }
     map = {l.out_h(), l.out_w(), l.out};
-    if (!l.scores) codes = l.output;
+    if (!l.scores) codes = l.out_codes();
     d.layers.push_back(std::move(l));
   }
   validate(d);

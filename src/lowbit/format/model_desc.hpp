@@ -10,8 +10,9 @@
 //   conv:  per output pixel, k runs over its kernel window in (ky, kx, c) order; padded
 //          taps read the value `pad_value`;
 //   then optional max pooling of acc, then either thresholds (`acc >= t`, FINN's
-//   MultiThreshold) into the next layer's codes, or, for the last layer, the float score
-//   map (semantics.hpp score()).
+//   MultiThreshold) into output codes, optionally sum-pooled (the values of each window
+//   added: average pooling's integer form) into the next layer's codes, or, for the last
+//   layer, the float score map (semantics.hpp score()).
 // Weights are per-channel sign-corrected: a channel whose trained map decreases (BatchNorm
 // gamma < 0) has its weights negated (listed in `negated`), so every threshold compares
 // with >= (FINN does the same).
@@ -48,8 +49,9 @@ struct InputDesc {
 
 enum class LayerKind { kDense, kConv };
 
+// A square pooling window: kernel x kernel, stride on both axes, no padding; kernel 0 = none.
 struct PoolDesc {
-  int64_t kernel = 0, stride = 0;  // max pooling of the accumulators; kernel 0 = none
+  int64_t kernel = 0, stride = 0;
 };
 
 // The last layer's float score map (semantics.hpp score()): per output channel.
@@ -66,11 +68,17 @@ struct LayerDesc {
   // conv only
   int64_t kernel_h = 1, kernel_w = 1, stride = 1, pad_h = 0, pad_w = 0;
   int pad_value = 0;                 // value of padded taps: 0, or -1/+1 on +-1 inputs
-  PoolDesc pool;
+  PoolDesc pool;                     // max pooling of the accumulators, before the thresholds
+  // Sum pooling of the output codes, after the thresholds (conv only): each output value
+  // is the sum of the values of a window of output codes, so the next layer reads codes
+  // out_codes() = output summed over sum_window() codes. Average pooling exports as this
+  // (the 1/n folds into the next layer's scale); the next layer's thresholds absorb it.
+  PoolDesc sum_pool;
   // out x K weight codes, row-major; K = in_fan() in (ky, kx, c) order (dense: (y, x, c)).
   std::vector<int32_t> weights;
   std::vector<uint8_t> negated;      // per output channel: 1 when export negated its weights
-  // Either thresholds (out x levels, ascending per channel) into `output` codes ...
+  // Either thresholds (out x levels, ascending per channel) into `output` codes (count 1:
+  // one code per output, before any sum pooling) ...
   CodeFormat output;
   int levels = 0;
   std::vector<int32_t> thresholds;
@@ -83,8 +91,17 @@ struct LayerDesc {
   int64_t in_fan() const { return window_h() * window_w() * in_c; }  // K
   int64_t conv_h() const { return kind == LayerKind::kConv ? (in_h + 2 * pad_h - kernel_h) / stride + 1 : 1; }
   int64_t conv_w() const { return kind == LayerKind::kConv ? (in_w + 2 * pad_w - kernel_w) / stride + 1 : 1; }
-  int64_t out_h() const { return pool.kernel ? (conv_h() - pool.kernel) / pool.stride + 1 : conv_h(); }
-  int64_t out_w() const { return pool.kernel ? (conv_w() - pool.kernel) / pool.stride + 1 : conv_w(); }
+  // The map the thresholds produce codes on: the conv output after max pooling.
+  int64_t pooled_h() const { return pool.kernel ? (conv_h() - pool.kernel) / pool.stride + 1 : conv_h(); }
+  int64_t pooled_w() const { return pool.kernel ? (conv_w() - pool.kernel) / pool.stride + 1 : conv_w(); }
+  // The output map the next layer reads: after sum pooling too.
+  int64_t out_h() const { return sum_pool.kernel ? (pooled_h() - sum_pool.kernel) / sum_pool.stride + 1 : pooled_h(); }
+  int64_t out_w() const { return sum_pool.kernel ? (pooled_w() - sum_pool.kernel) / sum_pool.stride + 1 : pooled_w(); }
+  // Codes summed into one output value: kernel^2 of the sum pooling, else 1.
+  int64_t sum_window() const { return sum_pool.kernel ? sum_pool.kernel * sum_pool.kernel : 1; }
+  // The codes of the output map (what the next layer's `input` must be): `output` summed
+  // over sum_window() codes.
+  CodeFormat out_codes() const { return output.summed(static_cast<int>(sum_window())); }
   int32_t weight(int64_t o, int64_t k) const { return weights[static_cast<size_t>(o * in_fan() + k)]; }
   int32_t max_abs_weight() const;
   // Multiply-accumulates per image.
@@ -104,9 +121,10 @@ struct ModelDesc {
 std::array<int64_t, 3> input_map(const std::vector<int64_t>& shape, LayerKind first);
 
 // Checks a description as read_model_desc does (export runs it before writing): shapes chain
-// from layer to layer and stay within format/limits.hpp, every vector has its size, weights
-// fit their encoding and int32 accumulators, thresholds ascend, score constants are finite,
-// only the last layer scores. Throws lowbit::Error naming the layer and the field.
+// from layer to layer and stay within format/limits.hpp (window sums included: at most
+// kMaxCodeBits planes), every vector has its size, weights fit their encoding and int32
+// accumulators, thresholds ascend, score constants are finite, only the last layer scores
+// (and does not sum-pool). Throws lowbit::Error naming the layer and the field.
 void validate(const ModelDesc& desc);
 
 // Adds the description to a .lbm writer: the JSON section "model" and its blobs (names

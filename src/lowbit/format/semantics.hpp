@@ -18,35 +18,51 @@
 
 namespace lowbit::format {
 
-// How integer codes travel between layers (FINN: the datatype of a stream).
+// How integer codes travel between layers (FINN: the datatype of a stream). A value is
+// stored as its level, an unsigned integer 0..levels(), in planes() bit-planes:
 //   pm1:  values -1/+1, one bit each; level 0 means -1, level 1 means +1 (bit 1 = +1).
 //   else: unsigned codes 0 .. 2^bits - 1 with a zero point Z (Jacob et al., CVPR 2018,
 //         eq. 1: r = S (q - Z)): level = code q, value q - Z. Z = 0 is plain unsigned
 //         codes (value = level); int:k activations with an asymmetric range have Z > 0.
-// A threshold set with `levels()` thresholds per channel produces level 0 .. levels().
+// With a window count n = `count` > 1 (sum pooling, LayerDesc::sum_pool) a value is the sum
+// of n such codes:
+//   pm1:  the sum of n values -1/+1: level u = the number of +1s (0..n), value 2u - n;
+//   else: the sum of n codes: level = the sum of the codes, 0 .. n (2^bits - 1), value
+//         level - n Z.
+// A threshold set with `levels()` thresholds per channel produces level 0 .. levels()
+// (thresholds only produce codes of count 1; the sums come from pooling them).
 struct CodeFormat {
   bool pm1 = true;
-  int bits = 1;        // unsigned codes only: 1..8 (format/limits.hpp kMaxCodeBits)
-  int zero_point = 0;  // unsigned codes only: 0 .. 2^bits - 1
+  int bits = 1;        // unsigned codes only: bits of one code, 1..8 (format/limits.hpp kMaxCodeBits)
+  int count = 1;       // codes summed into one value: 1, or the window of a sum pooling (1..255)
+  int zero_point = 0;  // unsigned codes only: Z of one code, 0 .. 2^bits - 1
 
-  static CodeFormat plus_minus_one() { return {true, 1, 0}; }
-  static CodeFormat unsigned_bits(int bits, int zero_point = 0) { return {false, bits, zero_point}; }
-  // Thresholds per channel: 1 for +-1 codes, 2^bits - 1 for unsigned codes.
-  int levels() const { return pm1 ? 1 : (1 << bits) - 1; }
-  // Bit-planes one value takes.
-  int planes() const { return pm1 ? 1 : bits; }
-  // The integer value of a level: 2 l - 1 for +-1 codes, l - zero_point otherwise.
-  int32_t value(int level) const { return pm1 ? 2 * level - 1 : level - zero_point; }
-  // The largest |value|.
-  int32_t max_abs_value() const { return pm1 ? 1 : std::max(zero_point, (1 << bits) - 1 - zero_point); }
-  bool operator==(const CodeFormat& o) const {
-    return pm1 == o.pm1 && (pm1 || (bits == o.bits && zero_point == o.zero_point));
+  static CodeFormat plus_minus_one() { return {true, 1, 1, 0}; }
+  static CodeFormat unsigned_bits(int bits, int zero_point = 0) { return {false, bits, 1, zero_point}; }
+  // The sums of n values of this format (n windows of a sum pooling).
+  CodeFormat summed(int n) const { return {pm1, bits, count * n, zero_point}; }
+  // The largest level: 1 for +-1 codes, 2^bits - 1 for unsigned codes, times count. Also
+  // the thresholds per channel of a threshold set producing these codes (count 1).
+  int levels() const { return count * (pm1 ? 1 : (1 << bits) - 1); }
+  // Bit-planes one value takes: the bits of the largest level (1 for +-1, bits for k-bit
+  // codes; a 2x2 sum of +-1 codes, levels 0..4, takes 3).
+  int planes() const { return static_cast<int>(std::bit_width(static_cast<unsigned>(levels()))); }
+  // The integer value of a level: 2 l - count for +-1 codes (2 l - 1 for one),
+  // l - count * zero_point otherwise.
+  int32_t value(int level) const { return pm1 ? 2 * level - count : level - count * zero_point; }
+  // The largest |value|: count for +-1 codes, else the larger of the ends' magnitudes.
+  int32_t max_abs_value() const {
+    return pm1 ? count : std::max(count * zero_point, levels() - count * zero_point);
   }
-  // "+-1", "k-bit" or "k-bit (zero point Z)", for messages and summaries.
+  bool operator==(const CodeFormat& o) const {
+    return pm1 == o.pm1 && count == o.count && (pm1 || (bits == o.bits && zero_point == o.zero_point));
+  }
+  // "+-1", "k-bit", "k-bit (zero point Z)", or "sums of 4 +-1" / "sums of 4 2-bit", for
+  // messages and summaries.
   std::string str() const {
-    if (pm1) return "+-1";
-    const std::string s = std::to_string(bits) + "-bit";
-    return zero_point ? s + " (zero point " + std::to_string(zero_point) + ")" : s;
+    std::string one = pm1 ? "+-1" : std::to_string(bits) + "-bit";
+    if (!pm1 && zero_point) one += " (zero point " + std::to_string(zero_point) + ")";
+    return count == 1 ? one : "sums of " + std::to_string(count) + " " + one;
   }
 };
 

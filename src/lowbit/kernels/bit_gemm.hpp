@@ -1,6 +1,6 @@
 // Kernels of the deployment runtime: integer accumulators of binary and few-bit layers by
-// popcount, thresholding into packed bits / bit-planes, and max pooling and patch
-// gathering (im2col) of packed maps.
+// popcount, thresholding into packed bits / bit-planes, and max pooling, sum pooling and
+// patch gathering (im2col) of packed maps.
 // Pure functions on raw buffers, single-threaded (the runtime splits rows and columns
 // across threads); every dispatched kernel has a plain scalar `_ref` twin that is its
 // specification, and an entry in kernel_inventory.hpp, the list the shared tester runs on
@@ -181,6 +181,23 @@ void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64
 void maxpool_i32(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src, int32_t* dst);
 void maxpool_i32_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src,
                      int32_t* dst);
+
+// Sum pooling of a bit-plane NHWC map of levels (the runtime's activations after the
+// thresholds: +-1 codes are levels 0/1 (bit 1 = +1) in one plane, unsigned k-bit codes
+// their k planes), the IR's `sum_pool` (format/model_desc.hpp):
+//   src: in_planes (1..8) planes, plane b (bit 2^b of each level) at src + b * n*h*w*cw,
+//        each a packed map bits[n][h][w][cw], cw = packed_words(c), bits past c 0;
+//   dst: out_planes planes, plane b at dst + b * n*oh*ow*cw, each bits[n][oh][ow][cw],
+//        oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+//   level(dst) = the sum of the levels of its k x k window (stride s, no padding): for +-1
+//   codes the number of +1s u (the sum's value is 2u - k*k), for unsigned codes the sum of
+//   the codes (format::CodeFormat::summed(k * k)); bits past c are 0 in every plane.
+// Requires 1 <= k <= h, w, s >= 1 and k*k*(2^in_planes - 1) < 2^out_planes, out_planes <=
+// 16 (planes above the largest sum's are written as zeros). lowbit::Error otherwise.
+void sum_pool_planes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int in_planes,
+                     const uint64_t* src, int out_planes, uint64_t* dst);
+void sum_pool_planes_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int in_planes,
+                         const uint64_t* src, int out_planes, uint64_t* dst);
 
 // Patches of a binary convolution (kh x kw, stride s, no padding) on a packed NHWC map
 // src bits[n][h][w][cw], cw = packed_words(c): one packed row per output pixel,

@@ -1,8 +1,10 @@
-// maxpool_or, maxpool_i32, im2col_bits and im2col_bytes on NHWC maps, with Highway's run-time dispatch
-// (one compile per SIMD target, see bit_gemm.cpp). All work pixel by pixel: pooling
-// combines the window's pixels, vectors across a pixel's words (or int32 values); im2col
-// copies, for each window row, its kw pixels, which are kw * cw consecutive words of the
-// input (zero words where the window leaves a padded map).
+// maxpool_or, maxpool_i32, sum_pool_planes, im2col_bits and im2col_bytes on NHWC maps,
+// with Highway's run-time dispatch (one compile per SIMD target, see bit_gemm.cpp). All
+// work pixel by pixel: pooling combines the window's pixels, vectors across a pixel's
+// words (or int32 values); sum pooling adds the levels as bit-sliced integers (each bit of
+// a word is one channel's counter, held across the planes); im2col copies, for each window
+// row, its kw pixels, which are kw * cw consecutive words of the input (zero words where
+// the window leaves a padded map), or kw * c bytes of a byte map.
 #include "lowbit/kernels/bit_targets.hpp"  // before Highway: the targets of every bit kernel
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lowbit/kernels/bit_pool.cpp"
@@ -10,7 +12,9 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <bit>
 #include <climits>
+#include <cmath>
 #include <cstring>
 
 #include "lowbit/core/error.hpp"
@@ -61,6 +65,68 @@ void MaxpoolI32Impl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64
                     int32_t* HWY_RESTRICT dst) {
   PoolMap(n, h, w, c, k, s, src, dst, [](auto a, auto b) { return hn::Max(a, b); },
           [](int32_t a, int32_t b) { return std::max(a, b); });
+}
+
+constexpr int kMaxInPlanes = 8, kMaxSumPlanes = 16;
+
+// acc += in, lane by lane, for integers stored bit-sliced (acc: planes [0, top), in: planes
+// [0, in_planes), plane b = bit 2^b of every lane): ripple-carry from each input plane up.
+// The caller keeps every sum below 2^top, so no carry leaves plane top - 1. T: a word, or a
+// vector of words (& and ^ lane-wise).
+template <class T>
+HWY_INLINE void AddSliced(T* HWY_RESTRICT acc, int top, const T* HWY_RESTRICT in, int in_planes) {
+  for (int b = 0; b < in_planes; ++b) {
+    T carry = in[b];
+    for (int j = b; j < top; ++j) {
+      const T next = acc[j] & carry;
+      acc[j] = acc[j] ^ carry;
+      carry = next;
+    }
+  }
+}
+
+// The planes the sums of t window pixels can reach (max_level: the largest input level).
+HWY_INLINE int SumTop(int64_t t, int64_t max_level, int out_planes) {
+  return std::min(out_planes, static_cast<int>(std::bit_width(static_cast<uint64_t>(t * max_level))));
+}
+
+void SumPoolImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int in_planes,
+                 const uint64_t* HWY_RESTRICT src, int out_planes, uint64_t* HWY_RESTRICT dst) {
+  const hn::ScalableTag<uint64_t> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  const int64_t in_plane = n * h * w * cw, out_plane = n * oh * ow * cw;
+  const int64_t max_level = (int64_t{1} << in_planes) - 1;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        const uint64_t* p = src + ((img * h + y * s) * w + x * s) * cw;
+        uint64_t* o = dst + ((img * oh + y) * ow + x) * cw;
+        // One pixel's words at a time, whole vectors first, then single words: the window's
+        // levels added into out_planes counters (only the planes the sum so far can reach).
+        auto pool = [&](auto zero, auto load, auto store, int64_t q, auto* acc, auto* in) {
+          for (int j = 0; j < out_planes; ++j) acc[j] = zero;
+          int64_t t = 0;
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) {
+              const uint64_t* at = p + (dy * w + dx) * cw + q;
+              for (int b = 0; b < in_planes; ++b) in[b] = load(at + b * in_plane);
+              AddSliced(acc, SumTop(++t, max_level, out_planes), in, in_planes);
+            }
+          for (int j = 0; j < out_planes; ++j) store(acc[j], o + j * out_plane + q);
+        };
+        int64_t q = 0;
+        for (; q + L <= cw; q += L) {
+          V acc[kMaxSumPlanes], in[kMaxInPlanes];
+          pool(hn::Zero(d), [&](const uint64_t* a) { return hn::LoadU(d, a); },
+               [&](V v, uint64_t* a) { hn::StoreU(v, d, a); }, q, acc, in);
+        }
+        for (; q < cw; ++q) {
+          uint64_t acc[kMaxSumPlanes], in[kMaxInPlanes];
+          pool(uint64_t{0}, [](const uint64_t* a) { return *a; }, [](uint64_t v, uint64_t* a) { *a = v; }, q, acc, in);
+        }
+      }
 }
 
 // count words from p to o (p null: zeros): vectors, then the tail in smaller vectors
@@ -163,6 +229,7 @@ HWY_EXPORT(MaxpoolImpl);
 HWY_EXPORT(Im2colImpl);
 HWY_EXPORT(MaxpoolI32Impl);
 HWY_EXPORT(Im2colBytesImpl);
+HWY_EXPORT(SumPoolImpl);
 
 namespace {
 void check_window(const char* what, int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
@@ -214,6 +281,49 @@ void maxpool_i32_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int6
                      int32_t* dst) {
   check_window("maxpool_i32_ref", n, h, w, c, k, k, s);
   pool_ref<int32_t>(n, h, w, c, k, s, src, dst, INT32_MIN, [](int32_t a, int32_t b) { return std::max(a, b); });
+}
+
+namespace {
+void check_sum_pool(const char* what, int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int in_planes,
+                    int out_planes) {
+  check_window(what, n, h, w, c, k, k, s);
+  LOWBIT_CHECK(in_planes >= 1 && in_planes <= 8, what, ": ", in_planes, " input planes (1..8)");
+  // The largest sum, k*k times the largest level, must fit the output planes (exact in
+  // double: k <= h and the product is compared with at most 2^16).
+  const double max_sum = static_cast<double>(k) * static_cast<double>(k) * static_cast<double>((1 << in_planes) - 1);
+  LOWBIT_CHECK(out_planes >= 1 && out_planes <= 16 && max_sum < std::ldexp(1.0, out_planes), what, ": sums of ", k,
+               "x", k, " levels of ", in_planes, " planes do not fit ", out_planes, " output planes (at most 16)");
+}
+}  // namespace
+
+void sum_pool_planes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int in_planes,
+                     const uint64_t* src, int out_planes, uint64_t* dst) {
+  check_sum_pool("sum_pool_planes", n, h, w, c, k, s, in_planes, out_planes);
+  if (n == 0 || c == 0) return;
+  HWY_DYNAMIC_DISPATCH(SumPoolImpl)(n, h, w, c, k, s, in_planes, src, out_planes, dst);
+}
+
+void sum_pool_planes_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int in_planes,
+                         const uint64_t* src, int out_planes, uint64_t* dst) {
+  check_sum_pool("sum_pool_planes_ref", n, h, w, c, k, s, in_planes, out_planes);
+  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  const int64_t in_plane = n * h * w * cw, out_plane = n * oh * ow * cw;
+  auto bit = [](const uint64_t* words, int64_t ch) { return (words[ch / 64] >> (ch % 64)) & 1u; };
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        const int64_t out = ((img * oh + y) * ow + x) * cw;
+        for (int j = 0; j < out_planes; ++j) std::fill(dst + j * out_plane + out, dst + j * out_plane + out + cw, 0);
+        for (int64_t ch = 0; ch < c; ++ch) {
+          uint64_t sum = 0;
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) {
+              const int64_t pixel = ((img * h + y * s + dy) * w + x * s + dx) * cw;
+              for (int b = 0; b < in_planes; ++b) sum += bit(src + b * in_plane + pixel, ch) << b;
+            }
+          for (int j = 0; j < out_planes; ++j) dst[j * out_plane + out + ch / 64] |= ((sum >> j) & 1u) << (ch % 64);
+        }
+      }
 }
 
 void im2col_bits(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint64_t* src,

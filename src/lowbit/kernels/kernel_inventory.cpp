@@ -329,6 +329,33 @@ std::string check_maxpool_i32(const KernelCase& c) {
   return first_diff(got, want, "map");
 }
 
+// Levels of in_planes planes per pixel: a whole pixel at the largest level now and then
+// (every plane all ones: the largest sums), at 0, else random; bits past c are 0.
+std::string check_sum_pool_planes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int in_planes = c.variant;
+  const int64_t cw = packed_words(c.n), pixels = c.m * c.h * c.w;
+  const int64_t max_sum = c.kh * c.kh * ((int64_t{1} << in_planes) - 1);
+  const int out_planes = static_cast<int>(std::bit_width(static_cast<uint64_t>(max_sum))) + static_cast<int>(c.seed & 1);
+  U64 src(static_cast<size_t>(in_planes * pixels * cw));
+  for (int64_t px = 0; px < pixels; ++px) {
+    const uint64_t pick = rng.below(6);
+    for (int b = 0; b < in_planes; ++b)
+      for (int64_t q = 0; q < cw; ++q) {
+        const int64_t valid = std::clamp<int64_t>(c.n - 64 * q, 0, 64);
+        const uint64_t mask = valid == 64 ? ~uint64_t{0} : (uint64_t{1} << valid) - 1;
+        src[static_cast<size_t>((b * pixels + px) * cw + q)] = mask & (pick == 0 ? ~uint64_t{0} : pick == 1 ? 0 : rng.next_u64());
+      }
+  }
+  const int64_t out_words = c.m * out_size(c.h, c.kh, 0, c.stride) * out_size(c.w, c.kh, 0, c.stride) * cw;
+  const U64 start = random_fill<uint64_t>(rng, out_planes * out_words);
+  U64 want(start), got(start);
+  sum_pool_planes_ref(c.m, c.h, c.w, c.n, c.kh, c.stride, in_planes, src.data(), out_planes, want.data());
+  sum_pool_planes(c.m, c.h, c.w, c.n, c.kh, c.stride, in_planes, src.data(), out_planes, got.data());
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "sums");
+}
+
 std::string check_im2col_bits(const KernelCase& c) {
   Rng rng(c.seed);
   const int64_t cw = packed_words(c.n);
@@ -525,6 +552,22 @@ const std::vector<KernelEntry>& bit_kernels() {
        .variants = {0},
        .tile_n = 16,  // int32 lanes of AVX-512
        .check = check_maxpool_i32},
+      {.name = "sum_pool_planes",
+       .ref = "sum_pool_planes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "src: in_planes (1..8) bit-planes of a packed NHWC map, plane b (bit 2^b of each level) at src + b * "
+                 "m*h*w*cw, each bits[m][h][w][cw], cw = packed_words(c), bits past c 0; dst: out_planes (<= 16, "
+                 "holding k*k*(2^in_planes - 1)) planes of bits[m][oh][ow][cw], plane b at dst + b * m*oh*ow*cw, "
+                 "oh = (h - k) / s + 1, ow likewise",
+       .description = "level(dst) = the sum of the k x k window's levels, stride s, no padding, by bit-sliced adds: "
+                      "the IR's sum pooling (average pooling's window sums; +-1 codes: the count of +1s)",
+       .shape = KernelShape::kWindow,
+       .columns = ColumnRanges::kNone,
+       .square = true,
+       .variant_name = "in planes",
+       .variants = {1, 2, 3, 8},
+       .tile_n = 8 * 64,  // channels of one AVX-512 vector of words
+       .check = check_sum_pool_planes},
       {.name = "im2col_bits",
        .ref = "im2col_bits_ref",
        .header = "lowbit/kernels/bit_gemm.hpp",

@@ -239,8 +239,7 @@ bool Conv2d::pad_code(float& code) const {
     return true;
   }
   quant::Grid gx;
-  const quant::Quantizer* src = quant_.input_grid_source();
-  if (!src || !src->grid(gx) || gx.step.size() != 1) return false;
+  if (!quant_.input_grid(gx).empty() || gx.step.size() != 1) return false;
   const float c = pad_value_ / gx.step[0];
   if (c != std::nearbyint(c) || c < static_cast<float>(gx.code_min) || c > static_cast<float>(gx.code_max)) return false;
   code = c;

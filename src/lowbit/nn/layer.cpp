@@ -4,6 +4,10 @@
 
 namespace lowbit::nn {
 
+std::string Layer::map_grid(quant::Grid&) const {
+  return keeps_grid() ? "" : "it computes new float values (an activation quantizer after it puts them on a grid)";
+}
+
 std::string where(const Layer& layer) {
   return cat("layer ", layer.name().empty() ? std::string("?") : layer.name(), " (", layer.type(), "): ");
 }

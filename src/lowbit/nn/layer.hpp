@@ -19,6 +19,7 @@
 
 namespace lowbit::quant {
 class Quantizer;
+struct Grid;
 }
 
 namespace lowbit::nn {
@@ -66,6 +67,12 @@ class Layer {
   // Output values are input values (identity, max pooling): a grid upstream still holds
   // after it, so the next weighted layer can multiply that quantizer's codes.
   virtual bool keeps_grid() const { return identity_in_evaluation(); }
+  // The grid of the output values in evaluation when the input values lie on grid `g`
+  // (quant::Grid: value = code * step): "" with `g` updated to it, else why the outputs
+  // lie on no grid (the next weighted layer then computes in float; the words follow
+  // "its input is float: layer NAME (type): "). Unchanged when keeps_grid(), else (the
+  // default) no grid; AvgPool2d without padding: the window sums on step / n.
+  virtual std::string map_grid(quant::Grid& g) const;
   // A non-decreasing map of each value in evaluation (ReLU, HardTanh): export folds it into
   // the thresholds of the quantizer that follows.
   virtual bool monotone_in_evaluation() const { return identity_in_evaluation(); }

@@ -104,14 +104,26 @@ const Tensor* values_to_codes(const Tensor& v, const std::vector<float>& step, T
 
 }  // namespace
 
-std::string LayerQuantizers::exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg) const {
+std::string LayerQuantizers::input_grid(quant::Grid& g) const {
   const quant::Quantizer* xs = input_grid_source();
-  if (!weight_q_) return "its weights are float (no weight quantizer): give it one, e.g. --weights binary";
   if (!xs)
     return "its input is float: no activation quantizer feeds it (train with --acts, or --input-bits for the first "
            "layer; in a JSON topology, a quant_act layer before it)";
+  if (!xs->grid(g)) return "its input: " + xs->no_grid_reason();
+  if (input_q_) return "";
+  for (const Layer* l : input_path_) {
+    const std::string why = l->map_grid(g);
+    if (!why.empty()) return "its input is float: " + where(*l) + why;
+  }
+  return "";
+}
+
+std::string LayerQuantizers::exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg) const {
+  const quant::Quantizer* xs = input_grid_source();
+  if (!weight_q_) return "its weights are float (no weight quantizer): give it one, e.g. --weights binary";
+  if (!xs) return input_grid(xg);
   if (!weight_q_->grid(wg)) return "its weights: " + weight_q_->no_grid_reason();
-  if (!xs->grid(xg)) return "its input: " + xs->no_grid_reason();
+  if (std::string why = input_grid(xg); !why.empty()) return why;
   if (xg.step.size() != 1) return "its input quantizer '" + xs->spec().str() + "' has several scales (one is needed)";
   const int64_t channels = w_used.rank() > 0 ? w_used.dim(0) : 0;
   if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels))
@@ -122,7 +134,8 @@ std::string LayerQuantizers::exact_problem(const Tensor& w_used, int64_t k, quan
   const double bound = static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code();
   if (bound >= kExactDoubleBound)
     return cat("a dot product of ", k, " codes of up to ", wg.max_abs_code(), " (weights '", weight_q_->spec().str(),
-               "') times ", xg.max_abs_code(), " (inputs '", xs->spec().str(), "') reaches ", bound,
+               "') times ", xg.max_abs_code(), " (inputs '", xs->spec().str(), "'",
+               xg.count > 1 ? cat(", window sums of ", xg.count) : std::string(), ") reaches ", bound,
                ", beyond 2^53, the largest range double computes exactly; use fewer weight or input bits");
   return "";
 }

@@ -48,16 +48,28 @@ class LayerQuantizers {
   // Exact evaluation (docs/DEPLOYMENT.md). When the weights and the input are both on
   // integer grids (quant::Grid) -- the input's grid comes from the input quantizer or,
   // without one, from the quantizer upstream that the model wired in with
-  // set_input_grid_source -- evaluation multiplies the integer codes and scales each output
-  // channel once: y = float(acc) * (w_step[c] * x_step) + b. acc is exact whatever the
-  // summation order: in float while every dot product of codes stays below 2^24 in
-  // magnitude, else (wide()) through kernels::gemm_integers, in double, below 2^53; either
-  // way float(acc) is the exact integer rounded once. This is the arithmetic the
-  // deployment runtime reproduces bit for bit.
+  // set_input_grid_source, mapped through the layers between (input_grid) -- evaluation
+  // multiplies the integer codes and scales each output channel once:
+  // y = float(acc) * (w_step[c] * x_step) + b. acc is exact whatever the summation order:
+  // in float while every dot product of codes stays below 2^24 in magnitude, else (wide())
+  // through kernels::gemm_integers, in double, below 2^53; either way float(acc) is the
+  // exact integer rounded once. This is the arithmetic the deployment runtime reproduces
+  // bit for bit.
   static constexpr double kExactFloatBound = 16777216.0;          // 2^24
   static constexpr double kExactDoubleBound = 9007199254740992.0;  // 2^53
-  void set_input_grid_source(const quant::Quantizer* q) { input_source_ = q; }
+  // `between`: the layers from quantizer `q` to this one that do not keep_grid() (their
+  // map_grid() is asked at each evaluation: average pooling sums windows, others leave the
+  // grid); the model owns them. Both are ignored when the layer has an input quantizer.
+  void set_input_grid_source(const quant::Quantizer* q, std::vector<const Layer*> between = {}) {
+    input_source_ = q;
+    input_path_ = std::move(between);
+  }
+  // The quantizer whose codes the input's grid counts: the input quantizer, else the wired
+  // one (null: float input).
   const quant::Quantizer* input_grid_source() const { return input_q_ ? input_q_.get() : input_source_; }
+  // The grid of the input values in evaluation, now: "" and `g` (the source's grid, mapped
+  // by the layers between), else why the input is on none.
+  std::string input_grid(quant::Grid& g) const;
   // After weights() and input() of an evaluation forward: converts them to codes (held
   // here) and the per-channel output scales. `k` is the dot-product length (in features,
   // or in*kh*kw). False, changing nothing, when the exact path does not apply.
@@ -100,6 +112,7 @@ class LayerQuantizers {
   float clip_override_ = -1.f;
   Tensor wq_, dwq_, xq_, dxq_;
   const quant::Quantizer* input_source_ = nullptr;
+  std::vector<const Layer*> input_path_;
   Tensor xc_, wc_;                     // codes, when they differ from the values
   const Tensor* x_values_ = nullptr;    // else the tensors to_codes() was given
   const Tensor* w_values_ = nullptr;

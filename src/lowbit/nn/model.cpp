@@ -14,21 +14,29 @@ Model::Model(std::string name, Shape input_shape, std::unique_ptr<Sequential> ne
   wire_input_grids(*net_);
 }
 
-// Tells each Dense/Conv2d which quantizer produced its input, when only layers that keep
-// values on their grid lie between (max pooling, flattening, dropout: identity in
-// evaluation), so that evaluation can run on integer codes (LayerQuantizers::to_codes).
+// Tells each Dense/Conv2d which quantizer produced its input and which layers between map
+// its grid (Layer::map_grid: average pooling sums windows; BatchNorm, ReLU... leave it),
+// skipping those that keep values on it (max pooling, flattening, dropout), so that
+// evaluation can run on integer codes (LayerQuantizers::to_codes). A container in between
+// (a residual block) ends the path; its own layers are wired inside it.
 void Model::wire_input_grids(Sequential& net) {
   const quant::Quantizer* source = nullptr;
+  std::vector<const Layer*> between;
   for (size_t i = 0; i < net.size(); ++i) {
     Layer& l = net.at(i);
     if (auto* q = dynamic_cast<QuantAct*>(&l)) {
       source = &q->quantizer();
+      between.clear();
     } else if (auto* w = dynamic_cast<WeightedLayer*>(&l)) {
-      w->quant().set_input_grid_source(source);
+      w->quant().set_input_grid_source(source, between);
       source = nullptr;
-    } else if (!l.keeps_grid()) {
+      between.clear();
+    } else if (!l.children().empty()) {
       source = nullptr;
+      between.clear();
       if (auto* inner = dynamic_cast<Sequential*>(&l)) wire_input_grids(*inner);
+    } else if (!l.keeps_grid()) {
+      between.push_back(&l);
     }
   }
 }

@@ -6,6 +6,7 @@
 #include "lowbit/core/parallel.hpp"
 #include "lowbit/kernels/im2col.hpp"
 #include "lowbit/kernels/pool.hpp"
+#include "lowbit/quant/quantizer.hpp"
 
 namespace lowbit::nn {
 
@@ -71,6 +72,34 @@ void MaxPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
 }
 
 AvgPool2d::AvgPool2d(int kernel, int stride, int padding) : Pool2d("avgpool2d", kernel, stride, padding) {}
+
+// Why the codes evaluation takes from the averages are the exact window sums. The next
+// layer computes with rnd(a / s') (LayerQuantizers::to_codes), where s' = fl(step / n) is
+// the grid's step and a = fl(fl(v_1 + ... + v_n) / n) the kernel's average (kernels::
+// avgpool2d: a float sum in any order, one division) of the window's values v_i, the
+// quantizer's floats of c_i * step. Let u = 2^-24, S = sum c_i, A = sum |c_i| <= n max|c|,
+// and sigma the real step both the v_i and step round: v_i = c_i sigma (1 + e_i) and
+// step = sigma (1 + e), |e_i|, |e| <= u (dorefa: fl(c / L) and fl(1 / L); int:k: fl(c s) and
+// s; binary, fixed: exact). Then
+//   |sum v_i - sigma S| <= u sigma A,   |fl(sum) - sum v_i| <= (n - 1) u (1 + u)^2 sigma A,
+// and the division by n, e, the rounding of s' and of the quotient are four relative
+// errors of at most u, so |a / s' - S| < (n + 5) u A <= (n + 5) n max|c| 2^-24. Below 1/2,
+// rnd gives S: required here with a factor 2 to spare, (n + 5) n max|c| < 2^22 (8x8 windows
+// of 8-bit codes pass, 16x16 ones do not; 45x45 windows of +-1 codes pass; the deployment
+// format's own bound, sums of at most 8 bits, is far inside it). Averages of averages are
+// refused: their inputs are not quantizer floats, so the argument does not apply as it is.
+std::string AvgPool2d::map_grid(quant::Grid& g) const {
+  if (p_ != 0)
+    return cat("padded average pooling (padding ", p_, ") divides edge windows by fewer pixels than inner ones, so "
+               "its averages lie on no single grid (use padding 0)");
+  const int64_t n = int64_t{k_} * k_;
+  if (g.count != 1) return "average pooling of averages (one average pooling per activation quantizer)";
+  if ((n + 5) * n * g.max_abs_code() >= (int64_t{1} << 22))
+    return cat("the averages of ", n, " codes up to ", g.max_abs_code(), " may not round back to the exact window "
+               "sums in float ((n + 5) n max|code| >= 2^22): use a smaller window or fewer activation bits");
+  g = quant::averages_grid(g, static_cast<int32_t>(n));
+  return "";
+}
 
 void AvgPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const Geometry g = geometry(x);

@@ -4,7 +4,10 @@
 //   MaxPool2d: padding counts as -inf (never chosen). forward() stores the argmax of each
 //              window; backward() routes dy to it (first maximum in row-major window order
 //              on ties; overlapping windows accumulate).
-//   AvgPool2d: averages the valid taps only (PyTorch count_include_pad=False).
+//   AvgPool2d: averages the valid taps only (PyTorch count_include_pad=False). Without
+//              padding every window has k*k taps, so on an integer grid the averages are
+//              the window sums of the codes on step / (k*k) (map_grid): a Dense/Conv2d
+//              after it evaluates exactly, and export folds it as the IR's sum pooling.
 // Pooling has no parameters and works on any number of channels.
 #pragma once
 #include "lowbit/nn/layer.hpp"
@@ -56,6 +59,10 @@ class AvgPool2d : public Pool2d {
   // stride 0 means stride = kernel.
   explicit AvgPool2d(int kernel, int stride = 0, int padding = 0);
   std::string type() const override { return "avgpool2d"; }
+  // Unpadded: quant::averages_grid(g, k*k), when evaluation's float averages round back to
+  // the exact window sums (the bound is argued in pool.cpp); padded: no grid (edge windows
+  // divide by fewer taps).
+  std::string map_grid(quant::Grid& g) const override;
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 };

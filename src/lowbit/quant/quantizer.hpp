@@ -38,8 +38,23 @@ const char* role_name(Role r);  // "weights" / "activations"
 struct Grid {
   std::vector<float> step;  // > 0 and finite
   int32_t code_min = 0, code_max = 0;
+  // Quantizer codes summed into one code: 1, or n for the averages of n values (average
+  // pooling, averages_grid), whose codes are the window sums.
+  int32_t count = 1;
   int32_t max_abs_code() const { return std::max(code_min < 0 ? -code_min : code_min, code_max < 0 ? -code_max : code_max); }
 };
+
+// The grid of the averages of n values on grid g (unpadded average pooling: every window
+// has n = k * k taps). The average of code * step values is (c_1 + ... + c_n) * (step / n),
+// so its codes are the window sums, n * code_min .. n * code_max, on step / n, rounded to
+// float here, once: evaluation's codes and output scales, and through them export's, all
+// come from this grid (docs/DEPLOYMENT.md). Whether evaluation's float averages round back
+// to those sums exactly is AvgPool2d::map_grid's question.
+inline Grid averages_grid(const Grid& g, int32_t n) {
+  Grid out{{}, g.code_min * n, g.code_max * n, g.count * n};
+  for (float s : g.step) out.step.push_back(s / static_cast<float>(n));
+  return out;
+}
 
 class Quantizer {
  public:

@@ -26,7 +26,11 @@ class BitPlaneGemm final : public GemmImpl {
   BitPlaneGemm(const GemmProblem& p, const std::string& where)
       : k_(p.layer->in_fan()), shift_(weight_shift(p.layer->weights)) {
     const format::LayerDesc& l = *p.layer;
-    input_bits_ = l.input.pm1 ? 0 : l.input.planes();
+    // Single +-1 codes: XNOR-popcount on their values. Every other format (k-bit codes,
+    // zero points, window sums) is multiplied as its levels' bit-planes, value = a level + b.
+    const bool xnor = l.input.pm1 && l.input.count == 1;
+    input_bits_ = xnor ? 0 : l.input.planes();
+    const int32_t a = xnor ? 1 : l.input.value(1) - l.input.value(0), b = xnor ? 0 : l.input.value(0);
     // Weight codes as +-1 bit-planes s_j with coefficients, sum_j coef_j s_j = 2^shift w:
     // shift 0 (all codes odd: binary, dorefa:k): q planes, coef 2^j, s_j = 2 u_j - 1 for the
     //   bits u_j of u = (w + 2^q - 1) / 2, |w| <= 2^q - 1;
@@ -36,8 +40,8 @@ class BitPlaneGemm final : public GemmImpl {
     const int64_t M = l.out, K = k_, c = l.in_c, cw = kernels::packed_words(c);
     const int q = odd_planes(l.weights, shift_);
     const int planes = q + shift_;
-    if (shift_) coef_.push_back(1);
-    for (int j = 0; j < q; ++j) coef_.push_back(1 << j);
+    if (shift_) coef_.push_back(a);
+    for (int j = 0; j < q; ++j) coef_.push_back(a << j);
     // IR column k = (y * ww + x) * c + ch lands at bit (y * ww + x) * cw * 64 + ch of a
     // packed row: each window pixel in whole words, as activations and patches are stored.
     const int64_t words = l.window_h() * l.window_w() * cw;
@@ -63,13 +67,13 @@ class BitPlaneGemm final : public GemmImpl {
           if ((u >> j) & 1u) set(shift_ + j, r, b);
       }
     for (int j = 0; j < planes; ++j) planes_.emplace_back(bits.data() + j * M * words, M, words);
-    // Codes with a zero point Z: the planes give sum w code, the values are code - Z, so
-    // each channel adds -Z 2^shift sum_k w (the zero-point term of Jacob et al. eq. 7).
-    if (!l.input.pm1 && l.input.zero_point) {
+    // Values a level + b: the planes (coefficients times a) give a sum w level, and each
+    // channel adds b 2^shift sum_k w: for codes with a zero point Z, b = -Z (the zero-point
+    // term of Jacob et al. eq. 7); for sums of n +-1 codes, a = 2 and b = -n.
+    if (b != 0) {
       offset_.assign(static_cast<size_t>(M), 0);
       for (int64_t r = 0; r < M; ++r)
-        for (int64_t k = 0; k < K; ++k)
-          offset_[static_cast<size_t>(r)] -= l.input.zero_point * l.weight(r, k) * (1 << shift_);
+        for (int64_t k = 0; k < K; ++k) offset_[static_cast<size_t>(r)] += b * l.weight(r, k) * (1 << shift_);
     }
   }
 

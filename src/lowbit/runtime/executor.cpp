@@ -56,6 +56,13 @@ void finish_layer(const LayerPlan& d, Workspace& w, int64_t m, int32_t* acc, uin
     acc = out;
     rows = m * d.ph * d.pw;
   }
+  if (!d.scores && d.sum_pool) {
+    // Codes, then their window sums (average pooling) as the next layer's planes.
+    kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), w.unpooled.data());
+    kernels::sum_pool_planes(m, d.ph, d.pw, d.out, d.sum_pool, d.sum_stride, d.output.planes(), w.unpooled.data(),
+                             d.sums.planes(), next);
+    return;
+  }
   if (!d.scores) {
     if (d.output_bytes)
       kernels::threshold_bytes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), reinterpret_cast<uint8_t*>(next),
@@ -138,6 +145,7 @@ Workspace::Workspace(const Plan& plan, int64_t chunk) {
   b.assign(n(plan.max_words), 0);
   patches.assign(n(plan.max_patch), 0);
   byte_patches.assign(n(plan.max_byte_patch), 0);
+  unpooled.assign(n(plan.max_unpooled), 0);
   image.assign(static_cast<size_t>(plan.input.image_bytes()), 0);
   codes.assign(static_cast<size_t>(plan.input.code_bytes(chunk)), 0);  // gaps are never written: they stay 0
   acc.assign(n(plan.max_acc), 0);

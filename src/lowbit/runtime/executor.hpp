@@ -21,6 +21,7 @@ struct Workspace {
   std::vector<uint8_t> codes;     // the input stage's code rows (flat codes or patch rows)
   std::vector<int32_t> acc, pooled;
   std::vector<uint64_t> bits;     // a fused layer's output bits before pooling
+  std::vector<uint64_t> unpooled; // a sum-pooling layer's codes before the pooling
   std::vector<float> score_row;   // one image's scores when the caller wants none
 };
 

@@ -19,7 +19,7 @@ class IntCodeGemm final : public GemmImpl {
     // a (code . v) + b sum_t v: weights a v and that bias.
     const format::LayerDesc& l = *p.layer;
     const int64_t M = l.out, K = k_;
-    const int32_t a = l.input.pm1 ? 2 : 1, b = l.input.value(0);
+    const int32_t a = l.input.value(1) - l.input.value(0), b = l.input.value(0);
     std::vector<int32_t> iw(static_cast<size_t>(M * K), 0), bias(static_cast<size_t>(M), 0);
     for (int64_t o = 0; o < M; ++o)
       for (int64_t t = 0; t < K; ++t) {

@@ -21,6 +21,7 @@ std::string describe(const LayerPlan& d) {
   if (d.conv && d.stride > 1) s += " stride " + str(d.stride);
   s += " -> " + str(d.out);
   if (d.pool) s += " + maxpool " + str(d.pool);
+  if (d.sum_pool) s += " + sum pool " + str(d.sum_pool) + (d.sum_stride != d.sum_pool ? " stride " + str(d.sum_stride) : "");
   s += "  (input " + d.input.str() + ", " + d.gemm->describe();
   if (d.shift) s += " (doubled)";
   s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
@@ -70,8 +71,9 @@ void plan_padding_fix(const format::LayerDesc& l, LayerPlan& d) {
 // 32 lanes. Below it (binary, 2-bit) the bit-planes win.
 constexpr int kBytePlaneProduct = 8;
 
-bool wants_byte_codes(const format::LayerDesc& l) {
-  return !l.input.pm1 && l.input.planes() * weight_planes(l.weights) >= kBytePlaneProduct;
+bool wants_byte_codes(const format::LayerDesc& l, const format::LayerDesc& before) {
+  // Window sums come from the bit-plane sum pooling kernel: they stay bit-planes.
+  return !l.input.pm1 && !before.sum_pool.kernel && l.input.planes() * weight_planes(l.weights) >= kBytePlaneProduct;
 }
 
 LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::string& where) {
@@ -82,7 +84,10 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
   d.pad_h = l.pad_h, d.pad_w = l.pad_w, d.pad_value = l.pad_value;
   d.oh = l.conv_h(), d.ow = l.conv_w();
   d.pool = l.pool.kernel, d.pool_stride = l.pool.stride;
-  d.ph = l.out_h(), d.pw = l.out_w();
+  d.ph = l.pooled_h(), d.pw = l.pooled_w();
+  d.sum_pool = l.sum_pool.kernel, d.sum_stride = l.sum_pool.stride;
+  d.sh = l.out_h(), d.sw = l.out_w();
+  d.sums = l.out_codes();
   d.in = l.in_fan(), d.out = l.out;
   d.input = l.input;
   d.gemm = choose_gemm(GemmProblem{&l, where, byte_codes});
@@ -103,7 +108,7 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
     for (int32_t t : l.thresholds) d.thresholds.push_back(shifted_threshold(t, d.shift));
   }
   const int64_t fused_size = d.gemm->fused_threshold_size();
-  d.fused = !d.scores && d.levels == 1 && fused_size > 0 && d.pad_pixels.empty();
+  d.fused = !d.scores && d.levels == 1 && fused_size > 0 && d.pad_pixels.empty() && !d.sum_pool;
   if (d.fused) {
     d.fused_thresholds.assign(static_cast<size_t>(fused_size), INT32_MAX);
     std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
@@ -130,7 +135,7 @@ Plan make_plan(const format::ModelDesc& desc) {
     const format::LayerDesc& l = desc.layers[i];
     // The first layer reads what the input stage gives it (a convolution's byte patches,
     // else bit-planes); a hidden layer bytes when the integer GEMM suits it better.
-    const bool byte_codes = i == 0 ? p.input.patches() : wants_byte_codes(l);
+    const bool byte_codes = i == 0 ? p.input.patches() : wants_byte_codes(l, desc.layers[i - 1]);
     LayerPlan d = plan_layer(l, byte_codes, "layer " + std::to_string(i));
     d.first = i == 0;
     if (i > 0 && d.gemm->reads_codes()) {  // the layer before writes bytes, unfused
@@ -150,8 +155,9 @@ Plan make_plan(const format::ModelDesc& desc) {
       p.max_patch = std::max(p.max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
     if (d.im2col_bytes()) p.max_byte_patch = std::max(p.max_byte_patch, d.oh * d.ow * d.in);
     if (!d.scores)
-      p.max_words = std::max(p.max_words, d.output_bytes ? (d.ph * d.pw * d.out + 7) / 8
-                                                         : d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
+      p.max_words = std::max(p.max_words, d.output_bytes ? (d.sh * d.sw * d.out + 7) / 8
+                                                         : d.sums.planes() * d.sh * d.sw * kernels::packed_words(d.out));
+    if (d.sum_pool) p.max_unpooled = std::max(p.max_unpooled, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
   }
   return p;
 }

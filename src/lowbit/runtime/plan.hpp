@@ -28,7 +28,12 @@ struct LayerPlan {
   int pad_value = 0;                   // what padded taps read: 0, or -1/+1 on +-1 codes
   int64_t oh = 1, ow = 1;              // conv output (before pooling)
   int64_t pool = 0, pool_stride = 0;   // max pooling of the accumulators (0 = none)
-  int64_t ph = 1, pw = 1;              // output map after pooling
+  int64_t ph = 1, pw = 1;              // the map the thresholds write (after max pooling)
+  // Sum pooling of the output codes (average pooling's window sums; 0 = none) into the map
+  // sh x sw the next layer reads, as `sums` codes.
+  int64_t sum_pool = 0, sum_stride = 0;
+  int64_t sh = 1, sw = 1;
+  format::CodeFormat sums;
   int64_t in = 0, out = 0;             // K and output channels
   format::CodeFormat input, output;
   std::unique_ptr<GemmImpl> gemm;
@@ -72,6 +77,7 @@ struct Plan {
   int64_t max_patch = 0;  // im2col words (all planes)
   int64_t max_bits = 0;   // a fused layer's output words before pooling
   int64_t max_byte_patch = 0;  // byte im2col rows (bytes)
+  int64_t max_unpooled = 0;    // a sum-pooling layer's codes before the pooling (words, all planes)
 };
 
 // The plan of a validated description (format::read_model_desc). Throws lowbit::Error
