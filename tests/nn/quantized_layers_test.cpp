@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/conv2d.hpp"
@@ -234,6 +235,34 @@ TEST(QuantizedLayers, PresetsKeepReluBeforeIntActivations) {
     for (const auto& l : layers) relus += l["type"] == "relu", acts += l["type"] == "quant_act";
     EXPECT_EQ(relus, acts) << model;
     EXPECT_GT(acts, 0) << model;
+  }
+}
+
+}  // namespace
+}  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// Average pooling of k-bit codes makes window sums (what export and the runtime carry): a
+// 2x2 pool of +-1 codes is 3-bit (levels 0..4), of 2-bit codes 4-bit (0..12); padded
+// pooling leaves the grid: float.
+TEST(QuantSummary, AveragePoolingOfCodesCountsTheSumsBits) {
+  for (const auto& [acts, padding, bits] : {std::tuple{"binary", 0, 3}, std::tuple{"dorefa:2", 0, 4},
+                                            std::tuple{"binary", 1, 32}}) {
+    const nn::json topo = {{"input", {1, 8, 8}}, {"weights", "binary"},
+                           {"layers",
+                            {{{"type", "quant_act"}, {"quantizer", "dorefa:8"}},
+                             {{"type", "conv2d"}, {"filters", 4}, {"kernel", 3}},
+                             {{"type", "quant_act"}, {"quantizer", acts}},
+                             {{"type", "avgpool2d"}, {"kernel", 2}, {"padding", padding}},
+                             {{"type", "flatten"}},
+                             {{"type", "dense"}, {"units", 3}}}}};
+    auto m = nn::build_model(topo);
+    const auto rows = nn::summary_rows(*m);
+    ASSERT_EQ(rows[3].type, "avgpool2d");
+    EXPECT_EQ(rows[3].output_bits, bits) << acts << " padding " << padding;
+    EXPECT_EQ(rows.back().input_bits, bits) << acts << " padding " << padding;  // the dense layer reads the sums
   }
 }
 

@@ -1,5 +1,6 @@
 #include "lowbit/nn/summary.hpp"
 
+#include <bit>
 #include <iomanip>
 #include <sstream>
 
@@ -64,6 +65,12 @@ void walk(Layer& l, const Shape& in, int depth, int& bits, std::vector<SummaryRo
   } else if (auto* q = dynamic_cast<QuantAct*>(&l)) {
     r.output_bits = q->quantizer().bits();
     r.quantizer = q->quantizer().spec().str();
+  } else if (bits < 32 && l.type() == "avgpool2d") {
+    // On a grid, average pooling sums n codes (the next layer reads the sums, the 1/n goes
+    // into its scale: docs/DEPLOYMENT.md): levels 0..n (2^b - 1) take bit_width of that
+    // (3 bits for 2x2 sums of +-1 codes). Where it leaves the grid (padding), float.
+    quant::Grid g{{1.f}, 0, (int32_t{1} << bits) - 1};
+    r.output_bits = l.map_grid(g).empty() ? static_cast<int>(std::bit_width(static_cast<uint32_t>(g.code_max))) : 32;
   } else {
     r.output_bits = keeps_bits(l.type()) ? bits : 32;
   }

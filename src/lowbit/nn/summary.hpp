@@ -4,8 +4,10 @@
 //
 // Precision bookkeeping: the activation flowing through the network is 32-bit float
 // until a quant_act (or a layer's input quantizer) makes it k-bit; shape-only layers
-// (flatten, dropout, max pooling) keep its bit width; anything computing new real values
-// (dense, conv, batchnorm, average pooling, float activations, residual add) makes it 32.
+// (flatten, dropout, max pooling) keep its bit width; unpadded average pooling of k-bit
+// codes makes sums of n codes (bit_width(n (2^k - 1)) bits, as export and the runtime carry
+// them); anything computing new real values (dense, conv, batchnorm, padded average
+// pooling, float activations, residual add) makes it 32.
 #pragma once
 #include <map>
 #include <string>
