@@ -140,7 +140,7 @@ std::vector<uint8_t> random_pixels(size_t n, uint64_t seed) {
 }
 
 TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
-  int checked = 0, summed = 0, affine = 0;
+  int checked = 0, summed = 0, affine = 0, bytes = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     const bool conv = seed % 2 == 0;
     const ModelDesc d = random_desc(seed, conv);
@@ -154,6 +154,7 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
     opt.chunk = 1 + static_cast<int64_t>(seed % 3);
     runtime::Engine e = runtime::Engine::from_bytes(format::model_desc_bytes(d), "random.lbm", opt);
     const auto& info = e.info();
+    for (const std::string& line : info.layers) bytes += line.find("byte output") != std::string::npos;
     const int64_t n = 5, size = info.channels * info.height * info.width;
     const std::vector<uint8_t> images = random_pixels(static_cast<size_t>(n * size), seed + 100);
     std::vector<float> scores(static_cast<size_t>(n * info.classes));
@@ -171,6 +172,7 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
   EXPECT_EQ(checked, 60);
   EXPECT_GE(summed, 5);  // the draws do reach sum pooling and zero points
   EXPECT_GE(affine, 5);
+  EXPECT_GE(bytes, 3);  // and layers the plan runs on byte codes (the integer GEMM)
 }
 
 // One engine called from several threads at once gives each caller what a lone call gives.
