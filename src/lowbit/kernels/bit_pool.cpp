@@ -333,10 +333,13 @@ void im2col_bits(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t
   HWY_DYNAMIC_DISPATCH(Im2colImpl)(n, h, w, c, kh, kw, s, ph, pw, src, dst);
 }
 
-void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
-                     const uint64_t* src, uint64_t* dst, int64_t ph, int64_t pw) {
-  check_window("im2col_bits_ref", n, h, w, c, kh, kw, s, ph, pw);
-  const int64_t cw = packed_words(c), oh = (h + 2 * ph - kh) / s + 1, ow = (w + 2 * pw - kw) / s + 1;
+namespace {
+// The scalar twins' one loop: each output pixel's window, tap by tap, `per_pixel` elements
+// each (words of a packed map, bytes of a byte map), 0 for padded taps.
+template <class T>
+void im2col_ref(int64_t n, int64_t h, int64_t w, int64_t per_pixel, int64_t kh, int64_t kw, int64_t s,
+                const T* src, T* dst, int64_t ph, int64_t pw) {
+  const int64_t oh = (h + 2 * ph - kh) / s + 1, ow = (w + 2 * pw - kw) / s + 1;
   int64_t out = 0;
   for (int64_t img = 0; img < n; ++img)
     for (int64_t y = 0; y < oh; ++y)
@@ -345,8 +348,16 @@ void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int
           for (int64_t dx = 0; dx < kw; ++dx) {
             const int64_t iy = y * s + dy - ph, ix = x * s + dx - pw;
             const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-            for (int64_t q = 0; q < cw; ++q) dst[out++] = inside ? src[((img * h + iy) * w + ix) * cw + q] : 0;
+            for (int64_t q = 0; q < per_pixel; ++q)
+              dst[out++] = inside ? src[((img * h + iy) * w + ix) * per_pixel + q] : T{0};
           }
+}
+}  // namespace
+
+void im2col_bits_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
+                     const uint64_t* src, uint64_t* dst, int64_t ph, int64_t pw) {
+  check_window("im2col_bits_ref", n, h, w, c, kh, kw, s, ph, pw);
+  im2col_ref(n, h, w, packed_words(c), kh, kw, s, src, dst, ph, pw);
 }
 
 void im2col_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s, const uint8_t* src,
@@ -359,17 +370,7 @@ void im2col_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_
 void im2col_bytes_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
                       const uint8_t* src, uint8_t* dst, int64_t ph, int64_t pw) {
   check_window("im2col_bytes_ref", n, h, w, c, kh, kw, s, ph, pw);
-  const int64_t oh = (h + 2 * ph - kh) / s + 1, ow = (w + 2 * pw - kw) / s + 1;
-  int64_t out = 0;
-  for (int64_t img = 0; img < n; ++img)
-    for (int64_t y = 0; y < oh; ++y)
-      for (int64_t x = 0; x < ow; ++x)
-        for (int64_t dy = 0; dy < kh; ++dy)
-          for (int64_t dx = 0; dx < kw; ++dx) {
-            const int64_t iy = y * s + dy - ph, ix = x * s + dx - pw;
-            const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-            for (int64_t q = 0; q < c; ++q) dst[out++] = inside ? src[((img * h + iy) * w + ix) * c + q] : 0;
-          }
+  im2col_ref(n, h, w, c, kh, kw, s, src, dst, ph, pw);
 }
 
 }  // namespace lowbit::kernels

@@ -166,33 +166,43 @@ std::string check_bgemm_threshold(const KernelCase& c) {
   return first_diff(got, words_of(start, full, m, n, j0, j1), "bits");
 }
 
+// The operands of a threshold kernel: sorted thresholds per channel, many repeats,
+// sometimes the sentinels; accumulators (m rows of ldc) that hit them exactly, and the
+// int32 extremes.
+struct ThresholdCase {
+  I32 thr, acc;
+};
+
+ThresholdCase threshold_operands(Rng& rng, int64_t m, int64_t n, int64_t ldc, int levels) {
+  ThresholdCase t{I32(static_cast<size_t>(n * levels)), {}};
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t* row = t.thr.data() + j * levels;
+    for (int l = 0; l < levels; ++l) row[l] = random_i32(rng, -20, 20);
+    if (rng.below(4) == 0) row[0] = INT32_MIN;
+    if (rng.below(4) == 0) row[levels - 1] = INT32_MAX;
+    std::sort(row, row + levels);
+  }
+  t.acc = random_fill<int32_t>(rng, m * ldc);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const uint64_t pick = rng.below(16);
+      t.acc[static_cast<size_t>(i * ldc + j)] = pick == 0   ? INT32_MIN
+                                                : pick == 1 ? INT32_MAX
+                                                : pick < 6  ? t.thr[static_cast<size_t>(j * levels + rng.below(levels))]
+                                                            : random_i32(rng, -25, 25);
+    }
+  return t;
+}
+
 std::string check_threshold_planes(const KernelCase& c) {
   Rng rng(c.seed);
   const int levels = c.variant;
   const int64_t m = c.m, n = c.n, ldc = n + c.pad;
-  // Sorted thresholds per channel, many repeats, sometimes the sentinels; inputs that hit
-  // them exactly, and the int32 extremes.
-  I32 thr(static_cast<size_t>(n * levels));
-  for (int64_t j = 0; j < n; ++j) {
-    int32_t* t = thr.data() + j * levels;
-    for (int l = 0; l < levels; ++l) t[l] = random_i32(rng, -20, 20);
-    if (rng.below(4) == 0) t[0] = INT32_MIN;
-    if (rng.below(4) == 0) t[levels - 1] = INT32_MAX;
-    std::sort(t, t + levels);
-  }
-  I32 acc = random_fill<int32_t>(rng, m * ldc);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      const uint64_t pick = rng.below(16);
-      acc[static_cast<size_t>(i * ldc + j)] = pick == 0   ? INT32_MIN
-                                              : pick == 1 ? INT32_MAX
-                                              : pick < 6  ? thr[static_cast<size_t>(j * levels + rng.below(levels))]
-                                                          : random_i32(rng, -25, 25);
-    }
+  const ThresholdCase t = threshold_operands(rng, m, n, ldc, levels);
   const U64 start = random_fill<uint64_t>(rng, threshold_bits(levels) * m * packed_words(n));
   U64 want(start), got(start);
-  threshold_planes_ref(m, n, acc.data(), ldc, levels, thr.data(), want.data());
-  threshold_planes(m, n, acc.data(), ldc, levels, thr.data(), got.data());
+  threshold_planes_ref(m, n, t.acc.data(), ldc, levels, t.thr.data(), want.data());
+  threshold_planes(m, n, t.acc.data(), ldc, levels, t.thr.data(), got.data());
   maybe_corrupt(c, got, 0);
   return first_diff(got, want, "planes");
 }
@@ -201,27 +211,11 @@ std::string check_threshold_bytes(const KernelCase& c) {
   Rng rng(c.seed);
   const int levels = c.variant;
   const int64_t m = c.m, n = c.n, ldc = n + c.pad, ldo = n + c.pad;
-  I32 thr(static_cast<size_t>(n * levels));
-  for (int64_t j = 0; j < n; ++j) {
-    int32_t* t = thr.data() + j * levels;
-    for (int l = 0; l < levels; ++l) t[l] = random_i32(rng, -20, 20);
-    if (rng.below(4) == 0) t[0] = INT32_MIN;
-    if (rng.below(4) == 0) t[levels - 1] = INT32_MAX;
-    std::sort(t, t + levels);
-  }
-  I32 acc = random_fill<int32_t>(rng, m * ldc);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      const uint64_t pick = rng.below(16);
-      acc[static_cast<size_t>(i * ldc + j)] = pick == 0   ? INT32_MIN
-                                              : pick == 1 ? INT32_MAX
-                                              : pick < 6  ? thr[static_cast<size_t>(j * levels + rng.below(levels))]
-                                                          : random_i32(rng, -25, 25);
-    }
+  const ThresholdCase t = threshold_operands(rng, m, n, ldc, levels);
   const std::vector<uint8_t> start = random_fill<uint8_t>(rng, m * ldo + 8);  // bytes past n and a guard stay
   std::vector<uint8_t> want(start), got(start);
-  threshold_bytes_ref(m, n, acc.data(), ldc, levels, thr.data(), want.data(), ldo);
-  threshold_bytes(m, n, acc.data(), ldc, levels, thr.data(), got.data(), ldo);
+  threshold_bytes_ref(m, n, t.acc.data(), ldc, levels, t.thr.data(), want.data(), ldo);
+  threshold_bytes(m, n, t.acc.data(), ldc, levels, t.thr.data(), got.data(), ldo);
   maybe_corrupt(c, got, 0);
   return first_diff(got, want, "codes");
 }
