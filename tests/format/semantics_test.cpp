@@ -58,6 +58,19 @@ TEST(Semantics, SingleCodes) {
   EXPECT_EQ(format::unsigned_codes_for(255), CodeFormat::unsigned_bits(8));
 }
 
+// level() inverts value() on every level of every format the IR carries (shortcut maps
+// are read back as levels from their values).
+TEST(Semantics, LevelInvertsValue) {
+  std::vector<CodeFormat> formats = {CodeFormat::plus_minus_one(), CodeFormat::plus_minus_one().summed(4)};
+  for (int b = 1; b <= format::kMaxCodeBits; ++b)
+    for (int z : {0, 1, (1 << b) - 1}) {
+      formats.push_back(CodeFormat::unsigned_bits(b, z));
+      formats.push_back(CodeFormat::unsigned_bits(b, z).summed(3));
+    }
+  for (const CodeFormat& f : formats)
+    for (int l = 0; l <= f.levels(); ++l) EXPECT_EQ(f.level(f.value(l)), l) << f.str() << " level " << l;
+}
+
 // The sums of n codes: the levels are exactly the sums of the codes' levels (0..levels()),
 // each level's value is the sum of the values, and planes() is the fewest bits holding the
 // largest level.

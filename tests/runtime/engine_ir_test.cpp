@@ -2,7 +2,8 @@
 // by the runtime at load, give the scores of a plain interpreter (ir_reference.hpp) bit for
 // bit: odd, even (doubled) and int8 weight codes, +-1 and k-bit codes (with and without a
 // zero point, and window sums of sum pooling), padding with -1, 0
-// and +1, strides, pooling, thresholds at INT32_MIN/MAX, dense-first and conv-first models.
+// and +1, strides, pooling, thresholds at INT32_MIN/MAX, dense-first and conv-first models,
+// residual shortcuts.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -51,7 +52,7 @@ int32_t random_weight(Rng& rng, int kind) {
 void random_thresholds(LayerDesc& l, Rng& rng) {
   l.levels = l.output.levels();
   const int64_t range = std::max<int64_t>(1, l.in_fan() * l.max_abs_weight() * l.input.max_abs_value() / 4);
-  for (int64_t o = 0; o < l.out; ++o) {
+  for (int64_t set = 0; set < l.out * l.threshold_sets(); ++set) {  // per channel, per shortcut level
     std::vector<int32_t> t;
     for (int k = 0; k < l.levels; ++k) {
       const uint64_t r = rng.below(20);
@@ -82,14 +83,34 @@ ModelDesc random_desc(uint64_t seed, bool conv) {
     d.input.table[static_cast<size_t>(p)] = static_cast<uint8_t>(identity ? p : rng.below(static_cast<uint64_t>(max_level) + 1));
   std::array<int64_t, 3> map = conv ? std::array<int64_t, 3>{H, W, C} : std::array<int64_t, 3>{1, 1, C * H * W};
   CodeFormat codes = d.input.codes;
-  const int hidden = conv ? 1 + static_cast<int>(rng.below(2)) : static_cast<int>(rng.below(3));
+  const int hidden = conv ? 1 + static_cast<int>(rng.below(3)) : static_cast<int>(rng.below(4));
   for (int i = 0; i < hidden; ++i) {
     LayerDesc l;
     l.name = "hidden";
     l.in_h = map[0], l.in_w = map[1], l.in_c = map[2];
     l.input = codes;
     l.out = 1 + static_cast<int64_t>(rng.below(70));
-    if (conv) {
+    // Half the layers after the first keep their input's map (a residual body's shape) and
+    // take a shortcut from a layer whose input map is theirs.
+    const bool residual = i >= 1 && rng.below(2) && (!conv || l.in_h >= 3);
+    if (residual) {
+      l.out = l.in_c;
+      l.kind = conv ? LayerKind::kConv : LayerKind::kDense;
+      if (conv) {
+        l.kernel_h = l.kernel_w = rng.below(2) ? 3 : 1;
+        l.pad_h = l.pad_w = l.kernel_h / 2;
+        if (codes.pm1 && codes.count == 1 && l.pad_h) l.pad_value = static_cast<int>(rng.below(3)) - 1;
+      }
+      std::vector<int> from;
+      for (int j = 1; j <= i; ++j) {
+        const LayerDesc& f = j == i ? l : d.layers[static_cast<size_t>(j)];
+        if (f.in_h == l.pooled_h() && f.in_w == l.pooled_w() && f.in_c == l.out && f.input.count == 1) from.push_back(j);
+      }
+      if (!from.empty()) {
+        l.shortcut_from = from[rng.below(from.size())];
+        l.shortcut = l.shortcut_from == i ? l.input : d.layers[static_cast<size_t>(l.shortcut_from)].input;
+      }
+    } else if (conv) {
       l.kind = LayerKind::kConv;
       l.kernel_h = 1 + static_cast<int64_t>(rng.below(3)), l.kernel_w = 1 + static_cast<int64_t>(rng.below(3));
       l.kernel_h = std::min(l.kernel_h, l.in_h), l.kernel_w = std::min(l.kernel_w, l.in_w);
@@ -100,6 +121,10 @@ ModelDesc random_desc(uint64_t seed, bool conv) {
       if (l.conv_h() >= 2 && l.conv_w() >= 2 && rng.below(2)) l.pool = {2, 1 + static_cast<int64_t>(rng.below(2))};
     } else {
       l.kind = LayerKind::kDense;
+    }
+    if (l.has_shortcut() && l.shortcut.levels() > 3 && rng.below(2)) {  // keep the tables small
+      l.shortcut_from = -1;
+      l.shortcut = {};
     }
     fill_weights(l, rng);
     l.output = random_codes(rng);
@@ -140,11 +165,12 @@ std::vector<uint8_t> random_pixels(size_t n, uint64_t seed) {
 }
 
 TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
-  int checked = 0, summed = 0, affine = 0, bytes = 0;
+  int checked = 0, summed = 0, affine = 0, bytes = 0, shortcuts = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     const bool conv = seed % 2 == 0;
     const ModelDesc d = random_desc(seed, conv);
     for (const LayerDesc& l : d.layers) {
+      shortcuts += l.has_shortcut();
       summed += l.sum_pool.kernel != 0;
       affine += !l.input.pm1 && l.input.zero_point != 0;
     }
@@ -173,6 +199,7 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
   EXPECT_GE(summed, 5);  // the draws do reach sum pooling and zero points
   EXPECT_GE(affine, 5);
   EXPECT_GE(bytes, 3);  // and layers the plan runs on byte codes (the integer GEMM)
+  EXPECT_GE(shortcuts, 5);  // and residual shortcuts
 }
 
 // One engine called from several threads at once gives each caller what a lone call gives.

@@ -1,7 +1,8 @@
 // A plain interpreter of the deployment IR (docs/FORMAT.md "The model description"), written
 // from the page's definitions with format/semantics.hpp and nothing of the runtime: loops
 // over (y, x, c) maps, the window in (ky, kx, c) order, padded taps reading pad_value, max
-// pooling of the accumulators, thresholds, sum pooling of the output values, the score map.
+// pooling of the accumulators, thresholds (per shortcut level when the layer has a shortcut),
+// sum pooling of the output values, the score map.
 // Tests compare the runtime, which packs its own bit-planes at load, and training's
 // evaluation (export tests) with it.
 #pragma once
@@ -35,8 +36,10 @@ inline std::vector<float> ir_reference(const format::ModelDesc& d, const uint8_t
   } else {
     for (int64_t i = 0; i < C * H * W; ++i) map.push_back(d.input.codes.value(d.input.table[image[i]]));
   }
+  std::vector<std::vector<int64_t>> inputs;  // each layer's input map (the shortcuts read them)
   for (size_t li = 0; li < d.layers.size(); ++li) {
     const format::LayerDesc& l = d.layers[li];
+    inputs.push_back(map);
     const int64_t oh = l.conv_h(), ow = l.conv_w(), K = l.in_fan();
     std::vector<int64_t> acc(static_cast<size_t>(oh * ow * l.out));
     for (int64_t oy = 0; oy < oh; ++oy)
@@ -83,7 +86,9 @@ inline std::vector<float> ir_reference(const format::ModelDesc& d, const uint8_t
     map.assign(acc.size(), 0);
     for (size_t i = 0; i < acc.size(); ++i) {
       const int64_t o = static_cast<int64_t>(i) % l.out;
-      const int level = format::threshold_level(l.thresholds.data() + o * l.levels, l.levels, acc[i]);
+      // With a shortcut, the set of the shortcut map's level at the same (y, x, o).
+      const int s = l.has_shortcut() ? l.shortcut.level(static_cast<int32_t>(inputs[static_cast<size_t>(l.shortcut_from)][i])) : 0;
+      const int level = format::threshold_level(l.threshold_set(o, s), l.levels, acc[i]);
       map[i] = l.output.value(level);
     }
     if (l.sum_pool.kernel) {

@@ -15,6 +15,7 @@
 #include "lowbit/nn/conv2d.hpp"
 #include "lowbit/nn/dense.hpp"
 #include "lowbit/nn/quant_act.hpp"
+#include "lowbit/nn/sequential.hpp"
 
 namespace lowbit::exporter {
 
@@ -64,13 +65,33 @@ std::vector<int32_t> eval_codes(quant::Quantizer& q, const std::vector<float>& v
   return codes;
 }
 
-// The code a quantizer gives one value in evaluation. Export bisects and checks thresholds
-// with millions of these: the tensors are reused, not allocated per call.
-int32_t eval_code(quant::Quantizer& q, float value, const QuantCodes& f) {
+// The float a quantizer gives one value in evaluation, and its code. Export bisects and
+// checks thresholds with millions of these: the tensors are reused, not allocated per call.
+float eval_value(quant::Quantizer& q, float value) {
   thread_local Tensor x({1}), y;
   x[0] = value;
   q.forward(x, y, Context{false, nullptr});
-  return static_cast<int32_t>(std::nearbyint(y[0] / f.step));
+  return y[0];
+}
+
+int32_t eval_code(quant::Quantizer& q, float value, const QuantCodes& f) {
+  return static_cast<int32_t>(std::nearbyint(eval_value(q, value) / f.step));
+}
+
+// The float value evaluation holds for each level 0..levels() of quantizer q's codes `f`
+// (what a residual block adds to its body's output): the quantizer's own output for the
+// code's grid value, which must give that code back.
+std::vector<float> level_values(quant::Quantizer& q, const QuantCodes& f, const std::string& where) {
+  std::vector<float> values;
+  for (int l = 0; l <= f.codes.levels(); ++l) {
+    const int32_t code = f.codes.pm1 ? (l ? 1 : -1) : l + f.code_min;
+    const float v = eval_value(q, static_cast<float>(code) * f.step);
+    LOWBIT_CHECK(std::isfinite(v) && std::nearbyint(v / f.step) == static_cast<float>(code) && eval_value(q, v) == v,
+                 where, ": quantizer '", q.spec().str(), "' does not map its grid value of code ", code,
+                 " to itself (", v, "), so the runtime cannot tell which value a shortcut adds");
+    values.push_back(v);
+  }
+  return values;
 }
 
 // The float map evaluation applies to one channel's integer accumulator, ending in the
@@ -124,7 +145,7 @@ std::string layer_problem(const nn::Layer& l, bool first = false) {
   if (t == "avgpool2d")
     return "average pooling is supported only right after a convolution's activation quantizer (conv2d [+ "
            "BatchNorm] + quant_act [+ maxpool2d] + avgpool2d, no padding), where the runtime sums each window's codes";
-  if (t == "residual") return "residual blocks are not supported by the runtime";
+  if (t == "residual") return "a residual block ends here without a conv2d/dense layer closing it";
   if (t == "maxpool2d") return "max pooling is supported only after a convolution's activation quantizer";
   if (t == "batchnorm") return "BatchNorm is supported only directly after a conv2d or dense layer";
   if (t == "quant_act") return "an activation quantizer is supported only first or after a conv2d/dense layer (+ BatchNorm)";
@@ -134,11 +155,48 @@ std::string layer_problem(const nn::Layer& l, bool first = false) {
 // The structure the runtime executes, for error messages.
 constexpr const char* kRuntimeStructure =
     "the runtime runs an input quantizer, then blocks of conv2d/dense + BatchNorm [+ ReLU/HardTanh] + activation "
-    "quantizer [+ max pooling] [+ average pooling], and a last dense [+ BatchNorm]";
+    "quantizer [+ max pooling] [+ average pooling], residual blocks of them (docs/DEPLOYMENT.md), and a last dense "
+    "[+ BatchNorm]";
+
+// Which residual blocks deploy (docs/DEPLOYMENT.md, "Residual blocks").
+constexpr const char* kResidualRule =
+    "a residual block deploys when its input is an activation quantizer's codes, its shortcut is the identity, its "
+    "body is blocks that start with a conv2d/dense layer and end with a conv2d/dense [+ BatchNorm] [+ ReLU/HardTanh] "
+    "[+ activation quantizer], and an activation quantizer follows the block ([+ ReLU/HardTanh] before it)";
+
+// The network in evaluation order with residual blocks opened: each block's body between a
+// begin and an end mark (nested blocks opened too). A mark's layer is the block itself.
+struct Item {
+  enum Mark { kLayer, kBegin, kEnd };
+  nn::Layer* layer = nullptr;
+  Mark mark = kLayer;
+};
+
+void flatten(nn::Sequential& net, std::vector<Item>& out) {
+  for (size_t i = 0; i < net.size(); ++i) {
+    nn::Layer& l = net.at(i);
+    if (auto* r = dynamic_cast<nn::Residual*>(&l)) {
+      out.push_back({&l, Item::kBegin});
+      flatten(r->body(), out);
+      out.push_back({&l, Item::kEnd});
+    } else {
+      out.push_back({&l, Item::kLayer});
+    }
+  }
+}
+
+// An open residual block: where its shortcut comes from and what it adds.
+struct Block {
+  size_t item = 0;                   // its begin mark
+  int from = 0;                      // the IR layer whose input map is the shortcut
+  format::CodeFormat codes;          // the shortcut's codes
+  std::array<int64_t, 3> map{};      // and their map
+  std::vector<float> values;         // the float evaluation adds, per level
+};
 
 class Folder {
  public:
-  Folder(nn::Model& model, const ExportOptions& opt) : model_(model), opt_(opt), net_(model.net()) {}
+  Folder(nn::Model& model, const ExportOptions& opt) : model_(model), opt_(opt) { flatten(model.net(), items_); }
 
   format::ModelDesc run() {
     enter_fp_contract_all_threads();  // bisection on evaluation's float arithmetic, in its mode
@@ -147,20 +205,34 @@ class Folder {
                  " is neither an image [C, H, W] nor a vector");
     out_.name = model_.name();
     fold_input();
-    for (size_t i = 1; i < net_.size();) i = fold_from(i);
+    for (size_t i = 1; i < items_.size();) i = fold_from(i);
+    LOWBIT_CHECK(blocks_.empty(), "export: a residual block is left open");  // every end mark closes one
     LOWBIT_CHECK(scores_done_, "export: model '", model_.name(), "' does not end in a dense layer (+ BatchNorm)");
     return std::move(out_);
   }
 
  private:
-  std::string where(size_t i) { return "export: layer " + std::to_string(i) + " (" + net_.at(i).type() + ")"; }
+  nn::Layer& at(size_t i) { return *items_.at(i).layer; }
+  size_t size() const { return items_.size(); }
+  Item::Mark mark(size_t i) const { return i < items_.size() ? items_[i].mark : Item::kLayer; }
+  // A layer (not a block's mark) at i.
+  template <class T>
+  T* layer_at(size_t i) {
+    return i < items_.size() && items_[i].mark == Item::kLayer ? dynamic_cast<T*>(items_[i].layer) : nullptr;
+  }
+
+  std::string where(size_t i) {
+    const std::string t = mark(i) == Item::kBegin ? "residual" : mark(i) == Item::kEnd ? "end of residual" : at(i).type();
+    return "export: layer " + std::to_string(i) + " (" + t + ")";
+  }
 
   // Layer 0 must quantize the input: its codes for the 256 pixel values are a table.
   void fold_input() {
-    auto* q = dynamic_cast<nn::QuantAct*>(&net_.at(0));
-    LOWBIT_CHECK(q != nullptr, "export: the first layer of '", model_.name(), "' is ", net_.at(0).type(),
+    auto* q = layer_at<nn::QuantAct>(0);
+    LOWBIT_CHECK(q != nullptr, "export: the first layer of '", model_.name(), "' is ", at(0).type(),
                  ", not an input quantizer; the runtime takes integer inputs: train with --input-bits 8 (or 1)");
     fmt_ = code_format(q->quantizer(), where(0));
+    codes_source_ = &q->quantizer();
     std::vector<float> pixels(256);
     for (int p = 0; p < 256; ++p) pixels[static_cast<size_t>(p)] = data::normalize_pixel(static_cast<uint8_t>(p), opt_.normalize);
     const std::vector<int32_t> codes = eval_codes(q->quantizer(), pixels, fmt_);
@@ -174,9 +246,9 @@ class Folder {
     // The IR's maps are (h, w, c). A convolutional first layer reads the image as such a
     // map; a dense one as one pixel of C*H*W channels (training's flattening order).
     bool conv_first = false;
-    for (size_t i = 1; i < net_.size(); ++i)
-      if (dynamic_cast<nn::WeightedLayer*>(&net_.at(i))) {
-        conv_first = dynamic_cast<nn::Conv2d*>(&net_.at(i)) != nullptr;
+    for (size_t i = 1; i < size(); ++i)
+      if (layer_at<nn::WeightedLayer>(i)) {
+        conv_first = layer_at<nn::Conv2d>(i) != nullptr;
         break;
       }
     map_ = format::input_map(in, conv_first ? format::LayerKind::kConv : format::LayerKind::kDense);
@@ -184,19 +256,47 @@ class Folder {
 
   // Folds the block starting at layer i; returns the index after it.
   size_t fold_from(size_t i) {
-    nn::Layer& l = net_.at(i);
+    if (mark(i) == Item::kBegin) return open_block(i);
+    nn::Layer& l = at(i);
+    if (mark(i) == Item::kEnd) fail(where(i), ": ", layer_problem(l), " (", kResidualRule, ")");
     if (l.identity_in_evaluation()) return i + 1;  // dropout; flatten: the IR's (y, x, c) weight order absorbs it
     if (auto* d = dynamic_cast<nn::WeightedLayer*>(&l)) return fold_weighted(i, *d);
     fail(where(i), ": ", layer_problem(l, out_.layers.empty()), " (", kRuntimeStructure, ")");
   }
 
-  // The first layer at or after i that is not the identity in evaluation (dropout, flatten).
+  // A residual block's begin mark at i: its input (the codes folded so far) is the shortcut
+  // the layer closing its body reads (fold_weighted). Returns the index after the mark.
+  size_t open_block(size_t i) {
+    auto& r = dynamic_cast<nn::Residual&>(at(i));
+    LOWBIT_CHECK(r.shortcut() == nullptr, where(i), ": a shortcut branch (e.g. a projection) does not deploy: the "
+                 "runtime adds the block's input codes, not a second branch's float output (", kResidualRule, ")");
+    LOWBIT_CHECK(!out_.layers.empty(), where(i), ": a residual block on the input quantizer's codes does not deploy "
+                 "(the runtime's first layer reads the input table): put a conv2d/dense block before it");
+    LOWBIT_CHECK(fmt_.codes.count == 1, where(i), ": the block's input is the window sums of an average pooling; "
+                 "a shortcut needs an activation quantizer's codes (", kResidualRule, ")");
+    const size_t first = skip_identities(i + 1);
+    LOWBIT_CHECK(layer_at<nn::WeightedLayer>(first) != nullptr, where(i), ": its body starts with ",
+                 first < size() ? where(first) : std::string("nothing"), "; a conv2d/dense layer must read the "
+                 "block's input codes (", kResidualRule, ")");
+    Block b;
+    b.item = i;
+    b.from = static_cast<int>(out_.layers.size());
+    b.codes = fmt_.codes;
+    b.map = map_;
+    b.values = level_values(*codes_source_, fmt_, where(i));
+    blocks_.push_back(std::move(b));
+    return i + 1;
+  }
+
+  // The first item at or after i that is not a layer that is the identity in evaluation
+  // (dropout, flatten).
   size_t skip_identities(size_t i) {
-    while (i < net_.size() && net_.at(i).identity_in_evaluation()) ++i;
+    while (i < size() && mark(i) == Item::kLayer && at(i).identity_in_evaluation()) ++i;
     return i;
   }
 
-  bool is(size_t i, const char* type) { return i < net_.size() && net_.at(i).type() == type; }
+  bool is(size_t i, const char* type) { return i < size() && mark(i) == Item::kLayer && at(i).type() == type; }
+  bool is_float_act(size_t i) { return i < size() && mark(i) == Item::kLayer && is_monotone_activation(at(i)); }
 
   // Pooling after layer `d`'s activation quantizer `q` (whose codes `fmt_` holds), from
   // layer `next` on: max pooling, then average pooling (each optional). Max pooling of the
@@ -208,7 +308,7 @@ class Folder {
   size_t fold_pooling(size_t next, const quant::Quantizer& q, bool conv, format::LayerDesc& d) {
     next = skip_identities(next);
     if (is(next, "maxpool2d")) {
-      const json p = net_.at(next).spec();
+      const json p = at(next).spec();
       const int64_t k = p.at("kernel"), st = p.value("stride", 0) == 0 ? k : p.at("stride").get<int64_t>();
       LOWBIT_CHECK(p.value("padding", 0) == 0, where(next), ": padded max pooling is not supported by the runtime");
       LOWBIT_CHECK(conv, where(next), ": max pooling after a dense layer");
@@ -217,7 +317,7 @@ class Folder {
     }
     if (!is(next, "avgpool2d")) return next;
     LOWBIT_CHECK(conv, where(next), ": average pooling after a dense layer");
-    const nn::Layer& avg = net_.at(next);
+    const nn::Layer& avg = at(next);
     quant::Grid g;
     LOWBIT_CHECK(q.grid(g), where(next), ": ", q.no_grid_reason());
     // Evaluation's own rule for the grid of the averages (padding, float rounding).
@@ -249,7 +349,7 @@ class Folder {
     auto* dense = dynamic_cast<nn::Dense*>(&layer);
     const Param* bias_param = nullptr;
     format::LayerDesc d;
-    d.name = net_.at(i).type() + "@" + std::to_string(i);
+    d.name = at(i).type() + "@" + std::to_string(i);
     d.in_h = map_[0], d.in_w = map_[1], d.in_c = map_[2];
     d.input = fmt_.codes;
     if (conv) {
@@ -298,12 +398,12 @@ class Folder {
     // Per-channel float maps, and what follows: BatchNorm? then quantizer or the end.
     size_t next = i + 1;
     const std::string kind = conv ? "convolution" : "dense layer";
-    if (next + 1 < net_.size() && net_.at(next).type() == "maxpool2d" && net_.at(next + 1).type() == "batchnorm")
+    if (is(next, "maxpool2d") && is(next + 1, "batchnorm"))
       fail(where(next), ": max pooling between a ", kind, " and its BatchNorm (Larq's order) is not supported by the "
            "runtime, which pools after the activation quantizer (FINN's order: conv2d, batchnorm, quant_act, "
            "maxpool2d); the two orders differ for channels with a negative BatchNorm gamma. Move the maxpool2d after "
            "the quant_act in the topology and train again");
-    nn::BatchNorm* bn = next < net_.size() ? dynamic_cast<nn::BatchNorm*>(&net_.at(next)) : nullptr;
+    nn::BatchNorm* bn = layer_at<nn::BatchNorm>(next);
     std::vector<float> bn_mean, bn_scale, bn_shift;
     if (bn) {
       bn->eval_constants(bn_mean, bn_scale, bn_shift);
@@ -322,36 +422,71 @@ class Folder {
                    "its training diverge?). Export an earlier checkpoint or train again");
     }
     std::vector<nn::Layer*> float_acts;  // ReLU / HardTanh before the quantizer
-    while (next < net_.size() && is_monotone_activation(net_.at(next))) float_acts.push_back(&net_.at(next++));
+    while (is_float_act(next)) float_acts.push_back(&at(next++));
 
-    nn::QuantAct* act = next < net_.size() ? dynamic_cast<nn::QuantAct*>(&net_.at(next)) : nullptr;
+    // A residual block closing here (the end of its body): [activation quantizer] end mark
+    // [ReLU / HardTanh] activation quantizer. The block adds its input to the body's output
+    // before the float activations and the quantizer after it.
+    nn::QuantAct* body_q = nullptr;   // the body's own last quantizer (its output is added)
+    std::vector<nn::Layer*> after_acts;
+    Block* closing = nullptr;
+    {
+      size_t k = skip_identities(next);
+      if (auto* q = layer_at<nn::QuantAct>(k); q && mark(skip_identities(k + 1)) == Item::kEnd) {
+        body_q = q;
+        k = skip_identities(k + 1);
+      }
+      if (mark(k) == Item::kEnd) {
+        closing = &blocks_.back();
+        next = skip_identities(k + 1);
+        while (is_float_act(next)) after_acts.push_back(&at(next++));
+        LOWBIT_CHECK(layer_at<nn::QuantAct>(next) != nullptr, where(k), ": ",
+                     next < size() ? where(next) + " follows it" : std::string("the network ends after it"),
+                     "; the runtime adds a shortcut before an activation quantizer (", kResidualRule, ")");
+      }
+    }
+
+    nn::QuantAct* act = layer_at<nn::QuantAct>(next);
     d.negated.assign(static_cast<size_t>(M), 0);
     if (act) {
       const QuantCodes out = code_format(act->quantizer(), where(next));
       d.output = out.codes;
       d.levels = out.codes.levels();
-      d.thresholds.assign(static_cast<size_t>(M * d.levels), std::numeric_limits<int32_t>::max());
+      const int sets = closing ? closing->codes.levels() + 1 : 1;
+      d.thresholds.assign(static_cast<size_t>(M * sets * d.levels), std::numeric_limits<int32_t>::max());
       const int reached = out.codes.pm1 ? 1 : out.max_level;  // levels above never occur: INT32_MAX
       for (int64_t c = 0; c < M; ++c) {
         const ChannelMap& m = maps[static_cast<size_t>(c)];
-        auto level_of = [&](int64_t acc) {
-          return out.level(eval_code(act->quantizer(), apply_activations(float_acts, m(acc)), out));
+        // Evaluation's map of the accumulator, for shortcut level s (residual blocks only).
+        auto level_of = [&](int64_t acc, int s) {
+          float y = apply_activations(float_acts, m(acc));
+          if (closing) {
+            if (body_q) y = eval_value(body_q->quantizer(), y);
+            y = y + closing->values[static_cast<size_t>(s)];  // Residual::forward's sum
+            y = apply_activations(after_acts, y);
+          }
+          return out.level(eval_code(act->quantizer(), y, out));
         };
         // A decreasing map (BatchNorm gamma < 0) is made increasing by negating the weights.
-        const bool decreasing = level_of(range) < level_of(-range);
+        bool decreasing = false;
+        for (int s = 0; s < sets; ++s) decreasing = decreasing || level_of(range, s) < level_of(-range, s);
         d.negated[static_cast<size_t>(c)] = decreasing;
-        auto level = [&](int64_t acc) { return level_of(decreasing ? -acc : acc); };
-        std::vector<int32_t> t = channel_thresholds(level, range, reached);
-        check_thresholds(level, t, range, where(i), c);
-        std::copy(t.begin(), t.end(), d.thresholds.begin() + c * d.levels);
+        for (int s = 0; s < sets; ++s) {
+          auto level = [&](int64_t acc) { return level_of(decreasing ? -acc : acc, s); };
+          std::vector<int32_t> t = channel_thresholds(level, range, reached);
+          check_thresholds(level, t, range, where(i), c);
+          std::copy(t.begin(), t.end(), d.thresholds.begin() + (c * sets + s) * d.levels);
+        }
       }
       fmt_ = out;
+      codes_source_ = &act->quantizer();
       next = fold_pooling(next + 1, act->quantizer(), conv != nullptr, d);
+      if (closing) close_block(*closing, d, next);
     } else {
       LOWBIT_CHECK(float_acts.empty(), where(next - 1), ": a float activation the runtime cannot represent: it "
                    "needs an activation quantizer after it (integer codes between layers), e.g. --acts binary or a "
                    "quant_act layer");
-      LOWBIT_CHECK(next == net_.size(), where(next), ": ", layer_problem(net_.at(next)), "; after a ", kind,
+      LOWBIT_CHECK(next == size(), where(next), ": ", layer_problem(at(next)), "; after a ", kind,
                    " (+ BatchNorm) the runtime needs an activation quantizer (e.g. --acts binary) or the end of the network");
       LOWBIT_CHECK(!conv, where(i), ": the score layer must be dense");
       d.scores = true;
@@ -366,6 +501,23 @@ class Folder {
     map_ = {d.out_h(), d.out_w(), d.out};
     out_.layers.push_back(std::move(d));
     return next;
+  }
+
+  // Layer d closes the innermost open block (its thresholds read the shortcut): the shortcut
+  // map must be d's threshold map, so no max pooling after the block's quantizer (the
+  // runtime pools accumulators before the thresholds, which here depend on each pixel's
+  // shortcut code).
+  void close_block(const Block& b, format::LayerDesc& d, size_t next) {
+    LOWBIT_CHECK(d.pool.kernel == 0, where(next - 1), ": max pooling right after a residual block's activation "
+                 "quantizer does not deploy (the runtime max-pools accumulators before the thresholds, which depend "
+                 "on each pixel's shortcut code): use a strided conv2d or average pooling, or put the pooling after "
+                 "the next block's quantizer");
+    const std::array<int64_t, 3> out = {d.pooled_h(), d.pooled_w(), d.out};
+    LOWBIT_CHECK(b.map == out, where(b.item), ": its input map ", b.map[0], "x", b.map[1], "x", b.map[2],
+                 " differs from its body's output map ", out[0], "x", out[1], "x", out[2]);
+    d.shortcut_from = b.from;
+    d.shortcut = b.codes;
+    blocks_.pop_back();
   }
 
   // Training's weight codes (o, c, y, x) over the layer's window (a convolution's kernel, a
@@ -412,8 +564,10 @@ class Folder {
 
   nn::Model& model_;
   ExportOptions opt_;
-  nn::Sequential& net_;
+  std::vector<Item> items_;  // the network, residual blocks opened (flatten)
   format::ModelDesc out_;
+  std::vector<Block> blocks_;  // the residual blocks open at the current item, innermost last
+  quant::Quantizer* codes_source_ = nullptr;  // the quantizer that made fmt_'s codes
   // Codes of the activation map before the next layer (after a sum pooling, only `codes`
   // changes: code_max and step stay those of the quantizer that made the summed codes).
   QuantCodes fmt_;

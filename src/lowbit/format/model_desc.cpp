@@ -175,12 +175,38 @@ void validate_contents(const LayerDesc& l, bool last, const std::string& where) 
   validate_single_codes(l.output, where + ": output");
   check_sum_bits(l, where);
   check_levels(l, where);
-  LOWBIT_CHECK(static_cast<int64_t>(l.thresholds.size()) == product(l.out, l.levels), where, ": ",
-               l.thresholds.size(), " thresholds for ", l.out, " x ", l.levels);
+  const int64_t sets = l.threshold_sets();
+  LOWBIT_CHECK(static_cast<int64_t>(l.thresholds.size()) == product(product(l.out, sets), l.levels), where, ": ",
+               l.thresholds.size(), " thresholds for ", l.out, " x ", sets, " x ", l.levels);
   for (int64_t c = 0; c < l.out; ++c)
-    for (int k = 1; k < l.levels; ++k)
-      LOWBIT_CHECK(l.thresholds[static_cast<size_t>(c * l.levels + k - 1)] <= l.thresholds[static_cast<size_t>(c * l.levels + k)],
-                   where, ": thresholds of channel ", c, " are not sorted");
+    for (int s = 0; s < sets; ++s) {
+      const int32_t* t = l.threshold_set(c, s);
+      for (int k = 1; k < l.levels; ++k)
+        LOWBIT_CHECK(t[k - 1] <= t[k], where, ": thresholds of channel ", c,
+                     sets > 1 ? cat(" for shortcut level ", s) : std::string(), " are not sorted");
+    }
+}
+
+// A shortcut (LayerDesc::shortcut_from) of layer i: an earlier layer's input map of the
+// shape of this layer's threshold map, its codes single, and a threshold table of bounded
+// size; sizes only, so the reader can run it before reading the thresholds.
+// `i`: the layer's index; `before`: layers 0..i-1.
+void validate_shortcut(const LayerDesc& l, size_t i, const LayerDesc* before, const std::string& where) {
+  if (!l.has_shortcut()) return;
+  LOWBIT_CHECK(!l.scores, where, ": the score layer has a shortcut (only threshold layers take one)");
+  LOWBIT_CHECK(l.shortcut_from >= 1 && static_cast<size_t>(l.shortcut_from) <= i, where, ": shortcut from layer ",
+               l.shortcut_from, " (this layer or an earlier one after the first, 1..", i, ")");
+  const LayerDesc& f = static_cast<size_t>(l.shortcut_from) == i ? l : before[l.shortcut_from];
+  LOWBIT_CHECK(l.shortcut == f.input, where, ": shortcut codes ", l.shortcut.str(), " differ from layer ",
+               l.shortcut_from, "'s input codes ", f.input.str());
+  validate_single_codes(l.shortcut, where + ": shortcut");
+  LOWBIT_CHECK(l.pool.kernel == 0, where, ": max pooling with a shortcut (the thresholds read the shortcut per pixel "
+               "before any pooling)");
+  LOWBIT_CHECK(f.in_h == l.pooled_h() && f.in_w == l.pooled_w() && f.in_c == l.out, where, ": shortcut map [", f.in_h,
+               ",", f.in_w, ",", f.in_c, "] (layer ", l.shortcut_from, "'s input) differs from this layer's output [",
+               l.pooled_h(), ",", l.pooled_w(), ",", l.out, "]");
+  LOWBIT_CHECK(product(product(l.out, l.threshold_sets()), l.levels) <= kMaxLayerWeights, where, ": ", l.out, " x ",
+               l.threshold_sets(), " x ", l.levels, " shortcut thresholds are too many");
 }
 
 // ---- JSON <-> structs ----
@@ -330,6 +356,7 @@ void validate(const ModelDesc& d) {
     const LayerDesc& l = d.layers[i];
     const std::string where = layer_where(i);
     validate_geometry(l, map, codes, i == 0, conv_input, where);
+    validate_shortcut(l, i, d.layers.data(), where);
     validate_contents(l, i + 1 == d.layers.size(), where);
     map = {l.out_h(), l.out_w(), l.out};
     if (!l.scores) codes = l.out_codes();
@@ -380,10 +407,14 @@ void write_model_desc(const ModelDesc& d, LbmWriter& w) {
       o["levels"] = l.levels;
       o["thresholds"] = blobs.add(p + ".thresholds", l.thresholds);
       j["output"] = o;
+      if (l.has_shortcut()) j["shortcut"] = {{"from", l.shortcut_from}};
     }
     layers.push_back(j);
   }
-  const json m = {{"kind", "lowbit-model"}, {"version", kModelDescVersion}, {"name", d.name},
+  // The lowest version that holds the description (kModelDescVersion's comment).
+  const bool shortcuts = std::any_of(d.layers.begin(), d.layers.end(), [](const LayerDesc& l) { return l.has_shortcut(); });
+  const int version = shortcuts ? kModelDescVersion : kModelDescMinVersion;
+  const json m = {{"kind", "lowbit-model"}, {"version", version}, {"name", d.name},
                   {"classes", d.classes()}, {"input", input},          {"layers", layers}};
   w.add_json("model", m.dump(1));
 }
@@ -401,8 +432,9 @@ ModelDesc read_desc(const LbmFile& file) {
   LOWBIT_CHECK(m.is_object() && m.value("kind", json()) == "lowbit-model", "not a lowbit model (kind ",
                m.is_object() ? m.value("kind", json()).dump() : m.dump().substr(0, 20), ")");
   const int64_t version = m.contains("version") ? json_int(m, "version", 1, 1 << 20, "model") : 1;
-  LOWBIT_CHECK(version == kModelDescVersion, "model description version ", version, "; this lowbit reads version ",
-               kModelDescVersion, version < kModelDescVersion
+  LOWBIT_CHECK(version >= kModelDescMinVersion && version <= kModelDescVersion, "model description version ", version,
+               "; this lowbit reads versions ", kModelDescMinVersion, "..", kModelDescVersion,
+               version < kModelDescVersion
                    ? " (the file was written by an older lowbit export): export the checkpoint again"
                    : " (the file was written by a newer lowbit)");
   ModelDesc d;
@@ -459,6 +491,7 @@ ModelDesc read_desc(const LbmFile& file) {
     const json& o = json_member(j, "output", where);
     const std::string owhere = where + ": output";
     if (json_string(o, "format", owhere) == "scores") {
+      LOWBIT_CHECK(!j.contains("shortcut"), where, ": the score layer has a shortcut (only threshold layers take one)");
       l.scores = true;
       const size_t M = static_cast<size_t>(l.out);
       l.score.scale = read_blob<float>(file, json_member(o, "scale", owhere), M, owhere);
@@ -475,8 +508,15 @@ ModelDesc read_desc(const LbmFile& file) {
       check_sum_bits(l, where);
       l.levels = static_cast<int>(json_int(o, "levels", 1, l.output.levels(), owhere));
       check_levels(l, where);
+      if (j.contains("shortcut")) {
+        LOWBIT_CHECK(version >= 3, where, ": a shortcut in a version ", version, " description");
+        l.shortcut_from = static_cast<int>(json_int(json_member(j, "shortcut", where), "from", 1,
+                                                    static_cast<int64_t>(i), where + ": shortcut"));
+        l.shortcut = static_cast<size_t>(l.shortcut_from) == i ? l.input : d.layers[static_cast<size_t>(l.shortcut_from)].input;
+        validate_shortcut(l, i, d.layers.data(), where);  // bounds the thresholds' size
+      }
       l.thresholds = read_blob<int32_t>(file, json_member(o, "thresholds", owhere),
-                                        static_cast<size_t>(l.out * l.levels), owhere);
+                                        static_cast<size_t>(l.out * l.threshold_sets() * l.levels), owhere);
     }
     map = {l.out_h(), l.out_w(), l.out};
     if (!l.scores) codes = l.out_codes();

@@ -13,6 +13,8 @@
 //   MultiThreshold) into output codes, optionally sum-pooled (the values of each window
 //   added: average pooling's integer form) into the next layer's codes, or, for the last
 //   layer, the float score map (semantics.hpp score()).
+// A residual block (a shortcut) is one field of the layer that closes it: its thresholds
+// also read the level of an earlier map at the same (y, x, c) (LayerDesc::shortcut_from).
 // Weights are per-channel sign-corrected: a channel whose trained map decreases (BatchNorm
 // gamma < 0) has its weights negated (listed in `negated`), so every threshold compares
 // with >= (FINN does the same).
@@ -35,8 +37,12 @@ class LbmWriter;
 // Version of the model description (the "model" section's "version"). Version 1 (files
 // written before the IR, with the runtime's packed bit-planes inside) is refused with a
 // message to export the checkpoint again: they are re-exported in seconds, and a
-// migration would keep the old packing rules alive in the reader.
-inline constexpr int kModelDescVersion = 2;
+// migration would keep the old packing rules alive in the reader. Version 3 added
+// shortcuts (residual blocks); a description without one is written as version 2, which
+// every reader since the IR reads, so plain models still load in older binaries, while a
+// reader that does not know shortcuts refuses a file that has one instead of ignoring it.
+inline constexpr int kModelDescVersion = 3;
+inline constexpr int kModelDescMinVersion = 2;
 
 // How the raw 8-bit pixels become the first layer's codes.
 struct InputDesc {
@@ -85,6 +91,24 @@ struct LayerDesc {
   // ... or, on the last layer only, the score map.
   bool scores = false;
   ScoresDesc score;
+  // A residual shortcut (docs/DEPLOYMENT.md, "Residual blocks"): -1 for none, else the index
+  // of this layer or an earlier one (>= 1: not the first, which reads the input table) whose
+  // input map, with codes `shortcut` (that layer's `input`,
+  // single codes), has this layer's threshold map's shape (pooled_h, pooled_w, out; no max
+  // pooling here). The level of output (y, x, o) is then threshold_level(threshold_set(o, s),
+  // levels, acc) with s the shortcut map's level at (y, x, o): a Bi-Real block's BatchNorm
+  // output plus its input, quantized, is a different threshold set per input level.
+  // `thresholds` holds out x threshold_sets() x levels values.
+  int shortcut_from = -1;
+  CodeFormat shortcut;
+
+  bool has_shortcut() const { return shortcut_from >= 0; }
+  // Threshold sets per output channel: one per shortcut level, else one.
+  int threshold_sets() const { return has_shortcut() ? shortcut.levels() + 1 : 1; }
+  // The ascending thresholds (levels of them) of output channel o for shortcut level s.
+  const int32_t* threshold_set(int64_t o, int s) const {
+    return thresholds.data() + (o * threshold_sets() + s) * levels;
+  }
 
   int64_t window_h() const { return kind == LayerKind::kConv ? kernel_h : in_h; }
   int64_t window_w() const { return kind == LayerKind::kConv ? kernel_w : in_w; }

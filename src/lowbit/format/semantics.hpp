@@ -50,6 +50,8 @@ struct CodeFormat {
   // The integer value of a level: 2 l - count for +-1 codes (2 l - 1 for one),
   // l - count * zero_point otherwise.
   int32_t value(int level) const { return pm1 ? 2 * level - count : level - count * zero_point; }
+  // The level of a value (the inverse of value()).
+  int level(int32_t value) const { return pm1 ? (value + count) / 2 : value + count * zero_point; }
   // The largest |value|: count for +-1 codes, else the larger of the ends' magnitudes.
   int32_t max_abs_value() const {
     return pm1 ? count : std::max(count * zero_point, levels() - count * zero_point);

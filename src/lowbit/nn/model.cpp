@@ -17,11 +17,11 @@ Model::Model(std::string name, Shape input_shape, std::unique_ptr<Sequential> ne
 // Tells each Dense/Conv2d which quantizer produced its input and which layers between map
 // its grid (Layer::map_grid: average pooling sums windows; BatchNorm, ReLU... leave it),
 // skipping those that keep values on it (max pooling, flattening, dropout), so that
-// evaluation can run on integer codes (LayerQuantizers::to_codes). A container in between
-// (a residual block) ends the path; its own layers are wired inside it.
-void Model::wire_input_grids(Sequential& net) {
-  const quant::Quantizer* source = nullptr;
-  std::vector<const Layer*> between;
+// evaluation can run on integer codes (LayerQuantizers::to_codes). `source` and `between`:
+// the path that reaches the first layer of `net`. A residual block's body and shortcut
+// both start from the block's input (its path); their float sum ends the path. Another
+// container in between ends it too; its own layers are wired inside it.
+void Model::wire_input_grids(Sequential& net, const quant::Quantizer* source, std::vector<const Layer*> between) {
   for (size_t i = 0; i < net.size(); ++i) {
     Layer& l = net.at(i);
     if (auto* q = dynamic_cast<QuantAct*>(&l)) {
@@ -29,6 +29,11 @@ void Model::wire_input_grids(Sequential& net) {
       between.clear();
     } else if (auto* w = dynamic_cast<WeightedLayer*>(&l)) {
       w->quant().set_input_grid_source(source, between);
+      source = nullptr;
+      between.clear();
+    } else if (auto* r = dynamic_cast<Residual*>(&l)) {
+      wire_input_grids(r->body(), source, between);
+      if (r->shortcut()) wire_input_grids(*r->shortcut(), source, between);
       source = nullptr;
       between.clear();
     } else if (!l.children().empty()) {

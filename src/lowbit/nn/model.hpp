@@ -53,7 +53,8 @@ class Model {
   json topology() const;
 
  private:
-  static void wire_input_grids(Sequential& net);
+  static void wire_input_grids(Sequential& net, const quant::Quantizer* source = nullptr,
+                               std::vector<const Layer*> between = {});
 
   std::string name_;
   Shape input_shape_;

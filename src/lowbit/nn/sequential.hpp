@@ -53,6 +53,9 @@ class Residual : public Layer {
   json spec() const override;
   std::vector<Layer*> children() override;
 
+  Sequential& body() { return *body_; }
+  Sequential* shortcut() { return shortcut_.get(); }  // null: identity
+
  private:
   std::unique_ptr<Sequential> body_, shortcut_;
   Tensor body_out_, short_out_, grad_tmp_;

@@ -7,6 +7,7 @@
 #include "lowbit/core/fp_env.hpp"
 #include "lowbit/format/semantics.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
+#include "lowbit/runtime/shortcut.hpp"
 
 namespace lowbit::runtime {
 
@@ -56,6 +57,20 @@ void finish_layer(const LayerPlan& d, Workspace& w, int64_t m, int32_t* acc, uin
     acc = out;
     rows = m * d.ph * d.pw;
   }
+  if (!d.scores && d.shortcut_from >= 0) {
+    // Thresholds chosen by the shortcut's level (no max pooling: the IR forbids it here),
+    // then the output layout the next layer reads.
+    uint8_t* levels = d.output_bytes && !d.sum_pool ? reinterpret_cast<uint8_t*>(next) : w.levels.data();
+    threshold_shortcut(d, rows, acc, w.shortcuts[static_cast<size_t>(d.shortcut_from)].data(), levels);
+    if (d.sum_pool) {
+      pack_levels(rows, d.out, d.output.planes(), levels, w.unpooled.data());
+      kernels::sum_pool_planes(m, d.ph, d.pw, d.out, d.sum_pool, d.sum_stride, d.output.planes(), w.unpooled.data(),
+                               d.sums.planes(), next);
+    } else if (!d.output_bytes) {
+      pack_levels(rows, d.out, d.output.planes(), levels, next);
+    }
+    return;
+  }
   if (!d.scores && d.sum_pool) {
     // Codes, then their window sums (average pooling) as the next layer's planes.
     kernels::threshold_planes(rows, d.out, acc, d.out, d.levels, d.thresholds.data(), w.unpooled.data());
@@ -95,6 +110,7 @@ void run_chunk(const Plan& plan, Workspace& w, const uint8_t* images, int64_t m,
   team.sync();
   for (size_t l = 0; l < plan.layers.size(); ++l) {
     const LayerPlan& d = plan.layers[l];
+    if (d.save_shortcut && team.lead()) save_levels(d, cur, d.input_bytes, m, w.shortcuts[l].data());
     // GEMM operand: the input rows themselves (dense; bit-planes or bytes), one patch row
     // per output pixel (im2col of bits or bytes), or the input stage's byte code rows.
     GemmInput a{cur, d.first ? w.codes.data() : reinterpret_cast<const uint8_t*>(cur)};
@@ -146,6 +162,12 @@ Workspace::Workspace(const Plan& plan, int64_t chunk) {
   patches.assign(n(plan.max_patch), 0);
   byte_patches.assign(n(plan.max_byte_patch), 0);
   unpooled.assign(n(plan.max_unpooled), 0);
+  levels.assign(n(plan.max_levels), 0);
+  shortcuts.resize(plan.layers.size());
+  for (size_t l = 0; l < plan.layers.size(); ++l) {
+    const LayerPlan& d = plan.layers[l];
+    if (d.save_shortcut) shortcuts[l].assign(n(d.h * d.w * d.c), 0);
+  }
   image.assign(static_cast<size_t>(plan.input.image_bytes()), 0);
   codes.assign(static_cast<size_t>(plan.input.code_bytes(chunk)), 0);  // gaps are never written: they stay 0
   acc.assign(n(plan.max_acc), 0);

@@ -22,6 +22,8 @@ struct Workspace {
   std::vector<int32_t> acc, pooled;
   std::vector<uint64_t> bits;     // a fused layer's output bits before pooling
   std::vector<uint64_t> unpooled; // a sum-pooling layer's codes before the pooling
+  std::vector<std::vector<uint8_t>> shortcuts;  // per layer: its input's levels, when a later layer reads them
+  std::vector<uint8_t> levels;    // a shortcut layer's output levels
   std::vector<float> score_row;   // one image's scores when the caller wants none
 };
 

@@ -25,6 +25,7 @@ std::string describe(const LayerPlan& d) {
   s += "  (input " + d.input.str() + ", " + d.gemm->describe();
   if (d.shift) s += " (doubled)";
   s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
+  if (d.shortcut_from >= 0) s += ", shortcut from layer " + str(d.shortcut_from);
   if (d.fused) s += ", fused";
   if (d.output_bytes) s += ", byte output";
   return s + ")";
@@ -105,10 +106,12 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
   } else {
     d.output = l.output;
     d.levels = l.levels;
+    d.shortcut_from = l.shortcut_from;
+    d.sets = l.threshold_sets();
     for (int32_t t : l.thresholds) d.thresholds.push_back(shifted_threshold(t, d.shift));
   }
   const int64_t fused_size = d.gemm->fused_threshold_size();
-  d.fused = !d.scores && d.levels == 1 && fused_size > 0 && d.pad_pixels.empty() && !d.sum_pool;
+  d.fused = !d.scores && d.levels == 1 && d.sets == 1 && fused_size > 0 && d.pad_pixels.empty() && !d.sum_pool;
   if (d.fused) {
     d.fused_thresholds.assign(static_cast<size_t>(fused_size), INT32_MAX);
     std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
@@ -142,8 +145,11 @@ Plan make_plan(const format::ModelDesc& desc) {
       p.layers.back().output_bytes = true;
       p.layers.back().fused = false;
     }
+    d.input_bytes = i > 0 && d.gemm->reads_codes();
     p.layers.push_back(std::move(d));
   }
+  for (const LayerPlan& d : p.layers)
+    if (d.shortcut_from >= 0) p.layers[static_cast<size_t>(d.shortcut_from)].save_shortcut = true;
   for (const LayerPlan& d : p.layers) info.layers.push_back(describe(d));
   for (const format::LayerDesc& l : desc.layers) info.binary_macs += l.macs();
   p.latency_mode = std::none_of(p.layers.begin(), p.layers.end(), [](const LayerPlan& d) { return d.conv; });
@@ -157,6 +163,7 @@ Plan make_plan(const format::ModelDesc& desc) {
     if (!d.scores)
       p.max_words = std::max(p.max_words, d.output_bytes ? (d.sh * d.sw * d.out + 7) / 8
                                                          : d.sums.planes() * d.sh * d.sw * kernels::packed_words(d.out));
+    if (d.shortcut_from >= 0) p.max_levels = std::max(p.max_levels, d.ph * d.pw * d.out);
     if (d.sum_pool) p.max_unpooled = std::max(p.max_unpooled, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
   }
   return p;

@@ -49,7 +49,15 @@ struct LayerPlan {
   std::vector<uint8_t> negated;        // per output channel: export negated its weights
   bool scores = false;
   int levels = 0;
-  std::vector<int32_t> thresholds;     // out x levels, on 2^shift x the IR's accumulators
+  // out x sets x levels, on 2^shift x the IR's accumulators: sets = 1, or per shortcut level.
+  std::vector<int32_t> thresholds;
+  // Residual shortcuts (shortcut.hpp): this layer's thresholds read the levels of layer
+  // shortcut_from's input map (-1: none); a layer whose input a later one reads keeps its
+  // levels (save_shortcut), from bit-planes or, when input_bytes, bytes.
+  int shortcut_from = -1;
+  int sets = 1;
+  bool save_shortcut = false;
+  bool input_bytes = false;
   // One threshold, a GEMM that fuses it and no padding fix: the GEMM writes the output bits
   // (thresholds padded to its tiles); pooling then ORs bits.
   bool fused = false;
@@ -78,6 +86,7 @@ struct Plan {
   int64_t max_bits = 0;   // a fused layer's output words before pooling
   int64_t max_byte_patch = 0;  // byte im2col rows (bytes)
   int64_t max_unpooled = 0;    // a sum-pooling layer's codes before the pooling (words, all planes)
+  int64_t max_levels = 0;      // a shortcut layer's output levels (bytes)
 };
 
 // The plan of a validated description (format::read_model_desc). Throws lowbit::Error
