@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -104,8 +105,48 @@ Bytes model_seed(bool ternary, bool sums = false) {
   return F::model_desc_bytes(d);
 }
 
+// A residual block in the IR (version 3): a convolution into +-1 codes, a second one whose
+// thresholds are chosen per level of its own input (the block's input, "shortcut"), and a
+// dense score layer.
+Bytes shortcut_seed() {
+  namespace F = lowbit::format;
+  F::ModelDesc d;
+  d.name = "residual";
+  d.input.shape = {1, 4, 4};
+  d.input.codes = F::CodeFormat::unsigned_bits(2);
+  for (int p = 0; p < 256; ++p) d.input.table[static_cast<size_t>(p)] = static_cast<uint8_t>(p / 64);
+  F::LayerDesc a;
+  a.kind = F::LayerKind::kConv;
+  a.in_h = 4, a.in_w = 4, a.in_c = 1, a.out = 3;
+  a.input = d.input.codes;
+  a.weights = {1, 2, -1};
+  a.negated = {0, 0, 1};
+  a.output = F::CodeFormat::plus_minus_one();
+  a.levels = 1;
+  a.thresholds = {1, 2, -1};
+  F::LayerDesc b = a;
+  b.in_c = 3;
+  b.input = a.output;
+  b.kernel_h = b.kernel_w = 3, b.pad_h = b.pad_w = 1;
+  b.weights.clear();
+  for (int64_t i = 0; i < b.out * b.in_fan(); ++i) b.weights.push_back(i % 5 ? 1 : -1);
+  b.shortcut_from = 1;
+  b.shortcut = b.input;
+  b.thresholds = {3, -5, 0, INT32_MIN, 7, 2};  // (channel, shortcut level)
+  F::LayerDesc s;
+  s.in_h = 4, s.in_w = 4, s.in_c = 3, s.out = 2;
+  s.input = b.output;
+  for (int64_t i = 0; i < s.out * s.in_fan(); ++i) s.weights.push_back(i % 3 ? 1 : -1);
+  s.negated = {0, 0};
+  s.scores = true;
+  s.score.scale = {0.5f, 0.25f};
+  d.layers = {a, b, s};
+  return F::model_desc_bytes(d);
+}
+
 std::vector<Bytes> make_seeds() {
   std::vector<Bytes> seeds;
+  seeds.push_back(shortcut_seed());
   seeds.push_back(model_seed(false));
   seeds.push_back(model_seed(true));
   seeds.push_back(model_seed(false, /*sums=*/true));

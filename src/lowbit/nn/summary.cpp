@@ -130,7 +130,7 @@ std::string summary_table(Model& model) {
   auto rows = summary_rows(model);
   std::ostringstream os;
   os << "Model: " << model.name() << "   input " << shape_str(model.input_shape()) << "\n";
-  const int w1 = 20, w2 = 12, w3 = 18, w4 = 12, w5 = 8, w6 = 24;
+  const int w1 = 20, w2 = 14, w3 = 18, w4 = 12, w5 = 8, w6 = 24;
   std::string rule(w1 + w2 + w3 + w4 * 2 + w5 + 2 + w6, '-');
   os << rule << "\n"
      << std::left << std::setw(w1) << "Layer" << std::setw(w2) << "Type" << std::setw(w3) << "Output shape"
