@@ -156,6 +156,9 @@ TEST(ExportResidual, ShapesThatDoNotDeployAreClearErrors) {
   ends_with_pool["layers"][4]["body"].push_back(qa("binary"));
   ends_with_pool["layers"][4]["body"].push_back(json{{"type", "maxpool2d"}, {"kernel", 1}});
   testing::expect_error_naming([&] { export_of(ends_with_pool); }, "without a conv2d/dense layer closing it");
+  json syq_closing = good;  // grouped scales on the layer that thresholds with the shortcut
+  syq_closing["layers"][4]["body"][0]["weight_quantizer"] = "syq:binary:row";
+  testing::expect_error_naming([&] { export_of(syq_closing); }, "SYQ row / pixel scales on the last layer of a residual body");
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 

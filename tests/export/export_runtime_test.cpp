@@ -539,10 +539,6 @@ TEST(ExportRuntime, UnsupportedModelsAreClearErrors) {
   json no_input = dense_net({"binary", "binary"});
   no_input["layers"].erase(0);
   testing::expect_error_naming([&] { export_of(no_input); }, "--input-bits");
-  NetSpec syq_rows{"syq:binary:row", "binary"};
-  syq_rows.conv = true;
-  syq_rows.image = {2, 8, 9};
-  testing::expect_error_naming([&] { export_of(dense_net(syq_rows)); }, "syq:binary:row");
   NetSpec pad_on_bytes{"binary", "binary"};  // 8-bit input codes have no -1
   pad_on_bytes.conv = true;
   pad_on_bytes.padding = 1;

@@ -142,7 +142,7 @@ TEST(AvgPoolGrid, AveragesOffEveryGridFallBackToFloatWithTheReason) {
     // And the layer's exact form (what export folds) refuses with the same words.
     Tensor codes;
     std::vector<float> scales;
-    EXPECT_NE(dense->exact_form(codes, scales).find(c.reason), std::string::npos);
+    EXPECT_NE(dense->exact_form(codes, scales, nullptr).find(c.reason), std::string::npos);
   }
 }
 

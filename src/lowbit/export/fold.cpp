@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 
 #include "lowbit/core/error.hpp"
@@ -104,6 +105,12 @@ struct ChannelMap {
     return format::score(acc, 0, &scale, has_bias ? &bias : nullptr, has_bn ? &bn_mean : nullptr, &bn_scale,
                          &bn_shift);
   }
+  // The same after a layer with SYQ's grouped scales, whose float sum y of its partial sums
+  // (format::group_next) is already scaled: the bias (Conv2d adds it to y), then BatchNorm.
+  float of_sum(float y) const {
+    if (has_bias) y = y + bias;
+    return has_bn ? format::bn_eval(y, bn_mean, bn_scale, bn_shift) : y;
+  }
   // Every constant is finite: a NaN or infinity (a checkpoint of a diverged run) makes the
   // map meaningless, and export says so instead of finding nonsense thresholds. "" when fine.
   std::string non_finite() const {
@@ -116,6 +123,17 @@ struct ChannelMap {
     return "";
   }
 };
+
+// Floats in their order as integers (the bit pattern, negatives mirrored: -0 and +0 are
+// both 0), so that the threshold search bisects float thresholds like integer ones.
+int64_t float_key(float f) {
+  const auto b = std::bit_cast<int32_t>(f);
+  return b >= 0 ? b : -static_cast<int64_t>(b & 0x7fffffff);
+}
+float key_float(int64_t k) {
+  return k >= 0 ? std::bit_cast<float>(static_cast<int32_t>(k))
+                : std::bit_cast<float>(static_cast<uint32_t>(-k) | 0x80000000u);
+}
 
 // Monotone float activations (ReLU, HardTanh) between BatchNorm and an activation quantizer,
 // applied with the layers' own forward (the arithmetic evaluation uses): a non-decreasing
@@ -386,13 +404,17 @@ class Folder {
     LOWBIT_CHECK(q.input_quantizer() == nullptr, where(i), ": input quantizers inside dense layers are not exported; "
                  "use a quant_act layer before it");
     Tensor wc;                      // training's weight codes (o, c, y, x)
-    std::vector<float> out_scales;  // per output channel
-    const std::string inexact = layer.exact_form(wc, out_scales);
+    std::vector<float> out_scales;  // per output channel (none with grouped scales)
+    nn::GroupedScales groups;       // SYQ row / pixel: per group of kernel taps
+    const std::string inexact = layer.exact_form(wc, out_scales, &groups);
     LOWBIT_CHECK(inexact.empty(), where(i), ": the runtime needs integer evaluation, and ", inexact);
+    const bool grouped = !groups.tap_group.empty();
+    if (grouped) out_scales.assign(static_cast<size_t>(conv->out_channels()), 1.f);  // ChannelMap::of_sum ignores it
     const int64_t K = d.in_fan();
     const int64_t M = d.out;
-    quant::Grid wg;
-    q.weight_quantizer()->grid(wg);
+    quant::Grid wg;  // the weight codes' range (grouped weights: that of their groups)
+    if (quant::TapGroups tg; !q.weight_quantizer()->grid(wg) && q.weight_quantizer()->tap_groups(tg))
+      wg = quant::Grid{tg.step, tg.code_min, tg.code_max};
     const int64_t range = K * wg.max_abs_code() * fmt_.codes.max_abs_value();
 
     // Per-channel float maps, and what follows: BatchNorm? then quantizer or the end.
@@ -448,7 +470,15 @@ class Folder {
 
     nn::QuantAct* act = layer_at<nn::QuantAct>(next);
     d.negated.assign(static_cast<size_t>(M), 0);
-    if (act) {
+    if (grouped) {
+      LOWBIT_CHECK(act != nullptr, where(i), ": SYQ row / pixel scales on the last convolution need an activation "
+                   "quantizer after it (the runtime thresholds their float sum)");
+      LOWBIT_CHECK(closing == nullptr, where(i), ": SYQ row / pixel scales on the last layer of a residual body do "
+                   "not deploy (use layer scales there)");
+      fmt_ = fold_grouped_thresholds(i, d, maps, float_acts, *act, groups, wg, fmt_.codes.max_abs_value());
+      codes_source_ = &act->quantizer();
+      next = fold_pooling(next + 1, act->quantizer(), true, d);
+    } else if (act) {
       const QuantCodes out = code_format(act->quantizer(), where(next));
       d.output = out.codes;
       d.levels = out.codes.levels();
@@ -501,6 +531,43 @@ class Folder {
     map_ = {d.out_h(), d.out_w(), d.out};
     out_.layers.push_back(std::move(d));
     return next;
+  }
+
+  // SYQ's grouped scales (docs/DEPLOYMENT.md, "SYQ row and pixel scales"): the layer's
+  // float sum y of its partial sums (format::group_next) goes through the channel's map and
+  // the quantizer `act`; for each channel the level is monotone in y, so float thresholds,
+  // found by bisecting the floats in their order (float_key), reproduce it. Returns the
+  // output codes.
+  QuantCodes fold_grouped_thresholds(size_t i, format::LayerDesc& d, const std::vector<ChannelMap>& maps,
+                               const std::vector<nn::Layer*>& float_acts, nn::QuantAct& act,
+                               const nn::GroupedScales& groups, const quant::Grid& wg, int32_t max_input) {
+    const QuantCodes out = code_format(act.quantizer(), where(i));
+    d.output = out.codes;
+    d.levels = out.codes.levels();
+    d.tap_group = groups.tap_group;
+    d.group_scale = groups.scale;
+    // |y| is at most sum_g K |w| |x| s_g; bisect within twice that (and within the floats).
+    double bound = 0;
+    for (float s : groups.scale) bound += static_cast<double>(d.in_fan()) * wg.max_abs_code() * max_input * s;
+    const int64_t range = float_key(static_cast<float>(std::min<double>(2 * bound + 1, 1e38)));
+    const int reached = out.codes.pm1 ? 1 : out.max_level;
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int64_t c = 0; c < d.out; ++c) {
+      const ChannelMap& m = maps[static_cast<size_t>(c)];
+      auto level_of = [&](float y) {
+        return out.level(eval_code(act.quantizer(), apply_activations(float_acts, m.of_sum(y)), out));
+      };
+      const bool decreasing = level_of(key_float(range)) < level_of(key_float(-range));
+      d.negated[static_cast<size_t>(c)] = decreasing;
+      auto level = [&](int64_t key) { return level_of(decreasing ? -key_float(key) : key_float(key)); };
+      const std::vector<int32_t> t = channel_thresholds(level, range, reached);
+      check_thresholds(level, t, range, where(i), c);
+      for (int32_t k : t)
+        d.float_thresholds.push_back(k == std::numeric_limits<int32_t>::min()   ? -inf
+                                     : k == std::numeric_limits<int32_t>::max() ? inf
+                                                                                : key_float(k));
+    }
+    return out;
   }
 
   // Layer d closes the innermost open block (its thresholds read the shortcut): the shortcut

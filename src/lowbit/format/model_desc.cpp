@@ -141,6 +141,30 @@ void check_sum_bits(const LayerDesc& l, const std::string& where) {
                l.output.str(), " codes needs ", bits, "-bit sums; the format takes up to ", kMaxCodeBits);
 }
 
+// SYQ's grouped scales (LayerDesc::tap_group) of threshold layer l: its tap groups, their
+// scales and the float thresholds.
+void validate_groups(const LayerDesc& l, const std::string& where) {
+  LOWBIT_CHECK(l.kind == LayerKind::kConv, where, ": tap groups on a dense layer");
+  LOWBIT_CHECK(!l.has_shortcut(), where, ": tap groups and a shortcut on one layer");
+  const int64_t taps = l.kernel_h * l.kernel_w, G = l.groups();
+  LOWBIT_CHECK(static_cast<int64_t>(l.tap_group.size()) == taps, where, ": ", l.tap_group.size(), " tap groups for a ",
+               l.kernel_h, "x", l.kernel_w, " kernel");
+  LOWBIT_CHECK(G >= 1 && G <= taps, where, ": ", G, " group scales (1..", taps, ")");
+  for (int32_t g : l.tap_group) LOWBIT_CHECK(g >= 0 && g < G, where, ": tap group ", g, " (0..", G - 1, ")");
+  for (float s : l.group_scale)
+    LOWBIT_CHECK(std::isfinite(s) && s > 0.f, where, ": group scale ", s, " (positive and finite)");
+  LOWBIT_CHECK(l.thresholds.empty(), where, ": integer thresholds on a layer with tap groups (it has float ones)");
+  LOWBIT_CHECK(static_cast<int64_t>(l.float_thresholds.size()) == product(l.out, l.levels), where, ": ",
+               l.float_thresholds.size(), " float thresholds for ", l.out, " x ", l.levels);
+  for (int64_t c = 0; c < l.out; ++c)
+    for (int k = 0; k < l.levels; ++k) {
+      const float t = l.float_thresholds[static_cast<size_t>(c * l.levels + k)];
+      LOWBIT_CHECK(!std::isnan(t), where, ": float threshold of channel ", c, " is NaN");
+      LOWBIT_CHECK(k == 0 || l.float_thresholds[static_cast<size_t>(c * l.levels + k - 1)] <= t, where,
+                   ": thresholds of channel ", c, " are not sorted");
+    }
+}
+
 // Everything of layer l but its geometry: vector sizes, codes, thresholds, score constants.
 void validate_contents(const LayerDesc& l, bool last, const std::string& where) {
   const int64_t K = l.in_fan();
@@ -175,6 +199,12 @@ void validate_contents(const LayerDesc& l, bool last, const std::string& where) 
   validate_single_codes(l.output, where + ": output");
   check_sum_bits(l, where);
   check_levels(l, where);
+  if (l.grouped()) {
+    validate_groups(l, where);
+    return;
+  }
+  LOWBIT_CHECK(l.group_scale.empty() && l.float_thresholds.empty(), where,
+               ": group scales or float thresholds without tap groups");
   const int64_t sets = l.threshold_sets();
   LOWBIT_CHECK(static_cast<int64_t>(l.thresholds.size()) == product(product(l.out, sets), l.levels), where, ": ",
                l.thresholds.size(), " thresholds for ", l.out, " x ", sets, " x ", l.levels);
@@ -405,14 +435,22 @@ void write_model_desc(const ModelDesc& d, LbmWriter& w) {
     } else {
       json o = codes_json(l.output);
       o["levels"] = l.levels;
-      o["thresholds"] = blobs.add(p + ".thresholds", l.thresholds);
+      if (l.grouped()) {
+        // A name of its own, so that a reader that does not know tap groups finds no
+        // "thresholds" and refuses the layer.
+        o["float_thresholds"] = blobs.add(p + ".float_thresholds", l.float_thresholds);
+        j["groups"] = {{"count", l.groups()}, {"taps", l.tap_group}, {"scale", blobs.add(p + ".group_scale", l.group_scale)}};
+      } else {
+        o["thresholds"] = blobs.add(p + ".thresholds", l.thresholds);
+      }
       j["output"] = o;
       if (l.has_shortcut()) j["shortcut"] = {{"from", l.shortcut_from}};
     }
     layers.push_back(j);
   }
   // The lowest version that holds the description (kModelDescVersion's comment).
-  const bool shortcuts = std::any_of(d.layers.begin(), d.layers.end(), [](const LayerDesc& l) { return l.has_shortcut(); });
+  const bool shortcuts = std::any_of(d.layers.begin(), d.layers.end(),
+                                     [](const LayerDesc& l) { return l.has_shortcut() || l.grouped(); });
   const int version = shortcuts ? kModelDescVersion : kModelDescMinVersion;
   const json m = {{"kind", "lowbit-model"}, {"version", version}, {"name", d.name},
                   {"classes", d.classes()}, {"input", input},          {"layers", layers}};
@@ -492,6 +530,7 @@ ModelDesc read_desc(const LbmFile& file) {
     const std::string owhere = where + ": output";
     if (json_string(o, "format", owhere) == "scores") {
       LOWBIT_CHECK(!j.contains("shortcut"), where, ": the score layer has a shortcut (only threshold layers take one)");
+      LOWBIT_CHECK(!j.contains("groups"), where, ": the score layer has tap groups (only threshold layers take them)");
       l.scores = true;
       const size_t M = static_cast<size_t>(l.out);
       l.score.scale = read_blob<float>(file, json_member(o, "scale", owhere), M, owhere);
@@ -515,8 +554,24 @@ ModelDesc read_desc(const LbmFile& file) {
         l.shortcut = static_cast<size_t>(l.shortcut_from) == i ? l.input : d.layers[static_cast<size_t>(l.shortcut_from)].input;
         validate_shortcut(l, i, d.layers.data(), where);  // bounds the thresholds' size
       }
-      l.thresholds = read_blob<int32_t>(file, json_member(o, "thresholds", owhere),
-                                        static_cast<size_t>(l.out * l.threshold_sets() * l.levels), owhere);
+      if (j.contains("groups")) {
+        LOWBIT_CHECK(version >= 3, where, ": tap groups in a version ", version, " description");
+        LOWBIT_CHECK(l.kind == LayerKind::kConv, where, ": tap groups on a dense layer");
+        const json& g = j.at("groups");
+        const int64_t taps = l.kernel_h * l.kernel_w;
+        const int64_t count = json_int(g, "count", 1, taps, where + ": groups");
+        for (int64_t t : json_ints(g, "taps", static_cast<size_t>(taps), 0, count - 1, where + ": groups"))
+          l.tap_group.push_back(static_cast<int32_t>(t));
+        LOWBIT_CHECK(static_cast<int64_t>(l.tap_group.size()) == taps, where, ": groups: 'taps' must list ", taps,
+                     " groups");
+        l.group_scale = read_blob<float>(file, json_member(g, "scale", where + ": groups"), static_cast<size_t>(count),
+                                         where + ": groups");
+        l.float_thresholds = read_blob<float>(file, json_member(o, "float_thresholds", owhere),
+                                              static_cast<size_t>(l.out * l.levels), owhere);
+      } else {
+        l.thresholds = read_blob<int32_t>(file, json_member(o, "thresholds", owhere),
+                                          static_cast<size_t>(l.out * l.threshold_sets() * l.levels), owhere);
+      }
     }
     map = {l.out_h(), l.out_w(), l.out};
     if (!l.scores) codes = l.out_codes();

@@ -15,6 +15,8 @@
 //   layer, the float score map (semantics.hpp score()).
 // A residual block (a shortcut) is one field of the layer that closes it: its thresholds
 // also read the level of an earlier map at the same (y, x, c) (LayerDesc::shortcut_from).
+// A convolution with SYQ's row or pixel scales computes one accumulator per group of kernel
+// taps and thresholds their float combination (LayerDesc::tap_group).
 // Weights are per-channel sign-corrected: a channel whose trained map decreases (BatchNorm
 // gamma < 0) has its weights negated (listed in `negated`), so every threshold compares
 // with >= (FINN does the same).
@@ -101,6 +103,17 @@ struct LayerDesc {
   // `thresholds` holds out x threshold_sets() x levels values.
   int shortcut_from = -1;
   CodeFormat shortcut;
+  // SYQ's grouped scales (conv only, docs/FORMAT.md "Grouped scales"): when tap_group is not
+  // empty (kh x kw entries, kernel tap ky * kw + kx -> its group 0..G-1), the layer computes
+  // one accumulator P_g per group (the sum over the taps of group g only), combines them in
+  // float in group order (semantics.hpp group_first / group_next with group_scale[g]) into y,
+  // max-pools y, and thresholds it: level = #{l : y >= float_thresholds[o][l]} (out x levels,
+  // ascending; -inf / +inf for always / never). `thresholds` is then empty; no shortcut.
+  std::vector<int32_t> tap_group;
+  std::vector<float> group_scale;
+  std::vector<float> float_thresholds;
+  bool grouped() const { return !tap_group.empty(); }
+  int groups() const { return static_cast<int>(group_scale.size()); }
 
   bool has_shortcut() const { return shortcut_from >= 0; }
   // Threshold sets per output channel: one per shortcut level, else one.

@@ -81,6 +81,12 @@ inline int threshold_level(const int32_t* t, int levels, int64_t acc) {
   return static_cast<int>(std::upper_bound(t, t + levels, acc) - t);
 }
 
+// The same on a float value y (a layer with SYQ's grouped scales compares the float sum of
+// its partial sums): #{l : y >= t[l]}; -inf is always reached, +inf never.
+inline int threshold_level(const float* t, int levels, float y) {
+  return static_cast<int>(std::upper_bound(t, t + levels, y) - t);
+}
+
 // BatchNorm's evaluation map of one value (PyTorch's BatchNorm2d in eval mode with its
 // constants folded: scale = gamma / sqrt(var + eps), shift = beta): (x - mean) * scale + shift,
 // in that order.
@@ -90,6 +96,13 @@ inline float bn_eval(float x, float mean, float scale, float shift) { return (x 
 // the integer accumulator times the product of the weight and input steps, plus the bias.
 inline float scale_acc(float acc, float scale) { return acc * scale; }
 inline float scale_acc(float acc, float scale, float bias) { return acc * scale + bias; }
+
+// SYQ's grouped scales (Faraone et al., CVPR 2018, eq. 3: y = alpha_g Q per group g of
+// kernel taps): a layer whose weight scale varies along each dot product computes one exact
+// integer partial sum P_g per group and combines them in float in group order, each product
+// and each sum rounded on its own: y = P_0 s_0, then y = y + P_g s_g for g = 1, 2, ...
+inline float group_first(float partial, float scale) { return partial * scale; }
+inline float group_next(float y, float partial, float scale) { return y + partial * scale; }
 
 // The score of class c from the last layer's integer accumulator: scale_acc, then
 // bn_eval when the layer has a BatchNorm. `bias`, `bn_*` may be null (absent).

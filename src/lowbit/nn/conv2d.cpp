@@ -8,6 +8,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/nn/limits.hpp"
 #include "lowbit/core/threading.hpp"
+#include "lowbit/format/semantics.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/kernels/im2col.hpp"
 #include "lowbit/quant/quantizer.hpp"
@@ -197,6 +198,8 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   float* yp = y.data();
   const int64_t out_img = out_ * g.p;
 
+  // y = W X over the batch (W: out x k, row-major), into `yp`.
+  auto multiply = [&](const float* wp, float* yp) {
   parallel_team(g.n > 1 ? threads : 1, [&](int tid, int team) {
     const auto [n0, n1] = split(g.n, team, tid);
     float* col = g.direct ? nullptr : col_.data() + tid * g.k * gp;
@@ -230,7 +233,33 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
       }
     }
   });
-  if (exact) quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
+  };
+  const GroupedScales* groups = exact ? quant_.grouped() : nullptr;
+  if (!groups) {
+    multiply(wp, yp);
+    if (exact) quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
+    return;
+  }
+  // SYQ row / pixel scales: one exact partial sum per group of kernel taps (the other taps'
+  // codes zeroed), combined in group order (format::group_first / group_next), then the bias.
+  const int64_t taps = kh_ * kw_, n = y.size();
+  ensure(group_w_, out_ * g.k);
+  ensure(group_y_, n);
+  for (size_t grp = 0; grp < groups->scale.size(); ++grp) {
+    for (int64_t j = 0; j < out_ * g.k; ++j)
+      group_w_[j] = groups->tap_group[static_cast<size_t>(j % taps)] == static_cast<int32_t>(grp) ? wp[j] : 0.f;
+    const float s = groups->scale[grp];
+    if (grp == 0) {
+      multiply(group_w_.data(), yp);
+      for (int64_t i = 0; i < n; ++i) yp[i] = format::group_first(yp[i], s);
+    } else {
+      multiply(group_w_.data(), group_y_.data());
+      const float* pp = group_y_.data();
+      for (int64_t i = 0; i < n; ++i) yp[i] = format::group_next(yp[i], pp[i], s);
+    }
+  }
+  if (has_bias_)
+    for (int64_t i = 0; i < n; ++i) yp[i] = yp[i] + bias_.value[(i / g.p) % out_];
 }
 
 bool Conv2d::pad_code(float& code) const {
@@ -246,10 +275,10 @@ bool Conv2d::pad_code(float& code) const {
   return true;
 }
 
-std::string Conv2d::exact_form(Tensor& codes, std::vector<float>& out_scale) {
+std::string Conv2d::exact_form(Tensor& codes, std::vector<float>& out_scale, GroupedScales* groups) {
   float code = 0.f;
   if (!pad_code(code)) return cat("its pad_value ", pad_value_, " is not a code of its input's grid");
-  return WeightedLayer::exact_form(codes, out_scale);
+  return WeightedLayer::exact_form(codes, out_scale, groups);
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {

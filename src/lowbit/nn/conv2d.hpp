@@ -60,7 +60,7 @@ class Conv2d : public WeightedLayer {
   int64_t fan_out() const override { return out_ * kh_ * kw_; }
   // WeightedLayer::exact_form, after checking that a non-zero pad value is a code of the
   // input's grid (padded taps then read that code).
-  std::string exact_form(Tensor& codes, std::vector<float>& out_scale) override;
+  std::string exact_form(Tensor& codes, std::vector<float>& out_scale, GroupedScales* groups) override;
   Param* bias() { return has_bias_ ? &bias_ : nullptr; }
 
  private:
@@ -91,6 +91,7 @@ class Conv2d : public WeightedLayer {
   // Per-thread scratch, [threads, ...] flattened; grown on demand, never shrunk.
   Tensor col_;     // column matrices (also dcol in backward)
   Tensor ybuf_;    // grouped output / gathered dy, used when group > 1
+  Tensor group_w_, group_y_;  // SYQ grouped evaluation: one tap group's weight codes, its partial sums
   Tensor dw_acc_;  // per-thread dW partial sums
   Tensor db_acc_;  // per-thread db partial sums
 };

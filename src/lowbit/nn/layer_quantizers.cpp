@@ -118,15 +118,26 @@ std::string LayerQuantizers::input_grid(quant::Grid& g) const {
   return "";
 }
 
-std::string LayerQuantizers::exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg) const {
+std::string LayerQuantizers::exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg,
+                                           quant::TapGroups* tg) const {
   const quant::Quantizer* xs = input_grid_source();
   if (!weight_q_) return "its weights are float (no weight quantizer): give it one, e.g. --weights binary";
   if (!xs) return input_grid(xg);
-  if (!weight_q_->grid(wg)) return "its weights: " + weight_q_->no_grid_reason();
+  bool grouped = false;
+  if (!weight_q_->grid(wg)) {
+    // One grid per group of kernel taps (SYQ row / pixel): exact per group.
+    quant::TapGroups t;
+    const int64_t taps = w_used.rank() == 4 ? w_used.dim(2) * w_used.dim(3) : 0;
+    if (!tg || !weight_q_->tap_groups(t) || static_cast<int64_t>(t.tap_group.size()) != taps)
+      return "its weights: " + weight_q_->no_grid_reason();
+    wg = quant::Grid{t.step, t.code_min, t.code_max};
+    *tg = std::move(t);
+    grouped = true;
+  }
   if (std::string why = input_grid(xg); !why.empty()) return why;
   if (xg.step.size() != 1) return "its input quantizer '" + xs->spec().str() + "' has several scales (one is needed)";
   const int64_t channels = w_used.rank() > 0 ? w_used.dim(0) : 0;
-  if (channels == 0 || (wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels))
+  if (channels == 0 || (!grouped && wg.step.size() != 1 && static_cast<int64_t>(wg.step.size()) != channels))
     return "its weight quantizer '" + weight_q_->spec().str() + "' has " + std::to_string(wg.step.size()) +
            " scales for " + std::to_string(channels) + " output channels (one per channel at most)";
   // Every partial sum of the GEMM must be an exactly representable integer: in float
@@ -149,14 +160,38 @@ std::vector<float> channel_steps(const quant::Grid& wg, int64_t channels) {
   return wstep;
 }
 
+// Grouped weights (quant::TapGroups): codes[j] = rnd(v[j] / step[g]) with g the group of
+// element j's kernel tap (weights (out, in, kh, kw): tap = j mod kh kw); their scales.
+void grouped_codes(const Tensor& w, const quant::TapGroups& tg, const quant::Grid& xg, Tensor& codes,
+                   GroupedScales& out) {
+  codes.resize(w.shape());
+  const int64_t taps = static_cast<int64_t>(tg.tap_group.size());
+  for (int64_t j = 0; j < w.size(); ++j)
+    codes[j] = std::nearbyint(w[j] / tg.step[static_cast<size_t>(tg.tap_group[static_cast<size_t>(j % taps)])]);
+  out.tap_group = tg.tap_group;
+  out.scale.clear();
+  for (float s : tg.step) out.scale.push_back(s * xg.step[0]);
+}
+
 }  // namespace
 
 bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64_t k) {
   last_exact_ = false;
   quant::Grid wg, xg;
-  inexact_reason_ = exact_problem(w_used, k, wg, xg);
+  quant::TapGroups tg;
+  inexact_reason_ = exact_problem(w_used, k, wg, xg, &tg);
   if (!inexact_reason_.empty()) return false;
   const int64_t channels = w_used.dim(0);
+  grouped_ = !tg.tap_group.empty();
+  if (grouped_) {
+    x_values_ = values_to_codes(x_used, xg.step, xc_);
+    grouped_codes(w_used, tg, xg, wc_, groups_);
+    w_values_ = nullptr;
+    out_scale_.clear();
+    wide_ = static_cast<double>(k) * wg.max_abs_code() * xg.max_abs_code() >= kExactFloatBound;
+    last_exact_ = true;
+    return true;
+  }
   x_values_ = values_to_codes(x_used, xg.step, xc_);
   const std::vector<float> wstep = channel_steps(wg, channels);
   w_values_ = values_to_codes(w_used, wstep, wc_);
@@ -167,17 +202,24 @@ bool LayerQuantizers::to_codes(const Tensor& x_used, const Tensor& w_used, int64
   return true;
 }
 
-std::string LayerQuantizers::exact_form(const Param& w, int64_t k, Tensor& codes, std::vector<float>& out_scale) {
+std::string LayerQuantizers::exact_form(const Param& w, int64_t k, Tensor& codes, std::vector<float>& out_scale,
+                                        GroupedScales* groups) {
   quant::Grid wg, xg;
-  if (!weight_q_) return exact_problem(w.value, k, wg, xg);
+  quant::TapGroups tg;
+  if (!weight_q_) return exact_problem(w.value, k, wg, xg, nullptr);
   // The weights evaluation computes with (a quantizer's forward in evaluation mode is a
   // function of the latent weights and its own trained state; it may refresh caches such
   // as XNOR's per-channel means, which grid() then reports).
   Tensor wq;
   weight_q_->forward(w.value, wq, Context{false, nullptr});
-  std::string why = exact_problem(wq, k, wg, xg);
+  std::string why = exact_problem(wq, k, wg, xg, groups ? &tg : nullptr);
   if (!why.empty()) return why;
   const int64_t channels = wq.dim(0);
+  out_scale.clear();
+  if (!tg.tap_group.empty()) {
+    grouped_codes(wq, tg, xg, codes, *groups);
+    return "";
+  }
   const std::vector<float> wstep = channel_steps(wg, channels);
   if (values_to_codes(wq, wstep, codes)) codes = wq;  // the values are the codes (every step 1)
   out_scale.resize(static_cast<size_t>(channels));

@@ -16,6 +16,14 @@
 
 namespace lowbit::nn {
 
+// SYQ's grouped scales in exact evaluation (quant::TapGroups): the weights' scale varies
+// along each dot product in groups of kernel taps, so evaluation computes one integer
+// partial sum per group and combines them in float (format::group_first / group_next).
+struct GroupedScales {
+  std::vector<int32_t> tap_group;  // per kernel tap (ky * kw + kx): its group
+  std::vector<float> scale;        // per group: w_step[g] * x_step
+};
+
 class LayerQuantizers {
  public:
   // Specs as in quant/spec.hpp ("none" = float). Sets weight.clip to the weight quantizer's
@@ -54,7 +62,11 @@ class LayerQuantizers {
   // in float while every dot product of codes stays below 2^24 in magnitude, else (wide())
   // through kernels::gemm_integers, in double, below 2^53; either way float(acc) is the
   // exact integer rounded once. This is the arithmetic the deployment runtime reproduces
-  // bit for bit.
+  // bit for bit. Weights on one grid per group of kernel taps (SYQ row / pixel on a
+  // convolution, quant::TapGroups) take the exact path too, as grouped(): the layer computes
+  // one integer partial sum per group and combines them in group order,
+  //   y = P_0 * s_0 + P_1 * s_1 + ... (+ b),   s_g = w_step[g] * x_step,
+  // each product and sum rounded (format::group_first / group_next).
   static constexpr double kExactFloatBound = 16777216.0;          // 2^24
   static constexpr double kExactDoubleBound = 9007199254740992.0;  // 2^53
   // `between`: the layers from quantizer `q` to this one that do not keep_grid() (their
@@ -79,7 +91,13 @@ class LayerQuantizers {
   // weight codes (w's shape, the quantized weights divided by their step) and `out_scale`
   // one scale per output channel (w_step[c] * x_step). What export folds. Returns "" on
   // success, else why the exact path does not apply (inexact_reason()'s words).
-  std::string exact_form(const Param& w, int64_t k, Tensor& codes, std::vector<float>& out_scale);
+  // Grouped weights (SYQ row / pixel): `out_scale` is left empty and `groups` (required then:
+  // null gives the reason instead) receives the tap groups and their scales.
+  std::string exact_form(const Param& w, int64_t k, Tensor& codes, std::vector<float>& out_scale,
+                         GroupedScales* groups);
+  // The last to_codes() took the grouped path: its groups (the layer computes partial sums
+  // per group, and scale_output does not apply); null otherwise.
+  const GroupedScales* grouped() const { return last_exact_ && grouped_ ? &groups_ : nullptr; }
   bool last_exact() const { return last_exact_; }  // the last to_codes() succeeded
   // The last to_codes()' products reach 2^24: the layer multiplies with gemm_integers.
   bool wide() const { return wide_; }
@@ -117,12 +135,16 @@ class LayerQuantizers {
   const Tensor* x_values_ = nullptr;    // else the tensors to_codes() was given
   const Tensor* w_values_ = nullptr;
   std::vector<float> out_scale_;
+  GroupedScales groups_;
+  bool grouped_ = false;
   bool last_exact_ = false;
   bool wide_ = false;
   std::string inexact_reason_;
   // "" when weights `w_used` (out x ...) with dot products of length k take the exact path,
   // the grids filled in; else why not.
-  std::string exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg) const;
+  // Grouped weights fill `tg` (when given; without it they are a problem).
+  std::string exact_problem(const Tensor& w_used, int64_t k, quant::Grid& wg, quant::Grid& xg,
+                            quant::TapGroups* tg) const;
 };
 
 }  // namespace lowbit::nn

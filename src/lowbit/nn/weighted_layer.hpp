@@ -23,10 +23,11 @@ class WeightedLayer : public Layer {
   virtual int64_t fan_in() const = 0;
   virtual int64_t fan_out() const = 0;
   // The layer's exact integer form in evaluation (LayerQuantizers::exact_form over its
-  // latent weights and fan-in): "" and the weight codes and per-channel scales, else why
-  // not. A layer adds reasons of its own (Conv2d: a pad value off the input's grid).
-  virtual std::string exact_form(Tensor& codes, std::vector<float>& out_scale) {
-    return quant_.exact_form(weight(), fan_in(), codes, out_scale);
+  // latent weights and fan-in): "" and the weight codes and per-channel scales (or, for
+  // grouped weights, `groups`: null refuses them), else why not. A layer adds reasons of its
+  // own (Conv2d: a pad value off the input's grid).
+  virtual std::string exact_form(Tensor& codes, std::vector<float>& out_scale, GroupedScales* groups) {
+    return quant_.exact_form(weight(), fan_in(), codes, out_scale, groups);
   }
   // The weights the last forward used: Q(W) when quantized, else W.
   const Tensor& effective_weight() { return quant_.last_weights(weight()); }

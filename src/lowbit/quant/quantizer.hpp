@@ -44,6 +44,15 @@ struct Grid {
   int32_t max_abs_code() const { return std::max(code_min < 0 ? -code_min : code_min, code_max < 0 ? -code_max : code_max); }
 };
 
+// Weights whose scale varies along each dot product in fixed groups of kernel taps (SYQ's
+// row and pixel scaling, Faraone et al., CVPR 2018): integer codes code_min..code_max, the
+// value of an element at kernel tap t = ky * kw + kx being code * step[tap_group[t]].
+struct TapGroups {
+  std::vector<float> step;           // per group, > 0 and finite
+  std::vector<int32_t> tap_group;    // per kernel tap (kh * kw of them), its group
+  int32_t code_min = 0, code_max = 0;
+};
+
 // The grid of the averages of n values on grid g (unpadded average pooling: every window
 // has n = k * k taps). The average of code * step values is (c_1 + ... + c_n) * (step / n),
 // so its codes are the window sums, n * code_min .. n * code_max, on step / n, rounded to
@@ -97,6 +106,10 @@ class Quantizer {
   // values, an affine zero point, sub-channel scales, progressive while training...).
   virtual bool grid(Grid& out) const { return false; }
   // When grid() is false: why, in words a user can act on (export's error names it).
+  // Weights on one grid per group of kernel taps (TapGroups), when grid() is false because
+  // the scale varies along each dot product in such groups (SYQ row / pixel): evaluation then
+  // computes one integer partial sum per group (nn::LayerQuantizers). False otherwise.
+  virtual bool tap_groups(TapGroups& out) const { return false; }
   virtual std::string no_grid_reason() const {
     return cat("'", spec_.str(), "' gives values that are not integer codes times one scale");
   }

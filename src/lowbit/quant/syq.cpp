@@ -63,6 +63,18 @@ bool SyqQuantizer::grid(Grid& out) const {
   return true;
 }
 
+bool SyqQuantizer::tap_groups(TapGroups& out) const {
+  if (alpha_.value.size() < 2 || alpha_.value.size() != group_count(shape_, spec_.granularity)) return false;
+  for (int64_t g = 0; g < alpha_.value.size(); ++g)
+    if (!(alpha_.value[g] > 0.f) || !std::isfinite(alpha_.value[g])) return false;
+  out.step.assign(alpha_.value.data(), alpha_.value.data() + alpha_.value.size());
+  out.tap_group.clear();
+  for (int64_t t = 0; t < kh_ * kw_; ++t) out.tap_group.push_back(static_cast<int32_t>(group_of(t)));
+  out.code_min = -1;
+  out.code_max = 1;
+  return true;
+}
+
 std::string SyqQuantizer::no_grid_reason() const {
   if (alpha_.value.size() != 1)
     return cat("'", spec_.str(), "' has ", alpha_.value.size(), " scales per weight tensor, which vary along each dot "

@@ -26,6 +26,9 @@ class SyqQuantizer : public Quantizer {
   // codes +-1 (binary) or -1, 0, +1 (ternary), step alpha; false for several scales (they
   // vary along a dot product, not per output channel) or alpha <= 0.
   bool grid(Grid& out) const override;
+  // Several scales (row, pixel on a convolution): one group per kernel row or pixel, codes
+  // +-1 (binary) or -1, 0, +1 (ternary), step alpha_g; false when some alpha_g <= 0.
+  bool tap_groups(TapGroups& out) const override;
   std::string no_grid_reason() const override;
   float last_threshold() const { return eta_; }
 

@@ -8,6 +8,7 @@
 #include "lowbit/format/semantics.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
 #include "lowbit/runtime/shortcut.hpp"
+#include "lowbit/runtime/tap_groups.hpp"
 
 namespace lowbit::runtime {
 
@@ -34,6 +35,42 @@ struct Team {
 
 using Trace = std::vector<std::vector<int32_t>>;
 
+// Where a layer that computes its levels as bytes (shortcut, grouped) puts them: straight
+// into the next layer's byte codes, or a buffer to pack or pool.
+uint8_t* level_buffer(const LayerPlan& d, Workspace& w, uint64_t* next) {
+  return d.output_bytes && !d.sum_pool ? reinterpret_cast<uint8_t*>(next) : w.levels.data();
+}
+
+// Output levels (rows x out bytes, in level_buffer) in the layout the next layer reads:
+// bytes, bit-planes, or the bit-planes of their sum pooling.
+void write_levels(const LayerPlan& d, Workspace& w, int64_t m, int64_t rows, const uint8_t* levels, uint64_t* next) {
+  if (d.sum_pool) {
+    pack_levels(rows, d.out, d.output.planes(), levels, w.unpooled.data());
+    kernels::sum_pool_planes(m, d.ph, d.pw, d.out, d.sum_pool, d.sum_stride, d.output.planes(), w.unpooled.data(),
+                             d.sums.planes(), next);
+  } else if (!d.output_bytes) {
+    pack_levels(rows, d.out, d.output.planes(), levels, next);
+  }
+}
+
+// A grouped layer (SYQ row / pixel, tap_groups.hpp) on the lead thread: its levels from
+// the operand, max pooling of the levels (= of the codes: each is non-decreasing in the
+// float sum), then the output layout.
+void run_grouped(const LayerPlan& d, Workspace& w, int64_t m, const GemmInput& a, uint64_t* next,
+                 std::vector<int32_t>* trace) {
+  int32_t* lv = w.group_levels.data();
+  run_tap_groups(d, m, a, w.group_operand.data(), w.acc.data(), w.group_y.data(), lv, trace);
+  int64_t rows = m * d.oh * d.ow;
+  if (d.pool) {
+    kernels::maxpool_i32(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, lv, w.pooled.data());
+    lv = w.pooled.data();
+    rows = m * d.ph * d.pw;
+  }
+  uint8_t* levels = level_buffer(d, w, next);
+  for (int64_t i = 0; i < rows * d.out; ++i) levels[i] = static_cast<uint8_t>(lv[i]);
+  write_levels(d, w, m, rows, levels, next);
+}
+
 // A layer's steps after its GEMM, on the lead thread: padding fix, trace, pooling, then
 // thresholds into `next` or the scores and predictions.
 void finish_layer(const LayerPlan& d, Workspace& w, int64_t m, int32_t* acc, uint64_t* next, float* scores,
@@ -58,17 +95,10 @@ void finish_layer(const LayerPlan& d, Workspace& w, int64_t m, int32_t* acc, uin
     rows = m * d.ph * d.pw;
   }
   if (!d.scores && d.shortcut_from >= 0) {
-    // Thresholds chosen by the shortcut's level (no max pooling: the IR forbids it here),
-    // then the output layout the next layer reads.
-    uint8_t* levels = d.output_bytes && !d.sum_pool ? reinterpret_cast<uint8_t*>(next) : w.levels.data();
+    // Thresholds chosen by the shortcut's level (no max pooling: the IR forbids it here).
+    uint8_t* levels = level_buffer(d, w, next);
     threshold_shortcut(d, rows, acc, w.shortcuts[static_cast<size_t>(d.shortcut_from)].data(), levels);
-    if (d.sum_pool) {
-      pack_levels(rows, d.out, d.output.planes(), levels, w.unpooled.data());
-      kernels::sum_pool_planes(m, d.ph, d.pw, d.out, d.sum_pool, d.sum_stride, d.output.planes(), w.unpooled.data(),
-                               d.sums.planes(), next);
-    } else if (!d.output_bytes) {
-      pack_levels(rows, d.out, d.output.planes(), levels, next);
-    }
+    write_levels(d, w, m, rows, levels, next);
     return;
   }
   if (!d.scores && d.sum_pool) {
@@ -133,6 +163,12 @@ void run_chunk(const Plan& plan, Workspace& w, const uint8_t* images, int64_t m,
       a.bits = w.patches.data();
     }
     const auto [j0, j1] = team.columns(d.out);
+    if (d.grouped()) {
+      if (team.lead()) run_grouped(d, w, m, a, next, trace ? &(*trace)[l] : nullptr);
+      team.sync();
+      std::swap(cur, next);
+      continue;
+    }
     if (d.fused && !trace) {  // trace wants the accumulators: it takes the unfused path
       uint64_t* bits = d.pool ? w.bits.data() : next;
       if (j0 < j1) d.gemm->accumulate_threshold(rows, a, d.fused_thresholds.data(), bits, j0, j1);
@@ -163,6 +199,9 @@ Workspace::Workspace(const Plan& plan, int64_t chunk) {
   byte_patches.assign(n(plan.max_byte_patch), 0);
   unpooled.assign(n(plan.max_unpooled), 0);
   levels.assign(n(plan.max_levels), 0);
+  group_operand.assign(n(plan.max_group_operand), 0);
+  group_y.assign(n(plan.max_group_acc), 0.f);
+  group_levels.assign(n(plan.max_group_acc), 0);
   shortcuts.resize(plan.layers.size());
   for (size_t l = 0; l < plan.layers.size(); ++l) {
     const LayerPlan& d = plan.layers[l];

@@ -23,7 +23,10 @@ struct Workspace {
   std::vector<uint64_t> bits;     // a fused layer's output bits before pooling
   std::vector<uint64_t> unpooled; // a sum-pooling layer's codes before the pooling
   std::vector<std::vector<uint8_t>> shortcuts;  // per layer: its input's levels, when a later layer reads them
-  std::vector<uint8_t> levels;    // a shortcut layer's output levels
+  std::vector<uint8_t> levels;    // a shortcut or grouped layer's output levels
+  std::vector<uint64_t> group_operand;  // a grouped layer's gathered slice (tap_groups.hpp)
+  std::vector<float> group_y;     // its float sums
+  std::vector<int32_t> group_levels;  // and their levels, before max pooling
   std::vector<float> score_row;   // one image's scores when the caller wants none
 };
 

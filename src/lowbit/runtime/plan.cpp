@@ -26,6 +26,7 @@ std::string describe(const LayerPlan& d) {
   if (d.shift) s += " (doubled)";
   s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
   if (d.shortcut_from >= 0) s += ", shortcut from layer " + str(d.shortcut_from);
+  if (d.grouped()) s += ", " + str(static_cast<int64_t>(d.groups.size())) + " tap groups (float sum)";
   if (d.fused) s += ", fused";
   if (d.output_bytes) s += ", byte output";
   return s + ")";
@@ -38,16 +39,18 @@ int32_t shifted_threshold(int32_t t, int shift) {
   return static_cast<int32_t>(std::clamp<int64_t>(int64_t{t} * (int64_t{1} << shift), INT32_MIN + 1, INT32_MAX - 1));
 }
 
+}  // namespace
+
 // The padding fix of a convolution whose padded taps read pad_value instead of the value
-// of level 0 its patches hold (-1 for +-1 codes, -Z for codes with a zero point Z;
-// LayerPlan::pad_fix).
-void plan_padding_fix(const format::LayerDesc& l, LayerPlan& d) {
+// of level 0 its patches hold (-1 for +-1 codes, -Z for codes with a zero point Z).
+void padding_fix(const format::LayerDesc& l, const LayerPlan& d, int shift, const std::vector<uint8_t>& use_tap,
+                 std::vector<int64_t>& pixels, std::vector<int32_t>& fixes) {
   const int32_t fix_per_weight = d.pad_value - d.input.value(0);
   if (!d.conv || !(d.pad_h || d.pad_w) || fix_per_weight == 0) return;
   const int64_t taps = d.kh * d.kw, M = d.out, K = d.in;
   std::vector<int32_t> tap_sum(static_cast<size_t>(M * taps), 0);  // [o][tap]: summed over channels
   for (int64_t o = 0; o < M; ++o)
-    for (int64_t k = 0; k < K; ++k) tap_sum[static_cast<size_t>(o * taps + k / d.c)] += l.weight(o, k) * (1 << d.shift);
+    for (int64_t k = 0; k < K; ++k) tap_sum[static_cast<size_t>(o * taps + k / d.c)] += l.weight(o, k) * (1 << shift);
   for (int64_t y = 0; y < d.oh; ++y)
     for (int64_t x = 0; x < d.ow; ++x) {
       std::vector<int32_t> fix(static_cast<size_t>(M), 0);
@@ -55,16 +58,18 @@ void plan_padding_fix(const format::LayerDesc& l, LayerPlan& d) {
       for (int64_t dy = 0; dy < d.kh; ++dy)
         for (int64_t dx = 0; dx < d.kw; ++dx) {
           const int64_t iy = y * d.stride + dy - d.pad_h, ix = x * d.stride + dx - d.pad_w;
-          if (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) continue;
+          if ((iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) || !use_tap[static_cast<size_t>(dy * d.kw + dx)]) continue;
           border = true;
           for (int64_t o = 0; o < M; ++o)
             fix[static_cast<size_t>(o)] += fix_per_weight * tap_sum[static_cast<size_t>(o * taps + dy * d.kw + dx)];
         }
       if (!border) continue;
-      d.pad_pixels.push_back(y * d.ow + x);
-      d.pad_fix.insert(d.pad_fix.end(), fix.begin(), fix.end());
+      pixels.push_back(y * d.ow + x);
+      fixes.insert(fixes.end(), fix.begin(), fix.end());
     }
 }
+
+namespace {
 
 // Hidden layers whose bit-plane GEMM would take this many popcount passes per 64 products
 // or more (input planes x weight planes: 8-bit codes on binary weights, 4-bit on int:4)
@@ -96,8 +101,15 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
   if (d.im2col())
     LOWBIT_CHECK(d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c) <= (int64_t{1} << 26), where,
                  ": per-image patch buffers of this layer would be too large");
-  plan_padding_fix(l, d);
   d.negated = l.negated;
+  if (l.grouped()) {  // SYQ row / pixel: its own GEMMs, padding fixes and float thresholds
+    d.groups = plan_tap_groups(l, d, byte_codes, where);
+    d.output = l.output;
+    d.levels = l.levels;
+    d.float_thresholds = l.float_thresholds;
+    return d;
+  }
+  padding_fix(l, d, d.shift, std::vector<uint8_t>(static_cast<size_t>(d.kh * d.kw), 1), d.pad_pixels, d.pad_fix);
   d.scores = l.scores;
   if (d.scores) {
     // float(2^s acc) * (scale / 2^s) == float(acc) * scale exactly (powers of two).
@@ -164,6 +176,11 @@ Plan make_plan(const format::ModelDesc& desc) {
       p.max_words = std::max(p.max_words, d.output_bytes ? (d.sh * d.sw * d.out + 7) / 8
                                                          : d.sums.planes() * d.sh * d.sw * kernels::packed_words(d.out));
     if (d.shortcut_from >= 0) p.max_levels = std::max(p.max_levels, d.ph * d.pw * d.out);
+    if (d.grouped()) {
+      p.max_levels = std::max(p.max_levels, d.ph * d.pw * d.out);
+      p.max_group_acc = std::max(p.max_group_acc, d.oh * d.ow * d.out);
+      p.max_group_operand = std::max(p.max_group_operand, tap_group_operand_size(d));
+    }
     if (d.sum_pool) p.max_unpooled = std::max(p.max_unpooled, d.output.planes() * d.ph * d.pw * kernels::packed_words(d.out));
   }
   return p;

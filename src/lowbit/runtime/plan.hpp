@@ -12,6 +12,7 @@
 #include "lowbit/runtime/engine.hpp"
 #include "lowbit/runtime/gemm.hpp"
 #include "lowbit/runtime/input_stage.hpp"
+#include "lowbit/runtime/tap_groups.hpp"
 
 namespace lowbit::runtime {
 
@@ -56,6 +57,11 @@ struct LayerPlan {
   // levels (save_shortcut), from bit-planes or, when input_bytes, bytes.
   int shortcut_from = -1;
   int sets = 1;
+  // SYQ row / pixel scales (tap_groups.hpp): one GEMM per group of kernel taps and float
+  // thresholds (out x levels) on their float sum; `gemm` then only decides the input layout.
+  std::vector<TapGroupPlan> groups;
+  std::vector<float> float_thresholds;
+  bool grouped() const { return !groups.empty(); }
   bool save_shortcut = false;
   bool input_bytes = false;
   // One threshold, a GEMM that fuses it and no padding fix: the GEMM writes the output bits
@@ -86,8 +92,15 @@ struct Plan {
   int64_t max_bits = 0;   // a fused layer's output words before pooling
   int64_t max_byte_patch = 0;  // byte im2col rows (bytes)
   int64_t max_unpooled = 0;    // a sum-pooling layer's codes before the pooling (words, all planes)
-  int64_t max_levels = 0;      // a shortcut layer's output levels (bytes)
+  int64_t max_levels = 0;      // a shortcut or grouped layer's output levels (bytes)
+  int64_t max_group_operand = 0;  // a grouped layer's gathered slice (words)
+  int64_t max_group_acc = 0;      // a grouped layer's accumulators, float sums and levels (per value)
 };
+
+// The padding fix (LayerPlan::pad_fix) over the kernel taps with use_tap[tap] set, for
+// accumulators 2^shift times the IR's: the border pixels and per pixel `out` fixes.
+void padding_fix(const format::LayerDesc& l, const LayerPlan& d, int shift, const std::vector<uint8_t>& use_tap,
+                 std::vector<int64_t>& pixels, std::vector<int32_t>& fix);
 
 // The plan of a validated description (format::read_model_desc). Throws lowbit::Error
 // naming the layer ("layer 2: ...") when a buffer would be too large or no GEMM
