@@ -14,7 +14,8 @@ name=$1 model=$2 epochs=$3
 shift 3
 lowbit=${LOWBIT_BIN:-build/bin/lowbit}
 threads=${LOWBIT_THREADS:-2}
-out=runs/deploy/$name-$model-$epochs
+base=$(basename "$model")  # a JSON topology's path names the folder by its file name
+out=runs/deploy/$name-$base-$epochs
 if [ "${LOWBIT_REUSE:-0}" = 1 ] && [ -f "$out/last.ckpt" ]; then
   echo "reusing $out/last.ckpt"
 else
@@ -28,8 +29,8 @@ else
 fi
 "$lowbit" eval "$out/last.ckpt" --data fashion-mnist --threads "$threads" \
   --predictions "$out/trainer-predictions.txt" > "$out/eval.log"
-"$lowbit" export "$out/last.ckpt" -o "$out/$model.lbm" > "$out/export.log"
-"$lowbit" run "$out/$model.lbm" --data fashion-mnist --threads "$threads" \
+"$lowbit" export "$out/last.ckpt" -o "$out/$base.lbm" > "$out/export.log"
+"$lowbit" run "$out/$base.lbm" --data fashion-mnist --threads "$threads" \
   --predictions "$out/runtime-predictions.txt" > "$out/run.log"
 if cmp -s "$out/trainer-predictions.txt" "$out/runtime-predictions.txt"; then same=identical; else same=DIFFER; fi
 images=$(wc -l < "$out/runtime-predictions.txt")

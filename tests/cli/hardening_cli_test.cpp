@@ -275,7 +275,9 @@ TEST(Hardening, DeployabilityIsSaidUpFront) {
       {"--model lfc --weights addnet:2 --acts binary --input-bits 8", "Deployable: yes"},  // 784 x 92 x 255
       {"--model lfc --weights addnet:2 --acts binary --input-bits 4", "Deployable: yes"},
       {"--model tfc --weights int:12:signed --acts binary --input-bits 8", "+-255"},  // the IR's code bound
-      {"--model cnv --weights syq:binary:row --acts binary --input-bits 8", "syq:binary:layer"},
+      // SYQ row / pixel scales deploy on convolutions as tap groups (issue 11).
+      {"--model cnv --weights syq:binary:row --acts binary --input-bits 8", "Deployable: yes"},
+      {"--model cnv --weights syq:ternary:pixel --acts dorefa:2 --input-bits 8", "Deployable: yes"},
   };
   for (const auto& [flags, needle] : cases) {
     const Result r = run_lowbit("summary " + flags);

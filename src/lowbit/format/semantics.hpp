@@ -97,8 +97,8 @@ inline float bn_eval(float x, float mean, float scale, float shift) { return (x 
 inline float scale_acc(float acc, float scale) { return acc * scale; }
 inline float scale_acc(float acc, float scale, float bias) { return acc * scale + bias; }
 
-// SYQ's grouped scales (Faraone et al., CVPR 2018, eq. 3: y = alpha_g Q per group g of
-// kernel taps): a layer whose weight scale varies along each dot product computes one exact
+// SYQ's grouped scales (Faraone et al., CVPR 2018; Faraone's thesis section 5.4.2: y_j =
+// alpha_g Q_j for the group g of kernel taps of element j): a layer whose weight scale varies along each dot product computes one exact
 // integer partial sum P_g per group and combines them in float in group order, each product
 // and each sum rounded on its own: y = P_0 s_0, then y = y + P_g s_g for g = 1, 2, ...
 inline float group_first(float partial, float scale) { return partial * scale; }

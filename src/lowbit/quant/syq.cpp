@@ -78,7 +78,8 @@ bool SyqQuantizer::tap_groups(TapGroups& out) const {
 std::string SyqQuantizer::no_grid_reason() const {
   if (alpha_.value.size() != 1)
     return cat("'", spec_.str(), "' has ", alpha_.value.size(), " scales per weight tensor, which vary along each dot "
-               "product (the runtime needs one scale per output channel at most); use layer granularity ('syq:",
+               "product: exact evaluation and the runtime take them only as groups of a convolution's kernel taps, "
+               "every scale positive and finite (else use layer granularity, 'syq:",
                spec_.bits == 1 ? "binary" : "ternary", ":layer')");
   return cat("'", spec_.str(), "' has a scale that is not positive and finite");
 }

@@ -71,7 +71,8 @@ class Engine {
            int32_t* predictions);
   // Every layer's integer accumulators for n images (layer l: n x outputs, row-major), in
   // the trained sign (export negates the weights of channels whose map decreases; this
-  // undoes it). Single-threaded; for tests that compare with training layer by layer.
+  // undoes it); a convolution with SYQ tap groups gives its G partial sums per output
+  // (n x outputs x G). Single-threaded; for tests that compare with training layer by layer.
   // Images as for run().
   std::vector<std::vector<int32_t>> trace(const uint8_t* images, int64_t n, int64_t channels, int64_t height,
                                           int64_t width);
