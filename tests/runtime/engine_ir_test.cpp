@@ -3,7 +3,7 @@
 // bit: odd, even (doubled) and int8 weight codes, +-1 and k-bit codes (with and without a
 // zero point, and window sums of sum pooling), padding with -1, 0
 // and +1, strides, pooling, thresholds at INT32_MIN/MAX, dense-first and conv-first models,
-// residual shortcuts.
+// residual shortcuts, SYQ tap groups.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -129,6 +129,22 @@ ModelDesc random_desc(uint64_t seed, bool conv) {
     fill_weights(l, rng);
     l.output = random_codes(rng);
     random_thresholds(l, rng);
+    // A third of the other convolutions with SYQ tap groups: random groups and scales, float
+    // thresholds around the range of their float sums.
+    if (conv && !l.has_shortcut() && rng.below(3) == 0) {
+      const int64_t taps = l.kernel_h * l.kernel_w;
+      const int G = 1 + static_cast<int>(rng.below(static_cast<uint64_t>(taps)));
+      for (int64_t t = 0; t < taps; ++t) l.tap_group.push_back(static_cast<int32_t>(rng.below(static_cast<uint64_t>(G))));
+      for (int g = 0; g < G; ++g) l.group_scale.push_back(rng.uniform(0.01f, 2.f));
+      const float range = static_cast<float>(l.in_fan() * l.max_abs_weight() * l.input.max_abs_value()) / 4;
+      for (int64_t o = 0; o < l.out; ++o) {
+        std::vector<float> t;
+        for (int k = 0; k < l.levels; ++k) t.push_back(rng.uniform(-range, range));
+        std::sort(t.begin(), t.end());
+        l.float_thresholds.insert(l.float_thresholds.end(), t.begin(), t.end());
+      }
+      l.thresholds.clear();
+    }
     // Sometimes sum pooling of the output codes (average pooling's window sums), when the
     // sums fit the format's 8 planes.
     if (conv && l.pooled_h() >= 2 && l.pooled_w() >= 2 && rng.below(3) == 0 && l.output.summed(4).planes() <= 8)
@@ -165,12 +181,13 @@ std::vector<uint8_t> random_pixels(size_t n, uint64_t seed) {
 }
 
 TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
-  int checked = 0, summed = 0, affine = 0, bytes = 0, shortcuts = 0;
+  int checked = 0, summed = 0, affine = 0, bytes = 0, shortcuts = 0, grouped = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     const bool conv = seed % 2 == 0;
     const ModelDesc d = random_desc(seed, conv);
     for (const LayerDesc& l : d.layers) {
       shortcuts += l.has_shortcut();
+      grouped += l.grouped();
       summed += l.sum_pool.kernel != 0;
       affine += !l.input.pm1 && l.input.zero_point != 0;
     }
@@ -200,6 +217,7 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
   EXPECT_GE(affine, 5);
   EXPECT_GE(bytes, 3);  // and layers the plan runs on byte codes (the integer GEMM)
   EXPECT_GE(shortcuts, 5);  // and residual shortcuts
+  EXPECT_GE(grouped, 5);    // and SYQ tap groups
 }
 
 // One engine called from several threads at once gives each caller what a lone call gives.
@@ -235,7 +253,7 @@ TEST(EngineIr, ConcurrentCallsOnOneEngineTakeTurns) {
 
 // A description the reader accepts is written back unchanged (write/read round trip).
 TEST(EngineIr, DescriptionsRoundTrip) {
-  for (uint64_t seed = 1; seed <= 10; ++seed) {
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
     const ModelDesc d = random_desc(seed, seed % 2 == 0);
     const std::vector<uint8_t> bytes = format::model_desc_bytes(d);
     const ModelDesc back = format::read_model_desc(format::LbmFile::parse(bytes.data(), bytes.size(), "m.lbm"));
@@ -245,6 +263,10 @@ TEST(EngineIr, DescriptionsRoundTrip) {
       EXPECT_EQ(back.layers[i].weights, d.layers[i].weights);
       EXPECT_EQ(back.layers[i].thresholds, d.layers[i].thresholds);
       EXPECT_EQ(back.layers[i].negated, d.layers[i].negated);
+      EXPECT_EQ(back.layers[i].shortcut_from, d.layers[i].shortcut_from);
+      EXPECT_EQ(back.layers[i].tap_group, d.layers[i].tap_group);
+      EXPECT_EQ(back.layers[i].group_scale, d.layers[i].group_scale);
+      EXPECT_EQ(back.layers[i].float_thresholds, d.layers[i].float_thresholds);
     }
   }
 }
