@@ -107,8 +107,8 @@ Bytes model_seed(bool ternary, bool sums = false) {
 
 // A residual block in the IR (version 3): a convolution into +-1 codes, a second one whose
 // thresholds are chosen per level of its own input (the block's input, "shortcut"), and a
-// dense score layer.
-Bytes shortcut_seed() {
+// dense score layer. `grouped`: the second convolution has SYQ tap groups instead.
+Bytes version3_seed(bool grouped) {
   namespace F = lowbit::format;
   F::ModelDesc d;
   d.name = "residual";
@@ -133,6 +133,13 @@ Bytes shortcut_seed() {
   b.shortcut_from = 1;
   b.shortcut = b.input;
   b.thresholds = {3, -5, 0, INT32_MIN, 7, 2};  // (channel, shortcut level)
+  if (grouped) {  // SYQ row scales instead: tap groups, float thresholds
+    b.shortcut_from = -1;
+    b.thresholds.clear();
+    b.tap_group = {0, 0, 0, 1, 1, 1, 2, 2, 2};
+    b.group_scale = {0.5f, 0.25f, 0.125f};
+    b.float_thresholds = {-1.f, 0.5f, 2.f};
+  }
   F::LayerDesc s;
   s.in_h = 4, s.in_w = 4, s.in_c = 3, s.out = 2;
   s.input = b.output;
@@ -146,7 +153,8 @@ Bytes shortcut_seed() {
 
 std::vector<Bytes> make_seeds() {
   std::vector<Bytes> seeds;
-  seeds.push_back(shortcut_seed());
+  seeds.push_back(version3_seed(false));
+  seeds.push_back(version3_seed(true));
   seeds.push_back(model_seed(false));
   seeds.push_back(model_seed(true));
   seeds.push_back(model_seed(false, /*sums=*/true));
