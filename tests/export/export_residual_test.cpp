@@ -3,10 +3,12 @@
 // the block's input codes, quantized), two-layer bodies, and integer adds (the body's own
 // quantizer's output plus the input), with random BatchNorm statistics. Training's
 // evaluation, the plain interpreter of the IR and the runtime give the same scores bit for
-// bit, and the runtime's accumulators are the interpreter's, layer by layer. Shapes that do
+// bit, and training's, the interpreter's and the runtime's accumulators are equal, layer by
+// layer. Shapes that do
 // not deploy are clear errors naming the layer and the rule.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -14,6 +16,7 @@
 #include "lowbit/export/fold.hpp"
 #include "lowbit/format/model_desc.hpp"
 #include "lowbit/nn/builder.hpp"
+#include "lowbit/nn/sequential.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "runtime/ir_reference.hpp"
 #include "test_util.hpp"
@@ -56,6 +59,15 @@ json residual_net(bool conv, const std::string& weights, const std::string& acts
   return {{"name", conv ? "res_cnv" : "res_mlp"}, {"input", image}, {"weights", weights}, {"layers", layers}};
 }
 
+// Training's weighted layers in evaluation order (residual bodies opened, as export folds
+// them), each with the output tensor its last evaluation left: (N, M, OH, OW) or (N, M).
+void weighted_outputs(nn::Sequential& net, std::vector<std::pair<nn::WeightedLayer*, const Tensor*>>& out) {
+  for (size_t i = 0; i < net.size(); ++i) {
+    if (auto* w = dynamic_cast<nn::WeightedLayer*>(&net.at(i))) out.emplace_back(w, &net.activation(i));
+    if (auto* r = dynamic_cast<nn::Residual*>(&net.at(i))) weighted_outputs(r->body(), out);
+  }
+}
+
 void check_residual(bool conv, const std::string& weights, const std::string& acts, uint64_t seed) {
   SCOPED_TRACE(std::string(conv ? "conv " : "dense ") + weights + " / " + acts);
   auto model = nn::build_model(residual_net(conv, weights, acts));
@@ -79,6 +91,29 @@ void check_residual(bool conv, const std::string& weights, const std::string& ac
   for (nn::Layer* l : model->leaf_layers())
     if (auto* w = dynamic_cast<nn::WeightedLayer*>(l))
       ASSERT_TRUE(w->quant().last_exact()) << l->name() << ": " << w->quant().inexact_reason();
+
+  // Layer by layer, training's integer accumulators (its outputs over their scales, the
+  // rows export negated negated back) are the interpreter's. The score layer is the net's
+  // last and keeps no activation: its scores are compared below.
+  std::vector<std::pair<nn::WeightedLayer*, const Tensor*>> outputs;
+  weighted_outputs(model->net(), outputs);
+  ASSERT_EQ(outputs.size(), d.layers.size());
+  for (int64_t img = 0; img < n; ++img) {
+    std::vector<std::vector<int64_t>> accs;
+    testing::ir_reference(d, images.data() + img * size, &accs);
+    for (size_t li = 0; li + 1 < d.layers.size(); ++li) {
+      const format::LayerDesc& l = d.layers[li];
+      const Tensor& y = *outputs[li].second;
+      const auto& scale = outputs[li].first->quant().output_scales();
+      const int64_t M = l.out, P = l.conv_h() * l.conv_w();
+      for (int64_t o = 0; o < M; ++o)
+        for (int64_t p = 0; p < P; ++p) {
+          const auto a = static_cast<int64_t>(std::nearbyint(y[(img * M + o) * P + p] / scale[static_cast<size_t>(o)]));
+          ASSERT_EQ(accs[li][static_cast<size_t>(p * M + o)], l.negated[static_cast<size_t>(o)] ? -a : a)
+              << "image " << img << " layer " << li << " channel " << o << " pixel " << p;
+        }
+    }
+  }
 
   runtime::EngineOptions eo;
   eo.chunk = 4;  // several chunks, the last one partial

@@ -3,7 +3,8 @@
 // weights at row and pixel granularity (first layer on 8-bit codes included, padding, max
 // pooling, random BatchNorm statistics). Training's evaluation (per-group integer partial
 // sums combined in float in group order), the IR's plain interpreter and the runtime give
-// the same scores bit for bit, and the runtime's partial sums are the interpreter's.
+// the same scores bit for bit; training's convolution outputs are the float sums of the
+// interpreter's partial sums, and the runtime's partial sums are the interpreter's.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -15,6 +16,7 @@
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "runtime/ir_reference.hpp"
+#include "lowbit/format/semantics.hpp"
 #include "lowbit/nn/conv2d.hpp"
 #include "test_util.hpp"
 
@@ -66,6 +68,33 @@ void check_syq(const std::string& weights, const std::string& acts, int pad, uin
       ASSERT_TRUE(w->quant().last_exact()) << l->name() << ": " << w->quant().inexact_reason();
       if (dynamic_cast<nn::Conv2d*>(l)) EXPECT_NE(w->quant().grouped(), nullptr) << l->name();
     }
+
+  // Layer by layer: training's convolution outputs are the float sums of the interpreter's
+  // partial sums in group order (format::group_first / group_next), plus the bias.
+  std::vector<std::pair<nn::Conv2d*, size_t>> convs;
+  nn::Sequential& net = model->net();
+  for (size_t i = 0; i < net.size(); ++i)
+    if (auto* c = dynamic_cast<nn::Conv2d*>(&net.at(i))) convs.emplace_back(c, i);
+  ASSERT_EQ(convs.size(), 2u);
+  for (int64_t img = 0; img < n; ++img) {
+    std::vector<std::vector<int64_t>> accs;
+    testing::ir_reference(d, images.data() + img * size, &accs);
+    for (size_t li = 0; li < 2; ++li) {
+      const format::LayerDesc& l = d.layers[li];
+      const Tensor& y = net.activation(convs[li].second);
+      const Param* bias = convs[li].first->bias();
+      const int64_t M = l.out, P = l.conv_h() * l.conv_w(), G = l.groups();
+      for (int64_t o = 0; o < M; ++o)
+        for (int64_t p = 0; p < P; ++p) {
+          const int64_t sign = l.negated[static_cast<size_t>(o)] ? -1 : 1;
+          auto partial = [&](int64_t g) { return static_cast<float>(sign * accs[li][static_cast<size_t>((p * M + o) * G + g)]); };
+          float want = format::group_first(partial(0), l.group_scale[0]);
+          for (int64_t g = 1; g < G; ++g) want = format::group_next(want, partial(g), l.group_scale[static_cast<size_t>(g)]);
+          if (bias) want = want + bias->value[o];
+          ASSERT_EQ(y[(img * M + o) * P + p], want) << "image " << img << " layer " << li << " channel " << o << " pixel " << p;
+        }
+    }
+  }
 
   runtime::EngineOptions eo;
   eo.chunk = 4;
