@@ -84,7 +84,9 @@ inline int threshold_level(const int32_t* t, int levels, int64_t acc) {
 // The same on a float value y (a layer with SYQ's grouped scales compares the float sum of
 // its partial sums): #{l : y >= t[l]}; -inf is always reached, +inf never.
 inline int threshold_level(const float* t, int levels, float y) {
-  return static_cast<int>(std::upper_bound(t, t + levels, y) - t);
+  int n = 0;  // the count itself (not a bisection): few levels, and it vectorizes
+  for (int l = 0; l < levels; ++l) n += y >= t[l];
+  return n;
 }
 
 // BatchNorm's evaluation map of one value (PyTorch's BatchNorm2d in eval mode with its

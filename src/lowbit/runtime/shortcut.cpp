@@ -1,6 +1,7 @@
 #include "lowbit/runtime/shortcut.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "lowbit/format/semantics.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
@@ -36,12 +37,19 @@ void threshold_shortcut(const LayerPlan& d, int64_t rows, const int32_t* acc, co
 
 void pack_levels(int64_t rows, int64_t c, int planes, const uint8_t* levels, uint64_t* out) {
   const int64_t words = kernels::packed_words(c), plane = rows * words;
-  std::fill(out, out + planes * plane, uint64_t{0});
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) {
-      const unsigned level = levels[r * c + j];
-      for (int b = 0; b < planes; ++b) out[b * plane + r * words + j / 64] |= uint64_t{(level >> b) & 1u} << (j % 64);
-    }
+  if (c % 64 == 0) {  // rows are whole words: one call of the packing kernel
+    kernels::pack_planes(plane, planes, levels, out, plane);
+    return;
+  }
+  // Else row by row, each padded to whole words with level 0 (what the packed layout's gaps hold).
+  std::vector<uint8_t> row(static_cast<size_t>(words * 64), 0);
+  std::vector<uint64_t> packed(static_cast<size_t>(planes * words));
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(levels + r * c, levels + (r + 1) * c, row.begin());
+    kernels::pack_planes(words, planes, row.data(), packed.data(), words);
+    for (int b = 0; b < planes; ++b)
+      std::copy(packed.begin() + b * words, packed.begin() + (b + 1) * words, out + b * plane + r * words);
+  }
 }
 
 }  // namespace lowbit::runtime

@@ -91,10 +91,12 @@ void run_tap_groups(const LayerPlan& d, int64_t m, const GemmInput& a, uint64_t*
         int32_t* row = acc + (i * d.oh * d.ow + p.pad_pixels[q]) * M;
         for (int64_t o = 0; o < M; ++o) row[o] += p.pad_fix[q * static_cast<size_t>(M) + static_cast<size_t>(o)];
       }
-    for (int64_t i = 0; i < rows * M; ++i) {
-      const float partial = static_cast<float>(acc[i]);
-      y[i] = g == 0 ? format::group_first(partial, p.scale) : format::group_next(y[i], partial, p.scale);
-    }
+    // Separate loops, so that each vectorizes (the order of the operations per value is
+    // fixed either way).
+    if (g == 0)
+      for (int64_t i = 0; i < rows * M; ++i) y[i] = format::group_first(static_cast<float>(acc[i]), p.scale);
+    else
+      for (int64_t i = 0; i < rows * M; ++i) y[i] = format::group_next(y[i], static_cast<float>(acc[i]), p.scale);
     if (trace)
       for (int64_t i = 0; i < rows * M; ++i) {
         const int32_t v = acc[i] >> p.gemm->shift();  // exact: a shifted GEMM's accumulators are even
@@ -102,8 +104,9 @@ void run_tap_groups(const LayerPlan& d, int64_t m, const GemmInput& a, uint64_t*
       }
   }
   if (trace) trace->insert(trace->end(), partials.begin(), partials.end());
-  for (int64_t i = 0; i < rows * M; ++i)
-    levels[i] = format::threshold_level(d.float_thresholds.data() + (i % M) * d.levels, d.levels, y[i]);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < M; ++o)
+      levels[r * M + o] = format::threshold_level(d.float_thresholds.data() + o * d.levels, d.levels, y[r * M + o]);
 }
 
 }  // namespace lowbit::runtime
