@@ -278,6 +278,8 @@ TEST(Hardening, DeployabilityIsSaidUpFront) {
       // SYQ row / pixel scales deploy on convolutions as tap groups (issue 11).
       {"--model cnv --weights syq:binary:row --acts binary --input-bits 8", "Deployable: yes"},
       {"--model cnv --weights syq:ternary:pixel --acts dorefa:2 --input-bits 8", "Deployable: yes"},
+      // Residual blocks of the Bi-Real shape deploy (issue 11).
+      {"--model " + std::string(LOWBIT_SOURCE_DIR) + "/examples/topologies/bireal_cnn.json", "Deployable: yes"},
   };
   for (const auto& [flags, needle] : cases) {
     const Result r = run_lowbit("summary " + flags);
