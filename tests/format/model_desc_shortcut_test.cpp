@@ -119,7 +119,7 @@ TEST(ModelDescShortcut, InterpreterAndRuntimeChooseThresholdsByTheShortcut) {
   engine.run(px.data(), 1, 1, 3, 3, got.data(), nullptr);
   EXPECT_EQ(got, scores);
   bool named = false;
-  for (const std::string& line : engine.info().layers) named = named || line.find("shortcut from layer 1") != std::string::npos;
+  for (const std::string& line : engine.info().layers) named = named || line.find("2 threshold sets by the shortcut = the input of layer 1") != std::string::npos;
   EXPECT_TRUE(named) << "lowbit summary names the shortcut";
 }
 

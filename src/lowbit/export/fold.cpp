@@ -214,7 +214,10 @@ struct Block {
 
 class Folder {
  public:
-  Folder(nn::Model& model, const ExportOptions& opt) : model_(model), opt_(opt) { flatten(model.net(), items_); }
+  Folder(nn::Model& model, const ExportOptions& opt) : model_(model), opt_(opt) {
+    flatten(model.net(), items_);
+    has_blocks_ = std::any_of(items_.begin(), items_.end(), [](const Item& t) { return t.mark != Item::kLayer; });
+  }
 
   format::ModelDesc run() {
     enter_fp_contract_all_threads();  // bisection on evaluation's float arithmetic, in its mode
@@ -239,9 +242,13 @@ class Folder {
     return i < items_.size() && items_[i].mark == Item::kLayer ? dynamic_cast<T*>(items_[i].layer) : nullptr;
   }
 
+  // "export: layer 4 (relu)": the index in the model's layer list. With residual blocks
+  // (whose bodies the flat list opens) the layer's name instead, as `lowbit summary` prints
+  // it: "export: layer maxpool2d_1 (maxpool2d)", "export: end of residual_2".
   std::string where(size_t i) {
-    const std::string t = mark(i) == Item::kBegin ? "residual" : mark(i) == Item::kEnd ? "end of residual" : at(i).type();
-    return "export: layer " + std::to_string(i) + " (" + t + ")";
+    if (!has_blocks_) return "export: layer " + std::to_string(i) + " (" + at(i).type() + ")";
+    if (mark(i) == Item::kEnd) return "export: end of " + at(i).name();
+    return "export: layer " + at(i).name() + " (" + at(i).type() + ")";
   }
 
   // Layer 0 must quantize the input: its codes for the 256 pixel values are a table.
@@ -577,8 +584,8 @@ class Folder {
   void close_block(const Block& b, format::LayerDesc& d, size_t next) {
     LOWBIT_CHECK(d.pool.kernel == 0, where(next - 1), ": max pooling right after a residual block's activation "
                  "quantizer does not deploy (the runtime max-pools accumulators before the thresholds, which depend "
-                 "on each pixel's shortcut code): use a strided conv2d or average pooling, or put the pooling after "
-                 "the next block's quantizer");
+                 "on each pixel's shortcut code): use a strided conv2d or average pooling, or max-pool after the "
+                 "quantizer of a plain (non-residual) conv2d block");
     const std::array<int64_t, 3> out = {d.pooled_h(), d.pooled_w(), d.out};
     LOWBIT_CHECK(b.map == out, where(b.item), ": its input map ", b.map[0], "x", b.map[1], "x", b.map[2],
                  " differs from its body's output map ", out[0], "x", out[1], "x", out[2]);
@@ -632,6 +639,7 @@ class Folder {
   nn::Model& model_;
   ExportOptions opt_;
   std::vector<Item> items_;  // the network, residual blocks opened (flatten)
+  bool has_blocks_ = false;
   format::ModelDesc out_;
   std::vector<Block> blocks_;  // the residual blocks open at the current item, innermost last
   quant::Quantizer* codes_source_ = nullptr;  // the quantizer that made fmt_'s codes

@@ -25,8 +25,16 @@ std::string describe(const LayerPlan& d) {
   s += "  (input " + d.input.str() + ", " + d.gemm->describe();
   if (d.shift) s += " (doubled)";
   s += ", " + (d.scores ? std::string("scores") : str(d.levels) + " threshold(s)");
-  if (d.shortcut_from >= 0) s += ", shortcut from layer " + str(d.shortcut_from);
-  if (d.grouped()) s += ", " + str(static_cast<int64_t>(d.groups.size())) + " tap groups (float sum)";
+  if (d.shortcut_from >= 0)
+    s += ", " + str(d.sets) + " threshold sets by the shortcut = the input of layer " + str(d.shortcut_from);
+  if (d.grouped()) {
+    s += ", float thresholds on the float sum of " + str(static_cast<int64_t>(d.groups.size())) + " tap groups [";
+    std::vector<int> group(static_cast<size_t>(d.kh * d.kw));
+    for (size_t g = 0; g < d.groups.size(); ++g)
+      for (int64_t t : d.groups[g].taps) group[static_cast<size_t>(t)] = static_cast<int>(g);
+    for (size_t t = 0; t < group.size(); ++t) s += (t ? " " : "") + str(group[t]);
+    s += "]";
+  }
   if (d.fused) s += ", fused";
   if (d.output_bytes) s += ", byte output";
   return s + ")";
