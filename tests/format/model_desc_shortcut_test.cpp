@@ -11,6 +11,7 @@
 #include "lowbit/format/model_desc.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "runtime/ir_reference.hpp"
+#include "format/desc_test_util.hpp"
 #include "test_util.hpp"
 
 namespace lowbit {
@@ -21,6 +22,8 @@ using format::LayerDesc;
 using format::LayerKind;
 using format::ModelDesc;
 using json = nlohmann::json;
+using testing::read_desc_bytes;
+using testing::read_edited_desc;
 
 // A 3x3 image of 2-bit codes (level = pixel / 64). Layer 0: a 1x1 convolution into two +-1
 // channels (channel 0: code >= 2, channel 1: code >= 1). Layer 1: a 1x1 convolution whose
@@ -68,28 +71,6 @@ ModelDesc shortcut_desc() {
   return d;
 }
 
-ModelDesc read_bytes(const std::vector<uint8_t>& bytes) {
-  return format::read_model_desc(format::LbmFile::parse(bytes.data(), bytes.size(), "m.lbm"));
-}
-
-json model_json(const std::vector<uint8_t>& bytes) {
-  const format::LbmFile file = format::LbmFile::parse(bytes.data(), bytes.size(), "m.lbm");
-  return json::parse(file.json_text("model"));
-}
-
-// The description's model JSON edited, with the same blobs.
-ModelDesc read_edited(const ModelDesc& d, const std::function<void(json&)>& edit) {
-  const std::vector<uint8_t> bytes = format::model_desc_bytes(d);
-  const format::LbmFile file = format::LbmFile::parse(bytes.data(), bytes.size(), "m.lbm");
-  json m = json::parse(file.json_text("model"));
-  edit(m);
-  format::LbmWriter w;
-  w.add_json("model", m.dump());
-  for (const auto& sec : file.sections())
-    if (sec.name != "model") w.add_blob(sec.name, sec.data, sec.size);
-  return read_bytes(w.bytes());
-}
-
 const int kLevels[3][3] = {{0, 1, 2}, {3, 2, 1}, {0, 3, 1}};
 
 std::vector<uint8_t> image() {
@@ -126,9 +107,9 @@ TEST(ModelDescShortcut, InterpreterAndRuntimeChooseThresholdsByTheShortcut) {
 TEST(ModelDescShortcut, RoundTripsAsVersionThree) {
   const ModelDesc d = shortcut_desc();
   const std::vector<uint8_t> bytes = format::model_desc_bytes(d);
-  EXPECT_EQ(model_json(bytes)["version"], 3);
-  EXPECT_EQ(model_json(bytes)["layers"][1]["shortcut"], json({{"from", 1}}));
-  const ModelDesc r = read_bytes(bytes);
+  EXPECT_EQ(testing::desc_json(bytes)["version"], 3);
+  EXPECT_EQ(testing::desc_json(bytes)["layers"][1]["shortcut"], json({{"from", 1}}));
+  const ModelDesc r = read_desc_bytes(bytes);
   ASSERT_EQ(r.layers.size(), 3u);
   EXPECT_EQ(r.layers[1].shortcut_from, 1);
   EXPECT_EQ(r.layers[1].shortcut, CodeFormat::plus_minus_one());
@@ -138,7 +119,7 @@ TEST(ModelDescShortcut, RoundTripsAsVersionThree) {
   ModelDesc plain = shortcut_desc();
   plain.layers[1].shortcut_from = -1;
   plain.layers[1].thresholds = {1, 1};
-  const json m = model_json(format::model_desc_bytes(plain));
+  const json m = testing::desc_json(format::model_desc_bytes(plain));
   EXPECT_EQ(m["version"], 2);
   EXPECT_FALSE(m["layers"][1].contains("shortcut"));
 }
@@ -147,7 +128,7 @@ TEST(ModelDescShortcut, LyingShortcutsAreClearErrors) {
   const ModelDesc d = shortcut_desc();
   auto expect_read_error = [&](const std::function<void(json&)>& edit, const std::string& needle) {
     SCOPED_TRACE(needle);
-    testing::expect_error_naming([&] { read_edited(d, edit); }, needle);
+    testing::expect_error_naming([&] { read_edited_desc(d, edit); }, needle);
   };
   expect_read_error([](json& m) { m["version"] = 2; }, "layer 1: a shortcut in a version 2 description");
   expect_read_error([](json& m) { m["layers"][1]["shortcut"]["from"] = 0; }, "layer 1: shortcut: 'from'");

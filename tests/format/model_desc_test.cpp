@@ -9,6 +9,7 @@
 #include "lowbit/format/lbm.hpp"
 #include "lowbit/format/model_desc.hpp"
 #include "runtime/ir_reference.hpp"
+#include "format/desc_test_util.hpp"
 #include "test_util.hpp"
 
 namespace lowbit {
@@ -19,6 +20,8 @@ using format::LayerDesc;
 using format::LayerKind;
 using format::ModelDesc;
 using json = nlohmann::json;
+using testing::read_desc_bytes;
+using testing::read_edited_desc;
 
 // A 4x4 grey image of 2-bit codes (pixel p -> level p / 64); a 1x1 convolution (weights
 // +1 and -1: channel 0 sees the code, channel 1 its negation) into `out` codes, sum-pooled
@@ -57,23 +60,6 @@ ModelDesc pooled_desc(const CodeFormat& out, int64_t k, int64_t s) {
   f.score.scale.assign(static_cast<size_t>(f.out), 1.f);
   d.layers = {c, f};
   return d;
-}
-
-ModelDesc read_bytes(const std::vector<uint8_t>& bytes) {
-  return format::read_model_desc(format::LbmFile::parse(bytes.data(), bytes.size(), "m.lbm"));
-}
-
-// The model JSON of a description, edited, with the same blobs: what read_model_desc sees.
-ModelDesc read_edited(const ModelDesc& d, const std::function<void(json&)>& edit) {
-  const std::vector<uint8_t> bytes = format::model_desc_bytes(d);
-  const format::LbmFile file = format::LbmFile::parse(bytes.data(), bytes.size(), "m.lbm");
-  json m = json::parse(file.json_text("model"));
-  edit(m);
-  format::LbmWriter w;
-  w.add_json("model", m.dump());
-  for (const auto& sec : file.sections())
-    if (sec.name != "model") w.add_blob(sec.name, sec.data, sec.size);
-  return read_bytes(w.bytes());
 }
 
 // The 4x4 image, one level per pixel (y, x): raw pixel = 64 * level.
@@ -134,7 +120,7 @@ TEST(ModelDescSumPool, RoundTripsThroughWriteAndRead) {
   for (const ModelDesc& d : {pooled_desc(CodeFormat::plus_minus_one(), 2, 2), pooled_desc(CodeFormat::unsigned_bits(2), 2, 1),
                              pooled_desc(CodeFormat::unsigned_bits(1), 3, 1)}) {
     const std::vector<uint8_t> bytes = format::model_desc_bytes(d);
-    const ModelDesc back = read_bytes(bytes);
+    const ModelDesc back = read_desc_bytes(bytes);
     EXPECT_EQ(format::model_desc_bytes(back), bytes);
     ASSERT_EQ(back.layers.size(), 2u);
     EXPECT_EQ(back.layers[0].sum_pool.kernel, d.layers[0].sum_pool.kernel);
@@ -174,9 +160,9 @@ TEST(ModelDescSumPool, DescriptionsWithoutItHaveNoNewKeys) {
 // without "count" its input codes differ, so the file is refused, never misread.
 TEST(ModelDescSumPool, AReaderIgnoringTheNewKeysRefusesTheFile) {
   const ModelDesc d = pooled_desc(CodeFormat::plus_minus_one(), 2, 2);
-  testing::expect_error_naming([&] { read_edited(d, [](json& m) { m["layers"][0].erase("sum_pool"); }); },
+  testing::expect_error_naming([&] { read_edited_desc(d, [](json& m) { m["layers"][0].erase("sum_pool"); }); },
                                "layer 1: input map [2,2,2] differs from the previous layer's output [4,4,2]");
-  testing::expect_error_naming([&] { read_edited(d, [](json& m) { m["layers"][1]["input"].erase("count"); }); },
+  testing::expect_error_naming([&] { read_edited_desc(d, [](json& m) { m["layers"][1]["input"].erase("count"); }); },
                                "layer 1: input codes +-1 differ from what the previous layer produces (sums of 4 +-1)");
 }
 
@@ -210,15 +196,15 @@ TEST(ModelDescSumPool, InvalidSumPoolingIsAClearError) {
 // The reader's own range checks on the new keys, before anything is allocated.
 TEST(ModelDescSumPool, ReaderRangeChecksTheNewKeys) {
   const ModelDesc d = pooled_desc(CodeFormat::plus_minus_one(), 2, 2);
-  testing::expect_error_naming([&] { read_edited(d, [](json& m) { m["layers"][1]["input"]["count"] = 300; }); },
+  testing::expect_error_naming([&] { read_edited_desc(d, [](json& m) { m["layers"][1]["input"]["count"] = 300; }); },
                                "layer 1: input: 'count' must be an integer in 1..255, got 300");
-  testing::expect_error_naming([&] { read_edited(d, [](json& m) { m["layers"][1]["input"]["count"] = 2.5; }); },
+  testing::expect_error_naming([&] { read_edited_desc(d, [](json& m) { m["layers"][1]["input"]["count"] = 2.5; }); },
                                "'count' must be an integer");
-  testing::expect_error_naming([&] { read_edited(d, [](json& m) { m["layers"][0]["sum_pool"]["kernel"] = 1 << 20; }); },
+  testing::expect_error_naming([&] { read_edited_desc(d, [](json& m) { m["layers"][0]["sum_pool"]["kernel"] = 1 << 20; }); },
                                "layer 0: sum_pool: 'kernel' must be an integer in 1..1024");
-  testing::expect_error_naming([&] { read_edited(d, [](json& m) { m["layers"][1]["sum_pool"] = {{"kernel", 1}, {"stride", 1}}; }); },
+  testing::expect_error_naming([&] { read_edited_desc(d, [](json& m) { m["layers"][1]["sum_pool"] = {{"kernel", 1}, {"stride", 1}}; }); },
                                "layer 1: sum pooling after a dense layer");
-  testing::expect_error_naming([&] { read_edited(d, [](json& m) { m["layers"][0]["output"]["count"] = 4; }); },
+  testing::expect_error_naming([&] { read_edited_desc(d, [](json& m) { m["layers"][0]["output"]["count"] = 4; }); },
                                "layer 0: output: sums of 4 +-1 (sums come only from a layer's sum_pool)");
 }
 
