@@ -100,7 +100,7 @@ TEST(BatchNorm, RunningStatisticsFollowPyTorch) {
 }
 
 void set_state(nn::BatchNorm& bn, uint64_t seed) {
-  const int64_t C = bn.channels();
+  const int64_t C = bn.per_tensor() ? 1 : bn.channels();
   bn.running_mean() = random_tensor({C}, seed, -1.f, 1.f);
   bn.running_var() = random_tensor({C}, seed + 1, 0.5f, 2.f);
   if (bn.affine()) {
@@ -170,6 +170,46 @@ TEST(BatchNorm, GradientsInEvalMode) {
       set_state(bn, seed++);
       lowbit::testing::GradCheckOptions o;
       o.training = false;
+      lowbit::testing::check_gradients(bn, shifted(shape, seed++, 2.f, 0.3f), o);
+    }
+  }
+}
+
+// per_tensor: one set of statistics over every channel and position of the batch, one
+// gamma/beta; the same map for every channel in evaluation; backward checked against
+// finite differences in both modes.
+TEST(BatchNorm, PerTensorSharesOneMapAcrossChannels) {
+  uint64_t seed = 90;
+  for (const Shape& shape : {Shape{6, 5}, Shape{3, 4, 3, 2}, Shape{1, 10}}) {
+    SCOPED_TRACE(shape_str(shape));
+    nn::BatchNorm bn(shape[1], 0.1f, 1e-5f, true, true);
+    EXPECT_EQ(bn.gamma()->value.size(), 1);
+    EXPECT_EQ(bn.running_var().size(), 1);
+    EXPECT_EQ(bn.spec()["per_tensor"], true);
+    Tensor x = shifted(shape, seed++, 3.f, 0.7f), y;
+    bn.forward(x, y, {true, nullptr});
+    double mean = 0, var = 0;
+    for (float v : x) mean += v;
+    mean /= static_cast<double>(x.size());
+    for (float v : x) var += (v - mean) * (v - mean);
+    var /= static_cast<double>(x.size());
+    for (int64_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], (x[i] - mean) / std::sqrt(var + 1e-5), 1e-4) << i;
+    EXPECT_NEAR(bn.running_mean()[0], 0.1 * mean, 1e-6);
+    set_state(bn, seed++);
+    bn.forward(x, y, {false, nullptr});
+    std::vector<float> m, sc, sh;
+    bn.eval_constants(m, sc, sh);
+    ASSERT_EQ(m.size(), static_cast<size_t>(shape[1]));
+    const int64_t C = shape[1], S = x.size() / (shape[0] * C);
+    for (int64_t i = 0; i < x.size(); ++i) {
+      const auto c = static_cast<size_t>((i / S) % C);
+      EXPECT_EQ(m[c], m[0]);
+      EXPECT_EQ(sc[c], sc[0]);
+      ASSERT_EQ(y[i], nn::bn_eval(x[i], m[c], sc[c], sh[c])) << i;
+    }
+    for (bool training : {true, false}) {
+      lowbit::testing::GradCheckOptions o;
+      o.training = training;
       lowbit::testing::check_gradients(bn, shifted(shape, seed++, 2.f, 0.3f), o);
     }
   }

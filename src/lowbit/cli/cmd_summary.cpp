@@ -60,7 +60,8 @@ Action add_summary_command(CLI::App& app) {
   // beside a file).
   CLI::Option* model = cmd->get_option("--model");
   file->excludes(model);
-  for (const char* flag : {"--weights", "--acts", "--input-bits", "--activation", "--dropout", "--input", "--classes"})
+  for (const char* flag : {"--weights", "--acts", "--input-bits", "--input-quantizer", "--last-bn", "--activation", "--dropout",
+                           "--input", "--classes"})
     cmd->get_option(flag)->needs(model);
 
   return [args]() {

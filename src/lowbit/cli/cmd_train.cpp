@@ -9,6 +9,7 @@
 #include "lowbit/data/loader.hpp"
 #include "lowbit/export/fold.hpp"
 #include "lowbit/nn/summary.hpp"
+#include "lowbit/quant/spec.hpp"
 #include "lowbit/train/trainer.hpp"
 
 namespace lowbit::cli {
@@ -86,7 +87,7 @@ Action add_train_command(CLI::App& app) {
   resume->needs(out);
   CLI::Option* normalize =
       cmd->add_option("--normalize", args->normalize,
-                      "Pixel scaling: zero_one ([0,1]) or minus_one_one ([-1,1]; the default with --input-bits 1)")
+                      "Pixel scaling: zero_one ([0,1]) or minus_one_one ([-1,1]; the default with --input-bits 1 and signed input quantizers)")
           ->capture_default_str()
           ->check(CLI::IsMember({"zero_one", "minus_one_one"}));
   cmd->add_option("--binary-optimizer", c.binary_optimizer,
@@ -118,9 +119,17 @@ Action add_train_command(CLI::App& app) {
 
   return [args, normalize]() {
     auto& cfg = args->cfg;
-    if (args->model.input_bits == 1) {  // sign(x) of [0, 1] pixels would be all +1
+    // sign(x) of [0, 1] pixels would be all +1; a signed fixed-point input would use half
+    // its codes. Both default to [-1, 1] pixels.
+    bool signed_input = args->model.input_bits == 1;
+    if (!args->model.input_quantizer.empty()) {
+      check_model_choice(args->model);
+      const quant::QuantSpec q = quant::parse_quant_spec(args->model.input_quantizer);
+      signed_input = q.is_sign() || q.fixed_signed;
+    }
+    if (signed_input) {
       if (normalize->count() == 0) args->normalize = "minus_one_one";
-      else if (args->normalize != "minus_one_one")
+      else if (args->normalize != "minus_one_one" && args->model.input_bits == 1)
         usage_fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
     }
     cfg.data.normalize = data::parse_normalize(args->normalize);

@@ -60,6 +60,8 @@ struct ModelChoice {
   std::string weights = "none";  // --weights: default weight quantizer
   std::string acts = "none";     // --acts: activation quantizer
   int input_bits = 0;            // --input-bits (presets only)
+  std::string input_quantizer;   // --input-quantizer (presets only)
+  std::string last_bn = "channel";  // --last-bn (presets only)
 };
 void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required = true);
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes);

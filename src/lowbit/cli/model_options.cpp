@@ -21,10 +21,19 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required) {
   cmd.add_option("--acts", choice.acts,
                  "Activation quantizer replacing the activations, e.g. binary, dorefa:2, fixed:4,2, int:8")
       ->capture_default_str();
-  cmd.add_option("--input-bits", choice.input_bits,
+  CLI::Option* bits = cmd.add_option("--input-bits", choice.input_bits,
                  "Quantize the network input: 1 = binary (uses [-1,1] pixels), 2..8 = k-bit; 0 = float")
       ->capture_default_str()
       ->check(whole_in(0, 8));
+  cmd.add_option("--input-quantizer", choice.input_quantizer,
+                 "Quantize the network input with this quantizer instead, e.g. fixed:8,7:signed (BNN-PYNQ CNV's "
+                 "8-bit input, on [-1,1] pixels)")
+      ->excludes(bits);
+  cmd.add_option("--last-bn", choice.last_bn,
+                 "The last layer's BatchNorm: channel (one map per class) or tensor (one map shared by all classes: "
+                 "scores rank as the raw accumulators, as BNN-PYNQ's CNV overlays need)")
+      ->check(CLI::IsMember({"channel", "tensor"}))
+      ->capture_default_str();
 }
 
 namespace {
@@ -42,6 +51,7 @@ void check_spec(const char* flag, const std::string& spec, quant::Role role) {
 void check_model_choice(const ModelChoice& choice) {
   check_spec("--weights", choice.weights, quant::Role::kWeight);
   check_spec("--acts", choice.acts, quant::Role::kActivation);
+  if (!choice.input_quantizer.empty()) check_spec("--input-quantizer", choice.input_quantizer, quant::Role::kActivation);
 }
 
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes) {
@@ -55,10 +65,15 @@ std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& in
     opt.weights = choice.weights;
     opt.acts = choice.acts;
     opt.input_bits = choice.input_bits;
+    opt.input_quantizer = choice.input_quantizer;
+    opt.last_bn = choice.last_bn;
     return nn::build_model(nn::preset_topology(choice.model, opt));
   }
-  if (choice.input_bits != 0)
-    usage_fail("--input-bits applies to presets; in a JSON topology put a quant_act layer first instead");
+  if (choice.input_bits != 0 || !choice.input_quantizer.empty())
+    usage_fail(choice.input_bits ? "--input-bits" : "--input-quantizer",
+               " applies to presets; in a JSON topology put a quant_act layer first instead");
+  if (choice.last_bn != "channel")
+    usage_fail("--last-bn applies to presets; in a JSON topology give the last batchnorm \"per_tensor\": true");
   if (choice.model.find('/') == std::string::npos && choice.model.find(".json") == std::string::npos)
     usage_fail("--model '", choice.model, "' is neither a preset (", nn::preset_list(), ") nor a .json file");
   try {

@@ -143,8 +143,13 @@ void channel_affine(const Block& b, const float* u, const float* v, float* out, 
 
 }  // namespace
 
-BatchNorm::BatchNorm(int64_t channels, float momentum, float eps, bool affine)
-    : channels_(channels), momentum_(momentum), eps_(eps), affine_(affine) {
+BatchNorm::BatchNorm(int64_t channels, float momentum, float eps, bool affine, bool per_tensor)
+    : channels_(channels),
+      momentum_(momentum),
+      eps_(eps),
+      affine_(affine),
+      per_tensor_(per_tensor),
+      groups_(per_tensor ? 1 : channels) {
   LOWBIT_CHECK(channels_ > 0, "batchnorm: channels must be positive (got ", channels_, ")");
   LOWBIT_CHECK(momentum_ >= 0.f && momentum_ <= 1.f, "batchnorm: momentum must be in [0, 1] (got ", momentum_, ")");
   LOWBIT_CHECK(eps_ > 0.f, "batchnorm: eps must be positive (got ", eps_, ")");
@@ -153,14 +158,14 @@ BatchNorm::BatchNorm(int64_t channels, float momentum, float eps, bool affine)
   beta_.name = "beta";
   beta_.decay = false;
   if (affine_) {
-    gamma_.value = Tensor({channels_}, 1.f);
-    gamma_.grad = Tensor({channels_}, 0.f);
-    beta_.value = Tensor({channels_}, 0.f);
-    beta_.grad = Tensor({channels_}, 0.f);
+    gamma_.value = Tensor({groups_}, 1.f);
+    gamma_.grad = Tensor({groups_}, 0.f);
+    beta_.value = Tensor({groups_}, 0.f);
+    beta_.grad = Tensor({groups_}, 0.f);
   }
-  running_mean_ = Tensor({channels_}, 0.f);
-  running_var_ = Tensor({channels_}, 1.f);
-  const auto c = static_cast<size_t>(channels_);
+  running_mean_ = Tensor({groups_}, 0.f);
+  running_var_ = Tensor({groups_}, 1.f);
+  const auto c = static_cast<size_t>(groups_);
   mean_.assign(c, 0.0);
   inv_std_.assign(c, 1.0);
   sum_a_.assign(c, 0.0);
@@ -202,7 +207,9 @@ std::vector<std::pair<std::string, Tensor*>> BatchNorm::buffers() {
 }
 
 json BatchNorm::spec() const {
-  return {{"type", "batchnorm"}, {"momentum", momentum_}, {"eps", eps_}, {"affine", affine_}};
+  json j = {{"type", "batchnorm"}, {"momentum", momentum_}, {"eps", eps_}, {"affine", affine_}};
+  if (per_tensor_) j["per_tensor"] = true;
+  return j;
 }
 
 void BatchNorm::eval_scale_shift(std::vector<double>& scale, std::vector<double>& shift) const {
@@ -210,10 +217,11 @@ void BatchNorm::eval_scale_shift(std::vector<double>& scale, std::vector<double>
   scale.resize(C);
   shift.resize(C);
   for (size_t c = 0; c < C; ++c) {
-    const double g = affine_ ? gamma_.value[static_cast<int64_t>(c)] : 1.0;
-    const double b = affine_ ? beta_.value[static_cast<int64_t>(c)] : 0.0;
-    scale[c] = g / std::sqrt(static_cast<double>(running_var_[static_cast<int64_t>(c)]) + eps_);
-    shift[c] = b - running_mean_[static_cast<int64_t>(c)] * scale[c];
+    const int64_t i = per_tensor_ ? 0 : static_cast<int64_t>(c);
+    const double g = affine_ ? gamma_.value[i] : 1.0;
+    const double b = affine_ ? beta_.value[i] : 0.0;
+    scale[c] = g / std::sqrt(static_cast<double>(running_var_[i]) + eps_);
+    shift[c] = b - running_mean_[i] * scale[c];
   }
 }
 
@@ -221,7 +229,7 @@ void BatchNorm::eval_constants(std::vector<float>& mean, std::vector<float>& sca
   const auto C = static_cast<size_t>(channels_);
   mean.resize(C), scale.resize(C), shift.resize(C);
   for (size_t c = 0; c < C; ++c) {
-    const auto i = static_cast<int64_t>(c);
+    const int64_t i = per_tensor_ ? 0 : static_cast<int64_t>(c);
     // The same expressions as forward()'s evaluation branch.
     const double inv_std = 1.0 / std::sqrt(static_cast<double>(running_var_[i]) + eps_);
     mean[c] = static_cast<float>(static_cast<double>(running_mean_[i]));
@@ -231,8 +239,9 @@ void BatchNorm::eval_constants(std::vector<float>& mean, std::vector<float>& sca
 }
 
 void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
-  const int64_t S = spatial(x);
-  const int64_t N = x.dim(0), C = channels_, M = N * S;
+  // per_tensor: the per-sample tensor is one channel of channels_ * spatial values.
+  const int64_t S = per_tensor_ ? channels_ * spatial(x) : spatial(x);
+  const int64_t N = x.dim(0), C = groups_, M = N * S;
   if (ctx.training && M < 2)
     fail(where(*this), "training needs more than one value per channel, got input ", shape_str(x.shape()));
   if (y.shape() != x.shape()) y.resize(x.shape());
@@ -282,8 +291,8 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
 }
 
 void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
-  const int64_t S = spatial(x);
-  const int64_t N = x.dim(0), C = channels_, M = N * S;
+  const int64_t S = per_tensor_ ? channels_ * spatial(x) : spatial(x);
+  const int64_t N = x.dim(0), C = groups_, M = N * S;
   if (dy.shape() != x.shape())
     fail(where(*this), "output gradient has shape ", shape_str(dy.shape()), ", expected ", shape_str(x.shape()));
   if (dx && dx->shape() != x.shape()) dx->resize(x.shape());

@@ -11,6 +11,12 @@
 // backward() differentiates the mode of the preceding forward(): the exact batch-statistics
 // gradient after a training forward, the plain per-channel affine map after an eval one.
 // Per-channel sums are accumulated in double.
+//
+// per_tensor: one set of statistics and one gamma/beta for the whole per-sample tensor (all
+// channels and positions together), as if it had one channel. On the last layer of a
+// classifier every class then shares one affine map, so the class order of the scores is
+// the order of the raw accumulators -- what FINN's BNN-PYNQ CNV overlays compute (they
+// output raw accumulators; docs/HARDWARE.md). Parameters and buffers then have one element.
 #pragma once
 #include <vector>
 
@@ -25,12 +31,16 @@ using format::bn_eval;
 
 class BatchNorm : public Layer {
  public:
-  explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f, bool affine = true);
+  explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f, bool affine = true,
+                     bool per_tensor = false);
 
   std::string type() const override { return "batchnorm"; }
   Shape output_shape(const Shape& in) const override;
-  // 2 when each channel has one value per sample ([C], or [C, 1, 1]), else 1.
-  int64_t min_training_batch(const Shape& in) const override { return shape_numel(in) == channels_ ? 2 : 1; }
+  // 2 when each set of statistics has one value per sample ([C], or [C, 1, 1]; per_tensor:
+  // a one-value tensor), else 1.
+  int64_t min_training_batch(const Shape& in) const override {
+    return shape_numel(in) == (per_tensor_ ? 1 : channels_) ? 2 : 1;
+  }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   std::vector<Param*> params() override;
@@ -43,6 +53,7 @@ class BatchNorm : public Layer {
   float momentum() const { return momentum_; }
   float eps() const { return eps_; }
   bool affine() const { return affine_; }
+  bool per_tensor() const { return per_tensor_; }
   // nullptr when affine == false (then gamma = 1, beta = 0).
   Param* gamma() { return affine_ ? &gamma_ : nullptr; }
   Param* beta() { return affine_ ? &beta_ : nullptr; }
@@ -50,7 +61,7 @@ class BatchNorm : public Layer {
   Tensor& running_var() { return running_var_; }
   const Tensor& running_mean() const { return running_mean_; }
   const Tensor& running_var() const { return running_var_; }
-  // The eval-mode map as y = scale * x + shift per channel (scale = gamma / sqrt(running_var
+  // The eval-mode map as y = scale * x + shift per channel (per_tensor: the same for all) (scale = gamma / sqrt(running_var
   // + eps), shift = beta - running_mean * scale), computed in double; for folding BN into
   // thresholds or the preceding layer.
   void eval_scale_shift(std::vector<double>& scale, std::vector<double>& shift) const;
@@ -65,6 +76,8 @@ class BatchNorm : public Layer {
   int64_t channels_;
   float momentum_, eps_;
   bool affine_;
+  bool per_tensor_;
+  int64_t groups_;  // sets of statistics: channels_, or 1 when per_tensor_
   Param gamma_, beta_;
   Tensor running_mean_, running_var_;
   // State of the last forward, for backward.

@@ -131,7 +131,7 @@ const std::map<std::string, Factory>& registry() {
          if (in.size() != 1 && in.size() != 3)
            fail(s.where(), ": batchnorm needs [C] or [C, H, W] input, got ", shape_str(in));
          return std::make_unique<BatchNorm>(in[0], s.real("momentum", 0.1f, 0, 1), s.real("eps", 1e-5f, 1e-30, 1e30),
-                                            s.flag("affine", true));
+                                            s.flag("affine", true), s.flag("per_tensor", false));
        }},
       {"maxpool2d",
        [](Spec& s, const Shape& in, BuildState&) -> LayerPtr {

@@ -98,9 +98,18 @@ json quantize(json topology, const PresetOptions& o) {
     for (json& l : layers)
       if (l["type"] == "dense" || l["type"] == "conv2d") l["weight_quantizer"] = o.weights;
   if (o.input_bits < 0 || o.input_bits > 8) fail("input bits must be 0 (float) or 1..8, got ", o.input_bits);
-  if (o.input_bits > 0) {
-    std::string q = o.input_bits == 1 ? "binary" : "dorefa:" + std::to_string(o.input_bits);
-    layers.insert(layers.begin(), json{{"type", "quant_act"}, {"quantizer", q}});
+  if (!o.input_quantizer.empty() && o.input_bits) fail("give the input's quantizer or its bits, not both");
+  std::string q = o.input_quantizer;
+  if (o.input_bits > 0) q = o.input_bits == 1 ? "binary" : "dorefa:" + std::to_string(o.input_bits);
+  if (!q.empty() && q != "none") layers.insert(layers.begin(), json{{"type", "quant_act"}, {"quantizer", q}});
+  if (o.last_bn != "channel" && o.last_bn != "tensor")
+    fail("the last BatchNorm is per 'channel' or per 'tensor', got '", o.last_bn, "'");
+  if (o.last_bn == "tensor") {
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+      if ((*it)["type"] == "batchnorm") {
+        (*it)["per_tensor"] = true;
+        break;
+      }
   }
   return topology;
 }

@@ -8,7 +8,10 @@
 // first and last included (the last is followed by BatchNorm and no activation); `acts`
 // replaces every activation after BatchNorm with a quant_act layer; `input_bits` puts a
 // quant_act at the input: 1 = binary (expects [-1, 1] data), 2..8 = dorefa:k on [0, 1]
-// data (8 keeps 8-bit pixels exact and marks the input as 8-bit for export).
+// data (8 keeps 8-bit pixels exact and marks the input as 8-bit for export); `input_quantizer`
+// names the input's quantizer instead (e.g. fixed:8,7:signed, BNN-PYNQ CNV's 8-bit input).
+// `last_bn` "tensor" makes the last layer's BatchNorm per_tensor (one affine map shared by
+// all classes, so the scores rank as the raw accumulators: BNN-PYNQ's CNV overlays).
 #pragma once
 #include <string>
 #include <vector>
@@ -25,6 +28,8 @@ struct PresetOptions {
   std::string weights = "none";     // weight quantizer spec (quant/spec.hpp)
   std::string acts = "none";        // activation quantizer spec; replaces `activation` when not none
   int input_bits = 0;               // 0 = float input; 1 = binary; 2..8 = k-bit
+  std::string input_quantizer;      // a quantizer spec for the input; "" = from input_bits
+  std::string last_bn = "channel";  // the last BatchNorm: "channel" (per class) or "tensor" (shared)
 };
 
 json preset_topology(const std::string& name, const PresetOptions& opt);

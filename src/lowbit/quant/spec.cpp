@@ -69,7 +69,7 @@ const std::string& valid_quant_forms() {
   static const std::string forms =
       "none, binary, binary:approx, binary:swish, binary:swish:B (B > 0), stochastic, xnor, xnor:tensor, "
       "ternary, ternary:T (T >= 0), syq:binary|ternary[:layer|row|pixel], dorefa:k (k in 1..8), "
-      "int:k[:signed|unsigned][:narrow][:channel] (k in 2..16), fixed:k,f (k in 2..16, f in 0..k), "
+      "int:k[:signed|unsigned][:narrow][:channel] (k in 2..16), fixed:k,f[:signed] (k in 2..16, f in 0..k), "
       "progressive, progressive:V (V > 1), addnet:2|3|4";
   return forms;
 }
@@ -112,7 +112,7 @@ std::string QuantSpec::str() const {
       if (granularity == Granularity::kChannel) s += ":channel";
       return s;
     }
-    case QuantKind::kFixed: return cat("fixed:", bits, ",", frac_bits);
+    case QuantKind::kFixed: return cat("fixed:", bits, ",", frac_bits, fixed_signed ? ":signed" : "");
     case QuantKind::kProgressive: return vmax == 1000.f ? "progressive" : "progressive:" + float_str(vmax);
     case QuantKind::kAddNet: return cat("addnet:", adders);
   }
@@ -207,12 +207,16 @@ QuantSpec parse_quant_spec(const std::string& s) {
       }
     }
   } else if (name == "fixed") {
-    arity(2, 2);
+    arity(2, 3);
     q.kind = QuantKind::kFixed;
     std::vector<std::string> kf = split(p[1], ',');
     if (kf.size() != 2) bad(s, "fixed needs 'k,f' (total bits, fraction bits)");
     q.bits = parse_int(s, kf[0], "total bits", 2, 16);
     q.frac_bits = parse_int(s, kf[1], "fraction bits", 0, q.bits);
+    if (p.size() == 3) {
+      if (p[2] != "signed") bad(s, cat("unknown fixed flag '", p[2], "' (valid: signed)"));
+      q.fixed_signed = true;
+    }
   } else if (name == "progressive") {
     arity(1, 2);
     q.kind = QuantKind::kProgressive;

@@ -54,6 +54,7 @@ struct QuantSpec {
   // 32 for none.
   int bits = 32;
   int frac_bits = 0;                  // fixed: f
+  bool fixed_signed = false;          // fixed:k,f:signed (two's complement, ap_fixed)
   float beta = 5.f;                   // binary:swish
   std::optional<float> threshold;     // ternary:T; empty = TWN 0.7 * mean|x|
   Granularity granularity = Granularity::kTensor;

@@ -73,7 +73,7 @@ void DoReFaQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
 
 FixedQuantizer::FixedQuantizer(QuantSpec spec, Role role) : Quantizer(std::move(spec), role) {
   LOWBIT_CHECK(role == Role::kActivation, "quantizer '", spec_.str(),
-               "' is for activations only (unsigned fixed point); for weights use int:k, dorefa:k or a sign family");
+               "' is for activations only (fixed point); for weights use int:k, dorefa:k or a sign family");
 }
 
 void FixedQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
@@ -81,7 +81,10 @@ void FixedQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
   const float* xp = x.data();
   float* yp = y.data();
   const int k = spec_.bits, f = spec_.frac_bits;
-  for_chunks(x.size(), [&](int64_t b, int64_t e) { fixed_act_forward(xp + b, yp + b, e - b, k, f); });
+  if (spec_.fixed_signed)
+    for_chunks(x.size(), [&](int64_t b, int64_t e) { signed_fixed_act_forward(xp + b, yp + b, e - b, k, f); });
+  else
+    for_chunks(x.size(), [&](int64_t b, int64_t e) { fixed_act_forward(xp + b, yp + b, e - b, k, f); });
 }
 
 void FixedQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
@@ -89,7 +92,10 @@ void FixedQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
   const float *xp = x.data(), *gp = dy.data();
   float* dp = dx.data();
   const int k = spec_.bits, f = spec_.frac_bits;
-  for_chunks(x.size(), [&](int64_t b, int64_t e) { fixed_act_backward(xp + b, gp + b, dp + b, e - b, k, f); });
+  if (spec_.fixed_signed)
+    for_chunks(x.size(), [&](int64_t b, int64_t e) { signed_fixed_act_backward(xp + b, gp + b, dp + b, e - b, k, f); });
+  else
+    for_chunks(x.size(), [&](int64_t b, int64_t e) { fixed_act_backward(xp + b, gp + b, dp + b, e - b, k, f); });
 }
 
 bool DoReFaQuantizer::grid(Grid& out) const {
@@ -99,7 +105,11 @@ bool DoReFaQuantizer::grid(Grid& out) const {
 }
 
 bool FixedQuantizer::grid(Grid& out) const {
-  out = Grid{{std::ldexp(1.f, -spec_.frac_bits)}, 0, (int32_t{1} << spec_.bits) - 1};
+  const int32_t half = int32_t{1} << (spec_.bits - 1);
+  if (spec_.fixed_signed)
+    out = Grid{{std::ldexp(1.f, -spec_.frac_bits)}, -half, half - 1};
+  else
+    out = Grid{{std::ldexp(1.f, -spec_.frac_bits)}, 0, (int32_t{1} << spec_.bits) - 1};
   return true;
 }
 
