@@ -88,9 +88,11 @@ void check_residual(bool conv, const std::string& weights, const std::string& ac
   const std::vector<uint8_t> images = testing::random_images(n, size, seed + 2);
   const Tensor logits =
       model->forward(testing::training_batch(images, n, in, in, data::Normalize::ZeroOne), Context{false, nullptr});
-  for (nn::Layer* l : model->leaf_layers())
-    if (auto* w = dynamic_cast<nn::WeightedLayer*>(l))
+  for (nn::Layer* l : model->leaf_layers()) {
+    if (auto* w = dynamic_cast<nn::WeightedLayer*>(l)) {
       ASSERT_TRUE(w->quant().last_exact()) << l->name() << ": " << w->quant().inexact_reason();
+    }
+  }
 
   // Layer by layer, training's integer accumulators (its outputs over their scales, the
   // rows export negated negated back) are the interpreter's. The score layer is the net's

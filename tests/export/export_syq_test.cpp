@@ -66,7 +66,9 @@ void check_syq(const std::string& weights, const std::string& acts, int pad, uin
   for (nn::Layer* l : model->leaf_layers())
     if (auto* w = dynamic_cast<nn::WeightedLayer*>(l)) {
       ASSERT_TRUE(w->quant().last_exact()) << l->name() << ": " << w->quant().inexact_reason();
-      if (dynamic_cast<nn::Conv2d*>(l)) EXPECT_NE(w->quant().grouped(), nullptr) << l->name();
+      if (dynamic_cast<nn::Conv2d*>(l)) {
+        EXPECT_NE(w->quant().grouped(), nullptr) << l->name();
+      }
     }
 
   // Layer by layer: training's convolution outputs are the float sums of the interpreter's

@@ -26,11 +26,12 @@ namespace lowbit::cli {
 namespace {
 
 struct ExportArgs {
-  std::string checkpoint, output;
+  std::string checkpoint, output, format = "lbm";
+  BnnPynqExportArgs pynq;
 };
 
 struct RunArgs {
-  std::string model, data, predictions, max_isa;
+  std::string model, data, predictions, max_isa, semantics = "lowbit", network;
   int threads = 0;
   bool json_out = false;
 };
@@ -74,8 +75,34 @@ Action add_export_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "export", "Fold a trained checkpoint into integer thresholds and packed weights: one .lbm model file for the runtime");
   cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
-  cmd->add_option("-o,--output", args->output, "The .lbm file to write")->required()->check(non_empty());
-  return [args]() {
+  cmd->add_option("-o,--output", args->output, "The .lbm file to write (bnn-pynq: the folder to write into)")
+      ->required()
+      ->check(non_empty());
+  cmd->add_option("--format", args->format,
+                  "lbm (lowbit's runtime) or bnn-pynq (the parameter folder of a prebuilt BNN-PYNQ overlay: "
+                  "OUT/DATASET/NETWORK/, docs/HARDWARE.md)")
+      ->check(CLI::IsMember({"lbm", "bnn-pynq"}))
+      ->capture_default_str();
+  CLI::Option* net = cmd->add_option("--network", args->pynq.network,
+                                     "bnn-pynq: the overlay, lfcW1A1, lfcW1A2, cnvW1A1, cnvW1A2 or cnvW2A2");
+  CLI::Option* dataset = cmd->add_option(
+      "--dataset", args->pynq.dataset,
+      "bnn-pynq: the parameter set's name, the folder under bnn/params/ (default: the --test-images data's name, "
+      "else lowbit)");
+  CLI::Option* classes = cmd->add_option("--classes", args->pynq.classes_file,
+                                         "bnn-pynq: a file of class names, one per line, for classes.txt "
+                                         "(default: the dataset's own names when known, else 0, 1, ...)");
+  CLI::Option* images = cmd->add_option("--test-images", args->pynq.test_images,
+                                        "bnn-pynq: also write this data's test split in the overlay's input format "
+                                        "(MNIST idx files for LFC, CIFAR-10 records for CNV) into OUT/DATASET/");
+  return [args, net, dataset, classes, images]() {
+    if (args->format == "bnn-pynq") {
+      args->pynq.checkpoint = args->checkpoint;
+      args->pynq.output = args->output;
+      return export_bnn_pynq(args->pynq);
+    }
+    for (CLI::Option* o : {net, dataset, classes, images})
+      if (o->count()) usage_fail(o->get_name(), " applies to --format bnn-pynq");
     check_output("-o", args->output, {args->checkpoint});
     auto [model, ck] = train::load_model(args->checkpoint);
     const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
@@ -104,7 +131,15 @@ Action add_run_command(CLI::App& app) {
       ->check(whole_in(0, kMaxThreads));
   add_isa_option(cmd, args->max_isa);
   cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
-  return [args]() {
+  cmd->add_option("--semantics", args->semantics,
+                  "lowbit, or bnn-pynq: also the accuracy a BNN-PYNQ overlay reaches with this model's "
+                  "`lowbit export --format bnn-pynq` parameters (its host's class rules; docs/HARDWARE.md)")
+      ->check(CLI::IsMember({"lowbit", "bnn-pynq"}))
+      ->capture_default_str();
+  CLI::Option* network = cmd->add_option("--network", args->network,
+                                         "bnn-pynq: the overlay (default: the one the model fits)");
+  return [args, network]() {
+    if (network->count() && args->semantics != "bnn-pynq") usage_fail("--network applies to --semantics bnn-pynq");
     if (!args->predictions.empty()) check_output("--predictions", args->predictions, {args->model, data_folder(args->data)});
     apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
@@ -127,19 +162,44 @@ Action add_run_command(CLI::App& app) {
     int64_t correct = 0;
     for (int64_t i = 0; i < n; ++i) correct += pred[static_cast<size_t>(i)] == ds.labels[static_cast<size_t>(i)];
     const double accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+    // --semantics bnn-pynq: the overlay's classes, whose batch call's are what --predictions
+    // then lists.
+    nlohmann::json pynq;
+    if (args->semantics == "bnn-pynq") {
+      const BnnPynqResult r = bnn_pynq_predictions(engine, args->model, args->network, ds);
+      int64_t ok = 0, single_ok = 0, differ = 0, single_differ = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const auto k = static_cast<size_t>(i);
+        ok += r.batch[k] == ds.labels[k];
+        single_ok += r.single[k] == ds.labels[k];
+        differ += r.batch[k] != pred[k];
+        single_differ += r.single[k] != r.batch[k];
+      }
+      const auto frac = [&](int64_t v) { return n ? static_cast<double>(v) / static_cast<double>(n) : 0.0; };
+      pynq = {{"network", r.network}, {"accuracy", frac(ok)}, {"single_image_accuracy", frac(single_ok)},
+              {"differs_from_lowbit", differ}, {"single_image_differs", single_differ}};
+      pred = r.batch;
+    }
     if (!args->predictions.empty()) {
       std::ostringstream os;
       for (int32_t p : pred) os << p << "\n";
       write_output(args->predictions, os.str());
     }
     if (args->json_out) {
-      std::cout << nlohmann::json{{"accuracy", accuracy}, {"images", n}, {"seconds", secs},
-                                  {"isa", kernels::active_isa()}, {"model", args->model}}
-                       .dump()
-                << "\n";
+      nlohmann::json j = {{"accuracy", accuracy}, {"images", n}, {"seconds", secs}, {"isa", kernels::active_isa()},
+                          {"model", args->model}};
+      if (!pynq.is_null()) j["bnn_pynq"] = pynq;
+      std::cout << j.dump() << "\n";
     } else {
       std::cout << "test accuracy " << accuracy << " (" << n << " images, " << secs << " s, "
                 << kernels::active_isa() << ")\n";
+      if (!pynq.is_null())
+        std::cout << "bnn-pynq " << pynq["network"].get<std::string>() << ": test accuracy "
+                  << pynq["accuracy"].get<double>() << " (classify_"
+                  << (pynq["network"].get<std::string>().rfind("lfc", 0) == 0 ? "mnists" : "cifars")
+                  << "; differs from lowbit's class on " << pynq["differs_from_lowbit"].get<int64_t>()
+                  << " images); single-image calls " << pynq["single_image_accuracy"].get<double>() << " (differ on "
+                  << pynq["single_image_differs"].get<int64_t>() << " images)\n";
     }
     return 0;
   };

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/data/dataset.hpp"
 #include "lowbit/nn/model.hpp"
+#include "lowbit/runtime/engine.hpp"
 
 namespace lowbit::cli {
 
@@ -67,5 +69,22 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required = true)
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes);
 // Throws (naming the flag) when --weights / --acts is not a valid quantizer for its role.
 void check_model_choice(const ModelChoice& choice);
+
+// `lowbit export --format bnn-pynq` (bnn_pynq.cpp, docs/HARDWARE.md): the parameter folder
+// <output>/<dataset>/<network>/ of a BNN-PYNQ overlay; with test_images, that data's test
+// split in the overlay's input format beside it.
+struct BnnPynqExportArgs {
+  std::string checkpoint, output, network, dataset, classes_file, test_images;
+};
+int export_bnn_pynq(const BnnPynqExportArgs& args);
+
+// `lowbit run --semantics bnn-pynq`: the classes the overlay reports for each test image,
+// by its batch call (classify_mnists / classify_cifars) and its single-image call.
+struct BnnPynqResult {
+  std::string network;
+  std::vector<int32_t> batch, single;
+};
+BnnPynqResult bnn_pynq_predictions(runtime::Engine& engine, const std::string& model_path, const std::string& network,
+                                   const data::Dataset& ds);
 
 }  // namespace lowbit::cli
