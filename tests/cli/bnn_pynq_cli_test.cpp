@@ -34,6 +34,9 @@ TEST(CliBnnPynq, ExportAndRunTheLfcRecipe) {
   ASSERT_EQ(e.code, 0) << e.out;
 
   ASSERT_EQ(run_lowbit("export " + ckpt + " -o " + w.path("m.lbm")).code, 0);
+  auto s = run_lowbit("summary " + w.path("m.lbm"));
+  EXPECT_NE(s.out.find("BNN-PYNQ overlay: lfcW1A1 (lowbit export --format bnn-pynq --network lfcW1A1)"),
+            std::string::npos) << s.out;
   auto r = run_lowbit("run " + w.path("m.lbm") + " --data " + data + " --semantics bnn-pynq --json --predictions " +
                       w.path("pred.txt"));
   ASSERT_EQ(r.code, 0) << r.out;

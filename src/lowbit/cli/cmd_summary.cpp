@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
+#include "lowbit/format/lbm.hpp"
+#include "lowbit/hw/bnn_pynq_params.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/data/loader.hpp"
 #include "lowbit/export/fold.hpp"
@@ -19,10 +21,13 @@ namespace {
 void print_lbm_summary(const std::string& path, bool json_out) {
   runtime::Engine engine = runtime::Engine::load(path);
   const runtime::ModelInfo& m = engine.info();
+  // The BNN-PYNQ overlay the model fits, if any (docs/HARDWARE.md).
+  const hw::bnn_pynq::Overlay* overlay = hw::bnn_pynq::find_overlay(format::read_model_desc(format::LbmFile::read(path)));
+  const std::string pynq = overlay ? overlay->name : "";
   if (json_out) {
     std::cout << nlohmann::json{{"name", m.name}, {"input", m.input_shape}, {"classes", m.classes},
                                 {"input_quantizer", m.input_quantizer}, {"normalize", m.normalize},
-                                {"macs", m.binary_macs}, {"layers", m.layers}}
+                                {"macs", m.binary_macs}, {"layers", m.layers}, {"bnn_pynq", pynq}}
                      .dump(2)
               << "\n";
     return;
@@ -31,6 +36,9 @@ void print_lbm_summary(const std::string& path, bool json_out) {
             << m.input_quantizer << ", pixels " << m.normalize << "), " << m.classes << " classes, " << m.binary_macs
             << " MACs per image\n";
   for (size_t i = 0; i < m.layers.size(); ++i) std::cout << "  " << i << ": " << m.layers[i] << "\n";
+  std::cout << "BNN-PYNQ overlay: "
+            << (overlay ? pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")" : std::string("none fits"))
+            << "\n";
 }
 
 struct SummaryArgs {
