@@ -68,6 +68,7 @@ TEST(CliBnnPynq, FlagMisuseIsAUsageError) {
       {"export x.ckpt -o m.lbm --network lfcW1A1", "--network applies to --format bnn-pynq"},
       {"export x.ckpt -o m.lbm --dataset d", "--dataset applies to --format bnn-pynq"},
       {"export x.ckpt --format onnx -o m.lbm", "--format"},
+      {"export x.ckpt --format bnn-pynq --network lfcW1A1 --dataset ../up -o out", "--dataset: bnn-pynq: dataset name"},
       {"run m.lbm --data d --network lfcW1A1", "--network applies to --semantics bnn-pynq"},
       {"run m.lbm --data d --semantics finn", "--semantics"},
   };

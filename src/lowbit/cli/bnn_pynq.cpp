@@ -60,8 +60,18 @@ int export_bnn_pynq(const BnnPynqExportArgs& a) {
   if (fs::exists(a.output, ec) && !fs::is_directory(a.output, ec))
     usage_fail("-o ", a.output, ": exists and is not a folder (--format bnn-pynq writes a parameter folder)");
   if (fs::equivalent(a.output, a.checkpoint, ec)) usage_fail("-o must not be the checkpoint");
+  if (!a.dataset.empty()) {
+    try {
+      bp::check_dataset_name(a.dataset);
+    } catch (const Error& e) {
+      usage_fail("--dataset: ", e.what());
+    }
+  }
   std::vector<std::string> names;
-  if (!a.classes_file.empty()) names = read_class_names(a.classes_file);
+  if (!a.classes_file.empty()) {
+    names = read_class_names(a.classes_file);
+    LOWBIT_CHECK(!names.empty(), a.classes_file, ": no class names (one per line)");
+  }
   data::DataSplit split;
   if (!a.test_images.empty()) split = data::load_data(a.test_images);
 
@@ -74,6 +84,9 @@ int export_bnn_pynq(const BnnPynqExportArgs& a) {
   const format::ModelDesc desc = exporter::fold(*model, opt);
   const bp::OverlayParams params = bp::overlay_params(desc, *overlay);
 
+  if (!a.test_images.empty())
+    format::check_images_fit(desc.input.shape, split.test.channels, split.test.height, split.test.width,
+                             cat("--test-images ", a.test_images, " and checkpoint ", a.checkpoint));
   std::string dataset = a.dataset;
   if (dataset.empty()) dataset = a.test_images.empty() ? "lowbit" : dataset_name(split.test);
   if (names.empty()) names = bp::default_class_names(dataset, params.classes);

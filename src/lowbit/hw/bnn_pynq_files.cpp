@@ -62,6 +62,11 @@ bool dataset_name_ok(const std::string& s) {
 
 }  // namespace
 
+void check_dataset_name(const std::string& dataset) {
+  LOWBIT_CHECK(dataset_name_ok(dataset), "bnn-pynq: dataset name '", dataset,
+               "' must be letters, digits, '-', '_' or '.' (it becomes a folder bnn.py lists)");
+}
+
 std::vector<ParamFile> parameter_files(const OverlayParams& p, const std::vector<std::string>& class_names) {
   LOWBIT_CHECK(p.overlay && p.layers.size() == p.overlay->layers.size(), "bnn-pynq: incomplete overlay parameters");
   LOWBIT_CHECK(static_cast<int64_t>(class_names.size()) == p.classes, "bnn-pynq: ", class_names.size(),
@@ -86,8 +91,7 @@ std::vector<ParamFile> parameter_files(const OverlayParams& p, const std::vector
 
 std::string write_parameter_dir(const std::string& dir, const std::string& dataset, const OverlayParams& p,
                                 const std::vector<std::string>& class_names) {
-  LOWBIT_CHECK(dataset_name_ok(dataset), "bnn-pynq: dataset name '", dataset,
-               "' must be letters, digits, '-', '_' or '.' (it becomes a folder bnn.py lists)");
+  check_dataset_name(dataset);
   const std::vector<ParamFile> files = parameter_files(p, class_names);
   const fs::path parent = fs::path(dir) / dataset;
   const fs::path target = parent / p.overlay->name;

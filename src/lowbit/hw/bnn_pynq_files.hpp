@@ -29,7 +29,11 @@ struct ParamFile {
 // lowbit::Error. Deterministic: the same parameters give the same bytes.
 std::vector<ParamFile> parameter_files(const OverlayParams& p, const std::vector<std::string>& class_names);
 
-// Writes the files into <dir>/<dataset>/<network>/ (dataset: letters, digits, '-', '_', '.'):
+// Throws lowbit::Error unless `dataset` is a plain folder name: letters, digits, '-', '_',
+// '.' (not "." or ".."): bnn.py lists the folders of bnn/params/ by name.
+void check_dataset_name(const std::string& dataset);
+
+// Writes the files into <dir>/<dataset>/<network>/ (check_dataset_name first):
 // first into a temporary folder beside it, which then replaces the folder of that name, so a
 // failed or killed export leaves an earlier folder as it was. Returns the folder's path.
 std::string write_parameter_dir(const std::string& dir, const std::string& dataset, const OverlayParams& p,
