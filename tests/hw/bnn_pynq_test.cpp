@@ -439,6 +439,23 @@ TEST(BnnPynq, MismatchesAreRefusedNamingTheLayerAndReason) {
   for (auto& t : d.input.table) t = static_cast<uint8_t>(std::min(255, t + 1));
   m = refusal(d, "cnvW1A1");
   EXPECT_NE(m.find("--input-quantizer fixed:8,7:signed"), std::string::npos) << m;
+  // Every mismatch at once: the input and the last layer's per-class map (a user fixing
+  // one should not meet the next only after training again).
+  d = cnv;
+  for (auto& t : d.input.table) t = static_cast<uint8_t>(std::min(255, t + 1));
+  d.layers.back().score.bn_shift[2] += 1.f;
+  m = refusal(d, "cnvW1A1");
+  EXPECT_NE(m.find("input: pixel"), std::string::npos) << m;
+  EXPECT_NE(m.find("class 2's score map"), std::string::npos) << m;
+  // An 8-bit input on LFC: the input says what to train (--input-bits 1), and layer 0 does
+  // not add a misleading hint about activations.
+  d = lfc;
+  d.input.codes = CodeFormat::unsigned_bits(8);
+  for (int c = 0; c < 256; ++c) d.input.table[static_cast<size_t>(c)] = static_cast<uint8_t>(c);
+  d.layers[0].input = d.input.codes;
+  m = refusal(d, "lfcW1A1");
+  EXPECT_NE(m.find("--input-bits 1"), std::string::npos) << m;
+  EXPECT_EQ(m.find("layer 0 (layer@0): lfcW1A1 feeds this layer"), std::string::npos) << m;
   // Weights that need a 2-bit negation of -2 on a decreasing class map.
   Options neg{1, 10, -1.f};
   d = random_desc(bp::overlay("cnvW2A2"), neg, rng);

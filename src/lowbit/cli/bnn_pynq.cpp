@@ -59,6 +59,9 @@ int export_bnn_pynq(const BnnPynqExportArgs& a) {
   std::error_code ec;
   if (fs::exists(a.output, ec) && !fs::is_directory(a.output, ec))
     usage_fail("-o ", a.output, ": exists and is not a folder (--format bnn-pynq writes a parameter folder)");
+  const fs::path parent = fs::path(a.output).parent_path();
+  LOWBIT_CHECK(parent.empty() || fs::is_directory(parent, ec), "-o ", a.output, ": no folder ", parent.string(),
+               " to create it in");
   if (fs::equivalent(a.output, a.checkpoint, ec)) usage_fail("-o must not be the checkpoint");
   if (!a.dataset.empty()) {
     try {
@@ -73,7 +76,16 @@ int export_bnn_pynq(const BnnPynqExportArgs& a) {
     LOWBIT_CHECK(!names.empty(), a.classes_file, ": no class names (one per line)");
   }
   data::DataSplit split;
-  if (!a.test_images.empty()) split = data::load_data(a.test_images);
+  if (!a.test_images.empty()) {
+    try {
+      split = data::load_data(a.test_images);
+    } catch (const Error& e) {  // the loader's messages speak of --data
+      std::string msg = e.what();
+      for (size_t at = msg.find("--data"); at != std::string::npos; at = msg.find("--data", at + 13))
+        msg.replace(at, 6, "--test-images");
+      fail(msg);
+    }
+  }
 
   // The same fold `lowbit export` writes to a .lbm, loaded by the runtime once so what is
   // converted is a model the runtime accepts.
@@ -89,7 +101,8 @@ int export_bnn_pynq(const BnnPynqExportArgs& a) {
                              cat("--test-images ", a.test_images, " and checkpoint ", a.checkpoint));
   std::string dataset = a.dataset;
   if (dataset.empty()) dataset = a.test_images.empty() ? "lowbit" : dataset_name(split.test);
-  if (names.empty()) names = bp::default_class_names(dataset, params.classes);
+  // Class names follow the data when it is given (--dataset only names the folder).
+  if (names.empty()) names = bp::default_class_names(a.test_images.empty() ? dataset : dataset_name(split.test), params.classes);
   LOWBIT_CHECK(static_cast<int64_t>(names.size()) == params.classes, a.classes_file, ": ", names.size(),
                " class names for a model of ", params.classes, " classes");
   const std::string folder = bp::write_parameter_dir(a.output, dataset, params, names);
@@ -98,16 +111,28 @@ int export_bnn_pynq(const BnnPynqExportArgs& a) {
   std::cout << "wrote " << folder << ": " << files << " files, " << bytes << " bytes (" << overlay->name << ", "
             << params.classes << " classes" << (params.replicate == 3 ? ", grey channel replicated to R, G, B" : "")
             << ")\n";
+  if (bp::shipped_dataset(dataset))
+    std::cout << "note: BNN-PYNQ ships a parameter set named '" << dataset << "'; copying " << a.output << "/"
+              << dataset << " into bnn/params/ replaces Xilinx's " << overlay->name
+              << " parameters there (--dataset chooses another name)\n";
   if (!a.test_images.empty()) {
+    // Beside the parameter set, not in it: OUT/DATASET is what goes into bnn/params/.
     const data::Dataset& ds = split.test;
     for (const auto& f : bp::overlay_image_files(*overlay, ds.images.data(), ds.labels.data(), ds.size(), ds.channels,
                                                  ds.height, ds.width)) {
-      const std::string path = (fs::path(a.output) / dataset / f.name).string();
+      const std::string path = (fs::path(a.output) / f.name).string();
       write_output(path, std::string_view(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size()));
-      std::cout << "wrote " << path << ": " << ds.size() << " test images in the overlay's input format\n";
+      const bool labels = f.name.find("labels") != std::string::npos;
+      std::cout << "wrote " << path << ": " << ds.size() << " test " << (labels ? "labels" : "images")
+                << " in the overlay's input format\n";
     }
   }
   return 0;
+}
+
+std::string bnn_pynq_fit(const format::ModelDesc& desc) {
+  const bp::Overlay* o = bp::find_overlay(desc);
+  return o ? o->name : "";
 }
 
 BnnPynqResult bnn_pynq_predictions(runtime::Engine& engine, const std::string& model_path, const std::string& network,

@@ -88,13 +88,13 @@ Action add_export_command(CLI::App& app) {
   CLI::Option* dataset = cmd->add_option(
       "--dataset", args->pynq.dataset,
       "bnn-pynq: the parameter set's name, the folder under bnn/params/ (default: the --test-images data's name, "
-      "else lowbit)");
+      "else lowbit)")->check(non_empty());
   CLI::Option* classes = cmd->add_option("--classes", args->pynq.classes_file,
                                          "bnn-pynq: a file of class names, one per line, for classes.txt "
                                          "(default: the dataset's own names when known, else 0, 1, ...)");
   CLI::Option* images = cmd->add_option("--test-images", args->pynq.test_images,
                                         "bnn-pynq: also write this data's test split in the overlay's input format "
-                                        "(MNIST idx files for LFC, CIFAR-10 records for CNV) into OUT/DATASET/");
+                                        "(MNIST idx files for LFC, CIFAR-10 records for CNV) into OUT/");
   return [args, net, dataset, classes, images]() {
     if (args->format == "bnn-pynq") {
       args->pynq.checkpoint = args->checkpoint;
@@ -200,6 +200,11 @@ Action add_run_command(CLI::App& app) {
                   << "; differs from lowbit's class on " << pynq["differs_from_lowbit"].get<int64_t>()
                   << " images); single-image calls " << pynq["single_image_accuracy"].get<double>() << " (differ on "
                   << pynq["single_image_differs"].get<int64_t>() << " images)\n";
+      // LFC's overlay reports the highest class whose score is >= 0: with scores trained by
+      // cross-entropy (free offset) several classes fire. Say so when it shows.
+      if (pynq["network"].get<std::string>().rfind("lfc", 0) == 0 && pynq["differs_from_lowbit"].get<int64_t>() * 10 > n)
+        std::cout << "note: the LFC overlay reports the highest class whose score is >= 0, not the highest score; "
+                     "train with --loss squared_hinge so that only the right class scores >= 0 (docs/HARDWARE.md)\n";
     }
     return 0;
   };

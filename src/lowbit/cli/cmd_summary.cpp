@@ -3,15 +3,15 @@
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
-#include "lowbit/format/lbm.hpp"
-#include "lowbit/hw/bnn_pynq_params.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/data/loader.hpp"
 #include "lowbit/export/fold.hpp"
+#include "lowbit/format/lbm.hpp"
 #include "lowbit/nn/presets.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "lowbit/train/checkpoint.hpp"
+#include "lowbit/train/trainer.hpp"
 
 namespace lowbit::cli {
 
@@ -22,8 +22,7 @@ void print_lbm_summary(const std::string& path, bool json_out) {
   runtime::Engine engine = runtime::Engine::load(path);
   const runtime::ModelInfo& m = engine.info();
   // The BNN-PYNQ overlay the model fits, if any (docs/HARDWARE.md).
-  const hw::bnn_pynq::Overlay* overlay = hw::bnn_pynq::find_overlay(format::read_model_desc(format::LbmFile::read(path)));
-  const std::string pynq = overlay ? overlay->name : "";
+  const std::string pynq = bnn_pynq_fit(format::read_model_desc(format::LbmFile::read(path)));
   if (json_out) {
     std::cout << nlohmann::json{{"name", m.name}, {"input", m.input_shape}, {"classes", m.classes},
                                 {"input_quantizer", m.input_quantizer}, {"normalize", m.normalize},
@@ -37,7 +36,8 @@ void print_lbm_summary(const std::string& path, bool json_out) {
             << " MACs per image\n";
   for (size_t i = 0; i < m.layers.size(); ++i) std::cout << "  " << i << ": " << m.layers[i] << "\n";
   std::cout << "BNN-PYNQ overlay: "
-            << (overlay ? pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")" : std::string("none fits"))
+            << (pynq.empty() ? std::string("none fits (docs/HARDWARE.md)")
+                             : pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")")
             << "\n";
 }
 
@@ -87,28 +87,41 @@ Action add_summary_command(CLI::App& app) {
         usage_fail(args->checkpoint, " looks like a JSON topology: give it as --model ", args->checkpoint);
     }
     std::string problem;  // why `lowbit export` would refuse the model ("" = it would not)
+    format::ModelDesc desc;  // what export folds, when it would not
     if (!args->checkpoint.empty()) {
-      model = train::load_model(args->checkpoint).model;
+      auto loaded = train::load_model(args->checkpoint);
+      model = std::move(loaded.model);
+      exporter::ExportOptions eo;
+      eo.normalize = train::checkpoint_train_config(loaded.checkpoint, args->checkpoint).data.normalize;
       try {  // the trained model itself: export's real checks, nothing written
-        (void)runtime::Engine::from_bytes(exporter::lbm_bytes(*model, {}), args->checkpoint);
+        desc = exporter::fold(*model, eo);
+        (void)runtime::Engine::from_bytes(format::model_desc_bytes(desc), args->checkpoint);
       } catch (const Error& e) {
         problem = e.what();
       }
     } else if (!args->model.model.empty()) {
       model = make_model(args->model, args->input, args->classes);
-      problem = exporter::export_problem(model->topology());  // a dry run on an untrained copy
+      exporter::ExportOptions eo;  // the pixel scaling `lowbit train` would default to
+      eo.normalize = default_normalize(args->model);
+      problem = exporter::export_problem(model->topology(), eo, &desc);  // a dry run on an untrained copy
     } else {
       usage_fail("summary needs --model M or a checkpoint file");
     }
+    const std::string pynq = problem.empty() ? bnn_pynq_fit(desc) : "";
     if (args->json_out) {
       nn::json j = nn::summary_json(*model);
       j["deployable"] = problem.empty();
       if (!problem.empty()) j["deploy_problem"] = problem;
+      j["bnn_pynq"] = pynq;
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << nn::summary_table(*model)
                 << (problem.empty() ? "Deployable: yes (lowbit export writes a .lbm the runtime runs)\n"
-                                    : "Deployable: no: " + problem + "\n");
+                                    : "Deployable: no: " + problem + "\n")
+                << "BNN-PYNQ overlay: "
+                << (pynq.empty() ? std::string("none fits (docs/HARDWARE.md)")
+                                 : pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")")
+                << "\n";
     }
     return 0;
   };

@@ -9,7 +9,6 @@
 #include "lowbit/data/loader.hpp"
 #include "lowbit/export/fold.hpp"
 #include "lowbit/nn/summary.hpp"
-#include "lowbit/quant/spec.hpp"
 #include "lowbit/train/trainer.hpp"
 
 namespace lowbit::cli {
@@ -121,13 +120,8 @@ Action add_train_command(CLI::App& app) {
     auto& cfg = args->cfg;
     // sign(x) of [0, 1] pixels would be all +1; a signed fixed-point input would use half
     // its codes. Both default to [-1, 1] pixels.
-    bool signed_input = args->model.input_bits == 1;
-    if (!args->model.input_quantizer.empty()) {
-      check_model_choice(args->model);
-      const quant::QuantSpec q = quant::parse_quant_spec(args->model.input_quantizer);
-      signed_input = q.is_sign() || q.fixed_signed;
-    }
-    if (signed_input) {
+    check_model_choice(args->model);
+    if (default_normalize(args->model) == data::Normalize::MinusOneOne) {
       if (normalize->count() == 0) args->normalize = "minus_one_one";
       else if (args->normalize != "minus_one_one" && args->model.input_bits == 1)
         usage_fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
@@ -147,9 +141,14 @@ Action add_train_command(CLI::App& app) {
               << " train / " << used(cfg.test_limit, split.test.size()) << " test images\n";
     train::Trainer trainer(*model, cfg);  // checks the configuration
     // Said before training, not found after it: can `lowbit export` deploy what this trains?
-    const std::string problem = exporter::export_problem(model->topology());
+    exporter::ExportOptions eo;
+    eo.normalize = cfg.data.normalize;
+    format::ModelDesc desc;
+    const std::string problem = exporter::export_problem(model->topology(), eo, &desc);
+    const std::string pynq = problem.empty() ? bnn_pynq_fit(desc) : "";
     if (problem.empty())
-      std::cout << "deployable: yes (lowbit export writes a .lbm the runtime runs)\n";
+      std::cout << "deployable: yes (lowbit export writes a .lbm the runtime runs"
+                << (pynq.empty() ? "" : "; it fits the BNN-PYNQ overlay " + pynq) << ")\n";
     else
       std::cout << "deployable: no: " << problem << "\n  (it trains; `lowbit export` will refuse it)\n";
     if (cfg.out_dir.empty()) std::cerr << "lowbit: warning: no --out given: nothing will be saved (no checkpoints, no metrics)\n";

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/data/batch.hpp"
 #include "lowbit/data/dataset.hpp"
+#include "lowbit/format/model_desc.hpp"
 #include "lowbit/nn/model.hpp"
 #include "lowbit/runtime/engine.hpp"
 
@@ -69,6 +71,13 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required = true)
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes);
 // Throws (naming the flag) when --weights / --acts is not a valid quantizer for its role.
 void check_model_choice(const ModelChoice& choice);
+// The pixel scaling training uses for this choice when --normalize is not given: [-1, 1]
+// for a binary or signed fixed-point input quantizer (sign(x) of [0, 1] pixels would be all
+// +1), else [0, 1].
+data::Normalize default_normalize(const ModelChoice& choice);
+// "BNN-PYNQ overlay: lfcW1A1 (lowbit export --format bnn-pynq --network lfcW1A1)" or
+// "BNN-PYNQ overlay: none fits" for a folded model (docs/HARDWARE.md); "" name when none.
+std::string bnn_pynq_fit(const format::ModelDesc& desc);
 
 // `lowbit export --format bnn-pynq` (bnn_pynq.cpp, docs/HARDWARE.md): the parameter folder
 // <output>/<dataset>/<network>/ of a BNN-PYNQ overlay; with test_images, that data's test

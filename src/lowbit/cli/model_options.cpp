@@ -3,6 +3,7 @@
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/presets.hpp"
 #include "lowbit/quant/quantizer.hpp"
+#include "lowbit/quant/spec.hpp"
 
 namespace lowbit::cli {
 
@@ -52,6 +53,15 @@ void check_model_choice(const ModelChoice& choice) {
   check_spec("--weights", choice.weights, quant::Role::kWeight);
   check_spec("--acts", choice.acts, quant::Role::kActivation);
   if (!choice.input_quantizer.empty()) check_spec("--input-quantizer", choice.input_quantizer, quant::Role::kActivation);
+}
+
+data::Normalize default_normalize(const ModelChoice& choice) {
+  bool signed_input = choice.input_bits == 1;
+  if (!choice.input_quantizer.empty()) {
+    const quant::QuantSpec q = quant::parse_quant_spec(choice.input_quantizer);
+    signed_input = q.is_sign() || q.fixed_signed;
+  }
+  return signed_input ? data::Normalize::MinusOneOne : data::Normalize::ZeroOne;
 }
 
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes) {

@@ -666,7 +666,7 @@ void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& pa
   write_file_atomic(path, lbm_bytes(model, opt));
 }
 
-std::string export_problem(const nn::json& topology) {
+std::string export_problem(const nn::json& topology, const ExportOptions& opt, format::ModelDesc* desc) {
   try {
     std::unique_ptr<nn::Model> model = nn::build_model(topology);
     model->init(1);
@@ -679,7 +679,8 @@ std::string export_problem(const nn::json& topology) {
     Rng rng(1);
     for (float& v : x) v = rng.uniform(0.f, 1.f);
     model->forward(x, Context{true, &rng});
-    (void)fold(*model, {});
+    format::ModelDesc d = fold(*model, opt);
+    if (desc) *desc = std::move(d);
     return "";
   } catch (const Error& e) {
     return e.what();

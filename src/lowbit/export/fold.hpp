@@ -44,7 +44,9 @@ void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& pa
 // `lowbit train` use it to say before any training whether the model can be deployed.
 // Checks that depend on trained values (non-finite constants of a diverged run, weight
 // codes that grew past the runtime's planes) can only fail at the real export.
-std::string export_problem(const nn::json& topology);
+// With `desc`, the folded description is stored there when export would take the model
+// (what `lowbit summary` checks against the BNN-PYNQ overlays); `opt` as export's.
+std::string export_problem(const nn::json& topology, const ExportOptions& opt = {}, format::ModelDesc* desc = nullptr);
 
 // Thresholds of one output channel: t[l] = the smallest acc in [-range, range] whose level
 // is > l (l = 0..levels-1), INT32_MIN when every acc reaches it, INT32_MAX when none does,

@@ -64,7 +64,8 @@ bool dataset_name_ok(const std::string& s) {
 
 void check_dataset_name(const std::string& dataset) {
   LOWBIT_CHECK(dataset_name_ok(dataset), "bnn-pynq: dataset name '", dataset,
-               "' must be letters, digits, '-', '_' or '.' (it becomes a folder bnn.py lists)");
+               "' must be a plain folder name (letters, digits, '-', '_', '.'; not '.' or '..'): bnn.py lists the "
+               "folders of bnn/params/ by name");
 }
 
 std::vector<ParamFile> parameter_files(const OverlayParams& p, const std::vector<std::string>& class_names) {
@@ -148,6 +149,12 @@ std::vector<std::string> default_class_names(const std::string& dataset, int64_t
   std::vector<std::string> names;
   for (int64_t c = 0; c < classes; ++c) names.push_back(std::to_string(c));
   return names;
+}
+
+bool shipped_dataset(const std::string& dataset) {
+  for (const char* name : {"mnist", "cifar10", "chars_merged", "road-signs", "streetview"})
+    if (dataset == name) return true;
+  return false;
 }
 
 std::vector<ParamFile> overlay_image_files(const Overlay& o, const uint8_t* images, const int32_t* labels, int64_t n,

@@ -43,6 +43,10 @@ std::string write_parameter_dir(const std::string& dir, const std::string& datas
 // `dataset` names one and the counts agree, else "0", "1", ...
 std::vector<std::string> default_class_names(const std::string& dataset, int64_t classes);
 
+// The parameter sets BNN-PYNQ ships in bnn/params/ (mnist, cifar10, chars_merged,
+// road-signs, streetview): a folder of that name copied there replaces Xilinx's networks.
+bool shipped_dataset(const std::string& dataset);
+
 // The images as the overlay's host reads them, for running a test set on the board:
 //   LFC: an MNIST idx3 image file (n x 28 x 28; smaller images centre-padded with 0) and an
 //        idx1 label file, for LfcClassifier.classify_mnists;

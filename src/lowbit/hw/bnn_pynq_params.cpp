@@ -188,11 +188,13 @@ class Converter {
       problem(at, ": ", o_.name, " max-pools 2x2 after this layer; this model ",
               pooled ? cat("pools ", l.pool.kernel, "x", l.pool.kernel, " stride ", l.pool.stride) : std::string("does not"));
     if (!ol.pool_after && pooled) problem(at, ": ", o_.name, " has no max pooling after this layer");
-    if (!is_code(l.input, ol.input))
+    // The first layer's inputs are the input table's codes: check_input says what to train.
+    if (i > 0 && !is_code(l.input, ol.input))
       problem(at, ": ", o_.name, " feeds this layer ", code_name(ol.input), "; its inputs are ", l.input.str(),
               " (train with ", code_recipe(ol.input), ")");
     if (last) {
       if (!l.scores) problem(at, ": the last layer must score the classes (a dense layer with BatchNorm, no activation)");
+      else if (ol.thresholds == 0) check_shared_score_map(at, l);
     } else if (l.scores) {
       problem(at, ": only the last layer may score");
     } else if (ol.thresholds == 1) {
@@ -216,6 +218,23 @@ class Converter {
         break;
       }
     }
+  }
+
+  // An overlay that outputs raw accumulators ranks them as they are: every class must share
+  // one score map (scale, bias, BatchNorm), which must depend on the accumulator.
+  void check_shared_score_map(const std::string& at, const LayerDesc& l) {
+    const format::ScoresDesc& s = l.score;
+    for (int64_t c = 1; c < l.out; ++c) {
+      const auto same = [&](const std::vector<float>& v) { return v.empty() || v[static_cast<size_t>(c)] == v[0]; };
+      if (!same(s.scale) || !same(s.bias) || !same(s.bn_mean) || !same(s.bn_scale) || !same(s.bn_shift)) {
+        problem(at, ": class ", c, "'s score map (scale, bias, BatchNorm) differs from class 0's, but ", o_.name,
+                " outputs raw accumulators, so every class must share one map (train with --last-bn tensor and "
+                "weights without per-channel scales)");
+        return;
+      }
+    }
+    if (s.scale[0] == 0.f || (!s.bn_scale.empty() && s.bn_scale[0] == 0.f))
+      problem(at, ": the scores do not depend on the accumulators (scale 0)");
   }
 
   // The largest |acc| of layer l: fan-in x largest |weight| x largest |input value|.
@@ -308,26 +327,18 @@ class Converter {
       return format::score(acc, c, s.scale.data(), bias ? s.bias.data() : nullptr, bn ? s.bn_mean.data() : nullptr,
                            bn ? s.bn_scale.data() : nullptr, bn ? s.bn_shift.data() : nullptr);
     };
+    // The sign of the map's slope: the product of the factors' signs (their float product
+    // could underflow to 0).
+    const auto sgn = [](float v) { return v > 0.f ? 1 : (v < 0.f ? -1 : 0); };
     const auto direction = [&](int64_t c) {
-      const float k = s.scale[static_cast<size_t>(c)] * (bn ? s.bn_scale[static_cast<size_t>(c)] : 1.f);
-      return k > 0.f ? 1 : (k < 0.f ? -1 : 0);
+      return sgn(s.scale[static_cast<size_t>(c)]) * (bn ? sgn(s.bn_scale[static_cast<size_t>(c)]) : 1);
     };
     const int64_t n = l.out, A = acc_bound(l);
     std::vector<int8_t> sign(static_cast<size_t>(n), 1);
     p_.classes = n;
     p_.output.row_sign.assign(static_cast<size_t>(n), 1);
-    if (ol.thresholds == 0) {  // raw accumulators: one shared map
-      for (int64_t c = 1; c < n; ++c) {
-        const auto same = [&](const std::vector<float>& v) { return v.empty() || v[static_cast<size_t>(c)] == v[0]; };
-        if (!same(s.scale) || !same(s.bias) || !same(s.bn_mean) || !same(s.bn_scale) || !same(s.bn_shift)) {
-          problem(at, ": class ", c, "'s score map (scale, bias, BatchNorm) differs from class 0's, but ", o_.name,
-                  " outputs raw accumulators, so every class must share one map (train with --last-bn tensor and "
-                  "weights without per-channel scales)");
-          return sign;
-        }
-      }
+    if (ol.thresholds == 0) {  // raw accumulators: one shared map (check_shared_score_map)
       const int d = direction(0);
-      if (d == 0) problem(at, ": the scores do not depend on the accumulators (scale 0)");
       std::fill(sign.begin(), sign.end(), static_cast<int8_t>(d < 0 ? -1 : 1));
       p_.output.row_sign = sign;
       return sign;
