@@ -193,18 +193,19 @@ Action add_run_command(CLI::App& app) {
     } else {
       std::cout << "test accuracy " << accuracy << " (" << n << " images, " << secs << " s, "
                 << kernels::active_isa() << ")\n";
-      if (!pynq.is_null())
-        std::cout << "bnn-pynq " << pynq["network"].get<std::string>() << ": test accuracy "
-                  << pynq["accuracy"].get<double>() << " (classify_"
-                  << (pynq["network"].get<std::string>().rfind("lfc", 0) == 0 ? "mnists" : "cifars")
-                  << "; differs from lowbit's class on " << pynq["differs_from_lowbit"].get<int64_t>()
+      if (!pynq.is_null()) {
+        const std::string net = pynq["network"].get<std::string>();
+        const int64_t differ = pynq["differs_from_lowbit"].get<int64_t>();
+        std::cout << "bnn-pynq " << net << ": test accuracy " << pynq["accuracy"].get<double>() << " (classify_"
+                  << (net.rfind("lfc", 0) == 0 ? "mnists" : "cifars") << "; differs from lowbit's class on " << differ
                   << " images); single-image calls " << pynq["single_image_accuracy"].get<double>() << " (differ on "
                   << pynq["single_image_differs"].get<int64_t>() << " images)\n";
-      // LFC's overlay reports the highest class whose score is >= 0: with scores trained by
-      // cross-entropy (free offset) several classes fire. Say so when it shows.
-      if (pynq["network"].get<std::string>().rfind("lfc", 0) == 0 && pynq["differs_from_lowbit"].get<int64_t>() * 10 > n)
-        std::cout << "note: the LFC overlay reports the highest class whose score is >= 0, not the highest score; "
-                     "train with --loss squared_hinge so that only the right class scores >= 0 (docs/HARDWARE.md)\n";
+        // LFC's overlay reports the highest class whose score is >= 0: with scores trained by
+        // cross-entropy (free offset) several classes fire. Say so when it shows.
+        if (net.rfind("lfc", 0) == 0 && differ * 10 > n)
+          std::cout << "note: the LFC overlay reports the highest class whose score is >= 0, not the highest score; "
+                       "train with --loss squared_hinge so that only the right class scores >= 0 (docs/HARDWARE.md)\n";
+      }
     }
     return 0;
   };
