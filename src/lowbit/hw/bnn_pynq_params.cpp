@@ -15,12 +15,6 @@ using format::LayerDesc;
 using format::LayerKind;
 using format::ModelDesc;
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if (a % b != 0 && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
 // The overlay accumulator v = (mul * acc + add) / den of lowbit's accumulator acc, over
 // |acc| <= bound (module comment).
 struct AccMap {

@@ -24,6 +24,13 @@
 
 namespace lowbit::hw::bnn_pynq {
 
+// floor(a / b) for b != 0 (C++ division truncates toward zero).
+inline int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if (a % b != 0 && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
 // One overlay layer's contents, unpacked.
 struct LayerParams {
   int64_t rows = 0, cols = 0;     // mh x mw, padding included

@@ -8,12 +8,6 @@ namespace lowbit::hw::bnn_pynq {
 
 namespace {
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if (a % b != 0 && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
 // The class bits as the host masks them: the low `classes` bits of the output word.
 uint64_t class_word(const OverlayParams& p, const int32_t* outputs) {
   uint64_t word = 0;
