@@ -73,7 +73,9 @@ void apply_max_isa(const std::string& max_isa) {
 Action add_export_command(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Fold a trained checkpoint into integer thresholds and packed weights: one .lbm model file for the runtime");
+      "export",
+      "Fold a trained checkpoint into integer thresholds and weight codes: one .lbm model file for the runtime, or "
+      "(--format bnn-pynq) the parameter folder of a BNN-PYNQ FPGA overlay");
   cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
   cmd->add_option("-o,--output", args->output, "The .lbm file to write (bnn-pynq: the folder to write into)")
       ->required()
@@ -91,7 +93,7 @@ Action add_export_command(CLI::App& app) {
       "else lowbit)")->check(non_empty());
   CLI::Option* classes = cmd->add_option("--classes", args->pynq.classes_file,
                                          "bnn-pynq: a file of class names, one per line, for classes.txt "
-                                         "(default: the dataset's own names when known, else 0, 1, ...)");
+                                         "(default: the --test-images data's names when known, else 0, 1, ...)");
   CLI::Option* images = cmd->add_option("--test-images", args->pynq.test_images,
                                         "bnn-pynq: also write this data's test split in the overlay's input format "
                                         "(MNIST idx files for LFC, CIFAR-10 records for CNV) into OUT/");
