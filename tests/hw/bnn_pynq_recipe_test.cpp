@@ -10,6 +10,7 @@
 #include "lowbit/hw/bnn_pynq_params.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/presets.hpp"
+#include "test_util.hpp"
 
 namespace lowbit {
 namespace {
@@ -31,12 +32,7 @@ format::ModelDesc recipe(const std::string& preset, nn::PresetOptions opt, data:
 }
 
 std::string refusal(const format::ModelDesc& d, const char* network) {
-  try {
-    (void)bp::overlay_params(d, bp::overlay(network));
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { (void)bp::overlay_params(d, bp::overlay(network)); });
 }
 
 TEST(BnnPynqRecipe, LfcWithBinaryInputFitsBothLfcOverlays) {

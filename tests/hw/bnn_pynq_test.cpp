@@ -203,7 +203,7 @@ void check_agreement(const bp::Overlay& o, const ModelDesc& d, const Images& im)
   data::testing::TempDir tmp;
   const std::string dir = tmp.str();
   const std::vector<std::string> names = bp::default_class_names("x", params.classes);
-  const std::string folder = bp::write_parameter_dir(dir, "set", params, names);
+  const std::string folder = bp::write_parameter_dir(dir, "set", o.name, bp::parameter_files(params, names));
   const testing::board::Board b = testing::board::load(folder, o, params.classes);
   runtime::Engine e = engine_of(d);
   const auto trace = e.trace(im.px.data(), im.n, im.c, im.h, im.w);
@@ -383,12 +383,7 @@ TEST(BnnPynq, FileSetsMatchTheOverlaysConfigs) {
 }
 
 std::string refusal(const ModelDesc& d, const char* network) {
-  try {
-    (void)bp::overlay_params(d, bp::overlay(network));
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { (void)bp::overlay_params(d, bp::overlay(network)); });
 }
 
 // Models that do not fit are refused, one line per mismatch, naming the layer and the cure.
@@ -474,19 +469,20 @@ TEST(BnnPynq, ParameterFolderIsReplacedWhole) {
   const bp::OverlayParams p = bp::overlay_params(random_desc(o, {}, rng), o);
   data::testing::TempDir tmp;
   const std::string dir = tmp.str();
-  const std::string folder = bp::write_parameter_dir(dir, "set", p, bp::default_class_names("x", 10));
+  const std::vector<bp::ParamFile> files = bp::parameter_files(p, bp::default_class_names("x", 10));
+  const std::string folder = bp::write_parameter_dir(dir, "set", o.name, files);
   write_file_atomic(folder + "/stray.bin", std::string_view("x"));
-  bp::write_parameter_dir(dir, "set", p, bp::default_class_names("x", 10));
+  bp::write_parameter_dir(dir, "set", o.name, files);
   EXPECT_FALSE(file_exists(folder + "/stray.bin"));
   EXPECT_TRUE(file_exists(folder + "/3-15-thres.bin"));
   size_t entries = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir + "/set")) entries += e.is_directory();
   EXPECT_EQ(entries, 1u);  // no temporary folder left
-  EXPECT_THROW(bp::write_parameter_dir(dir, "../up", p, bp::default_class_names("x", 10)), Error);
-  EXPECT_THROW(bp::write_parameter_dir(dir, "set", p, {"a", "b"}), Error);
+  EXPECT_THROW(bp::write_parameter_dir(dir, "../up", o.name, files), Error);
+  EXPECT_THROW(bp::parameter_files(p, {"a", "b"}), Error);
   std::vector<std::string> bad = bp::default_class_names("x", 10);
   bad[2] = "two\nlines";
-  EXPECT_THROW(bp::write_parameter_dir(dir, "set", p, bad), Error);
+  EXPECT_THROW(bp::parameter_files(p, bad), Error);
 }
 
 // The test images in the overlays' input formats: MNIST idx files (LFC), CIFAR-10 records

@@ -105,10 +105,11 @@ int export_bnn_pynq(const BnnPynqExportArgs& a) {
   if (names.empty()) names = bp::default_class_names(a.test_images.empty() ? dataset : dataset_name(split.test), params.classes);
   LOWBIT_CHECK(static_cast<int64_t>(names.size()) == params.classes, a.classes_file, ": ", names.size(),
                " class names for a model of ", params.classes, " classes");
-  const std::string folder = bp::write_parameter_dir(a.output, dataset, params, names);
-  int64_t files = 0, bytes = 0;
-  for (const auto& f : bp::parameter_files(params, names)) ++files, bytes += static_cast<int64_t>(f.bytes.size());
-  std::cout << "wrote " << folder << ": " << files << " files, " << bytes << " bytes (" << overlay->name << ", "
+  const std::vector<bp::ParamFile> files = bp::parameter_files(params, names);
+  const std::string folder = bp::write_parameter_dir(a.output, dataset, overlay->name, files);
+  int64_t bytes = 0;
+  for (const auto& f : files) bytes += static_cast<int64_t>(f.bytes.size());
+  std::cout << "wrote " << folder << ": " << files.size() << " files, " << bytes << " bytes (" << overlay->name << ", "
             << params.classes << " classes" << (params.replicate == 3 ? ", grey channel replicated to R, G, B" : "")
             << ")\n";
   if (bp::shipped_dataset(dataset))
@@ -135,9 +136,9 @@ std::string bnn_pynq_fit(const format::ModelDesc& desc) {
   return o ? o->name : "";
 }
 
-BnnPynqResult bnn_pynq_predictions(runtime::Engine& engine, const std::string& model_path, const std::string& network,
+BnnPynqResult bnn_pynq_predictions(runtime::Engine& engine, const format::LbmFile& file, const std::string& network,
                                    const data::Dataset& ds) {
-  const format::ModelDesc desc = format::read_model_desc(format::LbmFile::read(model_path));
+  const format::ModelDesc desc = format::read_model_desc(file);  // validated by the engine already
   const bp::Overlay* overlay = nullptr;
   if (!network.empty()) {
     try {
@@ -148,7 +149,7 @@ BnnPynqResult bnn_pynq_predictions(runtime::Engine& engine, const std::string& m
   } else {
     std::string why;
     overlay = bp::find_overlay(desc, &why);
-    LOWBIT_CHECK(overlay, model_path, " fits none of the BNN-PYNQ overlays:\n", why,
+    LOWBIT_CHECK(overlay, file.source(), " fits none of the BNN-PYNQ overlays:\n", why,
                  "(give --network to see every mismatch of one)");
   }
   const bp::OverlayParams params = bp::overlay_params(desc, *overlay);

@@ -16,6 +16,7 @@
 #include "lowbit/core/threading.hpp"
 #include "lowbit/export/fold.hpp"
 #include "lowbit/format/input_fit.hpp"
+#include "lowbit/format/lbm.hpp"
 #include "lowbit/kernels/bit_isa.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -146,7 +147,8 @@ Action add_run_command(CLI::App& app) {
     apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
     opt.threads = args->threads;
-    runtime::Engine engine = runtime::Engine::load(args->model, opt);
+    const format::LbmFile file = format::LbmFile::read(args->model);  // read once (--semantics bnn-pynq reads its IR)
+    runtime::Engine engine = runtime::Engine::from_file(file, opt);
     data::DataSplit split = data::load_data(args->data);
     const data::Dataset& ds = split.test;
     const runtime::ModelInfo& info = engine.info();
@@ -168,7 +170,7 @@ Action add_run_command(CLI::App& app) {
     // then lists.
     nlohmann::json pynq;
     if (args->semantics == "bnn-pynq") {
-      const BnnPynqResult r = bnn_pynq_predictions(engine, args->model, args->network, ds);
+      const BnnPynqResult r = bnn_pynq_predictions(engine, file, args->network, ds);
       int64_t ok = 0, single_ok = 0, differ = 0, single_differ = 0;
       for (int64_t i = 0; i < n; ++i) {
         const auto k = static_cast<size_t>(i);

@@ -18,11 +18,18 @@ namespace lowbit::cli {
 namespace {
 
 // The runtime's view of a deployed model: its layers and MACs.
+// "BNN-PYNQ overlay: ..." of bnn_pynq_fit's answer (docs/HARDWARE.md).
+std::string overlay_line(const std::string& pynq) {
+  return "BNN-PYNQ overlay: " + (pynq.empty() ? std::string("none fits (docs/HARDWARE.md)")
+                                              : pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")");
+}
+
 void print_lbm_summary(const std::string& path, bool json_out) {
-  runtime::Engine engine = runtime::Engine::load(path);
+  const format::LbmFile file = format::LbmFile::read(path);  // read once: the engine and the overlay check
+  runtime::Engine engine = runtime::Engine::from_file(file);
   const runtime::ModelInfo& m = engine.info();
-  // The BNN-PYNQ overlay the model fits, if any (docs/HARDWARE.md).
-  const std::string pynq = bnn_pynq_fit(format::read_model_desc(format::LbmFile::read(path)));
+  // The BNN-PYNQ overlay the model fits, if any (the engine has validated the description).
+  const std::string pynq = bnn_pynq_fit(format::read_model_desc(file));
   if (json_out) {
     std::cout << nlohmann::json{{"name", m.name}, {"input", m.input_shape}, {"classes", m.classes},
                                 {"input_quantizer", m.input_quantizer}, {"normalize", m.normalize},
@@ -35,10 +42,7 @@ void print_lbm_summary(const std::string& path, bool json_out) {
             << m.input_quantizer << ", pixels " << m.normalize << "), " << m.classes << " classes, " << m.binary_macs
             << " MACs per image\n";
   for (size_t i = 0; i < m.layers.size(); ++i) std::cout << "  " << i << ": " << m.layers[i] << "\n";
-  std::cout << "BNN-PYNQ overlay: "
-            << (pynq.empty() ? std::string("none fits (docs/HARDWARE.md)")
-                             : pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")")
-            << "\n";
+  std::cout << overlay_line(pynq) << "\n";
 }
 
 struct SummaryArgs {
@@ -118,10 +122,7 @@ Action add_summary_command(CLI::App& app) {
       std::cout << nn::summary_table(*model)
                 << (problem.empty() ? "Deployable: yes (lowbit export writes a .lbm the runtime runs)\n"
                                     : "Deployable: no: " + problem + "\n")
-                << "BNN-PYNQ overlay: "
-                << (pynq.empty() ? std::string("none fits (docs/HARDWARE.md)")
-                                 : pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")")
-                << "\n";
+                << overlay_line(pynq) << "\n";
     }
     return 0;
   };

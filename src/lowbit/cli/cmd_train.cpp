@@ -118,9 +118,9 @@ Action add_train_command(CLI::App& app) {
 
   return [args, normalize]() {
     auto& cfg = args->cfg;
+    check_model_choice(args->model);  // before loading data, so typos fail fast
     // sign(x) of [0, 1] pixels would be all +1; a signed fixed-point input would use half
     // its codes. Both default to [-1, 1] pixels.
-    check_model_choice(args->model);
     if (default_normalize(args->model) == data::Normalize::MinusOneOne) {
       if (normalize->count() == 0) args->normalize = "minus_one_one";
       else if (args->normalize != "minus_one_one" && args->model.input_bits == 1)
@@ -129,7 +129,6 @@ Action add_train_command(CLI::App& app) {
     cfg.data.normalize = data::parse_normalize(args->normalize);
     cfg.data.augment = parse_augment(args->augment);
     cfg.progress = args->progress == "auto" ? -1 : args->progress == "bar" ? 1 : 0;
-    check_model_choice(args->model);  // before loading data, so typos fail fast
     data::DataSplit split = data::load_data(args->data);
     Shape input = {split.train.channels, split.train.height, split.train.width};
     auto model = make_model(args->model, input, split.train.num_classes);

@@ -16,6 +16,10 @@
 #include "lowbit/nn/model.hpp"
 #include "lowbit/runtime/engine.hpp"
 
+namespace lowbit::format {
+class LbmFile;
+}
+
 namespace lowbit::cli {
 
 inline constexpr int kExitOk = 0;
@@ -93,7 +97,8 @@ struct BnnPynqResult {
   std::string network;
   std::vector<int32_t> batch, single;
 };
-BnnPynqResult bnn_pynq_predictions(runtime::Engine& engine, const std::string& model_path, const std::string& network,
+// `engine` runs `file`.
+BnnPynqResult bnn_pynq_predictions(runtime::Engine& engine, const format::LbmFile& file, const std::string& network,
                                    const data::Dataset& ds);
 
 }  // namespace lowbit::cli

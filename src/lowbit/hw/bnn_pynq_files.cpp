@@ -90,12 +90,11 @@ std::vector<ParamFile> parameter_files(const OverlayParams& p, const std::vector
   return files;
 }
 
-std::string write_parameter_dir(const std::string& dir, const std::string& dataset, const OverlayParams& p,
-                                const std::vector<std::string>& class_names) {
+std::string write_parameter_dir(const std::string& dir, const std::string& dataset, const std::string& network,
+                                const std::vector<ParamFile>& files) {
   check_dataset_name(dataset);
-  const std::vector<ParamFile> files = parameter_files(p, class_names);
   const fs::path parent = fs::path(dir) / dataset;
-  const fs::path target = parent / p.overlay->name;
+  const fs::path target = parent / network;
   make_dirs(parent.string());
   check_writable_dir(parent.string());
   std::error_code ec;
@@ -103,11 +102,11 @@ std::string write_parameter_dir(const std::string& dir, const std::string& datas
   // (when the new one is in place).
   for (const auto& e : fs::directory_iterator(parent, ec)) {
     const std::string name = e.path().filename().string();
-    const std::string prefix = "." + p.overlay->name;
+    const std::string prefix = "." + network;
     if (name.rfind(prefix + ".tmp.", 0) == 0 || (name.rfind(prefix + ".old.", 0) == 0 && fs::exists(target)))
       fs::remove_all(e.path(), ec);
   }
-  std::string tmpl = (parent / ("." + p.overlay->name + ".tmp.XXXXXX")).string();
+  std::string tmpl = (parent / ("." + network + ".tmp.XXXXXX")).string();
   LOWBIT_CHECK(::mkdtemp(tmpl.data()) != nullptr, parent.string(), ": cannot create a temporary folder");
   const fs::path tmp = tmpl;
   try {
@@ -118,7 +117,7 @@ std::string write_parameter_dir(const std::string& dir, const std::string& datas
     for (const ParamFile& f : files) write_file_atomic((tmp / f.name).string(), f.bytes);
     if (fs::exists(target)) {
       LOWBIT_CHECK(fs::is_directory(target), target.string(), " exists and is not a folder");
-      std::string old = (parent / ("." + p.overlay->name + ".old.XXXXXX")).string();
+      std::string old = (parent / ("." + network + ".old.XXXXXX")).string();
       LOWBIT_CHECK(::mkdtemp(old.data()) != nullptr, parent.string(), ": cannot create a temporary folder");
       fs::remove(old);
       fs::rename(target, old);

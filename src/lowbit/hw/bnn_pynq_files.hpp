@@ -33,11 +33,12 @@ std::vector<ParamFile> parameter_files(const OverlayParams& p, const std::vector
 // '.' (not "." or ".."): bnn.py lists the folders of bnn/params/ by name.
 void check_dataset_name(const std::string& dataset);
 
-// Writes the files into <dir>/<dataset>/<network>/ (check_dataset_name first):
-// first into a temporary folder beside it, which then replaces the folder of that name, so a
-// failed or killed export leaves an earlier folder as it was. Returns the folder's path.
-std::string write_parameter_dir(const std::string& dir, const std::string& dataset, const OverlayParams& p,
-                                const std::vector<std::string>& class_names);
+// Writes `files` (parameter_files) into <dir>/<dataset>/<network>/ (check_dataset_name
+// first): first into a temporary folder beside it, which then replaces the folder of that
+// name, so a failed or killed export leaves an earlier folder as it was. Returns the
+// folder's path.
+std::string write_parameter_dir(const std::string& dir, const std::string& dataset, const std::string& network,
+                                const std::vector<ParamFile>& files);
 
 // Class names for classes.txt: the known datasets' (fashion-mnist, mnist, cifar10) when
 // `dataset` names one and the counts agree, else "0", "1", ...
