@@ -41,10 +41,11 @@ int main(int argc, char** argv) {
       {"export", lowbit::cli::add_export_command(app)},
       {"run", lowbit::cli::add_run_command(app)},
       {"bench", lowbit::cli::add_bench_command(app)},
+      {"hw", lowbit::cli::add_hw_command(app)},
   };
   // An unknown subcommand is named (CLI11 says only "A subcommand is required").
   if (argc > 1 && argv[1][0] != '-' && !actions.count(argv[1])) {
-    std::cerr << "lowbit: error: unknown subcommand '" << argv[1] << "' (train, eval, summary, export, run, bench)\n"
+    std::cerr << "lowbit: error: unknown subcommand '" << argv[1] << "' (train, eval, summary, export, run, bench, hw)\n"
               << "Run with --help for more information.\n";
     return lowbit::cli::kExitUsage;
   }

@@ -1,0 +1,191 @@
+// lowbit hw: FPGA dataflow hardware from a model (docs/HARDWARE.md).
+//   lowbit hw plan MODEL.lbm | --model M ... [--board B] [--clock-mhz F]
+//                  [--fps N | --folding F.json | --fit] [--resources finn|calibrated]
+//                  [--json] [-o folding.json] [--roofline]
+//   lowbit hw devices
+#include <fstream>
+#include <iostream>
+
+#include "lowbit/cli/commands.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/export/fold.hpp"
+#include "lowbit/format/lbm.hpp"
+#include "lowbit/hw/dataflow.hpp"
+#include "lowbit/hw/device.hpp"
+#include "lowbit/hw/folding.hpp"
+#include "lowbit/hw/plan.hpp"
+#include "lowbit/hw/roofline.hpp"
+
+namespace lowbit::cli {
+
+namespace {
+
+struct PlanArgs {
+  std::string file;
+  ModelChoice model;
+  std::vector<int64_t> input = {1, 28, 28};
+  int classes = 10;
+  std::string board = "pynq-z1";
+  double clock_mhz = 0;  // 0: the device's default
+  double fps = 0;
+  std::string folding;
+  bool fit = false;
+  std::string resources = "finn";
+  std::string calibration;
+  double utilization = 1.0;
+  int64_t wwidth_max = 36;
+  bool two_pass = true;
+  bool json_out = false;
+  bool roofline = false;
+  std::string output;
+};
+
+// The IR the plan reads: a .lbm file, or an untrained copy of --model folded as export
+// would (the shapes and bit widths are what a plan needs; the weights' values only narrow
+// FINN's accumulator width).
+format::ModelDesc plan_model(const PlanArgs& a) {
+  if (!a.file.empty()) {
+    std::string head(4, '\0');
+    std::ifstream in(a.file, std::ios::binary);
+    in.read(head.data(), 4);
+    if (in && head != "\x89LBM")
+      fail(a.file, ": not a .lbm model file (export a checkpoint first: lowbit export ", a.file, " -o model.lbm)");
+    return format::read_model_desc(format::LbmFile::read(a.file));
+  }
+  if (a.model.model.empty()) usage_fail("hw plan needs a model file (.lbm) or --model M");
+  check_model_choice(a.model);
+  auto model = make_model(a.model, a.input, a.classes);
+  exporter::ExportOptions eo;
+  eo.normalize = default_normalize(a.model);
+  format::ModelDesc desc;
+  const std::string problem = exporter::export_problem(model->topology(), eo, &desc);
+  if (!problem.empty()) fail("--model ", a.model.model, " cannot be deployed: ", problem);
+  return desc;
+}
+
+int run_plan(const PlanArgs& a) {
+  if (!a.output.empty()) check_output("-o", a.output, {a.file, a.folding});
+  hw::CostModel cm;
+  cm.device = hw::find_device(a.board);
+  cm.clock_mhz = a.clock_mhz > 0 ? a.clock_mhz : cm.device.clock_mhz;
+  cm.utilization = a.utilization;
+  cm.model = a.resources == "finn" ? hw::ResourceModel::kFinn : hw::ResourceModel::kCalibrated;
+  if (!a.calibration.empty()) cm.calibration = hw::read_calibration(a.calibration);
+  hw::Graph g = hw::build_graph(plan_model(a));
+
+  std::vector<std::string> notes;
+  nlohmann::json how;
+  if (!a.folding.empty()) {
+    for (const std::string& s : hw::apply_folding_file(g, a.folding)) notes.push_back("skipped " + s);
+    how = {{"folding_file", a.folding}};
+  } else if (a.fps > 0) {
+    const int64_t target = hw::target_cycles_per_frame(cm.clock_mhz, a.fps);
+    LOWBIT_CHECK_USAGE(target >= 1, "--fps ", a.fps, " is above one frame per clock cycle at ", cm.clock_mhz, " MHz");
+    for (const std::string& w : hw::set_folding(g, {target, a.wwidth_max, a.two_pass})) notes.push_back("SetFolding: " + w);
+    hw::check_folding(g);
+    how = {{"set_folding", {{"target_fps", a.fps}, {"target_cycles_per_frame", target}, {"mvau_wwidth_max", a.wwidth_max},
+                            {"two_pass_relaxation", a.two_pass}}}};
+  } else {
+    const hw::FitResult r = hw::fit_folding(g, cm);
+    if (!r.found) notes.push_back("--fit: not even the smallest folding (PE = SIMD = 1) fits the budget");
+    else
+      notes.push_back(cat("--fit: ", r.fps, " frames/s", r.from_setfolding ? " (SetFolding's design was faster)" : "",
+                          "; the fastest SetFolding design that fits: ",
+                          r.setfolding_fps > 0 ? cat(r.setfolding_fps, " frames/s (target ", r.setfolding_target, " cycles)")
+                                               : std::string("none")));
+    how = {{"fit", {{"found", r.found}, {"fps", r.fps}, {"setfolding_fps", r.setfolding_fps},
+                    {"setfolding_target_cycles", r.setfolding_target}, {"from_setfolding", r.from_setfolding}}}};
+  }
+  const hw::Plan p = hw::evaluate(g, cm);
+  if (!a.output.empty()) write_output(a.output, hw::folding_json(g).dump(2) + "\n");
+  if (a.json_out) {
+    nlohmann::json j = hw::plan_json(g, p, cm);
+    j["folding_from"] = how;
+    j["notes"] = notes;
+    if (a.roofline) j["roofline"] = hw::roofline_json(g, cm.device, cm.clock_mhz, p.fps);
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << hw::plan_text(g, p, cm);
+    for (const std::string& n : notes) std::cout << n << "\n";
+    if (a.roofline) std::cout << "\n" << hw::roofline_text(g, cm.device, cm.clock_mhz, p.fps);
+    if (!a.output.empty()) std::cout << "Folding written to " << a.output << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Action add_hw_command(CLI::App& app) {
+  CLI::App* hw = app.add_subcommand("hw", "FPGA dataflow hardware: plan the folding, cycles and resources of a model");
+  hw->require_subcommand(1);
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* plan = hw->add_subcommand(
+      "plan",
+      "Plan a FINN-style streaming dataflow design (MVAU / SWU / pool units) of a model: folding (PE, SIMD), cycles, "
+      "fps, latency and LUT/BRAM/DSP against a board. Without --fps or --folding, --fit is implied.");
+  CLI::Option* file = plan->add_option("file", args->file, "A model file (.lbm) from lowbit export");
+  add_model_options(*plan, args->model, /*required=*/false);
+  plan->add_option("--input", args->input, "Per-sample input shape for --model, e.g. 1 28 28 or 3 32 32")
+      ->expected(1, 3)
+      ->capture_default_str()
+      ->check(whole_in(1, 1 << 16));
+  plan->add_option("--classes", args->classes, "Number of classes for --model")->capture_default_str()->check(whole_in(1, 1 << 16));
+  file->excludes(plan->get_option("--model"));
+  for (const char* flag : {"--weights", "--acts", "--input-bits", "--input-quantizer", "--last-bn", "--activation",
+                           "--dropout", "--input", "--classes"})
+    plan->get_option(flag)->needs(plan->get_option("--model"));
+  plan->add_option("--board", args->board,
+                   "Board or part (pynq-z1, pynq-z2, zc706, ultra96, kcu1500, u250, xc7z020, ..., ice40hx8k, ice40up5k; "
+                   "`lowbit hw devices` lists them) or a device JSON file")
+      ->capture_default_str()
+      ->check(non_empty());
+  plan->add_option("--clock-mhz", args->clock_mhz, "Clock in MHz (default: the device's, 100 on Zynq)")
+      ->check(real_in(0, 2000, /*lo_open=*/true));
+  CLI::Option* fps = plan->add_option("--fps", args->fps, "Fold with FINN's SetFolding for this many frames per second")
+                         ->check(real_in(0, 1e12, /*lo_open=*/true));
+  CLI::Option* folding =
+      plan->add_option("--folding", args->folding, "Fold as a FINN folding-config JSON file says (per unit PE, SIMD, ram_style)")
+          ->check(non_empty());
+  CLI::Option* fit = plan->add_flag("--fit", args->fit,
+                                    "Search the fastest folding that fits the board (resource-aware; never slower than "
+                                    "the fastest SetFolding design that fits)");
+  fps->excludes(folding)->excludes(fit);
+  folding->excludes(fit);
+  plan->add_option("--resources", args->resources,
+                   "Resource model: finn (FINN's analytical formulas, exactly) or calibrated (lowbit's per-primitive "
+                   "memory mapping and per-lane logic; uncalibrated until --calibration)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"finn", "calibrated"}));
+  plan->add_option("--calibration", args->calibration, "Coefficients of the calibrated model (JSON, docs/HARDWARE.md)")
+      ->check(non_empty());
+  plan->add_option("--utilization", args->utilization, "Share of each device resource a design may use, in (0, 1]")
+      ->capture_default_str()
+      ->check(real_in(0, 1, /*lo_open=*/true));
+  plan->add_option("--mvau-wwidth-max", args->wwidth_max, "SetFolding's cap on an MVAU's weight bits per PE (FINN: 36)")
+      ->capture_default_str()
+      ->check(whole_in(1, 8191));
+  plan->add_flag("!--no-two-pass", args->two_pass, "SetFolding without its second, balancing pass");
+  plan->add_flag("--json", args->json_out, "Print the plan as JSON");
+  plan->add_flag("--roofline", args->roofline,
+                 "Also print ops per frame by precision, cost per op, the device's peak and the roofline");
+  plan->add_option("-o,--output", args->output, "Write the chosen folding as a FINN folding-config JSON file")
+      ->check(non_empty());
+  plan->footer(kExitCodesHelp);
+
+  CLI::App* devices = hw->add_subcommand("devices", "List the built-in FPGA parts and boards");
+  devices->footer("Add a part with a JSON file given to --board (docs/HARDWARE.md, \"Devices\").");
+
+  return [args, plan, devices, fps]() {
+    if (devices->parsed()) {
+      for (const hw::Device& d : hw::builtin_devices())
+        std::cout << hw::device_line(d) << "; default clock " << d.clock_mhz << " MHz" << "\n";
+      return 0;
+    }
+    (void)plan;
+    if (args->calibration.size() && args->resources != "calibrated") usage_fail("--calibration applies to --resources calibrated");
+    if (!fps->count() && args->folding.empty()) args->fit = true;
+    return run_plan(*args);
+  };
+}
+
+}  // namespace lowbit::cli
