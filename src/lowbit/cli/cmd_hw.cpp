@@ -30,7 +30,7 @@ struct PlanArgs {
   double fps = 0;
   std::string folding;
   bool fit = false;
-  std::string resources = "finn";
+  std::string resources = "auto";
   std::string calibration;
   double utilization = 1.0;
   int64_t wwidth_max = 36;
@@ -69,7 +69,12 @@ int run_plan(const PlanArgs& a) {
   cm.device = hw::find_device(a.board);
   cm.clock_mhz = a.clock_mhz > 0 ? a.clock_mhz : cm.device.clock_mhz;
   cm.utilization = a.utilization;
-  cm.model = a.resources == "finn" ? hw::ResourceModel::kFinn : hw::ResourceModel::kCalibrated;
+  const bool ice40 = cm.device.fabric == hw::Fabric::kIce40;
+  if (a.resources == "finn" && ice40)
+    usage_fail("--resources finn: FINN's formulas count Xilinx 6-LUTs and RAMB18s; ", cm.device.name,
+               " is an iCE40 (use --resources calibrated)");
+  cm.model = a.resources == "finn" || (a.resources == "auto" && !ice40) ? hw::ResourceModel::kFinn
+                                                                         : hw::ResourceModel::kCalibrated;
   if (!a.calibration.empty()) cm.calibration = hw::read_calibration(a.calibration);
   hw::Graph g = hw::build_graph(plan_model(a));
 
@@ -86,7 +91,7 @@ int run_plan(const PlanArgs& a) {
     how = {{"set_folding", {{"target_fps", a.fps}, {"target_cycles_per_frame", target}, {"mvau_wwidth_max", a.wwidth_max},
                             {"two_pass_relaxation", a.two_pass}}}};
   } else {
-    const hw::FitResult r = hw::fit_folding(g, cm);
+    const hw::FitResult r = hw::fit_folding(g, cm, a.wwidth_max);
     if (!r.found) notes.push_back("--fit: not even the smallest folding (PE = SIMD = 1) fits the budget");
     else
       notes.push_back(cat("--fit: ", r.fps, " frames/s", r.from_setfolding ? " (SetFolding's design was faster)" : "",
@@ -152,10 +157,11 @@ Action add_hw_command(CLI::App& app) {
   fps->excludes(folding)->excludes(fit);
   folding->excludes(fit);
   plan->add_option("--resources", args->resources,
-                   "Resource model: finn (FINN's analytical formulas, exactly) or calibrated (lowbit's per-primitive "
-                   "memory mapping and per-lane logic; uncalibrated until --calibration)")
+                   "Resource model: finn (FINN's analytical formulas, exactly), calibrated (lowbit's per-primitive "
+                   "memory mapping and per-lane logic; uncalibrated until --calibration), or auto (finn on Xilinx "
+                   "parts, calibrated on iCE40)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"finn", "calibrated"}));
+      ->check(CLI::IsMember({"auto", "finn", "calibrated"}));
   plan->add_option("--calibration", args->calibration, "Coefficients of the calibrated model (JSON, docs/HARDWARE.md)")
       ->check(non_empty());
   plan->add_option("--utilization", args->utilization, "Share of each device resource a design may use, in (0, 1]")
@@ -182,7 +188,7 @@ Action add_hw_command(CLI::App& app) {
       return 0;
     }
     (void)plan;
-    if (args->calibration.size() && args->resources != "calibrated") usage_fail("--calibration applies to --resources calibrated");
+    if (args->calibration.size() && args->resources == "finn") usage_fail("--calibration applies to --resources calibrated");
     if (!fps->count() && args->folding.empty()) args->fit = true;
     return run_plan(*args);
   };

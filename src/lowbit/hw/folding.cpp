@@ -338,7 +338,7 @@ std::vector<Option> options_of(const Node& base, const CostModel& cm, const Reso
 
 }  // namespace
 
-FitResult fit_folding(Graph& g, const CostModel& cm) {
+FitResult fit_folding(Graph& g, const CostModel& cm, int64_t mvau_wwidth_max) {
   const Resources budget = cm.budget();
   std::vector<std::vector<Option>> opts;
   std::set<int64_t> candidates;
@@ -382,7 +382,7 @@ FitResult fit_folding(Graph& g, const CostModel& cm) {
   for (int64_t t : candidates) {
     if (t < floor_cycles) continue;
     Graph sf = g;
-    set_folding(sf, {t + 1, 36, true});  // SetFolding stops when cycles < target
+    set_folding(sf, {t + 1, mvau_wwidth_max, true});  // SetFolding stops when cycles < target
     bool valid = true;
     for (const Node& n : sf.nodes) valid &= folding_problem(n).empty();
     if (!valid) continue;  // SetFolding does not look at stream widths

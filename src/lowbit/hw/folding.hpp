@@ -71,7 +71,8 @@ std::vector<std::string> set_folding(Graph& g, const SetFoldingOptions& opt);
 // smallest first, each unit takes its cheapest option within T cycles (cost: the sum of
 // its resource shares of the budget), and the first T whose total fits wins. The fastest
 // fitting SetFolding design (targets swept over the same T values) is computed as well
-// and returned when it is faster, so the result is never slower than SetFolding's.
+// (with `mvau_wwidth_max`) and returned when it is faster, so the result is never slower
+// than SetFolding's.
 struct FitResult {
   bool found = false;           // false: not even the smallest folding fits (g keeps it)
   double fps = 0;               // of the chosen folding
@@ -79,6 +80,6 @@ struct FitResult {
   int64_t setfolding_target = 0;  // its target cycles
   bool from_setfolding = false;  // the result is SetFolding's (it was faster)
 };
-FitResult fit_folding(Graph& g, const CostModel& cm);
+FitResult fit_folding(Graph& g, const CostModel& cm, int64_t mvau_wwidth_max = 36);
 
 }  // namespace lowbit::hw
