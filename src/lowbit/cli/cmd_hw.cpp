@@ -92,7 +92,7 @@ int run_plan(const PlanArgs& a) {
                             {"two_pass_relaxation", a.two_pass}}}};
   } else {
     const hw::FitResult r = hw::fit_folding(g, cm, a.wwidth_max);
-    if (!r.found) notes.push_back("--fit: not even the smallest folding (PE = SIMD = 1) fits the budget");
+    if (!r.found) notes.push_back("--fit: not even the smallest design (each unit's cheapest folding and memory) fits; it is shown above");
     else
       notes.push_back(cat("--fit: ", r.fps, " frames/s", r.from_setfolding ? " (SetFolding's design was faster)" : "",
                           "; the fastest SetFolding design that fits: ",

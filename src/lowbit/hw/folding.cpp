@@ -395,9 +395,16 @@ FitResult fit_folding(Graph& g, const CostModel& cm, int64_t mvau_wwidth_max) {
       break;
     }
   }
-  if (r.found) g = search;
-  else
-    for (Node& n : g.nodes) n.pe = 1, n.simd = 1;
+  if (r.found) {
+    g = search;
+  } else {  // the smallest design: each unit's cheapest option, whatever its cycles
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Option* best = &opts[i][0];
+      for (const Option& o : opts[i])
+        if (o.cost < best->cost || (o.cost == best->cost && o.cycles < best->cycles)) best = &o;
+      g.nodes[i].pe = best->pe, g.nodes[i].simd = best->simd, g.nodes[i].ram_style = best->ram_style;
+    }
+  }
   return r;
 }
 

@@ -74,7 +74,7 @@ std::vector<std::string> set_folding(Graph& g, const SetFoldingOptions& opt);
 // (with `mvau_wwidth_max`) and returned when it is faster, so the result is never slower
 // than SetFolding's.
 struct FitResult {
-  bool found = false;           // false: not even the smallest folding fits (g keeps it)
+  bool found = false;           // false: not even the smallest design fits (g gets it: each unit's cheapest option)
   double fps = 0;               // of the chosen folding
   double setfolding_fps = 0;    // the fastest fitting SetFolding design (0: none fits)
   int64_t setfolding_target = 0;  // its target cycles
