@@ -227,7 +227,10 @@ int64_t target_cycles_per_frame(double clock_mhz, double fps) {
   LOWBIT_CHECK(clock_mhz > 0 && fps > 0, "the clock and the target fps must be positive");
   const double period_ns = 1000.0 / clock_mhz;
   const double cycles_per_sec = 1e9 / period_ns;
-  return static_cast<int64_t>(cycles_per_sec / fps);
+  const double cycles = cycles_per_sec / fps;
+  LOWBIT_CHECK(cycles < 1e15, "a target of ", fps, " frames/s at ", clock_mhz, " MHz is ", cycles,
+               " cycles per frame: more than any design needs (at most 10^15)");
+  return static_cast<int64_t>(cycles);
 }
 
 namespace {
