@@ -27,7 +27,8 @@ for net in lfcW1A1 lfcW1A2 cnvW1A1 cnvW1A2 cnvW2A2; do
   if [ -n "$dir" ]; then src="$dir/$net.lbm"; else src="${flags[$net]}"; fi
   for b in $boards; do
     # shellcheck disable=SC2086
-    $L hw plan $src --board "$b" --fit --json | $PY -c '
+    # (exit 1 when nothing fits: the JSON still says why)
+    { $L hw plan $src --board "$b" --fit --json 2>/dev/null || true; } | $PY -c '
 import json, sys
 j = json.load(sys.stdin); d = j["device"]; t = j["total"]; f = j["folding_from"]["fit"]
 ice = d["EBR"] > 0

@@ -107,6 +107,38 @@ TEST(CliHwPlan, BadInputIsNamed) {
   r = run_lowbit("hw plan --model cnv --input 3 32 32 --weights syq:binary:row --acts binary --input-bits 8");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("grouped scales"), std::string::npos) << r.out;
+  // SetFolding beyond FINN's stream limits: named as --fps's doing.
+  r = run_lowbit("hw plan --model lfc --weights binary --acts binary --input-bits 1 --fps 400000");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--fps 400000: FINN's SetFolding chose a folding beyond FINN's limits"), std::string::npos) << r.out;
+  // -o never over an input, nor onto the report's own stdout.
+  const std::string topo = w.path("topo.json");
+  std::ofstream(topo) << R"({"name": "t", "input": [1, 28, 28], "layers": [{"type": "flatten"},
+      {"type": "dense", "units": 10, "weights": "binary"}]})";
+  r = run_lowbit("hw plan --model " + topo + " -o " + topo);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("is an input of this command"), std::string::npos) << r.out;
+  r = run_lowbit(std::string("hw plan ") + kCnv + " -o /dev/stdout");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("standard output"), std::string::npos) << r.out;
+  r = run_lowbit(std::string("hw plan ") + kCnv + " --folding " + f + " --no-two-pass");
+  EXPECT_EQ(r.code, 2) << r.out;
+  r = run_lowbit("hw bogus");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown subcommand 'hw bogus'"), std::string::npos) << r.out;
+  // Nothing fits: the report, then exit 1; -o is not written.
+  const std::string out = w.path("none.json");
+  r = run_lowbit(std::string("hw plan ") + kCnv + " --board ice40up5k -o " + out);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("warning: does not fit ice40up5k"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--fit: no folding of 'cnv' fits ice40up5k"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  // A calibration file selects the structural model.
+  const std::string cal = w.path("cal.json");
+  std::ofstream(cal) << R"({"source": "test fit", "xnor_lane": 0.8})";
+  auto j = parse(run_lowbit(std::string("hw plan ") + kCnv + " --calibration " + cal + " --json"));
+  EXPECT_EQ(j["resource_model"], "calibrated");
+  EXPECT_TRUE(j["calibrated"].get<bool>());
   auto d = run_lowbit("hw devices");
   EXPECT_EQ(d.code, 0) << d.out;
   EXPECT_NE(d.out.find("xcu250 (alveo-u250, u250): 1728000 LUT, 2688 BRAM36, 1280 URAM, 12288 DSP"), std::string::npos)

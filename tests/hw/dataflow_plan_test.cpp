@@ -347,7 +347,10 @@ TEST(HwFolding, FileRoundTripsAndAcceptsFinnNames) {
                       {"Thresholding_rtl_0", {{"PE", 49}}},
                       {"StreamingFIFO_rtl_0", {{"depth", 32}}}};
   const auto skipped = hw::apply_folding(g, j, "f.json");
-  EXPECT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped.size(), 1u);  // the FIFO
+  // Runtime-writeable weights: FINN sizes the accumulator for any BINARY weights: 0..1024.
+  EXPECT_EQ(g.find("MVAU_hls_2")->acc.name(), "UINT11");
+  EXPECT_TRUE(g.find("MVAU_hls_1")->acc.is_signed());  // minimized from this matrix's rows
   EXPECT_EQ(mvau_cycles(g), (std::vector<int64_t>{512, 512, 512, 128}));
   EXPECT_EQ(g.find("MVAU_hls_3")->mem_mode, "internal_embedded");
   hw::Graph h = hw::build_graph(lfc_desc());
@@ -371,7 +374,15 @@ TEST(HwFolding, BadFilesNameTheUnitOrKey) {
   expect_error_naming([&] { apply({{"MVAU_hls_0", {{"ram_style", "bram"}}}}); }, "'ram_style' must be one of");
   expect_error_naming([&] { apply(nlohmann::json::array()); }, "one JSON object");
   // A stream wider than 8191 bits: 1024 PE x 8 SIMD x 1 bit = 8192.
-  expect_error_naming([&] { apply({{"MVAU_hls_1", {{"PE", 1024}, {"SIMD", 8}}}}); }, "weight stream");
+  expect_error_naming([&] { apply({{"MVAU_hls_1", {{"PE", 1024}, {"SIMD", 8}}}}); }, "f.json: invalid folding: MVAU_hls_1");
+  // One unit named twice (FINN's current and older names), a Defaults that is not {}, and the
+  // attribute list of the unit at fault.
+  expect_error_naming([&] { apply({{"MVAU_hls_0", {{"PE", 16}}}, {"MatrixVectorActivation_0", {{"PE", 32}}}}); },
+                      "both name unit MVAU_hls_0");
+  expect_error_naming([&] { apply({{"Defaults", nullptr}}); }, "'Defaults' must be an object");
+  expect_error_naming([&] { apply({{"LabelSelect_hls_0", {{"ram_style", "block"}}}}); }, "(it takes PE)");
+  // FINN writes mem_mode for Thresholding units: taken.
+  apply({{"Thresholding_hls_0", {{"PE", 49}, {"ram_style", "distributed"}, {"mem_mode", "internal_decoupled"}}}});
 }
 
 TEST(HwGraph, LayersWithoutAUnitAreNamed) {

@@ -3,6 +3,9 @@
 //                  [--fps N | --folding F.json | --fit] [--resources finn|calibrated]
 //                  [--json] [-o folding.json] [--roofline]
 //   lowbit hw devices
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 
@@ -48,6 +51,9 @@ format::ModelDesc plan_model(const PlanArgs& a) {
     std::string head(4, '\0');
     std::ifstream in(a.file, std::ios::binary);
     in.read(head.data(), 4);
+    const size_t first = head.find_first_not_of(" \t\r\n");
+    if (in && first != std::string::npos && head[first] == '{')
+      usage_fail(a.file, " looks like a JSON topology: give it as --model ", a.file);
     if (in && head != "\x89LBM")
       fail(a.file, ": not a .lbm model file (export a checkpoint first: lowbit export ", a.file, " -o model.lbm)");
     return format::read_model_desc(format::LbmFile::read(a.file));
@@ -60,11 +66,22 @@ format::ModelDesc plan_model(const PlanArgs& a) {
   format::ModelDesc desc;
   const std::string problem = exporter::export_problem(model->topology(), eo, &desc);
   if (!problem.empty()) fail("--model ", a.model.model, " cannot be deployed: ", problem);
+  if (desc.input.shape != a.input)
+    std::cerr << "note: --model " << a.model.model << " takes input " << nlohmann::json(desc.input.shape).dump() << " (--input "
+              << nlohmann::json(a.input).dump() << " is centre-padded to it); the plan is of that input\n";
   return desc;
 }
 
 int run_plan(const PlanArgs& a) {
-  if (!a.output.empty()) check_output("-o", a.output, {a.file, a.folding});
+  if (!a.output.empty()) {
+    std::vector<std::string> inputs = {a.file, a.folding, a.calibration, a.board, a.model.model};
+    check_output("-o", a.output, inputs);
+    // The report goes to stdout; a folding written there too would replace or interleave it.
+    struct stat out_st {}, stdout_st {};
+    if (::stat(a.output.c_str(), &out_st) == 0 && ::fstat(STDOUT_FILENO, &stdout_st) == 0 &&
+        out_st.st_dev == stdout_st.st_dev && out_st.st_ino == stdout_st.st_ino)
+      usage_fail("-o ", a.output, " is this command's standard output, where the plan goes; give -o a file");
+  }
   hw::CostModel cm;
   cm.device = hw::find_device(a.board);
   cm.clock_mhz = a.clock_mhz > 0 ? a.clock_mhz : cm.device.clock_mhz;
@@ -73,8 +90,10 @@ int run_plan(const PlanArgs& a) {
   if (a.resources == "finn" && ice40)
     usage_fail("--resources finn: FINN's formulas count Xilinx 6-LUTs and RAMB18s; ", cm.device.name,
                " is an iCE40 (use --resources calibrated)");
-  cm.model = a.resources == "finn" || (a.resources == "auto" && !ice40) ? hw::ResourceModel::kFinn
-                                                                         : hw::ResourceModel::kCalibrated;
+  // auto: FINN's formulas on Xilinx parts, unless a calibration is given for the structural model.
+  cm.model = a.resources == "finn" || (a.resources == "auto" && !ice40 && a.calibration.empty())
+                 ? hw::ResourceModel::kFinn
+                 : hw::ResourceModel::kCalibrated;
   if (!a.calibration.empty()) cm.calibration = hw::read_calibration(a.calibration);
   hw::Graph g = hw::build_graph(plan_model(a));
 
@@ -84,10 +103,18 @@ int run_plan(const PlanArgs& a) {
     for (const std::string& s : hw::apply_folding_file(g, a.folding)) notes.push_back("skipped " + s);
     how = {{"folding_file", a.folding}};
   } else if (a.fps > 0) {
+    const double cycles = cm.clock_mhz * 1e6 / a.fps;
+    LOWBIT_CHECK_USAGE(cycles >= 1, "--fps ", a.fps, " is above one frame per clock cycle at ", cm.clock_mhz, " MHz");
+    LOWBIT_CHECK_USAGE(cycles < 1e15, "--fps ", a.fps, " is ", cycles, " cycles per frame at ", cm.clock_mhz,
+                       " MHz: more than any design needs (at most 10^15)");
     const int64_t target = hw::target_cycles_per_frame(cm.clock_mhz, a.fps);
-    LOWBIT_CHECK_USAGE(target >= 1, "--fps ", a.fps, " is above one frame per clock cycle at ", cm.clock_mhz, " MHz");
     for (const std::string& w : hw::set_folding(g, {target, a.wwidth_max, a.two_pass})) notes.push_back("SetFolding: " + w);
-    hw::check_folding(g);
+    try {
+      hw::check_folding(g);
+    } catch (const Error& e) {  // SetFolding does not look at stream widths; FINN's HLS build would fail
+      fail("--fps ", a.fps, ": FINN's SetFolding chose a folding beyond FINN's limits (", e.what(),
+           "); ask for fewer frames/s, or use --fit");
+    }
     how = {{"set_folding", {{"target_fps", a.fps}, {"target_cycles_per_frame", target}, {"mvau_wwidth_max", a.wwidth_max},
                             {"two_pass_relaxation", a.two_pass}}}};
   } else {
@@ -102,7 +129,8 @@ int run_plan(const PlanArgs& a) {
                     {"setfolding_target_cycles", r.setfolding_target}, {"from_setfolding", r.from_setfolding}}}};
   }
   const hw::Plan p = hw::evaluate(g, cm);
-  if (!a.output.empty()) write_output(a.output, hw::folding_json(g).dump(2) + "\n");
+  const bool fit_failed = how.contains("fit") && !how["fit"]["found"].get<bool>();
+  if (!a.output.empty() && !fit_failed) write_output(a.output, hw::folding_json(g).dump(2) + "\n");
   if (a.json_out) {
     nlohmann::json j = hw::plan_json(g, p, cm);
     j["folding_from"] = how;
@@ -113,8 +141,11 @@ int run_plan(const PlanArgs& a) {
     std::cout << hw::plan_text(g, p, cm);
     for (const std::string& n : notes) std::cout << n << "\n";
     if (a.roofline) std::cout << "\n" << hw::roofline_text(g, cm.device, cm.clock_mhz, p.fps);
-    if (!a.output.empty()) std::cout << "Folding written to " << a.output << "\n";
+    if (!a.output.empty() && !fit_failed) std::cout << "Folding written to " << a.output << "\n";
   }
+  std::cout.flush();
+  if (fit_failed)  // the report above shows the smallest design and what it exceeds
+    fail("--fit: no folding of '", g.model, "' fits ", cm.device.name, a.output.empty() ? "" : " (nothing written to -o)");
   return 0;
 }
 
@@ -144,8 +175,8 @@ Action add_hw_command(CLI::App& app) {
                    "`lowbit hw devices` lists them) or a device JSON file")
       ->capture_default_str()
       ->check(non_empty());
-  plan->add_option("--clock-mhz", args->clock_mhz, "Clock in MHz (default: the device's, 100 on Zynq)")
-      ->check(real_in(0, 2000, /*lo_open=*/true));
+  plan->add_option("--clock-mhz", args->clock_mhz, "Clock in MHz, 1..2000 (default: the device's, 100 on Zynq)")
+      ->check(real_in(1, 2000));
   CLI::Option* fps = plan->add_option("--fps", args->fps, "Fold with FINN's SetFolding for this many frames per second")
                          ->check(real_in(0, 1e12, /*lo_open=*/true));
   CLI::Option* folding =
@@ -170,7 +201,10 @@ Action add_hw_command(CLI::App& app) {
   plan->add_option("--mvau-wwidth-max", args->wwidth_max, "SetFolding's cap on an MVAU's weight bits per PE (FINN: 36)")
       ->capture_default_str()
       ->check(whole_in(1, 8191));
-  plan->add_flag("!--no-two-pass", args->two_pass, "SetFolding without its second, balancing pass");
+  CLI::Option* no_two_pass = plan->add_flag("!--no-two-pass", args->two_pass, "SetFolding without its second, balancing pass");
+  CLI::Option* wwidth = plan->get_option("--mvau-wwidth-max");
+  no_two_pass->excludes(folding);
+  wwidth->excludes(folding);
   plan->add_flag("--json", args->json_out, "Print the plan as JSON");
   plan->add_flag("--roofline", args->roofline,
                  "Also print ops per frame by precision, cost per op, the device's peak and the roofline");
@@ -184,7 +218,8 @@ Action add_hw_command(CLI::App& app) {
   return [args, plan, devices, fps]() {
     if (devices->parsed()) {
       for (const hw::Device& d : hw::builtin_devices())
-        std::cout << hw::device_line(d) << "; default clock " << d.clock_mhz << " MHz" << "\n";
+        std::cout << hw::device_line(d) << "; default clock " << d.clock_mhz << " MHz"
+                  << (d.ddr_gbps > 0 ? cat("; DRAM ", d.ddr_gbps, " GB/s") : std::string("; no DRAM")) << "\n";
       return 0;
     }
     (void)plan;

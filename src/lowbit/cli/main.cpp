@@ -49,6 +49,12 @@ int main(int argc, char** argv) {
               << "Run with --help for more information.\n";
     return lowbit::cli::kExitUsage;
   }
+  if (argc > 2 && std::string(argv[1]) == "hw" && argv[2][0] != '-' && std::string(argv[2]) != "plan" &&
+      std::string(argv[2]) != "devices") {
+    std::cerr << "lowbit: error: unknown subcommand 'hw " << argv[2] << "' (hw plan, hw devices)\n"
+              << "Run with --help for more information.\n";
+    return lowbit::cli::kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

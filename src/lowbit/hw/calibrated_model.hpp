@@ -22,7 +22,7 @@ namespace lowbit::hw {
 // LUT coefficients per unit of logic (6-LUTs on Xilinx, logic cells on iCE40).
 struct Calibration {
   bool calibrated = false;  // true only when read from a synthesis fit (issue 13's flow)
-  std::string source = "first-principles defaults (uncalibrated)";
+  std::string source = "first-principles defaults";
   double xnor_lane = 1.0;      // per SIMD lane of an XNOR-popcount PE (XNOR folded into a 6:3 compressor tree)
   double mac_bit = 1.0;        // per lane and per bit of W*A (a product of W and A bits, ANDs + adder)
   double add_bit = 1.0;        // per lane and per bit of the adder tree's widest operand

@@ -283,6 +283,19 @@ Graph build_graph(const format::ModelDesc& desc) {
   return g;
 }
 
+DataType worst_case_accumulator(const Node& m) {
+  // In XNOR mode FINN's weight type is BINARY {0, 1} and the input BINARY too.
+  const int64_t lo = m.xnor ? 0 : m.in_lo, hi = m.xnor ? 1 : m.in_hi;
+  auto range = [&](int64_t w, int64_t& rmin, int64_t& rmax) {
+    rmax = m.mw * w * (w > 0 ? hi : lo);
+    rmin = m.mw * w * (w > 0 ? lo : hi);
+  };
+  int64_t lmin, lmax, umin, umax;
+  range(m.weight.min(), lmin, lmax);
+  range(m.weight.max(), umin, umax);
+  return datatype_for_range(std::min(lmin, umin), umax);
+}
+
 std::string describe(const Node& n) {
   switch (n.kind) {
     case NodeKind::kThresholding:

@@ -83,6 +83,7 @@ struct Node {
   std::string ram_style_thresholds = "auto";  // MVAU thresholds: auto|block|distributed
   std::string res_type = "lut";               // MVAU multipliers: lut|dsp
   std::string mem_mode = "internal_decoupled";  // MVAU weights: internal_embedded|internal_decoupled|external
+  bool runtime_writeable_weights = false;      // MVAU: the accumulator is sized for any weights of its type
 
   bool has_pe() const { return kind == NodeKind::kMvau || kind == NodeKind::kThresholding || kind == NodeKind::kLabelSelect; }
   bool has_simd() const { return kind == NodeKind::kMvau || kind == NodeKind::kSwu || kind == NodeKind::kFmPadding; }
@@ -117,6 +118,12 @@ struct Graph {
 // whose stride differs from its window or does not tile the map, exact-zero padding of +-1
 // inputs (no 1-bit code for 0), or an input table that is not monotone (no thresholds).
 Graph build_graph(const format::ModelDesc& desc);
+
+// FINN's accumulator type for runtime-writeable weights (MinimizeAccumulatorWidth with
+// runtime_writeable_weights = 1): the range of an all-min and an all-max weight matrix of
+// the weight type over the input's range, as FINN combines them (its maximum is the
+// all-max matrix's).
+DataType worst_case_accumulator(const Node& mvau);
 
 // One unit per line: "MVAU_hls_0  conv2d@0  MW 27 MH 64  UINT8 x BIPOLAR -> BIPOLAR, 900 vectors".
 std::string describe(const Node& n);

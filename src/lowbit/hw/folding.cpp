@@ -59,9 +59,9 @@ void check_folding(const Graph& g) {
   std::string all;
   for (const Node& n : g.nodes) {
     const std::string p = folding_problem(n);
-    if (!p.empty()) all += (all.empty() ? "" : "\n") + p;
+    if (!p.empty()) all += (all.empty() ? "" : "; ") + p;
   }
-  LOWBIT_CHECK(all.empty(), "invalid folding:\n", all);
+  LOWBIT_CHECK(all.empty(), "invalid folding: ", all);
 }
 
 namespace {
@@ -109,6 +109,20 @@ bool split_name(const std::string& key, std::string& op, int& index) {
   return true;
 }
 
+// The folding-file attributes each unit takes, for errors.
+const char* attributes_of(NodeKind k) {
+  switch (k) {
+    case NodeKind::kMvau:
+      return "PE, SIMD, ram_style, ram_style_thresholds, resType, mem_mode, runtime_writeable_weights";
+    case NodeKind::kSwu: return "SIMD, ram_style";
+    case NodeKind::kFmPadding: return "SIMD";
+    case NodeKind::kThresholding: return "PE, ram_style, mem_mode, runtime_writeable_weights";
+    case NodeKind::kLabelSelect: return "PE";
+    case NodeKind::kMaxPool: return "none";
+  }
+  return "";
+}
+
 bool is_finn_infrastructure(const std::string& key) {
   return key.rfind("StreamingFIFO", 0) == 0 || key.rfind("StreamingDataWidthConverter", 0) == 0 ||
          key.rfind("StreamingDataflowPartition", 0) == 0 || key.rfind("IODMA", 0) == 0;
@@ -122,17 +136,18 @@ std::vector<std::string> apply_folding(Graph& g, const nlohmann::json& j, const 
   std::string names;
   for (const Node& n : g.nodes) names += (names.empty() ? "" : ", ") + n.name;
   static const std::set<std::string> ignored_attrs = {
-      "inFIFODepths",       "outFIFODepths",       "runtime_writeable_weights", "depth_trigger_uram",
+      "inFIFODepths",       "outFIFODepths",       "depth",                     "depth_trigger_uram",
       "depth_trigger_bram", "parallel_window",     "preferred_impl_style",      "impl_style",
       "accDataType",        "uram_threshold",      "uram_efficiency_threshold", "cycles_estimate",
       "cycles_rtlsim",      "res_estimate",        "res_hls",                   "res_synth",
       "dynamic_mode",       "partition_id",        "slr",                       "mem_port",
       "backend",            "exec_mode",           "rtlsim_trace",              "code_gen_dir_ipgen"};
+  std::map<std::string, std::string> seen;  // unit -> the key that set it
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     if (key == "Defaults") {
-      LOWBIT_CHECK(it->is_object() && it->empty(), where,
-                   ": 'Defaults' with entries is not supported (give each unit its attributes)");
+      LOWBIT_CHECK(it->is_object(), where, ": 'Defaults' must be an object ({} in FINN's generated files)");
+      LOWBIT_CHECK(it->empty(), where, ": 'Defaults' with entries is not supported (give each unit its attributes)");
       continue;
     }
     if (is_finn_infrastructure(key)) {
@@ -146,7 +161,9 @@ std::vector<std::string> apply_folding(Graph& g, const nlohmann::json& j, const 
                  "' (this design has: ", names, ")");
     Node* n = g.find(cat(op_type(kind), "_", index));
     LOWBIT_CHECK(n != nullptr, where, ": unit '", key, "' does not exist in this design (it has: ", names, ")");
-    const std::string at = cat(where, ": ", key);
+    LOWBIT_CHECK(!seen.count(n->name), where, ": '", seen[n->name], "' and '", key, "' both name unit ", n->name);
+    seen[n->name] = key;
+    const std::string at = cat(where, ": ", key, n->layer_name.empty() ? "" : cat(" (", n->layer_name, ")"));
     LOWBIT_CHECK(it->is_object(), at, ": must be an object of attributes, e.g. {\"PE\": 4}");
     for (auto a = it->begin(); a != it->end(); ++a) {
       const std::string& attr = a.key();
@@ -171,27 +188,40 @@ std::vector<std::string> apply_folding(Graph& g, const nlohmann::json& j, const 
                           : n->has_simd()              ? "it folds by SIMD only"
                                                        : "it has no folding";
       const bool mvau = n->kind == NodeKind::kMvau;
+      const bool swu = n->kind == NodeKind::kSwu, thr = n->kind == NodeKind::kThresholding;
       if (attr == "PE") whole(n->pe, n->has_pe(), folds);
       else if (attr == "SIMD") whole(n->simd, n->has_simd(), folds);
-      else if (attr == "ram_style" && mvau) choice(n->ram_style, {"auto", "block", "distributed", "ultra"});
-      else if (attr == "ram_style" && (n->kind == NodeKind::kSwu))
-        choice(n->ram_style, {"auto", "block", "distributed", "ultra"});
-      else if (attr == "ram_style" && n->kind == NodeKind::kThresholding) choice(n->ram_style, {"distributed", "block"});
+      else if (attr == "ram_style" && (mvau || swu)) choice(n->ram_style, {"auto", "block", "distributed", "ultra"});
+      else if (attr == "ram_style" && thr) choice(n->ram_style, {"distributed", "block"});
       else if (attr == "ram_style_thresholds" && mvau) choice(n->ram_style_thresholds, {"auto", "block", "distributed"});
       else if (attr == "resType" && mvau) choice(n->res_type, {"auto", "lut", "dsp"});
       else if (attr == "mem_mode" && mvau)
         choice(n->mem_mode, {"internal_embedded", "internal_decoupled", "external", "const", "decoupled"});
-      else if (ignored_attrs.count(attr)) skipped.push_back(key + "." + attr + " (does not change this model)");
+      else if (attr == "mem_mode" && thr) {
+        std::string m;  // where the thresholds live: no term of FINN's Thresholding estimate reads it
+        choice(m, {"internal_embedded", "internal_decoupled", "const", "decoupled"});
+      } else if (attr == "runtime_writeable_weights" && (mvau || thr)) {
+        LOWBIT_CHECK(a->is_number_integer() && (a->get<int64_t>() == 0 || a->get<int64_t>() == 1), at,
+                     ": 'runtime_writeable_weights' must be 0 or 1, got ", a->dump());
+        if (mvau) {
+          n->runtime_writeable_weights = a->get<int64_t>() == 1;
+          if (n->runtime_writeable_weights) n->acc = worst_case_accumulator(*n);
+          if (n->runtime_writeable_weights && n->thresholds == 0) n->out = n->acc;
+        }
+      } else if (ignored_attrs.count(attr)) skipped.push_back(key + "." + attr + " (does not change this model)");
       else
-        fail(at, ": unknown attribute '", attr, "' for ", op_type(n->kind),
-             " (PE, SIMD, ram_style, ram_style_thresholds, resType, mem_mode)");
+        fail(at, ": unknown attribute '", attr, "' for ", op_type(n->kind), " (it takes ", attributes_of(n->kind), ")");
     }
     // FINN's older names of the memory modes.
     if (n->mem_mode == "const") n->mem_mode = "internal_embedded";
     if (n->mem_mode == "decoupled") n->mem_mode = "internal_decoupled";
     if (n->res_type == "auto") n->res_type = "lut";
   }
-  check_folding(g);
+  try {
+    check_folding(g);
+  } catch (const Error& e) {
+    fail(where, ": ", e.what());
+  }
   return skipped;
 }
 
@@ -312,7 +342,7 @@ bool within(const Resources& r, const Resources& b) {
   return r.lut <= b.lut && r.bram18 <= b.bram18 && r.uram <= b.uram && r.dsp <= b.dsp && r.ebr <= b.ebr;
 }
 
-std::vector<Option> options_of(const Node& base, const CostModel& cm, const Resources& budget) {
+std::vector<Option> options_of(const Node& base, const CostModel& cm, const Resources& scale) {
   std::vector<Option> out;
   std::vector<int64_t> pes = base.has_pe() ? divisors(base.max_pe()) : std::vector<int64_t>{base.pe};
   std::vector<int64_t> simds = base.has_simd() ? divisors(base.max_simd()) : std::vector<int64_t>{base.simd};
@@ -320,6 +350,8 @@ std::vector<Option> options_of(const Node& base, const CostModel& cm, const Reso
   if (base.kind == NodeKind::kMvau || base.kind == NodeKind::kSwu) {
     styles = {"block", "distributed"};
     if (cm.device.uram > 0) styles.push_back("ultra");
+  } else if (base.kind == NodeKind::kThresholding) {
+    styles = {"distributed", "block"};
   }
   Node n = base;
   for (int64_t pe : pes)
@@ -332,7 +364,7 @@ std::vector<Option> options_of(const Node& base, const CostModel& cm, const Reso
         o.pe = pe, o.simd = simd, o.ram_style = s;
         o.cycles = exp_cycles(n);
         o.res = cm.of(n);
-        o.cost = resource_cost(o.res, budget);
+        o.cost = resource_cost(o.res, scale);
         out.push_back(o);
       }
     }
@@ -343,11 +375,16 @@ std::vector<Option> options_of(const Node& base, const CostModel& cm, const Reso
 
 FitResult fit_folding(Graph& g, const CostModel& cm, int64_t mvau_wwidth_max) {
   const Resources budget = cm.budget();
+  // Options are ranked by their shares of the whole device (the same order as shares of the
+  // budget, and still an order when a tiny --utilization floors the budget to 0).
+  Resources device;
+  device.lut = cm.device.luts, device.bram18 = cm.device.bram18(), device.uram = cm.device.uram;
+  device.dsp = cm.device.dsp, device.ebr = cm.device.ebr;
   std::vector<std::vector<Option>> opts;
   std::set<int64_t> candidates;
   int64_t floor_cycles = 0;  // no design is faster than its slowest unit at full parallelism
   for (const Node& n : g.nodes) {
-    opts.push_back(options_of(n, cm, budget));
+    opts.push_back(options_of(n, cm, device));
     LOWBIT_CHECK(!opts.back().empty(), unit(n), ": no valid folding (every stream would exceed ", kMaxStreamBits,
                  " bits)");
     int64_t fastest = std::numeric_limits<int64_t>::max();

@@ -97,13 +97,12 @@ std::string plan_text(const Graph& g, const Plan& p, const CostModel& cm) {
        << (d.uram ? cat(" ", rpad(std::to_string(u.res.uram), 5)) : "") << " " << rpad(std::to_string(u.res.dsp), 4) << "  "
        << rpad(cat(fixed(100 * u.share, 0), "%"), 5) << (static_cast<int>(i) == p.bottleneck ? "  <- bottleneck" : "") << "\n";
   }
-  const Resources b = cm.budget();
-  os << "\nTotal: " << (ice ? "logic cells " : "LUT ") << p.total.lut << " / " << b.lut << " (" << pct(p.total.lut, d.luts)
+  os << "\nTotal: " << (ice ? "logic cells " : "LUT ") << p.total.lut << " / " << d.luts << " (" << pct(p.total.lut, d.luts)
      << ")";
-  if (ice) os << ", EBR " << p.total.ebr << " / " << b.ebr << " (" << pct(p.total.ebr, d.ebr) << ")";
-  else os << ", BRAM18 " << p.total.bram18 << " / " << b.bram18 << " (" << pct(p.total.bram18, d.bram18()) << ")";
-  if (d.uram || p.total.uram) os << ", URAM " << p.total.uram << " / " << b.uram;
-  os << ", DSP " << p.total.dsp << " / " << b.dsp << "\n";
+  if (ice) os << ", EBR " << p.total.ebr << " / " << d.ebr << " (" << pct(p.total.ebr, d.ebr) << ")";
+  else os << ", BRAM18 " << p.total.bram18 << " / " << d.bram18() << " (" << pct(p.total.bram18, d.bram18()) << ")";
+  if (d.uram || p.total.uram) os << ", URAM " << p.total.uram << " / " << d.uram;
+  os << ", DSP " << p.total.dsp << " / " << d.dsp << "\n";
   os << "Memory: weights " << g.weight_bits() << " bits, thresholds " << g.threshold_bits() << " bits ("
      << fixed(static_cast<double>(g.weight_bits() + g.threshold_bits()) / 8192.0, 1) << " KiB)\n";
   if (p.bottleneck >= 0)
