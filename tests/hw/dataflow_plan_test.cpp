@@ -369,8 +369,8 @@ TEST(HwFolding, BadFilesNameTheUnitOrKey) {
   expect_error_naming([&] { apply({{"Foo_0", {{"PE", 1}}}}); }, "unknown unit 'Foo_0'");
   expect_error_naming([&] { apply({{"MVAU_hls_0", {{"PEE", 1}}}}); }, "unknown attribute 'PEE'");
   expect_error_naming([&] { apply({{"Thresholding_hls_0", {{"SIMD", 2}}}}); }, "has no SIMD");
-  expect_error_naming([&] { apply({{"MVAU_hls_0", {{"PE", 0}}}}); }, "'PE' must be a whole number >= 1");
-  expect_error_naming([&] { apply({{"MVAU_hls_0", {{"PE", "8"}}}}); }, "'PE' must be a whole number");
+  expect_error_naming([&] { apply({{"MVAU_hls_0", {{"PE", 0}}}}); }, "'PE' must be an integer in 1..1048576, got 0");
+  expect_error_naming([&] { apply({{"MVAU_hls_0", {{"PE", "8"}}}}); }, "'PE' must be an integer in 1..1048576");
   expect_error_naming([&] { apply({{"MVAU_hls_0", {{"ram_style", "bram"}}}}); }, "'ram_style' must be one of");
   expect_error_naming([&] { apply(nlohmann::json::array()); }, "one JSON object");
   // A stream wider than 8191 bits: 1024 PE x 8 SIMD x 1 bit = 8192.
@@ -438,8 +438,14 @@ TEST(HwDevices, TableLookupAndFiles) {
   expect_error_naming([&] { hw::find_device(path); }, "unknown key 'lut'");
   std::ofstream(path) << R"({"name": "x", "fabric": "ice40", "luts": 10, "bram36": 5})";
   expect_error_naming([&] { hw::find_device(path); }, "'bram36'");
+  std::ofstream(path) << R"({"name": "x", "fabric": "xilinx", "luts": 10, "luts": 20})";
+  expect_error_naming([&] { hw::find_device(path); }, "key 'luts' appears twice");
+  const std::string folding = dir + "/fold.json";
+  std::ofstream(folding) << R"({"MVAU_hls_0": {"PE": 32, "PE": 16}})";
+  expect_error_naming([&] { hw::Graph g = hw::build_graph(lfc_desc()); hw::apply_folding_file(g, folding); },
+                      "key 'PE' appears twice");
   std::ofstream(path) << R"({"name": "x", "fabric": "xilinx", "luts": -3})";
-  expect_error_naming([&] { hw::find_device(path); }, "'luts' must be a whole number");
+  expect_error_naming([&] { hw::find_device(path); }, "'luts' must be an integer in 0..100000000, got -3");
 }
 
 TEST(HwRoofline, SeedCostTableGivesItsPeaks) {

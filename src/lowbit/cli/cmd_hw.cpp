@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
@@ -48,13 +47,9 @@ struct PlanArgs {
 // FINN's accumulator width).
 format::ModelDesc plan_model(const PlanArgs& a) {
   if (!a.file.empty()) {
-    std::string head(4, '\0');
-    std::ifstream in(a.file, std::ios::binary);
-    in.read(head.data(), 4);
-    const size_t first = head.find_first_not_of(" \t\r\n");
-    if (in && first != std::string::npos && head[first] == '{')
-      usage_fail(a.file, " looks like a JSON topology: give it as --model ", a.file);
-    if (in && head != "\x89LBM")
+    const ModelFileKind kind = model_file_kind(a.file);
+    if (kind == ModelFileKind::kJsonTopology) topology_given_as_file(a.file);
+    if (kind == ModelFileKind::kOther)
       fail(a.file, ": not a .lbm model file (export a checkpoint first: lowbit export ", a.file, " -o model.lbm)");
     return format::read_model_desc(format::LbmFile::read(a.file));
   }
@@ -215,14 +210,13 @@ Action add_hw_command(CLI::App& app) {
   CLI::App* devices = hw->add_subcommand("devices", "List the built-in FPGA parts and boards");
   devices->footer("Add a part with a JSON file given to --board (docs/HARDWARE.md, \"Devices\").");
 
-  return [args, plan, devices, fps]() {
+  return [args, devices, fps]() {
     if (devices->parsed()) {
       for (const hw::Device& d : hw::builtin_devices())
         std::cout << hw::device_line(d) << "; default clock " << d.clock_mhz << " MHz"
                   << (d.ddr_gbps > 0 ? cat("; DRAM ", d.ddr_gbps, " GB/s") : std::string("; no DRAM")) << "\n";
       return 0;
     }
-    (void)plan;
     if (args->calibration.size() && args->resources == "finn") usage_fail("--calibration applies to --resources calibrated");
     if (!fps->count() && args->folding.empty()) args->fit = true;
     return run_plan(*args);

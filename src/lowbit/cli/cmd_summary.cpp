@@ -1,5 +1,4 @@
 // lowbit summary: a table of layers, output shapes, parameters and MACs.
-#include <fstream>
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
@@ -78,17 +77,13 @@ Action add_summary_command(CLI::App& app) {
 
   return [args]() {
     std::unique_ptr<nn::Model> model;
-    if (!args->checkpoint.empty()) {  // what the file is, by its first bytes (a renamed file is still itself)
-      std::string head(8, '\0');
-      std::ifstream in(args->checkpoint, std::ios::binary);
-      in.read(head.data(), 8);
-      if (head.compare(0, 4, "\x89LBM") == 0) {
+    if (!args->checkpoint.empty()) {
+      const ModelFileKind kind = model_file_kind(args->checkpoint);
+      if (kind == ModelFileKind::kLbm) {
         print_lbm_summary(args->checkpoint, args->json_out);
         return 0;
       }
-      const size_t first = head.find_first_not_of(" \t\r\n");
-      if (first != std::string::npos && head[first] == '{')
-        usage_fail(args->checkpoint, " looks like a JSON topology: give it as --model ", args->checkpoint);
+      if (kind == ModelFileKind::kJsonTopology) topology_given_as_file(args->checkpoint);
     }
     std::string problem;  // why `lowbit export` would refuse the model ("" = it would not)
     format::ModelDesc desc;  // what export folds, when it would not

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/file_io.hpp"
@@ -27,6 +28,21 @@ void check_output(const std::string& flag, const std::string& path, const std::v
         usage_fail(flag, " ", path, " is an input of this command (", f.string(),
                    "): writing it would destroy it; choose another file");
   }
+}
+
+ModelFileKind model_file_kind(const std::string& path) {
+  std::string head(8, '\0');
+  std::ifstream in(path, std::ios::binary);
+  in.read(head.data(), 8);
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
+  if (head.size() >= 4 && head.compare(0, 4, "\x89LBM") == 0) return ModelFileKind::kLbm;
+  const size_t first = head.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && head[first] == '{') return ModelFileKind::kJsonTopology;
+  return head.size() >= 4 ? ModelFileKind::kOther : ModelFileKind::kUnreadable;
+}
+
+void topology_given_as_file(const std::string& path) {
+  usage_fail(path, " looks like a JSON topology: give it as --model ", path);
 }
 
 std::string data_folder(const std::string& spec) {

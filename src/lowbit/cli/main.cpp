@@ -24,6 +24,28 @@ void choose_openmp_waiting(char** argv) {
   ::execv("/proc/self/exe", argv);  // returns only on failure: run on with libgomp's default
 }
 
+// The first word of argv that names no subcommand at its level ("bogus" of `lowbit bogus`,
+// "hw bogus" of `lowbit hw bogus`) and the names that level has, or "" when every word
+// up to the first flag names one. CLI11 says only "A subcommand is required" for these.
+std::string unknown_subcommand(CLI::App& app, int argc, char** argv, std::string& known) {
+  CLI::App* level = &app;
+  std::string path;
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    const std::vector<CLI::App*> subs = level->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) return "";  // a positional argument of the chosen command
+    path += (path.empty() ? "" : " ") + std::string(argv[i]);
+    CLI::App* next = nullptr;
+    known.clear();
+    for (CLI::App* s : subs) {
+      known += (known.empty() ? "" : ", ") + s->get_name();
+      if (s->get_name() == argv[i]) next = s;
+    }
+    if (!next) return path;
+    level = next;
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,15 +65,10 @@ int main(int argc, char** argv) {
       {"bench", lowbit::cli::add_bench_command(app)},
       {"hw", lowbit::cli::add_hw_command(app)},
   };
-  // An unknown subcommand is named (CLI11 says only "A subcommand is required").
-  if (argc > 1 && argv[1][0] != '-' && !actions.count(argv[1])) {
-    std::cerr << "lowbit: error: unknown subcommand '" << argv[1] << "' (train, eval, summary, export, run, bench, hw)\n"
-              << "Run with --help for more information.\n";
-    return lowbit::cli::kExitUsage;
-  }
-  if (argc > 2 && std::string(argv[1]) == "hw" && argv[2][0] != '-' && std::string(argv[2]) != "plan" &&
-      std::string(argv[2]) != "devices") {
-    std::cerr << "lowbit: error: unknown subcommand 'hw " << argv[2] << "' (hw plan, hw devices)\n"
+  // An unknown subcommand is named, with the ones its level has.
+  std::string known;
+  if (const std::string unknown = unknown_subcommand(app, argc, argv, known); !unknown.empty()) {
+    std::cerr << "lowbit: error: unknown subcommand '" << unknown << "' (" << known << ")\n"
               << "Run with --help for more information.\n";
     return lowbit::cli::kExitUsage;
   }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/file_io.hpp"
 
 namespace lowbit {
 
@@ -57,6 +58,13 @@ inline nlohmann::json parse_json_strict(std::string_view text, std::string_view 
   }
   if (!duplicate.empty()) fail(what, ": key '", duplicate, "' appears twice in one object (which one is meant?)");
   return j;
+}
+
+// parse_json_strict of a whole file (a topology, a folding, a device or a calibration
+// file); errors name the path.
+inline nlohmann::json read_json_file(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  return parse_json_strict(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
 }
 
 // An integer in [lo, hi]: a JSON integer (not 10.5, "10" or true) whose value fits.

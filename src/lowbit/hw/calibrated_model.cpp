@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lowbit/core/error.hpp"
-#include "lowbit/core/file_io.hpp"
+#include "lowbit/core/json_get.hpp"
 
 namespace lowbit::hw {
 
@@ -67,13 +67,7 @@ int64_t block_ram_count(int64_t depth, int64_t width, const Device& dev) {
 }
 
 Calibration read_calibration(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not a calibration JSON file (", e.what(), ")");
-  }
+  const nlohmann::json j = read_json_file(path);
   LOWBIT_CHECK(j.is_object(), path, ": a calibration file holds one JSON object");
   Calibration c;
   c.calibrated = true;
@@ -87,16 +81,13 @@ Calibration read_calibration(const std::string& path) {
                           {"ice40_factor", &c.ice40_factor}};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() == "source") {
-      LOWBIT_CHECK(it->is_string(), path, ": 'source' must be a string");
-      c.source = it->get<std::string>();
+      c.source = json_string(j, "source", path);
       continue;
     }
     const Field* f = std::find_if(std::begin(fields), std::end(fields), [&](const Field& x) { return it.key() == x.key; });
     LOWBIT_CHECK(f != std::end(fields), path, ": unknown key '", it.key(),
                  "' (source, xnor_lane, mac_bit, add_bit, acc_bit, compare_bit, unit_control, ice40_factor)");
-    LOWBIT_CHECK(it->is_number() && it->get<double>() >= 0 && it->get<double>() <= 1e6, path, ": '", it.key(),
-                 "' must be a number in 0..1000000, got ", it->dump());
-    *f->value = it->get<double>();
+    *f->value = json_number(j, it.key(), 0, 1e6, path);
   }
   return c;
 }

@@ -33,7 +33,8 @@ struct Calibration {
 };
 
 // Reads a calibration JSON file: {"source": "...", "xnor_lane": 0.9, ...} with the fields of
-// Calibration (every number in 0..10^6; unknown keys refused); sets calibrated = true.
+// Calibration (every number finite, in 0..10^6; unknown or repeated keys refused); sets
+// calibrated = true.
 // Throws lowbit::Error naming the file and key.
 Calibration read_calibration(const std::string& path);
 

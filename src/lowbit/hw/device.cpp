@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lowbit/core/error.hpp"
-#include "lowbit/core/file_io.hpp"
+#include "lowbit/core/json_get.hpp"
 
 namespace lowbit::hw {
 
@@ -69,13 +69,7 @@ std::string device_line(const Device& d) {
 }
 
 Device read_device_file(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not a device JSON file (", e.what(), ")");
-  }
+  const nlohmann::json j = read_json_file(path);
   LOWBIT_CHECK(j.is_object(), path, ": a device file holds one JSON object");
   static const std::vector<std::string> keys = {"name", "boards", "fabric", "luts", "bram36", "uram",
                                                 "dsp",  "ebr",    "clock_mhz", "ddr_gbps", "note"};
@@ -84,38 +78,25 @@ Device read_device_file(const std::string& path) {
                  "' (name, boards, fabric, luts, bram36, uram, dsp, ebr, clock_mhz, ddr_gbps, note)");
   for (const char* k : {"name", "fabric", "luts"}) LOWBIT_CHECK(j.contains(k), path, ": '", k, "' is required");
   Device d;
-  LOWBIT_CHECK(j["name"].is_string() && !j["name"].get<std::string>().empty(), path, ": 'name' must be a non-empty string");
-  d.name = j["name"].get<std::string>();
+  d.name = json_string(j, "name", path);
+  LOWBIT_CHECK(!d.name.empty(), path, ": 'name' must be a non-empty string");
   if (j.contains("boards")) {
     LOWBIT_CHECK(j["boards"].is_array(), path, ": 'boards' must be a list of names");
-    for (const auto& b : j["boards"]) {
-      LOWBIT_CHECK(b.is_string(), path, ": 'boards' must be a list of names");
-      d.boards.push_back(b.get<std::string>());
-    }
+    for (const auto& b : j["boards"]) d.boards.push_back(json_string(b, cat(path, ": 'boards'")));
   }
-  LOWBIT_CHECK(j["fabric"] == "xilinx" || j["fabric"] == "ice40", path, ": 'fabric' must be \"xilinx\" or \"ice40\", got ",
-               j["fabric"].dump());
-  d.fabric = j["fabric"] == "ice40" ? Fabric::kIce40 : Fabric::kXilinx;
-  auto count = [&](const char* key, int64_t& out) {
-    if (!j.contains(key)) return;
-    const auto& v = j[key];
-    LOWBIT_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= 100000000, path, ": '", key,
-                 "' must be a whole number in 0..100000000, got ", v.dump());
-    out = v.get<int64_t>();
-  };
-  auto real = [&](const char* key, double& out, double lo, double hi) {
-    if (!j.contains(key)) return;
-    const auto& v = j[key];
-    LOWBIT_CHECK(v.is_number() && v.get<double>() >= lo && v.get<double>() <= hi, path, ": '", key, "' must be a number in ",
-                 lo, "..", hi, ", got ", v.dump());
-    out = v.get<double>();
-  };
-  count("luts", d.luts), count("bram36", d.bram36), count("uram", d.uram), count("dsp", d.dsp), count("ebr", d.ebr);
-  real("clock_mhz", d.clock_mhz, 1, 2000), real("ddr_gbps", d.ddr_gbps, 0, 100000);
-  if (j.contains("note")) {
-    LOWBIT_CHECK(j["note"].is_string(), path, ": 'note' must be a string");
-    d.note = j["note"].get<std::string>();
-  }
+  const std::string fabric = json_string(j, "fabric", path);
+  LOWBIT_CHECK(fabric == "xilinx" || fabric == "ice40", path, ": 'fabric' must be \"xilinx\" or \"ice40\", got \"", fabric,
+               "\"");
+  d.fabric = fabric == "ice40" ? Fabric::kIce40 : Fabric::kXilinx;
+  constexpr int64_t kMaxCount = 100000000;
+  d.luts = json_int(j, "luts", 0, kMaxCount, path);
+  d.bram36 = json_int_or(j, "bram36", 0, 0, kMaxCount, path);
+  d.uram = json_int_or(j, "uram", 0, 0, kMaxCount, path);
+  d.dsp = json_int_or(j, "dsp", 0, 0, kMaxCount, path);
+  d.ebr = json_int_or(j, "ebr", 0, 0, kMaxCount, path);
+  d.clock_mhz = json_number_or(j, "clock_mhz", d.clock_mhz, 1, 2000, path);
+  d.ddr_gbps = json_number_or(j, "ddr_gbps", 0, 0, 100000, path);
+  d.note = json_string_or(j, "note", "", path);
   LOWBIT_CHECK(d.luts > 0, path, ": 'luts' must be at least 1");
   if (d.fabric == Fabric::kIce40)
     LOWBIT_CHECK(d.bram36 == 0 && d.uram == 0, path, ": an ice40 part has EBR ('ebr'), not 'bram36' or 'uram'");

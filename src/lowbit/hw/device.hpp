@@ -45,9 +45,9 @@ Device find_device(const std::string& name_or_file);
 // A device from a JSON file:
 //   {"name": "xc7a35t", "boards": ["arty-a7-35"], "fabric": "xilinx", "luts": 20800,
 //    "bram36": 50, "uram": 0, "dsp": 90, "ebr": 0, "clock_mhz": 100, "ddr_gbps": 1.6}
-// name, fabric and luts are required; counts are whole numbers in 0..10^8; bram36 and uram
-// must be 0 on "ice40", ebr 0 on "xilinx". Unknown keys are refused. Throws lowbit::Error
-// naming the file and the key.
+// name, fabric and luts are required; counts are integers in 0..10^8; bram36 and uram
+// must be 0 on "ice40", ebr 0 on "xilinx". Unknown keys and keys given twice are refused.
+// Throws lowbit::Error naming the file and the key.
 Device read_device_file(const std::string& path);
 
 // "xc7z020 (pynq-z1, pynq-z2): 53200 LUT, 140 BRAM36, 220 DSP" for listings.

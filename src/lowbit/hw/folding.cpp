@@ -8,7 +8,7 @@
 #include <set>
 
 #include "lowbit/core/error.hpp"
-#include "lowbit/core/file_io.hpp"
+#include "lowbit/core/json_get.hpp"
 #include "lowbit/hw/finn_model.hpp"
 
 namespace lowbit::hw {
@@ -167,11 +167,10 @@ std::vector<std::string> apply_folding(Graph& g, const nlohmann::json& j, const 
     LOWBIT_CHECK(it->is_object(), at, ": must be an object of attributes, e.g. {\"PE\": 4}");
     for (auto a = it->begin(); a != it->end(); ++a) {
       const std::string& attr = a.key();
+      const std::string attr_at = cat(at, ": '", attr, "'");
       auto whole = [&](int64_t& out, bool allowed, const char* has) {
         LOWBIT_CHECK(allowed, at, ": ", op_type(n->kind), " has no ", attr, " (", has, ")");
-        LOWBIT_CHECK(a->is_number_integer() && a->get<int64_t>() >= 1 && a->get<int64_t>() <= (1 << 20), at, ": '",
-                     attr, "' must be a whole number >= 1, got ", a->dump());
-        out = a->get<int64_t>();
+        out = json_int(*a, 1, 1 << 20, attr_at);
       };
       auto choice = [&](std::string& out, std::initializer_list<const char*> allowed) {
         std::string list;
@@ -201,10 +200,9 @@ std::vector<std::string> apply_folding(Graph& g, const nlohmann::json& j, const 
         std::string m;  // where the thresholds live: no term of FINN's Thresholding estimate reads it
         choice(m, {"internal_embedded", "internal_decoupled", "const", "decoupled"});
       } else if (attr == "runtime_writeable_weights" && (mvau || thr)) {
-        LOWBIT_CHECK(a->is_number_integer() && (a->get<int64_t>() == 0 || a->get<int64_t>() == 1), at,
-                     ": 'runtime_writeable_weights' must be 0 or 1, got ", a->dump());
+        const bool writeable = json_int(*a, 0, 1, attr_at) == 1;
         if (mvau) {
-          n->runtime_writeable_weights = a->get<int64_t>() == 1;
+          n->runtime_writeable_weights = writeable;
           if (n->runtime_writeable_weights) n->acc = worst_case_accumulator(*n);
           if (n->runtime_writeable_weights && n->thresholds == 0) n->out = n->acc;
         }
@@ -226,14 +224,7 @@ std::vector<std::string> apply_folding(Graph& g, const nlohmann::json& j, const 
 }
 
 std::vector<std::string> apply_folding_file(Graph& g, const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not a folding JSON file (", e.what(), ")");
-  }
-  return apply_folding(g, j, path);
+  return apply_folding(g, read_json_file(path), path);
 }
 
 nlohmann::json folding_json(const Graph& g) {

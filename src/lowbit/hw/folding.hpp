@@ -36,7 +36,8 @@ void check_folding(const Graph& g);
 // and _rtl; Thresholding_Batch, ...). FINN's FIFO and width-converter entries
 // (StreamingFIFO*, StreamingDataWidthConverter*) and attributes that do not change this
 // model (inFIFODepths, runtime_writeable_weights, ...) are skipped and listed in the result.
-// Throws lowbit::Error naming the file and the key: an unknown node or attribute, an
+// Throws lowbit::Error naming the file and the key: a key given twice, an unknown node or
+// attribute, an
 // attribute the unit does not have (SIMD on a Thresholding), a value of the wrong type or
 // out of its set, and (check_folding) a PE/SIMD that does not divide.
 std::vector<std::string> apply_folding_file(Graph& g, const std::string& path);

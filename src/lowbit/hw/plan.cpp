@@ -56,16 +56,16 @@ Plan evaluate(const Graph& g, const CostModel& cm) {
   return p;
 }
 
-namespace {
-
-std::string fixed(double v, int digits) {
+std::string fixed_point(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
 }
 
+namespace {
+
 std::string pct(int64_t used, int64_t total) {
-  return total ? cat(fixed(100.0 * static_cast<double>(used) / static_cast<double>(total), 1), "%") : std::string("-");
+  return total ? cat(fixed_point(100.0 * static_cast<double>(used) / static_cast<double>(total), 1), "%") : std::string("-");
 }
 
 std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
@@ -78,8 +78,8 @@ std::string plan_text(const Graph& g, const Plan& p, const CostModel& cm) {
   const bool ice = d.fabric == Fabric::kIce40;
   std::ostringstream os;
   os << "Dataflow plan of '" << g.model << "' on " << device_line(d) << "\n";
-  os << "Clock " << fixed(cm.clock_mhz, 1) << " MHz; resources: " << cm.model_name();
-  if (cm.utilization < 1) os << "; budget " << fixed(100 * cm.utilization, 0) << "% of the device";
+  os << "Clock " << fixed_point(cm.clock_mhz, 1) << " MHz; resources: " << cm.model_name();
+  if (cm.utilization < 1) os << "; budget " << fixed_point(100 * cm.utilization, 0) << "% of the device";
   os << "\n\n";
   size_t wn = 4, wl = 5;
   for (const Node& n : g.nodes) wn = std::max(wn, n.name.size()), wl = std::max(wl, n.layer_name.size());
@@ -95,7 +95,7 @@ std::string plan_text(const Graph& g, const Plan& p, const CostModel& cm) {
        << rpad(n.has_simd() ? std::to_string(n.simd) : "", 4) << " " << rpad(std::to_string(u.cycles), 9) << " "
        << rpad(std::to_string(u.res.lut), 8) << " " << rpad(std::to_string(ice ? u.res.ebr : u.res.bram18), 6)
        << (d.uram ? cat(" ", rpad(std::to_string(u.res.uram), 5)) : "") << " " << rpad(std::to_string(u.res.dsp), 4) << "  "
-       << rpad(cat(fixed(100 * u.share, 0), "%"), 5) << (static_cast<int>(i) == p.bottleneck ? "  <- bottleneck" : "") << "\n";
+       << rpad(cat(fixed_point(100 * u.share, 0), "%"), 5) << (static_cast<int>(i) == p.bottleneck ? "  <- bottleneck" : "") << "\n";
   }
   os << "\nTotal: " << (ice ? "logic cells " : "LUT ") << p.total.lut << " / " << d.luts << " (" << pct(p.total.lut, d.luts)
      << ")";
@@ -104,11 +104,11 @@ std::string plan_text(const Graph& g, const Plan& p, const CostModel& cm) {
   if (d.uram || p.total.uram) os << ", URAM " << p.total.uram << " / " << d.uram;
   os << ", DSP " << p.total.dsp << " / " << d.dsp << "\n";
   os << "Memory: weights " << g.weight_bits() << " bits, thresholds " << g.threshold_bits() << " bits ("
-     << fixed(static_cast<double>(g.weight_bits() + g.threshold_bits()) / 8192.0, 1) << " KiB)\n";
+     << fixed_point(static_cast<double>(g.weight_bits() + g.threshold_bits()) / 8192.0, 1) << " KiB)\n";
   if (p.bottleneck >= 0)
-    os << "Throughput: " << fixed(p.fps, 1) << " frames/s at " << fixed(cm.clock_mhz, 1) << " MHz (bottleneck "
+    os << "Throughput: " << fixed_point(p.fps, 1) << " frames/s at " << fixed_point(cm.clock_mhz, 1) << " MHz (bottleneck "
        << g.nodes[static_cast<size_t>(p.bottleneck)].name << ", " << p.max_cycles << " cycles per frame); latency "
-       << p.latency_cycles << " cycles = " << fixed(p.latency_us, 1) << " us\n";
+       << p.latency_cycles << " cycles = " << fixed_point(p.latency_us, 1) << " us\n";
   if (p.fits) os << "Fits " << d.name << ".\n";
   for (const std::string& o : p.over) os << "warning: does not fit " << d.name << ": " << o << "\n";
   return os.str();

@@ -64,4 +64,7 @@ Plan evaluate(const Graph& g, const CostModel& cm);
 std::string plan_text(const Graph& g, const Plan& p, const CostModel& cm);
 nlohmann::json plan_json(const Graph& g, const Plan& p, const CostModel& cm);
 
+// v with `digits` decimals ("%.*f"), the number format of the reports (plan and roofline).
+std::string fixed_point(double v, int digits);
+
 }  // namespace lowbit::hw

@@ -1,11 +1,11 @@
 #include "lowbit/hw/roofline.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <limits>
 #include <sstream>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/hw/plan.hpp"
 
 namespace lowbit::hw {
 
@@ -61,15 +61,10 @@ Roofline roofline(const Graph& g, const Device& dev, double clock_mhz, double fi
 }
 
 namespace {
-std::string num(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 std::string si(double ops) {  // ops/s with a prefix
-  if (ops >= 1e12) return cat(num(ops / 1e12, 2), " TOPS");
-  if (ops >= 1e9) return cat(num(ops / 1e9, 2), " GOPS");
-  return cat(num(ops / 1e6, 2), " MOPS");
+  if (ops >= 1e12) return cat(fixed_point(ops / 1e12, 2), " TOPS");
+  if (ops >= 1e9) return cat(fixed_point(ops / 1e9, 2), " GOPS");
+  return cat(fixed_point(ops / 1e6, 2), " MOPS");
 }
 }  // namespace
 
@@ -77,26 +72,26 @@ std::string roofline_text(const Graph& g, const Device& dev, double clock_mhz, d
   std::ostringstream os;
   os << "Ops per frame (2 per MAC): " << g.ops() << "\n";
   for (const PrecisionOps& p : ops_by_precision(g)) os << "  " << p.precision << ": " << p.ops << "\n";
-  os << "Cost per op and peak of " << dev.name << " at " << num(clock_mhz, 0)
+  os << "Cost per op and peak of " << dev.name << " at " << fixed_point(clock_mhz, 0)
      << " MHz, 70% of the device (seed 000's table):\n";
   for (const OpCost& c : seed_op_costs())
-    os << "  " << c.bits << "b: " << num(c.lut_per_op, 1) << " LUT + " << num(c.dsp_per_op, 1) << " DSP per op -> "
+    os << "  " << c.bits << "b: " << fixed_point(c.lut_per_op, 1) << " LUT + " << fixed_point(c.dsp_per_op, 1) << " DSP per op -> "
        << si(peak_ops_per_s(dev, c, clock_mhz)) << "\n";
   const Roofline r = roofline(g, dev, clock_mhz);
   if (dev.ddr_gbps <= 0) {
     os << "Roofline (seed 002): " << dev.name << " has no DRAM figure (ddr_gbps); compute peak " << si(r.peak_ops) << "\n";
   } else {
-    os << "Roofline (seed 002): DRAM " << num(dev.ddr_gbps, 1) << " GB/s, compute peak " << si(r.peak_ops) << "\n";
-    os << "  weights on chip:  " << r.bytes_on_chip << " bytes/frame, intensity " << num(r.intensity_on_chip, 1)
+    os << "Roofline (seed 002): DRAM " << fixed_point(dev.ddr_gbps, 1) << " GB/s, compute peak " << si(r.peak_ops) << "\n";
+    os << "  weights on chip:  " << r.bytes_on_chip << " bytes/frame, intensity " << fixed_point(r.intensity_on_chip, 1)
        << " ops/byte -> attainable " << si(r.attainable_on_chip)
        << (r.attainable_on_chip < r.peak_ops ? " (memory-bound)" : " (compute-bound)") << "\n";
-    os << "  weights streamed: " << r.bytes_streamed << " bytes/frame, intensity " << num(r.intensity_streamed, 1)
+    os << "  weights streamed: " << r.bytes_streamed << " bytes/frame, intensity " << fixed_point(r.intensity_streamed, 1)
        << " ops/byte -> attainable " << si(r.attainable_streamed)
        << (r.attainable_streamed < r.peak_ops ? " (memory-bound)" : " (compute-bound)") << "\n";
   }
   if (design_fps > 0)
-    os << "  this folding: " << num(design_fps, 1) << " frames/s = " << si(design_fps * static_cast<double>(g.ops()))
-       << " (" << num(100 * design_fps * static_cast<double>(g.ops()) / r.peak_ops, 2)
+    os << "  this folding: " << fixed_point(design_fps, 1) << " frames/s = " << si(design_fps * static_cast<double>(g.ops()))
+       << " (" << fixed_point(100 * design_fps * static_cast<double>(g.ops()) / r.peak_ops, 2)
        << "% of the peak; a design cheaper per op than the seed's table can pass 100%)\n";
   return os.str();
 }

@@ -251,9 +251,6 @@ std::unique_ptr<Model> build_model(const json& topology) {
   return std::make_unique<Model>(name, input, std::move(net));
 }
 
-json read_topology_file(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  return parse_json_strict(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
-}
+json read_topology_file(const std::string& path) { return read_json_file(path); }
 
 }  // namespace lowbit::nn
