@@ -397,9 +397,20 @@ TEST(HwGraph, LayersWithoutAUnitAreNamed) {
   expect_error_naming([&] { hw::build_graph(d); }, "layer 3 (conv2d@4): a residual shortcut");
   d = cnv_desc(3);
   d.layers[1].pad_h = d.layers[1].pad_w = 1;
-  expect_error_naming([&] { hw::build_graph(d); }, "layer 1 (conv2d@2): exact-zero padding of +-1 inputs");
+  {  // exact-zero padding of +-1 maps: an INT2 stream (-1, 0, +1) into a multiplying MVAU
+    const hw::Graph z = hw::build_graph(d);
+    const hw::Node& pad = *z.find("FMPadding_hls_0");
+    EXPECT_EQ(pad.in, hw::DataType::bipolar());
+    EXPECT_EQ(pad.out, hw::DataType::sint(2));
+    EXPECT_EQ(pad.outstream_bits(), 2 * pad.simd);
+    EXPECT_EQ(z.find("ConvolutionInputGenerator_hls_0")->in, hw::DataType::sint(2));
+    EXPECT_FALSE(z.find("MVAU_hls_1")->xnor);
+    EXPECT_EQ(z.find("MVAU_hls_1")->in, hw::DataType::sint(2));
+  }
   d.layers[1].pad_value = -1;  // FINN pads binary maps with -1 (bit 0)
   const hw::Graph g = hw::build_graph(d);
+  EXPECT_EQ(g.find("FMPadding_hls_0")->out, hw::DataType::bipolar());
+  EXPECT_TRUE(g.find("MVAU_hls_1")->xnor);
   ASSERT_NE(g.find("FMPadding_hls_0"), nullptr);
   EXPECT_EQ(g.find("FMPadding_hls_0")->ofm_h, 32);
   d = lfc_desc();

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
+#include "lowbit/cli/hw_commands.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/export/fold.hpp"
 #include "lowbit/format/lbm.hpp"
@@ -147,7 +148,7 @@ int run_plan(const PlanArgs& a) {
 }  // namespace
 
 Action add_hw_command(CLI::App& app) {
-  CLI::App* hw = app.add_subcommand("hw", "FPGA dataflow hardware: plan the folding, cycles and resources of a model");
+  CLI::App* hw = app.add_subcommand("hw", "FPGA dataflow hardware: plan a model's folding, cycles and resources; generate, simulate and synthesize its Verilog");
   hw->require_subcommand(1);
   auto args = std::make_shared<PlanArgs>();
   CLI::App* plan = hw->add_subcommand(
@@ -209,8 +210,11 @@ Action add_hw_command(CLI::App& app) {
 
   CLI::App* devices = hw->add_subcommand("devices", "List the built-in FPGA parts and boards");
   devices->footer("Add a part with a JSON file given to --board (docs/HARDWARE.md, \"Devices\").");
+  const std::vector<HwSubcommand> more = {add_hw_rtl_command(*hw), add_hw_sim_command(*hw), add_hw_synth_command(*hw)};
 
-  return [args, devices, fps]() {
+  return [args, devices, fps, more]() {
+    for (const HwSubcommand& m : more)
+      if (m.first->parsed()) return m.second();
     if (devices->parsed()) {
       for (const hw::Device& d : hw::builtin_devices())
         std::cout << hw::device_line(d) << "; default clock " << d.clock_mhz << " MHz"

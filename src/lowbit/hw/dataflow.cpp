@@ -76,8 +76,8 @@ int64_t Node::instream_bits() const {
 int64_t Node::outstream_bits() const {
   switch (kind) {
     case NodeKind::kMvau: return pe * out.bits;
-    case NodeKind::kSwu:
-    case NodeKind::kFmPadding: return simd * in.bits;
+    case NodeKind::kSwu: return simd * in.bits;
+    case NodeKind::kFmPadding: return simd * out.bits;
     case NodeKind::kThresholding: return pe * out.bits;
     case NodeKind::kMaxPool: return channels * in.bits;
     case NodeKind::kLabelSelect: return out.bits;
@@ -198,14 +198,12 @@ Graph build_graph(const format::ModelDesc& desc) {
       all_pm1 &= w == 1 || w == -1;
       wmin = k ? std::min(wmin, w) : w, wmax = k ? std::max(wmax, w) : w;
     }
-    const bool xnor = all_pm1 && l.input.pm1;
+    DataType in_pad = in;  // the MVAU's input: INT2 after exact-zero padding of +-1 maps
 
     if (l.kind == LayerKind::kConv) {
       int64_t h = l.in_h, w = l.in_w;
+      DataType swu_in = in;
       if (l.pad_h || l.pad_w) {
-        LOWBIT_CHECK(!(l.input.pm1 && l.pad_value == 0), at,
-                     ": exact-zero padding of +-1 inputs has no 1-bit code (train with pad_value -1 or +1 in the "
-                     "topology, as FINN pads binary maps)");
         Node p;
         p.kind = NodeKind::kFmPadding;
         p.layer = static_cast<int>(i), p.layer_name = l.name;
@@ -216,8 +214,14 @@ Graph build_graph(const format::ModelDesc& desc) {
         h += 2 * l.pad_h, w += 2 * l.pad_w;
         p.ofm_h = h, p.ofm_w = w;
         p.in = in, p.in_lo = in_lo, p.in_hi = in_hi;
+        // Exact-zero padding of +-1 maps: no 1-bit code holds 0, so the padded map is INT2
+        // (-1, 0, +1) and the layer multiplies instead of XNORing (FINN cannot: its unit pads
+        // code 0, which is -1 in the bipolar code).
+        p.out = l.input.pm1 && l.pad_value == 0 ? DataType::sint(2) : in;
+        swu_in = p.out;
         add(p);
       }
+      in_pad = swu_in;
       Node s;
       s.kind = NodeKind::kSwu;
       s.layer = static_cast<int>(i), s.layer_name = l.name;
@@ -225,11 +229,12 @@ Graph build_graph(const format::ModelDesc& desc) {
       s.ifm_h = h, s.ifm_w = w;
       s.ofm_h = l.conv_h(), s.ofm_w = l.conv_w();
       s.kernel_h = l.kernel_h, s.kernel_w = l.kernel_w, s.stride = l.stride;
-      s.in = in, s.in_lo = in_lo, s.in_hi = in_hi;
+      s.in = swu_in, s.in_lo = in_lo, s.in_hi = in_hi;
       s.ram_style = "distributed";  // FINN's default for the SWU buffer
       add(s);
     }
 
+    const bool xnor = all_pm1 && in_pad == DataType::bipolar();
     Node m;
     m.kind = NodeKind::kMvau;
     m.layer = static_cast<int>(i), m.layer_name = l.name;
@@ -237,7 +242,7 @@ Graph build_graph(const format::ModelDesc& desc) {
     m.vectors = l.conv_h() * l.conv_w();
     m.ofm_h = l.conv_h(), m.ofm_w = l.conv_w();
     m.xnor = xnor;
-    m.in = xnor ? DataType::binary() : in;
+    m.in = xnor ? DataType::binary() : in_pad;
     m.in_lo = in_lo, m.in_hi = in_hi;
     m.weight = xnor ? DataType::binary() : all_pm1 ? DataType::bipolar() : datatype_for_range(wmin, wmax);
     m.acc = finn_accumulator(l, xnor, in_lo, in_hi);
@@ -302,7 +307,8 @@ std::string describe(const Node& n) {
       return cat(n.channels, " channels x ", n.ifm_h * n.ifm_w, " pixels, ", n.in.name(), " -> ", n.out.name(), " (",
                  n.thresholds, " thresholds)");
     case NodeKind::kFmPadding:
-      return cat(n.ifm_h, "x", n.ifm_w, "x", n.channels, " -> ", n.ofm_h, "x", n.ofm_w, ", pad value ", n.pad_value);
+      return cat(n.ifm_h, "x", n.ifm_w, "x", n.channels, " -> ", n.ofm_h, "x", n.ofm_w, ", pad value ", n.pad_value,
+                 n.out == n.in ? "" : cat(" (", n.in.name(), " -> ", n.out.name(), ")"));
     case NodeKind::kSwu:
       return cat(n.kernel_h, "x", n.kernel_w, " stride ", n.stride, " on ", n.ifm_h, "x", n.ifm_w, "x", n.channels, " -> ",
                  n.ofm_h, "x", n.ofm_w, " windows");

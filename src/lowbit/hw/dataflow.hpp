@@ -69,7 +69,7 @@ struct Node {
   // MVAU: the matrix and its streams.
   int64_t mw = 0, mh = 0;             // columns (fan-in), rows (outputs)
   int64_t vectors = 1;                // input vectors per frame: output pixels of a conv, 1 for dense
-  DataType in, weight, out, acc;      // acc: FINN's accDataType after MinimizeAccumulatorWidth
+  DataType in, weight, out, acc;      // acc: FINN's accDataType after MinimizeAccumulatorWidth; FMPadding: out = in or INT2
   int64_t in_lo = 0, in_hi = 1;       // the values one input element takes (the codes' values)
   bool xnor = false;                  // binaryXnorMode: BINARY inputs and weights, XNOR-popcount
   int thresholds = 0;                 // 2^B - 1 per row (Thresholding, MVAU), 0: noActivation
@@ -115,8 +115,9 @@ struct Graph {
 
 // The dataflow graph of a model. Throws lowbit::Error naming the layer when a layer has no
 // unit here: a residual shortcut, SYQ's grouped scales, sum (average) pooling, a max pool
-// whose stride differs from its window or does not tile the map, exact-zero padding of +-1
-// inputs (no 1-bit code for 0), or an input table that is not monotone (no thresholds).
+// whose stride differs from its window or does not tile the map, or an input table that is
+// not monotone (no thresholds). Exact-zero padding of +-1 inputs makes the FMPadding's output
+// INT2 (-1, 0, +1: `out`), read by the SWU and a multiplying (not XNOR) MVAU.
 Graph build_graph(const format::ModelDesc& desc);
 
 // FINN's accumulator type for runtime-writeable weights (MinimizeAccumulatorWidth with
