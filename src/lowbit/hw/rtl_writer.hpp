@@ -31,6 +31,10 @@ std::string top_verilog(const RtlDesign& d);
 // Under Verilator the clock is an input; elsewhere the bench makes its own.
 std::string stage_bench_verilog(const RtlDesign& d, int frames, int64_t max_cycles);
 
+// One stage alone as a module `module_name` with the stage's ports (clk, rst, in_*, out_*),
+// for synthesis per unit: the stage's module instantiated with its parameters.
+std::string stage_wrapper_verilog(const RtlStage& s, const std::string& module_name);
+
 // A summary of the design (units, modules, parameters, stream widths, FIFO depths, cycle
 // estimates, memory bits) as JSON text.
 std::string design_json(const RtlDesign& d);
