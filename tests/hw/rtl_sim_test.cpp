@@ -137,3 +137,131 @@ TEST(HwRtlSim, DenseXnorMatchesRuntime) {
 
 }  // namespace
 }  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+struct ConvSpec {
+  int64_t out, k, stride, pad;
+  int pad_value;
+  bool pool;
+};
+
+// A conv net on a C x H x W input: the convs of `convs`, then a dense score layer of
+// `classes`. The first layer reads `first` codes (8-bit: no input quantizer unit), the
+// others `act`; weights +-1 (wmax 1) or integers in [-wmax, wmax].
+ModelDesc conv_net(const std::string& name, uint64_t seed, std::vector<int64_t> shape, CodeFormat first, CodeFormat act,
+                   int wmax, const std::vector<ConvSpec>& convs, int64_t classes) {
+  Rng rng(seed);
+  ModelDesc d;
+  d.name = name;
+  int64_t c = shape[0], h = shape[1], w = shape[2];
+  for (const ConvSpec& s : convs) {
+    LayerDesc l = rand_layer(rng, LayerKind::kConv, h, w, c, s.out, d.layers.empty() ? first : act, act, false, wmax);
+    l.kernel_h = l.kernel_w = s.k;
+    l.stride = s.stride, l.pad_h = l.pad_w = s.pad, l.pad_value = s.pad_value;
+    // thresholds for the smaller fan-in of k x k
+    LayerDesc t = rand_layer(rng, LayerKind::kConv, h, w, c, s.out, l.input, act, false, wmax);
+    l.thresholds.clear();
+    const int64_t span = std::max<int64_t>(1, s.k * s.k * c * wmax / 3);
+    for (int64_t o = 0; o < s.out; ++o) {
+      std::vector<int32_t> v;
+      for (int k = 0; k < l.levels; ++k) v.push_back(static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % (2 * span + 1)) - span));
+      std::sort(v.begin(), v.end());
+      l.thresholds.insert(l.thresholds.end(), v.begin(), v.end());
+    }
+    if (s.pool) l.pool = {2, 2};
+    d.layers.push_back(l);
+    c = s.out, h = l.pooled_h(), w = l.pooled_w();
+  }
+  d.layers.push_back(rand_layer(rng, LayerKind::kDense, h, w, c, classes, act, act, true, wmax));
+  return with_input(d, std::move(shape), first);
+}
+
+// Every unit alone within max(15 clocks, 1%) of the cycle model.
+void expect_cycles_match(const std::vector<hw::StageTiming>& stages) {
+  for (const hw::StageTiming& t : stages) {
+    EXPECT_LE(std::abs(t.latency() - t.estimate), std::max<int64_t>(15, t.estimate / 100))
+        << t.name << ": measured " << t.latency() << ", estimate " << t.estimate;
+    EXPECT_LE(t.interval(), t.estimate + std::max<int64_t>(1, t.estimate / 100)) << t.name;
+  }
+}
+
+TEST(HwRtlSim, BinaryConvEveryPadValueMatchesRuntime) {
+  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+  const CodeFormat b = CodeFormat::plus_minus_one();
+  // pad -1 (FINN's), pad 0 (INT2 stream), pad +1 with stride 2; pooling; odd sizes.
+  const ModelDesc d = conv_net("bconv", 3, {2, 11, 11}, b, b, 1,
+                               {{4, 3, 1, 1, -1, false}, {6, 3, 1, 1, 0, false}, {4, 3, 2, 1, 1, false}, {2, 3, 1, 1, 0, true}}, 3);
+  const Outcome o = simulate(d, [](hw::Graph& g) {
+    set(g, "Thresholding_hls_0", 2, 1);       // PE = channels
+    set(g, "FMPadding_hls_0", 1, 2);          // SIMD = channels
+    set(g, "ConvolutionInputGenerator_hls_0", 1, 1);
+    set(g, "MVAU_hls_0", 4, 18);              // PE = MH, SIMD = MW
+    set(g, "FMPadding_hls_1", 1, 4);
+    set(g, "ConvolutionInputGenerator_hls_1", 1, 2);
+    set(g, "MVAU_hls_1", 3, 4);
+    set(g, "MVAU_hls_2", 2, 6);
+    set(g, "MVAU_hls_3", 1, 1);               // PE = SIMD = 1
+  }, "iverilog", false, 5, /*stages=*/true);
+  EXPECT_EQ(o.acc_same, o.frames);
+  EXPECT_EQ(o.label_same, o.frames);
+  expect_cycles_match(o.stages);
+}
+
+TEST(HwRtlSim, MultiBitConvMatchesRuntime) {
+  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+  // 8-bit input codes with a zero point straight into the first MVAU, 2-bit activations
+  // (3 thresholds), 2-bit weights, zero padding of unsigned codes, pooling of 2-bit levels.
+  const CodeFormat pixel = CodeFormat::unsigned_bits(8, 128), a2 = CodeFormat::unsigned_bits(2);
+  const ModelDesc d = conv_net("mconv", 4, {1, 8, 8}, pixel, a2, 2, {{4, 3, 1, 1, 0, true}, {6, 3, 1, 0, 0, false}}, 4);
+  const Outcome o = simulate(d, [](hw::Graph& g) {
+    set(g, "ConvolutionInputGenerator_hls_0", 1, 1);
+    set(g, "MVAU_hls_0", 2, 9);
+    set(g, "MVAU_hls_1", 3, 4);
+    set(g, "MVAU_hls_2", 4, 6);
+  }, "iverilog", false, 5, /*stages=*/true);
+  EXPECT_EQ(o.acc_same, o.frames);
+  EXPECT_EQ(o.label_same, o.frames);
+  expect_cycles_match(o.stages);
+}
+
+TEST(HwRtlSim, TernaryWeightsAndTwoBitInputQuantizer) {
+  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+  // A 2-bit input quantizer (3 thresholds on the pixels), ternary weights, dense layers.
+  const CodeFormat a2 = CodeFormat::unsigned_bits(2, 1);
+  Rng rng(9);
+  ModelDesc d;
+  d.name = "ternary";
+  d.layers.push_back(rand_layer(rng, LayerKind::kDense, 1, 1, 12, 6, a2, a2, false, 1));
+  for (int32_t& w : d.layers[0].weights) w = static_cast<int32_t>(rng.next_u64() % 3) - 1;
+  d.layers.push_back(rand_layer(rng, LayerKind::kDense, 1, 1, 6, 5, a2, a2, true, 1));
+  d = with_input(d, {3, 2, 2}, a2);
+  const Outcome o = simulate(d, [](hw::Graph& g) {
+    set(g, "Thresholding_hls_0", 3, 1);
+    set(g, "MVAU_hls_0", 3, 4);
+    set(g, "MVAU_hls_1", 5, 3);
+  }, "iverilog", false, 8, /*stages=*/true);
+  EXPECT_EQ(o.acc_same, o.frames);
+  EXPECT_EQ(o.label_same, o.frames);
+  expect_cycles_match(o.stages);
+}
+
+TEST(HwRtlSim, BackPressureChangesNothingInVerilator) {
+  if (!have("verilator")) GTEST_SKIP() << "verilator not installed";
+  const CodeFormat b = CodeFormat::plus_minus_one();
+  const ModelDesc d = conv_net("bpconv", 5, {1, 8, 8}, b, b, 1, {{4, 3, 1, 1, 0, true}, {4, 3, 1, 0, 0, false}}, 3);
+  auto fold = [](hw::Graph& g) {
+    set(g, "MVAU_hls_0", 2, 3);
+    set(g, "MVAU_hls_1", 4, 4);
+    set(g, "MVAU_hls_2", 1, 4);
+  };
+  const Outcome plain = simulate(d, fold, "verilator", false, 12);
+  const Outcome stalled = simulate(d, fold, "verilator", true, 12);
+  EXPECT_EQ(plain.acc_same, plain.frames);
+  EXPECT_EQ(stalled.acc_same, stalled.frames);
+  EXPECT_EQ(stalled.label_same, stalled.frames);
+}
+
+}  // namespace
+}  // namespace lowbit

@@ -43,7 +43,8 @@ struct SimResult {
 SimResult simulate(const RtlDesign& d, const std::string& dir, const std::vector<uint8_t>& stream, int64_t frames,
                    const SimOptions& opt);
 
-// Clocks of one unit alone (never starved, never blocked): first input beat, and the last
+// Clocks of one unit alone (never starved, never blocked): the first clock its input is
+// offered (a unit may start before taking a beat: FMPadding emits the top padding), and the last
 // output beat of each of 4 frames.
 struct StageTiming {
   std::string name;

@@ -98,7 +98,7 @@ std::string stage_bench_verilog(const RtlDesign& d, int frames, int64_t max_cycl
       << "  reg [63:0] " << p << "_first = 0;\n  reg [63:0] " << p << "_end [0:FRAMES-1];\n"
       << "  reg [31:0] " << p << "_beats = 0, " << p << "_frames = 0;\n  reg " << p << "_started = 1'b0;\n"
       << "  always @(posedge clk) begin\n"
-      << "    if (" << p << "_i_valid && " << p << "_i_ready && !" << p << "_started) begin " << p
+      << "    if (" << p << "_i_valid && !" << p << "_started) begin " << p
       << "_started <= 1'b1; " << p << "_first <= cycle; end\n"
       << "    if (" << p << "_o_valid && " << p << "_o_ready && " << p << "_frames < FRAMES) begin\n"
       << "      if (" << p << "_beats == " << s.out_beats - 1 << ") begin " << p << "_beats <= 0; " << p << "_end[" << p

@@ -27,7 +27,7 @@ std::string top_verilog(const RtlDesign& d);
 
 // Every planner unit instantiated alone (module lowbit_stage_bench) with an always-valid
 // source and an always-ready sink for `frames` frames; prints one line per unit:
-// "STAGE <name> <first input clock> <clock of the last output beat of frame 0> ... ".
+// "STAGE <name> <first clock with input offered> <clock of the last output beat of frame 0> ...".
 // Under Verilator the clock is an input; elsewhere the bench makes its own.
 std::string stage_bench_verilog(const RtlDesign& d, int frames, int64_t max_cycles);
 
