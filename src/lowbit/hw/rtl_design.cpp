@@ -265,7 +265,11 @@ class Builder {
                 {"W_MODE", cat(w_mode)},  {"SW", cat(sw)},           {"AW", cat(aw)},
                 {"NT", cat(nt)},          {"OB", cat(ob)},           {"WFILE", q(wfile)},
                 {"TFILE", q(tfile)}};
-    if (nf > 1) s.fifo_depth = std::clamp<int64_t>(sf + 2, 2, 512);
+    // An MVAU that replays its input (NF > 1) takes it only in its first output fold: a FIFO
+    // of two input vectors in front lets a steady producer run on meanwhile (with depth 2 the
+    // CNV designs of docs/HARDWARE.md lose 1-2% of throughput; FINN sizes its FIFOs by
+    // simulation for the same reason).
+    if (nf > 1) s.fifo_depth = std::clamp<int64_t>(2 * sf, 2, 4096);
     if (l.scores) {
       score_layer_ = &l;
       d_.acc_bits = aw, d_.acc_elems = n.pe, d_.classes = mh;

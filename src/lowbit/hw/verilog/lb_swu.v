@@ -1,9 +1,11 @@
 // lb_swu: the sliding window unit (FINN's ConvolutionInputGenerator): a padded (IH, IW, C)
 // map in, for every output pixel (oy, ox) its KH x KW window out in (ky, kx, c) order, the
 // order of the MVAU's weight columns; C/SIMD beats of SIMD channels per tap.
-// A line buffer of NR = KH + S rows (each IW * C/SIMD words of SIMD elements; one
+// A line buffer of NR = KH + max(S, KH) rows (each IW * C/SIMD words of SIMD elements; one
 // simple-dual-port memory, block RAM when large) lets the writer store the next S input rows
-// while the reader emits the windows of one output row, so a frame takes about
+// while the reader emits the windows of one output row, and the first KH rows of the next
+// frame while it emits the last (FINN's K + S rows leave a bubble at every frame boundary,
+// which throttles a bottleneck MVAU behind the SWU by ~2% in CNV), so a frame takes about
 //   IW*KH*C/SIMD (first KH rows) + OH * max(OW*KW*KH*C/SIMD, S*IW*C/SIMD)
 // clocks, finn-hlslib's figure. Input rows no window reads (when (IH - KH) is not a multiple
 // of S) are consumed and dropped. The reader's memory output register is the stream output.
@@ -24,7 +26,7 @@ module lb_swu #(
 );
   localparam CF = C / SIMD;
   localparam RW = IW * CF;              // words per buffered row
-  localparam NR = KH + S;               // buffered rows
+  localparam NR = KH + (S > KH ? S : KH);  // buffered rows
   localparam DEPTH = NR * RW;
   localparam USED = (OH - 1) * S + KH;  // input rows some window reads
   localparam AW = $clog2(DEPTH + 1);
