@@ -403,7 +403,7 @@ TEST(HwGraph, LayersWithoutAUnitAreNamed) {
     EXPECT_EQ(pad.in, hw::DataType::bipolar());
     EXPECT_EQ(pad.out, hw::DataType::sint(2));
     EXPECT_EQ(pad.outstream_bits(), 2 * pad.simd);
-    EXPECT_EQ(z.find("ConvolutionInputGenerator_hls_0")->in, hw::DataType::sint(2));
+    EXPECT_EQ(z.find("ConvolutionInputGenerator_hls_1")->in, hw::DataType::sint(2));
     EXPECT_FALSE(z.find("MVAU_hls_1")->xnor);
     EXPECT_EQ(z.find("MVAU_hls_1")->in, hw::DataType::sint(2));
   }
