@@ -16,7 +16,7 @@ models=${1:?usage: scripts/hw_sim_networks.sh MODEL_DIR [OUT_DIR]}
 out=${2:-runs/hw_sim}
 nets=${NETS:-"lfcW1A1:20000:10000 cnvW1A1:3000:1000 cnvW2A2:3000:1000 cnvW1A1:10000:1000"}
 mkdir -p "$out"
-grep -m1 "model name" /proc/cpuinfo | sed 's/.*: /# CPU: /'
+echo "# CPU: $(grep -m1 "model name" /proc/cpuinfo | sed "s/.*: //"), family $(grep -m1 "cpu family" /proc/cpuinfo | sed "s/.*: //"), $(nproc) cores"
 echo "# verilator $(verilator --version | cut -d' ' -f2), $(date -u +%Y-%m-%d)"
 for spec in $nets; do
   IFS=: read -r net fps images <<< "$spec"

@@ -4,6 +4,10 @@
 set -euo pipefail
 packages=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-openmp-dev libhwy-dev
           libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist)
+# The open hardware tools `lowbit hw rtl|sim|synth` run (docs/HARDWARE.md): Verilator and
+# Icarus Verilog simulate the generated Verilog, yosys synthesizes it, nextpnr-ice40 and
+# icestorm place and route it for iCE40.
+packages+=(verilator iverilog yosys nextpnr-ice40 fpga-icestorm)
 packages+=("$@")  # extra packages a caller wants (e.g. python3-torch for the PyTorch comparison)
 missing=()
 for p in "${packages[@]}"; do
@@ -13,6 +17,8 @@ if ((${#missing[@]})); then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
+  # apt's _apt sandbox can fail the signature checks here ("gpgv ... required"); as root
+  # the update works. A failed update is not fatal: the existing index usually has them.
+  $sudo apt-get -o APT::Sandbox::User=root update -qq || echo "apt-get update failed; installing from the existing index"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
