@@ -75,6 +75,7 @@ ModelDesc with_input(ModelDesc d, std::vector<int64_t> shape, CodeFormat codes) 
 
 struct Outcome {
   int64_t frames = 0, acc_same = 0, label_same = 0;
+  std::vector<int64_t> label_cycles;  // the clock of every label
   std::vector<hw::StageTiming> stages;
 };
 
@@ -109,6 +110,7 @@ Outcome simulate(const ModelDesc& d, const std::function<void(hw::Graph&)>& fold
       same &= res.frames[static_cast<size_t>(i)].acc[static_cast<size_t>(c)] == trace.back()[static_cast<size_t>(i * r.classes + c)];
     o.acc_same += same;
     o.label_same += res.frames[static_cast<size_t>(i)].label == pred[static_cast<size_t>(i)];
+    o.label_cycles.push_back(res.frames[static_cast<size_t>(i)].label_cycle);
   }
   if (stages) o.stages = hw::measure_stages(r, dir, opt);
   return o;
@@ -187,13 +189,13 @@ void expect_cycles_match(const std::vector<hw::StageTiming>& stages) {
   }
 }
 
-TEST(HwRtlSim, BinaryConvEveryPadValueMatchesRuntime) {
-  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+TEST(HwRtlSim, BinaryConvEveryPadValueMatchesRuntimeInBothSimulators) {
+  if (!have("verilator") || !have("iverilog")) GTEST_SKIP() << "verilator or iverilog not installed";
   const CodeFormat b = CodeFormat::plus_minus_one();
   // pad -1 (FINN's), pad 0 (INT2 stream), pad +1 with stride 2; pooling; odd sizes.
   const ModelDesc d = conv_net("bconv", 3, {2, 11, 11}, b, b, 1,
                                {{4, 3, 1, 1, -1, false}, {6, 3, 1, 1, 0, false}, {4, 3, 2, 1, 1, false}, {2, 3, 1, 1, 0, true}}, 3);
-  const Outcome o = simulate(d, [](hw::Graph& g) {
+  auto fold = [](hw::Graph& g) {
     set(g, "Thresholding_hls_0", 2, 1);       // PE = channels
     set(g, "FMPadding_hls_0", 1, 2);          // SIMD = channels
     set(g, "ConvolutionInputGenerator_hls_0", 1, 1);
@@ -203,14 +205,19 @@ TEST(HwRtlSim, BinaryConvEveryPadValueMatchesRuntime) {
     set(g, "MVAU_hls_1", 3, 4);
     set(g, "MVAU_hls_2", 2, 6);
     set(g, "MVAU_hls_3", 1, 1);               // PE = SIMD = 1
-  }, "iverilog", false, 5, /*stages=*/true);
+  };
+  const Outcome o = simulate(d, fold, "verilator", false, 5, /*stages=*/true);
   EXPECT_EQ(o.acc_same, o.frames);
   EXPECT_EQ(o.label_same, o.frames);
   expect_cycles_match(o.stages);
+  // Icarus Verilog runs the same testbench: the same outputs at the same clocks.
+  const Outcome i = simulate(d, fold, "iverilog", false, 5);
+  EXPECT_EQ(i.acc_same, i.frames);
+  EXPECT_EQ(i.label_cycles, o.label_cycles);
 }
 
 TEST(HwRtlSim, MultiBitConvMatchesRuntime) {
-  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+  if (!have("verilator")) GTEST_SKIP() << "verilator not installed";
   // 8-bit input codes with a zero point straight into the first MVAU, 2-bit activations
   // (3 thresholds), 2-bit weights, zero padding of unsigned codes, pooling of 2-bit levels.
   const CodeFormat pixel = CodeFormat::unsigned_bits(8, 128), a2 = CodeFormat::unsigned_bits(2);
@@ -220,7 +227,7 @@ TEST(HwRtlSim, MultiBitConvMatchesRuntime) {
     set(g, "MVAU_hls_0", 2, 9);
     set(g, "MVAU_hls_1", 3, 4);
     set(g, "MVAU_hls_2", 4, 6);
-  }, "iverilog", false, 5, /*stages=*/true);
+  }, "verilator", false, 5, /*stages=*/true);
   EXPECT_EQ(o.acc_same, o.frames);
   EXPECT_EQ(o.label_same, o.frames);
   expect_cycles_match(o.stages);

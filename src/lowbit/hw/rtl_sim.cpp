@@ -1,5 +1,6 @@
 #include "lowbit/hw/rtl_sim.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -44,9 +45,12 @@ std::string lfsr_step(const std::string& r) {
 std::string build(const std::string& dir, const std::string& top_module, const std::string& extra, const SimOptions& opt,
                   const std::string& log) {
   namespace fs = std::filesystem;
-  std::string sources;
+  std::vector<std::string> files;  // sorted: the same build on every file system
   for (const auto& e : fs::directory_iterator(dir + "/rtl"))
-    if (e.path().extension() == ".v") sources += cat(" ", shell_quote(e.path().filename().string()));
+    if (e.path().extension() == ".v") files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  std::string sources;
+  for (const std::string& f : files) sources += cat(" ", shell_quote(f));
   const std::string sim = dir + "/sim";
   if (opt.simulator == "verilator") {
     find_tool("verilator", "verilator");
