@@ -113,8 +113,15 @@ TEST(CliHwRtl, BadInputFailsWithOneClearError) {
   EXPECT_NE(r.out.find("needs --folding F.json or --fps N"), std::string::npos) << r.out;
   // -o onto the model.
   r = run_lowbit("hw rtl " + model + " --fps 1000 -o " + model);
-  EXPECT_EQ(r.code, 2) << r.out;
-  // A folder that is not a design.
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("exists and is not a folder"), std::string::npos) << r.out;
+  // A folder that is not a design: not simulated, and not overwritten by hw rtl.
+  std::filesystem::create_directories(w.path("mine/rtl"));
+  std::ofstream(w.path("mine/rtl/notes.txt")) << "keep me\n";
+  r = run_lowbit("hw rtl " + model + " --fps 1000 -o " + w.path("mine"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("is not a design folder (no design.json)"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(w.path("mine/rtl/notes.txt")));
   r = run_lowbit("hw sim " + w.path("") + " --data fashion-mnist");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("not a design folder"), std::string::npos) << r.out;

@@ -31,7 +31,7 @@ int run_rtl(const RtlArgs& a) {
   const ModelFileKind kind = model_file_kind(a.file);
   if (kind == ModelFileKind::kJsonTopology) topology_given_as_file(a.file);
   if (kind == ModelFileKind::kOther) fail(a.file, ": not a .lbm model file (export a checkpoint first)");
-  check_output("-o", a.output, {a.file, a.folding});
+  // -o is a folder (write_design_folder refuses a file, or a folder that is not a design's).
   const std::vector<uint8_t> bytes = read_file(a.file);
   const format::ModelDesc desc = format::read_model_desc(format::LbmFile::read(a.file));
   hw::Graph g = hw::build_graph(desc);

@@ -155,8 +155,14 @@ std::string design_json(const RtlDesign& d) {
 void write_design_folder(const RtlDesign& d, const std::string& dir, const std::vector<uint8_t>& model_bytes,
                          const std::string& folding) {
   namespace fs = std::filesystem;
-  make_dirs(dir);
   std::error_code ec;
+  // rtl/ and bench/ are replaced: only in a folder this function wrote, or a new/empty one.
+  if (fs::exists(dir, ec)) {
+    LOWBIT_CHECK(fs::is_directory(dir, ec), dir, " exists and is not a folder");
+    LOWBIT_CHECK(fs::is_empty(dir, ec) || fs::exists(fs::path(dir) / "design.json", ec), dir,
+                 " exists and is not a design folder (no design.json): give a new or empty folder");
+  }
+  make_dirs(dir);
   for (const char* sub : {"rtl", "bench"}) {
     fs::remove_all(fs::path(dir) / sub, ec);
     LOWBIT_CHECK(!ec, dir, "/", sub, ": cannot replace it: ", ec.message());

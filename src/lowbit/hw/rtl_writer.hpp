@@ -41,7 +41,8 @@ std::string design_json(const RtlDesign& d);
 
 // Writes the design folder (creating DIR; files written atomically; DIR/rtl and DIR/bench
 // are replaced). `model_bytes` is the .lbm file, `folding` the folding JSON text.
-// Throws lowbit::Error naming the path on an I/O failure.
+// Throws lowbit::Error naming the path on an I/O failure, or when DIR exists and is neither
+// empty nor a design folder (it has no design.json), so nothing of the user's is deleted.
 void write_design_folder(const RtlDesign& d, const std::string& dir, const std::vector<uint8_t>& model_bytes,
                          const std::string& folding);
 
