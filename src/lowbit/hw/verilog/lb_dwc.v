@@ -4,6 +4,7 @@
 // Element 0 is the low bits of a beat and comes first in the stream, so the element order is
 // kept. One of IN_E, OUT_E must divide the other (the generator chains two converters through
 // the least common multiple otherwise). One beat per clock in the narrow direction.
+`timescale 1ns/1ps
 module lb_dwc #(
   parameter IN_E = 1,   // elements per input beat
   parameter OUT_E = 1,  // elements per output beat

@@ -3,6 +3,7 @@
 // clock edge where valid and ready are both 1; a producer holds valid and data until then.
 // in_ready depends only on the registered count, so a FIFO breaks every combinational
 // ready path between two stages. DEPTH >= 2 sustains one beat per clock.
+`timescale 1ns/1ps
 module lb_fifo #(
   parameter W = 8,       // bits of one beat
   parameter DEPTH = 2    // beats held, >= 1

@@ -5,6 +5,7 @@
 // PM1_TO_INT2 = 1 widens +-1 codes (1 bit, 1 = +1) to 2-bit two's complement values (+1 = 01,
 // -1 = 11) so that a padded tap can be an exact 0 (00): the next MVAU then multiplies INT2
 // inputs by its +-1 weights. One output beat per clock (C/SIMD * OH * OW per frame).
+`timescale 1ns/1ps
 module lb_fmpadding #(
   parameter IH = 1, parameter IW = 1, parameter C = 1, parameter SIMD = 1,
   parameter PT = 0, parameter PL = 0, parameter PB = 0, parameter PR = 0,

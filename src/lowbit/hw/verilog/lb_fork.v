@@ -1,5 +1,6 @@
 // lb_fork: one stream to two consumers (the score accumulators to the output port and to
 // LabelSelect). A beat leaves when both have taken it; each output is offered it once.
+`timescale 1ns/1ps
 module lb_fork #(
   parameter W = 8
 ) (

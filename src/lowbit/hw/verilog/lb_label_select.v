@@ -7,6 +7,7 @@
 // first largest rank is training's argmax exactly. ROM word c*R + (a - AMIN). With KEY_ROM = 0
 // (one strictly increasing score map for every class) the accumulators are compared directly.
 // One class per clock.
+`timescale 1ns/1ps
 module lb_label_select #(
   parameter C = 10, parameter E = 1, parameter EB = 16,
   parameter KEY_ROM = 0,

@@ -6,6 +6,7 @@
 // A row buffer holds the running maxima of the IW/K windows of the current window row; the
 // window's last beat goes out instead of being stored. One input beat per clock, so a frame
 // takes IH * IW * C/E clocks.
+`timescale 1ns/1ps
 module lb_maxpool #(
   parameter C = 1, parameter E = 1, parameter IH = 2, parameter IW = 2, parameter K = 2,
   parameter EB = 1,

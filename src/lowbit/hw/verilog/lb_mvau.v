@@ -16,6 +16,7 @@
 // Pipeline: issue (memory reads) -> lane sums -> accumulate -> thresholds -> output register;
 // every stage advances only while the output register can move (en), so back-pressure
 // stalls the unit without dropping or repeating a beat.
+`timescale 1ns/1ps
 module lb_mvau #(
   parameter MW = 4, parameter MH = 4, parameter SIMD = 1, parameter PE = 1,
   parameter IB = 1, parameter IN_MODE = 0, parameter IN_ZP = 0,

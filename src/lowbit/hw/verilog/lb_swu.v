@@ -9,6 +9,7 @@
 //   IW*KH*C/SIMD (first KH rows) + OH * max(OW*KW*KH*C/SIMD, S*IW*C/SIMD)
 // clocks, finn-hlslib's figure. Input rows no window reads (when (IH - KH) is not a multiple
 // of S) are consumed and dropped. The reader's memory output register is the stream output.
+`timescale 1ns/1ps
 module lb_swu #(
   parameter IH = 3, parameter IW = 3, parameter C = 1, parameter SIMD = 1,
   parameter KH = 3, parameter KW = 3, parameter S = 1,

@@ -3,6 +3,7 @@
 // NT ascending thresholds shared by every channel (the IR's input table is one table for all
 // pixels). T[t] is 9 bits so that 256 means "never reached". One beat per clock, one
 // register of latency.
+`timescale 1ns/1ps
 module lb_thresholding #(
   parameter PE = 1,               // elements per beat
   parameter IB = 8,               // input bits per element (unsigned)
