@@ -272,3 +272,48 @@ TEST(HwRtlSim, BackPressureChangesNothingInVerilator) {
 
 }  // namespace
 }  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+TEST(HwRtl, LabelSelectRanksTheScoresOnlyWhenClassesDiffer) {
+  Rng rng(4);
+  const CodeFormat b = CodeFormat::plus_minus_one();
+  ModelDesc d;
+  d.name = "ranks";
+  d.layers.push_back(rand_layer(rng, LayerKind::kDense, 1, 1, 8, 4, b, b, true));
+  d = with_input(d, {1, 2, 4}, b);
+  hw::RtlDesign r = hw::build_rtl(d, hw::build_graph(d));
+  EXPECT_FALSE(r.label_rom);  // one scale for every class: the accumulators are the order
+  EXPECT_EQ(r.acc_bits, 5);   // [-8, 8] and the thresholds' +1: 5-bit two's complement
+  d.layers[0].score.scale = {0.5f, 0.25f, 0.5f, 1.f};
+  r = hw::build_rtl(d, hw::build_graph(d));
+  ASSERT_TRUE(r.label_rom);
+  const hw::MemImage& rom = r.mems.back();
+  EXPECT_EQ(rom.file, "LabelSelect_hls_0_ranks.mem");
+  EXPECT_EQ(rom.lines.size(), 4u * 17u);  // classes x accumulator values -8..8
+  // Class 3's score 1.0 * acc is the largest at acc = 8: the highest rank; class 1 at -8 is
+  // tied with nothing lower than class 3 at -8.
+  auto rank = [&](int c, int acc) { return std::stoi(rom.lines[static_cast<size_t>(c * 17 + acc + 8)], nullptr, 16); };
+  EXPECT_GT(rank(3, 8), rank(0, 8));
+  EXPECT_EQ(rank(0, 4), rank(2, 4));  // equal scores, equal ranks
+  EXPECT_EQ(rank(0, 2), rank(3, 1));  // 0.5 * 2 == 1.0 * 1
+  EXPECT_LT(rank(3, -8), rank(1, -8));
+}
+
+TEST(HwRtl, UnitsWithoutAnRtlFormAreNamed) {
+  Rng rng(6);
+  const CodeFormat a2 = CodeFormat::unsigned_bits(2);
+  // A pad value no 2-bit code holds.
+  ModelDesc d = conv_net("badpad", 1, {1, 6, 6}, CodeFormat::unsigned_bits(8), a2, 1, {{2, 3, 1, 1, 0, false}, {2, 3, 1, 1, 0, false}}, 2);
+  d.layers[1].pad_value = 5;
+  testing::expect_error_naming([&] { hw::build_rtl(d, hw::build_graph(d)); }, "pad value 5 has no 2-bit code");
+  // A folding the graph does not take.
+  d.layers[1].pad_value = 0;
+  hw::Graph g = hw::build_graph(d);
+  g.find("MVAU_hls_0")->pe = 3;
+  testing::expect_error_naming([&] { hw::build_rtl(d, g); }, "PE 3 does not divide MH 2");
+}
+
+}  // namespace
+}  // namespace lowbit
