@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "lowbit/core/error.hpp"
@@ -26,11 +27,14 @@ int64_t tiles(int64_t depth, int64_t width, const Aspect* aspects, size_t n) {
   return best;
 }
 
-// A memory's cost in each style. LUTRAM: 64 x 1 per 6-LUT; iCE40 has none, its
-// "distributed" memory is one register (a logic cell) per bit.
-int64_t lutram_luts(int64_t depth, int64_t width, const Device& dev) {
+// A memory's cost in each style. LUTRAM: 64 x 1 per 6-LUT (a ROM the synthesizer builds
+// from LUTs costs the same: one 6-LUT per 64 bits of a column); a single-port memory of at
+// most 32 words packs 32 x 2 per LUT (RAM32M: four LUTs, eight bits, one address). iCE40
+// has none: its "distributed" memory is one register (a logic cell) per bit.
+int64_t lutram_luts(int64_t depth, int64_t width, const Device& dev, bool single_port = false) {
   if (depth == 0 || width == 0) return 0;
-  return dev.fabric == Fabric::kIce40 ? depth * width : ceil_div(depth, 64) * width;
+  if (dev.fabric == Fabric::kIce40) return depth * width;
+  return single_port && depth <= 32 ? ceil_div(width, 2) : ceil_div(depth, 64) * width;
 }
 int64_t uram_count(int64_t depth, int64_t width) {
   if (depth == 0 || width == 0) return 0;
@@ -38,18 +42,20 @@ int64_t uram_count(int64_t depth, int64_t width) {
 }
 
 // Adds `copies` memories of depth x width in `style` to r.
-void add_memory(Resources& r, int64_t copies, int64_t depth, int64_t width, std::string style, const Device& dev) {
+void add_memory(Resources& r, int64_t copies, int64_t depth, int64_t width, std::string style, const Device& dev,
+                bool single_port = false) {
   if (depth == 0 || width == 0 || copies == 0) return;
   if (style == "ultra" && dev.uram == 0) style = "block";
   if (style == "auto") {
-    // The smaller share of the device wins.
-    const double lut_share = static_cast<double>(lutram_luts(depth, width, dev)) / static_cast<double>(dev.luts);
+    // The smaller share of the device wins (what yosys's memory mapping chose at every point
+    // of the calibration sweep, docs/SYNTHESIS.md).
+    const double lut_share = static_cast<double>(lutram_luts(depth, width, dev, single_port)) / static_cast<double>(dev.luts);
     const int64_t blocks = dev.fabric == Fabric::kIce40 ? dev.ebr : dev.bram18();
     const double bram_share =
         blocks ? static_cast<double>(block_ram_count(depth, width, dev)) / static_cast<double>(blocks) : 1e9;
     style = lut_share <= bram_share ? "distributed" : "block";
   }
-  if (style == "distributed") r.lut += copies * lutram_luts(depth, width, dev);
+  if (style == "distributed") r.lut += copies * lutram_luts(depth, width, dev, single_port);
   else if (style == "ultra") r.uram += copies * uram_count(depth, width);
   else if (dev.fabric == Fabric::kIce40) r.ebr += copies * block_ram_count(depth, width, dev);
   else r.bram18 += copies * block_ram_count(depth, width, dev);
@@ -98,17 +104,25 @@ Resources calibrated_resources(const Node& n, const Device& dev, const Calibrati
   switch (n.kind) {
     case NodeKind::kMvau: {
       const double w = n.weight.bits, a = n.in.bits, acc = n.acc.bits;
+      // A lane's adder is as wide as lb_mvau's SIMD-wide sum (its SW: the bits of
+      // +-SIMD x max|w| x max|x|, at most the accumulator's).
+      const int64_t wabs = std::max(std::abs(n.weight.min()), std::abs(n.weight.max()));
+      const int64_t xabs = std::max(std::abs(n.in_lo), std::abs(n.in_hi));
+      const double sw = std::min<int64_t>(n.acc.bits, datatype_for_range(-n.simd * wabs * xabs, n.simd * wabs * xabs).bits);
       double lane = 0;
       if (n.xnor) lane = cal.xnor_lane;
-      else if (n.res_type != "dsp") lane = cal.mac_bit * w * a + cal.add_bit * (w + a);
-      else lane = cal.add_bit * (w + a);
+      else if (n.res_type != "dsp") lane = cal.mac_bit * w * a + cal.add_bit * sw;
+      else lane = cal.add_bit * sw;
       logic += static_cast<double>(n.pe) * (static_cast<double>(n.simd) * lane + cal.acc_bit * acc +
                                             cal.compare_bit * n.thresholds * acc);
       if (n.res_type == "dsp" && !n.xnor) r.dsp += n.pe * n.simd;
-      if (n.mem_mode != "external") {
-        add_memory(r, n.pe, n.mw * n.mh / (n.pe * n.simd), n.simd * n.weight.bits, n.ram_style, dev);
-        add_memory(r, n.pe, n.mh / n.pe, n.thresholds * n.acc.bits, n.ram_style_thresholds, dev);
-      }
+      // lowbit's lb_mvau reads all PEs at one address: one weight memory of NF*SF words of
+      // PE*SIMD*W bits, one threshold memory of NF words of PE*T*acc bits, and (NF > 1) the
+      // input buffer the later row folds replay, SF single-port words of SIMD*A bits.
+      const int64_t nf = n.mh / n.pe, sf = n.mw / n.simd;
+      if (n.mem_mode != "external") add_memory(r, 1, nf * sf, n.pe * n.simd * n.weight.bits, n.ram_style, dev);
+      add_memory(r, 1, nf, n.pe * n.thresholds * n.acc.bits, n.ram_style_thresholds, dev);
+      if (nf > 1) add_memory(r, 1, sf, n.simd * n.in.bits, "auto", dev, /*single_port=*/true);
       break;
     }
     case NodeKind::kSwu:

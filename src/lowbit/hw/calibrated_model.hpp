@@ -1,16 +1,20 @@
-// lowbit's structural resource model (docs/HARDWARE.md, "Calibrated model"): memories are
-// mapped to the device's real RAM primitives, per PE, and logic is counted per lane from
-// coefficients that synthesis of lowbit's own RTL fits (issue 13). Until a calibration file
-// from that synthesis is loaded, the coefficients are first-principles defaults and every
-// report says "uncalibrated".
+// lowbit's structural resource model (docs/HARDWARE.md, "Calibrated model"; docs/SYNTHESIS.md):
+// memories are mapped to the device's real RAM primitives as lowbit's own RTL lays them out,
+// and logic is counted per lane from coefficients that yosys synthesis of that RTL fits
+// (scripts/hw_synth_sweep.py writes docs/hw/calibration-xc7.json). Until a calibration file
+// is loaded, the coefficients are first-principles defaults and every report says
+// "uncalibrated".
 //
-// Memories: each PE of an MVAU holds WMEM = MW*MH/(PE*SIMD) words of SIMD*W bits (weights)
-// and MH/PE words of T*acc bits (T thresholds); the SWU (K + stride) line blocks of
-// IFMDim*C/SIMD words of SIMD*A bits. A memory maps to the cheapest tiling by one primitive:
+// Memories: an MVAU (lb_mvau reads all PEs at one address) holds one weight memory of
+// WMEM = MW*MH/(PE*SIMD) words of PE*SIMD*W bits, one threshold memory of MH/PE words of
+// PE*T*acc bits and, when MH > PE, an input buffer of MW/SIMD single-port words of SIMD*A
+// bits; the SWU (K + stride) line blocks of IFMDim*C/SIMD words of SIMD*A bits. A memory maps
+// to the cheapest tiling by one primitive:
 //   Xilinx RAMB18: 16K x 1, 8K x 2, 4K x 4, 2K x 9, 1K x 18, 512 x 36 (UG473 / UG573);
-//   UltraRAM: 4K x 72; LUTRAM: 64 x 1 per 6-LUT;
+//   UltraRAM: 4K x 72; LUTRAM: 64 x 1 per 6-LUT (single-port <= 32 words: 32 x 2);
 //   iCE40 EBR: 2K x 2, 1K x 4, 512 x 8, 256 x 16 (Lattice TN1250); no LUTRAM (registers).
 // ram_style "auto" takes block RAM or LUTRAM, whichever is the smaller share of the device.
+// LUT counts include LUTs used as memory (Vivado's "LUT as Memory", yosys's LUTRAM cells).
 #pragma once
 #include <string>
 
@@ -25,7 +29,7 @@ struct Calibration {
   std::string source = "first-principles defaults";
   double xnor_lane = 1.0;      // per SIMD lane of an XNOR-popcount PE (XNOR folded into a 6:3 compressor tree)
   double mac_bit = 1.0;        // per lane and per bit of W*A (a product of W and A bits, ANDs + adder)
-  double add_bit = 1.0;        // per lane and per bit of the adder tree's widest operand
+  double add_bit = 1.0;        // per lane and per bit of the adder tree's widest operand (lb_mvau's SIMD-wide sum, SW)
   double acc_bit = 1.0;        // per PE and per accumulator bit
   double compare_bit = 0.5;    // per threshold and per accumulator bit (carry-chain comparator)
   double unit_control = 60;    // per unit: counters, handshakes
