@@ -89,14 +89,14 @@ int run_synth(const SynthArgs& a) {
   hw::SynthCounts total;
   hw::Resources finn_total, cal_total;
   std::ostringstream table;
-  table << std::left << std::setw(24) << "unit" << std::setw(17) << "module" << std::right;
+  table << std::left << std::setw(33) << "unit" << std::setw(17) << "module" << std::right;
   if (ice40)
     table << "  yosys:   LUT     FF  EBR  DSP | calibrated:   LUT  EBR  DSP |  time\n";
   else
     table << "  yosys:   LUT LUTRAM     FF BRAM18 URAM DSP | FINN:   LUT BRAM18 URAM DSP | calibrated:   LUT BRAM18 URAM DSP |  time\n";
   const auto row = [&](const std::string& name, const std::string& module, const hw::SynthCounts& c, const hw::Resources* finn,
                        const hw::Resources* calr, double secs) {
-    table << std::left << std::setw(24) << name << std::setw(17) << module << std::right << "        ";
+    table << std::left << std::setw(33) << name << std::setw(17) << module << std::right << "        ";
     // An estimate's columns, or dashes where the planner has none (glue, FINN on iCE40).
     const auto est = [&](const hw::Resources* r) {
       if (!r) table << (ice40 ? "     -    -    -" : "     -      -    -   -");
