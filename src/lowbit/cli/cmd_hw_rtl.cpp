@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
+#include "lowbit/cli/hw_design_folder.hpp"
 #include "lowbit/cli/hw_commands.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
@@ -71,27 +72,9 @@ struct SimArgs {
   uint32_t seed = 1;
 };
 
-// The design of a folder written by `hw rtl`, checked against its files.
-hw::RtlDesign load_design(const std::string& dir, format::ModelDesc& desc) {
-  const std::string model = dir + "/model.lbm", folding = dir + "/folding.json";
-  LOWBIT_CHECK(file_exists(model) && file_exists(folding), dir, ": not a design folder (no model.lbm and folding.json; ",
-               "write one with lowbit hw rtl MODEL.lbm --fps N -o ", dir, ")");
-  desc = format::read_model_desc(format::LbmFile::read(model));
-  hw::Graph g = hw::build_graph(desc);
-  hw::apply_folding_file(g, folding);
-  hw::RtlDesign d = hw::build_rtl(desc, g);
-  const std::string top = dir + "/rtl/" + d.top + ".v";
-  LOWBIT_CHECK(file_exists(top), top, " is missing: regenerate the folder with lowbit hw rtl");
-  const std::vector<uint8_t> have = read_file(top);
-  LOWBIT_CHECK(std::string(have.begin(), have.end()) == hw::top_verilog(d), top,
-               " does not match model.lbm and folding.json beside it (edited, or written by another lowbit): "
-               "regenerate the folder with lowbit hw rtl");
-  return d;
-}
-
 int run_sim(const SimArgs& a) {
   format::ModelDesc desc;
-  const hw::RtlDesign d = load_design(a.dir, desc);
+  const hw::RtlDesign d = load_design_folder(a.dir, desc);
   const data::DataSplit split = data::load_data(a.data);
   const data::Dataset& ds = split.test;
   format::check_images_fit(desc.input.shape, ds.channels, ds.height, ds.width, ds.name);
