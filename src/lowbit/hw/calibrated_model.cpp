@@ -126,11 +126,14 @@ Resources calibrated_resources(const Node& n, const Device& dev, const Calibrati
       break;
     }
     case NodeKind::kSwu:
-      add_memory(r, n.kernel_h + n.stride, n.ifm_w * n.channels / n.simd, n.simd * n.in.bits, n.ram_style, dev);
+      // lb_swu: one memory of K + max(S, K) rows of IFMDim*C/SIMD words of SIMD*A bits.
+      add_memory(r, 1, (n.kernel_h + std::max(n.stride, n.kernel_h)) * (n.ifm_w * n.channels / n.simd),
+                 n.simd * n.in.bits, n.ram_style, dev);
       break;
     case NodeKind::kThresholding:
+      // lb_thresholding: the input table's thresholds are constants shared by every channel
+      // (no memory), compared with each of the PE pixels of a beat.
       logic += static_cast<double>(n.pe) * cal.compare_bit * n.thresholds * n.in.bits;
-      add_memory(r, n.pe, n.channels / n.pe, n.thresholds * n.in.bits, n.ram_style, dev);
       break;
     case NodeKind::kMaxPool:
       // One comparator per channel and bit; a row of partial maxima (ofm_w x C values).

@@ -8,7 +8,8 @@
 // Memories: an MVAU (lb_mvau reads all PEs at one address) holds one weight memory of
 // WMEM = MW*MH/(PE*SIMD) words of PE*SIMD*W bits, one threshold memory of MH/PE words of
 // PE*T*acc bits and, when MH > PE, an input buffer of MW/SIMD single-port words of SIMD*A
-// bits; the SWU (K + stride) line blocks of IFMDim*C/SIMD words of SIMD*A bits. A memory maps
+// bits; the SWU one memory of K + max(stride, K) rows of IFMDim*C/SIMD words of SIMD*A bits
+// (lb_swu); the input Thresholding none (its thresholds are constants). A memory maps
 // to the cheapest tiling by one primitive:
 //   Xilinx RAMB18: 16K x 1, 8K x 2, 4K x 4, 2K x 9, 1K x 18, 512 x 36 (UG473 / UG573);
 //   UltraRAM: 4K x 72; LUTRAM: 64 x 1 per 6-LUT (single-port <= 32 words: 32 x 2);
