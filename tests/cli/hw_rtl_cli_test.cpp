@@ -80,14 +80,27 @@ TEST(CliHwRtl, GeneratesSimulatesAndMatchesTheRuntime) {
   const auto design = nlohmann::json::parse(std::ifstream(w.path("design/design.json")));
   EXPECT_EQ(design["scores"]["label_select"], "rank ROM of the float scores");
 
-  r = run_lowbit("hw sim " + dir + " --data fashion-mnist --images 24 --simulator iverilog");
+  // A relative folder, as the docs write it.
+  r = run_command("cd " + w.path("") + " && " + LOWBIT_CLI_PATH + " hw sim design --data fashion-mnist --images 24 --simulator iverilog");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("Scores: 24 of 24 frames' raw accumulators identical to the runtime"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Labels: 24 of 24 identical to the runtime's predictions"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("MVAU_hls_0"), std::string::npos) << r.out;  // the per-unit table
   EXPECT_EQ(r.out.find("outside max(15, 1%)"), std::string::npos) << r.out;
 
-  // An edited top module is refused rather than simulated as if it were the model.
+  // An edited memory image, library module or top module is refused rather than simulated as
+  // if it were the model.
+  std::filesystem::copy_file(w.path("design/rtl/MVAU_hls_1_weights.mem"), w.path("w.mem"));
+  std::ofstream(w.path("design/rtl/MVAU_hls_1_weights.mem"), std::ios::app) << "0\n";
+  r = run_lowbit("hw sim " + dir + " --data fashion-mnist --images 2 --simulator iverilog");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("MVAU_hls_1_weights.mem does not match model.lbm and folding.json"), std::string::npos) << r.out;
+  std::filesystem::copy_file(w.path("w.mem"), w.path("design/rtl/MVAU_hls_1_weights.mem"),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(w.path("design/rtl/lb_mvau.v"), std::ios::app) << "// edited\n";
+  r = run_lowbit("hw sim " + dir + " --data fashion-mnist --images 2 --simulator iverilog");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("lb_mvau.v does not match"), std::string::npos) << r.out;
   std::ofstream(w.path("design/rtl/lowbit_tiny.v"), std::ios::app) << "// edited\n";
   r = run_lowbit("hw sim " + dir + " --data fashion-mnist --images 2 --simulator iverilog");
   EXPECT_EQ(r.code, 1);

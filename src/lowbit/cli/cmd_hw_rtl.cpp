@@ -137,10 +137,15 @@ int run_sim(const SimArgs& a) {
   if (n - from >= 2) {
     const double ii = static_cast<double>(r.frames.back().label_cycle - r.frames[static_cast<size_t>(from)].label_cycle) /
                       static_cast<double>(n - 1 - from);
+    const double off = 100.0 * (ii - static_cast<double>(slowest)) / static_cast<double>(slowest);
     std::cout << std::setprecision(1) << "Interval (steady state, frames " << from << ".." << n - 1 << "): " << ii
-              << " clocks per frame; estimate " << slowest << " (" << bottleneck << "), "
-              << std::setprecision(2) << 100.0 * (ii - static_cast<double>(slowest)) / static_cast<double>(slowest)
-              << "% off\n";
+              << " clocks per frame; estimate " << slowest << " (" << bottleneck << "), " << std::setprecision(2) << off
+              << "% off" << (off > 1.0 ? "  (above the estimate by more than 1%: units of equal rate in series stall each "
+                                         "other through the depth-2 FIFOs; docs/HARDWARE.md, \"FIFOs\")"
+                                       : "")
+              << "\n";
+  } else {
+    std::cout << "Interval: needs at least 4 images (frames 2.. are steady)\n";
   }
   if (a.stages) {
     std::cout << "\nEach unit alone (never starved or blocked), clocks per frame:\n"

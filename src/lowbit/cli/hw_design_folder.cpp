@@ -1,5 +1,6 @@
 #include "lowbit/cli/hw_design_folder.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "lowbit/core/error.hpp"
@@ -18,13 +19,19 @@ hw::RtlDesign load_design_folder(const std::string& dir, format::ModelDesc& desc
   hw::Graph g = hw::build_graph(desc);
   hw::apply_folding_file(g, folding);
   hw::RtlDesign d = hw::build_rtl(desc, g);
-  const std::string top = dir + "/rtl/" + d.top + ".v";
-  LOWBIT_CHECK(file_exists(top), top, " is missing: regenerate the folder with lowbit hw rtl");
-  const std::vector<uint8_t> have = read_file(top);
-  // The synthesized or simulated Verilog must be the design the estimates describe.
-  LOWBIT_CHECK(std::string(have.begin(), have.end()) == hw::top_verilog(d), top,
-               " does not match model.lbm and folding.json beside it (edited, or written by another lowbit): "
-               "regenerate the folder with lowbit hw rtl");
+  // The simulated or synthesized Verilog must be the design the estimates describe: the top
+  // module, the library and every memory image, byte for byte.
+  auto same = [&](const std::string& name, const std::string& want) {
+    const std::string path = dir + "/rtl/" + name;
+    LOWBIT_CHECK(file_exists(path), path, " is missing: regenerate the folder with lowbit hw rtl");
+    const std::vector<uint8_t> have = read_file(path);
+    LOWBIT_CHECK(have.size() == want.size() && std::equal(have.begin(), have.end(), want.begin()), path,
+                 " does not match model.lbm and folding.json beside it (edited, or written by another lowbit): "
+                 "regenerate the folder with lowbit hw rtl");
+  };
+  same(d.top + ".v", hw::top_verilog(d));
+  for (const auto& [name, text] : hw::verilog_library()) same(name, text);
+  for (const hw::MemImage& m : d.mems) same(m.file, hw::mem_text(m));
   return d;
 }
 

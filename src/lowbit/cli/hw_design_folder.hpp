@@ -11,7 +11,8 @@ namespace lowbit::cli {
 
 // The design of folder `dir`; `desc` receives its model. Throws lowbit::Error naming the
 // folder or file: no model.lbm and folding.json ("not a design folder"), a missing top
-// module, a top module that differs from what model.lbm and folding.json generate.
+// module, library file or memory image, or one that differs from what model.lbm and
+// folding.json generate (edited, or written by another lowbit).
 hw::RtlDesign load_design_folder(const std::string& dir, format::ModelDesc& desc);
 
 }  // namespace lowbit::cli

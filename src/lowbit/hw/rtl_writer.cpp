@@ -116,7 +116,7 @@ std::string stage_bench_verilog(const RtlDesign& d, int frames, int64_t max_cycl
     o << "      $write(\"STAGE " << s.name << " %0d\", " << p << "_first);\n"
       << "      for (f = 0; f < FRAMES; f = f + 1) $write(\" %0d\", " << p << "_end[f]);\n      $write(\"\\n\");\n";
   }
-  o << "      $finish;\n    end\n    if (cycle == " << max_cycles << ") begin\n"
+  o << "      $finish;\n    end\n    if (cycle == 64'd" << max_cycles << ") begin\n"
     << "      $display(\"TIMEOUT after %0d clocks\", cycle);\n      $finish;\n    end\n  end\nendmodule\n";
   return o.str();
 }
@@ -129,6 +129,13 @@ std::string stage_wrapper_verilog(const RtlStage& s, const std::string& module_n
     << "  output wire out_valid,\n  input wire out_ready,\n  output wire [" << s.out_width() - 1 << ":0] out_data\n);\n"
     << instance(s, "u_" + s.name, "in", "out") << "endmodule\n";
   return o.str();
+}
+
+std::string mem_text(const MemImage& m) {
+  std::string text;
+  text.reserve(m.lines.size() * (m.lines.empty() ? 1 : m.lines[0].size() + 1));
+  for (const std::string& l : m.lines) text += l, text += '\n';
+  return text;
 }
 
 std::string design_json(const RtlDesign& d) {
@@ -170,12 +177,7 @@ void write_design_folder(const RtlDesign& d, const std::string& dir, const std::
   }
   for (const auto& [name, text] : verilog_library()) write_file_atomic(dir + "/rtl/" + name, text);
   write_file_atomic(dir + "/rtl/" + d.top + ".v", top_verilog(d));
-  for (const MemImage& m : d.mems) {
-    std::string text;
-    text.reserve(m.lines.size() * (m.lines.empty() ? 1 : m.lines[0].size() + 1));
-    for (const std::string& l : m.lines) text += l, text += '\n';
-    write_file_atomic(dir + "/rtl/" + m.file, text);
-  }
+  for (const MemImage& m : d.mems) write_file_atomic(dir + "/rtl/" + m.file, mem_text(m));
   write_file_atomic(dir + "/model.lbm", model_bytes);
   write_file_atomic(dir + "/folding.json", folding);
   write_file_atomic(dir + "/design.json", design_json(d));

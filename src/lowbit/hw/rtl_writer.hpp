@@ -35,6 +35,9 @@ std::string stage_bench_verilog(const RtlDesign& d, int frames, int64_t max_cycl
 // for synthesis per unit: the stage's module instantiated with its parameters.
 std::string stage_wrapper_verilog(const RtlStage& s, const std::string& module_name);
 
+// The $readmemh text of a memory image (one hex word per line).
+std::string mem_text(const MemImage& m);
+
 // A summary of the design (units, modules, parameters, stream widths, FIFO depths, cycle
 // estimates, memory bits) as JSON text.
 std::string design_json(const RtlDesign& d);
