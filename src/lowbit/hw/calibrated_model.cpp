@@ -132,8 +132,10 @@ Resources calibrated_resources(const Node& n, const Device& dev, const Calibrati
       break;
     case NodeKind::kThresholding:
       // lb_thresholding: the input table's thresholds are constants shared by every channel
-      // (no memory), compared with each of the PE pixels of a beat.
-      logic += static_cast<double>(n.pe) * cal.compare_bit * n.thresholds * n.in.bits;
+      // (no memory), so each of the PE lanes is a fixed function of its A-bit pixel: a ROM of
+      // 2^A words of B bits, 2^A / 64 6-LUTs per output bit (yosys: 50 LUTs for CNV's 8-bit
+      // lane, docs/SYNTHESIS.md), whatever the number of thresholds.
+      logic += static_cast<double>(n.pe * n.out.bits) * std::ceil(std::ldexp(1.0, static_cast<int>(n.in.bits)) / 64.0);
       break;
     case NodeKind::kMaxPool:
       // One comparator per channel and bit; a row of partial maxima (ofm_w x C values).
