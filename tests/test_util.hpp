@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,10 @@
 #include "lowbit/core/rng.hpp"
 
 namespace lowbit::testing {
+
+// True when `tool` is on PATH (tests of the hardware flows skip without their simulator or
+// synthesizer).
+inline bool have_tool(const char* tool) { return std::system(cat("command -v ", tool, " > /dev/null 2>&1").c_str()) == 0; }
 
 // n floats drawn uniformly from [lo, hi) by Rng(seed).
 inline std::vector<float> random_floats(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {

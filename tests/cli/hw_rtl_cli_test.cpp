@@ -10,6 +10,7 @@
 
 #include "cli/cli_util.hpp"
 #include "lowbit/core/error.hpp"
+#include "test_util.hpp"
 #include "lowbit/core/rng.hpp"
 #include "lowbit/format/model_desc.hpp"
 
@@ -59,10 +60,8 @@ format::ModelDesc small_model() {
   return d;
 }
 
-bool have(const char* tool) { return std::system(cat("command -v ", tool, " > /dev/null 2>&1").c_str()) == 0; }
-
 TEST(CliHwRtl, GeneratesSimulatesAndMatchesTheRuntime) {
-  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+  if (!testing::have_tool("iverilog")) GTEST_SKIP() << "iverilog not installed";
   testing::CliWorkspace w("hwrtl");
   const std::string model = w.path("tiny.lbm"), fold = w.path("fold.json"), dir = w.path("design");
   {
@@ -141,7 +140,7 @@ TEST(CliHwRtl, BadInputFailsWithOneClearError) {
   // A simulation that runs past its bound of clocks stops and says so.
   r = run_lowbit("hw rtl " + model + " --fps 1 -o " + dir);
   ASSERT_EQ(r.code, 0) << r.out;
-  if (have("iverilog")) {
+  if (testing::have_tool("iverilog")) {
     r = run_lowbit("hw sim " + dir + " --data fashion-mnist --images 2 --simulator iverilog --max-cycles 500 --no-stages");
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("ran out of clocks (bound 500"), std::string::npos) << r.out;

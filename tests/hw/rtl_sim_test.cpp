@@ -26,11 +26,6 @@ using format::LayerDesc;
 using format::LayerKind;
 using format::ModelDesc;
 
-bool have(const char* tool) {
-  const std::string cmd = cat("command -v ", tool, " > /dev/null 2>&1");
-  return std::system(cmd.c_str()) == 0;
-}
-
 // A layer with random weights (+-1, or integers in [-wmax, wmax]) and, unless it scores,
 // random ascending thresholds inside each row's accumulator range.
 LayerDesc rand_layer(Rng& rng, LayerKind kind, int64_t h, int64_t w, int64_t c, int64_t out, CodeFormat in,
@@ -124,7 +119,7 @@ void set(hw::Graph& g, const std::string& name, int64_t pe, int64_t simd) {
 }
 
 TEST(HwRtlSim, DenseXnorMatchesRuntime) {
-  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+  if (!testing::have_tool("iverilog")) GTEST_SKIP() << "iverilog not installed";
   Rng rng(1);
   const CodeFormat b = CodeFormat::plus_minus_one();
   ModelDesc d;
@@ -190,7 +185,7 @@ void expect_cycles_match(const std::vector<hw::StageTiming>& stages) {
 }
 
 TEST(HwRtlSim, BinaryConvEveryPadValueMatchesRuntimeInBothSimulators) {
-  if (!have("verilator") || !have("iverilog")) GTEST_SKIP() << "verilator or iverilog not installed";
+  if (!testing::have_tool("verilator") || !testing::have_tool("iverilog")) GTEST_SKIP() << "verilator or iverilog not installed";
   const CodeFormat b = CodeFormat::plus_minus_one();
   // pad -1 (FINN's), pad 0 (INT2 stream), pad +1 with stride 2; pooling; odd sizes.
   const ModelDesc d = conv_net("bconv", 3, {2, 11, 11}, b, b, 1,
@@ -217,7 +212,7 @@ TEST(HwRtlSim, BinaryConvEveryPadValueMatchesRuntimeInBothSimulators) {
 }
 
 TEST(HwRtlSim, MultiBitConvMatchesRuntime) {
-  if (!have("verilator")) GTEST_SKIP() << "verilator not installed";
+  if (!testing::have_tool("verilator")) GTEST_SKIP() << "verilator not installed";
   // 8-bit input codes with a zero point straight into the first MVAU, 2-bit activations
   // (3 thresholds), 2-bit weights, zero padding of unsigned codes, pooling of 2-bit levels.
   const CodeFormat pixel = CodeFormat::unsigned_bits(8, 128), a2 = CodeFormat::unsigned_bits(2);
@@ -234,7 +229,7 @@ TEST(HwRtlSim, MultiBitConvMatchesRuntime) {
 }
 
 TEST(HwRtlSim, TernaryWeightsAndTwoBitInputQuantizer) {
-  if (!have("iverilog")) GTEST_SKIP() << "iverilog not installed";
+  if (!testing::have_tool("iverilog")) GTEST_SKIP() << "iverilog not installed";
   // A 2-bit input quantizer (3 thresholds on the pixels), ternary weights, dense layers.
   const CodeFormat a2 = CodeFormat::unsigned_bits(2, 1);
   Rng rng(9);
@@ -255,7 +250,7 @@ TEST(HwRtlSim, TernaryWeightsAndTwoBitInputQuantizer) {
 }
 
 TEST(HwRtlSim, BackPressureChangesNothingInVerilator) {
-  if (!have("verilator")) GTEST_SKIP() << "verilator not installed";
+  if (!testing::have_tool("verilator")) GTEST_SKIP() << "verilator not installed";
   const CodeFormat b = CodeFormat::plus_minus_one();
   const ModelDesc d = conv_net("bpconv", 5, {1, 8, 8}, b, b, 1, {{4, 3, 1, 1, 0, true}, {4, 3, 1, 0, 0, false}}, 3);
   auto fold = [](hw::Graph& g) {

@@ -25,6 +25,7 @@
 #include "lowbit/hw/rtl_pnr.hpp"
 #include "lowbit/hw/rtl_synth.hpp"
 #include "lowbit/hw/rtl_writer.hpp"
+#include "test_util.hpp"
 
 namespace lowbit {
 namespace {
@@ -34,8 +35,6 @@ using format::LayerDesc;
 using format::LayerKind;
 using testing::run_command;
 using testing::run_lowbit;
-
-bool have(const char* tool) { return std::system(cat("command -v ", tool, " > /dev/null 2>&1").c_str()) == 0; }
 
 const char* kCellsSim = "/usr/share/yosys/xilinx/cells_sim.v";
 
@@ -174,7 +173,7 @@ hw::SynthCounts synth_mvau(int64_t in, int64_t hidden, int64_t pe, int64_t simd)
 }
 
 TEST(HwRtlSynth, LutsGrowWithSimdAndDeepWeightsTakeBlockRam) {
-  if (!have("yosys")) GTEST_SKIP() << "yosys not installed";
+  if (!testing::have_tool("yosys")) GTEST_SKIP() << "yosys not installed";
   // 512 x 64 weights at PE 1: SIMD 8 keeps 4096 words of 8 bits, SIMD 32 1024 words of 32
   // bits; 32 Kbit either way, in block RAM (two RAMB18s: 4K x 4 or 1K x 18 each), so the
   // difference in LUTs is the lanes'.
@@ -214,7 +213,8 @@ std::string stage_bench(const hw::RtlStage& s, const std::string& top, int64_t b
 }
 
 TEST(HwRtlSynth, GateLevelNetlistMatchesTheRtl) {
-  if (!have("yosys") || !have("iverilog") || !have("vvp")) GTEST_SKIP() << "yosys or iverilog not installed";
+  if (!testing::have_tool("yosys") || !testing::have_tool("iverilog") || !testing::have_tool("vvp"))
+    GTEST_SKIP() << "yosys or iverilog not installed";
   if (!std::filesystem::exists(kCellsSim)) GTEST_SKIP() << kCellsSim << " missing";
   data::testing::TempDir tmp;
   const std::string dir = tmp.str();
@@ -322,7 +322,7 @@ TEST(HwRtlSynth, CliRefusesWhatIsNotADesignFolder) {
 }
 
 TEST(HwRtlSynth, CliReportsUnitsWithEstimatesAsJson) {
-  if (!have("yosys")) GTEST_SKIP() << "yosys not installed";
+  if (!testing::have_tool("yosys")) GTEST_SKIP() << "yosys not installed";
   data::testing::TempDir tmp;
   const std::string dir = tmp.file("d");
   write_design(dense_model(64, 16, 9), 2, 8, dir);

@@ -51,10 +51,8 @@ int run_rtl(const RtlArgs& a) {
   }
   const hw::RtlDesign d = hw::build_rtl(desc, g);
   hw::write_design_folder(d, a.output, bytes, hw::folding_json(g).dump(2) + "\n");
-  int64_t slowest = 0;
-  std::string bottleneck;
-  for (const hw::RtlStage& s : d.stages)
-    if (s.cycles > slowest) slowest = s.cycles, bottleneck = s.name;
+  const int64_t slowest = d.bottleneck().cycles;
+  const std::string& bottleneck = d.bottleneck().name;
   std::cout << "Wrote " << a.output << "/rtl/" << d.top << ".v: " << d.stages.size() << " stages ("
             << g.nodes.size() << " units), " << d.mems.size() << " memory images, " << d.memory_bits << " memory bits\n"
             << "Estimate: " << slowest << " clocks per frame (" << bottleneck << "), "
@@ -115,10 +113,8 @@ int run_sim(const SimArgs& a) {
     correct += f.label == ds.labels[static_cast<size_t>(i)];
     if ((!same || f.label != pred[static_cast<size_t>(i)]) && first_bad < 0) first_bad = i;
   }
-  int64_t slowest = 0;
-  std::string bottleneck;
-  for (const hw::RtlStage& s : d.stages)
-    if (s.cycles > slowest) slowest = s.cycles, bottleneck = s.name;
+  const int64_t slowest = d.bottleneck().cycles;
+  const std::string& bottleneck = d.bottleneck().name;
   std::cout << std::fixed << std::setprecision(2) << "Simulated " << r.cycles << " clocks in " << r.seconds << " s\n"
             << "Scores: " << acc_same << " of " << n << " frames' raw accumulators identical to the runtime\n"
             << "Labels: " << label_same << " of " << n << " identical to the runtime's predictions; accuracy "

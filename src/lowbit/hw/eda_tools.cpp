@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/file_io.hpp"
 
 namespace lowbit::hw {
 
@@ -39,6 +40,11 @@ int run_tool(const std::string& command, const std::string& cwd, const std::stri
   if (st == -1) return 127;
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return WEXITSTATUS(st);
+}
+
+std::string read_tool_output(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  return std::string(bytes.begin(), bytes.end());
 }
 
 std::string tail_lines(const std::string& path, int lines) {

@@ -17,6 +17,10 @@ int run_tool(const std::string& command, const std::string& cwd, const std::stri
 // Throws lowbit::Error: "<what> failed (exit N); the last lines of LOG:\n..." when status != 0.
 void check_tool(int status, const std::string& what, const std::string& log);
 
+// A file a tool wrote (a statistics or report JSON), as text. Throws lowbit::Error naming the
+// path when it cannot be read (core/file_io.hpp read_file).
+std::string read_tool_output(const std::string& path);
+
 // A file's last `lines` lines.
 std::string tail_lines(const std::string& path, int lines);
 

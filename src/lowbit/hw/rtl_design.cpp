@@ -354,6 +354,14 @@ class Builder {
 
 }  // namespace
 
+const RtlStage& RtlDesign::bottleneck() const {
+  LOWBIT_CHECK(!stages.empty(), "design '", top, "' has no stages");
+  const RtlStage* b = &stages.front();
+  for (const RtlStage& s : stages)
+    if (s.cycles > b->cycles) b = &s;
+  return *b;
+}
+
 int64_t rtl_cycles(const Node& n, int64_t in_elems) {
   switch (n.kind) {
     case NodeKind::kMaxPool: return n.ifm_h * n.ifm_w * (n.channels / in_elems);

@@ -58,6 +58,9 @@ struct RtlDesign {
   size_t label_stage = 0;   // index of the LabelSelect stage
   bool label_rom = false;   // LabelSelect ranks the float scores through a ROM
   int64_t weight_bits = 0, memory_bits = 0;  // weights; all memories (weights, thresholds, ranks)
+
+  // The unit with the most clocks per frame (the first of equals): it sets the interval.
+  const RtlStage& bottleneck() const;
 };
 
 // Clocks per frame of a unit in lowbit's RTL: FINN's exp_cycles (finn_model.hpp), except the

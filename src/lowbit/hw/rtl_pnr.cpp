@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -14,13 +13,6 @@ namespace lowbit::hw {
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LOWBIT_CHECK(in, path, ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -101,7 +93,7 @@ PnrResult pnr_ice40(const RtlDesign& d, const std::string& dir, const PnrOptions
   check_tool(run_tool(cat(shell_quote(yosys), " -s ", shell_quote(work + "/synth.ys")), dir + "/rtl", synth_log),
              "yosys synth_ice40", synth_log);
   r.synth_seconds = seconds_since(t0);
-  r.synth = parse_stat_json(read_text(work + "/stat.json"), "lowbit_board", SynthTarget::kIce40, work + "/stat.json");
+  r.synth = parse_stat_json(read_tool_output(work + "/stat.json"), "lowbit_board", SynthTarget::kIce40, work + "/stat.json");
 
   const std::string pnr_log = work + "/nextpnr.log";
   const std::string package = opt.device == "hx8k" ? "ct256" : "sg48";
@@ -113,7 +105,7 @@ PnrResult pnr_ice40(const RtlDesign& d, const std::string& dir, const PnrOptions
                           work, pnr_log);
   r.pnr_seconds = seconds_since(t0);
   check_tool(st, cat("nextpnr-ice40 --", opt.device), pnr_log);
-  const PnrResult rep = parse_nextpnr_report(read_text(work + "/report.json"), work + "/report.json");
+  const PnrResult rep = parse_nextpnr_report(read_tool_output(work + "/report.json"), work + "/report.json");
   r.fmax_mhz = rep.fmax_mhz;
   r.use = rep.use;
   // The bitstream shows the routed design packs; icepack (fpga-icestorm) is optional.

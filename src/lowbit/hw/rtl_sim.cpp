@@ -112,8 +112,7 @@ std::vector<uint8_t> input_stream(const RtlDesign& d, const std::vector<int64_t>
 }
 
 int64_t cycle_bound(const RtlDesign& d, int64_t frames, bool backpressure) {
-  int64_t slowest = 1;
-  for (const RtlStage& s : d.stages) slowest = std::max(slowest, s.cycles);
+  const int64_t slowest = std::max<int64_t>(1, d.bottleneck().cycles);
   const int64_t b = 4 * (frames + 2) * slowest + 100000;
   return backpressure ? 4 * b : b;
 }
@@ -225,8 +224,7 @@ SimResult simulate(const RtlDesign& d, const std::string& dir_arg, const std::ve
 std::vector<StageTiming> measure_stages(const RtlDesign& d, const std::string& dir_arg, const SimOptions& opt) {
   const std::string dir = std::filesystem::absolute(dir_arg).string();
   const int frames = 4;
-  int64_t slowest = 1;
-  for (const RtlStage& s : d.stages) slowest = std::max(slowest, s.cycles);
+  const int64_t slowest = std::max<int64_t>(1, d.bottleneck().cycles);
   const int64_t bound = 2 * (frames + 1) * slowest + 10000;
   const std::string sim = dir + "/sim";
   make_dirs(sim);

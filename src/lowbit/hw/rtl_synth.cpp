@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -28,13 +27,6 @@ const std::map<std::string, int64_t>& lutram_sites() {
 
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LOWBIT_CHECK(in, path, ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string abs_path(const std::string& p) { return std::filesystem::absolute(p).lexically_normal().string(); }
 
@@ -70,7 +62,7 @@ SynthRun run_yosys(const std::string& dir, const std::string& name, const std::v
   check_tool(st, cat("yosys (", name, ")"), log);
   LOWBIT_CHECK(file_exists(stat), "yosys (", name, ") wrote no ", stat, "; see ", log);
   r.name = name;
-  const std::string text = read_text(stat);
+  const std::string text = read_tool_output(stat);
   r.counts = parse_stat_json(text, top, opt.target, stat);
   r.yosys = stat_json_creator(text);
   r.log = log;
