@@ -17,6 +17,8 @@
 #include "lowbit/export/fold.hpp"
 #include "lowbit/format/input_fit.hpp"
 #include "lowbit/format/lbm.hpp"
+#include "lowbit/format/model_desc.hpp"
+#include "lowbit/interop/onnx_export.hpp"
 #include "lowbit/kernels/bit_isa.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -69,22 +71,48 @@ void apply_max_isa(const std::string& max_isa) {
   kernels::set_max_isa(max_isa);  // a known target this CPU lacks: lowbit::Error (exit 1)
 }
 
+// The deployment IR of a checkpoint (folded as `lowbit export` folds it) or of a .lbm file
+// (told apart by the .lbm magic, not the name).
+format::ModelDesc model_desc_of(const std::string& path) {
+  if (model_file_kind(path) == ModelFileKind::kLbm) {
+    try {
+      return format::read_model_desc(format::LbmFile::read(path));
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      if (m.rfind(path, 0) == 0) throw;  // names the file already
+      fail(path, ": ", m);
+    }
+  }
+  auto [model, ck] = train::load_model(path);
+  const train::TrainConfig cfg = train::checkpoint_train_config(ck, path);
+  exporter::ExportOptions opt;
+  opt.normalize = cfg.data.normalize;
+  return exporter::fold(*model, opt);
+}
+
 }  // namespace
 
 Action add_export_command(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand(
       "export",
-      "Fold a trained checkpoint into integer thresholds and weight codes: one .lbm model file for the runtime, or "
-      "(--format bnn-pynq) the parameter folder of a BNN-PYNQ FPGA overlay");
-  cmd->add_option("checkpoint", args->checkpoint, "A .ckpt file written by lowbit train")->required();
-  cmd->add_option("-o,--output", args->output, "The .lbm file to write (bnn-pynq: the folder to write into)")
+      "Fold a trained checkpoint into integer thresholds and weight codes: one .lbm model file for the runtime, "
+      "(--format bnn-pynq) the parameter folder of a BNN-PYNQ FPGA overlay, or (--format qonnx / onnx) an ONNX "
+      "graph for FINN or ONNX Runtime (docs/INTEROP.md)");
+  cmd->add_option("checkpoint", args->checkpoint,
+                  "A .ckpt file written by lowbit train; for --format qonnx / onnx also a .lbm model")->required();
+  cmd->add_option("-o,--output", args->output,
+                  "The file to write (.lbm, or .onnx for qonnx / onnx; bnn-pynq: the folder to write into)")
       ->required()
       ->check(non_empty());
   cmd->add_option("--format", args->format,
-                  "lbm (lowbit's runtime) or bnn-pynq (the parameter folder of a prebuilt BNN-PYNQ overlay: "
-                  "OUT/DATASET/NETWORK/, docs/HARDWARE.md)")
-      ->check(CLI::IsMember({"lbm", "bnn-pynq"}))
+                  "lbm (lowbit's runtime), bnn-pynq (the parameter folder of a prebuilt BNN-PYNQ overlay: "
+                  "OUT/DATASET/NETWORK/, docs/HARDWARE.md), qonnx (QONNX for FINN's frontend: BipolarQuant, "
+                  "Quant, MultiThreshold, finn_datatype annotations) or onnx (standard ONNX opset 13 for ONNX "
+                  "Runtime; predictions equal lowbit run's)")
+      ->check(CLI::IsMember({"lbm", "bnn-pynq", "qonnx", "onnx"}))
       ->capture_default_str();
   CLI::Option* net = cmd->add_option("--network", args->pynq.network,
                                      "bnn-pynq: the overlay, lfcW1A1, lfcW1A2, cnvW1A1, cnvW1A2 or cnvW2A2");
@@ -107,6 +135,15 @@ Action add_export_command(CLI::App& app) {
     for (CLI::Option* o : {net, dataset, classes, images})
       if (o->count()) usage_fail(o->get_name(), " applies to --format bnn-pynq");
     check_output("-o", args->output, {args->checkpoint});
+    if (args->format == "qonnx" || args->format == "onnx") {
+      const format::ModelDesc desc = model_desc_of(args->checkpoint);
+      const auto dialect = args->format == "qonnx" ? interop::OnnxDialect::kQonnx : interop::OnnxDialect::kStandard;
+      const std::string bytes = interop::onnx_model_bytes(desc, dialect);
+      write_output(args->output, bytes);
+      std::cout << "wrote " << args->output << ": " << args->format << ", " << desc.layers.size() << " layers, "
+                << bytes.size() << " bytes\n";
+      return 0;
+    }
     auto [model, ck] = train::load_model(args->checkpoint);
     const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
     exporter::ExportOptions opt;
