@@ -8,6 +8,8 @@ packages=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-op
 # Icarus Verilog simulate the generated Verilog, yosys synthesizes it, nextpnr-ice40 and
 # icestorm place and route it for iCE40.
 packages+=(verilator iverilog yosys nextpnr-ice40 fpga-icestorm)
+# Interop (docs/INTEROP.md): the ONNX project's protobuf classes and C++ checker.
+packages+=(libonnx-dev libprotobuf-dev)
 packages+=("$@")  # extra packages a caller wants (e.g. python3-torch for the PyTorch comparison)
 missing=()
 for p in "${packages[@]}"; do
