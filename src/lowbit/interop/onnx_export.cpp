@@ -54,7 +54,8 @@ float clamp_threshold(int64_t t, int64_t range) { return static_cast<float>(std:
 class Lowering {
  public:
   Lowering(const ModelDesc& d, OnnxDialect dialect, onnx::GraphProto* graph)
-      : d_(d), qonnx_(dialect == OnnxDialect::kQonnx), g_(graph), batch_(qonnx_ ? 1 : -1) {}
+      : d_(d), qonnx_(dialect == OnnxDialect::kQonnx), g_(graph), batch_(qonnx_ ? 1 : -1),
+        what_(cat("export --format ", dialect_name(dialect))) {}
 
   void run() {
     emit_input();
@@ -155,7 +156,7 @@ class Lowering {
     const int levels = codes.levels();
     bool identity = !codes.pm1 && codes.bits == 8;
     for (int p = 0; p < 256; ++p) {
-      LOWBIT_CHECK(p == 0 || in.table[p] >= in.table[p - 1], "export --format onnx: the input table decreases at pixel ",
+      LOWBIT_CHECK(p == 0 || in.table[p] >= in.table[p - 1], what_, ": the input table decreases at pixel ",
                    p, " (", int{in.table[p - 1]}, " then ", int{in.table[p]}, "); only monotone input quantizers "
                    "are thresholds");
       identity = identity && in.table[p] == p;
@@ -186,16 +187,16 @@ class Lowering {
   void emit_layer(int i) {
     const LayerDesc& l = d_.layers[static_cast<size_t>(i)];
     const std::string p = cat("l", i);
-    LOWBIT_CHECK(!l.has_shortcut(), "export --format onnx: layer ", i, " (", l.name,
+    LOWBIT_CHECK(!l.has_shortcut(), what_, ": layer ", i, " (", l.name,
                  ") closes a residual shortcut, which the ONNX writers do not express yet (docs/INTEROP.md)");
-    LOWBIT_CHECK(!l.grouped(), "export --format onnx: layer ", i, " (", l.name,
+    LOWBIT_CHECK(!l.grouped(), what_, ": layer ", i, " (", l.name,
                  ") has SYQ's grouped tap scales, which the ONNX writers do not express yet (docs/INTEROP.md)");
     const bool conv = l.kind == LayerKind::kConv;
 
     // Exactness: the largest accumulator float32 must hold.
     const int64_t max_x = std::max<int64_t>(l.input.max_abs_value(), std::abs(l.pad_value));
     const int64_t max_acc = l.in_fan() * l.max_abs_weight() * max_x;
-    LOWBIT_CHECK(max_acc < kExactLimit, "export --format onnx: layer ", i, " (", l.name, ") can accumulate up to ",
+    LOWBIT_CHECK(max_acc < kExactLimit, what_, ": layer ", i, " (", l.name, ") can accumulate up to ",
                  max_acc, ", beyond float32's exact integers (2^24)");
     const std::string acc_type = int_type(-max_acc, max_acc);
 
@@ -206,7 +207,7 @@ class Lowering {
       if (qonnx_) g_.annotate(x_, value_type(l.input));
     }
     const Dims expect = conv ? Dims{batch_, l.in_c, l.in_h, l.in_w} : Dims{batch_, l.in_fan()};
-    LOWBIT_CHECK(shape_ == expect, "export --format onnx: layer ", i, " (", l.name, ") does not read its predecessor's map");
+    LOWBIT_CHECK(shape_ == expect, what_, ": layer ", i, " (", l.name, ") does not read its predecessor's map");
 
     std::string w = emit_weights(l, p);
     if (conv) {
@@ -230,7 +231,7 @@ class Lowering {
     }
     if (qonnx_) g_.annotate(x_, acc_type);
     if (l.pool.kernel) {
-      LOWBIT_CHECK(four_d(), "export --format onnx: layer ", i, " pools a dense output");
+      LOWBIT_CHECK(four_d(), what_, ": layer ", i, " pools a dense output");
       Dims out = {batch_, l.out, l.pooled_h(), l.pooled_w()};
       set(g_.node("MaxPool", {x_}, p + "_pool", out,
                   {Attr::integers("kernel_shape", {l.pool.kernel, l.pool.kernel}),
@@ -302,7 +303,7 @@ class Lowering {
   // The score map of semantics.hpp score(), one node per float operation, in its order.
   void emit_scores(const LayerDesc& l, const std::string& p) {
     if (four_d()) {
-      LOWBIT_CHECK(shape_[2] == 1 && shape_[3] == 1, "export --format onnx: the scoring layer ", l.name,
+      LOWBIT_CHECK(shape_[2] == 1 && shape_[3] == 1, what_, ": the scoring layer ", l.name,
                    " has a ", shape_[2], "x", shape_[3], " map, not one score per class");
       set(g_.node("Flatten", {x_}, p + "_flat_acc", {batch_, l.out}, {Attr::integer("axis", 1)}), {batch_, l.out});
     }
@@ -331,6 +332,7 @@ class Lowering {
   bool qonnx_;
   GraphBuilder g_;
   int64_t batch_;
+  std::string what_;  // "export --format qonnx", for messages
   std::string x_;  // the current tensor
   Dims shape_;
 };
