@@ -76,9 +76,13 @@ TEST(InteropOnnxExport, QonnxUsesFinnsQuantizersWhereTheIrHasThem) {
   EXPECT_EQ(ops(lfc).count("BipolarQuant"), 1u + 3u + 2u);
   EXPECT_EQ(ops(lfc).count("MultiThreshold"), 0u);
   EXPECT_EQ(ops(lfc).count("Quant"), 0u);
-  // 8-bit identity input: Quant(8 bits, unsigned); pads -1 / +1 are Pad nodes, 0 the Conv's.
+  // 8-bit identity input without a zero point: the UINT8 annotation of the input is the
+  // quantizer (FINN refuses unsigned identity Quant nodes); pads -1 / +1 are Pad nodes, 0 the
+  // Conv's.
   onnx::ModelProto cnv = parse(interop::onnx_model_bytes(models[1].second, OnnxDialect::kQonnx));
-  EXPECT_EQ(ops(cnv).count("Quant"), 1u);
+  EXPECT_EQ(ops(cnv).count("Quant"), 0u);
+  EXPECT_EQ(cnv.graph().quantization_annotation(0).tensor_name(), "global_in");
+  EXPECT_EQ(cnv.graph().quantization_annotation(0).quant_parameter_tensor_names(0).value(), "UINT8");
   EXPECT_EQ(ops(cnv).count("Pad"), 2u);
   EXPECT_EQ(ops(cnv).count("MaxPool"), 1u);
   // 2-bit activations: MultiThreshold with out_bias = -Z; integer weights behind Quant.
@@ -140,6 +144,14 @@ TEST(InteropOnnxExport, ValidatorFindsTheReportedQonnxFaults) {
             std::string::npos);
   // The custom domain missing from opset_import.
   EXPECT_NE(edited([](onnx::ModelProto& m) { m.mutable_opset_import()->DeleteSubrange(1, 1); }).find("opset_import lacks"),
+            std::string::npos);
+  // An unsigned identity Quant on an activation (FINN converts signed ones only).
+  EXPECT_NE(edited([&](onnx::ModelProto& m) {
+              for (auto& n : *m.mutable_graph()->mutable_node())
+                if (n.op_type() == "Quant" && n.name() == "in_act")
+                  for (auto& a : *n.mutable_attribute())
+                    if (a.name() == "signed") a.set_i(0);
+            }).find("unsigned Quant in the activation path"),
             std::string::npos);
   // Quant with 3 inputs; MultiThreshold without out_dtype; descending thresholds.
   EXPECT_NE(edited([&](onnx::ModelProto& m) { first(m, "Quant").mutable_input()->RemoveLast(); }).find("needs 4 inputs"),

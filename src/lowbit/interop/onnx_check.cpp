@@ -57,6 +57,8 @@ class QonnxRules {
     for (const onnx::TensorAnnotation& a : g_.quantization_annotation())
       for (const onnx::StringStringEntryProto& e : a.quant_parameter_tensor_names())
         if (e.key() == "finn_datatype") annotated_[a.tensor_name()] = e.value();
+    for (const onnx::NodeProto& n : g_.node())
+      for (const std::string& out : n.output()) producer_[out] = n.op_type();
   }
 
   void run() {
@@ -118,6 +120,15 @@ class QonnxRules {
         if (!at || at->type() != onnx::AttributeProto::INT || (at->i() != 0 && at->i() != 1))
           p_.push_back(cat(where(n), ": attribute '", a, "' must be an integer 0 or 1"));
       }
+      // FINN's QuantIdentityHandler (every activation Quant not after a Relu) refuses
+      // unsigned ones (finn/transformation/qonnx/qonnx_activation_handlers.py).
+      const onnx::AttributeProto* sg = attribute(n, "signed");
+      const auto pred = producer_.find(n.input(0));
+      const bool activation = !find_initializer(g_, n.input(0));
+      const bool after_relu = pred != producer_.end() && (pred->second == "Relu" || pred->second == "Selu");
+      if (activation && !after_relu && sg && sg->i() == 0)
+        p_.push_back(cat(where(n), ": an unsigned Quant in the activation path, not after a Relu; FINN converts "
+                         "only signed ones"));
       const onnx::AttributeProto* r = attribute(n, "rounding_mode");
       if (!r || r->type() != onnx::AttributeProto::STRING || !(r->s() == "ROUND" || r->s() == "CEIL" || r->s() == "FLOOR"))
         p_.push_back(cat(where(n), ": attribute 'rounding_mode' must be ROUND, CEIL or FLOOR"));
@@ -157,6 +168,7 @@ class QonnxRules {
   const onnx::GraphProto& g_;
   std::vector<std::string>& p_;
   std::map<std::string, std::string> annotated_;
+  std::map<std::string, std::string> producer_;  // tensor -> op type of the node writing it
 };
 
 }  // namespace

@@ -14,7 +14,8 @@
 //        bipolar quantizers into BIPOLAR datatypes);
 //      - Quant: 4 inputs, scale / zero point / bit width scalar constants (bit width a
 //        whole number 1..32, zero point 0), attributes signed, narrow (0 or 1) and
-//        rounding_mode (ROUND, CEIL or FLOOR);
+//        rounding_mode (ROUND, CEIL or FLOOR); signed when it quantizes an activation that
+//        no Relu precedes (FINN's QuantIdentityHandler refuses unsigned ones);
 //      - MultiThreshold: 2 inputs, thresholds a constant [C or 1, L] ascending per row,
 //        out_dtype a FINN datatype, data_layout NCHW / NHWC / NC;
 //      - every custom node's output, and the graph input, has a finn_datatype annotation

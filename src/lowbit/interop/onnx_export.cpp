@@ -162,19 +162,24 @@ class Lowering {
       identity = identity && in.table[p] == p;
     }
     if (identity) {
-      // 8-bit codes that are the pixel itself: QONNX's Quant is the identity on 0..255.
-      if (qonnx_) {
-        std::vector<std::string> ins = {x_, g_.scalar("in_scale", 1.0f), g_.scalar("in_zeropt", 0.0f),
-                                        g_.scalar("in_bitwidth", 8.0f)};
-        set(g_.node("Quant", ins, "in_quant", shape_,
-                    {Attr::integer("signed", 0), Attr::integer("narrow", 0), Attr::text("rounding_mode", "ROUND")},
-                    kQonnxDomain),
-            shape_);
-        g_.annotate(x_, "UINT8");
-      }
+      // 8-bit codes that are the pixel itself. Without a zero point the UINT8 annotation of
+      // global_in is the whole quantizer (FINN's own convention for 8-bit inputs). With one,
+      // the values pixel - Z go through a signed Quant, the identity on them: FINN's
+      // QuantIdentityHandler refuses unsigned Quant nodes in the activation path.
       if (codes.zero_point) {
-        set(add("in_act", {static_cast<float>(-codes.zero_point)}), shape_);
-        if (qonnx_) g_.annotate(x_, value_type(codes));
+        set(add("in_shift", {static_cast<float>(-codes.zero_point)}), shape_);
+        if (qonnx_) {
+          const std::string type = value_type(codes);
+          g_.annotate(x_, type);
+          const int bits = std::stoi(type.substr(3));  // INTk
+          std::vector<std::string> ins = {x_, g_.scalar("in_scale", 1.0f), g_.scalar("in_zeropt", 0.0f),
+                                          g_.scalar("in_bitwidth", static_cast<float>(bits))};
+          set(g_.node("Quant", ins, "in_act", shape_,
+                      {Attr::integer("signed", 1), Attr::integer("narrow", 0), Attr::text("rounding_mode", "ROUND")},
+                      kQonnxDomain),
+              shape_);
+          g_.annotate(x_, type);
+        }
       }
       return;
     }
