@@ -102,17 +102,18 @@ Action add_export_command(CLI::App& app) {
       "(--format bnn-pynq) the parameter folder of a BNN-PYNQ FPGA overlay, or (--format qonnx / onnx) an ONNX "
       "graph for FINN or ONNX Runtime (docs/INTEROP.md)");
   cmd->add_option("checkpoint", args->checkpoint,
-                  "A .ckpt file written by lowbit train; for --format qonnx / onnx also a .lbm model")->required();
+                  "A .ckpt file written by lowbit train; for --format qonnx / onnx / onnx-int8 also a .lbm model")->required();
   cmd->add_option("-o,--output", args->output,
-                  "The file to write (.lbm, or .onnx for qonnx / onnx; bnn-pynq: the folder to write into)")
+                  "The file to write (.lbm, or .onnx for qonnx / onnx / onnx-int8; bnn-pynq: the folder to write into)")
       ->required()
       ->check(non_empty());
   cmd->add_option("--format", args->format,
                   "lbm (lowbit's runtime), bnn-pynq (the parameter folder of a prebuilt BNN-PYNQ overlay: "
                   "OUT/DATASET/NETWORK/, docs/HARDWARE.md), qonnx (QONNX for FINN's frontend: BipolarQuant, "
-                  "Quant, MultiThreshold, finn_datatype annotations) or onnx (standard ONNX opset 13 for ONNX "
-                  "Runtime; predictions equal lowbit run's)")
-      ->check(CLI::IsMember({"lbm", "bnn-pynq", "qonnx", "onnx"}))
+                  "Quant, MultiThreshold, finn_datatype annotations), onnx (standard ONNX opset 13 for ONNX "
+                  "Runtime; predictions equal lowbit run's) or onnx-int8 (the same with ConvInteger / MatMulInteger "
+                  "on 8-bit codes: ONNX Runtime's integer path)")
+      ->check(CLI::IsMember({"lbm", "bnn-pynq", "qonnx", "onnx", "onnx-int8"}))
       ->capture_default_str();
   CLI::Option* net = cmd->add_option("--network", args->pynq.network,
                                      "bnn-pynq: the overlay, lfcW1A1, lfcW1A2, cnvW1A1, cnvW1A2 or cnvW2A2");
@@ -135,9 +136,11 @@ Action add_export_command(CLI::App& app) {
     for (CLI::Option* o : {net, dataset, classes, images})
       if (o->count()) usage_fail(o->get_name(), " applies to --format bnn-pynq");
     check_output("-o", args->output, {args->checkpoint});
-    if (args->format == "qonnx" || args->format == "onnx") {
+    if (args->format == "qonnx" || args->format == "onnx" || args->format == "onnx-int8") {
       const format::ModelDesc desc = model_desc_of(args->checkpoint);
-      const auto dialect = args->format == "qonnx" ? interop::OnnxDialect::kQonnx : interop::OnnxDialect::kStandard;
+      const auto dialect = args->format == "qonnx"  ? interop::OnnxDialect::kQonnx
+                           : args->format == "onnx" ? interop::OnnxDialect::kStandard
+                                                    : interop::OnnxDialect::kStandardInteger;
       const std::string bytes = interop::onnx_model_bytes(desc, dialect);
       write_output(args->output, bytes);
       std::cout << "wrote " << args->output << ": " << args->format << ", " << desc.layers.size() << " layers, "

@@ -20,7 +20,14 @@ using format::LayerDesc;
 using format::LayerKind;
 using format::ModelDesc;
 
-const char* dialect_name(OnnxDialect d) { return d == OnnxDialect::kQonnx ? "qonnx" : "onnx"; }
+const char* dialect_name(OnnxDialect d) {
+  switch (d) {
+    case OnnxDialect::kQonnx: return "qonnx";
+    case OnnxDialect::kStandard: return "onnx";
+    case OnnxDialect::kStandardInteger: return "onnx-int8";
+  }
+  return "?";
+}
 
 namespace {
 
@@ -54,7 +61,8 @@ float clamp_threshold(int64_t t, int64_t range) { return static_cast<float>(std:
 class Lowering {
  public:
   Lowering(const ModelDesc& d, OnnxDialect dialect, onnx::GraphProto* graph)
-      : d_(d), qonnx_(dialect == OnnxDialect::kQonnx), g_(graph), batch_(qonnx_ ? 1 : -1),
+      : d_(d), qonnx_(dialect == OnnxDialect::kQonnx), integer_(dialect == OnnxDialect::kStandardInteger), g_(graph),
+        batch_(qonnx_ ? 1 : -1),
         what_(cat("export --format ", dialect_name(dialect))) {}
 
   void run() {
@@ -214,6 +222,7 @@ class Lowering {
     const Dims expect = conv ? Dims{batch_, l.in_c, l.in_h, l.in_w} : Dims{batch_, l.in_fan()};
     LOWBIT_CHECK(shape_ == expect, what_, ": layer ", i, " (", l.name, ") does not read its predecessor's map");
 
+    if (integer_) return emit_integer_layer(l, p, max_acc);
     std::string w = emit_weights(l, p);
     if (conv) {
       std::vector<Attr> attrs = {Attr::integers("kernel_shape", {l.kernel_h, l.kernel_w}),
@@ -235,8 +244,13 @@ class Lowering {
       set(g_.node("MatMul", {x_, w}, p + "_acc", out), out);
     }
     if (qonnx_) g_.annotate(x_, acc_type);
+    finish_layer(l, p, max_acc, acc_type);
+  }
+
+  // Max pooling, then the thresholds (and sum pooling) or the scores, on the accumulator.
+  void finish_layer(const LayerDesc& l, const std::string& p, int64_t max_acc, const std::string& acc_type) {
     if (l.pool.kernel) {
-      LOWBIT_CHECK(four_d(), what_, ": layer ", i, " pools a dense output");
+      LOWBIT_CHECK(four_d(), what_, ": layer ", l.name, " pools a dense output");
       Dims out = {batch_, l.out, l.pooled_h(), l.pooled_w()};
       set(g_.node("MaxPool", {x_}, p + "_pool", out,
                   {Attr::integers("kernel_shape", {l.pool.kernel, l.pool.kernel}),
@@ -263,27 +277,81 @@ class Lowering {
     }
   }
 
-  // The weight constant in ONNX's layout (Conv [O, C, kh, kw]; MatMul [K, O] with K in the
-  // NCHW flattening order (c, y, x)), behind its quantizer in QONNX.
-  std::string emit_weights(const LayerDesc& l, const std::string& p) {
-    const int64_t o_n = l.out, k_n = l.in_fan();
-    std::vector<float> w(static_cast<size_t>(o_n * k_n));
+  // A weighted layer with ONNX's integer operators: the values x as uint8 codes x + zx
+  // (zx = -the smallest value), the weights as uint8 w + zw, and ConvInteger / MatMulInteger
+  // computing sum (x - zx)(w - zw) in int32, exactly (ONNX Runtime's u8u8 integer GEMMs).
+  // Padding is an explicit Pad of the code of the pad value.
+  void emit_integer_layer(const LayerDesc& l, const std::string& p, int64_t max_acc) {
+    const int32_t zx = -l.input.value(0);
+    LOWBIT_CHECK(l.input.value(l.input.levels()) + zx <= 255 && l.pad_value + zx >= 0 && l.pad_value + zx <= 255, what_,
+                 ": layer ", l.name, "'s input values (", l.input.str(), ") do not fit 8-bit codes");
+    std::string xq = x_;
+    if (zx) xq = g_.node("Add", {xq, g_.scalar(p + "_xshift", static_cast<float>(zx))}, p + "_xcode_f", shape_);
+    xq = g_.node("Cast", {xq}, p + "_xcode", shape_, {Attr::integer("to", onnx::TensorProto::UINT8)}, "",
+                 onnx::TensorProto::UINT8);
+    Dims xdims = shape_;
+    const bool conv = l.kind == LayerKind::kConv;
+    if (conv && (l.pad_h || l.pad_w)) {
+      xdims = {batch_, l.in_c, l.in_h + 2 * l.pad_h, l.in_w + 2 * l.pad_w};
+      std::string pads = g_.int64_constant(p + "_pads", {0, 0, l.pad_h, l.pad_w, 0, 0, l.pad_h, l.pad_w});
+      std::string v = g_.uint8_constant(p + "_pad_code", {}, {static_cast<uint8_t>(l.pad_value + zx)});
+      xq = g_.node("Pad", {xq, pads, v}, p + "_padded", xdims, {Attr::text("mode", "constant")}, "",
+                   onnx::TensorProto::UINT8);
+    }
+    const WeightMatrix wm = weight_matrix(l);
+    const int32_t zw = -std::min(wm.lo, 0);
+    LOWBIT_CHECK(wm.hi + zw <= 255, what_, ": layer ", l.name, "'s weights (", wm.lo, "..", wm.hi,
+                 ") do not fit 8-bit codes");
+    std::vector<uint8_t> wq(wm.values.size());
+    for (size_t k = 0; k < wq.size(); ++k) wq[k] = static_cast<uint8_t>(static_cast<int32_t>(wm.values[k]) + zw);
+    std::string w = g_.uint8_constant(p + "_wcode", wm.dims, wq);
+    std::string xz = g_.uint8_constant(p + "_xzero", {}, {static_cast<uint8_t>(zx)});
+    std::string wz = g_.uint8_constant(p + "_wzero", {}, {static_cast<uint8_t>(zw)});
+    Dims out = conv ? Dims{batch_, l.out, l.conv_h(), l.conv_w()} : Dims{batch_, l.out};
+    std::vector<Attr> attrs;
+    if (conv)
+      attrs = {Attr::integers("kernel_shape", {l.kernel_h, l.kernel_w}), Attr::integers("strides", {l.stride, l.stride})};
+    std::string acc = g_.node(conv ? "ConvInteger" : "MatMulInteger", {xq, w, xz, wz}, p + "_acc_i32", out, attrs, "",
+                              onnx::TensorProto::INT32);
+    set(g_.node("Cast", {acc}, p + "_acc", out, {Attr::integer("to", onnx::TensorProto::FLOAT)}), out);
+    finish_layer(l, p, max_acc, "");
+  }
+
+  // The weights in ONNX's layout (Conv [O, C, kh, kw]; MatMul [K, O] with K in the NCHW
+  // flattening order (c, y, x)), with their range.
+  struct WeightMatrix {
+    Dims dims;
+    std::vector<float> values;
     int32_t lo = 0, hi = 0;
     bool bipolar = true;
+  };
+  static WeightMatrix weight_matrix(const LayerDesc& l) {
+    WeightMatrix m;
+    const int64_t o_n = l.out, k_n = l.in_fan();
+    m.values.resize(static_cast<size_t>(o_n * k_n));
     for (int64_t o = 0; o < o_n; ++o)
       for (int64_t y = 0; y < l.window_h(); ++y)
         for (int64_t x = 0; x < l.window_w(); ++x)
           for (int64_t c = 0; c < l.in_c; ++c) {
             const int32_t v = l.weight(o, (y * l.window_w() + x) * l.in_c + c);
-            lo = std::min(lo, v);
-            hi = std::max(hi, v);
-            bipolar = bipolar && (v == 1 || v == -1);
+            m.lo = std::min(m.lo, v);
+            m.hi = std::max(m.hi, v);
+            m.bipolar = m.bipolar && (v == 1 || v == -1);
             const int64_t chw = (c * l.window_h() + y) * l.window_w() + x;
             const int64_t at = l.kind == LayerKind::kConv ? o * k_n + chw : chw * o_n + o;
-            w[static_cast<size_t>(at)] = static_cast<float>(v);
+            m.values[static_cast<size_t>(at)] = static_cast<float>(v);
           }
-    const Dims dims = l.kind == LayerKind::kConv ? Dims{o_n, l.in_c, l.kernel_h, l.kernel_w} : Dims{k_n, o_n};
-    std::string init = g_.constant(p + "_weights", dims, w);
+    m.dims = l.kind == LayerKind::kConv ? Dims{o_n, l.in_c, l.kernel_h, l.kernel_w} : Dims{k_n, o_n};
+    return m;
+  }
+
+  // The weight constant, behind its quantizer in QONNX.
+  std::string emit_weights(const LayerDesc& l, const std::string& p) {
+    const WeightMatrix m = weight_matrix(l);
+    const Dims& dims = m.dims;
+    const int32_t lo = m.lo, hi = m.hi;
+    const bool bipolar = m.bipolar;
+    std::string init = g_.constant(p + "_weights", dims, m.values);
     if (!qonnx_) return init;
     if (bipolar) {
       std::string q = g_.node("BipolarQuant", {init, g_.scalar(p + "_wscale", 1.0f)}, p + "_wq", dims, {}, kQonnxDomain);
@@ -335,6 +403,7 @@ class Lowering {
 
   const ModelDesc& d_;
   bool qonnx_;
+  bool integer_;  // standard ONNX with ConvInteger / MatMulInteger on uint8 codes
   GraphBuilder g_;
   int64_t batch_;
   std::string what_;  // "export --format qonnx", for messages

@@ -7,6 +7,11 @@
 //     thresholds as GreaterOrEqual + Cast + ReduceSum, weights as float constants of their
 //     codes; outputs the scores and `label` (ArgMax, first highest). ONNX Runtime's float32
 //     arithmetic gives the runtime's integers exactly (every accumulator below 2^24).
+//   - standard ONNX with integer operators (OnnxDialect::kStandardInteger): the same, but
+//     each weighted layer is ConvInteger / MatMulInteger on uint8 codes with zero points
+//     (the operators ONNX Runtime's dynamic quantization emits), int32 accumulators. A
+//     QDQ graph does not apply: it requantizes each accumulator to 8 bits before the next
+//     operator, which loses the integers the thresholds compare.
 // Both read only the IR: the graph input `global_in` holds raw 8-bit pixels (0..255) as
 // float32, [B, C, H, W] (or [B, features] for a flat input), and `global_out` holds the
 // float scores [B, classes], bit-equal to semantics.hpp score().
@@ -20,9 +25,9 @@
 
 namespace lowbit::interop {
 
-enum class OnnxDialect { kQonnx, kStandard };
+enum class OnnxDialect { kQonnx, kStandard, kStandardInteger };
 
-// "qonnx" / "onnx".
+// "qonnx" / "onnx" / "onnx-int8".
 const char* dialect_name(OnnxDialect d);
 
 // The serialized ModelProto of a description, checked by ONNX's own C++ checker (with

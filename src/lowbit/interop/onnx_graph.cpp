@@ -30,6 +30,15 @@ std::string GraphBuilder::constant(const std::string& name, const Dims& dims, co
   return name;
 }
 
+std::string GraphBuilder::uint8_constant(const std::string& name, const Dims& dims, const std::vector<uint8_t>& values) {
+  onnx::TensorProto* t = g_->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::UINT8);
+  for (int64_t d : dims) t->add_dims(d);
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size()));
+  return name;
+}
+
 std::string GraphBuilder::int64_constant(const std::string& name, const std::vector<int64_t>& values) {
   onnx::TensorProto* t = g_->add_initializer();
   t->set_name(name);

@@ -43,6 +43,8 @@ class GraphBuilder {
   // A float32 initializer of shape `dims` (row-major values); returns its name.
   std::string constant(const std::string& name, const Dims& dims, const std::vector<float>& values);
   std::string scalar(const std::string& name, float v) { return constant(name, {}, {v}); }
+  // A uint8 initializer (integer operators' codes and zero points).
+  std::string uint8_constant(const std::string& name, const Dims& dims, const std::vector<uint8_t>& values);
   // An int64 initializer (shapes and axes for Reshape, Pad, ReduceSum, Unsqueeze).
   std::string int64_constant(const std::string& name, const std::vector<int64_t>& values);
   // A node; its output `out` gets a value_info of `dims` and element type `elem`.

@@ -260,6 +260,14 @@ const ConstTensor& Graph::constant(const std::string& name, const onnx::NodeProt
   bad_node(user, "input '", name, "' is neither an initializer nor made by a node");
 }
 
+std::string Graph::finn_datatype(const std::string& tensor) const {
+  for (const auto& a : g_.quantization_annotation())
+    if (a.tensor_name() == tensor)
+      for (const auto& kv : a.quant_parameter_tensor_names())
+        if (kv.key() == "finn_datatype") return kv.value();
+  return "";
+}
+
 const ConstTensor& Graph::const_input(const onnx::NodeProto& n, int i, const std::string& role) const {
   if (!has_input(n, i)) bad_node(n, "its ", role, " input (input ", i, ") is missing");
   return constant(n.input(i), n);

@@ -80,6 +80,9 @@ class Graph {
   bool is_constant(const std::string& name) const;
   // The constant `name`, read as input of node `user` (errors name that node). Cached.
   const ConstTensor& constant(const std::string& name, const onnx::NodeProto& user) const;
+  // The FINN datatype annotation of a tensor (graph.quantization_annotation, key
+  // "finn_datatype": "UINT8", "INT4", "BIPOLAR", ...), or "".
+  std::string finn_datatype(const std::string& tensor) const;
   // Input i of node n as a constant; "" or a missing input is an error naming `role`.
   const ConstTensor& const_input(const onnx::NodeProto& n, int i, const std::string& role) const;
   // True when node n has a non-empty input i.

@@ -404,6 +404,65 @@ class Importer {
     enter_codes(q, static_cast<int>(out_.layers.size()) - 1);
   }
 
+  // The input reaches a layer without a quantizer: FINN's convention for integer inputs is
+  // the graph input's datatype annotation (lowbit's writer gives 8-bit inputs equal to the
+  // pixel only `UINT8`). The input chain must then give every pixel an integer of that type.
+  void annotated_input(const NodeProto& n) {
+    const std::string t = g_.finn_datatype(g_.input_name());
+    int64_t lo = 0, hi = 0;
+    ActQuant q;
+    q.kind = ActQuant::Kind::kInt;
+    q.node = cat("graph input '", g_.input_name(), "' (finn_datatype ", t.empty() ? "none" : t, ")");
+    try {
+      if (t == "BIPOLAR") {
+        lo = -1, hi = 1;
+      } else if (t == "BINARY") {
+        hi = 1;
+      } else if (t.rfind("UINT", 0) == 0 && std::stoi(t.substr(4)) >= 1 && std::stoi(t.substr(4)) <= 8) {
+        hi = (int64_t{1} << std::stoi(t.substr(4))) - 1;
+      } else if (t.rfind("INT", 0) == 0 && std::stoi(t.substr(3)) >= 2 && std::stoi(t.substr(3)) <= 8) {
+        lo = -(int64_t{1} << (std::stoi(t.substr(3)) - 1)), hi = -lo - 1;
+      } else {
+        lo = hi = 0;
+      }
+    } catch (const std::exception&) {
+      lo = hi = 0;
+    }
+    if (lo == hi)
+      unsupported(n, "the graph's input reaches it without a quantizer; lowbit's first layer reads integer codes (a "
+                  "BipolarQuant, Quant or MultiThreshold on the input, or a finn_datatype annotation of the input "
+                  "such as UINT8; this input's is '", t, "')");
+    // An identity quantizer on [lo, hi] (a Quant of scale 1 rounding nothing), checked below.
+    q.scale = 1.f;
+    q.qmin = static_cast<float>(lo), q.qmax = static_cast<float>(hi);
+    if (t == "BIPOLAR") {
+      q.kind = ActQuant::Kind::kBipolar;
+      q.codes = CodeFormat::plus_minus_one();
+    } else {
+      q.max_level = static_cast<int>(hi - lo);
+      q.codes = format::unsigned_codes_for(q.max_level);
+      q.codes.zero_point = static_cast<int>(-lo);
+      q.bits = q.codes.bits;
+      q.is_signed = lo < 0;
+    }
+    for (const FloatOp& f : pixel_ops_)
+      if (f.channels > 1) unsupported(n, "per-channel constants (", f.node, ") before an input quantized by its annotation");
+    for (int p = 0; p < 256; ++p) {
+      float v = static_cast<float>(p) * opt_.input_scale;
+      v = v + opt_.input_bias;
+      for (const FloatOp& f : pixel_ops_) v = f.apply(v, 0);
+      const bool ok = t == "BIPOLAR" ? (v == 1.f || v == -1.f) : (v == std::nearbyint(v) && v >= lo && v <= hi);
+      if (!ok)
+        unsupported(n, "the graph's input is annotated ", t, " but pixel ", p, " gives it the value ", v,
+                    " (with --input-scale ", opt_.input_scale, " --input-bias ", opt_.input_bias, ")");
+    }
+    out_.input.shape = in_shape_;
+    out_.input.codes = q.codes;
+    out_.input.table = qonnx::input_table(pixel_ops_, q, opt_.input_scale, opt_.input_bias, dims_.numel());
+    out_.input.quantizer = cat("qonnx finn_datatype ", t);
+    enter_codes(q, -1);
+  }
+
   void enter_codes(const ActQuant& q, int producer) {
     stage_ = Stage::kCodes;
     codes_ = q.codes;
@@ -540,10 +599,8 @@ class Importer {
     return s;
   }
 
-  void need_codes(const NodeProto& n) const {
-    if (stage_ == Stage::kPixels)
-      unsupported(n, "the graph's input reaches it without a quantizer; lowbit's first layer reads integer codes (a "
-                  "BipolarQuant, Quant or MultiThreshold on the input)");
+  void need_codes(const NodeProto& n) {
+    if (stage_ == Stage::kPixels) return annotated_input(n);
     if (stage_ == Stage::kAcc)
       unsupported(n, "it reads the accumulators of ", layer_.name, " without a quantizer between them");
   }
