@@ -48,7 +48,7 @@ std::multiset<std::string> ops(const onnx::ModelProto& m) {
 TEST(InteropOnnxExport, EveryTinyModelPassesTheCheckersInBothDialects) {
   for (const auto& [name, desc] : testing::interop_models()) {
     SCOPED_TRACE(name);
-    for (OnnxDialect d : {OnnxDialect::kQonnx, OnnxDialect::kStandard}) {
+    for (OnnxDialect d : {OnnxDialect::kQonnx, OnnxDialect::kStandard, OnnxDialect::kStandardInteger}) {
       const std::string bytes = interop::onnx_model_bytes(desc, d);
       EXPECT_EQ(problems_text(bytes, d), "");
       const onnx::ModelProto m = parse(bytes);
@@ -100,6 +100,10 @@ TEST(InteropOnnxExport, QonnxUsesFinnsQuantizersWhereTheIrHasThem) {
 TEST(InteropOnnxExport, StandardOnnxHasNoCustomNodesAndComparesForTheTie) {
   for (const auto& [name, desc] : testing::interop_models()) {
     onnx::ModelProto m = parse(interop::onnx_model_bytes(desc, OnnxDialect::kStandard));
+    onnx::ModelProto mi = parse(interop::onnx_model_bytes(desc, OnnxDialect::kStandardInteger));
+    EXPECT_EQ(ops(mi).count("ConvInteger") + ops(mi).count("MatMulInteger"), desc.layers.size()) << name;
+    EXPECT_EQ(ops(mi).count("Conv") + ops(mi).count("MatMul"), ops(m).count("Conv") + ops(m).count("MatMul") -
+                                                                      desc.layers.size()) << name;  // sum pooling only
     for (const auto& n : m.graph().node()) {
       EXPECT_TRUE(n.domain().empty()) << name << ": " << n.op_type();
       EXPECT_NE(n.op_type(), "Sign") << name << ": Sign(0) is 0, the IR's is +1";
@@ -203,6 +207,19 @@ TEST(InteropOnnxExport, PartsNoDialectExpressesAreErrorsNamingTheLayer) {
   format::ModelDesc down = models[3].second;
   down.input.table[200] = 0;
   testing::expect_error_naming([&] { interop::onnx_model_bytes(down, OnnxDialect::kQonnx); }, "decreases at pixel 200");
+}
+
+TEST(InteropOnnxExport, IntegerDialectRefusesValuesBeyondEightBitCodes) {
+  // Sums of 144 +-1 codes (values -144..144, 289 of them) feed the dense layer: no uint8
+  // code with a zero point holds them.
+  using K = format::LayerKind;
+  testing::InteropLayer s0{K::kConv, 4};
+  s0.sum_pool = 12;
+  format::ModelDesc d = testing::interop_model("sums", {1, 14, 14}, format::CodeFormat::plus_minus_one(), "step",
+                                               {s0, {K::kDense, 10}}, 6);
+  EXPECT_NO_THROW(interop::onnx_model_bytes(d, OnnxDialect::kStandard));
+  testing::expect_error_naming([&] { interop::onnx_model_bytes(d, OnnxDialect::kStandardInteger); },
+                               "do not fit 8-bit codes");
 }
 
 TEST(InteropOnnxExport, RefusesAccumulatorsBeyondFloatExactness) {
