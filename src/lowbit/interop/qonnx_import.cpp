@@ -389,8 +389,7 @@ class Importer {
       out_.input.codes = q.codes;
       out_.input.table = qonnx::input_table(pixel_ops_, q, opt_.input_scale, opt_.input_bias, dims_.numel());
       out_.input.quantizer = cat("qonnx ", n.op_type());
-      if (opt_.input_scale != 1.f || opt_.input_bias != 0.f)
-        out_.input.normalize = cat("pixel * ", opt_.input_scale, " + ", opt_.input_bias);
+      out_.input.normalize = input_normalize();
       enter_codes(q, -1);
       return;
     }
@@ -460,7 +459,14 @@ class Importer {
     out_.input.codes = q.codes;
     out_.input.table = qonnx::input_table(pixel_ops_, q, opt_.input_scale, opt_.input_bias, dims_.numel());
     out_.input.quantizer = cat("qonnx finn_datatype ", t);
+    out_.input.normalize = input_normalize();
     enter_codes(q, -1);
+  }
+
+  // The informative `normalize` of the IR's input: how pixels became the graph's input.
+  std::string input_normalize() const {
+    if (opt_.input_scale == 1.f && opt_.input_bias == 0.f) return "raw";
+    return cat("pixel * ", opt_.input_scale, " + ", opt_.input_bias);
   }
 
   void enter_codes(const ActQuant& q, int producer) {
