@@ -94,6 +94,11 @@ bool is_act_quant(const onnx::NodeProto& n) {
 
 namespace {
 
+template <class... Args>
+[[noreturn]] void unsupported_label(const std::string& label, const Args&... why) {
+  fail("import: ", label, " is not supported: ", why...);
+}
+
 float one_value(const std::vector<float>& v, const onnx::NodeProto& n, const std::string& role) {
   for (float x : v)
     if (x != v[0])
@@ -144,7 +149,7 @@ ActQuant read_act_quant(const Graph& g, const onnx::NodeProto& n, const TensorDi
     const ConstTensor& bw = g.const_input(n, 3, "bit width");
     LOWBIT_CHECK(bw.numel() == 1, "import: ", node_label(n), ": its bit width is ", bw.shape_str(), ", not one number");
     const double b = bw.values[0];
-    if (!(b >= 1 && b <= 8 && b == std::floor(b)))
+    if (!(b >= 1 && b <= 16 && b == std::floor(b)))
       unsupported(n, "bit width ", b, "; lowbit's codes between layers are 1..8 bits");
     q.bits = static_cast<int>(b);
     const int64_t s = attr_int(n, "signed", 1), nr = attr_int(n, "narrow", 0);
@@ -172,6 +177,10 @@ ActQuant read_act_quant(const Graph& g, const onnx::NodeProto& n, const TensorDi
     LOWBIT_CHECK(hi > lo, "import: ", node_label(n), ": bit width ", q.bits, " with narrow range leaves one value");
     q.qmin = static_cast<float>(lo), q.qmax = static_cast<float>(hi);
     q.max_level = static_cast<int>(hi - lo);
+    if (q.max_level > 255) {  // codes from the levels reached (input_codes), or an error (layers)
+      q.wide = true;
+      return q;
+    }
     q.codes = format::unsigned_codes_for(q.max_level);
     // The IR value of level l (= q - qmin) is l - Z; the graph's is (q - zeropt) * scale.
     const double z = q.zeropt - lo;
@@ -363,19 +372,19 @@ bool fold_scores(const AccMap& m, format::LayerDesc& d) {
   return exact;
 }
 
-std::array<uint8_t, 256> input_table(const std::vector<FloatOp>& ops, const ActQuant& q, float scale, float bias,
-                                     int64_t numel) {
+std::array<int32_t, 256> input_levels(const std::vector<FloatOp>& ops, const ActQuant& q, float scale, float bias,
+                                      int64_t numel) {
   auto table_of = [&](int64_t e) {
-    std::array<uint8_t, 256> t{};
+    std::array<int32_t, 256> t{};
     for (int p = 0; p < 256; ++p) {
       float x = static_cast<float>(p) * scale;
       x = x + bias;
       for (const FloatOp& op : ops) x = op.apply(x, op.channel_of(e));
-      t[static_cast<size_t>(p)] = static_cast<uint8_t>(q.level(x, q.row_of(e)));
+      t[static_cast<size_t>(p)] = q.level(x, q.row_of(e));
     }
     return t;
   };
-  const std::array<uint8_t, 256> first = table_of(0);
+  const std::array<int32_t, 256> first = table_of(0);
   bool per_channel = q.rows > 1;
   for (const FloatOp& op : ops) per_channel = per_channel || op.channels > 1;
   if (!per_channel) return first;
@@ -385,7 +394,7 @@ std::array<uint8_t, 256> input_table(const std::vector<FloatOp>& ops, const ActQ
     for (const FloatOp& op : ops) key.push_back(op.channel_of(e));
     key.push_back(q.row_of(e));
     if (!seen.emplace(key, true).second) continue;
-    const std::array<uint8_t, 256> t = table_of(e);
+    const std::array<int32_t, 256> t = table_of(e);
     for (int p = 0; p < 256; ++p)
       LOWBIT_CHECK(t[static_cast<size_t>(p)] == first[static_cast<size_t>(p)], "import: the input chain gives pixel ",
                    p, " level ", int(t[static_cast<size_t>(p)]), " at input element ", e, " but level ",
@@ -393,6 +402,27 @@ std::array<uint8_t, 256> input_table(const std::vector<FloatOp>& ops, const ActQ
                    "lowbit's input table is one for all channels");
   }
   return first;
+}
+
+void input_codes(const std::array<int32_t, 256>& levels, ActQuant& q, std::array<uint8_t, 256>& table) {
+  int32_t lo = 0;
+  if (q.wide) {
+    lo = *std::min_element(levels.begin(), levels.end());
+    const int32_t hi = *std::max_element(levels.begin(), levels.end());
+    if (hi - lo > 255)
+      unsupported_label(q.node, "its ", q.bits, "-bit codes take ", hi - lo + 1, " values on the pixels 0..255; "
+                        "lowbit's input codes take at most 256");
+    q.max_level = std::max(1, hi - lo);
+    q.codes = format::unsigned_codes_for(q.max_level);
+    // The value of level l is q - zeropt with q = l + lo + qmin: Z = zeropt - qmin - lo.
+    const double z = static_cast<double>(q.zeropt) - q.qmin - lo;
+    if (!(z >= 0 && z <= (1 << q.codes.bits) - 1))
+      unsupported_label(q.node, "zero point ", q.zeropt, " lies outside the codes the pixels reach");
+    q.codes.zero_point = static_cast<int>(z);
+    q.qmin += static_cast<float>(lo);
+    q.wide = false;
+  }
+  for (size_t p = 0; p < 256; ++p) table[p] = static_cast<uint8_t>(levels[p] - lo);
 }
 
 }  // namespace lowbit::interop::qonnx

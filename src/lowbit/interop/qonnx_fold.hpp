@@ -65,6 +65,7 @@ struct ActQuant {
   int bits = 1;                           // kInt
   bool is_signed = true, narrow = false;  // kInt
   std::string rounding = "ROUND";         // kInt
+  bool wide = false;                      // kInt: more than 256 codes declared (input_codes narrows)
   float qmin = 0.f, qmax = 1.f;           // kInt: the clamp range
   std::vector<float> thresholds;          // kThresholds: rows x cols, rows 1 or the channels
   int64_t rows = 1, cols = 0, per = 1;    // per: as FloatOp::per (input stage)
@@ -110,10 +111,14 @@ void fold_thresholds(const AccMap& m, const ActQuant& q, format::LayerDesc& d);
 // Sets scores, score, negated. Returns true when exact.
 bool fold_scores(const AccMap& m, format::LayerDesc& d);
 
-// The input table: the level of every raw pixel p, through value = p * scale + bias (float32),
-// `ops`, then q; every element of the input (numel of them) must get the same table (a
-// per-channel normalization giving channels different tables is an error: the IR has one).
-std::array<uint8_t, 256> input_table(const std::vector<FloatOp>& ops, const ActQuant& q, float scale, float bias,
-                                     int64_t numel);
+// The input's levels: the level q gives every raw pixel p, through value = p * scale + bias
+// (float32), then `ops`; every element of the input (numel of them) must get the same levels
+// (a per-channel normalization giving channels different tables is an error: the IR has one).
+std::array<int32_t, 256> input_levels(const std::vector<FloatOp>& ops, const ActQuant& q, float scale, float bias,
+                                      int64_t numel);
+// The IR's input table of those levels. A `wide` Quant (more than 8 bits declared, as
+// lowbit's writer gives an 8-bit input with a zero point other than 128: INT9) gets the codes
+// of the levels the pixels reach (at most 256 of them), q's codes and zero point set.
+void input_codes(const std::array<int32_t, 256>& levels, ActQuant& q, std::array<uint8_t, 256>& table);
 
 }  // namespace lowbit::interop::qonnx

@@ -192,6 +192,10 @@ Graph::Graph(const onnx::GraphProto& g) : g_(g) {
                  d.has_dim_param() ? cat(", got '", d.dim_param(), "'") : d.has_dim_value() ? cat(", got ", d.dim_value()) : "");
     input_shape_.push_back(d.dim_value());
   }
+  int64_t numel = 1;
+  for (int64_t d : input_shape_) numel *= d;  // at most 2^48: no overflow
+  LOWBIT_CHECK(numel <= (int64_t{1} << 24), "import: graph input '", input_, "' has ", numel,
+               " values per image; lowbit's inputs have at most 2^24");
   LOWBIT_CHECK(g.output_size() == 1, "import: the graph has ", g.output_size(),
                " outputs; lowbit imports a graph whose one output is the class scores");
   output_ = g.output(0).name();

@@ -259,7 +259,10 @@ class Importer {
     std::vector<int64_t> t;
     int64_t known = 1, infer = -1;
     for (int64_t i = 0; i < shape.numel(); ++i) {
-      int64_t v = static_cast<int64_t>(shape.values[static_cast<size_t>(i)]);
+      const double raw = shape.values[static_cast<size_t>(i)];
+      LOWBIT_CHECK(raw >= -1 && raw <= static_cast<double>(dims_.numel()) && raw == std::floor(raw), "import: ",
+                   node_label(n), ": shape dimension ", raw);
+      int64_t v = static_cast<int64_t>(raw);
       if (v == 0 && attr_int(n, "allowzero", 0) == 0) {
         LOWBIT_CHECK(static_cast<size_t>(i) < cur_dims.size(), "import: ", node_label(n), ": shape copies dimension ", i,
                      " of a rank-", cur_dims.size(), " tensor");
@@ -360,9 +363,10 @@ class Importer {
         if (codes.pm1 || codes.count != 1 || shift != std::nearbyint(shift))
           unsupported(n, "shifting ", codes.str(), " codes by ", shift, " steps (lowbit shifts single k-bit codes by "
                       "a whole number of steps: a zero point)");
-        const int z = codes.zero_point - static_cast<int>(shift);
-        if (z < 0 || z > (1 << codes.bits) - 1)
-          unsupported(n, "it moves the zero point of ", codes.bits, "-bit codes to ", z);
+        const float zf = static_cast<float>(codes.zero_point) - shift;
+        if (!(zf >= 0.f && zf <= static_cast<float>((1 << codes.bits) - 1)))
+          unsupported(n, "it moves the zero point of ", codes.bits, "-bit codes to ", zf);
+        const int z = static_cast<int>(zf);
         codes.zero_point = z;
         if (producer_ >= 0) {
           out_.layers[static_cast<size_t>(producer_)].output.zero_point = z;
@@ -380,20 +384,23 @@ class Importer {
 
   void quantizer(const NodeProto& n, const std::string& cur) {
     data_input(n, cur, {0});
-    const ActQuant q = qonnx::read_act_quant(g_, n, dims_);
+    ActQuant q = qonnx::read_act_quant(g_, n, dims_);
     if (stage_ == Stage::kCodes)
       unsupported(n, "a quantizer on codes that are already quantized (lowbit folds one quantizer per layer)");
     if (stage_ == Stage::kPixels) {
       // The input quantizer: the table of every raw pixel.
+      const std::array<int32_t, 256> levels =
+          qonnx::input_levels(pixel_ops_, q, opt_.input_scale, opt_.input_bias, dims_.numel());
+      qonnx::input_codes(levels, q, out_.input.table);
       out_.input.shape = in_shape_;
       out_.input.codes = q.codes;
-      out_.input.table = qonnx::input_table(pixel_ops_, q, opt_.input_scale, opt_.input_bias, dims_.numel());
       out_.input.quantizer = cat("qonnx ", n.op_type());
       out_.input.normalize = input_normalize();
       enter_codes(q, -1);
       return;
     }
     // A layer's quantizer: its thresholds.
+    if (q.wide) unsupported(n, "bit width ", q.bits, "; lowbit's codes between layers are 1..8 bits");
     qonnx::fold_thresholds(map_, q, layer_);
     note(cat(layer_.name, ": ", layer_.kind == LayerKind::kConv ? "Conv" : "MatMul", " ", layer_.out, " x ",
              layer_.in_fan(), ", thresholds from ", node_label(n),
@@ -455,9 +462,10 @@ class Importer {
         unsupported(n, "the graph's input is annotated ", t, " but pixel ", p, " gives it the value ", v,
                     " (with --input-scale ", opt_.input_scale, " --input-bias ", opt_.input_bias, ")");
     }
+    qonnx::input_codes(qonnx::input_levels(pixel_ops_, q, opt_.input_scale, opt_.input_bias, dims_.numel()), q,
+                       out_.input.table);
     out_.input.shape = in_shape_;
     out_.input.codes = q.codes;
-    out_.input.table = qonnx::input_table(pixel_ops_, q, opt_.input_scale, opt_.input_bias, dims_.numel());
     out_.input.quantizer = cat("qonnx finn_datatype ", t);
     out_.input.normalize = input_normalize();
     enter_codes(q, -1);
@@ -694,6 +702,8 @@ class Importer {
     check_attrs_known(n, {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
     ConvAttrs a;
     a.kh = wdims[2], a.kw = wdims[3];
+    if (a.kh < 1 || a.kw < 1 || a.kh > format::kMaxKernel || a.kw > format::kMaxKernel)
+      unsupported(n, "a ", a.kh, "x", a.kw, " kernel");
     const std::vector<int64_t> ks = attr_ints(n, "kernel_shape", {a.kh, a.kw});
     if (ks != std::vector<int64_t>{a.kh, a.kw})
       bad_node(n, "kernel_shape ", dims_str(ks), " differs from its weights ", dims_str(wdims));
@@ -708,6 +718,8 @@ class Importer {
     const std::vector<int64_t> p = attr_ints(n, "pads", {0, 0, 0, 0});
     if (p.size() != 4) bad_node(n, "pads ", dims_str(p));
     if (p[0] != p[2] || p[1] != p[3]) unsupported(n, "asymmetric pads ", dims_str(p));
+    for (int64_t v : p)
+      if (v < 0 || v >= format::kMaxKernel) unsupported(n, "pads ", dims_str(p));
     a.pad_h = p[0], a.pad_w = p[1];
     if (ap == "VALID" && (a.pad_h || a.pad_w)) bad_node(n, "auto_pad VALID with pads");
     a.group = attr_int(n, "group", 1);
@@ -829,7 +841,10 @@ class Importer {
     std::vector<int64_t> p;
     float value = attr_float(n, "value", 0.f);
     if (Graph_has_input(n, 1)) {
-      for (double v : g_.const_input(n, 1, "pads").values) p.push_back(static_cast<int64_t>(v));
+      for (double v : g_.const_input(n, 1, "pads").values) {
+        if (!(std::fabs(v) < format::kMaxKernel && v == std::floor(v))) unsupported(n, "pad ", v);
+        p.push_back(static_cast<int64_t>(v));
+      }
     } else {
       p = attr_ints(n, "pads", {});
     }
@@ -840,7 +855,8 @@ class Importer {
     }
     if (p.size() != 8) bad_node(n, "pads ", dims_str(p), " (8 values for [N, C, H, W])");
     if (p[0] || p[1] || p[4] || p[5]) unsupported(n, "padding of the batch or channel axis");
-    if (p[2] != p[6] || p[3] != p[7] || p[2] < 0 || p[3] < 0) unsupported(n, "asymmetric pads ", dims_str(p));
+    if (p[2] != p[6] || p[3] != p[7] || p[2] < 0 || p[3] < 0 || p[2] >= format::kMaxKernel || p[3] >= format::kMaxKernel)
+      unsupported(n, "pads ", dims_str(p), " (lowbit pads both sides of H and W alike)");
     // The IR's pad value is a value of the codes: value = step * v.
     const float v = value / step_;
     const bool ok = v == std::nearbyint(v) && (v == 0.f || (codes_.pm1 && codes_.count == 1 && std::fabs(v) == 1.f));
