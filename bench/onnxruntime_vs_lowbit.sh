@@ -10,7 +10,8 @@
 # sequential execution; input float32 pixels prepared once (outside the timed call), the
 # graph's ArgMax inside it. REPEATS (default 3) alternates the two REPEATS times and keeps
 # each side's best run (this is a shared 2-vCPU machine: load only ever lowers a figure).
-# Measure on a quiet machine; the load average is printed.
+# LOWBIT_BIN overrides the binary (default build/bin/lowbit). Measure on a quiet machine; the
+# load average is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 3 ]; then
@@ -20,7 +21,8 @@ fi
 lbm=$1 batch=$2 threads=$3 seconds=${4:-3}
 repeats=${REPEATS:-3}
 [ -f "$lbm" ] || { echo "no such model file: $lbm" >&2; exit 2; }
-[ -x build/bin/lowbit ] || { echo "build/bin/lowbit missing: run scripts/build.sh build" >&2; exit 2; }
+lowbit=${LOWBIT_BIN:-build/bin/lowbit}
+[ -x "$lowbit" ] || { echo "$lowbit missing: run scripts/build.sh build" >&2; exit 2; }
 command -v node > /dev/null || { echo "node missing (Debian: apt-get install nodejs)" >&2; exit 2; }
 [ -d tools/onnx/node_modules/onnxruntime-node ] ||
   { echo "onnxruntime-node missing: (cd tools/onnx && npm ci --ignore-scripts)" >&2; exit 2; }
@@ -30,13 +32,13 @@ case $lbm in */runs/deploy/* | runs/deploy/*) name=$(basename "$(dirname "$lbm")
 out=runs/bench-ort
 mkdir -p "$out"
 onnx=$out/$name.onnx
-build/bin/lowbit export "$lbm" --format onnx -o "$onnx" > /dev/null
+"$lowbit" export "$lbm" --format onnx -o "$onnx" > /dev/null
 
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), family $(lscpu | sed -n 's/^CPU family: *//p' | head -1)," \
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), family $(lscpu | sed -n 's/^CPU family: *//p' | head -1) model $(lscpu | sed -n 's/^Model: *//p' | head -1)," \
      "$(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 best_ours= best_theirs=
 for ((i = 0; i < repeats; ++i)); do
-  ours=$(build/bin/lowbit bench "$lbm" --batch "$batch" --threads "$threads" --seconds "$seconds" --json)
+  ours=$("$lowbit" bench "$lbm" --batch "$batch" --threads "$threads" --seconds "$seconds" --json)
   theirs=$(node tools/onnx/ort_run.js "$onnx" --bench --batch "$batch" --threads "$threads" --seconds "$seconds")
   echo "$ours"
   echo "$theirs"

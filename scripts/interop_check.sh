@@ -56,7 +56,7 @@ now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 echo "interop_check: $model ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), family $(lscpu | sed -n 's/^CPU family: *//p' | head -1), $(nproc) cores"
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), family $(lscpu | sed -n 's/^CPU family: *//p' | head -1) model $(lscpu | sed -n 's/^Model: *//p' | head -1), $(nproc) cores"
 limit_note=
 [ "$limit" -gt 0 ] && limit_note=" (first $limit)"
 echo "images: $images$limit_note; threads $threads; work folder $out"
