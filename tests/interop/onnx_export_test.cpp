@@ -191,20 +191,28 @@ TEST(InteropOnnxExport, ValidatorRefusesANonUnitBipolarScale) {
   EXPECT_NE(problems_text(bytes_of(m), OnnxDialect::kQonnx).find("scale is 0.5"), std::string::npos);
 }
 
-TEST(InteropOnnxExport, PartsNoDialectExpressesAreErrorsNamingTheLayer) {
-  const auto models = testing::interop_models();
-  format::ModelDesc grouped = models[1].second;
-  format::LayerDesc& l = grouped.layers[1];
-  l.tap_group.assign(9, 0);
-  l.group_scale = {1.0f};
-  l.float_thresholds.assign(l.thresholds.size(), 0.0f);
-  for (size_t k = 0; k < l.float_thresholds.size(); ++k) l.float_thresholds[k] = static_cast<float>(l.thresholds[k]);
-  l.thresholds.clear();
-  for (float& t : l.float_thresholds) t = std::clamp(t, -1e6f, 1e6f);
-  testing::expect_error_naming([&] { interop::onnx_model_bytes(grouped, OnnxDialect::kStandard); },
-                               "grouped tap scales");
+TEST(InteropOnnxExport, SyqGroupsAndResidualShortcutsExportInEveryDialect) {
+  for (const auto& [name, desc] : testing::interop_models_export_only()) {
+    SCOPED_TRACE(name);
+    for (OnnxDialect d : {OnnxDialect::kQonnx, OnnxDialect::kStandard, OnnxDialect::kStandardInteger}) {
+      const std::string bytes = interop::onnx_model_bytes(desc, d);
+      EXPECT_EQ(problems_text(bytes, d), "");
+      const onnx::ModelProto m = parse(bytes);
+      if (name == "syq_row_groups") {
+        // One accumulating node per group in layer 1, one in each other layer.
+        const size_t per_layer = d == OnnxDialect::kStandardInteger ? ops(m).count("ConvInteger") : ops(m).count("Conv");
+        EXPECT_EQ(per_layer, 1u + 3u);
+      } else {
+        EXPECT_EQ(ops(m).count("Equal"), 2u);  // one per threshold set
+        EXPECT_EQ(ops(m).count("Sum"), 1u);
+      }
+    }
+  }
+}
+
+TEST(InteropOnnxExport, RefusedPartsAreErrorsNamingTheCause) {
   // An input table that goes down is no threshold set.
-  format::ModelDesc down = models[3].second;
+  format::ModelDesc down = testing::interop_models()[3].second;
   down.input.table[200] = 0;
   testing::expect_error_naming([&] { interop::onnx_model_bytes(down, OnnxDialect::kQonnx); }, "decreases at pixel 200");
 }
@@ -223,11 +231,13 @@ TEST(InteropOnnxExport, IntegerDialectRefusesValuesBeyondEightBitCodes) {
 }
 
 TEST(InteropOnnxExport, RefusesAccumulatorsBeyondFloatExactness) {
-  // 8-bit codes (|value| <= 255) times weights up to 255 over a fan-in of 300: 19.5 M > 2^24.
+  // 8-bit codes (|value| <= 255) times weights of |w| ~ 128 on average over a fan-in of
+  // 900: about 29 M > 2^24 for every channel.
   using K = format::LayerKind;
   testing::InteropLayer big{K::kDense, 10, {}, 255, false};
   format::ModelDesc d =
-      testing::interop_model("big", {1, 15, 20}, format::CodeFormat::unsigned_bits(8), "identity", {big}, 5);
+      testing::interop_model("big", {1, 30, 30}, format::CodeFormat::unsigned_bits(8), "identity", {big}, 5);
+  EXPECT_GT(d.layers[0].max_abs_accumulator(), int64_t{1} << 24);
   testing::expect_error_naming([&] { interop::onnx_model_bytes(d, OnnxDialect::kStandard); },
                                "beyond float32's exact integers");
 }

@@ -8,6 +8,7 @@
 #pragma once
 #include <algorithm>
 #include <climits>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -142,6 +143,57 @@ inline std::vector<std::pair<std::string, format::ModelDesc>> interop_models() {
   s0.sum_pool = 2;
   v.emplace_back("sum_pool_table_input",
                  interop_model("sum_tiny", {1, 8, 8}, CodeFormat::unsigned_bits(3), "table", {s0, {K::kDense, 10}}, 4));
+  return v;
+}
+
+// Parts the QONNX importer does not read back: SYQ's grouped tap scales (row groups:
+// tap (ky, kx) -> group ky) with float thresholds, and a residual shortcut closing on its
+// own input (two threshold sets, one per level of the +-1 shortcut map).
+inline std::vector<std::pair<std::string, format::ModelDesc>> interop_models_export_only() {
+  using format::CodeFormat;
+  using K = format::LayerKind;
+  std::vector<std::pair<std::string, format::ModelDesc>> v;
+  Rng rng(11);
+  {
+    InteropLayer c0{K::kConv, 8};
+    c0.pad = 1;
+    InteropLayer c1{K::kConv, 6, CodeFormat::unsigned_bits(2)};
+    c1.pad = 1, c1.pad_value = -1, c1.pool = 2;
+    format::ModelDesc d = interop_model("syq_tiny", {1, 8, 8}, CodeFormat::plus_minus_one(), "step",
+                                        {c0, c1, {K::kDense, 10}}, 7);
+    format::LayerDesc& l = d.layers[1];
+    l.tap_group = {0, 0, 0, 1, 1, 1, 2, 2, 2};
+    l.group_scale = {0.75f, 1.25f, 0.5f};
+    l.float_thresholds.clear();
+    for (int64_t o = 0; o < l.out; ++o) {
+      std::vector<float> t;
+      for (int k = 0; k < l.levels; ++k) t.push_back(rng.uniform(-20.f, 20.f));
+      std::sort(t.begin(), t.end());
+      if (o == 1) t[0] = -std::numeric_limits<float>::infinity();
+      if (o == 2) t.back() = std::numeric_limits<float>::infinity();
+      l.float_thresholds.insert(l.float_thresholds.end(), t.begin(), t.end());
+    }
+    l.thresholds.clear();
+    format::validate(d);
+    v.emplace_back("syq_row_groups", d);
+  }
+  {
+    InteropLayer c0{K::kConv, 8};
+    c0.pad = 1;
+    InteropLayer c1{K::kConv, 8};
+    c1.pad = 1, c1.pad_value = -1;
+    format::ModelDesc d = interop_model("residual_tiny", {1, 8, 8}, CodeFormat::plus_minus_one(), "step",
+                                        {c0, c1, {K::kDense, 10}}, 8);
+    format::LayerDesc& l = d.layers[1];
+    l.shortcut_from = 1;
+    l.shortcut = l.input;
+    std::vector<int32_t> t;
+    for (int64_t o = 0; o < l.out; ++o)
+      for (int s = 0; s < 2; ++s) t.push_back(static_cast<int32_t>(rng.below(41)) - 20 + (s ? -6 : 6));
+    l.thresholds = t;
+    format::validate(d);
+    v.emplace_back("residual_shortcut", d);
+  }
   return v;
 }
 

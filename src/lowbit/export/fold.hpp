@@ -16,6 +16,7 @@
 
 #include "lowbit/data/batch.hpp"
 #include "lowbit/format/model_desc.hpp"
+#include "lowbit/format/threshold_search.hpp"
 #include "lowbit/nn/model.hpp"
 
 namespace lowbit::exporter {
@@ -48,13 +49,8 @@ void write_lbm(nn::Model& model, const ExportOptions& opt, const std::string& pa
 // (what `lowbit summary` checks against the BNN-PYNQ overlays); `opt` as export's.
 std::string export_problem(const nn::json& topology, const ExportOptions& opt = {}, format::ModelDesc* desc = nullptr);
 
-// Thresholds of one output channel: t[l] = the smallest acc in [-range, range] whose level
-// is > l (l = 0..levels-1), INT32_MIN when every acc reaches it, INT32_MAX when none does,
-// for a non-decreasing `level` function from accumulator to level index 0..levels.
-// Exposed for tests.
-template <class LevelFn>
-std::vector<int32_t> channel_thresholds(LevelFn&& level, int64_t range, int levels);
+// The threshold search (format/threshold_search.hpp), shared with the QONNX importer.
+using format::channel_thresholds;
 
 }  // namespace lowbit::exporter
 
-#include "lowbit/export/fold_thresholds.inl"

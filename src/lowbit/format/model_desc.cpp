@@ -361,6 +361,18 @@ std::vector<int32_t> read_weights(const LbmFile& f, const json& w, size_t count,
 
 }  // namespace
 
+int64_t LayerDesc::max_abs_accumulator() const {
+  const int64_t max_x = std::max<int64_t>(input.max_abs_value(), std::abs(pad_value));
+  const int64_t k_n = in_fan();
+  int64_t max_row = 0;
+  for (int64_t o = 0; o < out; ++o) {
+    int64_t row = 0;
+    for (int64_t k = 0; k < k_n; ++k) row += std::abs(int64_t{weights[static_cast<size_t>(o * k_n + k)]});
+    max_row = std::max(max_row, row);
+  }
+  return max_row * max_x;
+}
+
 int32_t LayerDesc::max_abs_weight() const {
   int32_t m = 0;
   for (int32_t w : weights) m = std::max(m, w < 0 ? (w == INT32_MIN ? INT32_MAX : -w) : w);

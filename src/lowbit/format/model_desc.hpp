@@ -141,6 +141,10 @@ struct LayerDesc {
   CodeFormat out_codes() const { return output.summed(static_cast<int>(sum_window())); }
   int32_t weight(int64_t o, int64_t k) const { return weights[static_cast<size_t>(o * in_fan() + k)]; }
   int32_t max_abs_weight() const;
+  // The largest |accumulator| any input can give: the largest over output channels of
+  // sum_k |W[o][k]| times the largest |input value| (padded taps' `pad_value` included).
+  // Also bounds every partial sum, in any order (the ONNX writers' float32 exactness).
+  int64_t max_abs_accumulator() const;
   // Multiply-accumulates per image.
   int64_t macs() const { return out * in_fan() * conv_h() * conv_w(); }
 };

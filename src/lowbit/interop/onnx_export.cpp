@@ -58,6 +58,34 @@ std::string value_type(const CodeFormat& f) {
 // constant and every difference acc - t stays an exact float32 integer.
 float clamp_threshold(int64_t t, int64_t range) { return static_cast<float>(std::clamp<int64_t>(t, -range, range + 1)); }
 
+// The weights in ONNX's layout (Conv [O, C, kh, kw]; MatMul [K, O] with K in the NCHW
+// flattening order (c, y, x)), with their range.
+struct WeightMatrix {
+  Dims dims;
+  std::vector<float> values;
+  int32_t lo = 0, hi = 0;
+  bool bipolar = true;
+};
+WeightMatrix weight_matrix(const LayerDesc& l) {
+  WeightMatrix m;
+  const int64_t o_n = l.out, k_n = l.in_fan();
+  m.values.resize(static_cast<size_t>(o_n * k_n));
+  for (int64_t o = 0; o < o_n; ++o)
+    for (int64_t y = 0; y < l.window_h(); ++y)
+      for (int64_t x = 0; x < l.window_w(); ++x)
+        for (int64_t c = 0; c < l.in_c; ++c) {
+          const int32_t v = l.weight(o, (y * l.window_w() + x) * l.in_c + c);
+          m.lo = std::min(m.lo, v);
+          m.hi = std::max(m.hi, v);
+          m.bipolar = m.bipolar && (v == 1 || v == -1);
+          const int64_t chw = (c * l.window_h() + y) * l.window_w() + x;
+          const int64_t at = l.kind == LayerKind::kConv ? o * k_n + chw : chw * o_n + o;
+          m.values[static_cast<size_t>(at)] = static_cast<float>(v);
+        }
+  m.dims = l.kind == LayerKind::kConv ? Dims{o_n, l.in_c, l.kernel_h, l.kernel_w} : Dims{k_n, o_n};
+  return m;
+}
+
 class Lowering {
  public:
   Lowering(const ModelDesc& d, OnnxDialect dialect, onnx::GraphProto* graph)
@@ -99,14 +127,15 @@ class Lowering {
 
   // The level of the current tensor under thresholds `t` (rows of `levels` per channel, or
   // one row for all channels), as the values of `codes`: FINN's MultiThreshold semantics
-  // (#{l : x >= t_l}, semantics.hpp threshold_level). The tensor's values and the
-  // thresholds lie in [-range, range + 1].
+  // (#{l : x >= t_l}, semantics.hpp threshold_level). Integer tensors: values and
+  // thresholds lie in [-range, range + 1]. A float tensor (`exact_int` false: SYQ's
+  // grouped sums) is compared directly, never through a difference.
   void threshold(const std::string& prefix, const std::vector<float>& t, int levels, const CodeFormat& codes,
-                 int64_t range) {
+                 int64_t range, bool exact_int = true) {
     const int64_t rows = static_cast<int64_t>(t.size()) / levels;
     const std::string out = prefix + "_act";
     if (qonnx_) {
-      if (codes.pm1) {
+      if (codes.pm1 && exact_int) {
         // acc >= t  <=>  acc - t >= 0, and BipolarQuant is +1 exactly there (x >= 0).
         std::vector<float> neg(t.size());
         for (size_t i = 0; i < t.size(); ++i) neg[i] = -t[i];
@@ -116,33 +145,40 @@ class Lowering {
         set(g_.node("BipolarQuant", {x_, s}, out, shape_, {}, kQonnxDomain), shape_);
       } else {
         std::string tt = g_.constant(out + "_thresholds", {rows, levels}, t);
-        std::vector<Attr> attrs = {Attr::text("out_dtype", value_type(codes)), Attr::real("out_scale", 1.0f),
-                                   Attr::real("out_bias", static_cast<float>(-codes.zero_point)),
+        std::vector<Attr> attrs = {Attr::text("out_dtype", value_type(codes)),
+                                   Attr::real("out_scale", codes.pm1 ? 2.0f : 1.0f),
+                                   Attr::real("out_bias", codes.pm1 ? -1.0f : static_cast<float>(-codes.zero_point)),
                                    Attr::text("data_layout", four_d() ? "NCHW" : "NC")};
         set(g_.node("MultiThreshold", {x_, tt}, out, shape_, attrs, kQonnxDomain), shape_);
       }
       g_.annotate(x_, value_type(codes));
       return;
     }
-    // Standard ONNX: compare, count, then the affine from level to value.
-    Dims tdims = four_d() ? Dims{rows, 1, 1, levels} : Dims{rows, levels};
-    std::string level;
+    set(count_levels(prefix, t, levels), shape_);
+    to_values(prefix, codes, out);
+  }
+
+  // Standard ONNX: #{l : x >= t_l} of the current tensor, as float (compare, count).
+  std::string count_levels(const std::string& prefix, const std::vector<float>& t, int levels) {
+    const int64_t rows = static_cast<int64_t>(t.size()) / levels;
     if (levels == 1) {
       std::string tt = g_.constant(prefix + "_thresholds", rows == 1 ? Dims{} : channel_dims(rows), t);
       std::string ge = g_.node("GreaterOrEqual", {x_, tt}, prefix + "_ge", shape_, {}, "", onnx::TensorProto::BOOL);
-      level = g_.node("Cast", {ge}, prefix + "_level", shape_, {Attr::integer("to", onnx::TensorProto::FLOAT)});
-    } else {
-      Dims wide = shape_;
-      wide.push_back(1);
-      std::string u = g_.node("Unsqueeze", {x_, g_.int64_constant(prefix + "_last", {-1})}, prefix + "_wide", wide);
-      std::string tt = g_.constant(prefix + "_thresholds", tdims, t);
-      wide.back() = levels;
-      std::string ge = g_.node("GreaterOrEqual", {u, tt}, prefix + "_ge", wide, {}, "", onnx::TensorProto::BOOL);
-      std::string f = g_.node("Cast", {ge}, prefix + "_reached", wide, {Attr::integer("to", onnx::TensorProto::FLOAT)});
-      level = g_.node("ReduceSum", {f, g_.int64_constant(prefix + "_axis", {-1})}, prefix + "_level", shape_,
-                      {Attr::integer("keepdims", 0)});
+      return g_.node("Cast", {ge}, prefix + "_level", shape_, {Attr::integer("to", onnx::TensorProto::FLOAT)});
     }
-    set(level, shape_);
+    Dims wide = shape_;
+    wide.push_back(1);
+    std::string u = g_.node("Unsqueeze", {x_, g_.int64_constant(prefix + "_last", {-1})}, prefix + "_wide", wide);
+    std::string tt = g_.constant(prefix + "_thresholds", four_d() ? Dims{rows, 1, 1, levels} : Dims{rows, levels}, t);
+    wide.back() = levels;
+    std::string ge = g_.node("GreaterOrEqual", {u, tt}, prefix + "_ge", wide, {}, "", onnx::TensorProto::BOOL);
+    std::string f = g_.node("Cast", {ge}, prefix + "_reached", wide, {Attr::integer("to", onnx::TensorProto::FLOAT)});
+    return g_.node("ReduceSum", {f, g_.int64_constant(prefix + "_axis", {-1})}, prefix + "_level", shape_,
+                   {Attr::integer("keepdims", 0)});
+  }
+
+  // The current tensor holds levels: their values in `codes` (2 l - 1, or l - Z).
+  void to_values(const std::string& prefix, const CodeFormat& codes, const std::string& out) {
     if (codes.pm1) {
       set(g_.node("Mul", {x_, g_.scalar(prefix + "_two", 2.0f)}, prefix + "_twice", shape_), shape_);
       set(g_.node("Add", {x_, g_.scalar(prefix + "_minus_one", -1.0f)}, out, shape_), shape_);
@@ -200,15 +236,12 @@ class Lowering {
   void emit_layer(int i) {
     const LayerDesc& l = d_.layers[static_cast<size_t>(i)];
     const std::string p = cat("l", i);
-    LOWBIT_CHECK(!l.has_shortcut(), what_, ": layer ", i, " (", l.name,
-                 ") closes a residual shortcut, which the ONNX writers do not express yet (docs/INTEROP.md)");
-    LOWBIT_CHECK(!l.grouped(), what_, ": layer ", i, " (", l.name,
-                 ") has SYQ's grouped tap scales, which the ONNX writers do not express yet (docs/INTEROP.md)");
     const bool conv = l.kind == LayerKind::kConv;
+    layer_inputs_.push_back({x_, shape_});  // a later shortcut may read this map
 
-    // Exactness: the largest accumulator float32 must hold.
-    const int64_t max_x = std::max<int64_t>(l.input.max_abs_value(), std::abs(l.pad_value));
-    const int64_t max_acc = l.in_fan() * l.max_abs_weight() * max_x;
+    // Exactness: the largest |accumulator|, and so every partial sum in any order, must be
+    // an exact float32 integer.
+    const int64_t max_acc = l.max_abs_accumulator();
     LOWBIT_CHECK(max_acc < kExactLimit, what_, ": layer ", i, " (", l.name, ") can accumulate up to ",
                  max_acc, ", beyond float32's exact integers (2^24)");
     const std::string acc_type = int_type(-max_acc, max_acc);
@@ -222,29 +255,72 @@ class Lowering {
     const Dims expect = conv ? Dims{batch_, l.in_c, l.in_h, l.in_w} : Dims{batch_, l.in_fan()};
     LOWBIT_CHECK(shape_ == expect, what_, ": layer ", i, " (", l.name, ") does not read its predecessor's map");
 
-    if (integer_) return emit_integer_layer(l, p, max_acc);
-    std::string w = emit_weights(l, p);
-    if (conv) {
-      std::vector<Attr> attrs = {Attr::integers("kernel_shape", {l.kernel_h, l.kernel_w}),
-                                 Attr::integers("strides", {l.stride, l.stride})};
-      if ((l.pad_h || l.pad_w) && l.pad_value != 0) {
-        // ONNX Conv pads with 0; other pad values (+-1 maps) are an explicit Pad.
-        Dims padded = {batch_, l.in_c, l.in_h + 2 * l.pad_h, l.in_w + 2 * l.pad_w};
-        std::string pads = g_.int64_constant(p + "_pads", {0, 0, l.pad_h, l.pad_w, 0, 0, l.pad_h, l.pad_w});
-        std::string v = g_.scalar(p + "_pad_value", static_cast<float>(l.pad_value));
-        set(g_.node("Pad", {x_, pads, v}, p + "_padded", padded, {Attr::text("mode", "constant")}), padded);
-        if (qonnx_) g_.annotate(x_, value_type(l.input));
-      } else if (l.pad_h || l.pad_w) {
-        attrs.push_back(Attr::integers("pads", {l.pad_h, l.pad_w, l.pad_h, l.pad_w}));
-      }
-      Dims out = {batch_, l.out, l.conv_h(), l.conv_w()};
-      set(g_.node("Conv", {x_, w}, p + "_acc", out, attrs), out);
-    } else {
-      Dims out = {batch_, l.out};
-      set(g_.node("MatMul", {x_, w}, p + "_acc", out), out);
+    const WeightMatrix all = weight_matrix(l);
+    if (!l.grouped()) {
+      set(accumulate(l, p, all, acc_type), acc_dims(l));
+      return finish_layer(l, p, max_acc, acc_type);
     }
-    if (qonnx_) g_.annotate(x_, acc_type);
-    finish_layer(l, p, max_acc, acc_type);
+    // SYQ's grouped scales: one exact partial sum per group of kernel taps (the weights of
+    // the other taps zeroed), combined in float in group order, each product and each sum
+    // rounded on its own (semantics.hpp group_first / group_next).
+    const std::string input = x_;
+    const Dims in_shape = shape_;
+    std::string y;
+    for (int gi = 0; gi < l.groups(); ++gi) {
+      WeightMatrix wg = all;
+      for (int64_t o = 0; o < l.out; ++o)
+        for (int64_t c = 0; c < l.in_c; ++c)
+          for (int64_t tap = 0; tap < l.kernel_h * l.kernel_w; ++tap)
+            if (l.tap_group[static_cast<size_t>(tap)] != gi)
+              wg.values[static_cast<size_t>((o * l.in_c + c) * l.kernel_h * l.kernel_w + tap)] = 0.0f;
+      wg.bipolar = false;
+      set(input, in_shape);
+      const std::string pg = cat(p, "_g", gi);
+      std::string part = accumulate(l, pg, wg, acc_type);
+      set(part, acc_dims(l));
+      std::string scaled = g_.node("Mul", {part, g_.scalar(pg + "_scale", l.group_scale[static_cast<size_t>(gi)])},
+                                   pg + "_scaled", shape_);
+      if (qonnx_) g_.annotate(scaled, "FLOAT32");
+      y = gi == 0 ? scaled : g_.node("Add", {y, scaled}, pg + "_sum", shape_);
+      if (qonnx_ && gi) g_.annotate(y, "FLOAT32");
+    }
+    set(y, acc_dims(l));
+    finish_layer(l, p, max_acc, "FLOAT32");
+  }
+
+  // The accumulator map of a layer (before max pooling).
+  Dims acc_dims(const LayerDesc& l) const {
+    return l.kind == LayerKind::kConv ? Dims{batch_, l.out, l.conv_h(), l.conv_w()} : Dims{batch_, l.out};
+  }
+
+  // The integer accumulators of the current tensor under weights `wm` (float32 holding
+  // integers; the integer dialect computes them in int32 and casts).
+  std::string accumulate(const LayerDesc& l, const std::string& p, const WeightMatrix& wm, const std::string& acc_type) {
+    const bool conv = l.kind == LayerKind::kConv;
+    const Dims out = acc_dims(l);
+    if (integer_) return integer_accumulate(l, p, wm);
+    std::string w = emit_weights(p, wm);
+    if (!conv) {
+      std::string acc = g_.node("MatMul", {x_, w}, p + "_acc", out);
+      if (qonnx_) g_.annotate(acc, acc_type);
+      return acc;
+    }
+    std::vector<Attr> attrs = {Attr::integers("kernel_shape", {l.kernel_h, l.kernel_w}),
+                               Attr::integers("strides", {l.stride, l.stride})};
+    std::string x = x_;
+    if ((l.pad_h || l.pad_w) && l.pad_value != 0) {
+      // ONNX Conv pads with 0; other pad values (+-1 maps) are an explicit Pad.
+      Dims padded = {batch_, l.in_c, l.in_h + 2 * l.pad_h, l.in_w + 2 * l.pad_w};
+      std::string pads = g_.int64_constant(p + "_pads", {0, 0, l.pad_h, l.pad_w, 0, 0, l.pad_h, l.pad_w});
+      std::string v = g_.scalar(p + "_pad_value", static_cast<float>(l.pad_value));
+      x = g_.node("Pad", {x, pads, v}, p + "_padded", padded, {Attr::text("mode", "constant")});
+      if (qonnx_) g_.annotate(x, value_type(l.input));
+    } else if (l.pad_h || l.pad_w) {
+      attrs.push_back(Attr::integers("pads", {l.pad_h, l.pad_w, l.pad_h, l.pad_w}));
+    }
+    std::string acc = g_.node("Conv", {x, w}, p + "_acc", out, attrs);
+    if (qonnx_) g_.annotate(acc, acc_type);
+    return acc;
   }
 
   // Max pooling, then the thresholds (and sum pooling) or the scores, on the accumulator.
@@ -260,9 +336,15 @@ class Lowering {
     }
     if (l.scores) return emit_scores(l, p);
 
-    std::vector<float> t(l.thresholds.size());
-    for (size_t k = 0; k < t.size(); ++k) t[k] = clamp_threshold(l.thresholds[k], max_acc);
-    threshold(p, t, l.levels, l.output, max_acc);
+    if (l.grouped()) {
+      threshold(p, l.float_thresholds, l.levels, l.output, max_acc, /*exact_int=*/false);
+    } else if (l.has_shortcut()) {
+      emit_shortcut_thresholds(l, p, max_acc);
+    } else {
+      std::vector<float> t(l.thresholds.size());
+      for (size_t k = 0; k < t.size(); ++k) t[k] = clamp_threshold(l.thresholds[k], max_acc);
+      threshold(p, t, l.levels, l.output, max_acc);
+    }
     if (l.sum_pool.kernel) {
       // Sum pooling: a depthwise convolution with all-ones weights, the exact integer sum.
       const int64_t k = l.sum_pool.kernel;
@@ -277,28 +359,70 @@ class Lowering {
     }
   }
 
+  // A residual block's thresholds (model_desc.hpp, LayerDesc::shortcut_from): one threshold
+  // set per level s of the shortcut map; the level is the count under the set that map's
+  // level selects: sum over s of [shortcut level == s] * count_s. Standard operators in
+  // every dialect (FINN has no node that selects thresholds by a second input).
+  void emit_shortcut_thresholds(const LayerDesc& l, const std::string& p, int64_t max_acc) {
+    const auto& [src, src_shape] = layer_inputs_[static_cast<size_t>(l.shortcut_from)];
+    LOWBIT_CHECK(src_shape == shape_, what_, ": layer ", l.name, "'s shortcut map does not have its threshold map's shape");
+    // The shortcut's levels from its values: (v + 1) / 2 for +-1 codes, v + Z otherwise.
+    std::string s_level = src;
+    if (l.shortcut.pm1) {
+      s_level = g_.node("Add", {s_level, g_.scalar(p + "_sc_one", 1.0f)}, p + "_sc_plus", shape_);
+      s_level = g_.node("Mul", {s_level, g_.scalar(p + "_sc_half", 0.5f)}, p + "_sc_level", shape_);
+    } else if (l.shortcut.zero_point) {
+      s_level = g_.node("Add", {s_level, g_.scalar(p + "_sc_zp", static_cast<float>(l.shortcut.zero_point))},
+                        p + "_sc_level", shape_);
+    }
+    const std::string acc = x_;
+    std::vector<std::string> terms;
+    for (int s = 0; s < l.threshold_sets(); ++s) {
+      const std::string ps = cat(p, "_set", s);
+      std::vector<float> t;
+      for (int64_t o = 0; o < l.out; ++o)
+        for (int k = 0; k < l.levels; ++k) t.push_back(clamp_threshold(l.threshold_set(o, s)[k], max_acc));
+      set(acc, shape_);
+      std::string count = count_levels(ps, t, l.levels);
+      std::string eq = g_.node("Equal", {s_level, g_.scalar(ps + "_s", static_cast<float>(s))}, ps + "_is", shape_, {}, "",
+                               onnx::TensorProto::BOOL);
+      std::string mask = g_.node("Cast", {eq}, ps + "_mask", shape_, {Attr::integer("to", onnx::TensorProto::FLOAT)});
+      terms.push_back(g_.node("Mul", {mask, count}, ps + "_term", shape_));
+    }
+    set(g_.node("Sum", terms, p + "_level", shape_), shape_);
+    to_values(p, l.output, p + "_act");
+    if (qonnx_) {
+      for (const std::string& t : terms) g_.annotate(t, int_type(0, l.levels));
+      g_.annotate(x_, value_type(l.output));
+    }
+  }
+
   // A weighted layer with ONNX's integer operators: the values x as uint8 codes x + zx
   // (zx = -the smallest value), the weights as uint8 w + zw, and ConvInteger / MatMulInteger
   // computing sum (x - zx)(w - zw) in int32, exactly (ONNX Runtime's u8u8 integer GEMMs).
-  // Padding is an explicit Pad of the code of the pad value.
-  void emit_integer_layer(const LayerDesc& l, const std::string& p, int64_t max_acc) {
+  // Padding is an explicit Pad of the code of the pad value. The codes of one layer's
+  // input are made once (SYQ's groups share them).
+  std::string integer_accumulate(const LayerDesc& l, const std::string& p, const WeightMatrix& wm) {
     const int32_t zx = -l.input.value(0);
-    LOWBIT_CHECK(l.input.value(l.input.levels()) + zx <= 255 && l.pad_value + zx >= 0 && l.pad_value + zx <= 255, what_,
-                 ": layer ", l.name, "'s input values (", l.input.str(), ") do not fit 8-bit codes");
-    std::string xq = x_;
-    if (zx) xq = g_.node("Add", {xq, g_.scalar(p + "_xshift", static_cast<float>(zx))}, p + "_xcode_f", shape_);
-    xq = g_.node("Cast", {xq}, p + "_xcode", shape_, {Attr::integer("to", onnx::TensorProto::UINT8)}, "",
-                 onnx::TensorProto::UINT8);
-    Dims xdims = shape_;
     const bool conv = l.kind == LayerKind::kConv;
-    if (conv && (l.pad_h || l.pad_w)) {
-      xdims = {batch_, l.in_c, l.in_h + 2 * l.pad_h, l.in_w + 2 * l.pad_w};
-      std::string pads = g_.int64_constant(p + "_pads", {0, 0, l.pad_h, l.pad_w, 0, 0, l.pad_h, l.pad_w});
-      std::string v = g_.uint8_constant(p + "_pad_code", {}, {static_cast<uint8_t>(l.pad_value + zx)});
-      xq = g_.node("Pad", {xq, pads, v}, p + "_padded", xdims, {Attr::text("mode", "constant")}, "",
+    const std::string lp = p.substr(0, p.find('_'));  // the layer's prefix, "l3"
+    if (codes_of_ != x_) {
+      LOWBIT_CHECK(l.input.value(l.input.levels()) + zx <= 255 && l.pad_value + zx >= 0 && l.pad_value + zx <= 255, what_,
+                   ": layer ", l.name, "'s input values (", l.input.str(), ") do not fit 8-bit codes");
+      std::string xq = x_;
+      if (zx) xq = g_.node("Add", {xq, g_.scalar(lp + "_xshift", static_cast<float>(zx))}, lp + "_xcode_f", shape_);
+      xq = g_.node("Cast", {xq}, lp + "_xcode", shape_, {Attr::integer("to", onnx::TensorProto::UINT8)}, "",
                    onnx::TensorProto::UINT8);
+      if (conv && (l.pad_h || l.pad_w)) {
+        Dims padded = {batch_, l.in_c, l.in_h + 2 * l.pad_h, l.in_w + 2 * l.pad_w};
+        std::string pads = g_.int64_constant(lp + "_pads", {0, 0, l.pad_h, l.pad_w, 0, 0, l.pad_h, l.pad_w});
+        std::string v = g_.uint8_constant(lp + "_pad_code", {}, {static_cast<uint8_t>(l.pad_value + zx)});
+        xq = g_.node("Pad", {xq, pads, v}, lp + "_padded", padded, {Attr::text("mode", "constant")}, "",
+                     onnx::TensorProto::UINT8);
+      }
+      codes_of_ = x_;
+      codes_ = xq;
     }
-    const WeightMatrix wm = weight_matrix(l);
     const int32_t zw = -std::min(wm.lo, 0);
     LOWBIT_CHECK(wm.hi + zw <= 255, what_, ": layer ", l.name, "'s weights (", wm.lo, "..", wm.hi,
                  ") do not fit 8-bit codes");
@@ -307,59 +431,28 @@ class Lowering {
     std::string w = g_.uint8_constant(p + "_wcode", wm.dims, wq);
     std::string xz = g_.uint8_constant(p + "_xzero", {}, {static_cast<uint8_t>(zx)});
     std::string wz = g_.uint8_constant(p + "_wzero", {}, {static_cast<uint8_t>(zw)});
-    Dims out = conv ? Dims{batch_, l.out, l.conv_h(), l.conv_w()} : Dims{batch_, l.out};
+    const Dims out = acc_dims(l);
     std::vector<Attr> attrs;
     if (conv)
       attrs = {Attr::integers("kernel_shape", {l.kernel_h, l.kernel_w}), Attr::integers("strides", {l.stride, l.stride})};
-    std::string acc = g_.node(conv ? "ConvInteger" : "MatMulInteger", {xq, w, xz, wz}, p + "_acc_i32", out, attrs, "",
+    std::string acc = g_.node(conv ? "ConvInteger" : "MatMulInteger", {codes_, w, xz, wz}, p + "_acc_i32", out, attrs, "",
                               onnx::TensorProto::INT32);
-    set(g_.node("Cast", {acc}, p + "_acc", out, {Attr::integer("to", onnx::TensorProto::FLOAT)}), out);
-    finish_layer(l, p, max_acc, "");
-  }
-
-  // The weights in ONNX's layout (Conv [O, C, kh, kw]; MatMul [K, O] with K in the NCHW
-  // flattening order (c, y, x)), with their range.
-  struct WeightMatrix {
-    Dims dims;
-    std::vector<float> values;
-    int32_t lo = 0, hi = 0;
-    bool bipolar = true;
-  };
-  static WeightMatrix weight_matrix(const LayerDesc& l) {
-    WeightMatrix m;
-    const int64_t o_n = l.out, k_n = l.in_fan();
-    m.values.resize(static_cast<size_t>(o_n * k_n));
-    for (int64_t o = 0; o < o_n; ++o)
-      for (int64_t y = 0; y < l.window_h(); ++y)
-        for (int64_t x = 0; x < l.window_w(); ++x)
-          for (int64_t c = 0; c < l.in_c; ++c) {
-            const int32_t v = l.weight(o, (y * l.window_w() + x) * l.in_c + c);
-            m.lo = std::min(m.lo, v);
-            m.hi = std::max(m.hi, v);
-            m.bipolar = m.bipolar && (v == 1 || v == -1);
-            const int64_t chw = (c * l.window_h() + y) * l.window_w() + x;
-            const int64_t at = l.kind == LayerKind::kConv ? o * k_n + chw : chw * o_n + o;
-            m.values[static_cast<size_t>(at)] = static_cast<float>(v);
-          }
-    m.dims = l.kind == LayerKind::kConv ? Dims{o_n, l.in_c, l.kernel_h, l.kernel_w} : Dims{k_n, o_n};
-    return m;
+    return g_.node("Cast", {acc}, p + "_acc", out, {Attr::integer("to", onnx::TensorProto::FLOAT)});
   }
 
   // The weight constant, behind its quantizer in QONNX.
-  std::string emit_weights(const LayerDesc& l, const std::string& p) {
-    const WeightMatrix m = weight_matrix(l);
+  std::string emit_weights(const std::string& p, const WeightMatrix& m) {
     const Dims& dims = m.dims;
-    const int32_t lo = m.lo, hi = m.hi;
-    const bool bipolar = m.bipolar;
     std::string init = g_.constant(p + "_weights", dims, m.values);
     if (!qonnx_) return init;
-    if (bipolar) {
+    if (m.bipolar) {
       std::string q = g_.node("BipolarQuant", {init, g_.scalar(p + "_wscale", 1.0f)}, p + "_wq", dims, {}, kQonnxDomain);
       g_.annotate(q, "BIPOLAR");
       return q;
     }
     // Signed integer codes: Quant with scale 1 and zero point 0 is the identity on them
     // (narrow when they avoid -2^(b-1), as a symmetric quantizer's codes do).
+    const int32_t lo = m.lo, hi = m.hi;
     int bits = 2;
     while (lo < -(int64_t{1} << (bits - 1)) || hi > (int64_t{1} << (bits - 1)) - 1) ++bits;
     const bool narrow = lo > -(int64_t{1} << (bits - 1));
@@ -409,6 +502,8 @@ class Lowering {
   std::string what_;  // "export --format qonnx", for messages
   std::string x_;  // the current tensor
   Dims shape_;
+  std::vector<std::pair<std::string, Dims>> layer_inputs_;  // each layer's input map (shortcuts read them)
+  std::string codes_of_, codes_;  // integer dialect: the uint8 codes made of tensor codes_of_
 };
 
 }  // namespace

@@ -10,8 +10,8 @@
 #include "lowbit/core/error.hpp"
 // Export's threshold search (header-only; the training library is not linked): the same
 // search over the integer accumulators as a trained model's export uses.
-#include "lowbit/export/fold_thresholds.inl"
 #include "lowbit/format/limits.hpp"
+#include "lowbit/format/threshold_search.hpp"
 
 namespace lowbit::interop::qonnx {
 
@@ -282,9 +282,9 @@ int direction(float lo, float hi) { return hi > lo ? 1 : hi < lo ? -1 : 0; }
 
 void fold_thresholds(const AccMap& m, const ActQuant& q, format::LayerDesc& d) {
   const int64_t M = d.out, K = d.in_fan();
-  int32_t wmax = 0;
-  for (int32_t w : d.weights) wmax = std::max(wmax, std::abs(w));
-  const int64_t range = std::max<int64_t>(1, K * wmax * d.input.max_abs_value());
+  // The writer's own bound (format::LayerDesc::max_abs_accumulator), so that a threshold it
+  // clamped to the range's end comes back as the "always" / "never" sentinel it was.
+  const int64_t range = std::max<int64_t>(1, d.max_abs_accumulator());
   d.output = q.codes;
   d.levels = q.codes.levels();
   d.thresholds.assign(static_cast<size_t>(M * d.levels), std::numeric_limits<int32_t>::max());
@@ -304,7 +304,7 @@ void fold_thresholds(const AccMap& m, const ActQuant& q, format::LayerDesc& d) {
     }
     d.negated[static_cast<size_t>(o)] = decreasing;
     auto level = [&](int64_t acc) { return level_of(decreasing ? -acc : acc); };
-    const std::vector<int32_t> t = exporter::channel_thresholds(level, range, d.levels);
+    const std::vector<int32_t> t = format::channel_thresholds(level, range, d.levels);
     check_thresholds(level, t, range, q.node, o);
     std::copy(t.begin(), t.end(), d.thresholds.begin() + o * d.levels);
     if (decreasing)

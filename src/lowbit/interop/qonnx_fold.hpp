@@ -3,7 +3,7 @@
 // (BipolarQuant, Quant, MultiThreshold) as QONNX executes them, and their folding into the
 // IR: the input table (every raw pixel 0..255 through the input chain), a layer's integer
 // thresholds (the float map of each integer accumulator, searched like export's
-// exporter::channel_thresholds), and the score map. Internal to the importer.
+// format::channel_thresholds), and the score map. Internal to the importer.
 #pragma once
 #include <onnx/onnx_pb.h>
 
@@ -100,7 +100,7 @@ struct AccMap {
 
 // The thresholds of layer d (weights, in_fan, input codes set; weights not yet negated) for
 // quantizer q: per channel, the smallest integer accumulator whose level is above l, by
-// exporter::channel_thresholds over [-R, R] with R = in_fan * max|w| * max|input value|
+// format::channel_thresholds over [-R, R] with R = in_fan * max|w| * max|input value|
 // (export's range); a channel whose level decreases in acc gets its weights negated (listed
 // in `negated`). Sets output, levels, thresholds, negated, weights. Errors name the node.
 void fold_thresholds(const AccMap& m, const ActQuant& q, format::LayerDesc& d);

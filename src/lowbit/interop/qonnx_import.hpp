@@ -46,7 +46,7 @@
 //   - thresholds: per output channel o, the level the graph gives each integer accumulator
 //     acc, level(acc) = Q(op_n(... op_1(float(acc) * scale[o]))) with every operation in
 //     float32 as ONNX defines it, is searched over acc in [-R, R], R = K * max|w| * max|x|
-//     (export's exporter::channel_thresholds, same search): t[l] = the smallest acc whose
+//     (export's format::channel_thresholds, same search): t[l] = the smallest acc whose
 //     level is above l (INT32_MIN / INT32_MAX: always / never). BatchNormalization is
 //     evaluated as the ONNX operator's definition writes it (Operators.md,
 //     BatchNormalization-9..15, training_mode = 0: "Y = (X - input_mean) /
