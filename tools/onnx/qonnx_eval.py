@@ -106,6 +106,17 @@ def sum_dtype(x, w, rows_axis, bias=None):
     return np.float32 if bound < 2.0 ** 24 else np.float64
 
 
+def op_sum(node, a, values):
+    """Sum: the element-wise sum of all inputs (broadcast), added in input order."""
+    xs = [values[n] for n in node.input]
+    if any(x.dtype != xs[0].dtype for x in xs):
+        raise EvalError(f"Sum '{node.name}': inputs of different types {[str(x.dtype) for x in xs]}")
+    out = xs[0]
+    for x in xs[1:]:
+        out = np.add(out, x)
+    return [out]
+
+
 def op_matmul(node, a, values):
     x, w = values[node.input[0]], values[node.input[1]]
     if w.ndim != 2:
@@ -376,6 +387,8 @@ STANDARD_OPS = {
     "Reshape": op_reshape,
     "Unsqueeze": op_unsqueeze,
     "GreaterOrEqual": op_binary(np.greater_equal),
+    "Equal": op_binary(np.equal),
+    "Sum": op_sum,
     "Cast": op_cast,
     "ReduceSum": op_reducesum,
     "ArgMax": op_argmax,
