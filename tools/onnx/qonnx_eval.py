@@ -17,8 +17,14 @@ Arithmetic: every op in float32 as ONNX defines it, element by element (so the s
 Mul/Add/Sub round exactly as the runtime's), except the sums of Conv and MatMul, which are
 done where they are exact in any order: in float32 when the data are integers and a bound
 (max|x| times the largest row sum of |w|) keeps every partial sum below 2^24 (what our graphs
-carry), else in float64 (exact for integers below 2^53). The result is then the exact integer
-that any correct float32 kernel must also produce.
+carry), else in float64 (exact for integers below 2^53). On integer data the result is the
+exact integer that any correct float32 kernel must also produce; other data get the float64
+sum rounded once to float32.
+
+Operators: Add, Sub, Mul, Sum, MatMul, Conv (pads, strides, dilations, group), MaxPool, Pad
+(constant), Flatten, Reshape, Unsqueeze, GreaterOrEqual, Equal, Cast, ReduceSum, ArgMax,
+Constant, Identity; qonnx.custom_op.general Quant (IntQuant), BipolarQuant, MultiThreshold.
+Any other node is an error naming it.
 
 Needs Debian's python3-onnx and python3-numpy (/usr/bin/python3).
 """
