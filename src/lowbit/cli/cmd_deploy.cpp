@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -99,8 +100,8 @@ Action add_export_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "export",
       "Fold a trained checkpoint into integer thresholds and weight codes: one .lbm model file for the runtime, "
-      "(--format bnn-pynq) the parameter folder of a BNN-PYNQ FPGA overlay, or (--format qonnx / onnx) an ONNX "
-      "graph for FINN or ONNX Runtime (docs/INTEROP.md)");
+      "(--format bnn-pynq) the parameter folder of a BNN-PYNQ FPGA overlay, or (--format qonnx / onnx / onnx-int8) an "
+      "ONNX graph for FINN or ONNX Runtime (docs/INTEROP.md)");
   cmd->add_option("checkpoint", args->checkpoint,
                   "A .ckpt file written by lowbit train; for --format qonnx / onnx / onnx-int8 also a .lbm model")->required();
   cmd->add_option("-o,--output", args->output,
@@ -137,6 +138,10 @@ Action add_export_command(CLI::App& app) {
       if (o->count()) usage_fail(o->get_name(), " applies to --format bnn-pynq");
     check_output("-o", args->output, {args->checkpoint});
     if (args->format == "qonnx" || args->format == "onnx" || args->format == "onnx-int8") {
+      const std::string ext = std::filesystem::path(args->output).extension().string();
+      if (ext == ".lbm" || ext == ".ckpt")
+        usage_fail("-o ", args->output, ": --format ", args->format, " writes an ONNX file; name it .onnx (", ext,
+                   " is lowbit's own format)");
       const format::ModelDesc desc = model_desc_of(args->checkpoint);
       const auto dialect = args->format == "qonnx"  ? interop::OnnxDialect::kQonnx
                            : args->format == "onnx" ? interop::OnnxDialect::kStandard

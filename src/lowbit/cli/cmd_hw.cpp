@@ -50,6 +50,7 @@ format::ModelDesc plan_model(const PlanArgs& a) {
   if (!a.file.empty()) {
     const ModelFileKind kind = model_file_kind(a.file);
     if (kind == ModelFileKind::kJsonTopology) topology_given_as_file(a.file);
+    if (kind == ModelFileKind::kOnnx) onnx_given_as_model(a.file);
     if (kind == ModelFileKind::kOther)
       fail(a.file, ": not a .lbm model file (export a checkpoint first: lowbit export ", a.file, " -o model.lbm)");
     return format::read_model_desc(format::LbmFile::read(a.file));

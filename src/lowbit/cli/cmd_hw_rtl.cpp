@@ -31,6 +31,7 @@ struct RtlArgs {
 int run_rtl(const RtlArgs& a) {
   const ModelFileKind kind = model_file_kind(a.file);
   if (kind == ModelFileKind::kJsonTopology) topology_given_as_file(a.file);
+  if (kind == ModelFileKind::kOnnx) onnx_given_as_model(a.file);
   if (kind == ModelFileKind::kOther) fail(a.file, ": not a .lbm model file (export a checkpoint first)");
   // -o is a folder (write_design_folder refuses a file, or a folder that is not a design's).
   const std::vector<uint8_t> bytes = read_file(a.file);

@@ -40,10 +40,12 @@ void check_output(const std::string& flag, const std::string& path, const std::v
 // What a model file is, by its first bytes (a renamed file is still itself): a .lbm model, a
 // JSON topology (its first non-blank byte is '{'), something else, or unreadable (missing, a
 // folder, shorter than the magic: the reader that opens it names why).
-enum class ModelFileKind { kLbm, kJsonTopology, kOther, kUnreadable };
+enum class ModelFileKind { kLbm, kJsonTopology, kOnnx, kOther, kUnreadable };
 ModelFileKind model_file_kind(const std::string& path);
 // The usage error for a JSON topology given where a model file goes: "give it as --model".
 [[noreturn]] void topology_given_as_file(const std::string& path);
+// The error for an ONNX file given where a .lbm goes: "lowbit import it first".
+[[noreturn]] void onnx_given_as_model(const std::string& path);
 
 // The folder a --data spec names, for check_output ("" when it names none: loading it fails
 // with its own message).

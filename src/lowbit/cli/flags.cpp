@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "lowbit/cli/commands.hpp"
+#include "lowbit/core/file_kind.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/data/loader.hpp"
 
@@ -38,7 +39,12 @@ ModelFileKind model_file_kind(const std::string& path) {
   if (head.size() >= 4 && head.compare(0, 4, "\x89LBM") == 0) return ModelFileKind::kLbm;
   const size_t first = head.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && head[first] == '{') return ModelFileKind::kJsonTopology;
+  if (looks_like_onnx(reinterpret_cast<const uint8_t*>(head.data()), head.size())) return ModelFileKind::kOnnx;
   return head.size() >= 4 ? ModelFileKind::kOther : ModelFileKind::kUnreadable;
+}
+
+void onnx_given_as_model(const std::string& path) {
+  fail(path, ": an ONNX model, not a .lbm model file; a QONNX file is read by `lowbit import ", path, " -o model.lbm`");
 }
 
 void topology_given_as_file(const std::string& path) {

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/file_kind.hpp"
 #include "lowbit/core/file_io.hpp"
 
 namespace lowbit::format {
@@ -97,6 +98,9 @@ void validate(const uint8_t* p, uint64_t n, const std::string& what, const LbmLi
       fail(what, ": damaged magic (line endings converted by a text-mode transfer?)");
     if (n >= 8 && std::memcmp(p, "LOWBITCK", 8) == 0)
       fail(what, ": a training checkpoint (.ckpt), not a model file (.lbm)");
+    if (looks_like_onnx(p, n))
+      fail(what, ": an ONNX model, not a lowbit model file (.lbm); a QONNX file is read by `lowbit import ", what,
+           " -o model.lbm`");
     fail(what, ": not a lowbit model file (bad magic)");
   }
   if (n < L::kHeaderBytes) fail(what, ": truncated: ", n, " bytes, shorter than the ", L::kHeaderBytes, "-byte header");

@@ -198,8 +198,9 @@ class Importer {
         op == "Softmax" || op == "LogSoftmax")
       unsupported(n, "a float activation; lowbit runs integer codes between layers, so every activation must be a "
                   "quantizer (BipolarQuant, Quant, MultiThreshold), and the graph must end in the scores");
-    unsupported(n, "lowbit imports BipolarQuant, Quant, MultiThreshold, MatMul, Gemm, Conv, MaxPool, Pad, Flatten, "
-                "Reshape, BatchNormalization, Add, Sub, Mul, Div, Identity and Dropout");
+    unsupported(n, "lowbit imports BipolarQuant, Quant (and IntQuant), MultiThreshold, MatMul, Gemm, Conv, MaxPool, "
+                "Pad, Flatten, Reshape, Transpose (of weights), Constant, BatchNormalization, Add, Sub, Mul, Div, "
+                "Identity and Dropout");
   }
 
   void dropout(const NodeProto& n, const std::string& cur) {
@@ -928,9 +929,28 @@ format::ModelDesc import_qonnx_bytes(const void* data, size_t size, const Import
                "format)");
   LOWBIT_CHECK(m.has_graph() && m.graph().node_size() > 0,
                "import: not an ONNX model (no graph, or a graph without nodes)");
+  // lowbit's own standard-ONNX exports (their quantizers are comparisons, their outputs the
+  // scores and `label`): say so instead of failing on the second output.
+  bool custom_domain = false;
+  for (const onnx::OperatorSetIdProto& o : m.opset_import())
+    custom_domain = custom_domain || !(o.domain().empty() || o.domain() == "ai.onnx");
+  bool label = false;
+  for (const onnx::ValueInfoProto& o : m.graph().output()) label = label || o.name() == "label";
+  LOWBIT_CHECK(custom_domain || !label,
+               "import: a standard ONNX file (lowbit export --format onnx or onnx-int8: quantizers as comparisons, "
+               "outputs scores and 'label'); import reads QONNX: export the model with --format qonnx");
   FpContractScope fp;  // the float contract export folds in (core/fp_env.hpp)
   if (report) *report = {};
-  return Importer(m.graph(), opts, report).run();
+  format::ModelDesc d = Importer(m.graph(), opts, report).run();
+  // A table with one level for every pixel is a model that ignores its input: almost always
+  // a wrong --input-scale (1/255 given to a file that reads raw pixels, or the reverse).
+  const auto& t = d.input.table;
+  LOWBIT_CHECK(std::any_of(t.begin(), t.end(), [&](uint8_t v) { return v != t[0]; }),
+               "import: every raw pixel 0..255 reaches the same input level ", int{t[0]}, " (--input-scale ",
+               opts.input_scale, ", --input-bias ", opts.input_bias,
+               "): the model would ignore its input. lowbit's own files read raw pixels (--input-scale 1); "
+               "Brevitas models trained on [0, 1] pixels take --input-scale 0.00392156863");
+  return d;
 }
 
 format::ModelDesc import_qonnx(const std::string& path, const ImportOptions& opts, ImportReport* report) {

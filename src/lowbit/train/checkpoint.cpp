@@ -4,6 +4,7 @@
 
 #include "lowbit/core/bytes.hpp"
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/file_kind.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/nn/builder.hpp"
 
@@ -48,6 +49,10 @@ Checkpoint read_checkpoint(const std::string& path) { return decode_checkpoint(r
 Checkpoint decode_checkpoint(const std::vector<uint8_t>& bytes, const std::string& path) {
   if (bytes.size() >= 4 && std::memcmp(bytes.data(), "\x89LBM", 4) == 0)
     fail(path, ": a deployment model (.lbm), not a training checkpoint (.ckpt); `lowbit run` and `lowbit summary` take it");
+  if (bytes.empty()) fail(path, ": empty file (not a lowbit checkpoint)");
+  if (looks_like_onnx(bytes.data(), bytes.size()))
+    fail(path, ": an ONNX model, not a lowbit checkpoint (.ckpt); a QONNX file is read by `lowbit import ", path,
+         " -o model.lbm`");
   if (bytes.size() < sizeof kMagic + 4 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     fail(path, ": not a lowbit checkpoint (bad magic)");
   if (bytes.size() < sizeof kMagic + 8 + 8 + 4 + 4) fail(path, ": truncated checkpoint (", bytes.size(), " bytes)");
