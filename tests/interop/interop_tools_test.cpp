@@ -113,13 +113,16 @@ std::vector<Case> cases() {
                testing::interop_model("w2a2_1ch", {1, 10, 10}, CodeFormat::unsigned_bits(8, 128), "identity",
                                       {a0, a1, a2, {LayerKind::kDense, 10, {}, 2, false}}, 12),
                9, 10});
+  // SYQ's grouped tap scales (float partial-sum combination, float thresholds) and a residual
+  // shortcut (threshold sets selected by the shortcut map): not read back by the importer.
+  for (auto& [name, d] : testing::interop_models_export_only()) v.push_back({name, d, 7, 8});
   return v;
 }
 
 // A case on disk: the .lbm, a data folder (the same images as train and test split), both
 // exports, `lowbit run`'s predictions and the runtime's scores.
 struct Prepared {
-  std::string lbm, data, images, qonnx, onnx, lowbit_predictions;
+  std::string lbm, data, images, qonnx, onnx, onnx_int8, lowbit_predictions;
   std::vector<float> scores;
   int64_t n = 0;
 };
@@ -150,6 +153,7 @@ format::ModelDesc calibrated(format::ModelDesc d, const data::Dataset& ds) {
     runtime::Engine e = runtime::Engine::from_bytes(format::model_desc_bytes(d), d.name);
     const std::vector<int32_t> trace = e.trace(ds.images.data(), ds.size(), 1, ds.height, ds.width)[l];
     format::LayerDesc& layer = d.layers[l];
+    if (layer.grouped() || layer.has_shortcut()) continue;  // their own threshold layouts, kept
     for (int64_t o = 0; o < layer.out; ++o) {
       // The trace has the trained sign; the thresholds compare the stored (negated) weights'.
       const int32_t sign = layer.negated[static_cast<size_t>(o)] ? -1 : 1;
@@ -198,7 +202,9 @@ Prepared prepare(Case& c, const std::string& dir) {
   p.n = kImages;
   p.qonnx = dir + "/m.qonnx.onnx";
   p.onnx = dir + "/m.onnx";
-  for (const auto& [format, path] : {std::pair{"qonnx", p.qonnx}, std::pair{"onnx", p.onnx}}) {
+  p.onnx_int8 = dir + "/m.int8.onnx";
+  for (const auto& [format, path] :
+       {std::pair{"qonnx", p.qonnx}, std::pair{"onnx", p.onnx}, std::pair{"onnx-int8", p.onnx_int8}}) {
     const auto r = run_lowbit(cat("export ", p.lbm, " --format ", format, " -o ", path));
     EXPECT_EQ(r.code, 0) << c.name << " " << format << ": " << r.out;
   }
@@ -272,12 +278,15 @@ TEST(InteropTools, OnnxRuntimeAgreesWithTheRuntime) {
     const Prepared p = prepare(c, dir);
     const std::vector<std::string> ref = lines_of(p.lowbit_predictions);
     ASSERT_EQ(static_cast<int64_t>(ref.size()), p.n);
-    // ort_run.js also checks the graph's `label` against the first highest score.
-    const auto r = run_command(cat("node ", tool("ort_run.js"), " ", p.onnx, " --images ", p.images,
-                                   " --batch 16 --threads 1 --predictions ", dir, "/ort.txt --scores ", dir, "/ort.scores"));
-    ASSERT_EQ(r.code, 0) << r.out;
-    EXPECT_EQ(agree(lines_of(dir + "/ort.txt"), ref), p.n);
-    EXPECT_EQ(scores_equal(p, dir + "/ort.scores", c.desc.classes()), p.n) << "scores not bit-equal to the runtime's";
+    // ort_run.js also checks the graph's `label` against the first highest score. Both
+    // standard dialects: float32 Conv/MatMul, and ConvInteger/MatMulInteger (onnx-int8).
+    for (const std::string& file : {p.onnx, p.onnx_int8}) {
+      const auto r = run_command(cat("node ", tool("ort_run.js"), " ", file, " --images ", p.images,
+                                     " --batch 16 --threads 1 --predictions ", file, ".ort.txt --scores ", file, ".ort.scores"));
+      ASSERT_EQ(r.code, 0) << r.out;
+      EXPECT_EQ(agree(lines_of(file + ".ort.txt"), ref), p.n) << file;
+      EXPECT_EQ(scores_equal(p, file + ".ort.scores", c.desc.classes()), p.n) << file << ": scores not bit-equal to the runtime's";
+    }
   }
 }
 
