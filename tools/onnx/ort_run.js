@@ -15,8 +15,11 @@
 // same), for bit-exact comparisons.
 // Bench: repeated runs on one fixed batch (the first B images of --images, else pseudo-random
 // pixels), after warm-up; prints one JSON object with frames_per_second.
-// Sessions: intraOpNumThreads T (default 1), interOpNumThreads 1, graphOptimizationLevel 'all',
-// the CPU execution provider. Install: cd tools/onnx && npm ci --ignore-scripts (or
+// Sessions: intraOpNumThreads T (default 1), interOpNumThreads 1, graphOptimizationLevel 'all'
+// (--optimization), the CPU execution provider. ORT's optimizations may reassociate float
+// arithmetic (e.g. fold a Mul by a constant into the Conv before it): for float (not integer)
+// graph parts, such as SYQ's scaled group sums, `--optimization disabled` runs the graph as
+// written (docs/interop/acceptance.md). Install: cd tools/onnx && npm ci --ignore-scripts (or
 // scripts/install-deps.sh).
 'use strict';
 
@@ -38,11 +41,12 @@ try {
 }
 
 const USAGE = `usage: node ort_run.js MODEL.onnx --images IDX[.gz] [--limit N] [--batch B] [--threads T] --predictions OUT.txt [--scores OUT.txt]
-       node ort_run.js MODEL.onnx --bench [--batch B] [--threads T] [--seconds S] [--images IDX[.gz]]`;
+       node ort_run.js MODEL.onnx --bench [--batch B] [--threads T] [--seconds S] [--images IDX[.gz]]
+       either: [--optimization disabled|basic|extended|all]   (ORT's graphOptimizationLevel, default all)`;
 
 function parseArgs(argv) {
   const a = { model: null, images: null, limit: 0, batch: null, threads: 1, predictions: null, scores: null,
-              bench: false, seconds: 2 };
+              bench: false, seconds: 2, optimization: 'all' };
   const intOpt = { '--limit': 'limit', '--batch': 'batch', '--threads': 'threads' };
   for (let i = 0; i < argv.length; ++i) {
     const f = argv[i];
@@ -55,6 +59,11 @@ function parseArgs(argv) {
     else if (f === '--images') a.images = value();
     else if (f === '--predictions') a.predictions = value();
     else if (f === '--scores') a.scores = value();
+    else if (f === '--optimization') {
+      a.optimization = value();
+      if (!['disabled', 'basic', 'extended', 'all'].includes(a.optimization))
+        die(`--optimization must be disabled, basic, extended or all, got '${a.optimization}'`, 2);
+    }
     else if (f === '--seconds') {
       a.seconds = Number(value());
       if (!(a.seconds > 0)) die(`--seconds must be a positive number`, 2);
@@ -137,15 +146,15 @@ function argmaxFirst(scores, row, k) {
 // A float32's bit pattern as 8 hex digits (--scores: bit-exact comparisons across tools).
 function hex8(u) { return u.toString(16).padStart(8, '0'); }
 
-function sessionOptions(threads) {
-  return { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
-           graphOptimizationLevel: 'all', executionMode: 'sequential' };
+function sessionOptions(a) {
+  return { executionProviders: ['cpu'], intraOpNumThreads: a.threads, interOpNumThreads: 1,
+           graphOptimizationLevel: a.optimization, executionMode: 'sequential' };
 }
 
 function dims(geo, n) { return geo.flat ? [n, geo.features] : [n, geo.c, geo.h, geo.w]; }
 
 async function classify(a) {
-  const session = await ort.InferenceSession.create(a.model, sessionOptions(a.threads));
+  const session = await ort.InferenceSession.create(a.model, sessionOptions(a));
   const geo = inputGeometry(session);
   const img = readIdx(a.images);
   const n = a.limit > 0 ? Math.min(a.limit, img.n) : img.n;
@@ -171,11 +180,11 @@ async function classify(a) {
   fs.writeFileSync(a.predictions, preds.map((p) => `${p}\n`).join(''));
   if (a.scores) fs.writeFileSync(a.scores, scoreLines.map((l) => `${l}\n`).join(''));
   process.stderr.write(`ort_run: ${a.model}: ${n} images in ${seconds.toFixed(1)} s (onnxruntime-node ` +
-                       `${ort.env.versions.node}, ${a.threads} thread(s)) -> ${a.predictions}\n`);
+                       `${ort.env.versions.node}, ${a.threads} thread(s), optimization ${a.optimization}) -> ${a.predictions}\n`);
 }
 
 async function bench(a) {
-  const session = await ort.InferenceSession.create(a.model, sessionOptions(a.threads));
+  const session = await ort.InferenceSession.create(a.model, sessionOptions(a));
   const geo = inputGeometry(session);
   let data;
   if (a.images) {
@@ -205,7 +214,7 @@ async function bench(a) {
   console.log(JSON.stringify({
     frames_per_second: (lat.length * a.batch) / seconds, batch: a.batch, threads: a.threads,
     calls: lat.length, seconds, latency_us_p50: pct(0.5), latency_us_p99: pct(0.99),
-    ort_version: ort.env.versions.node, model: a.model,
+    ort_version: ort.env.versions.node, optimization: a.optimization, model: a.model,
   }));
 }
 
