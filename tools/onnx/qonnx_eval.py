@@ -22,7 +22,7 @@ exact integer that any correct float32 kernel must also produce; other data get 
 sum rounded once to float32.
 
 Operators: Add, Sub, Mul, Sum, MatMul, Conv (pads, strides, dilations, group), MaxPool, Pad
-(constant), Flatten, Reshape, Unsqueeze, GreaterOrEqual, Equal, Cast, ReduceSum, ArgMax,
+(constant), Flatten, Reshape, Unsqueeze, Slice, GreaterOrEqual, Equal, Cast, ReduceSum, ArgMax,
 Constant, Identity; qonnx.custom_op.general Quant (IntQuant), BipolarQuant, MultiThreshold.
 Any other node is an error naming it.
 
@@ -267,6 +267,21 @@ def op_unsqueeze(node, a, values):
     return [out]
 
 
+def op_slice(node, a, values):
+    """ONNX Slice (opset 13): starts, ends, optional axes and steps as inputs; ends clamp to
+    the dimension, negative indices count from the end."""
+    x = values[node.input[0]]
+    starts = [int(v) for v in values[node.input[1]].reshape(-1)]
+    ends = [int(v) for v in values[node.input[2]].reshape(-1)]
+    axes = [int(v) for v in values[node.input[3]].reshape(-1)] if len(node.input) > 3 and node.input[3] else list(range(len(starts)))
+    steps = [int(v) for v in values[node.input[4]].reshape(-1)] if len(node.input) > 4 and node.input[4] else [1] * len(starts)
+    index = [slice(None)] * x.ndim
+    for st, en, ax, sp in zip(starts, ends, axes, steps):
+        ax = ax + x.ndim if ax < 0 else ax
+        index[ax] = slice(*slice(st, en, sp).indices(x.shape[ax]))
+    return [x[tuple(index)]]
+
+
 def op_cast(node, a, values):
     return [values[node.input[0]].astype(np_dtype_of(a["to"]))]
 
@@ -392,6 +407,7 @@ STANDARD_OPS = {
     "Flatten": op_flatten,
     "Reshape": op_reshape,
     "Unsqueeze": op_unsqueeze,
+    "Slice": op_slice,
     "GreaterOrEqual": op_binary(np.greater_equal),
     "Equal": op_binary(np.equal),
     "Sum": op_sum,
