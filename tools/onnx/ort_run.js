@@ -40,7 +40,7 @@ try {
       `npm ci --ignore-scripts): ${e.message.split('\n')[0]}`);
 }
 
-const USAGE = `usage: node ort_run.js MODEL.onnx --images IDX[.gz] [--limit N] [--batch B] [--threads T] --predictions OUT.txt [--scores OUT.txt]
+const USAGE = `usage: node ort_run.js MODEL.onnx --images IDX[.gz] [--limit N (default: all)] [--batch B] [--threads T] --predictions OUT.txt [--scores OUT.txt]
        node ort_run.js MODEL.onnx --bench [--batch B] [--threads T] [--seconds S] [--images IDX[.gz]]
        either: [--optimization disabled|basic|extended|all]   (ORT's graphOptimizationLevel, default all)`;
 
@@ -69,7 +69,7 @@ function parseArgs(argv) {
       if (!(a.seconds > 0)) die(`--seconds must be a positive number`, 2);
     } else if (f in intOpt) {
       const v = value();
-      if (!/^[0-9]+$/.test(v)) die(`${f} must be a non-negative integer, got '${v}'`, 2);
+      if (!/^[0-9]+$/.test(v) || parseInt(v, 10) < 1) die(`${f} must be a whole number of at least 1, got '${v}'`, 2);
       a[intOpt[f]] = parseInt(v, 10);
     } else if (f.startsWith('-')) die(`unknown option ${f}\n${USAGE}`, 2);
     else if (a.model === null) a.model = f;

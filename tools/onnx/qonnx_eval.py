@@ -553,11 +553,21 @@ def argmax_first(scores):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Evaluate a lowbit QONNX/ONNX graph with numpy on idx images")
-    p.add_argument("model")
+    def positive(text):
+        v = int(text)
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+        return v
+
+    p = argparse.ArgumentParser(
+        description="Evaluate a lowbit QONNX/ONNX graph with numpy on idx images. The graph input "
+                    "'global_in' receives the raw 8-bit pixels 0..255 as float32, [N, C, H, W] (or "
+                    "[N, features] for a flat input, in (c, y, x) order); images smaller than the model "
+                    "input are centre-padded with pixel 0 (docs/INTEROP.md).")
+    p.add_argument("model", help="the .onnx file (lowbit export --format qonnx, onnx or onnx-int8)")
     p.add_argument("--images", required=True, help="idx image file (raw or .gz)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N images")
-    p.add_argument("--batch", type=int, default=100, help="images per evaluation (default 100)")
+    p.add_argument("--limit", type=positive, default=0, help="only the first N images (default: all)")
+    p.add_argument("--batch", type=positive, default=100, help="images per evaluation (default 100)")
     p.add_argument("--predictions", required=True, help="output: one predicted class per line")
     p.add_argument("--scores", help="output: each image's scores as float32 bit patterns (8 hex digits), "
                    "one line per image (ort_run.js --scores writes the same)")
