@@ -83,11 +83,20 @@ TEST(GemmImpl, FusedThresholdsOnlyWhereTheKernelFusesThem) {
   LayerDesc binary = random_dense(rng, 100, 64, CodeFormat::plus_minus_one(), 1);
   for (int32_t& w : binary.weights) w = w >= 0 ? 1 : -1;
   LayerDesc ternary = random_dense(rng, 100, 64, CodeFormat::plus_minus_one(), 1);
-  EXPECT_GT(runtime::choose_gemm(GemmProblem{&binary, "layer 0", false})->fused_threshold_size(), 0);
-  EXPECT_EQ(runtime::choose_gemm(GemmProblem{&ternary, "layer 0", false})
-                ->fused_threshold_size(),
-            0);
-  EXPECT_GT(runtime::choose_gemm(GemmProblem{&ternary, "layer 0", true})->fused_threshold_size(), 0);
+  // Bit-planes: bgemm_threshold for one level on one weight plane, bgemm_codes for up to 15
+  // levels and 8 weight planes (ternary: 2).
+  const auto bits_binary = runtime::choose_gemm(GemmProblem{&binary, "layer 0", false});
+  const auto bits_ternary = runtime::choose_gemm(GemmProblem{&ternary, "layer 0", false});
+  EXPECT_GT(bits_binary->fused_threshold_size(1), 0);
+  EXPECT_GT(bits_binary->fused_threshold_size(3), 0);
+  EXPECT_GT(bits_ternary->fused_threshold_size(1), 0);
+  EXPECT_GT(bits_ternary->fused_threshold_size(15), 0);
+  EXPECT_EQ(bits_ternary->fused_threshold_size(16), 0);
+  // Byte codes: int_gemm_codes_threshold, up to 15 levels.
+  const auto bytes_ternary = runtime::choose_gemm(GemmProblem{&ternary, "layer 0", true});
+  EXPECT_GT(bytes_ternary->fused_threshold_size(1), 0);
+  EXPECT_GT(bytes_ternary->fused_threshold_size(3), 0);
+  EXPECT_EQ(bytes_ternary->fused_threshold_size(16), 0);
 }
 
 }  // namespace

@@ -46,12 +46,31 @@ struct GemmArgs {
   uint64_t* out = nullptr;
   int64_t out_words = 0;
 };
+// bgemm_codes: several +-1 weight planes with coefficients, an optional per-column
+// offset and up to kMaxCodeLevels thresholds per column, the codes written as bit-planes.
+constexpr int kMaxWeightPlanes = 8;
+constexpr int kMaxCodeLevels = 15;
+struct CodesArgs {
+  int64_t m, k, words, n;
+  int planes;  // 0: +-1 rows (XOR counts); >= 1: unsigned code planes
+  const uint64_t* a;
+  int wplanes;
+  const uint64_t* w[kMaxWeightPlanes];   // BinaryMatrix::data() of each weight plane
+  const int32_t* pw[kMaxWeightPlanes];   // and its row_popcounts()
+  int32_t coef[kMaxWeightPlanes];
+  const int32_t* offset;  // per column, or null
+  int levels;
+  const int32_t* thr;     // thr[j * levels + l], columns j < n
+  uint64_t* out;          // plane b at out + b * m * out_words
+  int64_t out_words, j0, j1;
+};
 }  // namespace lowbit::kernels::bit_detail
 #endif
 
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+using bit_detail::CodesArgs;
 using bit_detail::GemmArgs;
 
 constexpr int64_t kBlock = BinaryMatrix::kBlock;
@@ -440,6 +459,95 @@ void BgemmImpl(const GemmArgs& g) {
   }
 }
 
+// bgemm_codes: per tile of kTile columns, the thresholds transposed level-major once
+// (columns past n never pass), then per register tile of rows the counts of every weight
+// plane (the activation rows stay in L1 between planes) and one epilogue that combines
+// them, adds the offset, counts the thresholds passed and writes each code bit-plane's
+// kTile bits: no int32 accumulators leave the tile.
+HWY_INLINE void PutPlaneBits(const CodesArgs& g, int b, int64_t i, int64_t jt, uint64_t bits) {
+  const int64_t valid = std::min<int64_t>(kTile, g.j1 - jt);
+  if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
+  uint64_t* word = g.out + (b * g.m + i) * g.out_words + jt / 64;
+  *word = jt % 64 == 0 ? bits << (jt % 64) : *word | (bits << (jt % 64));
+}
+
+void EpilogueCodes(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot,
+                   const int32_t* HWY_RESTRICT tt, const int32_t* HWY_RESTRICT off) {
+  const int bits = threshold_bits(g.levels);
+#ifdef LOWBIT_BIT_GEMM_SCALAR
+  const uint32_t maxcode = static_cast<uint32_t>((int64_t{1} << g.planes) - 1);
+  for (int r = 0; r < rows; ++r) {
+    uint64_t pb[8] = {};
+    for (int64_t c = 0; c < kTile; ++c) {
+      uint32_t acc = static_cast<uint32_t>(off[c]);
+      for (int p = 0; p < g.wplanes; ++p) {
+        const uint32_t cnt = static_cast<uint32_t>(tot[(p * kRows + r) * kTile + c]);
+        const uint32_t dot = g.planes == 0 ? static_cast<uint32_t>(g.k) - 2 * cnt
+                                           : maxcode * static_cast<uint32_t>(g.pw[p][jt + c]) - cnt;
+        acc += dot * static_cast<uint32_t>(g.coef[p]);
+      }
+      uint32_t code = 0;
+      for (int l = 0; l < g.levels; ++l) code += static_cast<int32_t>(acc) >= tt[l * kTile + c];
+      for (int b = 0; b < bits; ++b) pb[b] |= static_cast<uint64_t>((code >> b) & 1) << c;
+    }
+    for (int b = 0; b < bits; ++b) PutPlaneBits(g, b, i0 + r, jt, pb[b]);
+  }
+#else
+  const hn::ScalableTag<uint32_t> du;
+  const hn::ScalableTag<int32_t> di;
+  constexpr int64_t L = 2 * kLanes;  // int32 lanes
+  const auto kvec = hn::Set(di, static_cast<int32_t>(g.k));
+  const auto maxcode = hn::Set(di, static_cast<int32_t>((int64_t{1} << g.planes) - 1));
+  const auto nlev = hn::Set(di, g.levels);
+  for (int r = 0; r < rows; ++r) {
+    uint64_t pb[8] = {};
+    for (int64_t j = 0; j < kTile; j += L) {
+      auto acc = hn::Load(di, off + j);
+      for (int p = 0; p < g.wplanes; ++p) {
+        const uint32_t* cp = reinterpret_cast<const uint32_t*>(tot + (p * kRows + r) * kTile) + 2 * j;
+        const auto cnt = hn::BitCast(di, hn::ConcatEven(du, hn::Load(du, cp + L), hn::Load(du, cp)));
+        const auto dot = g.planes == 0 ? hn::Sub(kvec, hn::Add(cnt, cnt))
+                                       : hn::Sub(hn::Mul(hn::LoadU(di, g.pw[p] + jt + j), maxcode), cnt);
+        acc = g.coef[p] == 1 ? hn::Add(acc, dot) : hn::Add(acc, hn::Mul(dot, hn::Set(di, g.coef[p])));
+      }
+      auto below = hn::Zero(di);  // -#{l : acc < t_l}
+      for (int l = 0; l < g.levels; ++l) below = hn::Add(below, hn::VecFromMask(di, hn::Lt(acc, hn::Load(di, tt + l * kTile + j))));
+      const auto code = hn::Add(nlev, below);
+      for (int b = 0; b < bits; ++b) {
+        uint8_t mask[8] = {};
+        hn::StoreMaskBits(di, hn::TestBit(code, hn::Set(di, 1 << b)), mask);
+        uint64_t mb = 0;
+        std::memcpy(&mb, mask, sizeof(mb));
+        pb[b] |= mb << j;
+      }
+    }
+    for (int b = 0; b < bits; ++b) PutPlaneBits(g, b, i0 + r, jt, pb[b]);
+  }
+#endif
+}
+
+void BgemmCodesImpl(const CodesArgs& g) {
+  alignas(64) uint64_t tot[bit_detail::kMaxWeightPlanes * kRows * kTile];
+  alignas(64) int32_t tt[bit_detail::kMaxCodeLevels * kTile];
+  alignas(64) int32_t off[kTile];
+  const int planes = std::max(1, g.planes);
+  for (int64_t jt = g.j0; jt < g.j1; jt += kTile) {
+    const int64_t jb = jt / kBlock;
+    for (int64_t c = 0; c < kTile; ++c) {
+      const bool in = jt + c < g.n;
+      off[c] = in && g.offset ? g.offset[jt + c] : 0;
+      for (int l = 0; l < g.levels; ++l) tt[l * kTile + c] = in ? g.thr[(jt + c) * g.levels + l] : INT32_MAX;
+    }
+    for (int64_t i0 = 0; i0 < g.m; i0 += kRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kRows, g.m - i0));
+      for (int p = 0; p < g.wplanes; ++p)
+        CountRows(rows, g.a + i0 * g.words, g.words, g.m * g.words, planes,
+                  g.w[p] + jb * g.words * kBlock + (jt - jb * kBlock), g.words, tot + p * kRows * kTile);
+      EpilogueCodes(g, i0, rows, jt, tot, tt, off);
+    }
+  }
+}
+
 int64_t KernelTarget() { return HWY_TARGET; }
 
 }  // namespace lowbit::kernels::HWY_NAMESPACE
@@ -449,6 +557,7 @@ HWY_AFTER_NAMESPACE();
 namespace lowbit::kernels {
 
 HWY_EXPORT(BgemmImpl);
+HWY_EXPORT(BgemmCodesImpl);
 HWY_EXPORT(KernelTarget);
 
 namespace {
@@ -554,6 +663,50 @@ void bgemm_threshold_ref(int64_t m, int64_t n, int64_t k, int64_t words, int pla
   else
     bgemm_planes_ref(m, n, k, words, planes, a, w, 1, false, acc.data(), n);
   threshold_planes_ref(m, n, acc.data(), n, 1, thr, out);
+}
+
+void bgemm_codes(int64_t m, int64_t k, int planes, const uint64_t* a, int wplanes, const BinaryMatrix* w,
+                 const int32_t* coef, const int32_t* offset, int levels, const int32_t* thr, uint64_t* out, int64_t j0,
+                 int64_t j1) {
+  LOWBIT_CHECK(planes >= 0 && planes <= 16, "bgemm_codes: ", planes, " planes (0 for +-1 rows, 1..16)");
+  LOWBIT_CHECK(wplanes >= 1 && wplanes <= bit_detail::kMaxWeightPlanes, "bgemm_codes: ", wplanes,
+               " weight planes (1..", bit_detail::kMaxWeightPlanes, ")");
+  LOWBIT_CHECK(levels >= 1 && levels <= bit_detail::kMaxCodeLevels, "bgemm_codes: ", levels, " threshold levels (1..",
+               bit_detail::kMaxCodeLevels, ")");
+  const int64_t n = w[0].rows();
+  for (int p = 1; p < wplanes; ++p)
+    LOWBIT_CHECK(w[p].rows() == n && w[p].words() == w[0].words(), "bgemm_codes: weight plane ", p, " is ", w[p].rows(),
+                 " x ", w[p].words(), " words, plane 0 ", n, " x ", w[0].words());
+  const auto base = make_args("bgemm_codes", m, k, planes, a, w[0], 1, false, nullptr, 0, j0, j1);
+  LOWBIT_CHECK(base.j0 % 64 == 0 && (base.j1 % 64 == 0 || base.j1 == n), "bgemm_codes: columns [", base.j0, ", ",
+               base.j1, ") do not start and end on output words");
+  if (base.m == 0 || base.j0 == base.j1) return;
+  bit_detail::CodesArgs g{};
+  g.m = base.m, g.k = base.k, g.words = base.words, g.n = n, g.planes = planes, g.a = a, g.wplanes = wplanes;
+  for (int p = 0; p < wplanes; ++p) g.w[p] = w[p].data(), g.pw[p] = w[p].row_popcounts(), g.coef[p] = coef[p];
+  g.offset = offset, g.levels = levels, g.thr = thr, g.out = out, g.out_words = packed_words(n);
+  g.j0 = base.j0, g.j1 = base.j1;
+  HWY_DYNAMIC_DISPATCH(BgemmCodesImpl)(g);
+}
+
+void bgemm_codes_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a, int wplanes,
+                     const uint64_t* w, const int32_t* coef, const int32_t* offset, int levels, const int32_t* thr,
+                     uint64_t* out) {
+  std::vector<int32_t> acc(static_cast<size_t>(m * n), 0);
+  for (int p = 0; p < wplanes; ++p) {
+    const uint64_t* wp = w + p * n * words;
+    if (planes == 0)
+      bgemm_pm1_ref(m, n, k, words, a, wp, coef[p], p > 0, acc.data(), n);
+    else
+      bgemm_planes_ref(m, n, k, words, planes, a, wp, coef[p], p > 0, acc.data(), n);
+  }
+  if (offset)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int32_t& v = acc[static_cast<size_t>(i * n + j)];
+        v = static_cast<int32_t>(static_cast<uint32_t>(v) + static_cast<uint32_t>(offset[j]));  // wraps like int32
+      }
+  threshold_planes_ref(m, n, acc.data(), n, levels, thr, out);
 }
 
 namespace {

@@ -97,6 +97,25 @@ void bgemm_threshold(int64_t m, int64_t k, int planes, const uint64_t* a, const 
 void bgemm_threshold_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a,
                          const uint64_t* w, const int32_t* thr, uint64_t* out);
 
+// A layer's GEMM and its thresholds fused, for multi-bit weights and multi-level codes
+// (W2A2, W1A2, ...): with `wplanes` +-1 weight planes w[0..wplanes) (BinaryMatrix of the
+// same n rows and words) and coefficients coef[p],
+//   acc(i, j) = sum_p coef[p] * dot(a_i, w[p]_j) + (offset ? offset[j] : 0)   (int32, wrapping)
+// dot as bgemm_pm1 (planes = 0: +-1 rows) or bgemm_planes (planes >= 1), and out = the codes
+// #{l < levels : acc(i, j) >= thr[j * levels + l]} as threshold_planes writes them:
+// threshold_bits(levels) planes of m packed rows of packed_words(n) words, plane b at
+// out + b * m * packed_words(n), bits past n 0. No int32 accumulators are stored. thr:
+// n * levels values, ascending per column (INT32_MIN / INT32_MAX as always / never);
+// offset: n values or null. 1 <= wplanes <= 8, 1 <= levels <= 15. Columns [j0, j1) (j1 =
+// -1: n) on output word boundaries (multiples of 64, or j1 = n), so threads may split them.
+void bgemm_codes(int64_t m, int64_t k, int planes, const uint64_t* a, int wplanes, const BinaryMatrix* w,
+                 const int32_t* coef, const int32_t* offset, int levels, const int32_t* thr, uint64_t* out,
+                 int64_t j0 = 0, int64_t j1 = -1);
+// Scalar twin on canonical weight rows: plane p of w at w + p * n * words.
+void bgemm_codes_ref(int64_t m, int64_t n, int64_t k, int64_t words, int planes, const uint64_t* a, int wplanes,
+                     const uint64_t* w, const int32_t* coef, const int32_t* offset, int levels, const int32_t* thr,
+                     uint64_t* out);
+
 // Output codes: code(i, j) = #{l < levels : acc[i * ldc + j] >= thr[j * levels + l]} with
 // thr sorted ascending per channel (FINN MultiThreshold, `x >= t`; INT32_MIN / INT32_MAX
 // work as always / almost never). levels = 1 gives one bit per value; out is
@@ -153,14 +172,17 @@ void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w
                     int64_t j0 = 0, int64_t j1 = -1);
 // The same with a fused threshold: bit (i, j) of out = (sum >= thr[j]), m packed rows of
 // packed_words(n) words (bits past n are 0; no int32 sums stored). thr must hold
-// w.padded_rows() values (whole vectors are read; values past n are ignored).
+// w.padded_rows() values (whole vectors are read; values past n are ignored). With
+// levels > 1 (up to 15): the codes #{l : sum >= thr[j * levels + l]} (thr ascending per
+// column, n * levels values) as threshold_planes writes them, threshold_bits(levels) such
+// planes, plane b at out + b * m * packed_words(n).
 void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
-                              uint64_t* out, int64_t j0 = 0, int64_t j1 = -1);
+                              uint64_t* out, int64_t j0 = 0, int64_t j1 = -1, int levels = 1);
 // Scalar twins on row-major weights w[n][k] (bias may be null; thr: n values).
 void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
                         const int32_t* bias, int32_t* c, int64_t ldc);
 void int_gemm_codes_threshold_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
-                                  const int32_t* bias, const int32_t* thr, uint64_t* out);
+                                  const int32_t* bias, const int32_t* thr, uint64_t* out, int levels = 1);
 
 // Bit-planes of unsigned byte codes (the runtime's input packing): word j of plane b holds
 // bit b of codes[64 j + t] at bit t, for j < words, b < planes (1..8); plane b goes to
@@ -175,6 +197,17 @@ void pack_planes_ref(int64_t words, int planes, const uint8_t* codes, uint64_t* 
 void maxpool_or(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src, uint64_t* dst);
 void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const uint64_t* src,
                     uint64_t* dst);
+
+// Max pooling of a bit-plane NHWC map of unsigned codes (the runtime's k-bit activations,
+// as threshold_planes / bgemm_codes write them): src `planes` (1..8) planes, plane b (bit
+// 2^b of each code) at src + b * n*h*w*cw, each bits[n][h][w][cw], cw = packed_words(c);
+// dst the same planes of bits[n][oh][ow][cw] at dst + b * n*oh*ow*cw; code(dst) = the
+// largest code of its k x k window (stride s, no padding), compared bit-sliced from the
+// top plane down. Same windows and requirements as maxpool_or (planes = 1 is maxpool_or).
+void maxpool_planes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int planes, const uint64_t* src,
+                    uint64_t* dst);
+void maxpool_planes_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int planes,
+                        const uint64_t* src, uint64_t* dst);
 
 // Max pooling of an int32 NHWC map (accumulators; channels contiguous), same windows as
 // maxpool_or: src[n][h][w][c] -> dst[n][oh][ow][c].

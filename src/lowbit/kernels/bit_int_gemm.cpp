@@ -34,10 +34,14 @@ struct IntArgs {
   int64_t jhi;       // columns past jhi are not this call's
   int32_t* c;        // int32 sums, ldc apart ...
   int64_t ldc;
-  const int32_t* thr;  // ... or, with out, bit (i, j) = (sum >= thr[j]) in rows of out_words words
-  uint64_t* out;
+  const int32_t* thr;  // ... or, with out, codes #{l : sum >= thr[j * levels + l]} as bit-planes of
+  uint64_t* out;       // m rows of out_words words, plane b at out + b * m * out_words
   int64_t out_words;
+  int levels;
+  int64_t m;
+  const int32_t* tt;   // more than one level: the current 64-column word's thresholds, tt[l * 64 + j % 64]
 };
+constexpr int kMaxLevels = 15;
 }  // namespace lowbit::kernels::int_detail
 #endif
 
@@ -59,9 +63,13 @@ void IntGemmImpl(int64_t m, const IntArgs& g, int64_t jlo) {
         g.c[i * g.ldc + j] = static_cast<int32_t>(sum);
         continue;
       }
-      uint64_t& word = g.out[i * g.out_words + j / 64];
-      const uint64_t bit = static_cast<uint64_t>(static_cast<int32_t>(sum) >= g.thr[j]) << (j % 64);
-      word = j % 64 == 0 ? bit : word | bit;
+      uint32_t code = 0;
+      for (int l = 0; l < g.levels; ++l) code += static_cast<int32_t>(sum) >= g.thr[j * g.levels + l];
+      for (int b = 0; b < threshold_bits(g.levels); ++b) {
+        uint64_t& word = g.out[(b * g.m + i) * g.out_words + j / 64];
+        const uint64_t bit = static_cast<uint64_t>((code >> b) & 1) << (j % 64);
+        word = j % 64 == 0 ? bit : word | bit;
+      }
     }
 }
 #else
@@ -76,6 +84,34 @@ template <int kV>
 HWY_INLINE void StoreBlock(const IntArgs& g, int64_t i, int64_t j0, V32 (&sum)[kV]) {
   const D32 d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  if (g.out && g.levels > 1) {
+    // Codes: levels - #{l : acc < t_l}, each plane's bits from the lanes' masks.
+    uint64_t pb[8] = {};
+    const int nbits = threshold_bits(g.levels);
+    for (int v = 0; v < kV; ++v) {
+      const int64_t j = j0 + v * L;
+      const V32 acc = hn::Add(sum[v], hn::LoadU(d, g.bias + j));
+      V32 below = hn::Zero(d);
+      for (int l = 0; l < g.levels; ++l)
+        below = hn::Add(below, hn::VecFromMask(d, hn::Lt(acc, hn::LoadU(d, g.tt + l * 64 + j % 64))));
+      const V32 code = hn::Add(hn::Set(d, g.levels), below);
+      for (int b = 0; b < nbits; ++b) {
+        uint8_t mask[8] = {};
+        hn::StoreMaskBits(d, hn::TestBit(code, hn::Set(d, 1 << b)), mask);
+        uint64_t mb = 0;
+        std::memcpy(&mb, mask, sizeof(mb));
+        pb[b] |= mb << (v * L);
+      }
+    }
+    const int64_t valid = std::min<int64_t>(kV * L, g.jhi - j0);
+    for (int b = 0; b < nbits; ++b) {
+      uint64_t bits = pb[b];
+      if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
+      uint64_t& word = g.out[(b * g.m + i) * g.out_words + j0 / 64];
+      word = j0 % 64 == 0 ? bits << (j0 % 64) : word | (bits << (j0 % 64));
+    }
+    return;
+  }
   if (g.out) {
     uint64_t bits = 0;
 #pragma GCC unroll 4
@@ -203,9 +239,15 @@ void Block(const IntArgs& g, int64_t i0, int rows, int64_t j0) {
   IntBlock<kV>(g, i0, rows, j0);
 }
 
-void IntGemmImpl(int64_t m, const IntArgs& g, int64_t jlo) {
+void IntGemmImpl(int64_t m, const IntArgs& args, int64_t jlo) {
   const int64_t L = static_cast<int64_t>(hn::Lanes(D32()));
+  IntArgs g = args;
+  alignas(64) int32_t tt[int_detail::kMaxLevels * 64];
+  g.tt = tt;
   for (int64_t j0 = jlo; j0 < g.jhi; j0 += kVecs * L) {
+    if (g.out && g.levels > 1 && j0 % 64 == 0)  // a new output word: its thresholds level-major
+      for (int l = 0; l < g.levels; ++l)
+        for (int64_t c = 0; c < 64; ++c) tt[l * 64 + c] = j0 + c < g.jhi ? g.thr[(j0 + c) * g.levels + l] : INT32_MAX;
     const int64_t vecs = std::min<int64_t>(kVecs, (g.n_pad - j0) / L);
     for (int64_t i0 = 0; i0 < m; i0 += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i0));
@@ -257,7 +299,8 @@ void check_columns(const char* what, const IntMatrix& w, int64_t j0, int64_t& j1
 }
 
 int_detail::IntArgs args(const uint8_t* a, int64_t lda, const IntMatrix& w, int64_t j1) {
-  return {w.cols(), a, lda, w.data(), w.data8(), w.bias(), w.padded_rows(), j1, nullptr, 0, nullptr, nullptr, 0};
+  return {w.cols(), a, lda, w.data(), w.data8(), w.bias(), w.padded_rows(), j1, nullptr, 0, nullptr, nullptr, 0, 1, 0,
+          nullptr};
 }
 }  // namespace
 
@@ -273,13 +316,15 @@ void int_gemm_codes(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w
 }
 
 void int_gemm_codes_threshold(int64_t m, const uint8_t* a, int64_t lda, const IntMatrix& w, const int32_t* thr,
-                              uint64_t* out, int64_t j0, int64_t j1) {
+                              uint64_t* out, int64_t j0, int64_t j1, int levels) {
   LOWBIT_CHECK(m >= 0 && lda >= w.cols(), "int_gemm_codes_threshold: m = ", m, ", lda = ", lda, " for ", w.rows(),
                " x ", w.cols(), " weights");
+  LOWBIT_CHECK(levels >= 1 && levels <= int_detail::kMaxLevels, "int_gemm_codes_threshold: ", levels,
+               " threshold levels (1..", int_detail::kMaxLevels, ")");
   check_columns("int_gemm_codes_threshold", w, j0, j1);
   if (m == 0 || j0 == j1) return;
   auto g = args(a, lda, w, j1);
-  g.thr = thr, g.out = out, g.out_words = packed_words(w.rows());
+  g.thr = thr, g.out = out, g.out_words = packed_words(w.rows()), g.levels = levels, g.m = m;
   HWY_DYNAMIC_DISPATCH(IntGemmImpl)(m, g, j0);
 }
 
@@ -294,10 +339,10 @@ void int_gemm_codes_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64
 }
 
 void int_gemm_codes_threshold_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int32_t* w,
-                                  const int32_t* bias, const int32_t* thr, uint64_t* out) {
+                                  const int32_t* bias, const int32_t* thr, uint64_t* out, int levels) {
   std::vector<int32_t> acc(static_cast<size_t>(m * n));
   int_gemm_codes_ref(m, n, k, a, lda, w, bias, acc.data(), n);
-  threshold_planes_ref(m, n, acc.data(), n, 1, thr, out);
+  threshold_planes_ref(m, n, acc.data(), n, levels, thr, out);
 }
 
 }  // namespace lowbit::kernels

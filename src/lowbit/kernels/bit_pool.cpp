@@ -69,6 +69,63 @@ void MaxpoolI32Impl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64
 
 constexpr int kMaxInPlanes = 8, kMaxSumPlanes = 16;
 
+// m = max(m, x) lane by lane for codes stored bit-sliced (planes [0, planes), plane b = bit
+// 2^b of every lane): x > m where, from the top plane down, the first plane in which they
+// differ has x's bit set; then each plane takes x's bit there and m's elsewhere. T: a word,
+// or a vector of words.
+HWY_INLINE uint64_t NotOf(uint64_t v) { return ~v; }
+template <class V>
+HWY_INLINE V NotOf(V v) {
+  return hn::Not(v);
+}
+template <class T>
+HWY_INLINE void MaxSliced(T* HWY_RESTRICT m, const T* HWY_RESTRICT x, int planes) {
+  T gt = x[0] ^ x[0], eq = NotOf(gt);  // no lane decided yet
+  for (int b = planes - 1; b >= 0; --b) {
+    gt = gt | (eq & x[b] & NotOf(m[b]));
+    eq = eq & NotOf(x[b] ^ m[b]);
+  }
+  for (int b = 0; b < planes; ++b) m[b] = (gt & x[b]) | (NotOf(gt) & m[b]);
+}
+
+void MaxpoolPlanesImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int planes,
+                       const uint64_t* HWY_RESTRICT src, uint64_t* HWY_RESTRICT dst) {
+  const hn::ScalableTag<uint64_t> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  const int64_t in_plane = n * h * w * cw, out_plane = n * oh * ow * cw;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        const uint64_t* p = src + ((img * h + y * s) * w + x * s) * cw;
+        uint64_t* o = dst + ((img * oh + y) * ow + x) * cw;
+        // The window's first pixel, then the max with each other one; whole vectors of a
+        // pixel's words first, then single words.
+        auto pool = [&](auto load, auto store, int64_t q, auto* mx, auto* in) {
+          for (int b = 0; b < planes; ++b) mx[b] = load(p + q + b * in_plane);
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) {
+              if (dy == 0 && dx == 0) continue;
+              const uint64_t* at = p + (dy * w + dx) * cw + q;
+              for (int b = 0; b < planes; ++b) in[b] = load(at + b * in_plane);
+              MaxSliced(mx, in, planes);
+            }
+          for (int b = 0; b < planes; ++b) store(mx[b], o + b * out_plane + q);
+        };
+        int64_t q = 0;
+        for (; q + L <= cw; q += L) {
+          V mx[kMaxInPlanes], in[kMaxInPlanes];
+          pool([&](const uint64_t* at) { return hn::LoadU(d, at); }, [&](V v, uint64_t* at) { hn::StoreU(v, d, at); },
+               q, mx, in);
+        }
+        for (; q < cw; ++q) {
+          uint64_t mx[kMaxInPlanes], in[kMaxInPlanes];
+          pool([](const uint64_t* at) { return *at; }, [](uint64_t v, uint64_t* at) { *at = v; }, q, mx, in);
+        }
+      }
+}
+
 // acc += in, lane by lane, for integers stored bit-sliced (acc: planes [0, top), in: planes
 // [0, in_planes), plane b = bit 2^b of every lane): ripple-carry from each input plane up.
 // The caller keeps every sum below 2^top, so no carry leaves plane top - 1. T: a word, or a
@@ -230,6 +287,7 @@ HWY_EXPORT(Im2colImpl);
 HWY_EXPORT(MaxpoolI32Impl);
 HWY_EXPORT(Im2colBytesImpl);
 HWY_EXPORT(SumPoolImpl);
+HWY_EXPORT(MaxpoolPlanesImpl);
 
 namespace {
 void check_window(const char* what, int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t s,
@@ -269,6 +327,40 @@ void maxpool_or_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64
                     uint64_t* dst) {
   check_window("maxpool_or_ref", n, h, w, c, k, k, s);
   pool_ref<uint64_t>(n, h, w, packed_words(c), k, s, src, dst, 0, [](uint64_t a, uint64_t b) { return a | b; });
+}
+
+void maxpool_planes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int planes, const uint64_t* src,
+                    uint64_t* dst) {
+  check_window("maxpool_planes", n, h, w, c, k, k, s);
+  LOWBIT_CHECK(planes >= 1 && planes <= 8, "maxpool_planes: ", planes, " planes (1..8)");
+  if (n == 0 || c == 0) return;
+  HWY_DYNAMIC_DISPATCH(MaxpoolPlanesImpl)(n, h, w, c, k, s, planes, src, dst);
+}
+
+void maxpool_planes_ref(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, int planes,
+                        const uint64_t* src, uint64_t* dst) {
+  check_window("maxpool_planes_ref", n, h, w, c, k, k, s);
+  LOWBIT_CHECK(planes >= 1 && planes <= 8, "maxpool_planes_ref: ", planes, " planes (1..8)");
+  const int64_t cw = packed_words(c), oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  const int64_t in_plane = n * h * w * cw, out_plane = n * oh * ow * cw;
+  auto code = [&](int64_t pixel, int64_t ch) {
+    uint32_t v = 0;
+    for (int b = 0; b < planes; ++b) v |= static_cast<uint32_t>((src[b * in_plane + pixel * cw + ch / 64] >> (ch % 64)) & 1) << b;
+    return v;
+  };
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        const int64_t opix = (img * oh + y) * ow + x;
+        for (int b = 0; b < planes; ++b)
+          for (int64_t q = 0; q < cw; ++q) dst[b * out_plane + opix * cw + q] = 0;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          uint32_t best = 0;
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx) best = std::max(best, code((img * h + y * s + dy) * w + x * s + dx, ch));
+          for (int b = 0; b < planes; ++b) dst[b * out_plane + opix * cw + ch / 64] |= uint64_t{(best >> b) & 1} << (ch % 64);
+        }
+      }
 }
 
 void maxpool_i32(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, const int32_t* src, int32_t* dst) {

@@ -166,6 +166,57 @@ std::string check_bgemm_threshold(const KernelCase& c) {
   return first_diff(got, words_of(start, full, m, n, j0, j1), "bits");
 }
 
+// bgemm_codes' variant: input planes * 1000 + weight planes * 100 + levels.
+std::string check_bgemm_codes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int planes = c.variant / 1000, wplanes = c.variant / 100 % 10, levels = c.variant % 100;
+  const int64_t m = c.m, n = c.n, k = c.k, words = packed_words(k), j0 = c.j0, j1 = col_end(c);
+  const U64 a = random_rows(rng, std::max(planes, 1) * m, k, words), rows = random_rows(rng, wplanes * n, k, words);
+  std::vector<BinaryMatrix> w;
+  for (int p = 0; p < wplanes; ++p) w.emplace_back(rows.data() + p * n * words, n, words);
+  // Coefficients as the runtime's weight planes have them (1, 2, 4, ... or a difference
+  // of two codes' values), now and then negative; an offset (zero-point term) on odd seeds.
+  I32 coef(static_cast<size_t>(wplanes));
+  for (int p = 0; p < wplanes; ++p) coef[static_cast<size_t>(p)] = (c.seed & 2) ? random_i32(rng, -7, 7) : 1 << p;
+  I32 offset;
+  if (c.seed & 1)
+    for (int64_t j = 0; j < n; ++j) offset.push_back(random_i32(rng, -300, 300));
+  // The sums the thresholds are drawn near: the twin's own arithmetic.
+  I32 acc(static_cast<size_t>(m * n), 0);
+  for (int p = 0; p < wplanes; ++p) {
+    const uint64_t* wp = rows.data() + p * n * words;
+    if (planes == 0)
+      bgemm_pm1_ref(m, n, k, words, a.data(), wp, coef[static_cast<size_t>(p)], p > 0, acc.data(), n);
+    else
+      bgemm_planes_ref(m, n, k, words, planes, a.data(), wp, coef[static_cast<size_t>(p)], p > 0, acc.data(), n);
+  }
+  if (!offset.empty())
+    for (int64_t i = 0; i < m * n; ++i) acc[static_cast<size_t>(i)] += offset[static_cast<size_t>(i % n)];
+  I32 thr(static_cast<size_t>(n * levels));
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t* t = thr.data() + j * levels;
+    for (int l = 0; l < levels; ++l) t[l] = threshold_near(rng, acc, m, n, j);
+    std::sort(t, t + levels);
+  }
+  const int64_t out_words = packed_words(n), bits = threshold_bits(levels);
+  const U64 start = random_fill<uint64_t>(rng, bits * m * out_words);
+  U64 full(start), got(start);
+  bgemm_codes_ref(m, n, k, words, planes, a.data(), wplanes, rows.data(), coef.data(),
+                  offset.empty() ? nullptr : offset.data(), levels, thr.data(), full.data());
+  bgemm_codes(m, k, planes, a.data(), wplanes, w.data(), coef.data(), offset.empty() ? nullptr : offset.data(), levels,
+              thr.data(), got.data(), j0, j1);
+  maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 / 64 : 0));
+  // Per plane, only the words of columns [j0, j1) are written.
+  U64 want(start);
+  for (int64_t b = 0; b < bits; ++b)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t q = j0 / 64; q < (j1 + 63) / 64; ++q) {
+        const size_t at = static_cast<size_t>((b * m + i) * out_words + q);
+        want[at] = full[at];
+      }
+  return first_diff(got, want, "planes");
+}
+
 // The operands of a threshold kernel: sorted thresholds per channel, many repeats,
 // sometimes the sentinels; accumulators (m rows of ldc) that hit them exactly, and the
 // int32 extremes.
@@ -257,22 +308,39 @@ std::string check_int_gemm_codes(const KernelCase& c) {
   return first_diff(got, columns_of(start, full, m, ldc, j0, j1), "sums");
 }
 
+// variant: the weight bound * 100 + the threshold levels.
 std::string check_int_gemm_codes_threshold(const KernelCase& c) {
   Rng rng(c.seed);
+  const int levels = c.variant % 100;
+  KernelCase weights = c;
+  weights.variant = c.variant / 100;
   const int64_t m = c.m, n = c.n, k = c.k, lda = k + c.pad, j0 = c.j0, j1 = col_end(c);
-  const IntOperands o = int_operands(rng, c, lda);
+  const IntOperands o = int_operands(rng, weights, lda);
   const int32_t* bias = o.with_bias ? o.bias.data() : nullptr;
   const IntMatrix w(o.w.data(), bias, n, k);
   I32 sums(static_cast<size_t>(m * n));
   int_gemm_codes_ref(m, n, k, o.a.data(), lda, o.w.data(), bias, sums.data(), n);
-  I32 thr = random_fill<int32_t>(rng, w.padded_rows());  // past n: garbage to be ignored
-  for (int64_t j = 0; j < n; ++j) thr[static_cast<size_t>(j)] = threshold_near(rng, sums, m, n, j);
-  const U64 start = random_fill<uint64_t>(rng, m * packed_words(n));
+  // One level: whole vectors are read, past n garbage to be ignored; more: n * levels, sorted.
+  I32 thr = random_fill<int32_t>(rng, std::max(w.padded_rows(), n * levels));
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t* t = thr.data() + j * levels;
+    for (int l = 0; l < levels; ++l) t[l] = threshold_near(rng, sums, m, n, j);
+    std::sort(t, t + levels);
+  }
+  const int64_t bits = threshold_bits(levels), words = packed_words(n);
+  const U64 start = random_fill<uint64_t>(rng, bits * m * words);
   U64 full(start), got(start);
-  int_gemm_codes_threshold_ref(m, n, k, o.a.data(), lda, o.w.data(), bias, thr.data(), full.data());
-  int_gemm_codes_threshold(m, o.a.data(), lda, w, thr.data(), got.data(), j0, j1);
+  int_gemm_codes_threshold_ref(m, n, k, o.a.data(), lda, o.w.data(), bias, thr.data(), full.data(), levels);
+  int_gemm_codes_threshold(m, o.a.data(), lda, w, thr.data(), got.data(), j0, j1, levels);
   maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 / 64 : 0));
-  return first_diff(got, words_of(start, full, m, n, j0, j1), "bits");
+  U64 want(start);  // per plane, the words of columns [j0, j1)
+  for (int64_t b = 0; b < bits; ++b)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t q = j0 / 64; q < (j1 + 63) / 64; ++q) {
+        const size_t at = static_cast<size_t>((b * m + i) * words + q);
+        want[at] = full[at];
+      }
+  return first_diff(got, want, "bits");
 }
 
 std::string check_pack_planes(const KernelCase& c) {
@@ -303,6 +371,31 @@ std::string check_maxpool_or(const KernelCase& c) {
   U64 want(start), got(start);
   maxpool_or_ref(c.m, c.h, c.w, c.n, c.kh, c.stride, src.data(), want.data());
   maxpool_or(c.m, c.h, c.w, c.n, c.kh, c.stride, src.data(), got.data());
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "map");
+}
+
+std::string check_maxpool_planes(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int planes = c.variant;
+  const int64_t cw = packed_words(c.n), pixels = c.m * c.h * c.w;
+  // Each plane random with bits past c 0; whole pixels at the top code or 0 now and then.
+  U64 src = random_rows(rng, planes * pixels, c.n, cw);
+  for (int64_t px = 0; px < pixels; ++px) {
+    const uint64_t pick = rng.below(6);
+    if (pick > 1) continue;
+    for (int b = 0; b < planes; ++b)
+      for (int64_t q = 0; q < cw; ++q) {
+        const int64_t valid = std::clamp<int64_t>(c.n - 64 * q, 0, 64);
+        const uint64_t mask = valid == 64 ? ~uint64_t{0} : (uint64_t{1} << valid) - 1;
+        src[static_cast<size_t>((b * pixels + px) * cw + q)] = pick == 0 ? mask : 0;
+      }
+  }
+  const int64_t out_words = c.m * out_size(c.h, c.kh, 0, c.stride) * out_size(c.w, c.kh, 0, c.stride) * cw;
+  const U64 start = random_fill<uint64_t>(rng, planes * out_words);
+  U64 want(start), got(start);
+  maxpool_planes_ref(c.m, c.h, c.w, c.n, c.kh, c.stride, planes, src.data(), want.data());
+  maxpool_planes(c.m, c.h, c.w, c.n, c.kh, c.stride, planes, src.data(), got.data());
   maybe_corrupt(c, got, 0);
   return first_diff(got, want, "map");
 }
@@ -451,6 +544,23 @@ const std::vector<KernelEntry>& bit_kernels() {
        .tile_n = BinaryMatrix::kBlock,
        .tile_k = kSpan,
        .check = check_bgemm_threshold},
+      {.name = "bgemm_codes",
+       .ref = "bgemm_codes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "a: +-1 rows (planes = 0) or bit-planes as bgemm_planes; w: wplanes (1..8) BinaryMatrix of the same n "
+                 "rows (twin: canonical rows, plane p at w + p * n * words); coef: wplanes int32; offset: n int32 or "
+                 "null; thr: int32 [n][levels] ascending; out: threshold_bits(levels) planes of m packed rows of "
+                 "packed_words(n) u64, plane b at out + b * m * packed_words(n), the words of columns [j0, j1) written",
+       .description = "code(i, j) = #{l : sum_p coef_p dot(a_i, w_p,j) + offset_j >= thr[j][l]} as bit-planes: the "
+                      "GEMM of multi-bit weights with fused multi-level thresholds, no int32 stored",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kWords,
+       .variant_name = "planes*1000+wplanes*100+levels",
+       .variants = {101, 103, 207, 1101, 2103, 2203, 3315, 8102},
+       .tile_m = kGemmRows,
+       .tile_n = BinaryMatrix::kBlock,
+       .tile_k = kSpan,
+       .check = check_bgemm_codes},
       {.name = "threshold_planes",
        .ref = "threshold_planes_ref",
        .header = "lowbit/kernels/bit_gemm.hpp",
@@ -498,13 +608,15 @@ const std::vector<KernelEntry>& bit_kernels() {
       {.name = "int_gemm_codes_threshold",
        .ref = "int_gemm_codes_threshold_ref",
        .header = "lowbit/kernels/bit_gemm.hpp",
-       .layout = "a, w: as int_gemm_codes; thr: int32 [w.padded_rows()]; out: m packed rows of packed_words(n) u64, "
-                 "the words of columns [j0, j1) written, bits past n 0",
-       .description = "bit (i, j) = (bias + sum_t a[i][t] w_j[t] >= thr[j]): int_gemm_codes with a fused threshold",
+       .layout = "a, w: as int_gemm_codes; thr: int32 [w.padded_rows()] (levels > 1: [n][levels] ascending); out: "
+                 "threshold_bits(levels) planes of m packed rows of packed_words(n) u64, the words of columns [j0, j1) "
+                 "written, bits past n 0",
+       .description = "bit (i, j) = (bias + sum_t a[i][t] w_j[t] >= thr[j]): int_gemm_codes with a fused threshold; "
+                      "with levels > 1 the codes #{l : sum >= thr[j][l]} as threshold_planes' bit-planes",
        .shape = KernelShape::kGemm,
        .columns = ColumnRanges::kWords,
-       .variant_name = "|w| <=",
-       .variants = {127, 32767},
+       .variant_name = "|w| <= x100 + levels",
+       .variants = {12701, 12703, 3276701, 3276703, 3276715},
        .tile_m = 2,
        .tile_n = IntMatrix::kPad,
        .tile_k = 4,
@@ -534,6 +646,21 @@ const std::vector<KernelEntry>& bit_kernels() {
        .variants = {0},
        .tile_n = 8 * 64,  // channels of one AVX-512 vector of words
        .check = check_maxpool_or},
+      {.name = "maxpool_planes",
+       .ref = "maxpool_planes_ref",
+       .header = "lowbit/kernels/bit_gemm.hpp",
+       .layout = "src: `planes` (1..8) bit-planes of a packed NHWC map of codes, plane b at src + b * m*h*w*cw, each "
+                 "bits[m][h][w][cw], cw = packed_words(c), bits past c 0; dst: the same planes of bits[m][oh][ow][cw] "
+                 "at dst + b * m*oh*ow*cw, oh = (h - k) / s + 1, ow likewise",
+       .description = "k x k max pooling, stride s, no padding, of unsigned k-bit codes held as bit-planes (compared "
+                      "bit-sliced): the pooling of a multi-level layer whose GEMM writes codes",
+       .shape = KernelShape::kWindow,
+       .columns = ColumnRanges::kNone,
+       .square = true,
+       .variant_name = "planes",
+       .variants = {1, 2, 3, 8},
+       .tile_n = 8 * 64,  // channels of one AVX-512 vector of words
+       .check = check_maxpool_planes},
       {.name = "maxpool_i32",
        .ref = "maxpool_i32_ref",
        .header = "lowbit/kernels/bit_gemm.hpp",

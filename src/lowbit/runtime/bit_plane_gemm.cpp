@@ -96,15 +96,21 @@ class BitPlaneGemm final : public GemmImpl {
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t o = j0; o < j1; ++o) acc[i * ldc + o] += offset_[static_cast<size_t>(o)];
   }
-  // One weight plane with coefficient 1 (binary weights) and no zero-point term: the
-  // kernel thresholds itself.
-  int64_t fused_threshold_size() const override {
-    return planes_.size() == 1 && coef_[0] == 1 && offset_.empty() ? planes_[0].blocks() * kernels::BinaryMatrix::kBlock
-                                                                   : 0;
+  // Every layer of up to 8 weight planes and 15 levels: one weight plane with coefficient
+  // 1, no zero-point term and one level (binary weights, +-1 or k-bit input, +-1 output)
+  // on bgemm_threshold, the rest (multi-bit weights or codes) on bgemm_codes, which
+  // combines the weight planes and counts the levels in registers.
+  int64_t fused_threshold_size(int levels) const override {
+    if (levels < 1 || levels > 15 || planes_.size() > 8) return 0;
+    return planes_[0].blocks() * kernels::BinaryMatrix::kBlock;
   }
-  void accumulate_threshold(int64_t rows, const GemmInput& a, const int32_t* thr, uint64_t* bits, int64_t j0,
-                            int64_t j1) const override {
-    kernels::bgemm_threshold(rows, k_, input_bits_, a.bits, planes_[0], thr, bits, j0, j1);
+  void accumulate_threshold(int64_t rows, const GemmInput& a, int levels, const int32_t* thr, uint64_t* bits,
+                            int64_t j0, int64_t j1) const override {
+    if (planes_.size() == 1 && coef_[0] == 1 && offset_.empty() && levels == 1)
+      kernels::bgemm_threshold(rows, k_, input_bits_, a.bits, planes_[0], thr, bits, j0, j1);
+    else
+      kernels::bgemm_codes(rows, k_, input_bits_, a.bits, static_cast<int>(planes_.size()), planes_.data(),
+                           coef_.data(), offset_.empty() ? nullptr : offset_.data(), levels, thr, bits, j0, j1);
   }
 
  private:

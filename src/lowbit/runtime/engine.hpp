@@ -33,6 +33,11 @@ struct ModelInfo {
   std::string input_quantizer;       // e.g. "dorefa:8"
   std::string normalize;             // the pixel normalization training used
   int64_t binary_macs = 0;           // multiply-accumulates per image (all layers)
+  // Binary MACs (popcounted bit products) per image of a bit-serial evaluation: per layer,
+  // its MACs x input bit-planes (1 for +-1 codes) x weight bit-planes, as the bit-plane
+  // GEMM counts them (gemm.hpp weight_planes), also for the layers the integer GEMM runs on
+  // bytes. Divided into a popcount roof (binary MACs/s) it gives the roof-implied frames/s.
+  int64_t bit_macs = 0;
   std::vector<std::string> layers;   // one line per layer, for summaries
 };
 

@@ -171,10 +171,16 @@ void run_chunk(const Plan& plan, Workspace& w, const uint8_t* images, int64_t m,
     }
     if (d.fused && !trace) {  // trace wants the accumulators: it takes the unfused path
       uint64_t* bits = d.pool ? w.bits.data() : next;
-      if (j0 < j1) d.gemm->accumulate_threshold(rows, a, d.fused_thresholds.data(), bits, j0, j1);
+      if (j0 < j1) d.gemm->accumulate_threshold(rows, a, d.levels, d.fused_thresholds.data(), bits, j0, j1);
       team.sync();
       if (d.pool) {
-        if (team.lead()) kernels::maxpool_or(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, bits, next);
+        // Max pooling of the codes (= of the accumulators: levels are non-decreasing in acc).
+        if (team.lead()) {
+          if (d.levels == 1)
+            kernels::maxpool_or(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, bits, next);
+          else
+            kernels::maxpool_planes(m, d.oh, d.ow, d.out, d.pool, d.pool_stride, d.output.planes(), bits, next);
+        }
         team.sync();
       }
       std::swap(cur, next);

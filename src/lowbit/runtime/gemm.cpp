@@ -6,7 +6,7 @@
 
 namespace lowbit::runtime {
 
-void GemmImpl::accumulate_threshold(int64_t, const GemmInput&, const int32_t*, uint64_t*, int64_t, int64_t) const {
+void GemmImpl::accumulate_threshold(int64_t, const GemmInput&, int, const int32_t*, uint64_t*, int64_t, int64_t) const {
   fail("runtime: ", describe(), " cannot fuse thresholds (a plan that asked it to is a bug)");
 }
 

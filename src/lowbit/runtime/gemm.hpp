@@ -49,13 +49,18 @@ class GemmImpl {
   // acc (rows x out, row-major): columns [j0, j1) only, so threads may split them (j0 a
   // multiple of 64).
   virtual void accumulate(int64_t rows, const GemmInput& a, int32_t* acc, int64_t j0, int64_t j1) const = 0;
-  // The number of thresholds accumulate_threshold reads (whole tiles), or 0 when this
-  // implementation cannot fuse a threshold into the GEMM.
-  virtual int64_t fused_threshold_size() const { return 0; }
-  // bit (i, o) of `bits` (rows x packed_words(out)) = (acc[i][o] >= thr[o]), no int32
+  // The number of columns of thresholds accumulate_threshold reads for `levels` levels
+  // (whole tiles; thresholds [column][levels]), or 0 when this implementation cannot fuse
+  // that many threshold levels into the GEMM.
+  virtual int64_t fused_threshold_size(int levels) const {
+    (void)levels;
+    return 0;
+  }
+  // The output codes #{l : acc[i][o] >= thr[o * levels + l]} as kernels::threshold_planes
+  // writes them (threshold_bits(levels) planes of rows x packed_words(out) words), no int32
   // accumulators stored; columns [j0, j1) on 64-bit word boundaries. Only when
-  // fused_threshold_size() > 0.
-  virtual void accumulate_threshold(int64_t rows, const GemmInput& a, const int32_t* thr, uint64_t* bits,
+  // fused_threshold_size(levels) > 0.
+  virtual void accumulate_threshold(int64_t rows, const GemmInput& a, int levels, const int32_t* thr, uint64_t* bits,
                                     int64_t j0, int64_t j1) const;
 };
 

@@ -34,10 +34,13 @@ class IntCodeGemm final : public GemmImpl {
   void accumulate(int64_t rows, const GemmInput& a, int32_t* acc, int64_t j0, int64_t j1) const override {
     kernels::int_gemm_codes(rows, a.codes, k_, w_, acc, w_.rows(), j0, j1);
   }
-  int64_t fused_threshold_size() const override { return w_.padded_rows(); }
-  void accumulate_threshold(int64_t rows, const GemmInput& a, const int32_t* thr, uint64_t* bits, int64_t j0,
-                            int64_t j1) const override {
-    kernels::int_gemm_codes_threshold(rows, a.codes, k_, w_, thr, bits, j0, j1);
+  // Up to 15 levels (4-bit codes) in the kernel's epilogue.
+  int64_t fused_threshold_size(int levels) const override {
+    return levels >= 1 && levels <= 15 ? w_.padded_rows() : 0;
+  }
+  void accumulate_threshold(int64_t rows, const GemmInput& a, int levels, const int32_t* thr, uint64_t* bits,
+                            int64_t j0, int64_t j1) const override {
+    kernels::int_gemm_codes_threshold(rows, a.codes, k_, w_, thr, bits, j0, j1, levels);
   }
 
  private:

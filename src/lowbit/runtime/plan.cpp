@@ -130,10 +130,11 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
     d.sets = l.threshold_sets();
     for (int32_t t : l.thresholds) d.thresholds.push_back(shifted_threshold(t, d.shift));
   }
-  const int64_t fused_size = d.gemm->fused_threshold_size();
-  d.fused = !d.scores && d.levels == 1 && d.sets == 1 && fused_size > 0 && d.pad_pixels.empty() && !d.sum_pool;
+  const int64_t fused_size = d.scores ? 0 : d.gemm->fused_threshold_size(d.levels);
+  d.fused = !d.scores && d.sets == 1 && fused_size > 0 && d.pad_pixels.empty() && !d.sum_pool &&
+            d.output.planes() == kernels::threshold_bits(d.levels);
   if (d.fused) {
-    d.fused_thresholds.assign(static_cast<size_t>(fused_size), INT32_MAX);
+    d.fused_thresholds.assign(static_cast<size_t>(fused_size * d.levels), INT32_MAX);
     std::copy(d.thresholds.begin(), d.thresholds.end(), d.fused_thresholds.begin());
   }
   return d;
@@ -171,11 +172,16 @@ Plan make_plan(const format::ModelDesc& desc) {
   for (const LayerPlan& d : p.layers)
     if (d.shortcut_from >= 0) p.layers[static_cast<size_t>(d.shortcut_from)].save_shortcut = true;
   for (const LayerPlan& d : p.layers) info.layers.push_back(describe(d));
-  for (const format::LayerDesc& l : desc.layers) info.binary_macs += l.macs();
+  for (const format::LayerDesc& l : desc.layers) {
+    info.binary_macs += l.macs();
+    const int64_t in_planes = l.input.pm1 && l.input.count == 1 ? 1 : l.input.planes();
+    info.bit_macs += l.macs() * in_planes * weight_planes(l.weights);
+  }
   p.latency_mode = std::none_of(p.layers.begin(), p.layers.end(), [](const LayerPlan& d) { return d.conv; });
   p.max_words = p.input.codes().planes() * p.input.words();
   for (const LayerPlan& d : p.layers) {
-    if (d.fused && d.pool) p.max_bits = std::max(p.max_bits, d.oh * d.ow * kernels::packed_words(d.out));
+    if (d.fused && d.pool)
+      p.max_bits = std::max(p.max_bits, kernels::threshold_bits(d.levels) * d.oh * d.ow * kernels::packed_words(d.out));
     p.max_acc = std::max(p.max_acc, d.oh * d.ow * d.out);
     if (d.im2col())
       p.max_patch = std::max(p.max_patch, d.input.planes() * d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c));
