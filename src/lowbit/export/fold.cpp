@@ -511,7 +511,7 @@ class Folder {
         for (int s = 0; s < sets; ++s) {
           auto level = [&](int64_t acc) { return level_of(decreasing ? -acc : acc, s); };
           std::vector<int32_t> t = channel_thresholds(level, range, reached);
-          check_thresholds(level, t, range, where(i), c);
+          format::check_thresholds(level, t, range, where(i), c, "evaluation");
           std::copy(t.begin(), t.end(), d.thresholds.begin() + (c * sets + s) * d.levels);
         }
       }
@@ -568,7 +568,7 @@ class Folder {
       d.negated[static_cast<size_t>(c)] = decreasing;
       auto level = [&](int64_t key) { return level_of(decreasing ? -key_float(key) : key_float(key)); };
       const std::vector<int32_t> t = channel_thresholds(level, range, reached);
-      check_thresholds(level, t, range, where(i), c);
+      format::check_thresholds(level, t, range, where(i), c, "evaluation");
       for (int32_t k : t)
         d.float_thresholds.push_back(k == std::numeric_limits<int32_t>::min()   ? -inf
                                      : k == std::numeric_limits<int32_t>::max() ? inf
@@ -617,23 +617,6 @@ class Folder {
     LOWBIT_CHECK(format::accumulators_fit_int32(K, max_abs), where, ": ", K, " inputs with weight codes up to ",
                  max_abs, " could overflow the runtime's int32 accumulators");
     return w;
-  }
-
-  // Thresholds must reproduce the level function: checked on every accumulator when the
-  // range is small, else on a sweep and around each threshold.
-  template <class LevelFn>
-  void check_thresholds(LevelFn&& level, const std::vector<int32_t>& t, int64_t range, const std::string& where,
-                        int64_t channel) {
-    auto check = [&](int64_t acc) {
-      if (acc < -range || acc > range) return;
-      // #{l : acc >= t_l}, the thresholds being sorted (the runtime's count, by bisection).
-      const int count = static_cast<int>(std::upper_bound(t.begin(), t.end(), acc) - t.begin());
-      LOWBIT_CHECK(count == level(acc), where, ", channel ", channel, ": thresholds give level ", count, " at acc ",
-                   acc, " but evaluation gives ", level(acc), " (its map is not monotone)");
-    };
-    const int64_t step = std::max<int64_t>(1, range / 512);
-    for (int64_t acc = -range; acc <= range; acc += step) check(acc);
-    for (int32_t v : t) check(int64_t{v} - 1), check(v);
   }
 
   nn::Model& model_;

@@ -4,9 +4,13 @@
 // function (the float arithmetic of whoever defines it), so the thresholds reproduce it
 // exactly on every integer accumulator.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
+
+#include "lowbit/core/error.hpp"
 
 namespace lowbit::format {
 
@@ -45,6 +49,25 @@ std::vector<int32_t> channel_thresholds(LevelFn&& level, int64_t range, int leve
   }
   detail::find_jumps(level, -range, range, lo_level, hi_level, t);
   return t;
+}
+
+// Checks that sorted thresholds `t` reproduce the level function: #{l : acc >= t_l} (the
+// runtime's count, by bisection) == level(acc) on every accumulator of [-range, range] when
+// the range is small, else on a sweep of about 1024 points and both sides of each threshold.
+// Throws lowbit::Error "WHERE, channel C: thresholds give level L at accumulator A but WHO
+// gives L' (its map is not monotone)" when they differ.
+template <class LevelFn>
+void check_thresholds(LevelFn&& level, const std::vector<int32_t>& t, int64_t range, const std::string& where,
+                      int64_t channel, const char* who) {
+  auto check = [&](int64_t acc) {
+    if (acc < -range || acc > range) return;
+    const int count = static_cast<int>(std::upper_bound(t.begin(), t.end(), acc) - t.begin());
+    LOWBIT_CHECK(count == level(acc), where, ", channel ", channel, ": thresholds give level ", count,
+                 " at accumulator ", acc, " but ", who, " gives ", level(acc), " (its map is not monotone)");
+  };
+  const int64_t step = std::max<int64_t>(1, range / 512);
+  for (int64_t acc = -range; acc <= range; acc += step) check(acc);
+  for (int32_t v : t) check(int64_t{v} - 1), check(v);
 }
 
 }  // namespace lowbit::format

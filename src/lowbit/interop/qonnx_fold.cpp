@@ -260,22 +260,6 @@ float AccMap::value(int64_t acc, int64_t o, size_t end) const {
 
 namespace {
 
-// The thresholds must reproduce the level function (a monotone map): every accumulator when
-// the range is small, else a sweep and both sides of each threshold (export's check).
-template <class LevelFn>
-void check_thresholds(LevelFn&& level, const std::vector<int32_t>& t, int64_t range, const std::string& node,
-                      int64_t channel) {
-  auto check = [&](int64_t acc) {
-    if (acc < -range || acc > range) return;
-    const int count = static_cast<int>(std::upper_bound(t.begin(), t.end(), acc) - t.begin());
-    LOWBIT_CHECK(count == level(acc), "import: ", node, ": channel ", channel, ": thresholds give level ", count,
-                 " at accumulator ", acc, " but the graph gives ", level(acc), " (its map is not monotone)");
-  };
-  const int64_t step = std::max<int64_t>(1, range / 512);
-  for (int64_t acc = -range; acc <= range; acc += step) check(acc);
-  for (int32_t v : t) check(int64_t{v} - 1), check(v);
-}
-
 int direction(float lo, float hi) { return hi > lo ? 1 : hi < lo ? -1 : 0; }
 
 }  // namespace
@@ -305,7 +289,7 @@ void fold_thresholds(const AccMap& m, const ActQuant& q, format::LayerDesc& d) {
     d.negated[static_cast<size_t>(o)] = decreasing;
     auto level = [&](int64_t acc) { return level_of(decreasing ? -acc : acc); };
     const std::vector<int32_t> t = format::channel_thresholds(level, range, d.levels);
-    check_thresholds(level, t, range, q.node, o);
+    format::check_thresholds(level, t, range, cat("import: ", q.node), o, "the graph");
     std::copy(t.begin(), t.end(), d.thresholds.begin() + o * d.levels);
     if (decreasing)
       for (int64_t k = 0; k < K; ++k) d.weights[static_cast<size_t>(o * K + k)] *= -1;
