@@ -1,25 +1,53 @@
 #!/usr/bin/env bash
-# Side by side, in one run: one training epoch of float LFC (batch 100, 2 threads) in
-# lowbit and in PyTorch (Debian's python3-torch, OpenBLAS), and the ratio.
-# Usage: bench/train_speed_vs_pytorch.sh [EPOCHS] [THREADS]   (after scripts/build.sh build)
-# Installs python3-torch when missing (Debian package).
+# Side by side, in one sitting: training speed of lowbit and PyTorch on the same network,
+# optimizer (Adam, cosine), batch (100) and thread count, Fashion-MNIST.
+#   bench/train_speed_vs_pytorch.sh [MODEL] [EPOCHS] [THREADS] [TRAIN_LIMIT]
+#     MODEL lfc (default) or cnv; EPOCHS per run (default 1; each side reports its fastest
+#     epoch); THREADS (default 2); TRAIN_LIMIT images per epoch (default 0 = all 60 000).
+# Rows, each the best epoch's images/s:
+#   lowbit float, oneDNN GEMMs (the default) | lowbit float, OpenBLAS GEMMs (--gemm openblas)
+#   lowbit W1A1 (--weights binary --acts binary, oneDNN) | PyTorch float (Debian's python3-torch,
+#   bench/pytorch_train.py; its convolutions on oneDNN/mkldnn, its dense layers on OpenBLAS)
+# and the ratios. Prints the CPU first. Needs build/bin/lowbit (scripts/build.sh build);
+# installs python3-torch when missing (Debian package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs=${1:-1}
-threads=${2:-2}
+model=${1:-lfc}
+epochs=${2:-1}
+threads=${3:-2}
+limit=${4:-0}
 scripts/install-deps.sh python3-torch python3-numpy >/dev/null
 [ -x build/bin/lowbit ] || scripts/build.sh build
+echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p'), $(nproc) cores;" \
+  "$(date -u +%FT%TZ); git $(git rev-parse --short HEAD); $model, $epochs epoch(s) of ${limit/#0/60000} images," \
+  "batch 100, $threads threads"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-build/bin/lowbit train --model lfc --data fashion-mnist --epochs "$epochs" --batch 100 --threads "$threads" \
-  --out "$out" --progress lines >/dev/null
-ours=$(python3 -c "import json,sys; r=[json.loads(l) for l in open('$out/metrics.jsonl')]; print(min(x['seconds'] for x in r), r[-1]['test_acc'])")
-theirs=$(/usr/bin/python3 bench/pytorch_lfc.py --epochs "$epochs" --threads "$threads")
-python3 - "$ours" "$theirs" <<'PY'
+run_lowbit() {  # NAME [flags...]: prints "NAME images/s test_acc"
+  local name=$1
+  shift
+  build/bin/lowbit train --model "$model" --data fashion-mnist --epochs "$epochs" --batch 100 --threads "$threads" \
+    --train-limit "$limit" --seed 1 --out "$out/$name" --progress lines "$@" > /dev/null
+  /usr/bin/python3 - "$out/$name/metrics.jsonl" "$name" <<'PY'
 import json, sys
-ours_s, ours_acc = map(float, sys.argv[1].split())
-t = json.loads(sys.argv[2])
-print(f"lowbit : {ours_s:7.2f} s/epoch  test_acc {ours_acc:.4f}")
-print(f"pytorch: {t['epoch_seconds']:7.2f} s/epoch  test_acc {t['test_acc']:.4f}  (torch {t['torch']})")
-print(f"speed-up: {t['epoch_seconds'] / ours_s:.2f}x")
+r = [json.loads(l) for l in open(sys.argv[1])]
+print(sys.argv[2], max(x["images_per_second"] for x in r), r[-1]["test_acc"])
 PY
+}
+rows=()
+rows+=("$(run_lowbit lowbit-float-onednn --gemm onednn)")
+rows+=("$(run_lowbit lowbit-float-openblas --gemm openblas)")
+rows+=("$(run_lowbit lowbit-W1A1-onednn --gemm onednn --weights binary --acts binary)")
+theirs=$(/usr/bin/python3 bench/pytorch_train.py --model "$model" --epochs "$epochs" --threads "$threads" \
+  --train-limit "$limit")
+rows+=("$(/usr/bin/python3 -c "import json,sys; t=json.loads(sys.argv[1]); print('pytorch-float', t['images_per_second'], t['test_acc'])" "$theirs")")
+printf '%s\n' "${rows[@]}" | /usr/bin/python3 -c '
+import sys
+rows = [l.split() for l in sys.stdin if l.strip()]
+speed = {r[0]: float(r[1]) for r in rows}
+torch = speed["pytorch-float"]
+for name, ips, acc in rows:
+    print(f"{name:24s} {float(ips):9.1f} images/s  test_acc {float(acc):.4f}  {float(ips) / torch:5.2f}x PyTorch")
+print(f"oneDNN / OpenBLAS (lowbit float): {speed[\"lowbit-float-onednn\"] / speed[\"lowbit-float-openblas\"]:.2f}x")
+print(f"W1A1 / float (lowbit, oneDNN):    {speed[\"lowbit-W1A1-onednn\"] / speed[\"lowbit-float-onednn\"]:.2f}x")
+'

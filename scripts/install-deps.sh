@@ -3,7 +3,7 @@
 # Only missing packages are installed, so a second run is quick and needs no network.
 set -euo pipefail
 packages=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-openmp-dev libhwy-dev
-          libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist)
+          libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist libdnnl-dev)
 # The open hardware tools `lowbit hw rtl|sim|synth` run (docs/HARDWARE.md): Verilator and
 # Icarus Verilog simulate the generated Verilog, yosys synthesizes it, nextpnr-ice40 and
 # icestorm place and route it for iCE40.

@@ -1,6 +1,7 @@
 #include "lowbit/kernels/gemm.hpp"
 
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <climits>
 #include <cmath>
@@ -10,6 +11,21 @@
 
 namespace lowbit::kernels {
 
+namespace {
+GemmBackend g_backend = GemmBackend::kOneDnn;
+}  // namespace
+
+void set_gemm_backend(GemmBackend b) { g_backend = b; }
+GemmBackend gemm_backend() { return g_backend; }
+
+const char* gemm_backend_name(GemmBackend b) { return b == GemmBackend::kOneDnn ? "onednn" : "openblas"; }
+
+GemmBackend parse_gemm_backend(const std::string& name) {
+  if (name == "onednn") return GemmBackend::kOneDnn;
+  if (name == "openblas") return GemmBackend::kOpenBlas;
+  fail("unknown GEMM library '", name, "' (expected onednn or openblas)");
+}
+
 void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
@@ -18,6 +34,15 @@ void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, cons
   if (K == 0) {  // BLAS would leave C untouched for beta=1 but we define it as C *= beta
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  if (g_backend == GemmBackend::kOneDnn) {
+    // dnnl_sgemm is row-major like our interface. It only fails on bad arguments, which the
+    // checks above and the callers' shapes exclude; a failure is a bug, reported as such.
+    const dnnl_status_t st = dnnl_sgemm(ta == Trans::Yes ? 'T' : 'N', tb == Trans::Yes ? 'T' : 'N', M, N, K, alpha, A,
+                                        lda, B, ldb, beta, C, ldc);
+    LOWBIT_CHECK(st == dnnl_success, "gemm: oneDNN sgemm failed (status ", static_cast<int>(st), ") for M=", M,
+                 " N=", N, " K=", K, " lda=", lda, " ldb=", ldb, " ldc=", ldc);
     return;
   }
   cblas_sgemm(CblasRowMajor, ta == Trans::Yes ? CblasTrans : CblasNoTrans,

@@ -1,15 +1,33 @@
-// The one place that talks to BLAS. Row-major C = alpha * op(A) * op(B) + beta * C,
-// with op(X) = X or X^T. Every matrix product in training goes through gemm().
+// The one place that talks to the float GEMM libraries. Row-major C = alpha * op(A) * op(B)
+// + beta * C, with op(X) = X or X^T. Every matrix product in training goes through gemm().
 // gemm_ref is the plain scalar specification (double accumulation) used by tests.
 // gemm_integers: exact products of integer-valued matrices (below).
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace lowbit::kernels {
 
 enum class Trans : bool { No = false, Yes = true };
 
+// Which library computes gemm(). oneDNN (dnnl_sgemm, Debian's libdnnl 2.6 built on OpenMP)
+// is the default: it knows CPUs newer than Debian's OpenBLAS 0.3.21, which runs its Haswell
+// kernels on them (docs/BENCHMARKS.md, "Training on oneDNN"). OpenBLAS (its OpenMP build)
+// stays selectable so that benchmarks compare the two in one run. Both share the OpenMP
+// pool of core/threading.hpp: called outside a parallel region they use all of its threads,
+// called inside one (conv2d runs one image per thread) they run on the calling thread only.
+// Results are deterministic for a given library, CPU and thread count; the two libraries
+// (and different thread counts) may differ in the last bits (their summation orders differ).
+enum class GemmBackend { kOneDnn, kOpenBlas };
+// Process-wide; set before training starts (not while gemm() runs on another thread).
+void set_gemm_backend(GemmBackend b);
+GemmBackend gemm_backend();
+// "onednn" / "openblas"; parse_gemm_backend throws lowbit::Error on any other name.
+const char* gemm_backend_name(GemmBackend b);
+GemmBackend parse_gemm_backend(const std::string& name);
+
 // A is M x K after op, B is K x N after op, C is M x N. lda/ldb/ldc are row strides.
+// Throws lowbit::Error when a dimension or stride reaches 2^31 (the libraries' int range).
 void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
