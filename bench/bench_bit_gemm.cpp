@@ -1,10 +1,13 @@
 // Google Benchmark: the runtime's bit kernels (bit_gemm.hpp) against the popcount roof.
 //   BM_PopcountRoof/T     register-blocked VPOPCNTQ + XOR + ADD on L1-resident data, the
-//                         best this core does (AVX-512 VPOPCNTDQ only), T threads, each
-//                         with its own data (OpenMP region); binary MACs = 64 per word.
+//                         best this core does (AVX-512 VPOPCNTDQ; on AVX2 only CPUs XOR +
+//                         nibble-table VPSHUFB counts + byte adds, the kernels' method), T
+//                         threads, each with its own data (OpenMP region); binary MACs =
+//                         64 per word.
 //   BM_BgemmPm1/m/n/k/T   bgemm_pm1, T threads splitting columns at 32-column blocks
 //   BM_BgemmPm1Target/i   m=256 n=1024 k=1024 on the i-th best compiled target (AVX3_DL, AVX3, AVX2, ...)
 //   BM_BgemmPlanes/p/m/n/k  bgemm_planes, p activation planes (8: 8-bit input layer)
+//   BM_BgemmCodes/p/q/levels/m/n/k  bgemm_codes: p activation planes (0: +-1), q weight planes, fused levels
 //   BM_ThresholdPlanes/levels/m/n
 // Counters: binMACs = popcounted bit products per second (per CPU second for one thread,
 // per wall second for T > 1); roof = bit products per thread-CPU-second of the kernel's
@@ -80,7 +83,48 @@ __attribute__((target("avx512f,avx512vpopcntdq"), noinline)) uint64_t popcount_p
 }
 constexpr double kProbeMacsPerRep = 16.0 * 16 * 512;  // 16 steps x 16 popcounts x 512 bits
 
-bool probe_supported() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"); }
+// AVX2 has no vector popcount: the bit kernels' own method, XOR, two nibble-table lookups
+// (VPSHUFB) and byte adds, widened by VPSADBW. 3 x 2 register tile of 256-bit words, the
+// byte counters widened every 16 steps (at most 128 per byte). Same data size as above.
+__attribute__((target("avx2"), noinline)) uint64_t popcount_probe_avx2(const uint64_t* a, const uint64_t* b,
+                                                                       int64_t reps) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2,
+                                       2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  __m256i wide = _mm256_setzero_si256();
+  for (int64_t rep = 0; rep < reps; ++rep) {
+    __m256i acc[3][2];
+    for (auto& row : acc)
+      for (auto& v : row) v = _mm256_setzero_si256();
+    for (int q = 0; q < 64; q += 4) {
+      __m256i av[3], bv[2];
+#pragma GCC unroll 3
+      for (int r = 0; r < 3; ++r) av[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + (q + r) * 4));
+#pragma GCC unroll 2
+      for (int c = 0; c < 2; ++c) bv[c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + (q + c) * 4));
+#pragma GCC unroll 3
+      for (int r = 0; r < 3; ++r)
+#pragma GCC unroll 2
+        for (int c = 0; c < 2; ++c) {
+          const __m256i x = _mm256_xor_si256(av[r], bv[c]);
+          const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, low));
+          const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low));
+          acc[r][c] = _mm256_add_epi8(acc[r][c], _mm256_add_epi8(lo, hi));
+        }
+    }
+    for (auto& row : acc)
+      for (auto& v : row) wide = _mm256_add_epi64(wide, _mm256_sad_epu8(v, _mm256_setzero_si256()));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), wide);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+constexpr double kProbeAvx2MacsPerRep = 16.0 * 6 * 256;  // 16 steps x 6 popcounts x 256 bits
+
+bool probe_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"); }
+bool probe_supported() { return probe_avx512() || __builtin_cpu_supports("avx2"); }
+// Binary MACs of one repetition of the probe this CPU runs.
+double probe_macs_per_rep() { return probe_avx512() ? kProbeMacsPerRep : kProbeAvx2MacsPerRep; }
 
 // Runs the probe on `threads` threads for `reps` repetitions each; returns the threads'
 // CPU seconds in the probe, summed.
@@ -93,7 +137,7 @@ double run_probe(int threads, int64_t reps, uint64_t* sink) {
     for (auto& v : a) v = rng.next_u64();
     for (auto& v : b) v = rng.next_u64();
     uint64_t s = 0;
-    cpu += cpu_timed([&] { s = popcount_probe(a, b, reps); });
+    cpu += cpu_timed([&] { s = probe_avx512() ? popcount_probe(a, b, reps) : popcount_probe_avx2(a, b, reps); });
 #pragma omp atomic
     *sink += s;
   }
@@ -108,7 +152,7 @@ double roof() {
     if (!probe_supported()) return 0.0;
     uint64_t sink = 0;
     double best = 0;
-    for (int i = 0; i < 5; ++i) best = std::max(best, kProbeMacsPerRep * 20000 / run_probe(1, 20000, &sink));
+    for (int i = 0; i < 5; ++i) best = std::max(best, probe_macs_per_rep() * 20000 / run_probe(1, 20000, &sink));
     benchmark::DoNotOptimize(sink);
     return best;
 #else
@@ -121,7 +165,7 @@ double roof() {
 void BM_PopcountRoof(benchmark::State& state) {
 #ifdef LOWBIT_ROOF_PROBE
   if (!probe_supported()) {
-    state.SkipWithError("no AVX-512 VPOPCNTDQ on this CPU");
+    state.SkipWithError("neither AVX-512 VPOPCNTDQ nor AVX2 on this CPU");
     return;
   }
   const int threads = static_cast<int>(state.range(0));
@@ -130,12 +174,13 @@ void BM_PopcountRoof(benchmark::State& state) {
   double cpu = 0;
   for (auto _ : state) cpu += run_probe(threads, reps, &sink);
   benchmark::DoNotOptimize(sink);
-  const double macs = kProbeMacsPerRep * reps * threads * static_cast<double>(state.iterations());
+  state.SetLabel(probe_avx512() ? "VPOPCNTQ" : "AVX2 nibble table");
+  const double macs = probe_macs_per_rep() * reps * threads * static_cast<double>(state.iterations());
   state.counters["binMACs"] = benchmark::Counter(macs, benchmark::Counter::kIsRate);
   state.counters["per_core"] = macs / cpu;
   state.counters["roof"] = roof() > 0 ? macs / cpu / roof() : 0;
 #else
-  state.SkipWithError("the roof probe is x86-64 AVX-512 only");
+  state.SkipWithError("the roof probe is x86-64 only");
 #endif
 }
 BENCHMARK(BM_PopcountRoof)->Arg(1);
@@ -256,6 +301,39 @@ void BM_BgemmPlanes(benchmark::State& state) {
       benchmark::Counter(double(m) * n * k * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_BgemmPlanes)->Args({8, 256, 1024, 784})->Args({2, 256, 1024, 1024});
+
+// The fused multi-bit kernel (bgemm_codes): p activation planes x q weight planes with
+// `levels` thresholds, codes out as bit-planes; the runtime's path for W1A2 (2, 1, 3) and
+// W2A2 (2, 2, 3). binMACs count p x q popcounted bit products per MAC.
+void BM_BgemmCodes(benchmark::State& state) {
+  const int planes = static_cast<int>(state.range(0)), wplanes = static_cast<int>(state.range(1));
+  const int levels = static_cast<int>(state.range(2));
+  const int64_t m = state.range(3), n = state.range(4), k = state.range(5), words = kernels::packed_words(k);
+  const auto a = random_words(std::max(planes, 1) * m * words, 1, k, words), wp = random_words(wplanes * n * words, 2, k, words);
+  std::vector<kernels::BinaryMatrix> w;
+  for (int p = 0; p < wplanes; ++p) w.emplace_back(wp.data() + p * n * words, n, words);
+  std::vector<int32_t> coef, thr(static_cast<size_t>(n * levels));
+  for (int p = 0; p < wplanes; ++p) coef.push_back(1 << p);
+  for (int64_t j = 0; j < n; ++j)
+    for (int l = 0; l < levels; ++l) thr[static_cast<size_t>(j * levels + l)] = (l - levels / 2) * 16;
+  std::vector<uint64_t> out(static_cast<size_t>(kernels::threshold_bits(levels) * m * kernels::packed_words(n)));
+  double cpu = 0;
+  for (auto _ : state) {
+    cpu += cpu_timed([&] {
+      kernels::bgemm_codes(m, k, planes, a.data(), wplanes, w.data(), coef.data(), nullptr, levels, thr.data(),
+                           out.data());
+    });
+    benchmark::DoNotOptimize(out.data());
+  }
+  report(state, double(m) * n * k * std::max(planes, 1) * wplanes, cpu);
+  state.counters["MACs"] =
+      benchmark::Counter(double(m) * n * k * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_BgemmCodes)
+    ->Args({0, 1, 1, 256, 256, 4608})
+    ->Args({2, 1, 3, 256, 256, 4608})
+    ->Args({2, 2, 3, 256, 256, 4608})
+    ->Args({2, 1, 3, 256, 1024, 1024});
 
 void BM_ThresholdPlanes(benchmark::State& state) {
   const int levels = static_cast<int>(state.range(0));

@@ -304,13 +304,15 @@ Action add_bench_command(CLI::App& app) {
                               {"isa", kernels::active_isa()},
                               {"calls", lat.size()},
                               {"openmp_waiting", openmp_waiting()},
+                              {"bit_macs_per_image", engine.info().bit_macs},
                               {"model", args->model}};
     if (args->json_out)
       std::cout << r.dump() << "\n";
     else
       std::cout << engine.info().name << ": " << fps << " frames/s, latency p50 " << pct(0.5) << " us, p99 "
                 << pct(0.99) << " us (batch " << args->batch << ", " << engine.threads() << " threads, "
-                << kernels::active_isa() << ", " << lat.size() << " calls)\n";
+                << kernels::active_isa() << ", " << lat.size() << " calls); " << engine.info().bit_macs
+                << " binary MACs per image\n";
     return 0;
   };
 }
