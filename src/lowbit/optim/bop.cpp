@@ -4,6 +4,7 @@
 
 #include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
+#include "lowbit/quant/binary.hpp"  // sign_pm1: the project-wide sign convention
 
 namespace lowbit::optim {
 
@@ -39,7 +40,7 @@ void Bop::update(size_t index, nn::Param& p, float) {
 #pragma omp simd
     for (int64_t i = i_begin; i < i_end; ++i) {
       m[i] = (1.f - gamma) * m[i] + gamma * g[i];
-      const float s = w[i] >= 0.f ? 1.f : -1.f;
+      const float s = quant::sign_pm1(w[i]);
       w[i] = w[i] * m[i] > tau ? -s : s;
     }
   });

@@ -5,7 +5,7 @@
 namespace lowbit::quant {
 
 void binary_forward(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? 1.f : -1.f;
+  for (int64_t i = 0; i < n; ++i) y[i] = sign_pm1(x[i]);
 }
 
 void binary_ste_backward(const float* x, const float* dy, float* dx, int64_t n) {

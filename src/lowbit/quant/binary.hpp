@@ -7,6 +7,13 @@
 
 namespace lowbit::quant {
 
+// sign(x) as +-1.f, sign(0) = sign(-0) = +1, sign(NaN) = -1 (NaN >= 0 is false). Written
+// as arithmetic on the comparison, not `x >= 0 ? 1 : -1`: GCC 12 compiles that select to a
+// branch and leaves the loop scalar, and on activations, whose signs are random, the
+// branch mispredicts about half the time (sign_forward was 31% of a W1A1 LFC step on
+// AVX2). 2 * {0,1} - 1 is exact, so the values are the same.
+inline float sign_pm1(float x) { return 2.f * static_cast<float>(x >= 0.f) - 1.f; }
+
 // y = sign(x), sign(0) = +1. y may alias x.
 void binary_forward(const float* x, float* y, int64_t n);
 

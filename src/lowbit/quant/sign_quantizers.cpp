@@ -24,11 +24,15 @@ bool sign_forward(const Tensor& x, Tensor& y) {
   const int64_t n = x.size();
   std::atomic<bool> any_outside{false};
   parallel_for(n, kQuantParallelMin, [&](int64_t b, int64_t e) {
+    // Local copies of the captured pointers: through the closure, a store to y[i] might
+    // change xp or yp as far as GCC can tell, and the loop stayed scalar.
+    const float* __restrict xs = xp;
+    float* __restrict ys = yp;
     int outside = 0;
 #pragma omp simd reduction(| : outside)
     for (int64_t i = b; i < e; ++i) {
-      yp[i] = xp[i] >= 0.f ? 1.f : -1.f;  // binary_forward, inlined for the fused check
-      outside |= !(std::fabs(xp[i]) <= 1.f);
+      ys[i] = sign_pm1(xs[i]);  // binary_forward, inlined for the fused check
+      outside |= static_cast<int>(!(std::fabs(xs[i]) <= 1.f));
     }
     if (outside) any_outside = true;
   });
@@ -127,7 +131,7 @@ void XnorQuantizer::backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
       const float a = alpha_[g];
       float* o = dp + g * len;
       for (int64_t j = 0; j < len; ++j) {
-        const float sgn = w[j] >= 0.f ? 1.f : -1.f;
+        const float sgn = sign_pm1(w[j]);
         o[j] = (std::fabs(w[j]) <= 1.f ? a * d[j] : 0.f) + sgn * mean_term;
       }
     }

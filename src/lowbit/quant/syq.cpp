@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/quant/binary.hpp"
 #include "lowbit/quant/parallel.hpp"
 
 namespace lowbit::quant {
@@ -103,7 +104,7 @@ void SyqQuantizer::forward(const Tensor& x, Tensor& y, const Context&) {
   const float eta = eta_;
   for_chunks(n, [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) {
-      float q = xp[j] >= 0.f ? 1.f : -1.f;
+      float q = sign_pm1(xp[j]);
       if (ternary && std::fabs(xp[j]) < eta) q = 0.f;
       qp[j] = q;
       yp[j] = a[group_of(j)] * q;
