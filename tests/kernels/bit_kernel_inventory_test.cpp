@@ -292,8 +292,6 @@ std::vector<std::string> declared_functions(const std::string& text) {
 const std::map<std::string, const char*> kNotKernels = {
     {"packed_words", "a size"},
     {"threshold_bits", "a size"},
-    {"pack_rows_pm1", "scalar packer of float operands (xnor_gemm_test.cpp)"},
-    {"pack_cols_pm1", "scalar packer of float operands (xnor_gemm_test.cpp)"},
     {"set_binary_kernels_enabled", "a switch of the training layers"},
     {"binary_kernels_enabled", "a switch of the training layers"},
     {"xnor_gemm_target", "dispatch query"},

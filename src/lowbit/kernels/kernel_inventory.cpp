@@ -4,6 +4,7 @@
 #include <bit>
 #include <climits>
 #include <cstdio>
+#include <limits>
 #include <type_traits>
 
 #include "lowbit/core/error.hpp"
@@ -468,6 +469,41 @@ std::string check_im2col_bytes(const KernelCase& c) {
   return first_diff(got, want, "patches");
 }
 
+// Rows of +-1 floats (variant 0), or with one value that is not +-1 (variant 1: 0, -0,
+// 0.5, -2, NaN or a denormal, placed at random): the two must agree on the answer, and on
+// the packed words when it is true. pack_rows_pm1 on c.m rows of c.n floats; pack_cols_pm1
+// on the same matrix word-major, rows [m/3, m) (a thread's share) into a filled buffer.
+std::string check_pack_pm1(const KernelCase& c, bool cols) {
+  Rng rng(c.seed);
+  const int64_t m = c.m, k = c.n, words = packed_words(k);
+  std::vector<float> x(static_cast<size_t>(m * k));
+  for (float& v : x) v = rng.below(2) ? 1.f : -1.f;
+  const int64_t j0 = cols ? m / 3 : 0;  // the rows packed: [j0, m)
+  if (c.variant == 1) {
+    const float odd[] = {0.f, -0.f, 0.5f, -2.f, std::numeric_limits<float>::quiet_NaN(), 1e-40f};
+    x[static_cast<size_t>(j0 * k + static_cast<int64_t>(rng.below(static_cast<uint64_t>((m - j0) * k))))] =
+        odd[rng.below(6)];
+  }
+  const U64 start = random_fill<uint64_t>(rng, m * words);
+  U64 want(start), got(start);
+  bool want_ok, got_ok;
+  if (cols) {
+    want_ok = pack_cols_pm1_ref(x.data(), m, k, want.data(), j0, m);
+    got_ok = pack_cols_pm1(x.data(), m, k, got.data(), j0, m);
+  } else {
+    want_ok = pack_rows_pm1_ref(x.data(), m, k, want.data());
+    got_ok = pack_rows_pm1(x.data(), m, k, got.data());
+  }
+  if (c.corrupt && !want_ok) got_ok = !got_ok;  // no words to corrupt: the answer instead
+  if (got_ok != want_ok) return cat("returned ", got_ok, ", the twin ", want_ok);
+  if (c.variant == 1 && want_ok) return "the twin accepted a value that is not +-1";
+  if (!want_ok) return "";
+  maybe_corrupt(c, got, 0);
+  return first_diff(got, want, "words");
+}
+std::string check_pack_rows_pm1(const KernelCase& c) { return check_pack_pm1(c, false); }
+std::string check_pack_cols_pm1(const KernelCase& c) { return check_pack_pm1(c, true); }
+
 std::string check_xnor_gemm(const KernelCase& c) {
   Rng rng(c.seed);
   const int64_t m = c.m, n = c.n, k = c.k, words = packed_words(k), ldc = n + c.pad;
@@ -730,6 +766,33 @@ const std::vector<KernelEntry>& bit_kernels() {
        .tile_n = 8,  // u64 lanes of AVX-512; the rest of a row goes one column at a time
        .tile_k = 64,
        .check = check_xnor_gemm},
+      {.name = "pack_rows_pm1",
+       .ref = "pack_rows_pm1_ref",
+       .header = "lowbit/kernels/xnor_gemm.hpp",
+       .layout = "x: float [m][n], +-1 exactly; a: m packed rows of packed_words(n) u64",
+       .description = "bit j of row i = (x[i][j] >= 0), false when a value is not +-1: the training library's "
+                      "activation packing for xnor_gemm (variant 1 plants one such value)",
+       .shape = KernelShape::kRows,
+       .columns = ColumnRanges::kNone,
+       .variant_name = "non-pm1",
+       .variants = {0, 1},
+       .tile_m = 1,
+       .tile_n = 64,
+       .check = check_pack_rows_pm1},
+      {.name = "pack_cols_pm1",
+       .ref = "pack_cols_pm1_ref",
+       .header = "lowbit/kernels/xnor_gemm.hpp",
+       .layout = "w: float [m][n] (m weight rows of n = k values), +-1 exactly; bt: word-major [packed_words(n)][m], "
+                 "rows [m/3, m) written",
+       .description = "bit t of bt[q][j] = (w[j][64 q + t] >= 0), false when a value is not +-1: xnor_gemm's "
+                      "weight packing, a thread's rows",
+       .shape = KernelShape::kRows,
+       .columns = ColumnRanges::kNone,
+       .variant_name = "non-pm1",
+       .variants = {0, 1},
+       .tile_m = 1,
+       .tile_n = 64,
+       .check = check_pack_cols_pm1},
   };
   return entries;
 }

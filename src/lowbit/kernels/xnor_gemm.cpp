@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -47,6 +48,45 @@ void XnorGemmRows(int64_t i0, int64_t i1, int64_t n, int64_t k, const uint64_t* 
   }
 }
 
+// Packs `rows` rows of k floats (row r at x + r * ldx) into bits, word w of row r at
+// out[r * row_step + w * word_step]: bit = (x >= 0), a vector compare and its mask bits per
+// block of lanes. Returns false as soon as a row holds a value other than +-1 exactly
+// (the rows packed so far stay written; the caller discards the result).
+bool PackRowsPm1(const float* x, int64_t rows, int64_t k, int64_t ldx, uint64_t* out, int64_t row_step,
+                 int64_t word_step) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));  // a power of two <= 64
+  const auto zero = hn::Zero(d), one = hn::Set(d, 1.f), minus_one = hn::Set(d, -1.f);
+  const int64_t words = packed_words(k);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * ldx;
+    bool ok = true;
+    for (int64_t w = 0; w < words; ++w) {
+      const float* xw = xr + 64 * w;
+      const int64_t count = std::min<int64_t>(64, k - 64 * w);
+      uint64_t bits = 0;
+      int64_t b = 0;
+      for (; b + N <= count; b += N) {
+        const auto v = hn::LoadU(d, xw + b);
+        ok &= hn::AllTrue(d, hn::Or(hn::Eq(v, one), hn::Eq(v, minus_one)));
+        uint8_t mask[8] = {};  // StoreMaskBits writes ceil(N / 8) bytes, lane 0 in bit 0
+        hn::StoreMaskBits(d, hn::Ge(v, zero), mask);
+        uint64_t chunk = 0;
+        std::memcpy(&chunk, mask, static_cast<size_t>((N + 7) / 8));
+        bits |= chunk << b;
+      }
+      for (; b < count; ++b) {  // the last count % N values
+        const float v = xw[b];
+        ok &= (v == 1.f) | (v == -1.f);
+        bits |= static_cast<uint64_t>(v >= 0.f) << b;
+      }
+      out[r * row_step + w * word_step] = bits;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace lowbit::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -54,6 +94,7 @@ HWY_AFTER_NAMESPACE();
 namespace lowbit::kernels {
 
 HWY_EXPORT(XnorGemmRows);
+HWY_EXPORT(PackRowsPm1);
 
 namespace {
 // Packs 64 (or fewer, at the end) floats into one word; `ok` clears if one is not +-1.
@@ -70,7 +111,7 @@ inline uint64_t pack_word(const float* x, int64_t count, bool& ok) {
 }
 }  // namespace
 
-bool pack_rows_pm1(const float* x, int64_t m, int64_t k, uint64_t* a) {
+bool pack_rows_pm1_ref(const float* x, int64_t m, int64_t k, uint64_t* a) {
   const int64_t words = packed_words(k);
   for (int64_t i = 0; i < m; ++i) {
     bool ok = true;
@@ -79,6 +120,10 @@ bool pack_rows_pm1(const float* x, int64_t m, int64_t k, uint64_t* a) {
     if (!ok) return false;  // e.g. real-valued pixels: give up after one row
   }
   return true;
+}
+
+bool pack_rows_pm1(const float* x, int64_t m, int64_t k, uint64_t* a) {
+  return HWY_DYNAMIC_DISPATCH(PackRowsPm1)(x, m, k, k, a, packed_words(k), 1);
 }
 
 namespace {
@@ -92,13 +137,18 @@ std::atomic<bool> g_binary_kernels{env_enabled()};
 void set_binary_kernels_enabled(bool on) { g_binary_kernels = on; }
 bool binary_kernels_enabled() { return g_binary_kernels; }
 
-bool pack_cols_pm1(const float* wt, int64_t n, int64_t k, uint64_t* bt, int64_t j0, int64_t j1) {
+bool pack_cols_pm1_ref(const float* wt, int64_t n, int64_t k, uint64_t* bt, int64_t j0, int64_t j1) {
   const int64_t words = packed_words(k);
   bool ok = true;
   for (int64_t j = j0; j < j1; ++j)
     for (int64_t w = 0; w < words; ++w)
       bt[w * n + j] = pack_word(wt + j * k + 64 * w, std::min<int64_t>(64, k - 64 * w), ok);
   return ok;
+}
+
+bool pack_cols_pm1(const float* wt, int64_t n, int64_t k, uint64_t* bt, int64_t j0, int64_t j1) {
+  if (j1 <= j0) return true;
+  return HWY_DYNAMIC_DISPATCH(PackRowsPm1)(wt + j0 * k, j1 - j0, k, k, bt + j0, 1, n);
 }
 
 bool pack_cols_pm1(const float* wt, int64_t n, int64_t k, uint64_t* bt) { return pack_cols_pm1(wt, n, k, bt, 0, n); }

@@ -22,13 +22,17 @@ inline int64_t packed_words(int64_t k) { return (k + 63) / 64; }
 // Packs m rows of k floats into bits (row-major, packed_words(k) words per row), bit j of
 // a row = (x[j] >= 0). Returns false, leaving `a` unspecified, when some value is not
 // exactly +1 or -1 (the caller then falls back to a float product).
+// Dispatched like xnor_gemm (vector compares and mask bits); pack_rows_pm1_ref is the
+// scalar twin (on true, the same words; both return false on the same inputs).
 bool pack_rows_pm1(const float* x, int64_t m, int64_t k, uint64_t* a);
+bool pack_rows_pm1_ref(const float* x, int64_t m, int64_t k, uint64_t* a);
 
 // Packs an (n x k) row-major matrix of exact +-1 values word-major: bt[w * n + j] holds
 // bits 64w.. of row j. Returns false when some value is not exactly +-1. The second form
 // packs rows [j0, j1) only (callers split the rows over threads; kernels are single-threaded).
 bool pack_cols_pm1(const float* w, int64_t n, int64_t k, uint64_t* bt);
 bool pack_cols_pm1(const float* w, int64_t n, int64_t k, uint64_t* bt, int64_t j0, int64_t j1);
+bool pack_cols_pm1_ref(const float* w, int64_t n, int64_t k, uint64_t* bt, int64_t j0, int64_t j1);
 
 // C[i * ldc + j] = k - 2 popcount(A_i XOR B_j) for i < m, j < n (as float). Single-threaded:
 // callers split the rows (a + i0 * packed_words(k), c + i0 * ldc).
