@@ -41,13 +41,14 @@ rows+=("$(run_lowbit lowbit-W1A1-onednn --gemm onednn --weights binary --acts bi
 theirs=$(/usr/bin/python3 bench/pytorch_train.py --model "$model" --epochs "$epochs" --threads "$threads" \
   --train-limit "$limit")
 rows+=("$(/usr/bin/python3 -c "import json,sys; t=json.loads(sys.argv[1]); print('pytorch-float', t['images_per_second'], t['test_acc'])" "$theirs")")
-printf '%s\n' "${rows[@]}" | /usr/bin/python3 -c '
+printf '%s\n' "${rows[@]}" > "$out/rows"
+/usr/bin/python3 - "$out/rows" <<'PY'
 import sys
-rows = [l.split() for l in sys.stdin if l.strip()]
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 speed = {r[0]: float(r[1]) for r in rows}
 torch = speed["pytorch-float"]
 for name, ips, acc in rows:
     print(f"{name:24s} {float(ips):9.1f} images/s  test_acc {float(acc):.4f}  {float(ips) / torch:5.2f}x PyTorch")
-print(f"oneDNN / OpenBLAS (lowbit float): {speed[\"lowbit-float-onednn\"] / speed[\"lowbit-float-openblas\"]:.2f}x")
-print(f"W1A1 / float (lowbit, oneDNN):    {speed[\"lowbit-W1A1-onednn\"] / speed[\"lowbit-float-onednn\"]:.2f}x")
-'
+print(f"oneDNN / OpenBLAS (lowbit float): {speed['lowbit-float-onednn'] / speed['lowbit-float-openblas']:.2f}x")
+print(f"W1A1 / float (lowbit, oneDNN):    {speed['lowbit-W1A1-onednn'] / speed['lowbit-float-onednn']:.2f}x")
+PY
