@@ -27,26 +27,35 @@ std::vector<float> random_vec(size_t n, uint64_t seed) {
   return v;
 }
 
-// C[M,N] = A[M,K] * B[N,K]^T, the dense layer's forward product (threads = arg 3).
+// C[M,N] = op(A) op(B) at training's shapes; args: M, N, K, threads, library (0 oneDNN,
+// 1 OpenBLAS), transposes (0: A B^T, the dense forward; 1: A^T B, dW; 2: A B, dx / conv).
+// Both libraries side by side in one run (docs/BENCHMARKS.md, "Training on oneDNN").
 void BM_Gemm(benchmark::State& state) {
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   set_num_threads(static_cast<int>(state.range(3)));
+  const auto backend = state.range(4) == 0 ? kernels::GemmBackend::kOneDnn : kernels::GemmBackend::kOpenBlas;
+  kernels::set_gemm_backend(backend);
+  const int64_t form = state.range(5);
+  const auto ta = form == 1 ? kernels::Trans::Yes : kernels::Trans::No;
+  const auto tb = form == 0 ? kernels::Trans::Yes : kernels::Trans::No;
+  const int64_t lda = ta == kernels::Trans::Yes ? M : K, ldb = tb == kernels::Trans::Yes ? K : N;
   auto A = random_vec(static_cast<size_t>(M * K), 1), B = random_vec(static_cast<size_t>(N * K), 2);
   std::vector<float> C(static_cast<size_t>(M * N));
   for (auto _ : state) {
-    kernels::gemm(kernels::Trans::No, kernels::Trans::Yes, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N);
+    kernels::gemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N);
     benchmark::DoNotOptimize(C.data());
   }
+  kernels::set_gemm_backend(kernels::GemmBackend::kOneDnn);
+  state.SetLabel(kernels::gemm_backend_name(backend));
   state.counters["GFLOPS"] =
       benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Gemm)
-    ->Args({100, 1024, 784, 1})
-    ->Args({100, 1024, 784, 2})
-    ->Args({100, 1024, 1024, 2})
-    ->Args({1024, 1024, 100, 2})  // dW shape of a hidden LFC layer
-    ->Args({1024, 1024, 1024, 2})
-    ->Args({64, 784, 576, 1})  // CNV conv2 per image (one thread per image)
+    ->ArgsProduct({{100}, {1024}, {784}, {1, 2}, {0, 1}, {0}})  // LFC layer 1 forward
+    ->ArgsProduct({{100}, {1024}, {1024}, {2}, {0, 1}, {0, 2}})  // LFC hidden forward, dx
+    ->ArgsProduct({{1024}, {1024}, {100}, {2}, {0, 1}, {1}})    // LFC hidden dW (K = batch)
+    ->ArgsProduct({{1024}, {1024}, {1024}, {2}, {0, 1}, {0}})   // large square: the limit
+    ->ArgsProduct({{64}, {784}, {576}, {1}, {0, 1}, {2}})       // CNV conv2 per image (one thread per image)
     ->UseRealTime();
 
 // One training step of a preset at batch 100 on random data: forward, loss, backward, Adam.
