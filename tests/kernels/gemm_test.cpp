@@ -34,6 +34,20 @@ TEST(Gemm, OneDnnIsTheDefaultAndNamesParse) {
   lowbit::testing::expect_error_naming([] { parse_gemm_backend("mkl"); }, "unknown GEMM library 'mkl'");
 }
 
+// Bad shapes are refused before either library sees them (oneDNN returned an error status,
+// OpenBLAS printed "illegal value" and left C untouched).
+TEST_P(GemmOnBackend, RefusesNegativeSizesAndShortStrides) {
+  std::vector<float> A(64, 1.f), B(64, 1.f), C(64, 0.f);
+  lowbit::testing::expect_error_naming(
+      [&] { gemm(Trans::No, Trans::No, -1, 2, 2, 1.f, A.data(), 2, B.data(), 2, 0.f, C.data(), 2); }, "negative size");
+  lowbit::testing::expect_error_naming(
+      [&] { gemm(Trans::No, Trans::No, 2, 2, 4, 1.f, A.data(), 3, B.data(), 2, 0.f, C.data(), 2); }, "lda=3 for 4");
+  lowbit::testing::expect_error_naming(
+      [&] { gemm(Trans::No, Trans::Yes, 2, 3, 4, 1.f, A.data(), 4, B.data(), 3, 0.f, C.data(), 3); }, "ldb=3 for 4");
+  lowbit::testing::expect_error_naming(
+      [&] { gemm(Trans::Yes, Trans::No, 2, 3, 4, 1.f, A.data(), 2, B.data(), 3, 0.f, C.data(), 2); }, "ldc=2 for 3");
+}
+
 // gemm (oneDNN or OpenBLAS) against its scalar twin, for every transpose combination, tails
 // and degenerate sizes, with alpha/beta and padded leading dimensions.
 TEST_P(GemmOnBackend, MatchesReferenceOnEdgeShapes) {

@@ -279,3 +279,23 @@ TEST(Trainer, ResumeRepairsOrReportsTheBestCheckpoint) {
 
 }  // namespace
 }  // namespace lowbit
+
+namespace lowbit::train {
+namespace {
+
+// The GEMM library is part of a run's settings: saved, read back, checked. A checkpoint
+// written before it existed was trained with OpenBLAS and reads back as such.
+TEST(TrainConfigJson, GemmLibraryRoundTripsAndDefaultsToOpenBlasWhenAbsent) {
+  TrainConfig c;
+  EXPECT_EQ(c.gemm, "onednn");
+  c.gemm = "openblas";
+  nlohmann::json j = to_json(c);
+  EXPECT_EQ(train_config_from_json(j).gemm, "openblas");
+  j.erase("gemm");
+  EXPECT_EQ(train_config_from_json(j).gemm, "openblas");
+  j["gemm"] = "mkl";
+  lowbit::testing::expect_error_naming([&] { train_config_from_json(j); }, "'gemm' must be");
+}
+
+}  // namespace
+}  // namespace lowbit::train

@@ -6,6 +6,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/threading.hpp"
+#include "lowbit/kernels/gemm.hpp"
 #include "lowbit/data/loader.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "lowbit/train/trainer.hpp"
@@ -42,6 +43,7 @@ Action add_eval_command(CLI::App& app) {
     set_num_threads(args->threads);
     auto [model, ck] = train::load_model(args->checkpoint);
     const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
+    kernels::set_gemm_backend(kernels::parse_gemm_backend(cfg.gemm));  // the products of training, bit for bit
     data::DataSplit split = data::load_data(args->data);
     auto loss = nn::make_loss(cfg.loss);
     train::EvalResult r = train::evaluate(*model, split.test, cfg.data, args->batch, *loss);

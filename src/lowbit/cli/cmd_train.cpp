@@ -8,7 +8,6 @@
 #include "lowbit/core/threading.hpp"
 #include "lowbit/data/loader.hpp"
 #include "lowbit/export/fold.hpp"
-#include "lowbit/kernels/gemm.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/train/trainer.hpp"
 
@@ -21,7 +20,6 @@ struct TrainArgs {
   std::string normalize = "zero_one";
   std::string augment = "none";
   std::string progress = "auto";
-  std::string gemm = "onednn";
   train::TrainConfig cfg;
 };
 
@@ -77,9 +75,9 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--threads", c.threads, "Threads for our loops and BLAS (0 = all cores)")
       ->capture_default_str()
       ->check(whole_in(0, kMaxThreads));
-  cmd->add_option("--gemm", args->gemm,
+  cmd->add_option("--gemm", c.gemm,
                   "Library for the float matrix products: onednn or openblas (results differ in the last bits; "
-                  "resume with the same one)")
+                  "saved in the checkpoint: --resume needs the same one)")
       ->capture_default_str()
       ->check(CLI::IsMember({"onednn", "openblas"}));
   CLI::Option* out = cmd->add_option("--out", c.out_dir,
@@ -135,7 +133,6 @@ Action add_train_command(CLI::App& app) {
     }
     cfg.data.normalize = data::parse_normalize(args->normalize);
     cfg.data.augment = parse_augment(args->augment);
-    kernels::set_gemm_backend(kernels::parse_gemm_backend(args->gemm));
     cfg.progress = args->progress == "auto" ? -1 : args->progress == "bar" ? 1 : 0;
     data::DataSplit split = data::load_data(args->data);
     Shape input = {split.train.channels, split.train.height, split.train.width};

@@ -28,7 +28,13 @@ GemmBackend parse_gemm_backend(const std::string& name) {
 
 void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  // Checked here, not left to the libraries: oneDNN returns an error status for these and
+  // OpenBLAS prints "illegal value" and returns with C untouched.
+  LOWBIT_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size (M=", M, " N=", N, " K=", K, ")");
   if (M == 0 || N == 0) return;
+  const int64_t a_cols = ta == Trans::Yes ? M : K, b_cols = tb == Trans::Yes ? K : N;
+  LOWBIT_CHECK(lda >= a_cols && ldb >= b_cols && ldc >= N, "gemm: a row stride is shorter than its row (lda=", lda,
+               " for ", a_cols, ", ldb=", ldb, " for ", b_cols, ", ldc=", ldc, " for ", N, ")");
   LOWBIT_CHECK(M < INT_MAX && N < INT_MAX && K < INT_MAX && lda < INT_MAX && ldb < INT_MAX && ldc < INT_MAX,
                "gemm: dimensions exceed BLAS int range (M=", M, " N=", N, " K=", K, ")");
   if (K == 0) {  // BLAS would leave C untouched for beta=1 but we define it as C *= beta

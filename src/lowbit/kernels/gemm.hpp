@@ -19,7 +19,9 @@ enum class Trans : bool { No = false, Yes = true };
 // Results are deterministic for a given library, CPU and thread count; the two libraries
 // (and different thread counts) may differ in the last bits (their summation orders differ).
 enum class GemmBackend { kOneDnn, kOpenBlas };
-// Process-wide; set before training starts (not while gemm() runs on another thread).
+// Process-wide and not atomic: set it before training starts, never while gemm() runs on
+// another thread (Trainer::fit sets it from TrainConfig::gemm, `lowbit eval` from the
+// checkpoint's).
 void set_gemm_backend(GemmBackend b);
 GemmBackend gemm_backend();
 // "onednn" / "openblas"; parse_gemm_backend throws lowbit::Error on any other name.
@@ -27,7 +29,8 @@ const char* gemm_backend_name(GemmBackend b);
 GemmBackend parse_gemm_backend(const std::string& name);
 
 // A is M x K after op, B is K x N after op, C is M x N. lda/ldb/ldc are row strides.
-// Throws lowbit::Error when a dimension or stride reaches 2^31 (the libraries' int range).
+// Throws lowbit::Error when a size is negative, a row stride is shorter than its row, or a
+// size or stride is 2^31 - 1 or more (the libraries' int range).
 void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 

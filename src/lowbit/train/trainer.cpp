@@ -11,6 +11,7 @@
 #include "lowbit/core/fp_env.hpp"
 #include "lowbit/core/json_get.hpp"
 #include "lowbit/core/threading.hpp"
+#include "lowbit/kernels/gemm.hpp"
 #include "lowbit/format/input_fit.hpp"
 #include "lowbit/quant/quantizer.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -79,6 +80,7 @@ json to_json(const TrainConfig& c) {
           {"loss", c.loss},
           {"seed", c.seed},
           {"threads", c.threads},
+          {"gemm", c.gemm},
           {"data",
            {{"normalize", data::normalize_name(c.data.normalize)},
             {"random_crop", c.data.augment.random_crop},
@@ -121,6 +123,10 @@ TrainConfig train_config_from_json(const json& j) {
   LOWBIT_CHECK(seed.is_number_unsigned(), w, ": 'seed' must be an integer in 0..", UINT64_MAX, ", got ", seed.dump());
   c.seed = seed.get<uint64_t>();
   c.threads = static_cast<int>(json_int(j, "threads", 0, kMaxThreads, w));
+  // Absent before training GEMMs moved to oneDNN: those runs used OpenBLAS.
+  c.gemm = json_string_or(j, "gemm", "openblas", w);
+  LOWBIT_CHECK(c.gemm == "onednn" || c.gemm == "openblas", w, ": 'gemm' must be \"onednn\" or \"openblas\", got \"",
+               c.gemm, "\"");
   const json& d = json_member(j, "data", w);
   const std::string dw = std::string(w) + ": data";
   c.data.normalize = data::parse_normalize(json_string(d, "normalize", dw));
@@ -233,6 +239,8 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
   LOWBIT_CHECK_USAGE(cfg_.train_limit >= 0 && cfg_.test_limit >= 0,
                      "--train-limit and --test-limit must be >= 0 (0 = all), got ", cfg_.train_limit, " and ",
                      cfg_.test_limit);
+  LOWBIT_CHECK_USAGE(cfg_.gemm == "onednn" || cfg_.gemm == "openblas", "--gemm must be onednn or openblas, got '",
+                     cfg_.gemm, "'");
   LOWBIT_CHECK_USAGE(cfg_.threads >= 0 && cfg_.threads <= kMaxThreads, "--threads must be in 0..", kMaxThreads,
                      " (0 = all cores), got ", cfg_.threads);
   LOWBIT_CHECK_USAGE(std::isfinite(cfg_.lr) && cfg_.lr > 0, "--lr must be a positive number, got ", cfg_.lr);
@@ -438,7 +446,7 @@ std::string config_difference(const json& saved, const json& now) {
       {"/warmup_epochs", "--warmup"}, {"/data/normalize", "--normalize"}, {"/data/random_crop", "--augment"},
       {"/data/hflip", "--augment"}, {"/data/crop_pad", "--augment"}, {"/train_limit", "--train-limit"},
       {"/binary_optimizer", "--binary-optimizer"}, {"/bop/gamma", "--bop-gamma"}, {"/bop/threshold", "--bop-threshold"},
-      {"/lr_scale", "--lr-scale"}};
+      {"/lr_scale", "--lr-scale"}, {"/gemm", "--gemm"}};
   const json a = saved.flatten(), b = now.flatten();
   std::string out;
   for (auto it = a.begin(); it != a.end(); ++it) {
@@ -585,6 +593,7 @@ bool Trainer::prepare_out_dir() {
 
 std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::Dataset& test) {
   set_num_threads(cfg_.threads);  // also the float contract mode on every pool thread
+  kernels::set_gemm_backend(kernels::parse_gemm_backend(cfg_.gemm));
   check_data_fits(model_, train);
   check_data_fits(model_, test);
   const int64_t n = cfg_.train_limit > 0 ? std::min(cfg_.train_limit, train.size()) : train.size();

@@ -46,6 +46,11 @@ struct TrainConfig {
   std::string loss = "cross_entropy";
   uint64_t seed = 1;
   int threads = 0;  // 0 = all cores
+  // The library of the float GEMMs, kernels::gemm_backend_name: "onednn" or "openblas".
+  // Saved in checkpoints: --resume refuses another (the last bits of products differ), and
+  // `lowbit eval` evaluates with the checkpoint's. Checkpoints from before it existed were
+  // trained with OpenBLAS and read back as "openblas".
+  std::string gemm = "onednn";
   data::BatchOptions data;
   int64_t eval_batch = 1000;
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
