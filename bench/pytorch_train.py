@@ -8,8 +8,8 @@ Same network:
        to 32x32, 3x3 valid convolutions 64, 64, maxpool 2, 128, 128, maxpool 2, 256, 256, then
        dense 512, 512, 10; bias-free, BatchNorm after each, ReLU.
 Same optimizer (Adam, lr 1e-3, cosine decay per step), same batch, same data (the
-Fashion-MNIST idx files, pixels scaled to [0, 1]; --train-limit N takes the first N of each
-epoch's shuffled order, as lowbit's --train-limit), same thread count. PyTorch's own
+Fashion-MNIST idx files, pixels scaled to [0, 1]; --train-limit N trains on the first N
+images, shuffled each epoch, as lowbit's --train-limit), same thread count. PyTorch's own
 defaults otherwise: its convolutions run on oneDNN (mkldnn) when available.
 Prints one JSON line: {"framework": "pytorch", "epoch_seconds": ..., "images_per_second": ...,
 "test_acc": ...}.
@@ -96,7 +96,7 @@ def main():
     seconds = []
     for epoch in range(args.epochs):
         model.train()
-        perm = torch.randperm(xtr.shape[0])
+        perm = torch.randperm(n)  # the first n images, shuffled each epoch, as lowbit's --train-limit
         t0 = time.perf_counter()
         for i in range(0, n, args.batch):
             idx = perm[i:min(i + args.batch, n)]

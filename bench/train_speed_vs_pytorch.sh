@@ -40,6 +40,7 @@ rows+=("$(run_lowbit lowbit-float-openblas --gemm openblas)")
 rows+=("$(run_lowbit lowbit-W1A1-onednn --gemm onednn --weights binary --acts binary)")
 theirs=$(/usr/bin/python3 bench/pytorch_train.py --model "$model" --epochs "$epochs" --threads "$threads" \
   --train-limit "$limit")
+echo "# pytorch: $theirs"  # its version, mkldnn availability, images and threads, into the log
 rows+=("$(/usr/bin/python3 -c "import json,sys; t=json.loads(sys.argv[1]); print('pytorch-float', t['images_per_second'], t['test_acc'])" "$theirs")")
 printf '%s\n' "${rows[@]}" > "$out/rows"
 /usr/bin/python3 - "$out/rows" <<'PY'

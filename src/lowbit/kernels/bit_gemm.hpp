@@ -108,6 +108,9 @@ void bgemm_threshold_ref(int64_t m, int64_t n, int64_t k, int64_t words, int pla
 // n * levels values, ascending per column (INT32_MIN / INT32_MAX as always / never);
 // offset: n values or null. 1 <= wplanes <= 8, 1 <= levels <= 15. Columns [j0, j1) (j1 =
 // -1: n) on output word boundaries (multiples of 64, or j1 = n), so threads may split them.
+// planes: 0 (+-1 rows) or 1..16 activation bit-planes; coef: wplanes values, not null.
+// Throws lowbit::Error for planes, wplanes or levels out of range, weight planes of other
+// shapes than w[0], or [j0, j1) off the output words (and as bgemm_pm1 for a, k, m).
 void bgemm_codes(int64_t m, int64_t k, int planes, const uint64_t* a, int wplanes, const BinaryMatrix* w,
                  const int32_t* coef, const int32_t* offset, int levels, const int32_t* thr, uint64_t* out,
                  int64_t j0 = 0, int64_t j1 = -1);

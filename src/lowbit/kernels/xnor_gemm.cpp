@@ -17,6 +17,10 @@
 
 #include "lowbit/kernels/xnor_gemm.hpp"
 
+// StoreMaskBits writes lane 0 to bit 0 of byte 0, lane 8 to byte 1, ...: copied into a
+// uint64_t with memcpy, that is lane order only on a little-endian machine.
+static_assert(std::endian::native == std::endian::little, "the mask-bit copies assume little-endian");
+
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
