@@ -419,7 +419,8 @@ TEST(Hardening, ResumeRefusesChangedSettingsAndData) {
         {" --epochs 2 --train-limit 300", "--train-limit 0 -> 300"},
         {" --epochs 2 --optimizer sgd", "--optimizer \"adam\" -> \"sgd\""},
         // another GEMM library changes the last bits of every product (issue 15's review)
-        {" --epochs 2 --gemm openblas", "--gemm \"onednn\" -> \"openblas\""}}) {
+        {" --epochs 2 --gemm openblas", "--gemm \"onednn\" -> \"openblas\""},
+        {" --epochs 2 --compute bf16", "--compute \"f32\" -> \"bf16\""}}) {
     const Result r = run_lowbit(train + w.path("data") + flags + " --resume");
     EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
     EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/core/bfloat16.hpp"
 #include "lowbit/core/parallel.hpp"
 #include "lowbit/core/rng.hpp"
 #include "lowbit/core/threading.hpp"
@@ -102,6 +103,53 @@ TEST_P(GemmOnBackend, RepeatsBitForBitOnThePoolAndInsideParallelRegions) {
     });
   EXPECT_EQ(P, Q);
   for (size_t i = 0; i < P.size(); ++i) ASSERT_NEAR(P[i], R[i], 1e-3) << i;
+}
+
+TEST(Gemm, ComputeIsFloat32ByDefaultAndNamesParse) {
+  EXPECT_EQ(gemm_compute(), GemmCompute::kFloat32);
+  EXPECT_EQ(parse_gemm_compute("bf16"), GemmCompute::kBfloat16);
+  EXPECT_EQ(parse_gemm_compute(gemm_compute_name(GemmCompute::kFloat32)), GemmCompute::kFloat32);
+  lowbit::testing::expect_error_naming([] { parse_gemm_compute("fp16"); }, "unknown compute precision 'fp16'");
+}
+
+// --compute bf16: the product of the operands rounded to bfloat16, accumulated in float32.
+// Against the double-accumulating reference on rounded copies, for every transpose, padded
+// strides (the padding must not be read as operands), tails, alpha/beta, on both libraries;
+// the operands are left as they were; and the result is not float32's (on operands that
+// bfloat16 cannot hold), so a path that skipped the rounding would fail here.
+TEST_P(GemmOnBackend, Bfloat16ComputeIsTheProductOfRoundedOperands) {
+  set_gemm_compute(GemmCompute::kBfloat16);
+  const int64_t sizes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {17, 33, 65}, {100, 10, 1024}, {2, 3, 0}};
+  bool differs_from_f32 = false;
+  for (auto& s : sizes) {
+    const int64_t M = s[0], N = s[1], K = s[2];
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+        auto A = lowbit::testing::random_floats(static_cast<size_t>((ta ? K : M) * lda + 1), 6);
+        auto B = lowbit::testing::random_floats(static_cast<size_t>((tb ? N : K) * ldb + 1), 7);
+        const auto A0 = A, B0 = B;
+        auto Ar = A, Br = B;
+        for (float& v : Ar) v = round_to_bfloat16(v);
+        for (float& v : Br) v = round_to_bfloat16(v);
+        auto C0 = lowbit::testing::random_floats(static_cast<size_t>(M * ldc), 8);
+        auto C1 = C0, C2 = C0;
+        gemm(Trans(ta), Trans(tb), M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.f, C0.data(), ldc);
+        gemm_ref(Trans(ta), Trans(tb), M, N, K, 0.5f, Ar.data(), lda, Br.data(), ldb, 2.f, C1.data(), ldc);
+        set_gemm_compute(GemmCompute::kFloat32);
+        gemm(Trans(ta), Trans(tb), M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.f, C2.data(), ldc);
+        set_gemm_compute(GemmCompute::kBfloat16);
+        ASSERT_EQ(A, A0);
+        ASSERT_EQ(B, B0);
+        for (size_t i = 0; i < C0.size(); ++i)
+          ASSERT_NEAR(C0[i], C1[i], 1e-4 * (1 + std::sqrt(static_cast<double>(K))))
+              << "M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb << " i=" << i;
+        for (size_t i = 0; i < C0.size(); ++i)
+          differs_from_f32 = differs_from_f32 || std::fabs(C0[i] - C2[i]) > 1e-3f;
+      }
+  }
+  set_gemm_compute(GemmCompute::kFloat32);
+  EXPECT_TRUE(differs_from_f32);
 }
 
 // Integer products beyond 2^24 (int8-range codes times 8-bit codes, K up to 4099, sums

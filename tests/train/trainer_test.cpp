@@ -8,6 +8,7 @@
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
+#include "lowbit/kernels/gemm.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "test_util.hpp"
@@ -98,6 +99,36 @@ TEST(Trainer, ResumeContinuesExactly) {
   auto hist = t.fit(train_set, test_set);
   EXPECT_EQ(hist.size(), 4u);
   EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));  // bit-for-bit
+}
+
+// --compute bf16 (issue 15): the run learns, its products differ from float32's (the operands
+// round), it resumes bit for bit, and the caller's process-wide GEMM settings come back.
+TEST(Trainer, Bf16ComputeLearnsResumesExactlyAndRestoresTheCallersSetting) {
+  auto train_set = testing::synthetic_dataset(512, 1), test_set = testing::synthetic_dataset(128, 2);
+  testing::RunDir f32("trainer", "f32"), a("trainer", "bf16_straight"), b("trainer", "bf16_resumed");
+  auto bf16_config = [](const std::string& out) {
+    auto c = small_config(out);
+    c.compute = "bf16";
+    return c;
+  };
+  auto m0 = nn::build_model(small_topology());
+  train::Trainer(*m0, small_config(f32.str())).fit(train_set, test_set);
+  auto m1 = nn::build_model(small_topology());
+  const auto hist = train::Trainer(*m1, bf16_config(a.str())).fit(train_set, test_set);
+  EXPECT_EQ(kernels::gemm_compute(), kernels::GemmCompute::kFloat32);
+  EXPECT_GT(hist.back().test_acc, 0.9);
+  EXPECT_NE(testing::model_state(*m0), testing::model_state(*m1));
+  auto m2 = nn::build_model(small_topology());
+  {
+    train::Trainer t(*m2, bf16_config(b.str()));
+    t.on_epoch_end = [](const train::EpochMetrics& m) { return m.epoch < 2; };
+    EXPECT_EQ(t.fit(train_set, test_set).size(), 2u);
+  }
+  auto cfg = bf16_config(b.str());
+  cfg.resume = true;
+  auto m3 = nn::build_model(small_topology());
+  train::Trainer(*m3, cfg).fit(train_set, test_set);
+  EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));
 }
 
 // --resume into a folder with no checkpoint yet (a kill before the first one was written)
@@ -295,6 +326,19 @@ TEST(TrainConfigJson, GemmLibraryRoundTripsAndDefaultsToOpenBlasWhenAbsent) {
   EXPECT_EQ(train_config_from_json(j).gemm, "openblas");
   j["gemm"] = "mkl";
   lowbit::testing::expect_error_naming([&] { train_config_from_json(j); }, "'gemm' must be");
+}
+
+// So is the operands' precision (--compute); checkpoints from before it were float32.
+TEST(TrainConfigJson, ComputePrecisionRoundTripsAndDefaultsToF32WhenAbsent) {
+  TrainConfig c;
+  EXPECT_EQ(c.compute, "f32");
+  c.compute = "bf16";
+  nlohmann::json j = to_json(c);
+  EXPECT_EQ(train_config_from_json(j).compute, "bf16");
+  j.erase("compute");
+  EXPECT_EQ(train_config_from_json(j).compute, "f32");
+  j["compute"] = "fp16";
+  lowbit::testing::expect_error_naming([&] { train_config_from_json(j); }, "'compute' must be \"f32\" or \"bf16\"");
 }
 
 }  // namespace

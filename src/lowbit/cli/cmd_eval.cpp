@@ -44,6 +44,7 @@ Action add_eval_command(CLI::App& app) {
     auto [model, ck] = train::load_model(args->checkpoint);
     const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
     kernels::set_gemm_backend(kernels::parse_gemm_backend(cfg.gemm));  // the products of training, bit for bit
+    kernels::set_gemm_compute(kernels::parse_gemm_compute(cfg.compute));
     data::DataSplit split = data::load_data(args->data);
     auto loss = nn::make_loss(cfg.loss);
     train::EvalResult r = train::evaluate(*model, split.test, cfg.data, args->batch, *loss);

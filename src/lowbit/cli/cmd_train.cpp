@@ -80,6 +80,12 @@ Action add_train_command(CLI::App& app) {
                   "saved in the checkpoint: --resume needs the same one)")
       ->capture_default_str()
       ->check(CLI::IsMember({"onednn", "openblas"}));
+  cmd->add_option("--compute", c.compute,
+                  "Precision of the matrix products' operands: f32, or bf16 (operands rounded to bfloat16, float32 "
+                  "accumulation and master weights; emulated on this build, so slower than f32: docs/TRAINING.md); "
+                  "saved in the checkpoint: --resume needs the same one")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "bf16"}));
   CLI::Option* out = cmd->add_option("--out", c.out_dir,
                   "Folder for last.ckpt, best.ckpt and metrics.jsonl (without it nothing is saved); a folder that "
                   "already holds a run needs --resume or --overwrite")

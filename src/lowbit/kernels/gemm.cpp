@@ -7,18 +7,47 @@
 #include <cmath>
 #include <vector>
 
+#include "lowbit/core/bfloat16.hpp"
 #include "lowbit/core/error.hpp"
 
 namespace lowbit::kernels {
 
 namespace {
 GemmBackend g_backend = GemmBackend::kOneDnn;
+GemmCompute g_compute = GemmCompute::kFloat32;
+
+// op(X) of rows x cols (row stride ld) with every element rounded to bfloat16, into `out`
+// with the same layout and a packed row stride (cols of X as stored). Thread-local buffers:
+// conv2d calls gemm() from inside its parallel regions.
+const float* rounded_to_bfloat16(Trans t, int64_t rows, int64_t cols, const float* X, int64_t ld,
+                                 std::vector<float>& out, int64_t& out_ld) {
+  const int64_t stored_rows = t == Trans::Yes ? cols : rows, stored_cols = t == Trans::Yes ? rows : cols;
+  out.resize(static_cast<size_t>(stored_rows * stored_cols));
+  for (int64_t r = 0; r < stored_rows; ++r) {
+    const float* __restrict src = X + r * ld;
+    float* __restrict dst = out.data() + r * stored_cols;
+    for (int64_t c = 0; c < stored_cols; ++c) dst[c] = round_to_bfloat16(src[c]);
+  }
+  out_ld = stored_cols;
+  return out.data();
+}
 }  // namespace
 
 void set_gemm_backend(GemmBackend b) { g_backend = b; }
 GemmBackend gemm_backend() { return g_backend; }
 
 const char* gemm_backend_name(GemmBackend b) { return b == GemmBackend::kOneDnn ? "onednn" : "openblas"; }
+
+void set_gemm_compute(GemmCompute c) { g_compute = c; }
+GemmCompute gemm_compute() { return g_compute; }
+
+const char* gemm_compute_name(GemmCompute c) { return c == GemmCompute::kFloat32 ? "f32" : "bf16"; }
+
+GemmCompute parse_gemm_compute(const std::string& name) {
+  if (name == "f32") return GemmCompute::kFloat32;
+  if (name == "bf16") return GemmCompute::kBfloat16;
+  fail("unknown compute precision '", name, "' (expected f32 or bf16)");
+}
 
 GemmBackend parse_gemm_backend(const std::string& name) {
   if (name == "onednn") return GemmBackend::kOneDnn;
@@ -41,6 +70,11 @@ void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, cons
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
+  }
+  if (g_compute == GemmCompute::kBfloat16) {
+    thread_local std::vector<float> a16, b16;
+    A = rounded_to_bfloat16(ta, M, K, A, lda, a16, lda);
+    B = rounded_to_bfloat16(tb, K, N, B, ldb, b16, ldb);
   }
   if (g_backend == GemmBackend::kOneDnn) {
     // dnnl_sgemm is row-major like our interface. It only fails on bad arguments, which the

@@ -28,6 +28,24 @@ GemmBackend gemm_backend();
 const char* gemm_backend_name(GemmBackend b);
 GemmBackend parse_gemm_backend(const std::string& name);
 
+// The precision of gemm()'s operands (`lowbit train --compute`). kFloat32: float32 operands.
+// kBfloat16: each element of op(A) and op(B) is rounded to bfloat16 (round_to_bfloat16,
+// core/bfloat16.hpp: nearest, ties to even) and the products are accumulated in float32
+// into a float32 C: the arithmetic of a bf16 matmul with f32 accumulation and destination
+// (oneDNN's bf16 matmul, PyTorch's CPU autocast before its output cast). Master weights,
+// gradients and optimizer state stay float32; only the operands of the products round.
+// This build computes it by rounding copies of the operands and running the float32 GEMM of
+// the chosen library: exact bf16 numerics on any CPU, but slower than kFloat32 (the copies);
+// a native bf16 path for CPUs with AVX512_BF16 is still to come (issue 15,
+// docs/TRAINING.md). gemm_integers and gemm_ref ignore it.
+enum class GemmCompute { kFloat32, kBfloat16 };
+// Process-wide, like the backend (Trainer::fit sets it from TrainConfig::compute).
+void set_gemm_compute(GemmCompute c);
+GemmCompute gemm_compute();
+// "f32" / "bf16"; parse_gemm_compute throws lowbit::Error on any other name.
+const char* gemm_compute_name(GemmCompute c);
+GemmCompute parse_gemm_compute(const std::string& name);
+
 // A is M x K after op, B is K x N after op, C is M x N. lda/ldb/ldc are row strides.
 // Throws lowbit::Error when a size is negative, a row stride is shorter than its row, or a
 // size or stride is 2^31 - 1 or more (the libraries' int range).

@@ -81,6 +81,7 @@ json to_json(const TrainConfig& c) {
           {"seed", c.seed},
           {"threads", c.threads},
           {"gemm", c.gemm},
+          {"compute", c.compute},
           {"data",
            {{"normalize", data::normalize_name(c.data.normalize)},
             {"random_crop", c.data.augment.random_crop},
@@ -127,6 +128,9 @@ TrainConfig train_config_from_json(const json& j) {
   c.gemm = json_string_or(j, "gemm", "openblas", w);
   LOWBIT_CHECK(c.gemm == "onednn" || c.gemm == "openblas", w, ": 'gemm' must be \"onednn\" or \"openblas\", got \"",
                c.gemm, "\"");
+  c.compute = json_string_or(j, "compute", "f32", w);
+  LOWBIT_CHECK(c.compute == "f32" || c.compute == "bf16", w, ": 'compute' must be \"f32\" or \"bf16\", got \"",
+               c.compute, "\"");
   const json& d = json_member(j, "data", w);
   const std::string dw = std::string(w) + ": data";
   c.data.normalize = data::parse_normalize(json_string(d, "normalize", dw));
@@ -241,6 +245,8 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
                      cfg_.test_limit);
   LOWBIT_CHECK_USAGE(cfg_.gemm == "onednn" || cfg_.gemm == "openblas", "--gemm must be onednn or openblas, got '",
                      cfg_.gemm, "'");
+  LOWBIT_CHECK_USAGE(cfg_.compute == "f32" || cfg_.compute == "bf16", "--compute must be f32 or bf16, got '",
+                     cfg_.compute, "'");
   LOWBIT_CHECK_USAGE(cfg_.threads >= 0 && cfg_.threads <= kMaxThreads, "--threads must be in 0..", kMaxThreads,
                      " (0 = all cores), got ", cfg_.threads);
   LOWBIT_CHECK_USAGE(std::isfinite(cfg_.lr) && cfg_.lr > 0, "--lr must be a positive number, got ", cfg_.lr);
@@ -446,7 +452,8 @@ std::string config_difference(const json& saved, const json& now) {
       {"/warmup_epochs", "--warmup"}, {"/data/normalize", "--normalize"}, {"/data/random_crop", "--augment"},
       {"/data/hflip", "--augment"}, {"/data/crop_pad", "--augment"}, {"/train_limit", "--train-limit"},
       {"/binary_optimizer", "--binary-optimizer"}, {"/bop/gamma", "--bop-gamma"}, {"/bop/threshold", "--bop-threshold"},
-      {"/lr_scale", "--lr-scale"}, {"/gemm", "--gemm"}};
+      {"/lr_scale", "--lr-scale"}, {"/gemm", "--gemm"},
+      {"/compute", "--compute"}};
   const json a = saved.flatten(), b = now.flatten();
   std::string out;
   for (auto it = a.begin(); it != a.end(); ++it) {
@@ -593,7 +600,18 @@ bool Trainer::prepare_out_dir() {
 
 std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::Dataset& test) {
   set_num_threads(cfg_.threads);  // also the float contract mode on every pool thread
+  // The products' library and precision are process-wide: this run's hold while it lasts and
+  // the caller's come back after (a program or test may train several models in turn).
+  struct GemmSettings {
+    kernels::GemmBackend backend = kernels::gemm_backend();
+    kernels::GemmCompute compute = kernels::gemm_compute();
+    ~GemmSettings() {
+      kernels::set_gemm_backend(backend);
+      kernels::set_gemm_compute(compute);
+    }
+  } restore_callers_gemm;
   kernels::set_gemm_backend(kernels::parse_gemm_backend(cfg_.gemm));
+  kernels::set_gemm_compute(kernels::parse_gemm_compute(cfg_.compute));
   check_data_fits(model_, train);
   check_data_fits(model_, test);
   const int64_t n = cfg_.train_limit > 0 ? std::min(cfg_.train_limit, train.size()) : train.size();

@@ -51,6 +51,10 @@ struct TrainConfig {
   // `lowbit eval` evaluates with the checkpoint's. Checkpoints from before it existed were
   // trained with OpenBLAS and read back as "openblas".
   std::string gemm = "onednn";
+  // The precision of those products' operands, kernels::gemm_compute_name: "f32" or "bf16"
+  // (bfloat16 operands, float32 accumulation, float32 master weights). Saved in checkpoints
+  // like `gemm`; absent in older ones, which were "f32".
+  std::string compute = "f32";
   data::BatchOptions data;
   int64_t eval_batch = 1000;
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
