@@ -471,10 +471,10 @@ HWY_INLINE void PutPlaneBits(const CodesArgs& g, int b, int64_t i, int64_t jt, u
   *word = jt % 64 == 0 ? bits << (jt % 64) : *word | (bits << (jt % 64));
 }
 
+#ifdef LOWBIT_BIT_GEMM_SCALAR
 void EpilogueCodes(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot,
                    const int32_t* HWY_RESTRICT tt, const int32_t* HWY_RESTRICT off) {
   const int bits = threshold_bits(g.levels);
-#ifdef LOWBIT_BIT_GEMM_SCALAR
   const uint32_t maxcode = static_cast<uint32_t>((int64_t{1} << g.planes) - 1);
   for (int r = 0; r < rows; ++r) {
     uint64_t pb[8] = {};
@@ -492,58 +492,105 @@ void EpilogueCodes(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const u
     }
     for (int b = 0; b < bits; ++b) PutPlaneBits(g, b, i0 + r, jt, pb[b]);
   }
+}
 #else
+// acc = base - sum_p mult_p cnt_p (mod 2^32, as in the scalar form: base and mult from the
+// tile's setup), one row's kTile columns in registers; then per level the lanes' "acc < t"
+// masks as kTile bits, and the codes counted bit-sliced from the passing bits (a ripple
+// adder over kBits 64-bit words: one pass per level, not per lane; unrolled, branch-free).
+template <int kBits>
+void EpilogueCodesT(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot,
+                    const int32_t* HWY_RESTRICT tt) {
   const hn::ScalableTag<uint32_t> du;
   const hn::ScalableTag<int32_t> di;
   constexpr int64_t L = 2 * kLanes;  // int32 lanes
-  const auto kvec = hn::Set(di, static_cast<int32_t>(g.k));
-  const auto maxcode = hn::Set(di, static_cast<int32_t>((int64_t{1} << g.planes) - 1));
-  const auto nlev = hn::Set(di, g.levels);
+  constexpr int kAcc = static_cast<int>(kTile / L);
+  static_assert(kTile % L == 0 && kTile <= 64, "a tile holds whole int32 vectors and fits a word");
+  const int32_t* HWY_RESTRICT base = tt + g.levels * kTile;  // after the thresholds (BgemmCodesImpl)
+  const uint64_t tile_bits = kTile == 64 ? ~uint64_t{0} : (uint64_t{1} << kTile) - 1;
   for (int r = 0; r < rows; ++r) {
-    uint64_t pb[8] = {};
-    for (int64_t j = 0; j < kTile; j += L) {
-      auto acc = hn::Load(di, off + j);
-      for (int p = 0; p < g.wplanes; ++p) {
-        const uint32_t* cp = reinterpret_cast<const uint32_t*>(tot + (p * kRows + r) * kTile) + 2 * j;
-        const auto cnt = hn::BitCast(di, hn::ConcatEven(du, hn::Load(du, cp + L), hn::Load(du, cp)));
-        const auto dot = g.planes == 0 ? hn::Sub(kvec, hn::Add(cnt, cnt))
-                                       : hn::Sub(hn::Mul(hn::LoadU(di, g.pw[p] + jt + j), maxcode), cnt);
-        acc = g.coef[p] == 1 ? hn::Add(acc, dot) : hn::Add(acc, hn::Mul(dot, hn::Set(di, g.coef[p])));
-      }
-      auto below = hn::Zero(di);  // -#{l : acc < t_l}
-      for (int l = 0; l < g.levels; ++l) below = hn::Add(below, hn::VecFromMask(di, hn::Lt(acc, hn::Load(di, tt + l * kTile + j))));
-      const auto code = hn::Add(nlev, below);
-      for (int b = 0; b < bits; ++b) {
-        uint8_t mask[8] = {};
-        hn::StoreMaskBits(di, hn::TestBit(code, hn::Set(di, 1 << b)), mask);
-        uint64_t mb = 0;
-        std::memcpy(&mb, mask, sizeof(mb));
-        pb[b] |= mb << j;
+    hn::Vec<decltype(di)> acc[kAcc];
+#pragma GCC unroll 4
+    for (int v = 0; v < kAcc; ++v) acc[v] = hn::Load(di, base + v * L);
+    for (int p = 0; p < g.wplanes; ++p) {
+      const uint32_t* cp = reinterpret_cast<const uint32_t*>(tot + (p * kRows + r) * kTile);
+      const int32_t mult = g.planes == 0 ? 2 * g.coef[p] : g.coef[p];
+#pragma GCC unroll 4
+      for (int v = 0; v < kAcc; ++v) {
+        const auto cnt = hn::BitCast(di, hn::ConcatEven(du, hn::Load(du, cp + 2 * v * L + L), hn::Load(du, cp + 2 * v * L)));
+        acc[v] = hn::Sub(acc[v], mult == 1 ? cnt : hn::Mul(cnt, hn::Set(di, mult)));
       }
     }
-    for (int b = 0; b < bits; ++b) PutPlaneBits(g, b, i0 + r, jt, pb[b]);
+    uint64_t pb[kBits] = {};
+    for (int l = 0; l < g.levels; ++l) {
+      uint64_t fail = 0;
+#pragma GCC unroll 4
+      for (int v = 0; v < kAcc; ++v) {
+        uint8_t mask[8] = {};
+        hn::StoreMaskBits(di, hn::Lt(acc[v], hn::Load(di, tt + l * kTile + v * L)), mask);
+        uint64_t m = 0;
+        std::memcpy(&m, mask, sizeof(m));
+        fail |= m << (v * L);
+      }
+      uint64_t carry = ~fail & tile_bits;  // columns passing level l: add 1 to their codes
+#pragma GCC unroll 4
+      for (int b = 0; b < kBits; ++b) {
+        const uint64_t next = pb[b] & carry;
+        pb[b] ^= carry;
+        carry = next;
+      }
+    }
+#pragma GCC unroll 4
+    for (int b = 0; b < kBits; ++b) PutPlaneBits(g, b, i0 + r, jt, pb[b]);
   }
-#endif
 }
+
+using EpilogueCodesFn = void (*)(const CodesArgs&, int64_t, int, int64_t, const uint64_t*, const int32_t*);
+EpilogueCodesFn PickEpilogueCodes(int bits) {
+  static_assert(bit_detail::kMaxCodeLevels < 16, "codes of up to 4 bits");
+  switch (bits) {
+    case 1: return EpilogueCodesT<1>;
+    case 2: return EpilogueCodesT<2>;
+    case 3: return EpilogueCodesT<3>;
+    default: return EpilogueCodesT<4>;
+  }
+}
+#endif  // LOWBIT_BIT_GEMM_SCALAR
 
 void BgemmCodesImpl(const CodesArgs& g) {
   alignas(64) uint64_t tot[bit_detail::kMaxWeightPlanes * kRows * kTile];
-  alignas(64) int32_t tt[bit_detail::kMaxCodeLevels * kTile];
+  // The tile's thresholds level-major, then (vector epilogue) its base: offset + sum_p coef_p
+  // (k for +-1 rows, (2^planes - 1) popcount(w_p) for code planes), mod 2^32.
+  alignas(64) int32_t tt[(bit_detail::kMaxCodeLevels + 1) * kTile];
   alignas(64) int32_t off[kTile];
   const int planes = std::max(1, g.planes);
+  const uint32_t maxcode = static_cast<uint32_t>((int64_t{1} << g.planes) - 1);
+  int32_t* base = tt + g.levels * kTile;
+#ifndef LOWBIT_BIT_GEMM_SCALAR
+  const EpilogueCodesFn epilogue = PickEpilogueCodes(threshold_bits(g.levels));
+#endif
   for (int64_t jt = g.j0; jt < g.j1; jt += kTile) {
     const int64_t jb = jt / kBlock;
     for (int64_t c = 0; c < kTile; ++c) {
       const bool in = jt + c < g.n;
       off[c] = in && g.offset ? g.offset[jt + c] : 0;
       for (int l = 0; l < g.levels; ++l) tt[l * kTile + c] = in ? g.thr[(jt + c) * g.levels + l] : INT32_MAX;
+      uint32_t b = static_cast<uint32_t>(off[c]);
+      for (int p = 0; p < g.wplanes && in; ++p)
+        b += static_cast<uint32_t>(g.coef[p]) *
+             (g.planes == 0 ? static_cast<uint32_t>(g.k) : maxcode * static_cast<uint32_t>(g.pw[p][jt + c]));
+      base[c] = static_cast<int32_t>(b);
     }
     for (int64_t i0 = 0; i0 < g.m; i0 += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, g.m - i0));
       for (int p = 0; p < g.wplanes; ++p)
         CountRows(rows, g.a + i0 * g.words, g.words, g.m * g.words, planes,
                   g.w[p] + jb * g.words * kBlock + (jt - jb * kBlock), g.words, tot + p * kRows * kTile);
+#ifdef LOWBIT_BIT_GEMM_SCALAR
       EpilogueCodes(g, i0, rows, jt, tot, tt, off);
+#else
+      epilogue(g, i0, rows, jt, tot, tt);
+#endif
     }
   }
 }

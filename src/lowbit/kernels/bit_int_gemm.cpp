@@ -77,6 +77,45 @@ using D32 = hn::ScalableTag<int32_t>;
 using V32 = hn::Vec<D32>;
 constexpr int kRows = 2;  // rows per block: each weight load feeds kRows chains
 
+// Codes of a block (levels > 1, kBits = threshold_bits(levels)): per level the lanes'
+// "acc < t_l" masks as the block's bits, the codes counted bit-sliced from the passing bits
+// (a ripple adder over kBits 64-bit words: one pass per level, not per lane; unrolled).
+template <int kV, int kBits>
+HWY_INLINE void StoreCodes(const IntArgs& g, int64_t i, int64_t j0, V32 (&sum)[kV]) {
+  const D32 d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  V32 acc[kV];
+#pragma GCC unroll 4
+  for (int v = 0; v < kV; ++v) acc[v] = hn::Add(sum[v], hn::LoadU(d, g.bias + j0 + v * L));
+  uint64_t pb[kBits] = {};
+  for (int l = 0; l < g.levels; ++l) {
+    uint64_t fail = 0;
+#pragma GCC unroll 4
+    for (int v = 0; v < kV; ++v) {
+      uint8_t mask[8] = {};
+      hn::StoreMaskBits(d, hn::Lt(acc[v], hn::LoadU(d, g.tt + l * 64 + (j0 + v * L) % 64)), mask);
+      uint64_t mb = 0;
+      std::memcpy(&mb, mask, sizeof(mb));
+      fail |= mb << (v * L);
+    }
+    uint64_t carry = ~fail;  // a block spans at most 64 columns; bits past it are masked below
+#pragma GCC unroll 4
+    for (int b = 0; b < kBits; ++b) {
+      const uint64_t next = pb[b] & carry;
+      pb[b] ^= carry;
+      carry = next;
+    }
+  }
+  const int64_t valid = std::min<int64_t>(kV * L, g.jhi - j0);
+#pragma GCC unroll 4
+  for (int b = 0; b < kBits; ++b) {
+    uint64_t bits = pb[b];
+    if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
+    uint64_t& word = g.out[(b * g.m + i) * g.out_words + j0 / 64];
+    word = j0 % 64 == 0 ? bits << (j0 % 64) : word | (bits << (j0 % 64));
+  }
+}
+
 // A block's sums (+ bias) to C, or thresholded into bits: bit (i, j) goes to bit j % 64 of
 // word j / 64 of out's row i; a block (kV * L <= 64 columns) starts its word or is ORed
 // into it; columns past jhi are not written (bits: 0).
@@ -85,32 +124,11 @@ HWY_INLINE void StoreBlock(const IntArgs& g, int64_t i, int64_t j0, V32 (&sum)[k
   const D32 d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
   if (g.out && g.levels > 1) {
-    // Codes: levels - #{l : acc < t_l}, each plane's bits from the lanes' masks.
-    uint64_t pb[8] = {};
-    const int nbits = threshold_bits(g.levels);
-    for (int v = 0; v < kV; ++v) {
-      const int64_t j = j0 + v * L;
-      const V32 acc = hn::Add(sum[v], hn::LoadU(d, g.bias + j));
-      V32 below = hn::Zero(d);
-      for (int l = 0; l < g.levels; ++l)
-        below = hn::Add(below, hn::VecFromMask(d, hn::Lt(acc, hn::LoadU(d, g.tt + l * 64 + j % 64))));
-      const V32 code = hn::Add(hn::Set(d, g.levels), below);
-      for (int b = 0; b < nbits; ++b) {
-        uint8_t mask[8] = {};
-        hn::StoreMaskBits(d, hn::TestBit(code, hn::Set(d, 1 << b)), mask);
-        uint64_t mb = 0;
-        std::memcpy(&mb, mask, sizeof(mb));
-        pb[b] |= mb << (v * L);
-      }
+    switch (threshold_bits(g.levels)) {
+      case 2: return StoreCodes<kV, 2>(g, i, j0, sum);
+      case 3: return StoreCodes<kV, 3>(g, i, j0, sum);
+      default: static_assert(int_detail::kMaxLevels < 16, "codes of up to 4 bits"); return StoreCodes<kV, 4>(g, i, j0, sum);
     }
-    const int64_t valid = std::min<int64_t>(kV * L, g.jhi - j0);
-    for (int b = 0; b < nbits; ++b) {
-      uint64_t bits = pb[b];
-      if (valid < 64) bits &= (uint64_t{1} << valid) - 1;
-      uint64_t& word = g.out[(b * g.m + i) * g.out_words + j0 / 64];
-      word = j0 % 64 == 0 ? bits << (j0 % 64) : word | (bits << (j0 % 64));
-    }
-    return;
   }
   if (g.out) {
     uint64_t bits = 0;

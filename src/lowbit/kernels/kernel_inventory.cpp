@@ -652,7 +652,7 @@ const std::vector<KernelEntry>& bit_kernels() {
        .shape = KernelShape::kGemm,
        .columns = ColumnRanges::kWords,
        .variant_name = "|w| <= x100 + levels",
-       .variants = {12701, 12703, 3276701, 3276703, 3276715},
+       .variants = {12701, 12703, 12707, 3276701, 3276703, 3276715},
        .tile_m = 2,
        .tile_n = IntMatrix::kPad,
        .tile_k = 4,
