@@ -22,6 +22,7 @@
 #include <bit>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
@@ -511,7 +512,7 @@ void EpilogueCodesT(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const 
   for (int r = 0; r < rows; ++r) {
     hn::Vec<decltype(di)> acc[kAcc];
 #pragma GCC unroll 4
-    for (int v = 0; v < kAcc; ++v) acc[v] = hn::Load(di, base + v * L);
+    for (int v = 0; v < kAcc; ++v) acc[v] = hn::LoadU(di, base + v * L);
     for (int p = 0; p < g.wplanes; ++p) {
       const uint32_t* cp = reinterpret_cast<const uint32_t*>(tot + (p * kRows + r) * kTile);
       const int32_t mult = g.planes == 0 ? 2 * g.coef[p] : g.coef[p];
@@ -527,7 +528,7 @@ void EpilogueCodesT(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const 
 #pragma GCC unroll 4
       for (int v = 0; v < kAcc; ++v) {
         uint8_t mask[8] = {};
-        hn::StoreMaskBits(di, hn::Lt(acc[v], hn::Load(di, tt + l * kTile + v * L)), mask);
+        hn::StoreMaskBits(di, hn::Lt(acc[v], hn::LoadU(di, tt + l * kTile + v * L)), mask);
         uint64_t m = 0;
         std::memcpy(&m, mask, sizeof(m));
         fail |= m << (v * L);
@@ -559,18 +560,19 @@ EpilogueCodesFn PickEpilogueCodes(int bits) {
 
 void BgemmCodesImpl(const CodesArgs& g) {
   alignas(64) uint64_t tot[bit_detail::kMaxWeightPlanes * kRows * kTile];
-  // The tile's thresholds level-major, then (vector epilogue) its base: offset + sum_p coef_p
-  // (k for +-1 rows, (2^planes - 1) popcount(w_p) for code planes), mod 2^32.
-  alignas(64) int32_t tt[(bit_detail::kMaxCodeLevels + 1) * kTile];
-  alignas(64) int32_t off[kTile];
   const int planes = std::max(1, g.planes);
   const uint32_t maxcode = static_cast<uint32_t>((int64_t{1} << g.planes) - 1);
-  int32_t* base = tt + g.levels * kTile;
-#ifndef LOWBIT_BIT_GEMM_SCALAR
-  const EpilogueCodesFn epilogue = PickEpilogueCodes(threshold_bits(g.levels));
-#endif
-  for (int64_t jt = g.j0; jt < g.j1; jt += kTile) {
-    const int64_t jb = jt / kBlock;
+  // Per column tile, set up once per call: its thresholds level-major, its base (offset +
+  // sum_p coef_p (k for +-1 rows, (2^planes - 1) popcount(w_p) for code planes), mod 2^32)
+  // and its offsets. Columns past n never pass.
+  const int64_t tiles = (g.j1 - g.j0 + kTile - 1) / kTile, per_tile = (g.levels + 2) * kTile;
+  thread_local std::vector<int32_t> setup;
+  setup.resize(static_cast<size_t>(tiles * per_tile));
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t jt = g.j0 + t * kTile;
+    int32_t* tt = setup.data() + t * per_tile;
+    int32_t* base = tt + g.levels * kTile;
+    int32_t* off = base + kTile;
     for (int64_t c = 0; c < kTile; ++c) {
       const bool in = jt + c < g.n;
       off[c] = in && g.offset ? g.offset[jt + c] : 0;
@@ -581,16 +583,32 @@ void BgemmCodesImpl(const CodesArgs& g) {
              (g.planes == 0 ? static_cast<uint32_t>(g.k) : maxcode * static_cast<uint32_t>(g.pw[p][jt + c]));
       base[c] = static_cast<int32_t>(b);
     }
-    for (int64_t i0 = 0; i0 < g.m; i0 += kRows) {
-      const int rows = static_cast<int>(std::min<int64_t>(kRows, g.m - i0));
-      for (int p = 0; p < g.wplanes; ++p)
-        CountRows(rows, g.a + i0 * g.words, g.words, g.m * g.words, planes,
-                  g.w[p] + jb * g.words * kBlock + (jt - jb * kBlock), g.words, tot + p * kRows * kTile);
-#ifdef LOWBIT_BIT_GEMM_SCALAR
-      EpilogueCodes(g, i0, rows, jt, tot, tt, off);
-#else
-      epilogue(g, i0, rows, jt, tot, tt);
+  }
+#ifndef LOWBIT_BIT_GEMM_SCALAR
+  const EpilogueCodesFn epilogue = PickEpilogueCodes(threshold_bits(g.levels));
 #endif
+  // Rows in blocks whose activation planes (~16 KiB) stay in L1 across all column tiles:
+  // each activation row is read from memory once, not once per tile (a CNV layer's patch
+  // rows are megabytes per chunk; the weights of a tile, words x kTile per plane, stay in
+  // L1 or L2 either way).
+  const int64_t row_bytes = g.words * planes * static_cast<int64_t>(sizeof(uint64_t));
+  const int64_t block = std::clamp<int64_t>(16384 / std::max<int64_t>(row_bytes, 1), kRows, 512) / kRows * kRows;
+  for (int64_t r0 = 0; r0 < g.m; r0 += block) {
+    const int64_t r1 = std::min(g.m, r0 + block);
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t jt = g.j0 + t * kTile, jb = jt / kBlock;
+      const int32_t* tt = setup.data() + t * per_tile;
+      for (int64_t i0 = r0; i0 < r1; i0 += kRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kRows, r1 - i0));
+        for (int p = 0; p < g.wplanes; ++p)
+          CountRows(rows, g.a + i0 * g.words, g.words, g.m * g.words, planes,
+                    g.w[p] + jb * g.words * kBlock + (jt - jb * kBlock), g.words, tot + p * kRows * kTile);
+#ifdef LOWBIT_BIT_GEMM_SCALAR
+        EpilogueCodes(g, i0, rows, jt, tot, tt, tt + (g.levels + 1) * kTile);
+#else
+        epilogue(g, i0, rows, jt, tot, tt);
+#endif
+      }
     }
   }
 }
