@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <thread>
 
 #include "lowbit/core/error.hpp"
@@ -15,6 +16,7 @@
 #include "lowbit/format/model_desc.hpp"
 #include "lowbit/runtime/engine.hpp"
 #include "runtime/ir_reference.hpp"
+#include "test_util.hpp"
 
 namespace lowbit {
 namespace {
@@ -195,6 +197,9 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
     runtime::EngineOptions opt;
     opt.threads = 1 + static_cast<int>(seed % 2);
     opt.chunk = 1 + static_cast<int64_t>(seed % 3);
+    // Every hidden layer on codes on byte codes (1), this CPU's default split (0), or none (65):
+    // speed only, the scores must not change.
+    opt.byte_plane_product = std::array{1, 0, 65}[(seed / 3) % 3];
     runtime::Engine e = runtime::Engine::from_bytes(format::model_desc_bytes(d), "random.lbm", opt);
     const auto& info = e.info();
     for (const std::string& line : info.layers) bytes += line.find("byte output") != std::string::npos;
@@ -218,6 +223,16 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
   EXPECT_GE(bytes, 3);  // and layers the plan runs on byte codes (the integer GEMM)
   EXPECT_GE(shortcuts, 5);  // and residual shortcuts
   EXPECT_GE(grouped, 5);    // and SYQ tap groups
+}
+
+TEST(EngineIr, OptionsOutOfRangeAreErrors) {
+  const std::vector<uint8_t> bytes = format::model_desc_bytes(random_desc(2, true));
+  for (int product : {-1, 66}) {
+    runtime::EngineOptions opt;
+    opt.byte_plane_product = product;
+    testing::expect_error_naming([&] { runtime::Engine::from_bytes(bytes, "random.lbm", opt); },
+                                 "byte_plane_product " + std::to_string(product) + " outside 0..65");
+  }
 }
 
 // One engine called from several threads at once gives each caller what a lone call gives.

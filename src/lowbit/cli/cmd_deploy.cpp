@@ -22,6 +22,7 @@
 #include "lowbit/interop/onnx_export.hpp"
 #include "lowbit/kernels/bit_isa.hpp"
 #include "lowbit/runtime/engine.hpp"
+#include "lowbit/runtime/plan.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "lowbit/train/trainer.hpp"
 
@@ -45,6 +46,7 @@ struct BenchArgs {
   int64_t batch = 256;
   int threads = 0;
   double seconds = 2.0;
+  int byte_plane_product = runtime::EngineOptions{}.byte_plane_product;
   bool json_out = false;
 };
 
@@ -270,12 +272,20 @@ Action add_bench_command(CLI::App& app) {
       ->check(whole_in(0, kMaxThreads));
   cmd->add_option("--seconds", args->seconds, "Measuring time (at least one call; p50/p99 are over the calls made)")->capture_default_str()->check(real_in(0.01, 3600));
   add_isa_option(cmd, args->max_isa);
+  cmd->add_option("--byte-plane-product", args->byte_plane_product,
+                  "Hidden layers on unsigned codes with input planes x weight planes >= N run the integer GEMM on "
+                  "byte codes, the rest bit-planes (1: all on bytes, 65: none, 0: this CPU's measured default, 10 "
+                  "without AVX-512 VNNI, 8 with); to find the faster choice on a machine (predictions are the same "
+                  "either way)")
+      ->capture_default_str()
+      ->check(whole_in(0, 65));
   cmd->add_flag("--json", args->json_out,
                 "Print one JSON object: fps, latency_us_p50, latency_us_p99, batch, threads, isa, openmp_waiting");
   return [args]() {
     apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
     opt.threads = args->threads;
+    opt.byte_plane_product = args->byte_plane_product;
     runtime::Engine engine = runtime::Engine::load(args->model, opt);
     const int64_t h = engine.info().height, w = engine.info().width, c = engine.info().channels;
     std::vector<uint8_t> images(static_cast<size_t>(args->batch * c * h * w));
@@ -305,6 +315,8 @@ Action add_bench_command(CLI::App& app) {
                               {"calls", lat.size()},
                               {"openmp_waiting", openmp_waiting()},
                               {"bit_macs_per_image", engine.info().bit_macs},
+                              {"byte_plane_product", args->byte_plane_product > 0 ? args->byte_plane_product
+                                                                                  : runtime::default_byte_plane_product()},
                               {"model", args->model}};
     if (args->json_out)
       std::cout << r.dump() << "\n";

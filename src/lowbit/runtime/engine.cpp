@@ -47,11 +47,13 @@ Engine Engine::from_file(const format::LbmFile& file, const EngineOptions& opt) 
                " outside 1..4096");
   LOWBIT_CHECK(opt.threads >= 0 && opt.threads <= kMaxThreads, file.source(), ": EngineOptions::threads ",
                opt.threads, " outside 0..", kMaxThreads, " (0 = all cores)");
+  LOWBIT_CHECK(opt.byte_plane_product >= 0 && opt.byte_plane_product <= 65, file.source(),
+               ": EngineOptions::byte_plane_product ", opt.byte_plane_product, " outside 0..65 (0 = this CPU's default)");
   auto impl = std::make_unique<Impl>();
   impl->source = file.source();
   impl->opt = opt;
   try {
-    impl->plan = make_plan(format::read_model_desc(file));
+    impl->plan = make_plan(format::read_model_desc(file), PlanOptions{opt.byte_plane_product});
   } catch (const Error& e) {
     fail(file.source(), ": ", e.what());
   }

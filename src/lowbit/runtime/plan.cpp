@@ -6,6 +6,7 @@
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
+#include "lowbit/kernels/bit_isa.hpp"
 
 namespace lowbit::runtime {
 
@@ -32,7 +33,10 @@ std::string describe(const LayerPlan& d) {
     std::vector<int> group(static_cast<size_t>(d.kh * d.kw));
     for (size_t g = 0; g < d.groups.size(); ++g)
       for (int64_t t : d.groups[g].taps) group[static_cast<size_t>(t)] = static_cast<int>(g);
-    for (size_t t = 0; t < group.size(); ++t) s += (t ? " " : "") + str(group[t]);
+    for (size_t t = 0; t < group.size(); ++t) {  // not (t ? " " : "") + str(..): GCC 12's false -Wrestrict
+      if (t) s += ' ';
+      s += str(group[t]);
+    }
     s += "]";
   }
   if (d.fused) s += ", fused";
@@ -79,15 +83,12 @@ void padding_fix(const format::LayerDesc& l, const LayerPlan& d, int shift, cons
 
 namespace {
 
-// Hidden layers whose bit-plane GEMM would take this many popcount passes per 64 products
-// or more (input planes x weight planes: 8-bit codes on binary weights, 4-bit on int:4)
-// read byte codes and run the integer GEMM instead: one multiply-add per product on 16 or
-// 32 lanes. Below it (binary, 2-bit) the bit-planes win.
-constexpr int kBytePlaneProduct = 8;
-
-bool wants_byte_codes(const format::LayerDesc& l, const format::LayerDesc& before) {
+// Hidden layers whose bit-plane GEMM would take byte_plane_product popcount passes per 64
+// products or more (input planes x weight planes: 8-bit codes on binary weights, 4-bit on
+// int:4) read byte codes and run the integer GEMM instead (PlanOptions, kBytePlaneProduct).
+bool wants_byte_codes(const format::LayerDesc& l, const format::LayerDesc& before, int byte_plane_product) {
   // Window sums come from the bit-plane sum pooling kernel: they stay bit-planes.
-  return !l.input.pm1 && !before.sum_pool.kernel && l.input.planes() * weight_planes(l.weights) >= kBytePlaneProduct;
+  return !l.input.pm1 && !before.sum_pool.kernel && l.input.planes() * weight_planes(l.weights) >= byte_plane_product;
 }
 
 LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::string& where) {
@@ -142,7 +143,12 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
 
 }  // namespace
 
-Plan make_plan(const format::ModelDesc& desc) {
+int default_byte_plane_product() {
+  return kernels::active_isa() == "AVX3_DL" ? kBytePlaneProductVnni : kBytePlaneProductNoVnni;
+}
+
+Plan make_plan(const format::ModelDesc& desc, const PlanOptions& opt) {
+  const int byte_plane_product = opt.byte_plane_product > 0 ? opt.byte_plane_product : default_byte_plane_product();
   Plan p;
   ModelInfo& info = p.info;
   info.name = desc.name;
@@ -159,7 +165,7 @@ Plan make_plan(const format::ModelDesc& desc) {
     const format::LayerDesc& l = desc.layers[i];
     // The first layer reads what the input stage gives it (a convolution's byte patches,
     // else bit-planes); a hidden layer bytes when the integer GEMM suits it better.
-    const bool byte_codes = i == 0 ? p.input.patches() : wants_byte_codes(l, desc.layers[i - 1]);
+    const bool byte_codes = i == 0 ? p.input.patches() : wants_byte_codes(l, desc.layers[i - 1], byte_plane_product);
     LayerPlan d = plan_layer(l, byte_codes, "layer " + std::to_string(i));
     d.first = i == 0;
     if (i > 0 && d.gemm->reads_codes()) {  // the layer before writes bytes, unfused

@@ -102,9 +102,28 @@ struct Plan {
 void padding_fix(const format::LayerDesc& l, const LayerPlan& d, int shift, const std::vector<uint8_t>& use_tap,
                  std::vector<int64_t>& pixels, std::vector<int32_t>& fix);
 
+// Where a hidden layer on unsigned codes leaves the bit-plane GEMM (input planes x weight
+// planes popcount passes per 64 products) for byte codes and the integer GEMM (one int16
+// multiply-add per product, or VNNI's int8 quads): from this product of planes up. Chosen by
+// measurement (`bench/byte_vs_planes.sh`, docs/BENCHMARKS.md "Integer path vs bit-serial"):
+// on Zen 3 (AVX2) the integer path ran at 0.22-0.75x the bit-planes' frames/s for every
+// product measured, 2 to 9, so CPUs without AVX-512 VNNI switch at 10, the first product not
+// measured to lose. With VNNI (the AVX3_DL target) it stays at the earlier rule's 8 (8-bit
+// codes on binary weights, 4-bit on 2-bit, 3-bit on 3-bit), not yet measured there.
+// Both paths give the same predictions bit for bit: only the speed differs.
+inline constexpr int kBytePlaneProductVnni = 8;
+inline constexpr int kBytePlaneProductNoVnni = 10;
+// The product for the bit kernels' active target (kernels::active_isa(), so `--max-isa`
+// caps count): kBytePlaneProductVnni on AVX3_DL, else kBytePlaneProductNoVnni.
+int default_byte_plane_product();
+struct PlanOptions {
+  // 1: every such layer on bytes; 65: none (8 x 8 planes = 64); 0: default_byte_plane_product().
+  int byte_plane_product = 0;
+};
+
 // The plan of a validated description (format::read_model_desc). Throws lowbit::Error
 // naming the layer ("layer 2: ...") when a buffer would be too large or no GEMM
 // implementation takes a layer.
-Plan make_plan(const format::ModelDesc& desc);
+Plan make_plan(const format::ModelDesc& desc, const PlanOptions& opt = {});
 
 }  // namespace lowbit::runtime
