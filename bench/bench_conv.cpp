@@ -4,7 +4,8 @@
 //   impl 0: lowbit's Conv2d (im2col + oneDNN sgemm per image, col2im), as training runs it;
 //   impl 1: oneDNN 2.6's convolution primitives (convolution_direct, layouts "any": it picks
 //           its blocked layouts and JIT kernels) with the reorders from and to NCHW / OIHW
-//           that training's NCHW layers (BatchNorm, pooling, quantizers) would need each step;
+//           that training's NCHW layers (BatchNorm, pooling, quantizers) would need each step
+//           (each tensor reordered once per step; passes wanting the same layout share it);
 //   impl 2: the same primitives alone, no reorders: a lower bound for an integration that
 //           kept oneDNN's layouts through every layer.
 //   build/bin/lowbit_bench --benchmark_filter=ConvLayer
@@ -77,8 +78,12 @@ void onednn_conv(benchmark::State& state, const ConvShape& s, bool reorders) {
     fill(static_cast<float*>(m->get_data_handle()), m->get_desc().get_size() / sizeof(float), 4);
   memory src(fwd_pd.src_desc(), eng), w(fwd_pd.weights_desc(), eng), dst(fwd_pd.dst_desc(), eng),
       diff_dst(bwd_data_pd.diff_dst_desc(), eng), diff_src(bwd_data_pd.diff_src_desc(), eng),
-      w_data(bwd_data_pd.weights_desc(), eng), src_w(bwd_w_pd.src_desc(), eng),
-      diff_dst_w(bwd_w_pd.diff_dst_desc(), eng), diff_w(bwd_w_pd.diff_weights_desc(), eng);
+      diff_w(bwd_w_pd.diff_weights_desc(), eng);
+  // A pass that wants the layout another pass already has shares its memory (one reorder per
+  // step, as an integration would do), else gets its own.
+  auto same_or_new = [&](const memory& have, const memory::desc& want) { return have.get_desc() == want ? have : memory(want, eng); };
+  memory w_data = same_or_new(w, bwd_data_pd.weights_desc()), src_w = same_or_new(src, bwd_w_pd.src_desc()),
+         diff_dst_w = same_or_new(diff_dst, bwd_w_pd.diff_dst_desc());
   for (memory* m : {&src, &w, &diff_dst, &w_data, &src_w, &diff_dst_w})
     fill(static_cast<float*>(m->get_data_handle()), m->get_desc().get_size() / sizeof(float), 5);
   const convolution_forward fwd(fwd_pd);
@@ -87,6 +92,7 @@ void onednn_conv(benchmark::State& state, const ConvShape& s, bool reorders) {
   auto convert = [&](memory& from, memory& to) {
     if (reorders && from.get_desc() != to.get_desc()) reorder(from, to).execute(strm, from, to);
   };
+  auto shares = [](const memory& a, const memory& b) { return a.get_data_handle() == b.get_data_handle(); };
   for (auto _ : state) {
     convert(user_src, src);
     convert(user_w, w);
@@ -94,12 +100,12 @@ void onednn_conv(benchmark::State& state, const ConvShape& s, bool reorders) {
     convert(dst, user_dst);
     convert(user_diff_dst, diff_dst);
     if (s.in > 1) {
-      convert(user_w, w_data);
+      if (!shares(w_data, w)) convert(user_w, w_data);
       bwd_data.execute(strm, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, w_data}, {DNNL_ARG_DIFF_SRC, diff_src}});
       convert(diff_src, user_diff_src);
     }
-    convert(user_src, src_w);
-    convert(user_diff_dst, diff_dst_w);
+    if (!shares(src_w, src)) convert(user_src, src_w);
+    if (!shares(diff_dst_w, diff_dst)) convert(user_diff_dst, diff_dst_w);
     bwd_w.execute(strm, {{DNNL_ARG_SRC, src_w}, {DNNL_ARG_DIFF_DST, diff_dst_w}, {DNNL_ARG_DIFF_WEIGHTS, diff_w}});
     convert(diff_w, user_diff_w);
     strm.wait();

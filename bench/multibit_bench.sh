@@ -23,7 +23,7 @@ batch=${LOWBIT_BATCH:-256}
 (($# > 0)) || { echo "usage: bench/multibit_bench.sh NAME=MODEL.lbm ..." >&2; exit 2; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-echo "# machine: $(lscpu | sed -n 's/^Model name: *//p') (family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p')), $(nproc) cores; $(date -u +%FT%TZ); git $(git rev-parse --short HEAD)"
+echo "# machine: $(lscpu | sed -n 's/^Model name: *//p') (family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p')), $(nproc) cores; $(date -u +%FT%TZ); git $(git describe --always --dirty)"
 echo "# batch $batch, $seconds s per run, $rounds rounds; binaries: $bins"
 roof_json=$("$kbench" --benchmark_filter='BM_PopcountRoof' --benchmark_min_time=0.5 --benchmark_format=json 2>/dev/null)
 for round in $(seq "$rounds"); do

@@ -99,6 +99,23 @@ TEST(Cli, MissingDataFolderIsOneClearLine) {
   EXPECT_NE(r.out.find("lowbit: error:"), std::string::npos) << r.out;
 }
 
+// lowbit eval computes with the checkpoint's --compute: a bf16 run's last test loss comes
+// back bit for bit (float32 products would change it).
+TEST(Cli, EvalUsesTheCheckpointsComputePrecision) {
+  Workspace w;
+  const std::string out = w.path("bf16");
+  Result t = run("train --model tfc --data " + w.path("data") + " --epochs 1 --batch 50 --seed 3 --threads 2 --compute bf16"
+                 " --out " + out + " --progress lines");
+  ASSERT_EQ(t.code, 0) << t.out;
+  std::ifstream metrics(out + "/metrics.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(metrics, line));
+  const double test_loss = nlohmann::json::parse(line).at("test_loss");
+  Result e = run("eval " + out + "/last.ckpt --data " + w.path("data") + " --json");
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_EQ(nlohmann::json::parse(e.out).at("loss").get<double>(), test_loss);
+}
+
 TEST(Cli, TrainEvalRoundTripAndPredictions) {
   Workspace w;
   std::string out = w.path("run");

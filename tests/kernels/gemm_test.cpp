@@ -117,8 +117,15 @@ TEST(Gemm, ComputeIsFloat32ByDefaultAndNamesParse) {
 // strides (the padding must not be read as operands), tails, alpha/beta, on both libraries;
 // the operands are left as they were; and the result is not float32's (on operands that
 // bfloat16 cannot hold), so a path that skipped the rounding would fail here.
+// Sets the process-wide precision for a scope and restores float32 even when an ASSERT
+// returns early (later tests in the process must not run in bf16).
+struct ComputeScope {
+  explicit ComputeScope(GemmCompute c) { set_gemm_compute(c); }
+  ~ComputeScope() { set_gemm_compute(GemmCompute::kFloat32); }
+};
+
 TEST_P(GemmOnBackend, Bfloat16ComputeIsTheProductOfRoundedOperands) {
-  set_gemm_compute(GemmCompute::kBfloat16);
+  ComputeScope bf16(GemmCompute::kBfloat16);
   const int64_t sizes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {17, 33, 65}, {100, 10, 1024}, {2, 3, 0}};
   bool differs_from_f32 = false;
   for (auto& s : sizes) {
@@ -136,9 +143,8 @@ TEST_P(GemmOnBackend, Bfloat16ComputeIsTheProductOfRoundedOperands) {
         auto C1 = C0, C2 = C0;
         gemm(Trans(ta), Trans(tb), M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.f, C0.data(), ldc);
         gemm_ref(Trans(ta), Trans(tb), M, N, K, 0.5f, Ar.data(), lda, Br.data(), ldb, 2.f, C1.data(), ldc);
-        set_gemm_compute(GemmCompute::kFloat32);
-        gemm(Trans(ta), Trans(tb), M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.f, C2.data(), ldc);
-        set_gemm_compute(GemmCompute::kBfloat16);
+        gemm(Trans(ta), Trans(tb), M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.f, C2.data(), ldc,
+             GemmCompute::kFloat32);
         ASSERT_EQ(A, A0);
         ASSERT_EQ(B, B0);
         for (size_t i = 0; i < C0.size(); ++i)
@@ -148,8 +154,29 @@ TEST_P(GemmOnBackend, Bfloat16ComputeIsTheProductOfRoundedOperands) {
           differs_from_f32 = differs_from_f32 || std::fabs(C0[i] - C2[i]) > 1e-3f;
       }
   }
-  set_gemm_compute(GemmCompute::kFloat32);
   EXPECT_TRUE(differs_from_f32);
+}
+
+// Inside a parallel region (conv2d's per-image calls) each thread rounds into its own
+// buffers: the team's rows equal the whole-pool product, bit for bit, every time.
+TEST_P(GemmOnBackend, Bfloat16ComputeRepeatsInsideParallelRegions) {
+  ComputeScope bf16(GemmCompute::kBfloat16);
+  const int64_t M = 64, N = 300, K = 576;
+  auto A = lowbit::testing::random_floats(static_cast<size_t>(M * K), 9);
+  auto B = lowbit::testing::random_floats(static_cast<size_t>(K * N), 10);
+  std::vector<float> whole(static_cast<size_t>(M * N)), P = whole, Q = whole;
+  const int team = std::max(2, num_threads());
+  for (std::vector<float>* out : {&P, &Q})
+    parallel_team(team, [&](int tid, int size) {
+      const int64_t per = (M + size - 1) / size, r0 = std::min(M, tid * per), r1 = std::min(M, r0 + per);
+      gemm(Trans::No, Trans::No, r1 - r0, N, K, 1.f, A.data() + r0 * K, K, B.data(), N, 0.f, out->data() + r0 * N, N);
+    });
+  EXPECT_EQ(P, Q);
+  // Against the double reference on rounded operands (row splits may sum in another order).
+  for (float& v : A) v = round_to_bfloat16(v);
+  for (float& v : B) v = round_to_bfloat16(v);
+  gemm_ref(Trans::No, Trans::No, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, whole.data(), N);
+  for (size_t i = 0; i < P.size(); ++i) ASSERT_NEAR(P[i], whole[i], 1e-3) << i;
 }
 
 // Integer products beyond 2^24 (int8-range codes times 8-bit codes, K up to 4099, sums

@@ -3,9 +3,12 @@
 // Q(x) and Q(W), and map gradients back through the surrogate gradients.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <tuple>
 
+#include "lowbit/kernels/gemm.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/nn/conv2d.hpp"
 #include "lowbit/nn/dense.hpp"
@@ -263,6 +266,43 @@ TEST(QuantSummary, AveragePoolingOfCodesCountsTheSumsBits) {
     ASSERT_EQ(rows[3].type, "avgpool2d");
     EXPECT_EQ(rows[3].output_bits, bits) << acts << " padding " << padding;
     EXPECT_EQ(rows.back().input_bits, bits) << acts << " padding " << padding;  // the dense layer reads the sums
+  }
+}
+
+}  // namespace
+}  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// Exact evaluation multiplies integer codes; --compute bf16 must not round them (bfloat16
+// holds integers only up to 256): an int:12 layer evaluates the same under bf16 and f32,
+// and its codes do exceed 256.
+TEST(QuantizedLayers, ExactEvaluationIgnoresBfloat16Compute) {
+  for (bool conv : {false, true}) {
+    SCOPED_TRACE(conv ? "conv2d" : "dense");
+    std::unique_ptr<nn::WeightedLayer> layer;
+    Tensor x;
+    if (conv) {
+      layer = std::make_unique<nn::Conv2d>(3, 4, 3, 3, 1, 0, false, nn::Init{}, nn::QuantConfig{"int:12", "dorefa:8"});
+      x = testing::random_tensor({2, 3, 6, 6}, 7, 0.f, 1.f);
+    } else {
+      layer = std::make_unique<nn::Dense>(8, 4, false, nn::Init{}, nn::QuantConfig{"int:12", "dorefa:8"});
+      x = testing::random_tensor({3, 8}, 7, 0.f, 1.f);  // 8 taps: sums below 2^24, not "wide"
+    }
+    Rng rng(3);
+    layer->init(rng);
+    Context eval{false, &rng};
+    Tensor y32, y16;
+    layer->forward(x, y32, eval);
+    float max_code = 0.f;
+    for (float c : layer->quant().weight_codes()) max_code = std::max(max_code, std::fabs(c));
+    ASSERT_GT(max_code, 256.f) << "the weight codes no longer reach beyond bfloat16's integers";
+    kernels::set_gemm_compute(kernels::GemmCompute::kBfloat16);
+    layer->forward(x, y16, eval);
+    kernels::set_gemm_compute(kernels::GemmCompute::kFloat32);
+    ASSERT_EQ(y16.shape(), y32.shape());
+    for (int64_t i = 0; i < y32.size(); ++i) ASSERT_EQ(y16[i], y32[i]) << i;
   }
 }
 

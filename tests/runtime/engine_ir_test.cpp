@@ -197,9 +197,9 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
     runtime::EngineOptions opt;
     opt.threads = 1 + static_cast<int>(seed % 2);
     opt.chunk = 1 + static_cast<int64_t>(seed % 3);
-    // Every hidden layer on codes on byte codes (1), this CPU's default split (0), or none (65):
+    // Every hidden layer on codes on byte codes (1), this CPU's default split (0), or none (81):
     // speed only, the scores must not change.
-    opt.byte_plane_product = std::array{1, 0, 65}[(seed / 3) % 3];
+    opt.byte_plane_product = std::array{1, 0, 81}[(seed / 3) % 3];
     runtime::Engine e = runtime::Engine::from_bytes(format::model_desc_bytes(d), "random.lbm", opt);
     const auto& info = e.info();
     for (const std::string& line : info.layers) bytes += line.find("byte output") != std::string::npos;
@@ -227,11 +227,11 @@ TEST(EngineIr, RandomDescriptionsEqualThePlainInterpreter) {
 
 TEST(EngineIr, OptionsOutOfRangeAreErrors) {
   const std::vector<uint8_t> bytes = format::model_desc_bytes(random_desc(2, true));
-  for (int product : {-1, 66}) {
+  for (int product : {-1, 82}) {
     runtime::EngineOptions opt;
     opt.byte_plane_product = product;
     testing::expect_error_naming([&] { runtime::Engine::from_bytes(bytes, "random.lbm", opt); },
-                                 "byte_plane_product " + std::to_string(product) + " outside 0..65");
+                                 "byte_plane_product " + std::to_string(product) + " outside 0..81");
   }
 }
 

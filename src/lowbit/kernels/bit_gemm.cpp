@@ -515,7 +515,8 @@ void EpilogueCodesT(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const 
     for (int v = 0; v < kAcc; ++v) acc[v] = hn::LoadU(di, base + v * L);
     for (int p = 0; p < g.wplanes; ++p) {
       const uint32_t* cp = reinterpret_cast<const uint32_t*>(tot + (p * kRows + r) * kTile);
-      const int32_t mult = g.planes == 0 ? 2 * g.coef[p] : g.coef[p];
+      // 2 coef wraps like the twin's uint32 arithmetic (no signed overflow)
+      const int32_t mult = static_cast<int32_t>(static_cast<uint32_t>(g.coef[p]) * (g.planes == 0 ? 2u : 1u));
 #pragma GCC unroll 4
       for (int v = 0; v < kAcc; ++v) {
         const auto cnt = hn::BitCast(di, hn::ConcatEven(du, hn::Load(du, cp + 2 * v * L + L), hn::Load(du, cp + 2 * v * L)));

@@ -57,6 +57,11 @@ GemmBackend parse_gemm_backend(const std::string& name) {
 
 void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, g_compute);
+}
+
+void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmCompute compute) {
   // Checked here, not left to the libraries: oneDNN returns an error status for these and
   // OpenBLAS prints "illegal value" and returns with C untouched.
   LOWBIT_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size (M=", M, " N=", N, " K=", K, ")");
@@ -71,7 +76,7 @@ void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, cons
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-  if (g_compute == GemmCompute::kBfloat16) {
+  if (compute == GemmCompute::kBfloat16) {
     thread_local std::vector<float> a16, b16;
     A = rounded_to_bfloat16(ta, M, K, A, lda, a16, lda);
     B = rounded_to_bfloat16(tb, K, N, B, ldb, b16, ldb);

@@ -51,6 +51,11 @@ GemmCompute parse_gemm_compute(const std::string& name);
 // size or stride is 2^31 - 1 or more (the libraries' int range).
 void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// The same at a given precision instead of gemm_compute(): exact evaluation multiplies
+// integer codes, whose products of sums below 2^24 float32 holds exactly but bfloat16 does
+// not (codes above 256 would round), so Dense and Conv2d pass kFloat32 there.
+void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmCompute compute);
 
 void gemm_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
               int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);

@@ -192,6 +192,8 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   if (exact) xin = &quant_.input_codes(), w = &quant_.weight_codes();
   else pad = pad_value_;
   const bool wide = exact && quant_.wide();  // products of codes reach 2^24: exact in double
+  // Codes are exact in float32, not in bfloat16 (above 256): exact evaluation ignores --compute.
+  const kernels::GemmCompute compute = exact ? kernels::GemmCompute::kFloat32 : kernels::gemm_compute();
   const float* wp = w->data();
   const float* bp = has_bias_ && !exact ? bias_.value.data() : nullptr;
   const float* xp = xin->data();
@@ -215,12 +217,12 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
         if (wide)
           kernels::gemm_integers(Trans::No, Trans::No, out_, g.p, g.k, wp, g.k, B, ldb, yn, g.p);
         else
-          gemm(Trans::No, Trans::No, out_, g.p, g.k, 1.f, wp, g.k, B, ldb, bp ? 1.f : 0.f, yn, g.p);
+          gemm(Trans::No, Trans::No, out_, g.p, g.k, 1.f, wp, g.k, B, ldb, bp ? 1.f : 0.f, yn, g.p, compute);
       } else {
         if (wide)
           kernels::gemm_integers(Trans::No, Trans::No, out_, cnt * g.p, g.k, wp, g.k, B, ldb, yb, gp);
         else
-          gemm(Trans::No, Trans::No, out_, cnt * g.p, g.k, 1.f, wp, g.k, B, ldb, 0.f, yb, gp);
+          gemm(Trans::No, Trans::No, out_, cnt * g.p, g.k, 1.f, wp, g.k, B, ldb, 0.f, yb, gp, compute);
         for (int64_t i = 0; i < cnt; ++i) {
           float* yn = yp + (s + i) * out_img;
           for (int64_t o = 0; o < out_; ++o) {

@@ -56,21 +56,22 @@ void Dense::forward(const Tensor& x, Tensor& y, const Context& ctx) {
       kernels::gemm_integers(Trans::No, Trans::Yes, n, out_, in_, quant_.input_codes().data(), in_,
                              quant_.weight_codes().data(), in_, y.data(), out_);
     else
-      product(quant_.input_codes(), quant_.weight_codes(), n, nullptr, y);
+      product(quant_.input_codes(), quant_.weight_codes(), n, nullptr, y, kernels::GemmCompute::kFloat32);
     quant_.scale_output(y, has_bias_ ? bias_.value.data() : nullptr);
     return;
   }
-  product(*xin, *w, n, has_bias_ ? bias_.value.data() : nullptr, y);
+  product(*xin, *w, n, has_bias_ ? bias_.value.data() : nullptr, y, kernels::gemm_compute());
 }
 
-void Dense::product(const Tensor& xin, const Tensor& w, int64_t n, const float* bias, Tensor& y) {
+void Dense::product(const Tensor& xin, const Tensor& w, int64_t n, const float* bias, Tensor& y,
+                    kernels::GemmCompute compute) {
   float* yp = y.data();
   if (xnor_forward(xin, w, n, bias, yp)) return;
   if (bias) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out_; ++j) yp[i * out_ + j] = bias[j];
   }
-  gemm(Trans::No, Trans::Yes, n, out_, in_, 1.f, xin.data(), in_, w.data(), in_, bias ? 1.f : 0.f, yp, out_);
+  gemm(Trans::No, Trans::Yes, n, out_, in_, 1.f, xin.data(), in_, w.data(), in_, bias ? 1.f : 0.f, yp, out_, compute);
 }
 
 bool Dense::xnor_forward(const Tensor& x, const Tensor& w, int64_t n, const float* bias, float* y) {

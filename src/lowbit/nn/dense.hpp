@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "lowbit/kernels/gemm.hpp"
 #include "lowbit/nn/init.hpp"
 #include "lowbit/nn/weighted_layer.hpp"
 
@@ -41,9 +42,11 @@ class Dense : public WeightedLayer {
   Param weight_, bias_;
   std::vector<uint64_t> xbits_, wbits_;  // packed operands of the XNOR path
 
+  // y = xin w^T (+ bias): by XNOR-popcount when both are exactly +-1, else by GEMM at
+  // `compute` (float32 for exact code products: codes above 256 are not bfloat16 values).
+  void product(const Tensor& xin, const Tensor& w, int64_t n, const float* bias, Tensor& y,
+               kernels::GemmCompute compute);
   // y = x W^T by XNOR-popcount if x and W are exactly +-1; false (nothing written) otherwise.
-  // y = xin w^T (+ bias): by XNOR-popcount when both are exactly +-1, else by GEMM.
-  void product(const Tensor& xin, const Tensor& w, int64_t n, const float* bias, Tensor& y);
   bool xnor_forward(const Tensor& x, const Tensor& w, int64_t n, const float* bias, float* y);
 };
 

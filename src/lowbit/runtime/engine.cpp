@@ -47,8 +47,8 @@ Engine Engine::from_file(const format::LbmFile& file, const EngineOptions& opt) 
                " outside 1..4096");
   LOWBIT_CHECK(opt.threads >= 0 && opt.threads <= kMaxThreads, file.source(), ": EngineOptions::threads ",
                opt.threads, " outside 0..", kMaxThreads, " (0 = all cores)");
-  LOWBIT_CHECK(opt.byte_plane_product >= 0 && opt.byte_plane_product <= 65, file.source(),
-               ": EngineOptions::byte_plane_product ", opt.byte_plane_product, " outside 0..65 (0 = this CPU's default)");
+  LOWBIT_CHECK(opt.byte_plane_product >= 0 && opt.byte_plane_product <= 81, file.source(),
+               ": EngineOptions::byte_plane_product ", opt.byte_plane_product, " outside 0..81 (0 = this CPU's default)");
   auto impl = std::make_unique<Impl>();
   impl->source = file.source();
   impl->opt = opt;

@@ -44,8 +44,9 @@ struct ModelInfo {
 struct EngineOptions {
   int threads = 0;        // 0 = all cores (OpenMP's default); at most 1024
   int64_t chunk = 64;     // images per thread task (rows of one kernel call)
-  // PlanOptions::byte_plane_product (runtime/plan.hpp), 1..65, or 0 for this CPU's measured
-  // default: where hidden layers move from bit-planes to byte codes and the integer GEMM.
+  // PlanOptions::byte_plane_product (runtime/plan.hpp), 1..81, or 0 for this CPU's default
+  // (runtime::default_byte_plane_product): where hidden layers move from bit-planes to byte
+  // codes and the integer GEMM.
   // Speed only: predictions do not change.
   int byte_plane_product = 0;
 };
@@ -54,7 +55,7 @@ class Engine {
  public:
   // Reads and validates the file (format::LbmFile) and the model description; throws
   // lowbit::Error naming the file (once) and the field at fault. EngineOptions out of range
-  // (threads outside 0..1024, chunk outside 1..4096, byte_plane_product outside 0..65) throw too.
+  // (threads outside 0..1024, chunk outside 1..4096, byte_plane_product outside 0..81) throw too.
   static Engine load(const std::string& path, const EngineOptions& opt = {});
   // The same on a file image in memory (`what` names it in errors): export validates the
   // bytes it is about to write with this, so a file is written only when it loads.

@@ -85,7 +85,7 @@ namespace {
 
 // Hidden layers whose bit-plane GEMM would take byte_plane_product popcount passes per 64
 // products or more (input planes x weight planes: 8-bit codes on binary weights, 4-bit on
-// int:4) read byte codes and run the integer GEMM instead (PlanOptions, kBytePlaneProduct).
+// int:4) read byte codes and run the integer GEMM instead (PlanOptions, default_byte_plane_product).
 bool wants_byte_codes(const format::LayerDesc& l, const format::LayerDesc& before, int byte_plane_product) {
   // Window sums come from the bit-plane sum pooling kernel: they stay bit-planes.
   return !l.input.pm1 && !before.sum_pool.kernel && l.input.planes() * weight_planes(l.weights) >= byte_plane_product;

@@ -117,7 +117,8 @@ inline constexpr int kBytePlaneProductNoVnni = 10;
 // caps count): kBytePlaneProductVnni on AVX3_DL, else kBytePlaneProductNoVnni.
 int default_byte_plane_product();
 struct PlanOptions {
-  // 1: every such layer on bytes; 65: none (8 x 8 planes = 64); 0: default_byte_plane_product().
+  // 1: every such layer on bytes; 81: none (at most 8 code planes x 10 weight planes: 9 odd
+  // planes and a shift plane for even codes up to +-255); 0: default_byte_plane_product().
   int byte_plane_product = 0;
 };
 
