@@ -78,6 +78,18 @@ TEST_P(GemmOnBackend, BetaZeroIgnoresGarbageInC) {
   EXPECT_FLOAT_EQ(C[0], 11.f);
 }
 
+// op(A) B (A: M x K, row stride K; B with row stride ldb) from inside a parallel region, as
+// conv2d calls gemm per image: each member of a team of at least 2 multiplies its own rows.
+std::vector<float> product_by_team(Trans tb, int64_t M, int64_t N, int64_t K, const std::vector<float>& A,
+                                   const std::vector<float>& B, int64_t ldb) {
+  std::vector<float> out(static_cast<size_t>(M * N));
+  parallel_team(std::max(2, num_threads()), [&](int tid, int size) {
+    const int64_t per = (M + size - 1) / size, r0 = std::min(M, tid * per), r1 = std::min(M, r0 + per);
+    gemm(Trans::No, tb, r1 - r0, N, K, 1.f, A.data() + r0 * K, K, B.data(), ldb, 0.f, out.data() + r0 * N, N);
+  });
+  return out;
+}
+
 // Training resumes bit for bit only if a product is the same every time for a given thread
 // count: called again on the same operands, whole-pool (outside a parallel region) and one
 // thread per call (inside one, as conv2d calls it per image), the bits must not change.
@@ -94,13 +106,7 @@ TEST_P(GemmOnBackend, RepeatsBitForBitOnThePoolAndInsideParallelRegions) {
   }
   gemm_ref(Trans::No, Trans::Yes, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, R.data(), N);
   // Each team member multiplies its own rows; the result is the same product.
-  const int team = std::max(2, num_threads());
-  std::vector<float> P(static_cast<size_t>(M * N)), Q = P;
-  for (std::vector<float>* out : {&P, &Q})
-    parallel_team(team, [&](int tid, int size) {
-      const int64_t per = (M + size - 1) / size, r0 = std::min(M, tid * per), r1 = std::min(M, r0 + per);
-      gemm(Trans::No, Trans::Yes, r1 - r0, N, K, 1.f, A.data() + r0 * K, K, B.data(), K, 0.f, out->data() + r0 * N, N);
-    });
+  const std::vector<float> P = product_by_team(Trans::Yes, M, N, K, A, B, K), Q = product_by_team(Trans::Yes, M, N, K, A, B, K);
   EXPECT_EQ(P, Q);
   for (size_t i = 0; i < P.size(); ++i) ASSERT_NEAR(P[i], R[i], 1e-3) << i;
 }
@@ -158,20 +164,15 @@ TEST_P(GemmOnBackend, Bfloat16ComputeIsTheProductOfRoundedOperands) {
 }
 
 // Inside a parallel region (conv2d's per-image calls) each thread rounds into its own
-// buffers: the team's rows equal the whole-pool product, bit for bit, every time.
+// buffers: the team's product repeats bit for bit and is the product of rounded operands.
 TEST_P(GemmOnBackend, Bfloat16ComputeRepeatsInsideParallelRegions) {
   ComputeScope bf16(GemmCompute::kBfloat16);
   const int64_t M = 64, N = 300, K = 576;
   auto A = lowbit::testing::random_floats(static_cast<size_t>(M * K), 9);
   auto B = lowbit::testing::random_floats(static_cast<size_t>(K * N), 10);
-  std::vector<float> whole(static_cast<size_t>(M * N)), P = whole, Q = whole;
-  const int team = std::max(2, num_threads());
-  for (std::vector<float>* out : {&P, &Q})
-    parallel_team(team, [&](int tid, int size) {
-      const int64_t per = (M + size - 1) / size, r0 = std::min(M, tid * per), r1 = std::min(M, r0 + per);
-      gemm(Trans::No, Trans::No, r1 - r0, N, K, 1.f, A.data() + r0 * K, K, B.data(), N, 0.f, out->data() + r0 * N, N);
-    });
+  const std::vector<float> P = product_by_team(Trans::No, M, N, K, A, B, N), Q = product_by_team(Trans::No, M, N, K, A, B, N);
   EXPECT_EQ(P, Q);
+  std::vector<float> whole(static_cast<size_t>(M * N));
   // Against the double reference on rounded operands (row splits may sum in another order).
   for (float& v : A) v = round_to_bfloat16(v);
   for (float& v : B) v = round_to_bfloat16(v);

@@ -315,8 +315,7 @@ Action add_bench_command(CLI::App& app) {
                               {"calls", lat.size()},
                               {"openmp_waiting", openmp_waiting()},
                               {"bit_macs_per_image", engine.info().bit_macs},
-                              {"byte_plane_product", args->byte_plane_product > 0 ? args->byte_plane_product
-                                                                                  : runtime::default_byte_plane_product()},
+                              {"byte_plane_product", runtime::byte_plane_product_for(args->byte_plane_product)},
                               {"model", args->model}};
     if (args->json_out)
       std::cout << r.dump() << "\n";

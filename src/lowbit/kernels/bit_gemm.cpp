@@ -18,6 +18,8 @@
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
+#include "lowbit/kernels/bit_sliced-inl.h"  // AddSliced, once per target
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -497,8 +499,8 @@ void EpilogueCodes(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const u
 #else
 // acc = base - sum_p mult_p cnt_p (mod 2^32, as in the scalar form: base and mult from the
 // tile's setup), one row's kTile columns in registers; then per level the lanes' "acc < t"
-// masks as kTile bits, and the codes counted bit-sliced from the passing bits (a ripple
-// adder over kBits 64-bit words: one pass per level, not per lane; unrolled, branch-free).
+// masks as kTile bits, and the codes counted bit-sliced from the passing bits (AddSliced
+// into kBits 64-bit words: one pass per level, not per lane).
 template <int kBits>
 void EpilogueCodesT(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const uint64_t* HWY_RESTRICT tot,
                     const int32_t* HWY_RESTRICT tt) {
@@ -534,13 +536,8 @@ void EpilogueCodesT(const CodesArgs& g, int64_t i0, int rows, int64_t jt, const 
         std::memcpy(&m, mask, sizeof(m));
         fail |= m << (v * L);
       }
-      uint64_t carry = ~fail & tile_bits;  // columns passing level l: add 1 to their codes
-#pragma GCC unroll 4
-      for (int b = 0; b < kBits; ++b) {
-        const uint64_t next = pb[b] & carry;
-        pb[b] ^= carry;
-        carry = next;
-      }
+      const uint64_t pass = ~fail & tile_bits;  // columns passing level l: add 1 to their codes
+      AddSliced(pb, kBits, &pass, 1);
     }
 #pragma GCC unroll 4
     for (int b = 0; b < kBits; ++b) PutPlaneBits(g, b, i0 + r, jt, pb[b]);

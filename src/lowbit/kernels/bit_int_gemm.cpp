@@ -13,6 +13,8 @@
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
+#include "lowbit/kernels/bit_sliced-inl.h"  // AddSliced, once per target
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -79,7 +81,7 @@ constexpr int kRows = 2;  // rows per block: each weight load feeds kRows chains
 
 // Codes of a block (levels > 1, kBits = threshold_bits(levels)): per level the lanes'
 // "acc < t_l" masks as the block's bits, the codes counted bit-sliced from the passing bits
-// (a ripple adder over kBits 64-bit words: one pass per level, not per lane; unrolled).
+// (AddSliced into kBits 64-bit words: one pass per level, not per lane).
 template <int kV, int kBits>
 HWY_INLINE void StoreCodes(const IntArgs& g, int64_t i, int64_t j0, V32 (&sum)[kV]) {
   const D32 d;
@@ -98,13 +100,8 @@ HWY_INLINE void StoreCodes(const IntArgs& g, int64_t i, int64_t j0, V32 (&sum)[k
       std::memcpy(&mb, mask, sizeof(mb));
       fail |= mb << (v * L);
     }
-    uint64_t carry = ~fail;  // a block spans at most 64 columns; bits past it are masked below
-#pragma GCC unroll 4
-    for (int b = 0; b < kBits; ++b) {
-      const uint64_t next = pb[b] & carry;
-      pb[b] ^= carry;
-      carry = next;
-    }
+    const uint64_t pass = ~fail;  // a block spans at most 64 columns; bits past it are masked below
+    AddSliced(pb, kBits, &pass, 1);
   }
   const int64_t valid = std::min<int64_t>(kV * L, g.jhi - j0);
 #pragma GCC unroll 4

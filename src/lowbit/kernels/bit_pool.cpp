@@ -11,6 +11,8 @@
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
+#include "lowbit/kernels/bit_sliced-inl.h"  // AddSliced, once per target
+
 #include <algorithm>
 #include <bit>
 #include <climits>
@@ -124,22 +126,6 @@ void MaxpoolPlanesImpl(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, in
           pool([](const uint64_t* at) { return *at; }, [](uint64_t v, uint64_t* at) { *at = v; }, q, mx, in);
         }
       }
-}
-
-// acc += in, lane by lane, for integers stored bit-sliced (acc: planes [0, top), in: planes
-// [0, in_planes), plane b = bit 2^b of every lane): ripple-carry from each input plane up.
-// The caller keeps every sum below 2^top, so no carry leaves plane top - 1. T: a word, or a
-// vector of words (& and ^ lane-wise).
-template <class T>
-HWY_INLINE void AddSliced(T* HWY_RESTRICT acc, int top, const T* HWY_RESTRICT in, int in_planes) {
-  for (int b = 0; b < in_planes; ++b) {
-    T carry = in[b];
-    for (int j = b; j < top; ++j) {
-      const T next = acc[j] & carry;
-      acc[j] = acc[j] ^ carry;
-      carry = next;
-    }
-  }
 }
 
 // The planes the sums of t window pixels can reach (max_level: the largest input level).

@@ -45,7 +45,7 @@ struct EngineOptions {
   int threads = 0;        // 0 = all cores (OpenMP's default); at most 1024
   int64_t chunk = 64;     // images per thread task (rows of one kernel call)
   // PlanOptions::byte_plane_product (runtime/plan.hpp), 1..81, or 0 for this CPU's default
-  // (runtime::default_byte_plane_product): where hidden layers move from bit-planes to byte
+  // (runtime::byte_plane_product_for): where hidden layers move from bit-planes to byte
   // codes and the integer GEMM.
   // Speed only: predictions do not change.
   int byte_plane_product = 0;

@@ -85,7 +85,7 @@ namespace {
 
 // Hidden layers whose bit-plane GEMM would take byte_plane_product popcount passes per 64
 // products or more (input planes x weight planes: 8-bit codes on binary weights, 4-bit on
-// int:4) read byte codes and run the integer GEMM instead (PlanOptions, default_byte_plane_product).
+// int:4) read byte codes and run the integer GEMM instead (PlanOptions, byte_plane_product_for).
 bool wants_byte_codes(const format::LayerDesc& l, const format::LayerDesc& before, int byte_plane_product) {
   // Window sums come from the bit-plane sum pooling kernel: they stay bit-planes.
   return !l.input.pm1 && !before.sum_pool.kernel && l.input.planes() * weight_planes(l.weights) >= byte_plane_product;
@@ -143,12 +143,13 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
 
 }  // namespace
 
-int default_byte_plane_product() {
+int byte_plane_product_for(int requested) {
+  if (requested > 0) return requested;
   return kernels::active_isa() == "AVX3_DL" ? kBytePlaneProductVnni : kBytePlaneProductNoVnni;
 }
 
 Plan make_plan(const format::ModelDesc& desc, const PlanOptions& opt) {
-  const int byte_plane_product = opt.byte_plane_product > 0 ? opt.byte_plane_product : default_byte_plane_product();
+  const int byte_plane_product = byte_plane_product_for(opt.byte_plane_product);
   Plan p;
   ModelInfo& info = p.info;
   info.name = desc.name;

@@ -113,12 +113,13 @@ void padding_fix(const format::LayerDesc& l, const LayerPlan& d, int shift, cons
 // Both paths give the same predictions bit for bit: only the speed differs.
 inline constexpr int kBytePlaneProductVnni = 8;
 inline constexpr int kBytePlaneProductNoVnni = 10;
-// The product for the bit kernels' active target (kernels::active_isa(), so `--max-isa`
-// caps count): kBytePlaneProductVnni on AVX3_DL, else kBytePlaneProductNoVnni.
-int default_byte_plane_product();
+// The product a plan uses for `requested` (PlanOptions::byte_plane_product): itself when
+// positive; for 0, the default of the bit kernels' active target (kernels::active_isa(), so
+// `--max-isa` caps count): kBytePlaneProductVnni on AVX3_DL, else kBytePlaneProductNoVnni.
+int byte_plane_product_for(int requested);
 struct PlanOptions {
   // 1: every such layer on bytes; 81: none (at most 8 code planes x 10 weight planes: 9 odd
-  // planes and a shift plane for even codes up to +-255); 0: default_byte_plane_product().
+  // planes and a shift plane for even codes up to +-255); 0: the CPU's default (byte_plane_product_for).
   int byte_plane_product = 0;
 };
 
