@@ -131,6 +131,52 @@ TEST(Trainer, Bf16ComputeLearnsResumesExactlyAndRestoresTheCallersSetting) {
   EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));
 }
 
+// Low-precision training (issue 16): bfp:8 with stochastic rounding on activations, errors,
+// gradients, weights and optimizer state, plus a float32 accumulator: the run learns, every
+// weight holds its format's values, it resumes bit for bit (the accumulator and the
+// stochastic bits come back), and --resume refuses another format.
+TEST(Trainer, LowPrecisionLearnsAndResumesExactly) {
+  auto train_set = testing::synthetic_dataset(512, 1), test_set = testing::synthetic_dataset(128, 2);
+  testing::RunDir a("trainer", "lp_straight"), b("trainer", "lp_resumed");
+  auto lp_config = [](const std::string& out) {
+    auto c = small_config(out);
+    c.optimizer.name = "sgd";
+    c.lr = 0.05f;
+    auto& lp = c.low_precision;
+    lp.acts = lp.errors = lp.grads = lp.state = quant::parse_number_format("bfp:8");
+    lp.weights = quant::parse_number_format("fixed:12,8");
+    lp.accumulator = true;
+    lp.acc = quant::parse_number_format("float32");
+    lp.rounding = quant::Rounding::kStochastic;
+    return c;
+  };
+  auto m1 = nn::build_model(small_topology());
+  const auto hist = train::Trainer(*m1, lp_config(a.str())).fit(train_set, test_set);
+  EXPECT_GT(hist.back().test_acc, 0.9);
+  for (const auto& np : m1->named_params())
+    for (int64_t i = 0; i < np.param->value.size(); ++i) {
+      const float code = np.param->value[i] * 256.f;
+      ASSERT_EQ(code, std::nearbyint(code)) << np.name;
+    }
+  auto m2 = nn::build_model(small_topology());
+  {
+    train::Trainer t(*m2, lp_config(b.str()));
+    t.on_epoch_end = [](const train::EpochMetrics& m) { return m.epoch < 2; };
+    EXPECT_EQ(t.fit(train_set, test_set).size(), 2u);
+  }
+  auto changed = lp_config(b.str());
+  changed.resume = true;
+  changed.low_precision.acts = quant::parse_number_format("bfp:6");
+  auto m4 = nn::build_model(small_topology());
+  testing::expect_error_naming([&] { train::Trainer(*m4, changed).fit(train_set, test_set); },
+                               "--lp-acts \"bfp:8\" -> \"bfp:6\"");
+  auto cfg = lp_config(b.str());
+  cfg.resume = true;
+  auto m3 = nn::build_model(small_topology());
+  train::Trainer(*m3, cfg).fit(train_set, test_set);
+  EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));
+}
+
 // --resume into a folder with no checkpoint yet (a kill before the first one was written)
 // starts at epoch 1; a folder with run files but no last.ckpt is refused.
 TEST(Trainer, ResumeWithoutCheckpointStartsOver) {

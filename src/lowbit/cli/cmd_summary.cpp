@@ -87,11 +87,14 @@ Action add_summary_command(CLI::App& app) {
     }
     std::string problem;  // why `lowbit export` would refuse the model ("" = it would not)
     format::ModelDesc desc;  // what export folds, when it would not
+    quant::LowPrecisionConfig numerics;  // a checkpoint's low-precision training formats
     if (!args->checkpoint.empty()) {
       auto loaded = train::load_model(args->checkpoint);
       model = std::move(loaded.model);
       exporter::ExportOptions eo;
-      eo.normalize = train::checkpoint_train_config(loaded.checkpoint, args->checkpoint).data.normalize;
+      const train::TrainConfig tc = train::checkpoint_train_config(loaded.checkpoint, args->checkpoint);
+      eo.normalize = tc.data.normalize;
+      numerics = tc.low_precision;
       try {  // the trained model itself: export's real checks, nothing written
         desc = exporter::fold(*model, eo);
         (void)runtime::Engine::from_bytes(format::model_desc_bytes(desc), args->checkpoint);
@@ -112,10 +115,11 @@ Action add_summary_command(CLI::App& app) {
       j["deployable"] = problem.empty();
       if (!problem.empty()) j["deploy_problem"] = problem;
       j["bnn_pynq"] = pynq;
+      if (numerics.active()) j["low_precision"] = quant::to_json(numerics);
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << nn::summary_table(*model)
-                << (problem.empty() ? "Deployable: yes (lowbit export writes a .lbm the runtime runs)\n"
+                << (numerics.active() ? cat("Trained in low precision: ", numerics.str(), "\n") : std::string()) << (problem.empty() ? "Deployable: yes (lowbit export writes a .lbm the runtime runs)\n"
                                     : "Deployable: no: " + problem + "\n")
                 << overlay_line(pynq) << "\n";
     }

@@ -20,8 +20,38 @@ struct TrainArgs {
   std::string normalize = "zero_one";
   std::string augment = "none";
   std::string progress = "auto";
+  // --lp-* values, parsed when the command runs (quant/number_format.hpp).
+  std::string lp_acts = "float32", lp_errors = "float32", lp_grads = "float32", lp_weights = "float32",
+              lp_state = "float32", lp_acc = "none", lp_rounding = "nearest";
   train::TrainConfig cfg;
 };
+
+// The --lp-* flags into the training configuration; usage errors name the flag.
+quant::LowPrecisionConfig parse_low_precision(const TrainArgs& a) {
+  quant::LowPrecisionConfig lp;
+  auto format = [](const char* flag, const std::string& spec) {
+    try {
+      return quant::parse_number_format(spec);
+    } catch (const Error& e) {
+      usage_fail(flag, ": ", e.what());
+    }
+  };
+  lp.acts = format("--lp-acts", a.lp_acts);
+  lp.errors = format("--lp-errors", a.lp_errors);
+  lp.grads = format("--lp-grads", a.lp_grads);
+  lp.weights = format("--lp-weights", a.lp_weights);
+  lp.state = format("--lp-state", a.lp_state);
+  if (a.lp_acc != "none") {
+    lp.accumulator = true;
+    lp.acc = format("--lp-acc", a.lp_acc);
+  }
+  try {
+    lp.rounding = quant::parse_rounding(a.lp_rounding);
+  } catch (const Error& e) {
+    usage_fail("--lp-rounding: ", e.what());
+  }
+  return lp;
+}
 
 data::Augment parse_augment(const std::string& s) {
   data::Augment a;
@@ -86,6 +116,28 @@ Action add_train_command(CLI::App& app) {
                   "saved in the checkpoint: --resume needs the same one")
       ->capture_default_str()
       ->check(CLI::IsMember({"f32", "bf16"}));
+  const char* lp_formats =
+      " (fixed:WL,FL[:symmetric][:noclamp], float:E,M[:ieee|:ext], bf16, fp16, bfp:WL[,AXIS], float32; "
+      "optionally @ROUNDING; docs/NUMERICS.md)";
+  cmd->add_option("--lp-acts", args->lp_acts, cat("Low-precision training: format of every layer's output in forward",
+                                                  lp_formats))
+      ->capture_default_str();
+  cmd->add_option("--lp-errors", args->lp_errors, "Format of the error (gradient) at every layer's output in backward")
+      ->capture_default_str();
+  cmd->add_option("--lp-grads", args->lp_grads, "Format of the parameter gradients, before the optimizer step")
+      ->capture_default_str();
+  cmd->add_option("--lp-weights", args->lp_weights, "Format of the parameters, after each optimizer step")
+      ->capture_default_str();
+  cmd->add_option("--lp-state", args->lp_state, "Format of the optimizer state (momentum, Adam moments), after each step")
+      ->capture_default_str();
+  cmd->add_option("--lp-acc", args->lp_acc,
+                  "Accumulator: the optimizer updates a copy of the parameters in this format (float32: unrounded) "
+                  "and the parameters are that copy rounded onto --lp-weights; none: it updates the rounded parameters")
+      ->capture_default_str();
+  cmd->add_option("--lp-rounding", args->lp_rounding,
+                  "Rounding of the --lp-* formats without their own @ROUNDING: nearest (even), nearest-up, "
+                  "nearest-away, toward-zero or stochastic (reproducible: keyed by seed, step, tensor, element)")
+      ->capture_default_str();
   CLI::Option* out = cmd->add_option("--out", c.out_dir,
                   "Folder for last.ckpt, best.ckpt and metrics.jsonl (without it nothing is saved); a folder that "
                   "already holds a run needs --resume or --overwrite")
@@ -140,6 +192,7 @@ Action add_train_command(CLI::App& app) {
     cfg.data.normalize = data::parse_normalize(args->normalize);
     cfg.data.augment = parse_augment(args->augment);
     cfg.progress = args->progress == "auto" ? -1 : args->progress == "bar" ? 1 : 0;
+    cfg.low_precision = parse_low_precision(*args);
     data::DataSplit split = data::load_data(args->data);
     Shape input = {split.train.channels, split.train.height, split.train.width};
     auto model = make_model(args->model, input, split.train.num_classes);
@@ -150,6 +203,7 @@ Action add_train_command(CLI::App& app) {
               << " MACs per sample; data " << args->data << ": " << used(cfg.train_limit, split.train.size())
               << " train / " << used(cfg.test_limit, split.test.size()) << " test images\n";
     train::Trainer trainer(*model, cfg);  // checks the configuration
+    if (cfg.low_precision.active()) std::cout << "low precision: " << cfg.low_precision.str() << "\n";
     // Said before training, not found after it: can `lowbit export` deploy what this trains?
     exporter::ExportOptions eo;
     eo.normalize = cfg.data.normalize;

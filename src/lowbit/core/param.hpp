@@ -8,13 +8,24 @@
 #include "lowbit/core/rng.hpp"
 #include "lowbit/core/tensor.hpp"
 
+namespace lowbit::quant {
+struct LowPrecisionConfig;
+}
+
 namespace lowbit {
 
 // Train/eval mode and a random stream (dropout, stochastic quantizers). The trainer
 // derives the stream from (seed, step) so that resumed training replays the same randomness.
+// In training, `numerics` (null: none) names the low-precision formats of activations and
+// errors (quant/low_precision.hpp): containers round each leaf layer's output in forward and
+// the error at it in backward, with stochastic bits keyed by (seed, step, site). Containers
+// keep the Context of their last forward for that backward (the backward context).
 struct Context {
   bool training = false;
   Rng* rng = nullptr;
+  const quant::LowPrecisionConfig* numerics = nullptr;
+  uint64_t seed = 0;  // the run's seed, for the numerics' stochastic rounding
+  uint64_t step = 0;  // the global training step (epoch * steps per epoch + batch)
 };
 
 // A trainable tensor with its gradient and the hints an optimizer needs.

@@ -3,8 +3,21 @@
 #include <algorithm>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/quant/low_precision.hpp"
 
 namespace lowbit::nn {
+
+namespace {
+// A leaf layer's output (forward, "acts/NAME") or the error at it (backward, "errors/NAME")
+// rounded onto the training context's low-precision format, when it names one.
+void round_at_leaf(Layer& layer, Tensor& t, const Context& ctx, bool error) {
+  if (!ctx.training || !ctx.numerics || !layer.children().empty()) return;
+  const quant::LowPrecisionConfig& lp = *ctx.numerics;
+  const quant::NumberFormat& f = error ? lp.errors : lp.acts;
+  if (!f.active()) return;
+  quant::round_tensor(t, f, lp.rounding, {ctx.seed, ctx.step, cat(error ? "errors/" : "acts/", layer.name())});
+}
+}  // namespace
 
 bool has_params(Layer& layer) { return !layer.params().empty(); }
 
@@ -24,8 +37,11 @@ void Sequential::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     Tensor& out = (i + 1 == layers_.size()) ? y : acts_[i];
     layers_[i]->forward(*in, out, ctx);
+    round_at_leaf(*layers_[i], out, ctx, /*error=*/false);
     in = &out;
   }
+  ctx_ = ctx;
+  ctx_.rng = nullptr;  // backward draws nothing from it, and it may be gone by then
 }
 
 void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
@@ -42,12 +58,20 @@ void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Te
     if (first == n) return;
   }
   const Tensor* g_out = &dy;
+  const bool round_errors = ctx_.training && ctx_.numerics && ctx_.numerics->errors.active();
+  if (round_errors && layers_[n - 1]->children().empty()) {
+    err_ = dy;  // the caller's dy stays as given
+    round_at_leaf(*layers_[n - 1], err_, ctx_, /*error=*/true);
+    g_out = &err_;
+  }
   for (size_t i = n; i-- > first;) {
     const Tensor& in = i == 0 ? x : acts_[i - 1];
     const Tensor& out = i + 1 == n ? y : acts_[i];
     // first == 0 whenever dx is wanted, so the first layer writes straight into dx.
     Tensor* g_in = i == first ? dx : &grad_[i % 2];
     layers_[i]->backward(in, out, *g_out, g_in);
+    // The error at layer i-1's output; dx (i == 0) is the caller's to round.
+    if (round_errors && i > first) round_at_leaf(*layers_[i - 1], *g_in, ctx_, /*error=*/true);
     g_out = g_in;
   }
 }

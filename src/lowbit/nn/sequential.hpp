@@ -34,6 +34,8 @@ class Sequential : public Layer {
   std::vector<LayerPtr> layers_;
   std::vector<Tensor> acts_;   // outputs of layers 0..n-2
   Tensor grad_[2];             // ping-pong buffers for backward
+  Tensor err_;                 // the rounded error at the last layer (low-precision errors)
+  Context ctx_;                // of the last forward: the backward context
 };
 
 class Residual : public Layer {

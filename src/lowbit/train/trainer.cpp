@@ -82,6 +82,7 @@ json to_json(const TrainConfig& c) {
           {"threads", c.threads},
           {"gemm", c.gemm},
           {"compute", c.compute},
+          {"low_precision", quant::to_json(c.low_precision)},
           {"data",
            {{"normalize", data::normalize_name(c.data.normalize)},
             {"random_crop", c.data.augment.random_crop},
@@ -131,6 +132,8 @@ TrainConfig train_config_from_json(const json& j) {
   c.compute = json_string_or(j, "compute", "f32", w);
   LOWBIT_CHECK(c.compute == "f32" || c.compute == "bf16", w, ": 'compute' must be \"f32\" or \"bf16\", got \"",
                c.compute, "\"");
+  // Absent before low-precision training existed: all float32.
+  if (j.contains("low_precision")) c.low_precision = quant::low_precision_from_json(j.at("low_precision"), w);
   const json& d = json_member(j, "data", w);
   const std::string dw = std::string(w) + ": data";
   c.data.normalize = data::parse_normalize(json_string(d, "normalize", dw));
@@ -259,6 +262,8 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
     configure_params();
     optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
     if (cfg_.binary_optimizer == "bop") bop_ = std::make_unique<optim::Bop>(model_.params(), cfg_.bop);
+    if (cfg_.low_precision.active())
+      low_precision_ = std::make_unique<optim::LowPrecisionUpdate>(cfg_.low_precision, model_.named_params(), cfg_.seed);
     return 0;
   });
 }
@@ -338,7 +343,13 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     const auto [start, count] = batches_.range(step);
     Rng rng(cfg_.seed ^ kBatchStream, static_cast<uint64_t>(epoch * steps + step));
     make_model_batch(model_, train, order.data() + start, count, bopt, rng, x_, labels_);
+    const uint64_t global_step = static_cast<uint64_t>(epoch * steps + step);
     nn::Context ctx{true, &rng};
+    if (low_precision_) {
+      ctx.numerics = &cfg_.low_precision;
+      ctx.seed = cfg_.seed;
+      ctx.step = global_step;
+    }
     const Tensor& logits = model_.forward(x_, ctx);
     double loss = loss_->compute(logits, labels_.data(), &dlogits_);
     if (!std::isfinite(loss)) {
@@ -354,8 +365,14 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     for (int64_t i = 0; i < count; ++i) correct += predicted_[static_cast<size_t>(i)] == labels_[static_cast<size_t>(i)];
     model_.backward(dlogits_);
     lr = schedule_.at(epoch, step, steps);
+    if (low_precision_) low_precision_->before_step(global_step);
     optimizer_->step(lr);
     if (bop_) bop_->step(lr);
+    if (low_precision_) {
+      std::vector<optim::Optimizer*> optimizers{optimizer_.get()};
+      if (bop_) optimizers.push_back(bop_.get());
+      low_precision_->after_step(global_step, optimizers);
+    }
     loss_sum += loss * static_cast<double>(count);
     seen += count;
     progress_.update(step + 1, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
@@ -426,6 +443,8 @@ void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history,
   add_model_tensors(model_, ck);
   add_optimizer_state(ck, *optimizer_, "optimizer", "optim:");
   if (bop_) add_optimizer_state(ck, *bop_, "bop_state", "bop:");
+  if (low_precision_)
+    for (auto& [name, t] : low_precision_->state_tensors()) ck.tensors.emplace_back(name, *t);
   const std::vector<uint8_t> bytes = encode_checkpoint(ck);
   write_file_atomic(last_checkpoint_path(), bytes);
   if (best) write_file_atomic(best_checkpoint_path(), bytes);
@@ -453,7 +472,10 @@ std::string config_difference(const json& saved, const json& now) {
       {"/data/hflip", "--augment"}, {"/data/crop_pad", "--augment"}, {"/train_limit", "--train-limit"},
       {"/binary_optimizer", "--binary-optimizer"}, {"/bop/gamma", "--bop-gamma"}, {"/bop/threshold", "--bop-threshold"},
       {"/lr_scale", "--lr-scale"}, {"/gemm", "--gemm"},
-      {"/compute", "--compute"}};
+      {"/compute", "--compute"}, {"/low_precision/acts", "--lp-acts"}, {"/low_precision/errors", "--lp-errors"},
+      {"/low_precision/grads", "--lp-grads"}, {"/low_precision/weights", "--lp-weights"},
+      {"/low_precision/state", "--lp-state"}, {"/low_precision/acc", "--lp-acc"},
+      {"/low_precision/rounding", "--lp-rounding"}};
   const json a = saved.flatten(), b = now.flatten();
   std::string out;
   for (auto it = a.begin(); it != a.end(); ++it) {
@@ -516,6 +538,13 @@ int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
   } else if (ck.meta.contains("bop_state")) {
     fail(path, ": checkpoint was trained with --binary-optimizer bop; resume with the same option");
   }
+  if (low_precision_)
+    for (auto& [name, t] : low_precision_->state_tensors()) {
+      const Tensor* src = ck.find(name);
+      if (!src || src->shape() != t->shape())
+        fail(path, ": low-precision accumulator '", name, "' missing or of the wrong shape");
+      *t = *src;
+    }
   history.clear();
   const json& hist = json_member(ck.meta, "history", path);
   LOWBIT_CHECK(hist.is_array() && static_cast<int64_t>(hist.size()) <= kMaxEpochs, path, ": 'history' must be an array of epochs");

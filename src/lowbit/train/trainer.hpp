@@ -16,6 +16,7 @@
 #include "lowbit/nn/loss.hpp"
 #include "lowbit/nn/model.hpp"
 #include "lowbit/optim/bop.hpp"
+#include "lowbit/optim/low_precision_update.hpp"
 #include "lowbit/optim/optimizer.hpp"
 #include "lowbit/optim/schedule.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -55,6 +56,10 @@ struct TrainConfig {
   // (bfloat16 operands, float32 accumulation, float32 master weights). Saved in checkpoints
   // like `gemm`; absent in older ones, which were "f32".
   std::string compute = "f32";
+  // Low-precision training numerics (quant/low_precision.hpp): the formats of activations,
+  // errors, gradients, weights, optimizer state and an accumulator. Saved in checkpoints
+  // ("low_precision"; absent = all float32); --resume refuses a change.
+  quant::LowPrecisionConfig low_precision;
   data::BatchOptions data;
   int64_t eval_batch = 1000;
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
@@ -143,6 +148,7 @@ class Trainer {
   std::unique_ptr<nn::Loss> loss_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::Bop> bop_;  // when binary_optimizer == "bop"
+  std::unique_ptr<optim::LowPrecisionUpdate> low_precision_;  // when cfg_.low_precision.active()
   optim::LrSchedule schedule_;
   Progress progress_;
   double best_acc_ = -1;

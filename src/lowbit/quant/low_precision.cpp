@@ -1,0 +1,72 @@
+#include "lowbit/quant/low_precision.hpp"
+
+#include "lowbit/core/error.hpp"
+
+namespace lowbit::quant {
+
+namespace {
+struct Field {
+  const char* key;
+  NumberFormat LowPrecisionConfig::*format;
+};
+constexpr Field kFields[] = {{"acts", &LowPrecisionConfig::acts},       {"errors", &LowPrecisionConfig::errors},
+                             {"grads", &LowPrecisionConfig::grads},     {"weights", &LowPrecisionConfig::weights},
+                             {"state", &LowPrecisionConfig::state}};
+}  // namespace
+
+bool LowPrecisionConfig::active() const {
+  for (const Field& f : kFields)
+    if ((this->*f.format).active()) return true;
+  return accumulator;
+}
+
+std::string LowPrecisionConfig::str() const {
+  if (!active()) return "float32";
+  std::string s;
+  for (const Field& f : kFields) {
+    const NumberFormat& nf = this->*f.format;
+    if (nf.active()) s += cat(s.empty() ? "" : " ", f.key, "=", nf.str());
+  }
+  if (accumulator) s += cat(s.empty() ? "" : " ", "acc=", acc.str());
+  s += cat(" rounding=", rounding_name(rounding));
+  return s;
+}
+
+nlohmann::json to_json(const LowPrecisionConfig& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const Field& f : kFields) j[f.key] = (c.*f.format).str();
+  j["acc"] = c.accumulator ? c.acc.str() : "none";
+  j["rounding"] = rounding_name(c.rounding);
+  return j;
+}
+
+LowPrecisionConfig low_precision_from_json(const nlohmann::json& j, const std::string& where) {
+  LOWBIT_CHECK(j.is_object(), where, ": 'low_precision' must be an object");
+  LowPrecisionConfig c;
+  auto text = [&](const char* key) -> std::string {
+    const nlohmann::json& v = j.at(key);
+    LOWBIT_CHECK(v.is_string(), where, ": 'low_precision.", key, "' must be a string");
+    return v.get<std::string>();
+  };
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    bool known = key == "acc" || key == "rounding";
+    for (const Field& f : kFields) known = known || key == f.key;
+    LOWBIT_CHECK(known, where, ": unknown key 'low_precision.", key,
+                 "' (acts, errors, grads, weights, state, acc, rounding)");
+  }
+  try {
+    for (const Field& f : kFields)
+      if (j.contains(f.key)) c.*f.format = parse_number_format(text(f.key));
+    if (j.contains("acc") && text("acc") != "none") {
+      c.accumulator = true;
+      c.acc = parse_number_format(text("acc"));
+    }
+    if (j.contains("rounding")) c.rounding = parse_rounding(text("rounding"));
+  } catch (const Error& e) {
+    fail(where, ": low_precision: ", e.what());
+  }
+  return c;
+}
+
+}  // namespace lowbit::quant

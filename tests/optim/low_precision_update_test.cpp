@@ -1,0 +1,95 @@
+// The optimizer side of low-precision training (issue 16): the issue's optimizer-step
+// golden, the accumulator against its negative control, and state rounding.
+#include "lowbit/optim/low_precision_update.hpp"
+
+#include <gtest/gtest.h>
+
+#include "lowbit/core/fp_env.hpp"
+#include "lowbit/optim/adam.hpp"
+#include "lowbit/optim/sgd.hpp"
+#include "optim/optim_test_util.hpp"
+
+namespace lowbit {
+namespace {
+
+using testing::make_param;
+
+quant::LowPrecisionConfig config(const std::string& weights, const std::string& grads, const std::string& acc = "none",
+                                 const std::string& state = "float32") {
+  quant::LowPrecisionConfig c;
+  c.weights = quant::parse_number_format(weights);
+  c.grads = quant::parse_number_format(grads);
+  c.state = quant::parse_number_format(state);
+  if (acc != "none") {
+    c.accumulator = true;
+    c.acc = quant::parse_number_format(acc);
+  }
+  return c;
+}
+
+std::vector<float> values(const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.size()); }
+
+// SGD lr 0.1, momentum 0.9, weights and gradients in float:5,2 nearest (no ties occur).
+// Order: g rounded; v = 0.9 v + g (v = g on the first step); w = w - 0.1 v in float32; w rounded.
+TEST(LowPrecisionUpdate, SgdStepGoldenInFloat52) {
+  enter_fp_contract();
+  nn::Param p = make_param({-0.1850f, 0.1250f, -0.1007f, -0.0862f, 0.3034f}, {0.1051f, 0.2755f, 0.0375f, 0.1643f, 0.1883f});
+  optim::Sgd sgd({&p}, optim::SgdOptions{0.9f, false, 0.f});
+  optim::LowPrecisionUpdate lp(config("float:5,2", "float:5,2"), {{"w", &p}}, 1);
+  lp.before_step(0);
+  EXPECT_EQ(values(p.grad), (std::vector<float>{0.109375f, 0.25f, 0.0390625f, 0.15625f, 0.1875f}));
+  sgd.step(0.1f);
+  lp.after_step(0, {&sgd});
+  EXPECT_EQ(values(p.value), (std::vector<float>{-0.1875f, 0.09375f, -0.109375f, -0.109375f, 0.3125f}));
+  EXPECT_TRUE(lp.state_tensors().empty());
+}
+
+// Updates smaller than half a step: rounded weights without an accumulator never move under
+// nearest rounding (the negative control); with a float32 accumulator the sum of the updates
+// crosses the step and the weight follows; stochastic rounding moves it in expectation.
+TEST(LowPrecisionUpdate, AccumulatorKeepsUpdatesBelowTheStep) {
+  enter_fp_contract();
+  auto run = [](const std::string& acc, quant::Rounding r) {
+    nn::Param p;
+    p.name = "w";
+    p.value = Tensor({1000}, 0.5f);
+    p.grad = Tensor({1000}, 1.f);
+    optim::Sgd sgd({&p}, optim::SgdOptions{0.f, false, 0.f});
+    auto c = config("fixed:8,4", "float32", acc);
+    c.rounding = r;
+    optim::LowPrecisionUpdate lp(c, {{"w", &p}}, 3);
+    for (uint64_t step = 0; step < 10; ++step) {  // 10 x 0.01 = 0.1, the step is 0.0625
+      lp.before_step(step);
+      sgd.step(0.01f);
+      lp.after_step(step, {&sgd});
+    }
+    double mean = 0;
+    for (int64_t i = 0; i < p.value.size(); ++i) mean += p.value[i];
+    return std::make_pair(mean / 1000.0, lp.state_tensors().size());
+  };
+  EXPECT_EQ(run("none", quant::Rounding::kNearestEven).first, 0.5);                // stuck
+  const auto acc = run("float32", quant::Rounding::kNearestEven);
+  EXPECT_EQ(acc.first, 0.375);  // 0.4 rounded onto step 1/16
+  EXPECT_EQ(acc.second, 1u);    // the accumulator is checkpointed
+  EXPECT_NEAR(run("none", quant::Rounding::kStochastic).first, 0.4, 0.015);  // unbiased on average
+}
+
+// Adam's moments are rounded onto the state format after every step.
+TEST(LowPrecisionUpdate, StateIsRounded) {
+  enter_fp_contract();
+  nn::Param p = make_param({0.3f, -0.2f}, {0.0123f, -0.0456f});
+  optim::Adam adam({&p});
+  optim::LowPrecisionUpdate lp(config("float32", "float32", "none", "fixed:8,10"), {{"w", &p}}, 1);
+  lp.before_step(0);
+  adam.step(0.01f);
+  lp.after_step(0, {&adam});
+  for (auto& [name, t] : adam.state_tensors())
+    for (int64_t i = 0; i < t->size(); ++i) {
+      const float code = (*t)[i] * 1024.f;
+      EXPECT_EQ(code, std::nearbyint(code)) << name;
+    }
+  EXPECT_NE((*adam.state_tensors()[0].second)[0], 0.f);  // m = 0.1 g = 0.00123 -> 1/1024
+}
+
+}  // namespace
+}  // namespace lowbit
