@@ -420,7 +420,11 @@ TEST(Hardening, ResumeRefusesChangedSettingsAndData) {
         {" --epochs 2 --optimizer sgd", "--optimizer \"adam\" -> \"sgd\""},
         // another GEMM library changes the last bits of every product (issue 15's review)
         {" --epochs 2 --gemm openblas", "--gemm \"onednn\" -> \"openblas\""},
-        {" --epochs 2 --compute bf16", "--compute \"f32\" -> \"bf16\""}}) {
+        {" --epochs 2 --compute bf16", "--compute \"f32\" -> \"bf16\""},
+        // low-precision formats (issue 16)
+        {" --epochs 2 --lp-acts bfp:8", "--lp-acts \"float32\" -> \"bfp:8\""},
+        {" --epochs 2 --lp-acc float32", "--lp-acc \"none\" -> \"float32\""},
+        {" --epochs 2 --lp-state fixed:8,4@stochastic", "--lp-state \"float32\" -> \"fixed:8,4@stochastic\""}}) {
     const Result r = run_lowbit(train + w.path("data") + flags + " --resume");
     EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
     EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;
@@ -434,6 +438,44 @@ TEST(Hardening, ResumeRefusesChangedSettingsAndData) {
   r = run_lowbit(train + w.path("data") + " --epochs 2 --resume --threads 1 --eval-batch 50");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
+  // A rounding no format uses changes nothing: it is not a changed setting.
+  r = run_lowbit(train + w.path("data") + " --epochs 3 --resume --lp-rounding stochastic");
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+// Low-precision formats on the command line (issue 16): malformed specs are usage errors that
+// name the flag and list the valid forms; a run with formats says so, and `summary` of its
+// checkpoint shows them (text and JSON).
+TEST(Hardening, LowPrecisionFlagsAndSummary) {
+  testing::CliWorkspace w("lpflags");
+  const std::string train = "train --model tfc --batch 100 --epochs 1 --progress lines --data " + w.path("data");
+  for (const auto& [flags, needle] :
+       {std::pair<std::string, std::string>{" --lp-acts fixed:0,0", "--lp-acts: number format 'fixed:0,0': WL 0"},
+        {" --lp-weights float:9,30", "--lp-weights: number format 'float:9,30': E 9"},
+        {" --lp-grads bfp:1", "--lp-grads: number format 'bfp:1': WL 1"},
+        {" --lp-acc fixed:8", "--lp-acc: number format 'fixed:8': fixed needs WL,FL"},
+        {" --lp-rounding up", "--lp-rounding: unknown rounding 'up'; valid: nearest, nearest-even"}}) {
+    const Result r = run_lowbit(train + flags);
+    EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;
+    if (flags.find("rounding") == std::string::npos)
+      EXPECT_NE(r.out.find("valid forms: fixed:WL,FL"), std::string::npos) << r.out;
+  }
+  Result r = run_lowbit(train + " --out " + w.path("run") + " --lp-acts bfp:8 --lp-weights fixed:16,12 --lp-acc float32"
+                        " --lp-rounding stochastic");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("low precision: acts=bfp:8 weights=fixed:16,12 acc=float32 rounding=stochastic"),
+            std::string::npos) << r.out;
+  r = run_lowbit("summary " + w.path("run/last.ckpt"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("Trained in low precision: acts=bfp:8 weights=fixed:16,12 acc=float32 rounding=stochastic"),
+            std::string::npos) << r.out;
+  r = run_lowbit("summary " + w.path("run/last.ckpt") + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out).at("low_precision");
+  EXPECT_EQ(j.at("acts"), "bfp:8");
+  EXPECT_EQ(j.at("acc"), "float32");
+  EXPECT_EQ(j.at("rounding"), "stochastic");
 }
 
 // Kind 5 and 7: what a person writes in a topology file is checked, and misleading messages

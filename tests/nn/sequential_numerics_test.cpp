@@ -7,6 +7,8 @@
 
 #include "lowbit/core/fp_env.hpp"
 #include "lowbit/nn/builder.hpp"
+#include "lowbit/nn/dense.hpp"
+#include "lowbit/nn/sequential.hpp"
 #include "lowbit/quant/low_precision.hpp"
 
 namespace lowbit {
@@ -70,6 +72,68 @@ TEST(SequentialNumerics, ErrorsAreRoundedBeforeEachLayersBackward) {
   const double f32 = grads_with("float32"), fine = grads_with("fixed:24,16");
   EXPECT_GT(f32, 0.0);
   EXPECT_NEAR(fine, f32, 1e-3 * f32);
+}
+
+// An identity layer that records the error it receives.
+class Probe : public nn::Layer {
+ public:
+  std::string type() const override { return "probe"; }
+  Shape output_shape(const Shape& in) const override { return in; }
+  void forward(const Tensor& x, Tensor& y, const Context&) override { y = x; }
+  void backward(const Tensor&, const Tensor&, const Tensor& dy, Tensor* dx) override {
+    seen = dy;
+    if (dx) *dx = dy;
+  }
+  nn::json spec() const override { return {{"type", "probe"}}; }
+  Tensor seen;
+};
+
+// The error between two layers (here: dense_2's input gradient, at the probe's output) is
+// rounded before the probe's backward reads it; without the format it is not on the grid.
+TEST(SequentialNumerics, ErrorsBetweenLayersAreRounded) {
+  enter_fp_contract();
+  auto seen_with = [](const char* errors) {
+    nn::Sequential net;
+    auto d1 = std::make_unique<nn::Dense>(16, 8);
+    auto probe = std::make_unique<Probe>();
+    auto d2 = std::make_unique<nn::Dense>(8, 3);
+    d1->set_name("dense_1"), probe->set_name("probe_1"), d2->set_name("dense_2");
+    Probe* p = probe.get();
+    net.add(std::move(d1)), net.add(std::move(probe)), net.add(std::move(d2));
+    Rng rng(3);
+    net.init(rng);
+    quant::LowPrecisionConfig lp;
+    lp.errors = quant::parse_number_format(errors);
+    Context ctx{true, &rng, &lp, 1, 0};
+    Tensor x({4, 16}), y, dy({4, 3});
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(-1.f, 1.f);
+    for (int64_t i = 0; i < dy.size(); ++i) dy[i] = rng.uniform(-0.1f, 0.1f);
+    net.forward(x, y, ctx);
+    net.backward(x, y, dy, nullptr);
+    return p->seen;
+  };
+  EXPECT_TRUE(on_grid(seen_with("fixed:12,10"), 0x1.0p-10f));
+  EXPECT_FALSE(on_grid(seen_with("float32"), 0x1.0p-10f));
+}
+
+// A residual block's output is a new sum: it is rounded like a layer's output.
+TEST(SequentialNumerics, ResidualSumsAreRounded) {
+  enter_fp_contract();
+  nn::json topo = {{"name", "res"},
+                   {"input", {1, 4, 4}},
+                   {"layers",
+                    {{{"type", "flatten"}},
+                     {{"type", "dense"}, {"units", 8}},
+                     {{"type", "residual"}, {"body", {{{"type", "relu"}}, {{"type", "dense"}, {"units", 8}}}}},
+                     {{"type", "dense"}, {"units", 3}}}}};
+  auto m = nn::build_model(topo);
+  m->init(1);
+  quant::LowPrecisionConfig lp;
+  lp.acts = quant::parse_number_format("fixed:8,3");
+  Rng rng(1);
+  Context train{true, &rng, &lp, 1, 0};
+  m->forward(batch(), train);
+  EXPECT_TRUE(on_grid(m->net().activation(2), 0.125f));  // the residual block's output
 }
 
 }  // namespace

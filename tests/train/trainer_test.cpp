@@ -177,6 +177,21 @@ TEST(Trainer, LowPrecisionLearnsAndResumesExactly) {
   EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));
 }
 
+// A float32 accumulator with every format float32 is plain float32 training, bit for bit:
+// the accumulator starts from the initialised weights (review finding: it copied them before
+// initialisation, so the first step restarted from zeros).
+TEST(Trainer, Float32AccumulatorIsPlainTraining) {
+  auto train_set = testing::synthetic_dataset(256, 1), test_set = testing::synthetic_dataset(64, 2);
+  auto plain = nn::build_model(small_topology()), with_acc = nn::build_model(small_topology());
+  auto cfg = small_config("");
+  cfg.epochs = 2;
+  train::Trainer(*plain, cfg).fit(train_set, test_set);
+  cfg.low_precision.accumulator = true;
+  cfg.low_precision.acc = quant::parse_number_format("float32");
+  train::Trainer(*with_acc, cfg).fit(train_set, test_set);
+  EXPECT_EQ(testing::model_state(*plain), testing::model_state(*with_acc));
+}
+
 // --resume into a folder with no checkpoint yet (a kill before the first one was written)
 // starts at epoch 1; a folder with run files but no last.ckpt is refused.
 TEST(Trainer, ResumeWithoutCheckpointStartsOver) {

@@ -17,7 +17,7 @@ namespace lowbit {
 // Train/eval mode and a random stream (dropout, stochastic quantizers). The trainer
 // derives the stream from (seed, step) so that resumed training replays the same randomness.
 // In training, `numerics` (null: none) names the low-precision formats of activations and
-// errors (quant/low_precision.hpp): containers round each leaf layer's output in forward and
+// errors (quant/low_precision.hpp): containers round each layer's output (leaves, residual sums) in forward and
 // the error at it in backward, with stochastic bits keyed by (seed, step, site). Containers
 // keep the Context of their last forward for that backward (the backward context).
 struct Context {

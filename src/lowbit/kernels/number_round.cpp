@@ -87,6 +87,7 @@ HWY_INLINE VF RoundOne(VF x, const Scales& sc, VF qmin, VF qmax, VU bits) {
   q = hn::IfThenElse(hn::Lt(q, qmin), qmin, q);
   q = hn::IfThenElse(hn::Gt(q, qmax), qmax, q);
   VF y = hn::Mul(hn::Mul(q, sc.up1), sc.up2);
+  y = hn::IfThenElse(hn::And(hn::IsInf(y), hn::IsFinite(x)), x, y);  // r overflowed: x is on the grid
   y = hn::IfThenElse(hn::Eq(y, zero), zero, y);  // +0 for every zero result
   return hn::IfThenElse(hn::IsNaN(x), x, y);
 }

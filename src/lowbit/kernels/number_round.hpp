@@ -22,6 +22,8 @@
 //     kStochastic   u < d, u = (h >> 8) * 2^-24           (P(up) = d to within 2^-24)
 //   q = clamp(q, qmin, qmax);  y = q * 2^s                (split like the scale)
 // Zero results are +0. NaN stays NaN; +-inf becomes qmax*2^s / qmin*2^s (then is clamped).
+// With unbounded codes (qmin, qmax = -inf, +inf) r overflows to inf only for finite
+// |x| >= 2^(128 + s), a multiple of 2^s already: y = x there.
 // Stochastic rounding is floor(r + u) in distribution (Gupta et al., ICML 2015, eq. 6;
 // QPyTorch's "stochastic"), written as u < d so that no float addition rounds r + u.
 //

@@ -59,7 +59,10 @@ float round_one(float x, int s1, int s2, float qmin, float qmax, RoundMode mode,
   float q = up ? f + 1.f : f;
   q = q < qmin ? qmin : q;
   q = q > qmax ? qmax : q;
-  const float y = q * pow2(s1) * pow2(s2);
+  float y = q * pow2(s1) * pow2(s2);
+  // Without code bounds, r overflows only for |x| >= 2^(128 + s), which is a multiple of
+  // 2^s already (its ulp is at least 2^(105 + s)): it is its own rounding.
+  if (std::isinf(y) && std::isfinite(x)) y = x;
   return y == 0.f ? 0.f : y;  // +0 for every zero result
 }
 

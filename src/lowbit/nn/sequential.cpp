@@ -8,10 +8,17 @@
 namespace lowbit::nn {
 
 namespace {
-// A leaf layer's output (forward, "acts/NAME") or the error at it (backward, "errors/NAME")
+// True for the layers whose output the low-precision formats round: every layer but a nested
+// Sequential, whose output is its own last layer's (already rounded). A Residual's output is
+// a new sum, so it is rounded too; the rounding of its error makes both branches start from
+// the same rounded error (rounding it again inside them changes nothing: values on the grid
+// are their own rounding, in every mode).
+bool rounds_output(const Layer& layer) { return layer.type() != "sequential"; }
+
+// A layer's output (forward, "acts/NAME") or the error at it (backward, "errors/NAME")
 // rounded onto the training context's low-precision format, when it names one.
 void round_at_leaf(Layer& layer, Tensor& t, const Context& ctx, bool error) {
-  if (!ctx.training || !ctx.numerics || !layer.children().empty()) return;
+  if (!ctx.training || !ctx.numerics || !rounds_output(layer)) return;
   const quant::LowPrecisionConfig& lp = *ctx.numerics;
   const quant::NumberFormat& f = error ? lp.errors : lp.acts;
   if (!f.active()) return;
@@ -59,7 +66,7 @@ void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Te
   }
   const Tensor* g_out = &dy;
   const bool round_errors = ctx_.training && ctx_.numerics && ctx_.numerics->errors.active();
-  if (round_errors && layers_[n - 1]->children().empty()) {
+  if (round_errors && rounds_output(*layers_[n - 1])) {
     err_ = dy;  // the caller's dy stays as given
     round_at_leaf(*layers_[n - 1], err_, ctx_, /*error=*/true);
     g_out = &err_;

@@ -44,12 +44,11 @@ std::vector<std::pair<std::string, Tensor*>> Adam::state_tensors() {
   return out;
 }
 
-void Adam::update(size_t index, nn::Param& p, float lr) {
+void Adam::update_range(size_t index, nn::Param& p, float lr, int64_t i_begin, int64_t i_end) {
   float* w = p.value.data();
   const float* g = p.grad.data();
   float* m = m_[index].data();
   float* v = v_[index].data();
-  const int64_t n = p.value.size();
 
   const float b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
   const float c1 = 1.f - b1, c2 = 1.f - b2;
@@ -67,17 +66,15 @@ void Adam::update(size_t index, nn::Param& p, float lr) {
 
   // Note: GCC vectorises this loop only with -fno-math-errno (sqrtf may set errno, which
   // it cannot rule out although v >= 0); with it the loop runs 2.5-4x faster.
-  parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
-    for (int64_t i = i_begin; i < i_end; ++i) {
-      const float gi = g[i] + l2 * w[i];
-      const float mi = b1 * m[i] + c1 * gi;
-      const float vi = b2 * v[i] + c2 * (gi * gi);
-      m[i] = mi;
-      v[i] = vi;
-      w[i] = clamp_to(w[i] * shrink - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps), lo, hi);
-    }
-  });
+  for (int64_t i = i_begin; i < i_end; ++i) {
+    const float gi = g[i] + l2 * w[i];
+    const float mi = b1 * m[i] + c1 * gi;
+    const float vi = b2 * v[i] + c2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = clamp_to(w[i] * shrink - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps), lo, hi);
+  }
 }
 
 }  // namespace lowbit::optim

@@ -29,7 +29,7 @@ class Adam : public Optimizer {
 
  protected:
   Adam(std::vector<nn::Param*> params, AdamOptions options, bool decoupled);
-  void update(size_t index, nn::Param& p, float lr) override;
+  void update_range(size_t index, nn::Param& p, float lr, int64_t begin, int64_t end) override;
   void check_state(size_t index, const nn::Param& p) const override;
 
  private:

@@ -30,20 +30,17 @@ std::vector<std::pair<std::string, Tensor*>> Bop::state_tensors() {
   return out;
 }
 
-void Bop::update(size_t index, nn::Param& p, float) {
+void Bop::update_range(size_t index, nn::Param& p, float, int64_t i_begin, int64_t i_end) {
   float* w = p.value.data();
   float* m = m_[index].data();
   const float* g = p.grad.data();
-  const int64_t n = p.value.size();
   const float gamma = options_.gamma, tau = options_.threshold;
-  parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
-    for (int64_t i = i_begin; i < i_end; ++i) {
-      m[i] = (1.f - gamma) * m[i] + gamma * g[i];
-      const float s = quant::sign_pm1(w[i]);
-      w[i] = w[i] * m[i] > tau ? -s : s;
-    }
-  });
+  for (int64_t i = i_begin; i < i_end; ++i) {
+    m[i] = (1.f - gamma) * m[i] + gamma * g[i];
+    const float s = quant::sign_pm1(w[i]);
+    w[i] = w[i] * m[i] > tau ? -s : s;
+  }
 }
 
 }  // namespace lowbit::optim

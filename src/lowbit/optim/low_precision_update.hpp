@@ -14,6 +14,7 @@
 // so resumed runs and any thread count reproduce them.
 #pragma once
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -26,12 +27,29 @@ namespace lowbit::optim {
 
 class LowPrecisionUpdate {
  public:
-  // The accumulator starts as a copy of each parameter's value (unrounded).
+  // The accumulator starts as a copy of each parameter's value (unrounded); parameters whose
+  // name contains "quantizer." (learned QAT scales: SYQ, AddNet, LSQ-style) are left in
+  // float32 by every rounding here, as the QAT method's own parameters.
   LowPrecisionUpdate(const quant::LowPrecisionConfig& config, std::vector<nn::NamedParam> params, uint64_t seed);
 
+  // One training step: the optimizers' step(lr) with every rounding above, fused into the
+  // update slice by slice (Optimizer::SliceHooks) so that each parameter-sized tensor is
+  // read and written once where the formats allow: elementwise formats (fixed, float)
+  // round inside the slices; per-tensor bfp rounds gradients inside them from a max found
+  // first, and state, accumulator and weights in one pass after them from maxima the
+  // slices collect; bfp along an axis rounds whole tensors before or after the update.
+  // Bit for bit the result of before_step(); each optimizer's step(lr); after_step().
+  // `optimizers`: the run's optimizers (non-null), together owning every parameter.
+  void step(uint64_t step, float lr, const std::vector<Optimizer*>& optimizers);
+
+  // The same in whole-tensor passes, in the documented order: the specification step() is
+  // tested against (and three times slower on LFC).
   void before_step(uint64_t step);
-  // `optimizers`: the run's optimizers (non-null), whose state tensors are rounded.
   void after_step(uint64_t step, const std::vector<Optimizer*>& optimizers);
+
+  // Sets the accumulator to the parameters' current values: call it after initialising
+  // them (a resumed run loads it from the checkpoint through state_tensors() instead).
+  void reset_accumulator();
 
   // The accumulator copies for checkpoints: ("lp.acc.NAME", tensor); empty without one.
   std::vector<std::pair<std::string, Tensor*>> state_tensors();
@@ -39,9 +57,11 @@ class LowPrecisionUpdate {
 
  private:
   void swap_accumulator();
+  class Hooks;
 
   quant::LowPrecisionConfig config_;
   std::vector<nn::NamedParam> params_;
+  std::unordered_map<const nn::Param*, size_t> index_of_;  // params_ position of each parameter
   std::vector<Tensor> acc_;  // one per parameter with an accumulator
   uint64_t seed_;
 };

@@ -35,7 +35,7 @@ void Optimizer::check_state_tensor(const Tensor& state, const char* what, size_t
                " (was the parameter resized after the optimizer was built?)");
 }
 
-void Optimizer::step(float lr) {
+void Optimizer::step(float lr, SliceHooks* hooks) {
   LOWBIT_CHECK(std::isfinite(lr) && lr >= 0.f, name(), ": learning rate must be finite and >= 0, got ", lr);
   // Check everything first so that a failure leaves parameters and state untouched.
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -53,8 +53,29 @@ void Optimizer::step(float lr) {
   for (size_t i = 0; i < params_.size(); ++i) {
     nn::Param& p = *params_[i];
     if (!owns(i)) continue;
-    update(i, p, lr * p.lr_scale);
+    const float plr = lr * p.lr_scale;
+    parallel_for(p.value.size(), kOptimParallelMin, [&](int64_t begin, int64_t end) {
+      if (!hooks) {
+        update_range(i, p, plr, begin, end);
+        return;
+      }
+      for (int64_t b = begin; b < end; b += kSlice) {
+        const int64_t e = std::min(end, b + kSlice);
+        hooks->before(i, p, b, e);
+        update_range(i, p, plr, b, e);
+        hooks->after(i, p, b, e);
+      }
+    });
   }
+}
+
+std::vector<std::pair<std::string, Tensor*>> Optimizer::state_of(size_t index) {
+  const std::string suffix = cat(".", index);
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (auto& st : state_tensors())
+    if (st.first.size() > suffix.size() && st.first.compare(st.first.size() - suffix.size(), suffix.size(), suffix) == 0)
+      out.push_back(st);
+  return out;
 }
 
 std::pair<float, float> Optimizer::clip_bounds(const nn::Param& p) {

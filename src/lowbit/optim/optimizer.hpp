@@ -7,7 +7,7 @@
 // - the effective learning rate is lr * p->lr_scale;
 // - weight decay applies only when p->decay;
 // - after the update, if p->clip > 0, p->value is clamped to [-clip, clip]
-//   (BinaryNet's clipping of the latent real-valued weights); update() does this in the
+//   (BinaryNet's clipping of the latent real-valued weights); update_range() does this in the
 //   same pass as the update (clip_bounds()), saving a pass over the weights.
 // State tensors (momentum, Adam moments) are allocated once, at construction, with the
 // shape each parameter's value has then; step() throws if a value or gradient no longer
@@ -44,11 +44,28 @@ class Optimizer {
 
   virtual std::string name() const = 0;  // "sgd", "adam", "adamw"
 
-  // One update with learning rate lr (already scheduled; finite and >= 0).
-  void step(float lr);
+  // Work a caller runs on each slice of a parameter's update, on the thread that updates it,
+  // while the slice is in cache (low-precision training's rounding, optim/low_precision_update.hpp).
+  // Slices partition each owned parameter's elements; the update is elementwise, so the
+  // result is the same as one whole-tensor update between whole-tensor passes.
+  struct SliceHooks {
+    virtual ~SliceHooks() = default;
+    // Before and after elements [begin, end) of params()[index] are updated.
+    virtual void before(size_t index, nn::Param& p, int64_t begin, int64_t end) = 0;
+    virtual void after(size_t index, nn::Param& p, int64_t begin, int64_t end) = 0;
+  };
+  // Elements per slice (16 KiB of floats per tensor: a slice's value, gradient and state
+  // stay in L1/L2 between the hooks and the update).
+  static constexpr int64_t kSlice = 4096;
+
+  // One update with learning rate lr (already scheduled; finite and >= 0); with hooks,
+  // slice by slice as SliceHooks says.
+  void step(float lr, SliceHooks* hooks = nullptr);
 
   // Named state tensors for checkpoints, e.g. "adam.m.3". Empty for plain SGD.
   virtual std::vector<std::pair<std::string, Tensor*>> state_tensors();
+  // Those of params()[index] (named "<...>.<index>"), elementwise partners of its value.
+  std::vector<std::pair<std::string, Tensor*>> state_of(size_t index);
   // Scalar state: {"optimizer": name(), "params": count, "steps": steps()}.
   virtual json state_json() const;
   // Restores state_json(); throws lowbit::Error on a different optimizer, a different
@@ -62,9 +79,11 @@ class Optimizer {
   const std::string& group() const { return group_; }
 
  protected:
-  // Update one owned parameter with its effective learning rate; steps() already counts
-  // the current step (1 on the first call). Must clamp new values to clip_bounds(p).
-  virtual void update(size_t index, nn::Param& p, float lr) = 0;
+  // Update elements [begin, end) of one owned parameter with its effective learning rate,
+  // on the calling thread (step() splits the elements over threads); steps() already
+  // counts the current step (1 on the first call). Elementwise: element i's new value and
+  // state depend only on element i. Must clamp new values to clip_bounds(p).
+  virtual void update_range(size_t index, nn::Param& p, float lr, int64_t begin, int64_t end) = 0;
   // [-clip, clip], or [-inf, inf] when p.clip == 0.
   static std::pair<float, float> clip_bounds(const nn::Param& p);
   // Called for every owned parameter before any update: throw if its state does not fit.

@@ -33,42 +33,35 @@ std::vector<std::pair<std::string, Tensor*>> Sgd::state_tensors() {
   return out;
 }
 
-void Sgd::update(size_t index, nn::Param& p, float lr) {
+void Sgd::update_range(size_t index, nn::Param& p, float lr, int64_t i_begin, int64_t i_end) {
   float* w = p.value.data();
   const float* g = p.grad.data();
-  const int64_t n = p.value.size();
   const float mu = options_.momentum;
   const float wd = p.decay ? options_.weight_decay : 0.f;
   const std::pair<float, float> bounds = clip_bounds(p);
   const float lo = bounds.first, hi = bounds.second;
 
   if (mu == 0.f) {
-    parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
-      for (int64_t i = i_begin; i < i_end; ++i) w[i] = clamp_to(w[i] - lr * (g[i] + wd * w[i]), lo, hi);
-    });
+    for (int64_t i = i_begin; i < i_end; ++i) w[i] = clamp_to(w[i] - lr * (g[i] + wd * w[i]), lo, hi);
     return;
   }
   float* v = velocity_[index].data();
   if (options_.nesterov) {
-    parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
-      for (int64_t i = i_begin; i < i_end; ++i) {
-        const float gi = g[i] + wd * w[i];
-        const float vi = mu * v[i] + gi;
-        v[i] = vi;
-        w[i] = clamp_to(w[i] - lr * (gi + mu * vi), lo, hi);
-      }
-    });
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const float gi = g[i] + wd * w[i];
+      const float vi = mu * v[i] + gi;
+      v[i] = vi;
+      w[i] = clamp_to(w[i] - lr * (gi + mu * vi), lo, hi);
+    }
   } else {
-    parallel_for(n, kOptimParallelMin, [&](int64_t i_begin, int64_t i_end) {
 #pragma omp simd
-      for (int64_t i = i_begin; i < i_end; ++i) {
-        const float vi = mu * v[i] + (g[i] + wd * w[i]);
-        v[i] = vi;
-        w[i] = clamp_to(w[i] - lr * vi, lo, hi);
-      }
-    });
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const float vi = mu * v[i] + (g[i] + wd * w[i]);
+      v[i] = vi;
+      w[i] = clamp_to(w[i] - lr * vi, lo, hi);
+    }
   }
 }
 

@@ -25,7 +25,7 @@ class Sgd : public Optimizer {
   const SgdOptions& options() const { return options_; }
 
  protected:
-  void update(size_t index, nn::Param& p, float lr) override;
+  void update_range(size_t index, nn::Param& p, float lr, int64_t begin, int64_t end) override;
   void check_state(size_t index, const nn::Param& p) const override;
 
  private:

@@ -33,10 +33,18 @@ std::string LowPrecisionConfig::str() const {
 }
 
 nlohmann::json to_json(const LowPrecisionConfig& c) {
+  // Canonical, so that --resume compares what rounds: a format's own '@rounding' equal to
+  // the default is dropped, and the default is written only when an active format uses it.
   nlohmann::json j = nlohmann::json::object();
-  for (const Field& f : kFields) j[f.key] = (c.*f.format).str();
-  j["acc"] = c.accumulator ? c.acc.str() : "none";
-  j["rounding"] = rounding_name(c.rounding);
+  bool uses_default = false;
+  auto canonical = [&](NumberFormat f) {
+    if (f.has_rounding && f.rounding == c.rounding) f.has_rounding = false;
+    uses_default = uses_default || (f.active() && !f.has_rounding);
+    return f.str();
+  };
+  for (const Field& f : kFields) j[f.key] = canonical(c.*f.format);
+  j["acc"] = c.accumulator ? canonical(c.acc) : "none";
+  if (uses_default) j["rounding"] = rounding_name(c.rounding);
   return j;
 }
 

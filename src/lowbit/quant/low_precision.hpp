@@ -5,8 +5,9 @@
 //
 // Where each format applies, in training only (evaluation and export compute in float32
 // with the weights as stored, which are the weight format's values after any step):
-//   acts    the output of every leaf layer in forward (nn::Sequential), logits included;
-//   errors  the gradient at every leaf layer's output in backward, before the layer's own
+//   acts    the output of every layer in forward (nn::Sequential; leaf layers and residual
+//           sums, not nested Sequentials, whose output is their last layer's), logits included;
+//   errors  the gradient at each of those outputs in backward, before the layer's own
 //           backward uses it (dL/dlogits included);
 //   grads   every parameter gradient, before the optimizer step;
 //   state   every optimizer state tensor (momentum, Adam moments, Bop's average), after it;
@@ -41,7 +42,8 @@ struct LowPrecisionConfig {
   std::string str() const;
 };
 
-// {"acts": "bfp:8", ..., "acc": "float32" ("none" or absent: no accumulator), "rounding": "stochastic"};
+// {"acts": "bfp:8", ..., "acc": "float32" ("none" or absent: no accumulator), "rounding": "stochastic"
+// (written only when an active format uses it; a format's own @rounding equal to it is dropped)};
 // absent keys are float32. from_json throws lowbit::Error naming `where` and the key.
 nlohmann::json to_json(const LowPrecisionConfig& c);
 LowPrecisionConfig low_precision_from_json(const nlohmann::json& j, const std::string& where);

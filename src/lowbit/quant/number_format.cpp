@@ -212,20 +212,32 @@ void round_block(float* x, int64_t n, const NumberFormat& f, int s, Rounding mod
 // gives the same result; this only sets the grain.
 constexpr int64_t kChunk = 1 << 14;
 
-void round_flat(float* x, int64_t n, const NumberFormat& f, Rounding mode, const kernels::RoundStream& stream) {
-  int s = 0;
-  if (f.kind == NumberFormat::Kind::kFixed) s = -f.fl;
-  if (f.kind == NumberFormat::Kind::kBfp) {
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-    std::vector<float> maxima(static_cast<size_t>(chunks), 0.f);
-    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c)
-        maxima[static_cast<size_t>(c)] = kernels::max_abs_finite(x + c * kChunk, std::min(kChunk, n - c * kChunk));
-    }, n >= Grain::kArithmetic ? n : 0);
-    float m = 0.f;
-    for (float v : maxima) m = std::max(m, v);
-    s = bfp_step(m, f.wl);
-  }
+}  // namespace
+
+float max_abs_finite_parallel(const float* x, int64_t n) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<float> maxima(static_cast<size_t>(chunks), 0.f);
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      maxima[static_cast<size_t>(c)] = kernels::max_abs_finite(x + c * kChunk, std::min(kChunk, n - c * kChunk));
+  }, n >= Grain::kArithmetic ? n : 0);
+  float m = 0.f;
+  for (float v : maxima) m = std::max(m, v);
+  return m;
+}
+
+namespace {
+
+// s of a format without per-element steps: fixed point's -FL, or the block's.
+int grid_step(const NumberFormat& f, float block_max) {
+  if (f.kind == NumberFormat::Kind::kFixed) return -f.fl;
+  if (f.kind == NumberFormat::Kind::kBfp) return bfp_step(block_max, f.wl);
+  return 0;
+}
+
+void round_flat(float* x, int64_t n, const NumberFormat& f, Rounding mode, const kernels::RoundStream& stream,
+                float block_max) {
+  const int s = grid_step(f, block_max);
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
@@ -233,30 +245,46 @@ void round_flat(float* x, int64_t n, const NumberFormat& f, Rounding mode, const
   }, n >= Grain::kArithmetic ? n : 0);
 }
 
+void check_count(int64_t n, const NumberFormat& format, Rounding mode, const std::string& site) {
+  LOWBIT_CHECK(mode != Rounding::kStochastic || n <= (int64_t{1} << 32), "number format ", format.str(), " at ", site,
+               ": stochastic rounding numbers elements with 32 bits; ", n, " elements are too many");
+}
+
 }  // namespace
+
+void round_values_given_max(float* x, int64_t n, const NumberFormat& format, Rounding rounding,
+                            const RoundingSite& site, float block_max) {
+  if (!format.active() || n == 0) return;
+  const Rounding mode = format.rounding_or(rounding);
+  check_count(n, format, mode, site.name);
+  const kernels::RoundStream stream = kernels::round_stream_key(site.seed, site.step, site_id(site.name));
+  round_flat(x, n, format, mode, stream, block_max);
+}
 
 void round_values(float* x, int64_t n, const NumberFormat& format, Rounding rounding, const RoundingSite& site) {
   if (!format.active() || n == 0) return;
+  const float m = format.kind == NumberFormat::Kind::kBfp ? max_abs_finite_parallel(x, n) : 0.f;
+  round_values_given_max(x, n, format, rounding, site, m);
+}
+
+void round_slice(float* x, int64_t n, int64_t first, const NumberFormat& format, Rounding rounding,
+                 const kernels::RoundStream& key, float block_max) {
+  if (!format.active() || n == 0) return;
+  LOWBIT_CHECK(sliceable(format), "number format ", format.str(), ": blocks along an axis are not slices");
   const Rounding mode = format.rounding_or(rounding);
-  LOWBIT_CHECK(mode != Rounding::kStochastic || n <= (int64_t{1} << 32), "number format ", format.str(), " at ",
-               site.name, ": stochastic rounding numbers elements with 32 bits; ", n, " elements are too many");
-  const kernels::RoundStream stream = kernels::round_stream_key(site.seed, site.step, site_id(site.name));
-  round_flat(x, n, format, mode, stream);
+  check_count(first + n, format, mode, "a slice");
+  round_block(x, n, format, grid_step(format, block_max), mode, key, first);
 }
 
 void round_tensor(Tensor& t, const NumberFormat& format, Rounding rounding, const RoundingSite& site) {
   if (!format.active() || t.size() == 0) return;
-  if (format.kind != NumberFormat::Kind::kBfp || format.axis < 0) {
-    round_values(t.data(), t.size(), format, rounding, site);
+  if (format.kind != NumberFormat::Kind::kBfp || format.axis < 0 || format.axis >= t.rank()) {
+    round_values(t.data(), t.size(), format, rounding, site);  // one block (also without dimension AXIS)
     return;
   }
   const int axis = format.axis;
-  LOWBIT_CHECK(axis < t.rank(), "number format ", format.str(), " at ", site.name, ": axis ", axis,
-               " needs a tensor of more than ", axis, " dimensions, got shape ", shape_str(t.shape()));
   const Rounding mode = format.rounding_or(rounding);
-  LOWBIT_CHECK(mode != Rounding::kStochastic || t.size() <= (int64_t{1} << 32), "number format ", format.str(),
-               " at ", site.name, ": stochastic rounding numbers elements with 32 bits; ", t.size(),
-               " elements are too many");
+  check_count(t.size(), format, mode, site.name);
   const kernels::RoundStream stream = kernels::round_stream_key(site.seed, site.step, site_id(site.name));
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= t.dim(d);

@@ -21,7 +21,8 @@
 //                      bf16 = float:8,7; fp16 = float:5,10. QPyTorch's FloatingPoint(exp, man).
 //   bfp:WL[,AXIS]      block floating point: one shared exponent per block (the whole
 //                      tensor, or each index along dimension AXIS of the tensor, e.g. 0 =
-//                      per image of a batch, per output channel of a weight), e = floor(log2
+//                      per image of a batch, per output channel of a weight; a tensor
+//                      without dimension AXIS is one block), e = floor(log2
 //                      max|x|) over the block's finite values; mantissas in
 //                      [-(2^(WL-1) - 1), 2^(WL-1) - 1] of step 2^(e - WL + 2), so the
 //                      largest magnitude keeps WL - 1 significant bits. WL in 2..24.
@@ -95,10 +96,29 @@ uint64_t site_id(const std::string& name);
 // Rounds t in place onto `format` with `rounding` (format.rounding_or(rounding)).
 // Parallel over the calling thread's team (core/parallel.hpp) in blocks whose stochastic
 // bits come from the element index, so results are identical for any thread count.
-// kBfp with an axis: t must have more than `axis` dimensions (else lowbit::Error naming the
-// site). Tensors of 2^32 or more elements are refused for stochastic rounding.
+// kBfp with an axis: a tensor without that dimension (a bias or BatchNorm vector under
+// bfp:8,1) is one block. Tensors of 2^32 or more elements are refused for stochastic
+// rounding (lowbit::Error naming the site).
 void round_tensor(Tensor& t, const NumberFormat& format, Rounding rounding, const RoundingSite& site);
 // The same on a raw array of n elements in one block (kBfp's axis is ignored: one block).
 void round_values(float* x, int64_t n, const NumberFormat& format, Rounding rounding, const RoundingSite& site);
+// round_values when the block's largest finite magnitude is already known (kBfp: it must be
+// max_abs_finite of x[0, n); ignored by the other formats).
+void round_values_given_max(float* x, int64_t n, const NumberFormat& format, Rounding rounding,
+                            const RoundingSite& site, float block_max);
+
+// Rounds elements [first, first + n) of a tensor, held at x, on the calling thread alone:
+// slices of one tensor rounded by any threads in any order give round_values' result on
+// the whole tensor, given its block_max (kBfp: max_abs_finite of the whole tensor; ignored
+// by the other formats) and key = kernels::round_stream_key(seed, step, site_id(name)).
+// kBfp with an axis is refused (lowbit::Error): its blocks are not slices.
+void round_slice(float* x, int64_t n, int64_t first, const NumberFormat& format, Rounding rounding,
+                 const kernels::RoundStream& key, float block_max);
+// kernels::max_abs_finite over the calling thread's team.
+float max_abs_finite_parallel(const float* x, int64_t n);
+// True for the formats round_slice takes (all but kBfp with an axis).
+inline bool sliceable(const NumberFormat& f) { return f.kind != NumberFormat::Kind::kBfp || f.axis < 0; }
+// True for the formats whose rounding of an element depends on that element alone.
+inline bool elementwise(const NumberFormat& f) { return f.kind != NumberFormat::Kind::kBfp; }
 
 }  // namespace lowbit::quant

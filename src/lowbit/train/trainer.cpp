@@ -365,13 +365,13 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     for (int64_t i = 0; i < count; ++i) correct += predicted_[static_cast<size_t>(i)] == labels_[static_cast<size_t>(i)];
     model_.backward(dlogits_);
     lr = schedule_.at(epoch, step, steps);
-    if (low_precision_) low_precision_->before_step(global_step);
-    optimizer_->step(lr);
-    if (bop_) bop_->step(lr);
     if (low_precision_) {
       std::vector<optim::Optimizer*> optimizers{optimizer_.get()};
       if (bop_) optimizers.push_back(bop_.get());
-      low_precision_->after_step(global_step, optimizers);
+      low_precision_->step(global_step, lr, optimizers);
+    } else {
+      optimizer_->step(lr);
+      if (bop_) bop_->step(lr);
     }
     loss_sum += loss * static_cast<double>(count);
     seen += count;
@@ -661,6 +661,7 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     say(cat("resumed from ", last_checkpoint_path(), " after epoch ", start_epoch));
   } else {
     model_.init(cfg_.seed);
+    if (low_precision_) low_precision_->reset_accumulator();  // from the initialised weights
   }
   for (int64_t epoch = start_epoch; epoch < cfg_.epochs; ++epoch) {
     model_.set_training_progress(cfg_.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(cfg_.epochs - 1)

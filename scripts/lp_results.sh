@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Low-precision training recipes against float32, in one sitting (docs/RESULTS.md,
+# "Low-precision training"): the same network, seed(s), optimizer (SGD momentum 0.9,
+# lr 0.05, cosine), batch 100 and threads; only the --lp-* flags differ.
+#   scripts/lp_results.sh [MODEL] [EPOCHS] [SEEDS] [THREADS] [TRAIN_LIMIT] [RECIPES]
+#     MODEL lfc (default) or cnv; EPOCHS (default 10); SEEDS "1 2 3" (default "1");
+#     THREADS (default 2); TRAIN_LIMIT images per epoch (default 0 = all 60 000);
+#     RECIPES a space-separated subset of the names below (default: all).
+# Recipes (formats per tensor; docs/NUMERICS.md):
+#   float32   no rounding
+#   bfp8      bfp:8 on activations, errors, gradients, weights and momentum, stochastic
+#             (the SWALP / QPyTorch recipe)
+#   bf16      bfloat16 (float:8,7) on all five, nearest-even
+#   fixed16   PBNN-style 16-bit fixed point, stochastic: acts fixed:16,10, errors fixed:16,20,
+#             grads fixed:16,18, momentum fixed:16,16, weights fixed:16,14
+#   fixed8    the same at 8 bits: acts fixed:8,4, errors fixed:8,14, grads fixed:8,10,
+#             momentum fixed:8,8, weights fixed:8,6
+#   fixed8-nearest  the negative control: fixed8 with nearest rounding everywhere, no
+#             accumulator (updates below half a weight step are lost)
+# Prints the machine, then per recipe and seed the last epoch's test accuracy (10 000 test
+# images) and its difference to float32 with the same seed, and the mean over seeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:-lfc}
+epochs=${2:-10}
+seeds=${3:-1}
+threads=${4:-2}
+limit=${5:-0}
+recipes=${6:-"float32 bfp8 bf16 fixed16 fixed8 fixed8-nearest"}
+flags_of() {
+  case $1 in
+    float32) echo "" ;;
+    bfp8) echo "--lp-acts bfp:8 --lp-errors bfp:8 --lp-grads bfp:8 --lp-weights bfp:8 --lp-state bfp:8 --lp-rounding stochastic" ;;
+    bf16) echo "--lp-acts bf16 --lp-errors bf16 --lp-grads bf16 --lp-weights bf16 --lp-state bf16 --lp-rounding nearest" ;;
+    fixed16) echo "--lp-acts fixed:16,10 --lp-errors fixed:16,20 --lp-grads fixed:16,18 --lp-state fixed:16,16 --lp-weights fixed:16,14 --lp-rounding stochastic" ;;
+    fixed8) echo "--lp-acts fixed:8,4 --lp-errors fixed:8,14 --lp-grads fixed:8,10 --lp-state fixed:8,8 --lp-weights fixed:8,6 --lp-rounding stochastic" ;;
+    fixed8-nearest) echo "--lp-acts fixed:8,4 --lp-errors fixed:8,14 --lp-grads fixed:8,10 --lp-state fixed:8,8 --lp-weights fixed:8,6 --lp-rounding nearest" ;;
+    *) echo "lp_results.sh: unknown recipe '$1'" >&2; exit 2 ;;
+  esac
+}
+[ -x build/bin/lowbit ] || scripts/build.sh build
+echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p'), $(nproc) cores;" \
+  "$(date -u +%FT%TZ); git $(git describe --always --dirty); $model, $epochs epoch(s) of ${limit/#0/60000} images," \
+  "SGD momentum 0.9 lr 0.05 cosine, batch 100, $threads threads, seeds: $seeds"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for r in $recipes; do
+  for s in $seeds; do
+    # shellcheck disable=SC2046
+    build/bin/lowbit train --model "$model" --data fashion-mnist --epochs "$epochs" --batch 100 --threads "$threads" \
+      --train-limit "$limit" --seed "$s" --optimizer sgd --momentum 0.9 --lr 0.05 --out "$out/$r-$s" \
+      --progress lines $(flags_of "$r") > "$out/$r-$s.log" 2>&1 || { echo "$r seed $s failed:"; tail -3 "$out/$r-$s.log"; }
+  done
+done
+/usr/bin/python3 - "$out" "$recipes" "$seeds" <<'PY'
+import json, os, sys
+out, recipes, seeds = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+def last(r, s):
+    p = f"{out}/{r}-{s}/metrics.jsonl"
+    if not os.path.exists(p): return None
+    rows = [json.loads(l) for l in open(p)]
+    return rows[-1]["test_acc"], max(x["images_per_second"] for x in rows)
+print(f"{'recipe':16s} " + " ".join(f"seed {s:>3s}" for s in seeds) + "   mean    vs float32")
+base = {s: last("float32", s) for s in seeds}
+for r in recipes:
+    accs = [last(r, s) for s in seeds]
+    if any(a is None for a in accs):
+        print(f"{r:16s} (failed)"); continue
+    mean = sum(a[0] for a in accs) / len(accs)
+    diff = ""
+    if all(base[s] for s in seeds):
+        d = [100 * (accs[i][0] - base[s][0]) for i, s in enumerate(seeds)]
+        diff = f"{sum(d) / len(d):+.2f} points"
+    print(f"{r:16s} " + " ".join(f"{a[0]:8.4f}" for a in accs) + f"  {mean:.4f}  {diff}")
+PY
