@@ -37,8 +37,15 @@ TEST(Builder, PresetsBuildWithExpectedShapesAndMacs) {
     auto m = nn::build_model(nn::preset_topology(name, o));
     EXPECT_EQ(m->output_shape(), (Shape{10})) << name;
   }
+  // PBNN's Table 1 on 28x28 images: padding 1 keeps sizes; pooling floors 7 to 3.
+  auto pbnn = nn::build_model(nn::preset_topology("pbnn", o));
+  EXPECT_EQ(pbnn->input_shape(), (Shape{1, 28, 28}));
+  const int64_t pconv = 784 * 128 * 9 + 784 * 128 * 1152 + 196 * 128 * 1152 + 196 * 256 * 1152 + 49 * 256 * 2304 +
+                        49 * 512 * 2304;
+  EXPECT_EQ(pbnn->macs(), pconv + 4608 * 1024 + 1024 * 1024 + 1024 * 10);
   o.input = {3, 32, 32};
   EXPECT_EQ(nn::build_model(nn::preset_topology("cnv", o))->input_shape(), (Shape{3, 32, 32}));
+  EXPECT_EQ(nn::build_model(nn::preset_topology("pbnn", o))->output_shape(), (Shape{10}));
 }
 
 TEST(Builder, TopologyRoundTripsThroughJson) {

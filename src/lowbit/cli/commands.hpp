@@ -71,7 +71,7 @@ Action add_bench_command(CLI::App& app);
 Action add_hw_command(CLI::App& app);  // cmd_hw.cpp: lowbit hw plan | devices
 Action add_import_command(CLI::App& app);  // cmd_import.cpp: lowbit import M.onnx -o M.lbm (QONNX)
 
-// --model: a preset name (lfc, sfc, tfc, cnv, lenet5) or a JSON topology file. For a
+// --model: a preset name (lfc, sfc, tfc, cnv, lenet5, pbnn) or a JSON topology file. For a
 // preset, input is the dataset's per-sample shape.
 struct ModelChoice {
   std::string model;

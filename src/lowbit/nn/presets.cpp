@@ -71,6 +71,34 @@ json cnv(const PresetOptions& o) {
   return {{"name", "cnv"}, {"input", {o.input[0], 32, 32}}, {"layers", layers}};
 }
 
+// PBNN's VGG-like network (seed 001, Table 1): 3x3 convolutions with padding 1 (128, 128,
+// pool, 128, 256, pool, 256, 512, pool), FC 1024, 1024 and the classes; each weighted layer
+// followed by BatchNorm and the activation (the last by BatchNorm alone, as the BNN-PYNQ
+// presets). Any image of at least 8x8 (each 2x2 pooling floors odd sizes).
+json pbnn(const PresetOptions& o) {
+  LOWBIT_CHECK(o.input.size() == 3, "pbnn needs image input [C, H, W], got ", shape_str(o.input));
+  LOWBIT_CHECK(o.input[1] >= 8 && o.input[2] >= 8, "pbnn needs images of at least 8x8, got ", shape_str(o.input));
+  json layers = json::array();
+  auto conv = [&](int filters) {
+    layers.push_back({{"type", "conv2d"}, {"filters", filters}, {"kernel", 3}, {"padding", 1}, {"bias", false}});
+    layers.push_back({{"type", "batchnorm"}});
+    append_act(layers, o);
+  };
+  auto pool = [&] { layers.push_back({{"type", "maxpool2d"}, {"kernel", 2}}); };
+  conv(128), conv(128), pool();
+  conv(128), conv(256), pool();
+  conv(256), conv(512), pool();
+  layers.push_back({{"type", "flatten"}});
+  for (int i = 0; i < 2; ++i) {
+    layers.push_back({{"type", "dense"}, {"units", 1024}, {"bias", false}});
+    layers.push_back({{"type", "batchnorm"}});
+    append_act(layers, o);
+  }
+  layers.push_back({{"type", "dense"}, {"units", o.classes}, {"bias", false}});
+  layers.push_back({{"type", "batchnorm"}});
+  return {{"name", "pbnn"}, {"input", o.input}, {"layers", layers}};
+}
+
 json lenet5(const PresetOptions& o) {
   LOWBIT_CHECK(o.input.size() == 3, "lenet5 needs image input [C, H, W], got ", shape_str(o.input));
   json layers = json::array();
@@ -120,12 +148,13 @@ json unquantized(const std::string& name, const PresetOptions& opt) {
   if (name == "tfc") return fc_net("tfc", 64, opt);
   if (name == "cnv") return cnv(opt);
   if (name == "lenet5") return lenet5(opt);
+  if (name == "pbnn") return pbnn(opt);
   fail("unknown model '", name, "'; valid presets: ", preset_list(), " (or a path to a JSON topology file)");
 }
 
 }  // namespace
 
-std::vector<std::string> preset_names() { return {"lfc", "sfc", "tfc", "cnv", "lenet5"}; }
+std::vector<std::string> preset_names() { return {"lfc", "sfc", "tfc", "cnv", "lenet5", "pbnn"}; }
 
 std::string preset_list() {
   std::string all;

@@ -4,6 +4,8 @@
 //   cnv            BNN-PYNQ CNV: 3x3 convs 64,64,pool,128,128,pool,256,256 (no padding),
 //                  FC 512,512,10; needs 32x32 input (28x28 images are centre-padded).
 //   lenet5         LeCun et al. 1998 (5x5 convs 6,16 with max pooling, FC 120,84,10).
+//   pbnn           PBNN's VGG-like network (seed 001, Table 1: 3x3 convs with padding 1,
+//                  128,128,pool,128,256,pool,256,512,pool, FC 1024,1024,classes).
 // Quantized variants (as FINN's LFC/CNV W1A1...): `weights` goes on every dense/conv layer,
 // first and last included (the last is followed by BatchNorm and no activation); `acts`
 // replaces every activation after BatchNorm with a quant_act layer; `input_bits` puts a
@@ -34,7 +36,7 @@ struct PresetOptions {
 
 json preset_topology(const std::string& name, const PresetOptions& opt);
 std::vector<std::string> preset_names();
-std::string preset_list();  // "lfc, sfc, tfc, cnv, lenet5", for help texts and errors
+std::string preset_list();  // "lfc, sfc, tfc, cnv, lenet5, pbnn", for help texts and errors
 bool is_preset(const std::string& name);
 
 }  // namespace lowbit::nn

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Word-length sweep (seed 002's QPyTorch exercise) for fixed point and block floating point:
+# LFC on Fashion-MNIST, the tutorial's recipe (SGD lr 0.05, momentum 0.9, weight decay 1e-4;
+# weights, gradients, activations and errors in the low-precision format, momentum and a
+# weight accumulator in bfloat16; nearest rounding except stochastic gradients) at each word
+# length, against float32 in the same sitting; writes a table and a plot (gnuplot).
+#   scripts/lp_wordlength.sh [EPOCHS] [WLS] [THREADS] [TRAIN_LIMIT] [PLOT.svg]
+#     EPOCHS (default 2); WLS "2 3 4 5 6 7 8" (default); THREADS (default 2); TRAIN_LIMIT
+#     (default 0 = all 60 000); PLOT (default docs/benchmarks/lp-wordlength.svg).
+# Fixed point keeps 3 integer bits with the sign (fixed:WL,WL-3: range [-4, 4)), since
+# LFC's activations and BatchNorm parameters reach past the tutorial's [-1, 1) (wl 8,
+# fl 7); bfp:WL has one exponent per tensor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+epochs=${1:-2}
+wls=${2:-"2 3 4 5 6 7 8"}
+threads=${3:-2}
+limit=${4:-0}
+plot=${5:-docs/benchmarks/lp-wordlength.svg}
+command -v gnuplot > /dev/null || { echo "lp_wordlength.sh: needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 2; }
+[ -x build/bin/lowbit ] || scripts/build.sh build
+echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p'), $(nproc) cores;" \
+  "$(date -u +%FT%TZ); git $(git describe --always --dirty); lfc, $epochs epoch(s) of ${limit/#0/60000} images," \
+  "batch 100, $threads threads, seed 1"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+train() {  # NAME FLAGS...
+  local name=$1
+  shift
+  build/bin/lowbit train --model lfc --data fashion-mnist --epochs "$epochs" --batch 100 --threads "$threads" \
+    --train-limit "$limit" --seed 1 --optimizer sgd --momentum 0.9 --lr 0.05 --weight-decay 1e-4 \
+    --out "$out/$name" --progress lines "$@" > "$out/$name.log" 2>&1 || { echo "$name failed:"; tail -3 "$out/$name.log"; }
+}
+acc() { /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["test_acc"])' "$out/$1/metrics.jsonl" 2>/dev/null || echo nan; }
+train float32
+printf "%-4s %-10s %-10s\n" WL fixed bfp > "$out/table.txt"
+for wl in $wls; do
+  for kind in fixed bfp; do
+    if [ "$kind" = fixed ]; then f="fixed:$wl,$((wl - 3))"; else f="bfp:$wl"; fi
+    train "$kind$wl" --lp-weights "$f" --lp-acts "$f" --lp-errors "$f" --lp-grads "$f@stochastic" \
+      --lp-state bf16 --lp-acc bf16 --lp-rounding nearest
+  done
+  printf "%-4s %-10s %-10s\n" "$wl" "$(acc "fixed$wl")" "$(acc "bfp$wl")" >> "$out/table.txt"
+done
+base=$(acc float32)
+echo "float32 test accuracy: $base"
+cat "$out/table.txt"
+gnuplot <<GP
+set terminal svg size 640,400 font "sans,12"
+set output "$plot"
+set title "LFC on Fashion-MNIST, $epochs epoch(s): test accuracy against word length"
+set xlabel "word length (bits)"
+set ylabel "test accuracy"
+set key bottom right
+set grid
+set yrange [0:1]
+plot "$out/table.txt" using 1:2 every ::1 with linespoints lw 2 title "fixed:WL,WL-3", \
+     "$out/table.txt" using 1:3 every ::1 with linespoints lw 2 title "bfp:WL", \
+     $base with lines dt 2 lw 2 title "float32"
+GP
+echo "plot: $plot"
