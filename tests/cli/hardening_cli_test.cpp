@@ -422,7 +422,7 @@ TEST(Hardening, ResumeRefusesChangedSettingsAndData) {
         {" --epochs 2 --gemm openblas", "--gemm \"onednn\" -> \"openblas\""},
         {" --epochs 2 --compute bf16", "--compute \"f32\" -> \"bf16\""},
         // low-precision formats (issue 16)
-        {" --epochs 2 --lp-acts bfp:8", "--lp-acts \"float32\" -> \"bfp:8\""},
+        {" --epochs 2 --lp-acts bfp:8", "--lp-acts \"float32\" -> \"bfp:8@nearest-even\""},
         {" --epochs 2 --lp-acc float32", "--lp-acc \"none\" -> \"float32\""},
         {" --epochs 2 --lp-state fixed:8,4@stochastic", "--lp-state \"float32\" -> \"fixed:8,4@stochastic\""}}) {
     const Result r = run_lowbit(train + w.path("data") + flags + " --resume");
@@ -440,6 +440,10 @@ TEST(Hardening, ResumeRefusesChangedSettingsAndData) {
   EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
   // A rounding no format uses changes nothing: it is not a changed setting.
   r = run_lowbit(train + w.path("data") + " --epochs 3 --resume --lp-rounding stochastic");
+  EXPECT_EQ(r.code, 0) << r.out;
+  // Nor is spelling the same rounding another way ('@' or --lp-rounding).
+  ASSERT_EQ(run_lowbit(train + w.path("data") + " --epochs 1 --overwrite --lp-state fixed:8,4@stochastic").code, 0);
+  r = run_lowbit(train + w.path("data") + " --epochs 2 --resume --lp-state fixed:8,4 --lp-rounding stochastic");
   EXPECT_EQ(r.code, 0) << r.out;
 }
 
@@ -468,14 +472,14 @@ TEST(Hardening, LowPrecisionFlagsAndSummary) {
             std::string::npos) << r.out;
   r = run_lowbit("summary " + w.path("run/last.ckpt"));
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("Trained in low precision: acts=bfp:8 weights=fixed:16,12 acc=float32 rounding=stochastic"),
+  EXPECT_NE(r.out.find("Trained in low precision: acts=bfp:8@stochastic weights=fixed:16,12@stochastic acc=float32\n"),
             std::string::npos) << r.out;
   r = run_lowbit("summary " + w.path("run/last.ckpt") + " --json");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out).at("low_precision");
-  EXPECT_EQ(j.at("acts"), "bfp:8");
+  EXPECT_EQ(j.at("acts"), "bfp:8@stochastic");
   EXPECT_EQ(j.at("acc"), "float32");
-  EXPECT_EQ(j.at("rounding"), "stochastic");
+  EXPECT_EQ(j.at("errors"), "float32");
 }
 
 // Kind 5 and 7: what a person writes in a topology file is checked, and misleading messages

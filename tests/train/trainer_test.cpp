@@ -169,7 +169,7 @@ TEST(Trainer, LowPrecisionLearnsAndResumesExactly) {
   changed.low_precision.acts = quant::parse_number_format("bfp:6");
   auto m4 = nn::build_model(small_topology());
   testing::expect_error_naming([&] { train::Trainer(*m4, changed).fit(train_set, test_set); },
-                               "--lp-acts \"bfp:8\" -> \"bfp:6\"");
+                               "--lp-acts \"bfp:8@stochastic\" -> \"bfp:6@stochastic\"");
   auto cfg = lp_config(b.str());
   cfg.resume = true;
   auto m3 = nn::build_model(small_topology());
@@ -190,6 +190,34 @@ TEST(Trainer, Float32AccumulatorIsPlainTraining) {
   cfg.low_precision.acc = quant::parse_number_format("float32");
   train::Trainer(*with_acc, cfg).fit(train_set, test_set);
   EXPECT_EQ(testing::model_state(*plain), testing::model_state(*with_acc));
+}
+
+// Learned quantizer scales (SYQ) stay float32 under every format: the run trains (it crashed
+// in the fused step before: review finding) and the scale is not on the weights' grid.
+TEST(Trainer, LowPrecisionLeavesLearnedScalesInFloat32) {
+  auto train_set = testing::synthetic_dataset(256, 1), test_set = testing::synthetic_dataset(64, 2);
+  json topo = small_topology();
+  for (json& l : topo["layers"])
+    if (l["type"] == "dense") l["weight_quantizer"] = "syq:binary";
+  auto m = nn::build_model(topo);
+  auto cfg = small_config("");
+  cfg.epochs = 2;
+  cfg.optimizer.name = "sgd";
+  cfg.low_precision.weights = cfg.low_precision.grads = cfg.low_precision.state = quant::parse_number_format("fixed:8,4");
+  cfg.low_precision.rounding = quant::Rounding::kStochastic;
+  train::Trainer(*m, cfg).fit(train_set, test_set);
+  int scales = 0;
+  for (const auto& np : m->named_params()) {
+    if (np.name.find("quantizer.") == std::string::npos) continue;
+    ++scales;
+    bool off_grid = false;
+    for (int64_t i = 0; i < np.param->value.size(); ++i) {
+      const float code = np.param->value[i] * 16.f;
+      off_grid = off_grid || code != std::nearbyint(code);
+    }
+    EXPECT_TRUE(off_grid) << np.name;
+  }
+  EXPECT_GT(scales, 0);
 }
 
 // --resume into a folder with no checkpoint yet (a kill before the first one was written)

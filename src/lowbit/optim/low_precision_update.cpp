@@ -126,11 +126,13 @@ class LowPrecisionUpdate::Hooks : public Optimizer::SliceHooks {
 
   void before(size_t index, nn::Param& p, int64_t begin, int64_t end) override {
     const Slot& pp = *per_param_[index];
+    if (pp.lp_index == SIZE_MAX) return;  // a learned quantizer scale: float32
     if (fused(pp.grads)) slice(p.grad, pp.grads, begin, end, pp.grads.block_max);
   }
 
   void after(size_t index, nn::Param& p, int64_t begin, int64_t end) override {
     Slot& pp = *per_param_[index];
+    if (pp.lp_index == SIZE_MAX) return;  // a learned quantizer scale: float32
     const quant::LowPrecisionConfig& c = lp_.config_;
     for (auto& [site, t] : pp.states) settle(*t, *site, begin, end);
     if (!c.accumulator) {
@@ -218,11 +220,21 @@ void LowPrecisionUpdate::step(uint64_t step, float lr, const std::vector<Optimiz
   if (config_.grads.active() && !quant::sliceable(config_.grads))
     for (const nn::NamedParam& p : params_)
       quant::round_tensor(p.param->grad, config_.grads, config_.rounding, {seed_, step, cat("grads/", p.name)});
-  std::vector<std::unique_ptr<Hooks>> hooks;
+  // Every rounded parameter has exactly one owner, as the whole-tensor passes assume (they
+  // round each parameter once, after all updates).
+  std::vector<int> owners(params_.size(), 0);
   for (Optimizer* opt : optimizers) {
     LOWBIT_CHECK(opt != nullptr, "low-precision update: null optimizer");
-    hooks.push_back(std::make_unique<Hooks>(*this, *opt, step));
+    for (size_t j = 0; j < opt->params().size(); ++j) {
+      const auto it = index_of_.find(opt->params()[j]);
+      if (opt->owns(j) && it != index_of_.end()) ++owners[it->second];
+    }
   }
+  for (size_t i = 0; i < params_.size(); ++i)
+    LOWBIT_CHECK(owners[i] == 1, "low-precision update: parameter ", params_[i].name, " has ", owners[i],
+                 " optimizers; it needs exactly one");
+  std::vector<std::unique_ptr<Hooks>> hooks;
+  for (Optimizer* opt : optimizers) hooks.push_back(std::make_unique<Hooks>(*this, *opt, step));
   if (config_.accumulator) swap_accumulator();
   for (size_t k = 0; k < optimizers.size(); ++k) optimizers[k]->step(lr, hooks[k].get());
   if (config_.accumulator) {

@@ -23,28 +23,32 @@ bool LowPrecisionConfig::active() const {
 std::string LowPrecisionConfig::str() const {
   if (!active()) return "float32";
   std::string s;
-  for (const Field& f : kFields) {
-    const NumberFormat& nf = this->*f.format;
-    if (nf.active()) s += cat(s.empty() ? "" : " ", f.key, "=", nf.str());
-  }
-  if (accumulator) s += cat(s.empty() ? "" : " ", "acc=", acc.str());
-  s += cat(" rounding=", rounding_name(rounding));
+  bool uses_default = false;
+  auto add = [&](const char* key, const NumberFormat& nf) {
+    if (!nf.active() && key != std::string("acc")) return;
+    uses_default = uses_default || (nf.active() && !nf.has_rounding);
+    s += cat(s.empty() ? "" : " ", key, "=", nf.str());
+  };
+  for (const Field& f : kFields) add(f.key, this->*f.format);
+  if (accumulator) add("acc", acc);
+  if (uses_default) s += cat(" rounding=", rounding_name(rounding));
   return s;
 }
 
 nlohmann::json to_json(const LowPrecisionConfig& c) {
-  // Canonical, so that --resume compares what rounds: a format's own '@rounding' equal to
-  // the default is dropped, and the default is written only when an active format uses it.
+  // Canonical, so that --resume compares what rounds: every active format carries the
+  // rounding it uses ("bfp:8@stochastic" whether it came from '@' or from the default), and
+  // the default itself is not written (a rounding no format uses changes nothing).
   nlohmann::json j = nlohmann::json::object();
-  bool uses_default = false;
   auto canonical = [&](NumberFormat f) {
-    if (f.has_rounding && f.rounding == c.rounding) f.has_rounding = false;
-    uses_default = uses_default || (f.active() && !f.has_rounding);
+    if (f.active()) {
+      f.rounding = f.rounding_or(c.rounding);
+      f.has_rounding = true;
+    }
     return f.str();
   };
   for (const Field& f : kFields) j[f.key] = canonical(c.*f.format);
   j["acc"] = c.accumulator ? canonical(c.acc) : "none";
-  if (uses_default) j["rounding"] = rounding_name(c.rounding);
   return j;
 }
 

@@ -38,12 +38,14 @@ struct LowPrecisionConfig {
 
   // Any format set, or an accumulator.
   bool active() const;
-  // "acts=bfp:8 errors=bfp:8 ... rounding=stochastic", or "float32" when inactive.
+  // "acts=bfp:8 errors=bfp:8 ... rounding=stochastic" (the rounding when a format uses it),
+  // or "float32" when inactive.
   std::string str() const;
 };
 
-// {"acts": "bfp:8", ..., "acc": "float32" ("none" or absent: no accumulator), "rounding": "stochastic"
-// (written only when an active format uses it; a format's own @rounding equal to it is dropped)};
+// {"acts": "bfp:8@stochastic", ..., "acc": "float32" ("none" or absent: no accumulator)}: every
+// active format with the rounding it uses, so equal configurations write equal JSON; a
+// "rounding" key (the default for formats without '@') is read but not written.
 // absent keys are float32. from_json throws lowbit::Error naming `where` and the key.
 nlohmann::json to_json(const LowPrecisionConfig& c);
 LowPrecisionConfig low_precision_from_json(const nlohmann::json& j, const std::string& where);

@@ -255,6 +255,8 @@ void check_count(int64_t n, const NumberFormat& format, Rounding mode, const std
 void round_values_given_max(float* x, int64_t n, const NumberFormat& format, Rounding rounding,
                             const RoundingSite& site, float block_max) {
   if (!format.active() || n == 0) return;
+  LOWBIT_CHECK(std::isfinite(block_max) && block_max >= 0.f, "number format ", format.str(), " at ", site.name,
+               ": block maximum ", block_max, " is not a finite magnitude");
   const Rounding mode = format.rounding_or(rounding);
   check_count(n, format, mode, site.name);
   const kernels::RoundStream stream = kernels::round_stream_key(site.seed, site.step, site_id(site.name));
@@ -271,6 +273,8 @@ void round_slice(float* x, int64_t n, int64_t first, const NumberFormat& format,
                  const kernels::RoundStream& key, float block_max) {
   if (!format.active() || n == 0) return;
   LOWBIT_CHECK(sliceable(format), "number format ", format.str(), ": blocks along an axis are not slices");
+  LOWBIT_CHECK(std::isfinite(block_max) && block_max >= 0.f, "number format ", format.str(), ": block maximum ",
+               block_max, " is not a finite magnitude");
   const Rounding mode = format.rounding_or(rounding);
   check_count(first + n, format, mode, "a slice");
   round_block(x, n, format, grid_step(format, block_max), mode, key, first);
