@@ -57,6 +57,7 @@ flags_of() {
     *) echo "lp_results.sh: unknown recipe '$1'" >&2; exit 2 ;;
   esac
 }
+for r in $recipes; do flags_of "$r" > /dev/null; done  # an unknown name stops here, not as a float32 row
 [ -x build/bin/lowbit ] || scripts/build.sh build
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p'), $(nproc) cores;" \
   "$(date -u +%FT%TZ); git $(git describe --always --dirty); $model, $epochs epoch(s) of ${limit/#0/60000} images," \
@@ -71,13 +72,14 @@ for r in $recipes; do
       --progress lines $(flags_of "$r") > "$out/$r-$s.log" 2>&1 || { echo "$r seed $s failed:"; tail -3 "$out/$r-$s.log"; }
   done
 done
-/usr/bin/python3 - "$out" "$recipes" "$seeds" <<'PY'
+/usr/bin/python3 - "$out" "$recipes" "$seeds" "$epochs" <<'PY'
 import json, os, sys
-out, recipes, seeds = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+out, recipes, seeds, epochs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), int(sys.argv[4])
 def last(r, s):
     p = f"{out}/{r}-{s}/metrics.jsonl"
     if not os.path.exists(p): return None
     rows = [json.loads(l) for l in open(p)]
+    if len(rows) < epochs: return None  # stopped early (diverged): no final accuracy
     return rows[-1]["test_acc"], max(x["images_per_second"] for x in rows)
 print(f"{'recipe':16s} " + " ".join(f"seed {s:>3s}" for s in seeds) + "   mean    vs float32")
 base = {s: last("float32", s) for s in seeds}

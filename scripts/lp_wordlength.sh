@@ -31,7 +31,11 @@ train() {  # NAME FLAGS...
     --train-limit "$limit" --seed 1 --optimizer sgd --momentum 0.9 --lr 0.05 --weight-decay 1e-4 \
     --out "$out/$name" --progress lines "$@" > "$out/$name.log" 2>&1 || { echo "$name failed:"; tail -3 "$out/$name.log"; }
 }
-acc() { /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["test_acc"])' "$out/$1/metrics.jsonl" 2>/dev/null || echo nan; }
+# The last epoch's test accuracy, or NaN when the run stopped early (diverged) or failed.
+acc() {
+  /usr/bin/python3 -c 'import json,sys; r=open(sys.argv[1]).readlines(); print(json.loads(r[-1])["test_acc"] if len(r) >= int(sys.argv[2]) else "NaN")' \
+    "$out/$1/metrics.jsonl" "$epochs" 2>/dev/null || echo NaN
+}
 train float32
 printf "%-4s %-10s %-10s\n" WL fixed bfp > "$out/table.txt"
 for wl in $wls; do
@@ -44,6 +48,7 @@ for wl in $wls; do
 done
 base=$(acc float32)
 echo "float32 test accuracy: $base"
+[ "$base" != NaN ] || { echo "lp_wordlength.sh: the float32 run failed" >&2; exit 1; }
 cat "$out/table.txt"
 gnuplot <<GP
 set terminal svg size 640,400 font "sans,12"
