@@ -238,20 +238,11 @@ float pow2(int e) {
   return f;
 }
 
-// The twins' checks, with their messages (number_round_ref.cpp).
-void check_stream(int64_t n, RoundMode mode, RoundStream stream) {
-  LOWBIT_CHECK(n >= 0, "number rounding: negative length ", n);
-  if (mode == RoundMode::kStochastic)
-    LOWBIT_CHECK(static_cast<uint64_t>(stream.first) + static_cast<uint64_t>(n) <= (uint64_t{1} << 32),
-                 "number rounding: stochastic rounding numbers elements with 32 bits; ",
-                 stream.first, " + ", n, " elements do not fit");
-}
-
 }  // namespace
 
 void round_fixed(const float* x, float* y, int64_t n, int s, float qmin, float qmax, RoundMode mode,
                  RoundStream stream) {
-  check_stream(n, mode, stream);
+  check_round_stream(n, mode, stream);
   LOWBIT_CHECK(s >= -149 && s <= 127, "round_fixed: step exponent ", s, " outside [-149, 127]");
   if (n == 0) return;
   const int s1 = s / 2, s2 = s - s1;
@@ -260,7 +251,7 @@ void round_fixed(const float* x, float* y, int64_t n, int s, float qmin, float q
 
 void round_minifloat(const float* x, float* y, int64_t n, int man, int emin, int emax,
                      bool inf_on_overflow, RoundMode mode, RoundStream stream) {
-  check_stream(n, mode, stream);
+  check_round_stream(n, mode, stream);
   LOWBIT_CHECK(man >= 0 && man <= 23 && emin >= -126 && emax <= 127 && emin <= emax,
                "round_minifloat: mantissa bits ", man, ", exponents [", emin, ", ", emax,
                "] outside 0..23, [-126, 127]");

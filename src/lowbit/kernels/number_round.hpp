@@ -67,6 +67,10 @@ inline uint32_t mix32(uint32_t x) {
 // The 32 random bits of element index e.
 inline uint32_t round_bits(const RoundStream& s, uint32_t e) { return mix32(mix32(e ^ s.k0) + s.k1); }
 
+// The length and stream checks every kernel here and its twin make: lowbit::Error for n < 0,
+// or for stream.first + n > 2^32 when mode is kStochastic.
+void check_round_stream(int64_t n, RoundMode mode, RoundStream stream);
+
 // ## Fixed point and block floating point: one step for all elements
 // y[i] = round_to_grid(x[i]) with step 2^s and codes in [qmin, qmax] (qmin <= 0 <= qmax,
 // |qmin|, |qmax| <= 2^24 so every code is a float; s in [-149, 127]). y may alias x.

@@ -66,7 +66,10 @@ float round_one(float x, int s1, int s2, float qmin, float qmax, RoundMode mode,
   return y == 0.f ? 0.f : y;  // +0 for every zero result
 }
 
-void check_stream(int64_t n, RoundMode mode, RoundStream stream) {
+
+}  // namespace
+
+void check_round_stream(int64_t n, RoundMode mode, RoundStream stream) {
   LOWBIT_CHECK(n >= 0, "number rounding: negative length ", n);
   if (mode == RoundMode::kStochastic)
     LOWBIT_CHECK(static_cast<uint64_t>(stream.first) + static_cast<uint64_t>(n) <= (uint64_t{1} << 32),
@@ -74,11 +77,9 @@ void check_stream(int64_t n, RoundMode mode, RoundStream stream) {
                  stream.first, " + ", n, " elements do not fit");
 }
 
-}  // namespace
-
 void round_fixed_ref(const float* x, float* y, int64_t n, int s, float qmin, float qmax,
                      RoundMode mode, RoundStream stream) {
-  check_stream(n, mode, stream);
+  check_round_stream(n, mode, stream);
   LOWBIT_CHECK(s >= -149 && s <= 127, "round_fixed: step exponent ", s, " outside [-149, 127]");
   const int s1 = s / 2, s2 = s - s1;
   for (int64_t i = 0; i < n; ++i) {
@@ -90,7 +91,7 @@ void round_fixed_ref(const float* x, float* y, int64_t n, int s, float qmin, flo
 
 void round_minifloat_ref(const float* x, float* y, int64_t n, int man, int emin, int emax,
                          bool inf_on_overflow, RoundMode mode, RoundStream stream) {
-  check_stream(n, mode, stream);
+  check_round_stream(n, mode, stream);
   LOWBIT_CHECK(man >= 0 && man <= 23 && emin >= -126 && emax <= 127 && emin <= emax,
                "round_minifloat: mantissa bits ", man, ", exponents [", emin, ", ", emax,
                "] outside 0..23, [-126, 127]");
