@@ -3,7 +3,8 @@
 // that low-precision training rounds every step), single-threaded, the dispatched kernel
 // beside its scalar twin and beside a plain copy of the same bytes (the memory roof).
 //   build/bin/lowbit_bench --benchmark_filter=NumberRound
-// Args: kind (0 copy, 1 fixed, 2 minifloat float:5,2, 3 max_abs_finite), mode (RoundMode),
+// Args: kind (0 copy, 1 fixed, 2 minifloat float:5,2, 3 max_abs_finite, 4 bfloat16: float32's
+// exponent range, the kernels' integer path), mode (RoundMode),
 // ref (0 dispatched, 1 scalar twin). Counter "elements/s".
 #include <benchmark/benchmark.h>
 
@@ -39,7 +40,11 @@ void BM_NumberRound(benchmark::State& state) {
       case 2:
         (ref ? round_minifloat_ref : round_minifloat)(x.data(), y.data(), n, 2, -14, 15, false, mode, stream);
         break;
-      default: sink += (ref ? max_abs_finite_ref : max_abs_finite)(x.data(), n); break;
+      case 4:
+        (ref ? round_minifloat_ref : round_minifloat)(x.data(), y.data(), n, 7, -126, 127, false, mode, stream);
+        break;
+      case 3: sink += (ref ? max_abs_finite_ref : max_abs_finite)(x.data(), n); break;
+      default: state.SkipWithError("unknown kind"); return;
     }
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
@@ -52,4 +57,4 @@ void BM_NumberRound(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_NumberRound)->Args({0, 0, 0})->Args({3, 0, 0})->Args({3, 0, 1})
-    ->ArgsProduct({{1, 2}, {0, 4}, {0, 1}})->Unit(benchmark::kMillisecond);
+    ->ArgsProduct({{1, 2, 4}, {0, 4}, {0, 1}})->Unit(benchmark::kMillisecond);

@@ -177,7 +177,9 @@ const std::vector<MiniCase>& mini_cases() {
   static const std::vector<MiniCase> c = {{"float:5,2", 2, -14, 15},   {"half", 10, -14, 15}, {"bfloat16", 7, -126, 127},
                                           {"float:4,3", 3, -6, 7},     {"float:8,23", 23, -126, 127},
                                           {"float:2,1", 1, 0, 1},      {"float:3,2", 2, -2, 3},
-                                          {"float:3,0", 0, -2, 3}};
+                                          {"float:3,0", 0, -2, 3},
+                                          // float32's exponent range: the kernels' integer path
+                                          {"float:8,1", 1, -126, 127},    {"float:8,22", 22, -126, 127}};
   return c;
 }
 F mini_inputs(int64_t n, uint64_t seed, const MiniCase& c) {

@@ -170,9 +170,74 @@ HWY_INLINE VF RoundMinifloatOne(VF v, VU bits, int man, int emin, bool inf_on_ov
   return out;
 }
 
+// The minifloats whose exponent range is float32's (emin = -126: bfloat16 and every
+// float:8,M), for 1 <= man <= 22: their grid is every float32 bit pattern whose low
+// k = 23 - man bits are 0, in the normal and the subnormal range alike, so the rounding is
+// integer arithmetic on the magnitude's bits, M = |x|'s bits, D = M's low k bits: keep
+// M - D and add 2^k ("up") by the twin's rule rewritten for magnitudes (for x < 0 the
+// twin's r = x / delta is negative and its fraction d is 1 - D / 2^k):
+//   nearest-even  D > 2^(k-1), or = and the kept lowest bit (the quotient's parity) is 1
+//   nearest-up    D > 2^(k-1), or = and x > 0 (ties toward +inf)
+//   nearest-away  D >= 2^(k-1)
+//   toward zero   never
+//   stochastic    with h = bits >> (32 - k) (the top k of the twin's 24 random bits: the
+//                 twin's u < d holds exactly when h < D for x > 0, and fails exactly when
+//                 D + h >= 2^k for x < 0, as d is a multiple of 2^-k)
+// A carry out of the mantissa is the next binade's value (or infinity past float32's
+// largest, which the saturation below treats as the twin does). Infinities keep D = 0 and
+// stay, NaNs are given back, zero results are +0, then the saturation of
+// RoundMinifloatOne. A vector holding a denormal input takes RoundMinifloatOne instead:
+// the twin's float arithmetic reads denormals as zero under DAZ (fp_env.hpp) and exactly
+// otherwise, and the general path does what the twin does in either mode.
+template <RoundMode kMode>
+HWY_INLINE VF RoundFloat32RangeOne(VF v, VU bits, int k, bool inf_on_overflow, float maxval, float overflow) {
+  const DF df;
+  const DU du;
+  const VU zero = hn::Zero(du);
+  const VU b = hn::BitCast(du, v);
+  const VU sign = hn::And(b, hn::Set(du, 0x80000000u));
+  const VU mag = hn::Xor(b, sign);
+  const VU unit = hn::Set(du, 1u << k), low = hn::Set(du, (1u << k) - 1u), half = hn::Set(du, 1u << (k - 1));
+  const VU d = hn::And(mag, low);
+  hn::Mask<DU> up;
+  if constexpr (kMode == RoundMode::kNearestEven) {
+    up = hn::Or(hn::Gt(d, half), hn::And(hn::Eq(d, half), hn::Ne(hn::And(mag, unit), zero)));
+  } else if constexpr (kMode == RoundMode::kNearestUp) {
+    up = hn::Or(hn::Gt(d, half), hn::And(hn::Eq(d, half), hn::Eq(sign, zero)));
+  } else if constexpr (kMode == RoundMode::kNearestAway) {
+    up = hn::Gt(d, hn::Sub(half, hn::Set(du, 1u)));
+  } else if constexpr (kMode == RoundMode::kTowardZero) {
+    up = hn::Ne(zero, zero);
+  } else {
+    const VU h = hn::ShiftRightSame(bits, 32 - k);
+    const auto positive = hn::Eq(sign, zero);
+    up = hn::Or(hn::And(positive, hn::Lt(h, d)), hn::AndNot(positive, hn::Gt(hn::Add(d, h), hn::Sub(unit, hn::Set(du, 1u)))));
+  }
+  const VU m = hn::Add(hn::Xor(mag, d), hn::IfThenElseZero(up, unit));
+  VF r = hn::BitCast(df, hn::IfThenElseZero(hn::Ne(m, zero), hn::Or(m, sign)));
+  r = hn::IfThenElse(hn::IsNaN(v), v, r);
+  VF out = hn::IfThenElse(hn::Lt(r, hn::Set(df, -maxval)), hn::Set(df, -overflow), r);
+  out = hn::IfThenElse(hn::Gt(r, hn::Set(df, maxval)), hn::Set(df, overflow), out);
+  if (inf_on_overflow) out = hn::IfThenElse(hn::IsInf(v), v, out);
+  return out;
+}
+
 template <RoundMode kMode>
 HWY_INLINE void RoundMinifloatT(const float* x, float* y, int64_t n, int man, int emin, bool inf_on_overflow,
                                 float maxval, float overflow, const RoundStream& stream) {
+  if (emin == -126 && man >= 1 && man <= 22) {
+    const DU du;
+    const VU expo = hn::Set(du, 0x7F800000u), mag_bits = hn::Set(du, 0x7FFFFFFFu), zero = hn::Zero(du);
+    const int k = 23 - man;
+    RoundLoop<kMode>(x, y, n, stream, [&](VF v, VU bits) {
+      const VU b = hn::BitCast(du, v);
+      const auto denormal = hn::And(hn::Eq(hn::And(b, expo), zero), hn::Ne(hn::And(b, mag_bits), zero));
+      if (HWY_UNLIKELY(!hn::AllFalse(du, denormal)))
+        return RoundMinifloatOne<kMode>(v, bits, man, emin, inf_on_overflow, maxval, overflow);
+      return RoundFloat32RangeOne<kMode>(v, bits, k, inf_on_overflow, maxval, overflow);
+    });
+    return;
+  }
   RoundLoop<kMode>(x, y, n, stream, [&](VF v, VU bits) {
     return RoundMinifloatOne<kMode>(v, bits, man, emin, inf_on_overflow, maxval, overflow);
   });
