@@ -8,6 +8,7 @@
 #     MODEL lfc (default) or cnv; EPOCHS (default 10); SEEDS "1 2 3" (default "1");
 #     THREADS (default 2); TRAIN_LIMIT images per epoch (default 0 = all 60 000);
 #     RECIPES a space-separated subset of the names below (default: all).
+#   LOWBIT_BIN=PATH runs that binary instead of build/bin/lowbit.
 # Recipes (formats per tensor; docs/NUMERICS.md):
 #   float32   no rounding
 #   bfp8      bfp:8 on activations, errors, gradients, weights and momentum, stochastic
@@ -58,16 +59,17 @@ flags_of() {
   esac
 }
 for r in $recipes; do flags_of "$r" > /dev/null; done  # an unknown name stops here, not as a float32 row
-[ -x build/bin/lowbit ] || scripts/build.sh build
+lowbit=${LOWBIT_BIN:-build/bin/lowbit}  # LOWBIT_BIN: a copy, so that a rebuild cannot change the binary mid-run
+[ -n "${LOWBIT_BIN:-}" ] || [ -x build/bin/lowbit ] || scripts/build.sh build
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p'), $(nproc) cores;" \
   "$(date -u +%FT%TZ); git $(git describe --always --dirty); $model, $epochs epoch(s) of ${limit/#0/60000} images," \
-  "cosine schedule, batch 100, $threads threads, seeds: $seeds"
+  "cosine schedule, batch 100, $threads threads, seeds: $seeds; binary: $lowbit"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $recipes; do
   for s in $seeds; do
     # shellcheck disable=SC2046
-    build/bin/lowbit train --model "$model" --data fashion-mnist --epochs "$epochs" --batch 100 --threads "$threads" \
+    "$lowbit" train --model "$model" --data fashion-mnist --epochs "$epochs" --batch 100 --threads "$threads" \
       --train-limit "$limit" --seed "$s" --out "$out/$r-$s" \
       --progress lines $(flags_of "$r") > "$out/$r-$s.log" 2>&1 || { echo "$r seed $s failed:"; tail -3 "$out/$r-$s.log"; }
   done
