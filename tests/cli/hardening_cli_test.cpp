@@ -424,7 +424,9 @@ TEST(Hardening, ResumeRefusesChangedSettingsAndData) {
         // low-precision formats (issue 16)
         {" --epochs 2 --lp-acts bfp:8", "--lp-acts \"float32\" -> \"bfp:8@nearest-even\""},
         {" --epochs 2 --lp-acc float32", "--lp-acc \"none\" -> \"float32\""},
-        {" --epochs 2 --lp-state fixed:8,4@stochastic", "--lp-state \"float32\" -> \"fixed:8,4@stochastic\""}}) {
+        {" --epochs 2 --lp-state fixed:8,4@stochastic", "--lp-state \"float32\" -> \"fixed:8,4@stochastic\""},
+        // a setting the checkpoint does not have at all is a change too
+        {" --epochs 2 --lp-layer dense_1/weights=bf16", "--lp-layer null -> \"dense_1\""}}) {
     const Result r = run_lowbit(train + w.path("data") + flags + " --resume");
     EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
     EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;
@@ -462,8 +464,9 @@ TEST(Hardening, LowPrecisionFlagsAndSummary) {
     const Result r = run_lowbit(train + flags);
     EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
     EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;
-    if (flags.find("rounding") == std::string::npos)
+    if (flags.find("rounding") == std::string::npos) {
       EXPECT_NE(r.out.find("valid forms: fixed:WL,FL"), std::string::npos) << r.out;
+    }
   }
   Result r = run_lowbit(train + " --out " + w.path("run") + " --lp-acts bfp:8 --lp-weights fixed:16,12 --lp-acc float32"
                         " --lp-rounding stochastic");
@@ -480,6 +483,27 @@ TEST(Hardening, LowPrecisionFlagsAndSummary) {
   EXPECT_EQ(j.at("acts"), "bfp:8@stochastic");
   EXPECT_EQ(j.at("acc"), "float32");
   EXPECT_EQ(j.at("errors"), "float32");
+  // Per-layer overrides: bad ones name the flag; a pattern matching no layer lists the layers.
+  for (const auto& [flags, needle] :
+       {std::pair<std::string, std::string>{" --lp-layer dense_1", "--lp-layer: 'dense_1' is not a layer override"},
+        {" --lp-layer dense_1/wieghts=bf16", "--lp-layer: 'dense_1/wieghts=bf16': unknown site 'wieghts'"},
+        {" --lp-layer dense_1/acts=bfp:1", "--lp-layer: number format 'bfp:1': WL 1"},
+        {" --lp-layer dens_1/acts=bf16", "--lp-layer: pattern 'dens_1' matches no layer of tfc (its layers: "}}) {
+    r = run_lowbit(train + flags);
+    EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;
+  }
+  r = run_lowbit(train + " --out " + w.path("run2") + " --lp-weights fixed:8,6 --lp-layer dense_1/weights=fixed:16,14"
+                 " --lp-layer 'dense_*/acts=bf16'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("low precision: weights=fixed:8,6 rounding=nearest-even; layer dense_1: weights=fixed:16,14; "
+                       "layer dense_*: acts=float:8,7\n"),
+            std::string::npos) << r.out;
+  r = run_lowbit("summary " + w.path("run2/last.ckpt") + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto layers = nlohmann::json::parse(r.out).at("low_precision").at("layers");
+  EXPECT_EQ(layers.dump(), R"([{"match":"dense_1","weights":"fixed:16,14@nearest-even"},)"
+                           R"({"acts":"float:8,7@nearest-even","match":"dense_*"}])");
 }
 
 // Kind 5 and 7: what a person writes in a topology file is checked, and misleading messages

@@ -49,6 +49,25 @@ TEST(SequentialNumerics, ActivationsAreRoundedInTrainingOnly) {
   EXPECT_FALSE(on_grid(m->forward(x, eval), 0.125f));  // evaluation computes in float32
 }
 
+// Per-layer overrides (--lp-layer): a layer's output takes the format of the last override
+// matching its name, else the model-wide one; float32 turns it off.
+TEST(SequentialNumerics, LayerOverridesChooseEachOutputsFormat) {
+  enter_fp_contract();
+  auto m = nn::build_model(topology());  // flatten_1, dense_1, relu_1, dense_2
+  m->init(1);
+  quant::LowPrecisionConfig lp;
+  lp.acts = quant::parse_number_format("fixed:8,3");
+  quant::add_layer_override(lp, "relu_*/acts=fixed:8,1");
+  quant::add_layer_override(lp, "dense_2/acts=float32");
+  Rng rng(1);
+  Context train{true, &rng, &lp, 1, 0};
+  const Tensor logits = m->forward(batch(), train);
+  EXPECT_TRUE(on_grid(m->net().activation(1), 0.125f));   // dense_1: model-wide
+  EXPECT_FALSE(on_grid(m->net().activation(1), 0.5f));
+  EXPECT_TRUE(on_grid(m->net().activation(2), 0.5f));     // relu_1: its override
+  EXPECT_FALSE(on_grid(logits, 0.125f));                   // dense_2: float32
+}
+
 // Errors of magnitude below half a step round to 0 at the logits: every gradient vanishes.
 // Without the errors format they do not; with a fine one they are close to float32's.
 TEST(SequentialNumerics, ErrorsAreRoundedBeforeEachLayersBackward) {
@@ -92,7 +111,7 @@ class Probe : public nn::Layer {
 // rounded before the probe's backward reads it; without the format it is not on the grid.
 TEST(SequentialNumerics, ErrorsBetweenLayersAreRounded) {
   enter_fp_contract();
-  auto seen_with = [](const char* errors) {
+  auto seen_with = [](const char* errors, const char* layer_override = nullptr) {
     nn::Sequential net;
     auto d1 = std::make_unique<nn::Dense>(16, 8);
     auto probe = std::make_unique<Probe>();
@@ -104,6 +123,7 @@ TEST(SequentialNumerics, ErrorsBetweenLayersAreRounded) {
     net.init(rng);
     quant::LowPrecisionConfig lp;
     lp.errors = quant::parse_number_format(errors);
+    if (layer_override) quant::add_layer_override(lp, layer_override);
     Context ctx{true, &rng, &lp, 1, 0};
     Tensor x({4, 16}), y, dy({4, 3});
     for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(-1.f, 1.f);
@@ -114,6 +134,11 @@ TEST(SequentialNumerics, ErrorsBetweenLayersAreRounded) {
   };
   EXPECT_TRUE(on_grid(seen_with("fixed:12,10"), 0x1.0p-10f));
   EXPECT_FALSE(on_grid(seen_with("float32"), 0x1.0p-10f));
+  // The error at probe_1's output is the probe's site: an override for it rounds it, one for
+  // the dense layers does not, and one turning it off wins over the model-wide format.
+  EXPECT_TRUE(on_grid(seen_with("float32", "probe_*/errors=fixed:12,10"), 0x1.0p-10f));
+  EXPECT_FALSE(on_grid(seen_with("float32", "dense_*/errors=fixed:12,10"), 0x1.0p-10f));
+  EXPECT_FALSE(on_grid(seen_with("fixed:12,10", "probe_1/errors=float32"), 0x1.0p-10f));
 }
 
 // A residual block's output is a new sum: it is rounded like a layer's output.

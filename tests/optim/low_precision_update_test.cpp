@@ -96,6 +96,23 @@ TEST(LowPrecisionUpdate, StateIsRounded) {
 // The fused step (rounding inside the optimizer's slices) is bit for bit the whole-tensor
 // passes, for every kind of format at every site, with and without an accumulator, on SGD,
 // Adam and SGD + Bop, over tensors of many slices on 2 threads and of a few elements.
+// Each parameter takes its layer's formats: the layer named before the first '.'.
+TEST(LowPrecisionUpdate, ParametersTakeTheirLayersFormats) {
+  enter_fp_contract();
+  auto c = config("fixed:4,2", "float32");  // model-wide: a coarse grid of step 0.25
+  quant::add_layer_override(c, "dense_1/weights=float32");
+  quant::add_layer_override(c, "dense_2/weights=fixed:8,6");
+  nn::Param a = make_param({0.3f, -0.7f, 0.11f}, {0.01f, 0.02f, -0.03f});
+  nn::Param b = make_param({0.3f, -0.7f, 0.11f}, {0.01f, 0.02f, -0.03f});
+  nn::Param d = make_param({0.3f, -0.7f, 0.11f}, {0.01f, 0.02f, -0.03f});
+  optim::Sgd sgd({&a, &b, &d}, optim::SgdOptions{0.f, false, 0.f});
+  optim::LowPrecisionUpdate lp(c, {{"dense_1.weight", &a}, {"dense_2.weight", &b}, {"dense_3.weight", &d}}, 1);
+  lp.step(0, 1.f, {&sgd});
+  EXPECT_EQ(values(a.value), (std::vector<float>{0.3f - 0.01f, -0.7f - 0.02f, 0.11f + 0.03f}));  // float32
+  EXPECT_EQ(values(b.value), (std::vector<float>{0.296875f, -0.71875f, 0.140625f}));  // fixed:8,6: step 1/64
+  EXPECT_EQ(values(d.value), (std::vector<float>{0.25f, -0.75f, 0.25f}));  // model-wide fixed:4,2
+}
+
 TEST(LowPrecisionUpdate, FusedStepEqualsTheWholeTensorPasses) {
   enter_fp_contract();
   const int saved_threads = omp_get_max_threads();
@@ -103,6 +120,7 @@ TEST(LowPrecisionUpdate, FusedStepEqualsTheWholeTensorPasses) {
   struct Case {
     const char *grads, *state, *weights, *acc;
     const char* optimizer;
+    std::vector<std::string> layers = {};  // --lp-layer overrides (parameters p0..p3 are layers p0..p3)
   };
   const Case cases[] = {
       {"fixed:12,14", "fixed:12,10", "fixed:10,8", "none", "sgd"},
@@ -114,11 +132,15 @@ TEST(LowPrecisionUpdate, FusedStepEqualsTheWholeTensorPasses) {
       {"float32", "float32", "bfp:8", "float:8,10", "adam"},
       {"bfp:8", "bfp:8", "fixed:8,6", "float32", "sgd+bop"},
       {"fixed:10,12@nearest", "bfp:8@toward-zero", "float:5,2@nearest-away", "none", "sgd"},
+      // Per-layer formats: each parameter's own grads/state/weights sites, bfp beside elementwise.
+      {"bfp:8", "bfp:8", "fixed:8,6", "none", "sgd", {"p0/grads=fixed:12,14", "p[13]/weights=bfp:8,0", "p3/state=float32"}},
+      {"float32", "float32", "bfp:8", "float32", "adam", {"p0/weights=float32", "p*/grads=bf16", "p2/grads=bfp:6"}},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(cat(k.grads, " ", k.state, " ", k.weights, " acc ", k.acc, " ", k.optimizer));
     auto c = config(k.weights, k.grads, k.acc, k.state);
     c.rounding = quant::Rounding::kStochastic;
+    for (const std::string& l : k.layers) quant::add_layer_override(c, l);
     struct Run {
       std::vector<nn::Param> params;
       std::unique_ptr<optim::Optimizer> main, bop;

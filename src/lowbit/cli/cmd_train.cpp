@@ -23,6 +23,7 @@ struct TrainArgs {
   // --lp-* values, parsed when the command runs (quant/number_format.hpp).
   std::string lp_acts = "float32", lp_errors = "float32", lp_grads = "float32", lp_weights = "float32",
               lp_state = "float32", lp_acc = "none", lp_rounding = "nearest";
+  std::vector<std::string> lp_layers;  // --lp-layer PATTERN/SITE=FORMAT, in order
   train::TrainConfig cfg;
 };
 
@@ -49,6 +50,13 @@ quant::LowPrecisionConfig parse_low_precision(const TrainArgs& a) {
     lp.rounding = quant::parse_rounding(a.lp_rounding);
   } catch (const Error& e) {
     usage_fail("--lp-rounding: ", e.what());
+  }
+  for (const std::string& spec : a.lp_layers) {
+    try {
+      quant::add_layer_override(lp, spec);
+    } catch (const Error& e) {
+      usage_fail("--lp-layer: ", e.what());
+    }
   }
   return lp;
 }
@@ -134,6 +142,12 @@ Action add_train_command(CLI::App& app) {
                   "Accumulator: the optimizer updates a copy of the parameters in this format (float32: unrounded) "
                   "and the parameters are that copy rounded onto --lp-weights; none: it updates the rounded parameters")
       ->capture_default_str();
+  cmd->add_option("--lp-layer", args->lp_layers,
+                  "Per-layer format, repeatable: PATTERN/SITE=FORMAT, e.g. dense_1/weights=fixed:16,14 or "
+                  "'conv2d_*/acts=float32' (PATTERN a glob over the layer names of `lowbit summary`; SITE acts, errors, "
+                  "grads, weights or state; later ones win over earlier ones and over the model-wide --lp-* formats)")
+      ->expected(1)
+      ->take_all();
   cmd->add_option("--lp-rounding", args->lp_rounding,
                   "Rounding of the --lp-* formats without their own @ROUNDING: nearest (even), nearest-up, "
                   "nearest-away, toward-zero or stochastic (reproducible: keyed by seed, step, tensor, element)")

@@ -16,11 +16,12 @@ namespace {
 bool rounds_output(const Layer& layer) { return layer.type() != "sequential"; }
 
 // A layer's output (forward, "acts/NAME") or the error at it (backward, "errors/NAME")
-// rounded onto the training context's low-precision format, when it names one.
+// rounded onto the training context's low-precision format for that layer (an override
+// matching its name, else the model-wide one), when it names one.
 void round_at_leaf(Layer& layer, Tensor& t, const Context& ctx, bool error) {
   if (!ctx.training || !ctx.numerics || !rounds_output(layer)) return;
   const quant::LowPrecisionConfig& lp = *ctx.numerics;
-  const quant::NumberFormat& f = error ? lp.errors : lp.acts;
+  const quant::NumberFormat& f = lp.format(error ? quant::Site::kErrors : quant::Site::kActs, layer.name());
   if (!f.active()) return;
   quant::round_tensor(t, f, lp.rounding, {ctx.seed, ctx.step, cat(error ? "errors/" : "acts/", layer.name())});
 }
@@ -65,7 +66,7 @@ void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Te
     if (first == n) return;
   }
   const Tensor* g_out = &dy;
-  const bool round_errors = ctx_.training && ctx_.numerics && ctx_.numerics->errors.active();
+  const bool round_errors = ctx_.training && ctx_.numerics && ctx_.numerics->rounds(quant::Site::kErrors);
   if (round_errors && rounds_output(*layers_[n - 1])) {
     err_ = dy;  // the caller's dy stays as given
     round_at_leaf(*layers_[n - 1], err_, ctx_, /*error=*/true);

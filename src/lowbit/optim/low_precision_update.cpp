@@ -17,6 +17,9 @@ LowPrecisionUpdate::LowPrecisionUpdate(const quant::LowPrecisionConfig& config, 
     LOWBIT_CHECK(p.param != nullptr, "low-precision update: null parameter");
     if (p.name.find("quantizer.") != std::string::npos) continue;  // learned QAT scales stay float32
     index_of_[p.param] = params_.size();
+    const std::string layer = p.name.substr(0, p.name.find('.'));
+    formats_.push_back({&config_.format(quant::Site::kGrads, layer), &config_.format(quant::Site::kWeights, layer),
+                        &config_.format(quant::Site::kState, layer)});
     params_.push_back(std::move(p));
   }
   if (config_.accumulator)
@@ -33,18 +36,20 @@ void LowPrecisionUpdate::swap_accumulator() {
 }
 
 void LowPrecisionUpdate::before_step(uint64_t step) {
-  for (const nn::NamedParam& p : params_)
-    quant::round_tensor(p.param->grad, config_.grads, config_.rounding, {seed_, step, cat("grads/", p.name)});
+  for (size_t i = 0; i < params_.size(); ++i)
+    quant::round_tensor(params_[i].param->grad, *formats_[i].grads, config_.rounding,
+                        {seed_, step, cat("grads/", params_[i].name)});
   if (config_.accumulator) swap_accumulator();
 }
 
 void LowPrecisionUpdate::after_step(uint64_t step, const std::vector<Optimizer*>& optimizers) {
-  if (config_.state.active())
+  if (config_.rounds(quant::Site::kState))
     for (Optimizer* opt : optimizers)
       for (size_t j = 0; j < opt->params().size(); ++j) {
-        if (!opt->owns(j) || !index_of_.count(opt->params()[j])) continue;
+        const auto it = index_of_.find(opt->params()[j]);
+        if (!opt->owns(j) || it == index_of_.end()) continue;
         for (auto& [name, t] : opt->state_of(j))
-          quant::round_tensor(*t, config_.state, config_.rounding, {seed_, step, cat("state/", name)});
+          quant::round_tensor(*t, *formats_[it->second].state, config_.rounding, {seed_, step, cat("state/", name)});
       }
   if (config_.accumulator) {
     swap_accumulator();  // the parameters hold their old rounded values again, acc_ the updated copies
@@ -52,12 +57,13 @@ void LowPrecisionUpdate::after_step(uint64_t step, const std::vector<Optimizer*>
       quant::round_tensor(acc_[i], config_.acc, config_.rounding, {seed_, step, cat("acc/", params_[i].name)});
       Tensor& v = params_[i].param->value;
       v = acc_[i];
-      quant::round_tensor(v, config_.weights, config_.rounding, {seed_, step, cat("weights/", params_[i].name)});
+      quant::round_tensor(v, *formats_[i].weights, config_.rounding, {seed_, step, cat("weights/", params_[i].name)});
     }
     return;
   }
-  for (const nn::NamedParam& p : params_)
-    quant::round_tensor(p.param->value, config_.weights, config_.rounding, {seed_, step, cat("weights/", p.name)});
+  for (size_t i = 0; i < params_.size(); ++i)
+    quant::round_tensor(params_[i].param->value, *formats_[i].weights, config_.rounding,
+                        {seed_, step, cat("weights/", params_[i].name)});
 }
 
 namespace {
@@ -109,15 +115,16 @@ class LowPrecisionUpdate::Hooks : public Optimizer::SliceHooks {
       Slot& pp = *per_param_[j];
       pp.lp_index = it->second;
       const std::string& name = lp.params_[pp.lp_index].name;
-      init_site(pp.grads, c.grads, cat("grads/", name));
+      const Formats& f = lp.formats_[pp.lp_index];
+      init_site(pp.grads, *f.grads, cat("grads/", name));
       init_site(pp.acc, c.acc, cat("acc/", name));
-      init_site(pp.weights, c.weights, cat("weights/", name));
+      init_site(pp.weights, *f.weights, cat("weights/", name));
       for (auto& [state_name, t] : opt.state_of(j)) {
         pp.states.emplace_back(std::make_unique<Site>(), t);
-        init_site(*pp.states.back().first, c.state, cat("state/", state_name));
+        init_site(*pp.states.back().first, *f.state, cat("state/", state_name));
       }
       // Per-tensor bfp gradients: the block's maximum before any slice is rounded.
-      if (c.grads.kind == quant::NumberFormat::Kind::kBfp && quant::sliceable(c.grads)) {
+      if (f.grads->kind == quant::NumberFormat::Kind::kBfp && quant::sliceable(*f.grads)) {
         const Tensor& g = ps[j]->grad;
         pp.grads.block_max = quant::max_abs_finite_parallel(g.data(), g.size());
       }
@@ -217,9 +224,10 @@ class LowPrecisionUpdate::Hooks : public Optimizer::SliceHooks {
 
 void LowPrecisionUpdate::step(uint64_t step, float lr, const std::vector<Optimizer*>& optimizers) {
   // Gradients in bfp along an axis: whole tensors, before the update.
-  if (config_.grads.active() && !quant::sliceable(config_.grads))
-    for (const nn::NamedParam& p : params_)
-      quant::round_tensor(p.param->grad, config_.grads, config_.rounding, {seed_, step, cat("grads/", p.name)});
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (formats_[i].grads->active() && !quant::sliceable(*formats_[i].grads))
+      quant::round_tensor(params_[i].param->grad, *formats_[i].grads, config_.rounding,
+                          {seed_, step, cat("grads/", params_[i].name)});
   // Every rounded parameter has exactly one owner, as the whole-tensor passes assume (they
   // round each parameter once, after all updates).
   std::vector<int> owners(params_.size(), 0);

@@ -9,6 +9,8 @@
 //                      accumulator, round the copy onto `acc`, swap back and write the
 //                      parameter as the copy rounded onto `weights`; without one, round
 //                      the updated parameter onto `weights` in place.
+// Each parameter takes the formats of its layer (LowPrecisionConfig::format with the layer
+// named before the first '.' of the parameter's name: per-layer overrides).
 // Stochastic bits are keyed by (seed, step, site) with sites "grads/NAME", "state/NAME",
 // "acc/NAME" and "weights/NAME" (NAME: the parameter's or state tensor's checkpoint name),
 // so resumed runs and any thread count reproduce them.
@@ -31,6 +33,8 @@ class LowPrecisionUpdate {
   // name contains "quantizer." (learned QAT scales: SYQ, AddNet, LSQ-style) are left in
   // float32 by every rounding here, as the QAT method's own parameters.
   LowPrecisionUpdate(const quant::LowPrecisionConfig& config, std::vector<nn::NamedParam> params, uint64_t seed);
+  LowPrecisionUpdate(const LowPrecisionUpdate&) = delete;  // formats_ points into config_
+  LowPrecisionUpdate& operator=(const LowPrecisionUpdate&) = delete;
 
   // One training step: the optimizers' step(lr) with every rounding above, fused into the
   // update slice by slice (Optimizer::SliceHooks) so that each parameter-sized tensor is
@@ -59,8 +63,14 @@ class LowPrecisionUpdate {
   void swap_accumulator();
   class Hooks;
 
+  // The formats of one parameter (its layer's), pointing into config_.
+  struct Formats {
+    const quant::NumberFormat *grads, *weights, *state;
+  };
+
   quant::LowPrecisionConfig config_;
   std::vector<nn::NamedParam> params_;
+  std::vector<Formats> formats_;  // one per params_ entry
   std::unordered_map<const nn::Param*, size_t> index_of_;  // params_ position of each parameter
   std::vector<Tensor> acc_;  // one per parameter with an accumulator
   uint64_t seed_;

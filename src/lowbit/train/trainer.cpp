@@ -262,10 +262,34 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
     configure_params();
     optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
     if (cfg_.binary_optimizer == "bop") bop_ = std::make_unique<optim::Bop>(model_.params(), cfg_.bop);
+    check_layer_overrides(cfg_.low_precision, model_);
     if (cfg_.low_precision.active())
       low_precision_ = std::make_unique<optim::LowPrecisionUpdate>(cfg_.low_precision, model_.named_params(), cfg_.seed);
     return 0;
   });
+}
+
+namespace {
+// The names of the layers whose outputs the low-precision formats round (every layer but
+// nested Sequentials; nn/sequential.cpp), in execution order.
+void rounding_layer_names(nn::Layer& layer, std::vector<std::string>& out) {
+  if (layer.type() != "sequential") out.push_back(layer.name());
+  for (nn::Layer* k : layer.children()) rounding_layer_names(*k, out);
+}
+}  // namespace
+
+void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model) {
+  if (lp.layers.empty()) return;
+  std::vector<std::string> names;
+  rounding_layer_names(model.net(), names);
+  for (const quant::LayerNumerics& l : lp.layers) {
+    bool any = false;
+    for (const std::string& n : names) any = any || l.matches(n);
+    if (any) continue;
+    std::string list;
+    for (const std::string& n : names) list += cat(list.empty() ? "" : ", ", n);
+    usage_fail("--lp-layer: pattern '", l.match, "' matches no layer of ", model.name(), " (its layers: ", list, ")");
+  }
 }
 
 namespace {
@@ -475,17 +499,22 @@ std::string config_difference(const json& saved, const json& now) {
       {"/compute", "--compute"}, {"/low_precision/acts", "--lp-acts"}, {"/low_precision/errors", "--lp-errors"},
       {"/low_precision/grads", "--lp-grads"}, {"/low_precision/weights", "--lp-weights"},
       {"/low_precision/state", "--lp-state"}, {"/low_precision/acc", "--lp-acc"},
-      {"/low_precision/rounding", "--lp-rounding"}};
+      {"/low_precision/rounding", "--lp-rounding"}, {"/low_precision/layers", "--lp-layer"}};
   const json a = saved.flatten(), b = now.flatten();
   std::string out;
-  for (auto it = a.begin(); it != a.end(); ++it) {
+  // Every key of either side: a setting the checkpoint lacks (an --lp-layer override added
+  // on resume) is a change too.
+  json keys = a;
+  keys.update(b);
+  for (auto it = keys.begin(); it != keys.end(); ++it) {
     const std::string& key = it.key();
     if (key == "/epochs" || key == "/threads" || key == "/eval_batch" || key == "/test_limit") continue;
-    if (b.contains(key) && b.at(key) == it.value()) continue;
+    const json was = a.value(key, json()), is = b.value(key, json());
+    if (a.contains(key) && b.contains(key) && was == is) continue;
     std::string flag = "--" + key.substr(key.rfind('/') + 1);
     for (const auto& [k, f] : flags)
-      if (k == key) flag = f;
-    out += cat(out.empty() ? "" : ", ", flag, " ", it.value().dump(), " -> ", b.value(key, json()).dump());
+      if (k == key || (k == "/low_precision/layers" && key.rfind(k + "/", 0) == 0)) flag = f;
+    out += cat(out.empty() ? "" : ", ", flag, " ", was.dump(), " -> ", is.dump());
   }
   return out;
 }

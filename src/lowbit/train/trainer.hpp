@@ -103,6 +103,11 @@ struct EvalResult {
 EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::BatchOptions& opt, int64_t batch,
                     const nn::Loss& loss, int64_t limit = 0);
 
+// Throws a usage error (lowbit::UsageError) when a per-layer low-precision override
+// (--lp-layer, quant::LayerNumerics) matches no layer of `model` whose output is rounded,
+// listing those layers' names.
+void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model);
+
 class Trainer {
  public:
   Trainer(nn::Model& model, TrainConfig cfg);
