@@ -9,6 +9,7 @@
 
 #include "lowbit/core/error.hpp"
 #include "nn/gradcheck.hpp"
+#include "optim/optim_test_util.hpp"
 
 namespace lowbit {
 namespace {
@@ -172,6 +173,43 @@ TEST(BatchNorm, GradientsInEvalMode) {
       o.training = false;
       lowbit::testing::check_gradients(bn, shifted(shape, seed++, 2.f, 0.3f), o);
     }
+  }
+}
+
+// Frozen (PBNN's threshold form, issue 16): a training forward computes what evaluation
+// computes, bit for bit, leaves the running statistics alone and works on one value per
+// channel; backward is the affine map (finite differences, training context); and the sign
+// of the output is XNOR(x > T, gamma > 0) with T = mean - sqrt(var + eps) * beta / gamma.
+TEST(BatchNorm, FrozenTrainsWithRunningStatistics) {
+  uint64_t seed = 90;
+  for (const Shape& shape : {Shape{1, 3}, Shape{6, 4}, Shape{2, 3, 3, 3}}) {
+    SCOPED_TRACE(shape_str(shape));
+    nn::BatchNorm bn(shape[1], 0.1f, 1e-5f), ref(shape[1], 0.1f, 1e-5f);
+    set_state(bn, seed);
+    set_state(ref, seed++);
+    for (int64_t c = 1; c < shape[1]; c += 2) bn.gamma()->value[c] = ref.gamma()->value[c] *= -1.f;  // both signs
+    bn.set_frozen(true);
+    const Tensor x = shifted(shape, seed++, 2.f, 0.3f);
+    const Tensor mean = bn.running_mean(), var = bn.running_var();
+    Tensor y, want;
+    bn.forward(x, y, {true, nullptr});
+    ref.forward(x, want, {false, nullptr});
+    EXPECT_TRUE(lowbit::testing::bitwise_equal(y, want));
+    EXPECT_TRUE(lowbit::testing::bitwise_equal(bn.running_mean(), mean));
+    EXPECT_TRUE(lowbit::testing::bitwise_equal(bn.running_var(), var));
+    const int64_t C = shape[1], S = x.size() / (shape[0] * C);
+    for (int64_t i = 0; i < x.size(); ++i) {
+      const int64_t c = (i / S) % C;
+      const double g = bn.gamma()->value[c], b = bn.beta()->value[c];
+      const double t = bn.running_mean()[c] - std::sqrt(static_cast<double>(bn.running_var()[c]) + 1e-5) * b / g;
+      if (std::fabs(x[i] - t) < 1e-4) continue;  // too close to call in float
+      EXPECT_EQ(y[i] > 0, (x[i] > t) == (g > 0)) << i;
+    }
+    lowbit::testing::check_gradients(bn, x);  // a training context: the frozen map's gradient
+    bn.set_frozen(false);
+    if (x.size() / C < 2) continue;  // one value per channel: only the frozen form trains on it
+    bn.forward(x, y, {true, nullptr});
+    EXPECT_FALSE(lowbit::testing::bitwise_equal(bn.running_mean(), mean));  // batch statistics again
   }
 }
 

@@ -9,9 +9,11 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/kernels/gemm.hpp"
+#include "lowbit/nn/batchnorm.hpp"
 #include "lowbit/nn/builder.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "test_util.hpp"
+#include "optim/optim_test_util.hpp"
 #include "train/synthetic.hpp"
 #include "train/train_test_util.hpp"
 
@@ -218,6 +220,43 @@ TEST(Trainer, LowPrecisionLeavesLearnedScalesInFloat32) {
     EXPECT_TRUE(off_grid) << np.name;
   }
   EXPECT_GT(scales, 0);
+}
+
+// PBNN's BatchNorm switch: from the epoch in which the progressive scale v reaches
+// bn_threshold_at, BatchNorm trains on its running statistics, which then stop changing;
+// before it (and without the switch) they follow the batches.
+TEST(Trainer, BatchNormSwitchesToThresholdFormAtTheProgressiveScale) {
+  auto train_set = testing::synthetic_dataset(256, 1), test_set = testing::synthetic_dataset(64, 2);
+  json topo = small_topology();
+  for (json& l : topo["layers"])
+    if (l["type"] == "dense" || l["type"] == "conv2d") l["weight_quantizer"] = "progressive";
+  auto running_means = [&](float threshold) {
+    auto m = nn::build_model(topo);
+    auto cfg = small_config("");
+    cfg.epochs = 3;  // v = 1, 31.6, 1000
+    cfg.bn_threshold_at = threshold;
+    train::Trainer t(*m, cfg);
+    std::vector<Tensor> means;
+    t.on_epoch_end = [&](const train::EpochMetrics&) {
+      for (nn::Layer* l : m->leaf_layers())
+        if (auto* bn = dynamic_cast<nn::BatchNorm*>(l)) means.push_back(bn->running_mean());
+      return true;
+    };
+    t.fit(train_set, test_set);
+    return means;
+  };
+  const auto with = running_means(500.f), without = running_means(0.f);
+  ASSERT_EQ(with.size(), 3u);
+  ASSERT_EQ(without.size(), 3u);
+  EXPECT_FALSE(testing::bitwise_equal(with[0], with[1]));  // v = 31.6: batch statistics
+  EXPECT_TRUE(testing::bitwise_equal(with[1], with[2]));   // v = 1000: frozen
+  EXPECT_TRUE(testing::bitwise_equal(with[1], without[1]));  // the same run until the switch
+  EXPECT_FALSE(testing::bitwise_equal(without[1], without[2]));
+  // Without progressive quantizers the switch is a usage error.
+  auto plain = nn::build_model(small_topology());
+  auto cfg = small_config("");
+  cfg.bn_threshold_at = 500.f;
+  testing::expect_error_naming([&] { train::Trainer(*plain, cfg); }, "has none: train with --weights/--acts progressive");
 }
 
 // --resume into a folder with no checkpoint yet (a kill before the first one was written)

@@ -142,6 +142,11 @@ Action add_train_command(CLI::App& app) {
                   "Accumulator: the optimizer updates a copy of the parameters in this format (float32: unrounded) "
                   "and the parameters are that copy rounded onto --lp-weights; none: it updates the rounded parameters")
       ->capture_default_str();
+  cmd->add_option("--bn-threshold-at", c.bn_threshold_at,
+                  "PBNN's BatchNorm switch: from the epoch in which the progressive quantizers' scale v reaches this "
+                  "value, BatchNorm trains with its running statistics (the threshold form sign(BN(x)) = "
+                  "XNOR(x > T, gamma > 0), PBNN eq. 4-5; PBNN uses 500); 0: never")
+      ->capture_default_str();
   cmd->add_option("--lp-layer", args->lp_layers,
                   "Per-layer format, repeatable: PATTERN/SITE=FORMAT, e.g. dense_1/weights=fixed:16,14 or "
                   "'conv2d_*/acts=float32' (PATTERN a glob over the layer names of `lowbit summary`; SITE acts, errors, "

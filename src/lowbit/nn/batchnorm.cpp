@@ -242,10 +242,12 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   // per_tensor: the per-sample tensor is one channel of channels_ * spatial values.
   const int64_t S = per_tensor_ ? channels_ * spatial(x) : spatial(x);
   const int64_t N = x.dim(0), C = groups_, M = N * S;
-  if (ctx.training && M < 2)
+  // Batch statistics in training, unless frozen (PBNN's threshold form: running statistics).
+  const bool training = ctx.training && !frozen_;
+  if (training && M < 2)
     fail(where(*this), "training needs more than one value per channel, got input ", shape_str(x.shape()));
   if (y.shape() != x.shape()) y.resize(x.shape());
-  last_training_ = ctx.training;
+  last_training_ = training;
 
   const float* xp = x.data();
   float* yp = y.data();
@@ -253,7 +255,6 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const float* bp = affine_ ? beta_.value.data() : nullptr;
   float* rm = running_mean_.data();
   float* rv = running_var_.data();
-  const bool training = ctx.training;
   const double mom = momentum_, eps = eps_;
 
   for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) {

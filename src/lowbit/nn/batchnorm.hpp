@@ -49,6 +49,15 @@ class BatchNorm : public Layer {
   void init(Rng& rng) override;
   json spec() const override;
 
+  // Frozen statistics: training forwards normalise with the running statistics, as
+  // evaluation does, and leave them unchanged; backward is then the per-channel affine map
+  // (gamma and beta still learn). PBNN (seed 001, eq. 4-5) switches every BatchNorm to this
+  // once its progressive scale v >= 500: sign(BN(x)) is then XNOR(x > T, gamma > 0) with
+  // T = running_mean - sqrt(running_var + eps) * beta / gamma, the threshold the deployed
+  // binary network applies. Not saved in checkpoints: the trainer sets it from the schedule.
+  void set_frozen(bool frozen) { frozen_ = frozen; }
+  bool frozen() const { return frozen_; }
+
   int64_t channels() const { return channels_; }
   float momentum() const { return momentum_; }
   float eps() const { return eps_; }
@@ -80,8 +89,9 @@ class BatchNorm : public Layer {
   int64_t groups_;  // sets of statistics: channels_, or 1 when per_tensor_
   Param gamma_, beta_;
   Tensor running_mean_, running_var_;
+  bool frozen_ = false;
   // State of the last forward, for backward.
-  bool last_training_ = false;
+  bool last_training_ = false;  // normalised with batch statistics
   std::vector<double> mean_;     // mean used for normalising (batch or running)
   std::vector<double> inv_std_;  // 1 / sqrt(var + eps) used for normalising
   std::vector<double> sum_a_, sum_b_;  // per-channel scratch sums

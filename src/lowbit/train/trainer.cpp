@@ -13,6 +13,8 @@
 #include "lowbit/core/threading.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/format/input_fit.hpp"
+#include "lowbit/nn/batchnorm.hpp"
+#include "lowbit/quant/progressive.hpp"
 #include "lowbit/quant/quantizer.hpp"
 #include "lowbit/train/checkpoint.hpp"
 
@@ -83,6 +85,7 @@ json to_json(const TrainConfig& c) {
           {"gemm", c.gemm},
           {"compute", c.compute},
           {"low_precision", quant::to_json(c.low_precision)},
+          {"bn_threshold_at", c.bn_threshold_at},
           {"data",
            {{"normalize", data::normalize_name(c.data.normalize)},
             {"random_crop", c.data.augment.random_crop},
@@ -134,6 +137,9 @@ TrainConfig train_config_from_json(const json& j) {
                c.compute, "\"");
   // Absent before low-precision training existed: all float32.
   if (j.contains("low_precision")) c.low_precision = quant::low_precision_from_json(j.at("low_precision"), w);
+  // Absent before PBNN's BatchNorm switch existed: never.
+  if (j.contains("bn_threshold_at"))
+    c.bn_threshold_at = static_cast<float>(json_number(j, "bn_threshold_at", 0, kHuge, w));
   const json& d = json_member(j, "data", w);
   const std::string dw = std::string(w) + ": data";
   c.data.normalize = data::parse_normalize(json_string(d, "normalize", dw));
@@ -258,6 +264,15 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
   LOWBIT_CHECK_USAGE(!cfg_.resume || !cfg_.out_dir.empty(), "--resume needs --out DIR holding last.ckpt");
   LOWBIT_CHECK_USAGE(!(cfg_.resume && cfg_.overwrite),
                      "--resume continues the run in --out and --overwrite discards it: choose one");
+  LOWBIT_CHECK_USAGE(cfg_.bn_threshold_at == 0 || (std::isfinite(cfg_.bn_threshold_at) && cfg_.bn_threshold_at >= 1),
+                     "--bn-threshold-at must be 0 (never) or a progressive scale v >= 1, got ", cfg_.bn_threshold_at);
+  if (cfg_.bn_threshold_at > 0) {
+    bool progressive = false;
+    for (quant::Quantizer* q : model_.quantizers())
+      progressive = progressive || dynamic_cast<quant::ProgressiveQuantizer*>(q) != nullptr;
+    LOWBIT_CHECK_USAGE(progressive, "--bn-threshold-at switches BatchNorm once the progressive quantizers' scale v "
+                       "reaches it, and ", model_.name(), " has none: train with --weights/--acts progressive[:V]");
+  }
   as_usage_error([&] {
     configure_params();
     optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
@@ -277,6 +292,23 @@ void rounding_layer_names(nn::Layer& layer, std::vector<std::string>& out) {
   for (nn::Layer* k : layer.children()) rounding_layer_names(*k, out);
 }
 }  // namespace
+
+void Trainer::apply_bn_threshold_form(int64_t epoch) {
+  if (cfg_.bn_threshold_at <= 0) return;
+  float v = 0.f;
+  for (quant::Quantizer* q : model_.quantizers())
+    if (auto* p = dynamic_cast<quant::ProgressiveQuantizer*>(q)) v = std::max(v, p->v());
+  const bool frozen = v >= cfg_.bn_threshold_at;
+  bool changed = false;
+  for (nn::Layer* l : model_.leaf_layers())
+    if (auto* bn = dynamic_cast<nn::BatchNorm*>(l)) {
+      changed = changed || bn->frozen() != frozen;
+      bn->set_frozen(frozen);
+    }
+  if (changed && frozen)
+    say(cat("epoch ", epoch + 1, ": progressive scale v = ", v, " >= ", cfg_.bn_threshold_at,
+            ": BatchNorm trains in its threshold form (running statistics; PBNN eq. 4-5)"));
+}
 
 void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model) {
   if (lp.layers.empty()) return;
@@ -499,7 +531,8 @@ std::string config_difference(const json& saved, const json& now) {
       {"/compute", "--compute"}, {"/low_precision/acts", "--lp-acts"}, {"/low_precision/errors", "--lp-errors"},
       {"/low_precision/grads", "--lp-grads"}, {"/low_precision/weights", "--lp-weights"},
       {"/low_precision/state", "--lp-state"}, {"/low_precision/acc", "--lp-acc"},
-      {"/low_precision/rounding", "--lp-rounding"}, {"/low_precision/layers", "--lp-layer"}};
+      {"/low_precision/rounding", "--lp-rounding"}, {"/low_precision/layers", "--lp-layer"},
+      {"/bn_threshold_at", "--bn-threshold-at"}};
   const json a = saved.flatten(), b = now.flatten();
   std::string out;
   // Every key of either side: a setting the checkpoint lacks (an --lp-layer override added
@@ -695,6 +728,7 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
   for (int64_t epoch = start_epoch; epoch < cfg_.epochs; ++epoch) {
     model_.set_training_progress(cfg_.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(cfg_.epochs - 1)
                                                  : 1.0);
+    apply_bn_threshold_form(epoch);
     EpochMetrics m = train_epoch(train, epoch);
     auto t_eval = Clock::now();
     EvalResult ev = evaluate(model_, test, cfg_.data, cfg_.eval_batch, *loss_, cfg_.test_limit);

@@ -60,6 +60,12 @@ struct TrainConfig {
   // errors, gradients, weights, optimizer state and an accumulator. Saved in checkpoints
   // ("low_precision"; absent = all float32); --resume refuses a change.
   quant::LowPrecisionConfig low_precision;
+  // PBNN's BatchNorm switch (seed 001, eq. 4-5): from the first epoch in which a progressive
+  // quantizer's scale v is >= this value, every BatchNorm trains with frozen running
+  // statistics (nn::BatchNorm::set_frozen), so that sign(BN(x)) is the threshold test the
+  // deployed network applies; PBNN uses 500. 0 = never. Needs progressive quantizers. Saved
+  // in checkpoints (absent = 0); --resume refuses a change.
+  float bn_threshold_at = 0.f;
   data::BatchOptions data;
   int64_t eval_batch = 1000;
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
@@ -147,6 +153,9 @@ class Trainer {
   void say(const std::string& line) const;  // one line on stdout unless quiet
   // Param groups (Bop) and LR scales (Glorot) for the quantized layers.
   void configure_params();
+  // Freezes or unfreezes every BatchNorm for this epoch (TrainConfig::bn_threshold_at), from
+  // the progressive quantizers' current scale, and says so when it switches.
+  void apply_bn_threshold_form(int64_t epoch);
 
   nn::Model& model_;
   TrainConfig cfg_;
