@@ -23,7 +23,8 @@
 #             accumulator (updates below half a weight step are lost)
 #   pbnnB-K   B in 32 (float32), 16, 8; K in det, stoch, prog: --weights/--acts binary,
 #             stochastic or progressive, Adam lr 1e-3 (state float32), and for B = 16 / 8
-#             fixed16's / fixed8's formats on acts, errors, gradients and weights
+#             fixed16's / fixed8's formats on acts, errors, gradients and weights; progressive
+#             with PBNN's BatchNorm switch at v >= 500 (--bn-threshold-at 500)
 # Prints the machine, then per recipe and seed the last epoch's test accuracy (10 000 test
 # images) and its difference to float32 with the same seed, and the mean over seeds.
 set -euo pipefail
@@ -41,11 +42,13 @@ flags_of() {
   case $1 in
     pbnn*)
       local bits=${1#pbnn}; bits=${bits%%-*}; local kind=${1##*-} q
-      case $kind in det) q=binary ;; stoch) q=stochastic ;; prog) q=progressive ;; *) echo "lp_results.sh: unknown recipe '$1'" >&2; exit 2 ;; esac
+      local bn=""
+      case $kind in det) q=binary ;; stoch) q=stochastic ;; prog) q=progressive; bn="--bn-threshold-at 500" ;;
+        *) echo "lp_results.sh: unknown recipe '$1'" >&2; exit 2 ;; esac
       local lp=""
       case $bits in 32) ;; 16) lp="$lp16 --lp-rounding stochastic" ;; 8) lp="$lp8 --lp-rounding stochastic" ;;
         *) echo "lp_results.sh: unknown recipe '$1'" >&2; exit 2 ;; esac
-      echo "--weights $q --acts $q --optimizer adam --lr 0.001 $lp"; return ;;
+      echo "--weights $q --acts $q --optimizer adam --lr 0.001 $bn $lp"; return ;;
   esac
   echo -n "$sgd "
   case $1 in
