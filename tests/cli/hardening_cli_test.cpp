@@ -488,7 +488,14 @@ TEST(Hardening, LowPrecisionFlagsAndSummary) {
        {std::pair<std::string, std::string>{" --lp-layer dense_1", "--lp-layer: 'dense_1' is not a layer override"},
         {" --lp-layer dense_1/wieghts=bf16", "--lp-layer: 'dense_1/wieghts=bf16': unknown site 'wieghts'"},
         {" --lp-layer dense_1/acts=bfp:1", "--lp-layer: number format 'bfp:1': WL 1"},
-        {" --lp-layer dens_1/acts=bf16", "--lp-layer: pattern 'dens_1' matches no layer of tfc (its layers: "}}) {
+        {" --lp-layer dens_1/acts=bf16", "--lp-layer: pattern 'dens_1' matches no layer of tfc (its layers: "},
+        // a layer without parameters: its weights override would change nothing
+        {" --lp-layer relu_1/weights=bf16",
+         "--lp-layer: pattern 'relu_1' matches no layer of tfc with parameters to round (those layers: dense_1, "},
+        // PBNN's BatchNorm switch needs a reachable progressive scale and BatchNorm layers
+        {" --bn-threshold-at 0.5", "--bn-threshold-at must be 0 (never) or a progressive scale v >= 1, got 0.5"},
+        {" --bn-threshold-at 500", "tfc has none: train with --weights/--acts progressive"},
+        {" --bn-threshold-at 500 --weights progressive:100", "--bn-threshold-at 500 is never reached"}}) {
     r = run_lowbit(train + flags);
     EXPECT_EQ(r.code, 2) << flags << "\n" << r.out;
     EXPECT_NE(r.out.find(needle), std::string::npos) << flags << "\n" << r.out;

@@ -93,9 +93,6 @@ TEST(LowPrecisionUpdate, StateIsRounded) {
   EXPECT_NE((*adam.state_tensors()[0].second)[0], 0.f);  // m = 0.1 g = 0.00123 -> 1/1024
 }
 
-// The fused step (rounding inside the optimizer's slices) is bit for bit the whole-tensor
-// passes, for every kind of format at every site, with and without an accumulator, on SGD,
-// Adam and SGD + Bop, over tensors of many slices on 2 threads and of a few elements.
 // Each parameter takes its layer's formats: the layer named before the first '.'.
 TEST(LowPrecisionUpdate, ParametersTakeTheirLayersFormats) {
   enter_fp_contract();
@@ -111,8 +108,28 @@ TEST(LowPrecisionUpdate, ParametersTakeTheirLayersFormats) {
   EXPECT_EQ(values(a.value), (std::vector<float>{0.3f - 0.01f, -0.7f - 0.02f, 0.11f + 0.03f}));  // float32
   EXPECT_EQ(values(b.value), (std::vector<float>{0.296875f, -0.71875f, 0.140625f}));  // fixed:8,6: step 1/64
   EXPECT_EQ(values(d.value), (std::vector<float>{0.25f, -0.75f, 0.25f}));  // model-wide fixed:4,2
+
+  // Gradients and state: SGD with momentum, float32 weights; model-wide gradients and state
+  // in fixed:8,4 (step 1/16), dense_1's gradients in float32, dense_2's state in fixed:8,2.
+  quant::LowPrecisionConfig gs = config("float32", "fixed:8,4", "none", "fixed:8,4");
+  quant::add_layer_override(gs, "dense_1/grads=float32");
+  quant::add_layer_override(gs, "dense_2/state=fixed:8,2");
+  nn::Param p1 = make_param({0.f, 0.f}, {0.05f, -0.2f}), p2 = make_param({0.f, 0.f}, {0.05f, -0.2f});
+  optim::Sgd momentum({&p1, &p2}, optim::SgdOptions{0.9f, false, 0.f});
+  optim::LowPrecisionUpdate lp2(gs, {{"dense_1.weight", &p1}, {"dense_2.weight", &p2}}, 1);
+  lp2.step(0, 1.f, {&momentum});
+  EXPECT_EQ(values(p1.grad), (std::vector<float>{0.05f, -0.2f}));       // float32: as given
+  EXPECT_EQ(values(p2.grad), (std::vector<float>{0.0625f, -0.1875f}));  // fixed:8,4: 0.8 -> 1, -3.2 -> -3 steps
+  // The state (the momentum buffer, v = g on the first step) in each layer's format.
+  const auto state = momentum.state_tensors();
+  ASSERT_EQ(state.size(), 2u);
+  EXPECT_EQ(values(*state[0].second), (std::vector<float>{0.0625f, -0.1875f}));  // fixed:8,4 of [0.05, -0.2]
+  EXPECT_EQ(values(*state[1].second), (std::vector<float>{0.f, -0.25f}));  // fixed:8,2 of [0.0625, -0.1875]
 }
 
+// The fused step (rounding inside the optimizer's slices) is bit for bit the whole-tensor
+// passes, for every kind of format at every site, with and without an accumulator, on SGD,
+// Adam and SGD + Bop, over tensors of many slices on 2 threads and of a few elements.
 TEST(LowPrecisionUpdate, FusedStepEqualsTheWholeTensorPasses) {
   enter_fp_contract();
   const int saved_threads = omp_get_max_threads();

@@ -138,8 +138,11 @@ TrainConfig train_config_from_json(const json& j) {
   // Absent before low-precision training existed: all float32.
   if (j.contains("low_precision")) c.low_precision = quant::low_precision_from_json(j.at("low_precision"), w);
   // Absent before PBNN's BatchNorm switch existed: never.
-  if (j.contains("bn_threshold_at"))
+  if (j.contains("bn_threshold_at")) {
     c.bn_threshold_at = static_cast<float>(json_number(j, "bn_threshold_at", 0, kHuge, w));
+    LOWBIT_CHECK(c.bn_threshold_at == 0 || c.bn_threshold_at >= 1, w,
+                 ": 'bn_threshold_at' must be 0 or a progressive scale >= 1, got ", c.bn_threshold_at);
+  }
   const json& d = json_member(j, "data", w);
   const std::string dw = std::string(w) + ": data";
   c.data.normalize = data::parse_normalize(json_string(d, "normalize", dw));
@@ -267,11 +270,19 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
   LOWBIT_CHECK_USAGE(cfg_.bn_threshold_at == 0 || (std::isfinite(cfg_.bn_threshold_at) && cfg_.bn_threshold_at >= 1),
                      "--bn-threshold-at must be 0 (never) or a progressive scale v >= 1, got ", cfg_.bn_threshold_at);
   if (cfg_.bn_threshold_at > 0) {
-    bool progressive = false;
+    bool progressive = false, batchnorm = false;
+    float vmax = 0.f;
     for (quant::Quantizer* q : model_.quantizers())
-      progressive = progressive || dynamic_cast<quant::ProgressiveQuantizer*>(q) != nullptr;
+      if (dynamic_cast<quant::ProgressiveQuantizer*>(q)) {
+        progressive = true;
+        vmax = std::max(vmax, q->spec().vmax);
+      }
+    for (nn::Layer* l : model_.leaf_layers()) batchnorm = batchnorm || dynamic_cast<nn::BatchNorm*>(l) != nullptr;
     LOWBIT_CHECK_USAGE(progressive, "--bn-threshold-at switches BatchNorm once the progressive quantizers' scale v "
                        "reaches it, and ", model_.name(), " has none: train with --weights/--acts progressive[:V]");
+    LOWBIT_CHECK_USAGE(cfg_.bn_threshold_at <= vmax, "--bn-threshold-at ", cfg_.bn_threshold_at,
+                       " is never reached: the progressive quantizers' scale v rises to ", vmax, " at most");
+    LOWBIT_CHECK_USAGE(batchnorm, "--bn-threshold-at switches BatchNorm layers, and ", model_.name(), " has none");
   }
   as_usage_error([&] {
     configure_params();
@@ -312,15 +323,25 @@ void Trainer::apply_bn_threshold_form(int64_t epoch) {
 
 void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model) {
   if (lp.layers.empty()) return;
-  std::vector<std::string> names;
-  rounding_layer_names(model.net(), names);
-  for (const quant::LayerNumerics& l : lp.layers) {
-    bool any = false;
-    for (const std::string& n : names) any = any || l.matches(n);
-    if (any) continue;
+  // acts and errors: every layer whose output is rounded; grads, weights and state: the
+  // layers owning parameters the formats round (not learned quantizer scales).
+  std::vector<std::string> outputs, owners;
+  rounding_layer_names(model.net(), outputs);
+  for (const nn::NamedParam& p : model.named_params()) {
+    if (p.name.find("quantizer.") != std::string::npos) continue;
+    const std::string layer = p.name.substr(0, p.name.find('.'));
+    if (owners.empty() || owners.back() != layer) owners.push_back(layer);
+  }
+  auto require_match = [&](const quant::LayerNumerics& l, const std::vector<std::string>& names, const char* what) {
+    for (const std::string& n : names)
+      if (l.matches(n)) return;
     std::string list;
     for (const std::string& n : names) list += cat(list.empty() ? "" : ", ", n);
-    usage_fail("--lp-layer: pattern '", l.match, "' matches no layer of ", model.name(), " (its layers: ", list, ")");
+    usage_fail("--lp-layer: pattern '", l.match, "' matches no layer of ", model.name(), what, list, ")");
+  };
+  for (const quant::LayerNumerics& l : lp.layers) {
+    if (l.acts || l.errors) require_match(l, outputs, " (its layers: ");
+    if (l.grads || l.weights || l.state) require_match(l, owners, " with parameters to round (those layers: ");
   }
 }
 

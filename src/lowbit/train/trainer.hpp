@@ -110,8 +110,10 @@ EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::Batch
                     const nn::Loss& loss, int64_t limit = 0);
 
 // Throws a usage error (lowbit::UsageError) when a per-layer low-precision override
-// (--lp-layer, quant::LayerNumerics) matches no layer of `model` whose output is rounded,
-// listing those layers' names.
+// (--lp-layer, quant::LayerNumerics) matches no layer of `model` at a site it sets: for
+// acts and errors a layer whose output is rounded, for grads, weights and state a layer
+// owning parameters the formats round (relu_1/weights would change nothing); the message
+// lists those layers' names.
 void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model);
 
 class Trainer {
