@@ -66,7 +66,6 @@ float round_one(float x, int s1, int s2, float qmin, float qmax, RoundMode mode,
   return y == 0.f ? 0.f : y;  // +0 for every zero result
 }
 
-
 }  // namespace
 
 void check_round_stream(int64_t n, RoundMode mode, RoundStream stream) {

@@ -7,13 +7,12 @@
 
 namespace lowbit::nn {
 
-namespace {
-// True for the layers whose output the low-precision formats round: every layer but a nested
-// Sequential, whose output is its own last layer's (already rounded). A Residual's output is
-// a new sum, so it is rounded too; the rounding of its error makes both branches start from
-// the same rounded error (rounding it again inside them changes nothing: values on the grid
-// are their own rounding, in every mode).
+// A Residual's output is a new sum, so it is rounded too; the rounding of its error makes
+// both branches start from the same rounded error (rounding it again inside them changes
+// nothing: values on the grid are their own rounding, in every mode).
 bool rounds_output(const Layer& layer) { return layer.type() != "sequential"; }
+
+namespace {
 
 // A layer's output (forward, "acts/NAME") or the error at it (backward, "errors/NAME")
 // rounded onto the training context's low-precision format for that layer (an override

@@ -66,4 +66,9 @@ class Residual : public Layer {
 // True when the layer (or any layer inside it) has trainable parameters.
 bool has_params(Layer& layer);
 
+// True for the layers whose output the low-precision formats round in training
+// (quant/low_precision.hpp): every layer but a nested Sequential, whose output is its own
+// last layer's (already rounded). Residual sums are rounded.
+bool rounds_output(const Layer& layer);
+
 }  // namespace lowbit::nn

@@ -15,9 +15,9 @@ LowPrecisionUpdate::LowPrecisionUpdate(const quant::LowPrecisionConfig& config, 
     : config_(config), seed_(seed) {
   for (nn::NamedParam& p : params) {
     LOWBIT_CHECK(p.param != nullptr, "low-precision update: null parameter");
-    if (p.name.find("quantizer.") != std::string::npos) continue;  // learned QAT scales stay float32
+    if (!quant::rounds_parameter(p.name)) continue;  // learned QAT scales stay float32
     index_of_[p.param] = params_.size();
-    const std::string layer = p.name.substr(0, p.name.find('.'));
+    const std::string layer = quant::layer_of_parameter(p.name);
     formats_.push_back({&config_.format(quant::Site::kGrads, layer), &config_.format(quant::Site::kWeights, layer),
                         &config_.format(quant::Site::kState, layer)});
     params_.push_back(std::move(p));

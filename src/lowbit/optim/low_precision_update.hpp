@@ -30,7 +30,7 @@ namespace lowbit::optim {
 class LowPrecisionUpdate {
  public:
   // The accumulator starts as a copy of each parameter's value (unrounded); parameters whose
-  // name contains "quantizer." (learned QAT scales: SYQ, AddNet, LSQ-style) are left in
+  // name contains "quantizer." (quant::rounds_parameter: learned QAT scales, SYQ, AddNet, LSQ-style) are left in
   // float32 by every rounding here, as the QAT method's own parameters.
   LowPrecisionUpdate(const quant::LowPrecisionConfig& config, std::vector<nn::NamedParam> params, uint64_t seed);
   LowPrecisionUpdate(const LowPrecisionUpdate&) = delete;  // formats_ points into config_

@@ -26,15 +26,22 @@ const Field& field(Site site) {
   fail("low precision: unknown site ", static_cast<int>(site));
 }
 
+// The field a flag or JSON key names; nullptr for none.
+const Field* field_named(const std::string& key) {
+  for (const Field& f : kFields)
+    if (key == f.key) return &f;
+  return nullptr;
+}
+
 const char* kSiteNames = "acts, errors, grads, weights, state";
 }  // namespace
 
 bool LayerNumerics::matches(const std::string& layer) const { return fnmatch(match.c_str(), layer.c_str(), 0) == 0; }
 
-std::optional<NumberFormat>& LayerNumerics::at(Site site) { return this->*field(site).override_format; }
 const std::optional<NumberFormat>& LayerNumerics::at(Site site) const { return this->*field(site).override_format; }
 
-const char* site_name(Site site) { return field(site).key; }
+bool rounds_parameter(const std::string& param_name) { return param_name.find("quantizer.") == std::string::npos; }
+std::string layer_of_parameter(const std::string& param_name) { return param_name.substr(0, param_name.find('.')); }
 
 bool LowPrecisionConfig::active() const {
   for (const Field& f : kFields)
@@ -68,9 +75,7 @@ void add_layer_override(LowPrecisionConfig& c, const std::string& spec) {
   l.match = spec.substr(0, slash);
   LOWBIT_CHECK(!l.match.empty(), "'", spec, "': empty layer pattern", form, kSiteNames, ")");
   const std::string site = spec.substr(slash + 1, eq - slash - 1);
-  const Field* f = nullptr;
-  for (const Field& k : kFields)
-    if (site == k.key) f = &k;
+  const Field* f = field_named(site);
   LOWBIT_CHECK(f != nullptr, "'", spec, "': unknown site '", site, "' (", kSiteNames,
                "; the accumulator --lp-acc is model-wide)");
   l.*f->override_format = parse_number_format(spec.substr(eq + 1));
@@ -140,8 +145,7 @@ LowPrecisionConfig low_precision_from_json(const nlohmann::json& j, const std::s
   };
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
-    bool known = key == "acc" || key == "rounding" || key == "layers";
-    for (const Field& f : kFields) known = known || key == f.key;
+    const bool known = key == "acc" || key == "rounding" || key == "layers" || field_named(key);
     LOWBIT_CHECK(known, where, ": unknown key 'low_precision.", key,
                  "' (acts, errors, grads, weights, state, acc, rounding, layers)");
   }
@@ -166,9 +170,7 @@ LowPrecisionConfig low_precision_from_json(const nlohmann::json& j, const std::s
         l.match = o.at("match").get<std::string>();
         for (auto it = o.begin(); it != o.end(); ++it) {
           if (it.key() == "match") continue;
-          const Field* f = nullptr;
-          for (const Field& k : kFields)
-            if (it.key() == k.key) f = &k;
+          const Field* f = field_named(it.key());
           LOWBIT_CHECK(f != nullptr, at, ": unknown key '", it.key(), "' (match, ", kSiteNames,
                        "; the accumulator is model-wide)");
           LOWBIT_CHECK(it.value().is_string(), at, ".", it.key(), " must be a string");

@@ -50,7 +50,7 @@ struct LayerNumerics {
 
   // True when `layer` matches `match`.
   bool matches(const std::string& layer) const;
-  std::optional<NumberFormat>& at(Site site);
+  // The override at a site (empty: the site is not set).
   const std::optional<NumberFormat>& at(Site site) const;
 };
 
@@ -75,8 +75,11 @@ struct LowPrecisionConfig {
   std::string str() const;
 };
 
-// The name of a site as flags and JSON spell it ("acts", "errors", ...).
-const char* site_name(Site site);
+// Whether the formats round the parameter with this checkpoint name: every one but learned
+// quantizer scales (names containing "quantizer.": SYQ, AddNet, LSQ-style), which stay float32.
+bool rounds_parameter(const std::string& param_name);
+// The layer a parameter belongs to for per-layer formats: its name before the first '.'.
+std::string layer_of_parameter(const std::string& param_name);
 
 // Appends the override of one --lp-layer value, "PATTERN/SITE=FORMAT" (e.g.
 // "dense_1/weights=fixed:16,14", "conv2d_*/acts=float32"). Throws lowbit::Error naming what

@@ -299,7 +299,7 @@ namespace {
 // The names of the layers whose outputs the low-precision formats round (every layer but
 // nested Sequentials; nn/sequential.cpp), in execution order.
 void rounding_layer_names(nn::Layer& layer, std::vector<std::string>& out) {
-  if (layer.type() != "sequential") out.push_back(layer.name());
+  if (nn::rounds_output(layer)) out.push_back(layer.name());
   for (nn::Layer* k : layer.children()) rounding_layer_names(*k, out);
 }
 }  // namespace
@@ -328,8 +328,8 @@ void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model
   std::vector<std::string> outputs, owners;
   rounding_layer_names(model.net(), outputs);
   for (const nn::NamedParam& p : model.named_params()) {
-    if (p.name.find("quantizer.") != std::string::npos) continue;
-    const std::string layer = p.name.substr(0, p.name.find('.'));
+    if (!quant::rounds_parameter(p.name)) continue;
+    const std::string layer = quant::layer_of_parameter(p.name);
     if (owners.empty() || owners.back() != layer) owners.push_back(layer);
   }
   auto require_match = [&](const quant::LayerNumerics& l, const std::vector<std::string>& names, const char* what) {
