@@ -9,6 +9,7 @@
 #include "lowbit/data/loader.hpp"
 #include "lowbit/export/fold.hpp"
 #include "lowbit/nn/summary.hpp"
+#include "lowbit/train/checkpoint.hpp"
 #include "lowbit/train/trainer.hpp"
 
 namespace lowbit::cli {
@@ -24,8 +25,25 @@ struct TrainArgs {
   std::string lp_acts = "float32", lp_errors = "float32", lp_grads = "float32", lp_weights = "float32",
               lp_state = "float32", lp_acc = "none", lp_rounding = "nearest";
   std::vector<std::string> lp_layers;  // --lp-layer PATTERN/SITE=FORMAT, in order
+  // Sparse ternary training (quant/pruning.hpp): GLOB=VALUE lists, and the epochs to prune after.
+  std::vector<std::string> quant_l2_layers, prune_sigma_layers;
+  std::vector<int64_t> prune_after;
+  std::string init_from;  // --init-from CKPT: fine-tune that checkpoint's model
   train::TrainConfig cfg;
 };
+
+quant::SparsityConfig parse_sparsity(const TrainArgs& a, float quant_l2, float prune_sigma) {
+  quant::SparsityConfig s;
+  s.quant_l2 = quant_l2;
+  s.prune_sigma = prune_sigma;
+  s.prune_after = a.prune_after;
+  for (const std::string& t : a.quant_l2_layers) s.quant_l2_layers.push_back(quant::parse_layer_value(t, "--quant-l2-layer"));
+  for (const std::string& t : a.prune_sigma_layers)
+    s.prune_sigma_layers.push_back(quant::parse_layer_value(t, "--prune-sigma-layer"));
+  if ((!s.prune_sigma_layers.empty() || prune_sigma >= 0.f) && s.prune_after.empty())
+    usage_fail("--prune-sigma / --prune-sigma-layer set the threshold of --prune-after's pruning; give --prune-after too");
+  return s;
+}
 
 // The --lp-* flags into the training configuration; usage errors name the flag.
 quant::LowPrecisionConfig parse_low_precision(const TrainArgs& a) {
@@ -83,7 +101,9 @@ Action add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   auto& c = args->cfg;
   CLI::App* cmd = app.add_subcommand("train", "Train a model and write checkpoints + metrics");
-  add_model_options(*cmd, args->model);
+  add_model_options(*cmd, args->model, /*required=*/false);
+  auto quant_l2 = std::make_shared<float>(0.f);
+  auto prune_sigma = std::make_shared<float>(-1.f);
   cmd->add_option("--data", args->data, "fashion-mnist, mnist, or a folder of MNIST-format or CIFAR-10 .bin files")
       ->required();
   cmd->add_option("--epochs", c.epochs, "Number of epochs")->capture_default_str()->check(whole_in(1, train::kMaxEpochs));
@@ -153,6 +173,30 @@ Action add_train_command(CLI::App& app) {
                   "grads, weights or state; later ones win over earlier ones and over the model-wide --lp-* formats)")
       ->expected(1)
       ->take_all();
+  cmd->add_option("--quant-l2", *quant_l2,
+                  "Sparse ternary training: L2 penalty lambda on the QUANTIZED weights of every quantized layer "
+                  "(gradient lambda * Q(w), so zero weights are not decayed; thesis eq. 3.5). 0 = off")
+      ->check(real_in(0, 1e6));
+  cmd->add_option("--quant-l2-layer", args->quant_l2_layers,
+                  "Per-layer lambda, repeatable: GLOB=LAMBDA (later ones win over earlier ones and over --quant-l2)")
+      ->expected(1)
+      ->take_all();
+  cmd->add_option("--prune-after", args->prune_after,
+                  "Quantization pruning after these epochs (e.g. 10, or 10,20 to iterate): weights with |w| <= sigma "
+                  "are set to 0 and held there (masks kept in checkpoints); training continues with the same settings")
+      ->delimiter(',')
+      ->check(whole_in(1, train::kMaxEpochs));
+  cmd->add_option("--prune-sigma", *prune_sigma,
+                  "Pruning threshold sigma in latent units (default: each layer's quantization threshold eta; the "
+                  "thesis prunes at sigma = eta, eq. 3.7)")
+      ->check(real_in(0, 1e30));
+  cmd->add_option("--prune-sigma-layer", args->prune_sigma_layers, "Per-layer sigma, repeatable: GLOB=SIGMA")
+      ->expected(1)
+      ->take_all();
+  CLI::Option* init_from = cmd->add_option(
+      "--init-from", args->init_from,
+      "Fine-tune: start from this checkpoint's model and weights (pruning masks included: `lowbit prune` writes "
+      "such checkpoints) with a fresh optimizer and schedule; the model flags (--model, --weights...) come from it");
   cmd->add_option("--lp-rounding", args->lp_rounding,
                   "Rounding of the --lp-* formats without their own @ROUNDING: nearest (even), nearest-up, "
                   "nearest-away, toward-zero or stochastic (reproducible: keyed by seed, step, tensor, element)")
@@ -198,12 +242,29 @@ Action add_train_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "bar", "lines"}));
 
-  return [args, normalize]() {
+  return [args, normalize, quant_l2, prune_sigma, init_from, cmd]() {
     auto& cfg = args->cfg;
-    check_model_choice(args->model);  // before loading data, so typos fail fast
+    if (init_from->count()) {
+      for (const char* flag : {"--model", "--weights", "--acts", "--input-bits", "--input-quantizer", "--activation",
+                               "--dropout", "--last-bn", "--init", "--layer-weights"})
+        if (cmd->get_option(flag)->count())
+          usage_fail(flag, " and --init-from: the model comes from the checkpoint ", args->init_from);
+    } else if (args->model.model.empty()) {
+      usage_fail("--model is required (a preset or a JSON topology), or --init-from CKPT to fine-tune a checkpoint");
+    }
+    cfg.sparsity = parse_sparsity(*args, *quant_l2, *prune_sigma);
+    if (!init_from->count()) check_model_choice(args->model);  // before loading data, so typos fail fast
+    train::LoadedModel start;  // --init-from
+    if (init_from->count()) {
+      start = train::load_model(args->init_from);
+      // The pixel scaling the checkpoint was trained with, unless --normalize is given.
+      if (normalize->count() == 0)
+        args->normalize = data::normalize_name(train::checkpoint_train_config(start.checkpoint, args->init_from).data.normalize);
+      cfg.keep_weights = true;
+    }
     // sign(x) of [0, 1] pixels would be all +1; a signed fixed-point input would use half
     // its codes. Both default to [-1, 1] pixels.
-    if (default_normalize(args->model) == data::Normalize::MinusOneOne) {
+    if (!init_from->count() && default_normalize(args->model) == data::Normalize::MinusOneOne) {
       if (normalize->count() == 0) args->normalize = "minus_one_one";
       else if (args->normalize != "minus_one_one" && args->model.input_bits == 1)
         usage_fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
@@ -214,7 +275,13 @@ Action add_train_command(CLI::App& app) {
     cfg.low_precision = parse_low_precision(*args);
     data::DataSplit split = data::load_data(args->data);
     Shape input = {split.train.channels, split.train.height, split.train.width};
-    auto model = make_model(args->model, input, split.train.num_classes);
+    std::unique_ptr<nn::Model> model;
+    if (start.model) {
+      model = std::move(start.model);  // the trainer checks that the data fits it
+      std::cout << "fine-tuning " << args->init_from << "\n";
+    } else {
+      model = make_model(args->model, input, split.train.num_classes);
+    }
     auto used = [](int64_t limit, int64_t size) {  // "2000 of 60000" under a limit
       return limit > 0 && limit < size ? cat(limit, " of ", size) : cat(size);
     };

@@ -69,6 +69,7 @@ Action add_export_command(CLI::App& app);
 Action add_run_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_hw_command(CLI::App& app);  // cmd_hw.cpp: lowbit hw plan | devices
+Action add_prune_command(CLI::App& app);  // cmd_prune.cpp: lowbit prune C.ckpt -o P.ckpt (masks or filters)
 Action add_import_command(CLI::App& app);  // cmd_import.cpp: lowbit import M.onnx -o M.lbm (QONNX)
 
 // --model: a preset name (lfc, sfc, tfc, cnv, lenet5, pbnn) or a JSON topology file. For a
@@ -82,6 +83,8 @@ struct ModelChoice {
   int input_bits = 0;            // --input-bits (presets only)
   std::string input_quantizer;   // --input-quantizer (presets only)
   std::string last_bn = "channel";  // --last-bn (presets only)
+  std::string init;                 // --init: initialiser of every dense/conv2d layer ("" = the topology's)
+  std::vector<std::string> layer_weights;  // --layer-weights GLOB=SPEC, in order (later wins)
 };
 void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required = true);
 std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& input, int classes);

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
       {"train", lowbit::cli::add_train_command(app)},
       {"eval", lowbit::cli::add_eval_command(app)},
       {"summary", lowbit::cli::add_summary_command(app)},
+      {"prune", lowbit::cli::add_prune_command(app)},
       {"export", lowbit::cli::add_export_command(app)},
       {"run", lowbit::cli::add_run_command(app)},
       {"bench", lowbit::cli::add_bench_command(app)},

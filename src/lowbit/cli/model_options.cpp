@@ -1,6 +1,7 @@
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/nn/builder.hpp"
+#include "lowbit/nn/init.hpp"
 #include "lowbit/nn/presets.hpp"
 #include "lowbit/quant/quantizer.hpp"
 #include "lowbit/quant/spec.hpp"
@@ -30,6 +31,15 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required) {
                  "Quantize the network input with this quantizer instead, e.g. fixed:8,7:signed (BNN-PYNQ CNV's "
                  "8-bit input, on [-1,1] pixels)")
       ->excludes(bits);
+  cmd.add_option("--init", choice.init,
+                 "Initialiser of every dense/conv2d layer's latent weights: glorot_uniform (default), glorot_normal, "
+                 "he_uniform, he_normal, uniform:A, normal:S (sparse ternary training with a large threshold needs "
+                 "weights beyond it: uniform:1)");
+  cmd.add_option("--layer-weights", choice.layer_weights,
+                 "Weight quantizer of the dense/conv2d layers whose name matches GLOB, e.g. 'conv2d_*=ternary:0.8' "
+                 "(repeatable; later ones win, and win over --weights)")
+      ->expected(1)
+      ->take_all();
   cmd.add_option("--last-bn", choice.last_bn,
                  "The last layer's BatchNorm: channel (one map per class) or tensor (one map shared by all classes: "
                  "scores rank as the raw accumulators, as BNN-PYNQ's CNV overlays need)")
@@ -51,9 +61,46 @@ void check_spec(const char* flag, const std::string& spec, quant::Role role) {
 
 void check_model_choice(const ModelChoice& choice) {
   check_spec("--weights", choice.weights, quant::Role::kWeight);
+  for (const std::string& lw : choice.layer_weights) {
+    const size_t eq = lw.find('=');
+    if (eq == std::string::npos || eq == 0)
+      usage_fail("--layer-weights: '", lw, "' is not GLOB=SPEC (e.g. 'dense_3=ternary:0.9')");
+    check_spec("--layer-weights", lw.substr(eq + 1), quant::Role::kWeight);
+  }
+  if (!choice.init.empty()) {
+    try {
+      (void)nn::Init::parse(choice.init);
+    } catch (const Error& e) {
+      usage_fail("--init: ", e.what());
+    }
+  }
   check_spec("--acts", choice.acts, quant::Role::kActivation);
   if (!choice.input_quantizer.empty()) check_spec("--input-quantizer", choice.input_quantizer, quant::Role::kActivation);
 }
+
+namespace {
+// --init and --layer-weights as the topology's top-level "init" and "layer_weights" (after
+// the file's own entries, so the flags win); a pattern matching no layer is a usage error.
+std::unique_ptr<nn::Model> build_with_overrides(nn::json topology, const ModelChoice& choice) {
+  if (!choice.init.empty() && topology.is_object()) topology["init"] = choice.init;
+  if (!choice.layer_weights.empty() && topology.is_object()) {
+    nn::json& lw = topology["layer_weights"];
+    if (lw.is_null()) lw = nn::json::array();
+    for (const std::string& e : choice.layer_weights) {
+      const size_t eq = e.find('=');
+      lw.push_back({{"match", e.substr(0, eq)}, {"weight_quantizer", e.substr(eq + 1)}});
+    }
+  }
+  try {
+    return nn::build_model(topology);
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    if (!choice.layer_weights.empty() && msg.find("\"layer_weights\"") != std::string::npos)
+      usage_fail("--layer-weights: ", msg);
+    throw;
+  }
+}
+}  // namespace
 
 data::Normalize default_normalize(const ModelChoice& choice) {
   bool signed_input = choice.input_bits == 1;
@@ -77,7 +124,7 @@ std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& in
     opt.input_bits = choice.input_bits;
     opt.input_quantizer = choice.input_quantizer;
     opt.last_bn = choice.last_bn;
-    return nn::build_model(nn::preset_topology(choice.model, opt));
+    return build_with_overrides(nn::preset_topology(choice.model, opt), choice);
   }
   if (choice.input_bits != 0 || !choice.input_quantizer.empty())
     usage_fail(choice.input_bits ? "--input-bits" : "--input-quantizer",
@@ -91,7 +138,7 @@ std::unique_ptr<nn::Model> make_model(const ModelChoice& choice, const Shape& in
     // --weights / --acts become the file's top-level defaults; per-layer keys still win.
     if (choice.weights != "none" && topology.is_object()) topology["weights"] = choice.weights;
     if (choice.acts != "none" && topology.is_object()) topology["acts"] = choice.acts;
-    return nn::build_model(topology);
+    return build_with_overrides(std::move(topology), choice);
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.rfind(choice.model, 0) == 0) throw;

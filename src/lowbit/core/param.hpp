@@ -39,6 +39,12 @@ struct Param {
   float clip = 0.f;
   // Optimizer group: "" = the main optimizer; "binary" = Bop (optim/bop.hpp).
   std::string group;
+  // Pruning mask (quantization pruning, thesis 003 eq. 3.6-3.8): empty = none; else one
+  // entry per element of `value`, each exactly 0 (pruned) or 1 (kept). Optimizers hold
+  // pruned elements at exactly 0: their gradient is zeroed before the update, their value
+  // and optimizer state after it (Optimizer::step). Checkpoints keep it ("mask:NAME").
+  Tensor mask;
+  bool masked() const { return mask.size() != 0; }
 };
 
 }  // namespace lowbit

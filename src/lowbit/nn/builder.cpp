@@ -1,5 +1,7 @@
 #include "lowbit/nn/builder.hpp"
 
+#include <fnmatch.h>
+
 #include <fstream>
 #include <functional>
 #include <map>
@@ -84,7 +86,15 @@ struct BuildState {
   // Top-level "weights" / "acts": defaults for layers that do not name their quantizers.
   std::string weights = "none";
   std::string acts;
+  // Top-level "init": the default initialiser of dense/conv2d layers.
+  std::string init = "glorot_uniform";
+  // Top-level "layer_weights": weight quantizers by layer-name glob, later entries winning
+  // over earlier ones and over the layer's own "weight_quantizer".
+  std::vector<std::pair<std::string, std::string>> layer_weights;
+  // The name the layer being built will get (a leaf is named right after its factory).
+  std::string pending;
   std::string next_name(const std::string& type) { return type + "_" + std::to_string(++counters[type]); }
+  std::string peek_name(const std::string& type) { return type + "_" + std::to_string(counters[type] + 1); }
 };
 
 std::unique_ptr<Sequential> build_sequence(const json& layers, Shape& shape, BuildState& st, const std::string& where);
@@ -99,6 +109,8 @@ using Factory = std::function<LayerPtr(Spec&, const Shape&, BuildState&)>;
 QuantConfig quant_config(Spec& s, const BuildState& st) {
   QuantConfig q;
   q.weights = s.text("weight_quantizer", st.weights);
+  for (const auto& [glob, spec] : st.layer_weights)
+    if (fnmatch(glob.c_str(), st.pending.c_str(), 0) == 0) q.weights = spec;
   q.input = s.text("input_quantizer", "none");
   q.weight_clip = s.real("weight_clip", -1.f, 0, 1e30);  // >= 0 when given (0 = no clipping)
   return q;
@@ -109,7 +121,7 @@ const std::map<std::string, Factory>& registry() {
       {"dense",
        [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
          return std::make_unique<Dense>(shape_numel(in), s.require_integer("units", 1, kMaxUnits), s.flag("bias", true),
-                                        Init::parse(s.text("init", "glorot_uniform")), quant_config(s, st));
+                                        Init::parse(s.text("init", st.init)), quant_config(s, st));
        }},
       {"conv2d",
        [](Spec& s, const Shape& in, BuildState& st) -> LayerPtr {
@@ -118,7 +130,7 @@ const std::map<std::string, Factory>& registry() {
          auto [ph, pw] = s.pair("padding", 0, 0, kMaxWindow);
          auto conv = std::make_unique<Conv2d>(channels_of(in, s, "conv2d"), s.require_integer("filters", 1, kMaxUnits),
                                               kh, kw, sh, sw, ph, pw, s.flag("bias", true),
-                                              Init::parse(s.text("init", "glorot_uniform")),
+                                              Init::parse(s.text("init", st.init)),
                                               quant_config(s, st));
          const float pad_value = s.real("pad_value", 0.f, -1, 1);
          if (pad_value != 0.f && pad_value != 1.f && pad_value != -1.f)
@@ -192,6 +204,7 @@ std::unique_ptr<Sequential> build_sequence(const json& layers, Shape& shape, Bui
     auto it = registry().find(type);
     if (it == registry().end()) fail(here, ": unknown layer type '", type, "'; valid types: ", join_types());
     Spec spec(lj, here);
+    st.pending = st.peek_name(type);
     LayerPtr layer;
     try {
       layer = it->second(spec, shape, st);
@@ -228,8 +241,8 @@ std::unique_ptr<Model> build_model(const json& topology) {
   if (!topology.is_object()) fail("topology: expected a JSON object");
   for (auto it = topology.begin(); it != topology.end(); ++it)
     if (it.key() != "name" && it.key() != "input" && it.key() != "layers" && it.key() != "weights" &&
-        it.key() != "acts")
-      fail("topology: unknown key '", it.key(), "' (valid: name, input, layers, weights, acts)");
+        it.key() != "acts" && it.key() != "init" && it.key() != "layer_weights")
+      fail("topology: unknown key '", it.key(), "' (valid: name, input, layers, weights, acts, init, layer_weights)");
   if (!topology.contains("input")) fail("topology: missing \"input\" (per-sample shape, e.g. [1, 28, 28])");
   if (!topology.contains("layers")) fail("topology: missing \"layers\"");
   const Shape input = json_ints(topology, "input", 3, 1, kMaxUnits, "topology");
@@ -246,9 +259,37 @@ std::unique_ptr<Model> build_model(const json& topology) {
     if (!topology.at(key).is_string()) fail("topology: \"", key, "\" must be a quantizer spec string");
     (std::string(key) == "weights" ? st.weights : st.acts) = topology.at(key).get<std::string>();
   }
+  if (topology.contains("init")) {
+    if (!topology.at("init").is_string()) fail("topology: \"init\" must be an initialiser spec string");
+    st.init = topology.at("init").get<std::string>();
+    (void)Init::parse(st.init);  // a bad default fails here, naming it
+  }
+  if (topology.contains("layer_weights")) {
+    const json& lw = topology.at("layer_weights");
+    if (!lw.is_array() || lw.size() > 4096)
+      fail("topology: \"layer_weights\" must be an array of {\"match\": GLOB, \"weight_quantizer\": SPEC}");
+    for (const json& e : lw) {
+      if (!e.is_object() || e.size() != 2 || !e.contains("match") || !e.contains("weight_quantizer") ||
+          !e.at("match").is_string() || !e.at("weight_quantizer").is_string())
+        fail("topology: \"layer_weights\" entries are {\"match\": GLOB, \"weight_quantizer\": SPEC}, got ",
+             e.dump().substr(0, 80));
+      st.layer_weights.emplace_back(e.at("match").get<std::string>(), e.at("weight_quantizer").get<std::string>());
+    }
+  }
   Shape shape = input;
   auto net = build_sequence(topology.at("layers"), shape, st, "layers");
-  return std::make_unique<Model>(name, input, std::move(net));
+  auto model = std::make_unique<Model>(name, input, std::move(net));
+  for (const auto& [glob, spec] : st.layer_weights) {
+    bool any = false;
+    std::string names;
+    for (WeightedLayer* l : model->weighted_layers()) {
+      any = any || fnmatch(glob.c_str(), l->name().c_str(), 0) == 0;
+      names += (names.empty() ? "" : ", ") + l->name();
+    }
+    if (!any)
+      fail("topology: \"layer_weights\" '", glob, "' matches no dense or conv2d layer (they are: ", names, ")");
+  }
+  return model;
 }
 
 json read_topology_file(const std::string& path) { return read_json_file(path); }

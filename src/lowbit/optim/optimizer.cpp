@@ -48,24 +48,57 @@ void Optimizer::step(float lr, SliceHooks* hooks) {
     LOWBIT_CHECK(std::isfinite(p.clip) && p.clip >= 0.f, name(), ": ", describe(i), " has clip ",
                  p.clip, " (must be finite and >= 0; 0 = none)");
     check_state(i, p);
+    LOWBIT_CHECK(!p.masked() || p.mask.size() == p.value.size(), name(), ": ", describe(i), " has ", p.value.size(),
+                 " values but a pruning mask of ", p.mask.size());
   }
   ++steps_;
   for (size_t i = 0; i < params_.size(); ++i) {
     nn::Param& p = *params_[i];
     if (!owns(i)) continue;
     const float plr = lr * p.lr_scale;
+    std::vector<float*> state;  // elementwise partners the mask clears with the value
+    if (p.masked())
+      for (auto& st : state_of(i)) state.push_back(st.second->data());
     parallel_for(p.value.size(), kOptimParallelMin, [&](int64_t begin, int64_t end) {
-      if (!hooks) {
+      if (!hooks && !p.masked()) {
         update_range(i, p, plr, begin, end);
         return;
       }
       for (int64_t b = begin; b < end; b += kSlice) {
         const int64_t e = std::min(end, b + kSlice);
-        hooks->before(i, p, b, e);
+        if (p.masked()) mask_gradient(p, b, e);
+        if (hooks) hooks->before(i, p, b, e);
         update_range(i, p, plr, b, e);
-        hooks->after(i, p, b, e);
+        if (hooks) hooks->after(i, p, b, e);
+        if (p.masked()) apply_mask(p, state, b, e);
       }
     });
+  }
+}
+
+void Optimizer::mask_gradient(nn::Param& p, int64_t begin, int64_t end) {
+  const float* m = p.mask.data();
+  float* g = p.grad.data();
+  for (int64_t k = begin; k < end; ++k) g[k] = m[k] != 0.f ? g[k] : 0.f;
+}
+
+void Optimizer::apply_mask(nn::Param& p, const std::vector<float*>& state, int64_t begin, int64_t end) {
+  const float* m = p.mask.data();
+  float* w = p.value.data();
+  for (int64_t k = begin; k < end; ++k) w[k] = m[k] != 0.f ? w[k] : 0.f;
+  for (float* s : state)
+    for (int64_t k = begin; k < end; ++k) s[k] = m[k] != 0.f ? s[k] : 0.f;
+}
+
+void Optimizer::apply_masks() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    nn::Param& p = *params_[i];
+    if (!owns(i) || !p.masked()) continue;
+    LOWBIT_CHECK(p.mask.size() == p.value.size(), name(), ": ", describe(i), " has ", p.value.size(),
+                 " values but a pruning mask of ", p.mask.size());
+    std::vector<float*> state;
+    for (auto& st : state_of(i)) state.push_back(st.second->data());
+    apply_mask(p, state, 0, p.value.size());
   }
 }
 

@@ -62,6 +62,12 @@ class Optimizer {
   // slice by slice as SliceHooks says.
   void step(float lr, SliceHooks* hooks = nullptr);
 
+  // Pruning (nn::Param::mask): sets every masked parameter's pruned elements, and their
+  // optimizer state (momentum, Adam moments), to exactly 0 now. step() keeps them there
+  // (it zeroes their gradients before the update and value and state after it), so call
+  // this once when masks are set or change.
+  void apply_masks();
+
   // Named state tensors for checkpoints, e.g. "adam.m.3". Empty for plain SGD.
   virtual std::vector<std::pair<std::string, Tensor*>> state_tensors();
   // Those of params()[index] (named "<...>.<index>"), elementwise partners of its value.
@@ -97,6 +103,9 @@ class Optimizer {
   std::vector<nn::Param*> params_;
 
  private:
+  static void mask_gradient(nn::Param& p, int64_t begin, int64_t end);
+  static void apply_mask(nn::Param& p, const std::vector<float*>& state, int64_t begin, int64_t end);
+
   std::string group_;
   int64_t steps_ = 0;
 };

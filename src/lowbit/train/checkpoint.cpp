@@ -1,6 +1,7 @@
 #include "lowbit/train/checkpoint.hpp"
 
 #include <cstring>
+#include <set>
 
 #include "lowbit/core/bytes.hpp"
 #include "lowbit/core/error.hpp"
@@ -101,6 +102,8 @@ Checkpoint decode_checkpoint(const std::vector<uint8_t>& bytes, const std::strin
 void add_model_tensors(nn::Model& model, Checkpoint& ckpt) {
   for (auto& [name, p] : model.named_params()) ckpt.tensors.emplace_back("param:" + name, p->value);
   for (auto& [name, t] : model.named_buffers()) ckpt.tensors.emplace_back("buffer:" + name, *t);
+  for (auto& [name, p] : model.named_params())
+    if (p->masked()) ckpt.tensors.emplace_back("mask:" + name, p->mask);
 }
 
 static void load_one(const Checkpoint& ckpt, const std::string& key, Tensor& dst, const std::string& source) {
@@ -112,7 +115,25 @@ static void load_one(const Checkpoint& ckpt, const std::string& key, Tensor& dst
 }
 
 void load_model_tensors(nn::Model& model, const Checkpoint& ckpt, const std::string& source) {
-  for (auto& [name, p] : model.named_params()) load_one(ckpt, "param:" + name, p->value, source);
+  std::set<std::string> masks;
+  for (const auto& [key, t] : ckpt.tensors)
+    if (key.rfind("mask:", 0) == 0) masks.insert(key.substr(5));
+  for (auto& [name, p] : model.named_params()) {
+    load_one(ckpt, "param:" + name, p->value, source);
+    p->mask = Tensor();
+    if (!masks.erase(name)) continue;
+    p->mask = Tensor(p->value.shape());
+    load_one(ckpt, "mask:" + name, p->mask, source);
+    const float* m = p->mask.data();
+    const float* w = p->value.data();
+    for (int64_t i = 0; i < p->mask.size(); ++i) {
+      LOWBIT_CHECK(m[i] == 0.f || m[i] == 1.f, source, ": pruning mask 'mask:", name, "' holds ", m[i], " at ", i,
+                   " (only 0 and 1 are masks)");
+      LOWBIT_CHECK(m[i] != 0.f || w[i] == 0.f, source, ": parameter '", name, "' is ", w[i], " at ", i,
+                   " where its pruning mask is 0 (a pruned weight must be exactly 0)");
+    }
+  }
+  if (!masks.empty()) fail(source, ": checkpoint has a pruning mask for '", *masks.begin(), "', which this model has no parameter of");
   for (auto& [name, t] : model.named_buffers()) load_one(ckpt, "buffer:" + name, *t, source);
 }
 

@@ -42,9 +42,13 @@ struct LoadedModel {
 };
 LoadedModel load_model(const std::string& path);
 
-// Copy the model's parameters ("param:NAME") and buffers ("buffer:NAME") into ckpt.
+// Copy the model's parameters ("param:NAME"), buffers ("buffer:NAME") and pruning masks
+// ("mask:NAME", only for masked parameters: nn::Param::mask) into ckpt.
 void add_model_tensors(nn::Model& model, Checkpoint& ckpt);
-// Load them back; every model tensor must be present with the same shape.
+// Load them back; every parameter and buffer must be present with the same shape. A
+// parameter gets the checkpoint's mask, or none when it has none; a mask must hold only 0
+// and 1, with the parameter exactly 0 where it is 0, and belong to a parameter (Error naming
+// the source and the tensor otherwise).
 void load_model_tensors(nn::Model& model, const Checkpoint& ckpt, const std::string& source);
 
 }  // namespace lowbit::train

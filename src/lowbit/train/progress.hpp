@@ -18,6 +18,9 @@ struct EpochMetrics {
   double images_per_second = 0;
   // Fraction of 1-bit weights whose sign changed during the epoch; -1 when the model has none.
   double flip_ratio = -1;
+  // Fraction of the quantized weights of prunable layers (ternary, syq:ternary, int:k
+  // symmetric; nn/pruning.hpp) that are zero at the end of the epoch; -1 when it has none.
+  double weight_zeros = -1;
 };
 
 class Progress {

@@ -1,5 +1,6 @@
 #include "lowbit/train/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/format/input_fit.hpp"
 #include "lowbit/nn/batchnorm.hpp"
+#include "lowbit/nn/pruning.hpp"
 #include "lowbit/quant/progressive.hpp"
 #include "lowbit/quant/quantizer.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -63,7 +65,7 @@ data::BatchOptions batch_options_for(const nn::Model& model, data::BatchOptions 
 }  // namespace
 
 json to_json(const TrainConfig& c) {
-  return {{"epochs", c.epochs},
+  json j = {{"epochs", c.epochs},
           {"batch", c.batch},
           {"lr", c.lr},
           {"schedule", c.schedule},
@@ -94,6 +96,9 @@ json to_json(const TrainConfig& c) {
           {"eval_batch", c.eval_batch},
           {"train_limit", c.train_limit},
           {"test_limit", c.test_limit}};
+  // Written only when set, so that runs from before it resume unchanged.
+  if (c.sparsity.active()) j["sparsity"] = quant::to_json(c.sparsity);
+  return j;
 }
 
 TrainConfig train_config_from_json(const json& j) {
@@ -143,6 +148,7 @@ TrainConfig train_config_from_json(const json& j) {
     LOWBIT_CHECK(c.bn_threshold_at == 0 || c.bn_threshold_at >= 1, w,
                  ": 'bn_threshold_at' must be 0 or a progressive scale >= 1, got ", c.bn_threshold_at);
   }
+  if (j.contains("sparsity")) c.sparsity = quant::sparsity_from_json(j.at("sparsity"), std::string(w) + ": sparsity");
   const json& d = json_member(j, "data", w);
   const std::string dw = std::string(w) + ": data";
   c.data.normalize = data::parse_normalize(json_string(d, "normalize", dw));
@@ -168,7 +174,7 @@ json metrics_to_json(const EpochMetrics& m) {
   return {{"epoch", m.epoch},         {"loss", m.loss},         {"train_acc", m.train_acc},
           {"test_loss", m.test_loss}, {"test_acc", m.test_acc}, {"seconds", m.seconds},
           {"eval_seconds", m.eval_seconds}, {"lr", m.lr},       {"images_per_second", m.images_per_second},
-          {"flip_ratio", m.flip_ratio}};
+          {"flip_ratio", m.flip_ratio}, {"weight_zeros", m.weight_zeros}};
 }
 
 EpochMetrics metrics_from_json(const json& j) {
@@ -188,6 +194,7 @@ EpochMetrics metrics_from_json(const json& j) {
   m.lr = number("lr", 0.0);
   m.images_per_second = number("images_per_second", 0.0);
   m.flip_ratio = number("flip_ratio", -1.0);
+  m.weight_zeros = number("weight_zeros", -1.0);
   return m;
 }
 
@@ -289,6 +296,17 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
     optimizer_ = optim::make_optimizer(cfg_.optimizer, model_.params());
     if (cfg_.binary_optimizer == "bop") bop_ = std::make_unique<optim::Bop>(model_.params(), cfg_.bop);
     check_layer_overrides(cfg_.low_precision, model_);
+    nn::check_sparsity_config(model_, cfg_.sparsity);
+    for (nn::WeightedLayer* l : model_.weighted_layers()) quant_l2_ = quant_l2_ || cfg_.sparsity.quant_l2_of(l->name()) > 0;
+    if (cfg_.sparsity.prunes()) {
+      LOWBIT_CHECK_USAGE(cfg_.sparsity.prune_after.back() < cfg_.epochs, "--prune-after ",
+                         cfg_.sparsity.prune_after.back(), " leaves no epoch to retrain in (--epochs ", cfg_.epochs, ")");
+      std::string prunable;
+      for (nn::WeightedLayer* l : model_.weighted_layers())
+        if (nn::unprunable_reason(*l).empty()) prunable += " " + l->name();
+      LOWBIT_CHECK_USAGE(!prunable.empty(), "--prune-after: no layer of ", model_.name(),
+                         " can be pruned: quantization pruning needs weights with a zero level (e.g. --weights ternary:0.9)");
+    }
     if (cfg_.low_precision.active())
       low_precision_ = std::make_unique<optim::LowPrecisionUpdate>(cfg_.low_precision, model_.named_params(), cfg_.seed);
     return 0;
@@ -319,6 +337,17 @@ void Trainer::apply_bn_threshold_form(int64_t epoch) {
   if (changed && frozen)
     say(cat("epoch ", epoch + 1, ": progressive scale v = ", v, " >= ", cfg_.bn_threshold_at,
             ": BatchNorm trains in its threshold form (running statistics; PBNN eq. 4-5)"));
+}
+
+void Trainer::prune_before(int64_t epoch) {
+  const std::vector<int64_t>& after = cfg_.sparsity.prune_after;
+  if (std::find(after.begin(), after.end(), epoch) == after.end()) return;
+  const std::vector<nn::LayerZeros> z = nn::quantization_prune(model_, cfg_.sparsity);
+  optimizer_->apply_masks();
+  if (bop_) bop_->apply_masks();
+  if (low_precision_) low_precision_->reset_accumulator();  // the high-precision copy holds the pruned weights too
+  say(cat("quantization pruning after epoch ", epoch, " (thesis eq. 3.6; pruned weights now stay 0):\n",
+          nn::zeros_table(z)));
 }
 
 void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model) {
@@ -441,6 +470,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     nn::argmax_rows(logits, predicted_.data());
     for (int64_t i = 0; i < count; ++i) correct += predicted_[static_cast<size_t>(i)] == labels_[static_cast<size_t>(i)];
     model_.backward(dlogits_);
+    if (quant_l2_) nn::add_quantized_l2(model_, cfg_.sparsity);
     lr = schedule_.at(epoch, step, steps);
     if (low_precision_) {
       std::vector<optim::Optimizer*> optimizers{optimizer_.get()};
@@ -471,6 +501,12 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     }
     m.flip_ratio = total ? static_cast<double>(flips) / static_cast<double>(total) : 0.0;
   }
+  std::vector<nn::LayerZeros> zeros;
+  for (const nn::LayerZeros& z : nn::weight_zeros(model_)) {
+    for (nn::WeightedLayer* l : model_.weighted_layers())
+      if (l->name() == z.layer && nn::unprunable_reason(*l).empty()) zeros.push_back(z);
+  }
+  if (!zeros.empty()) m.weight_zeros = nn::total_zeros(zeros).fraction();
   return m;
 }
 
@@ -553,7 +589,9 @@ std::string config_difference(const json& saved, const json& now) {
       {"/low_precision/grads", "--lp-grads"}, {"/low_precision/weights", "--lp-weights"},
       {"/low_precision/state", "--lp-state"}, {"/low_precision/acc", "--lp-acc"},
       {"/low_precision/rounding", "--lp-rounding"}, {"/low_precision/layers", "--lp-layer"},
-      {"/bn_threshold_at", "--bn-threshold-at"}};
+      {"/bn_threshold_at", "--bn-threshold-at"}, {"/sparsity/quant_l2", "--quant-l2"},
+      {"/sparsity/quant_l2_layers", "--quant-l2-layer"}, {"/sparsity/prune_after", "--prune-after"},
+      {"/sparsity/prune_sigma", "--prune-sigma"}, {"/sparsity/prune_sigma_layers", "--prune-sigma-layer"}};
   const json a = saved.flatten(), b = now.flatten();
   std::string out;
   // Every key of either side: a setting the checkpoint lacks (an --lp-layer override added
@@ -567,7 +605,7 @@ std::string config_difference(const json& saved, const json& now) {
     if (a.contains(key) && b.contains(key) && was == is) continue;
     std::string flag = "--" + key.substr(key.rfind('/') + 1);
     for (const auto& [k, f] : flags)
-      if (k == key || (k == "/low_precision/layers" && key.rfind(k + "/", 0) == 0)) flag = f;
+      if (k == key || key.rfind(k + "/", 0) == 0) flag = f;  // arrays flatten to KEY/0, KEY/1...
     out += cat(out.empty() ? "" : ", ", flag, " ", was.dump(), " -> ", is.dump());
   }
   return out;
@@ -743,13 +781,15 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     write_metrics(history);  // complete again after a kill between last.ckpt and metrics.jsonl
     say(cat("resumed from ", last_checkpoint_path(), " after epoch ", start_epoch));
   } else {
-    model_.init(cfg_.seed);
+    if (!cfg_.keep_weights) model_.init(cfg_.seed);
+    optimizer_->apply_masks();  // fine-tuning a pruned model: its masked weights are 0 already
     if (low_precision_) low_precision_->reset_accumulator();  // from the initialised weights
   }
   for (int64_t epoch = start_epoch; epoch < cfg_.epochs; ++epoch) {
     model_.set_training_progress(cfg_.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(cfg_.epochs - 1)
                                                  : 1.0);
     apply_bn_threshold_form(epoch);
+    prune_before(epoch);
     EpochMetrics m = train_epoch(train, epoch);
     auto t_eval = Clock::now();
     EvalResult ev = evaluate(model_, test, cfg_.data, cfg_.eval_batch, *loss_, cfg_.test_limit);

@@ -19,6 +19,7 @@
 #include "lowbit/optim/low_precision_update.hpp"
 #include "lowbit/optim/optimizer.hpp"
 #include "lowbit/optim/schedule.hpp"
+#include "lowbit/quant/pruning.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "lowbit/train/progress.hpp"
 
@@ -66,10 +67,17 @@ struct TrainConfig {
   // deployed network applies; PBNN uses 500. 0 = never. Needs progressive quantizers. Saved
   // in checkpoints (absent = 0); --resume refuses a change.
   float bn_threshold_at = 0.f;
+  // Sparse ternary training (quant/pruning.hpp, docs/SPARSITY.md): the quantized L2 penalty
+  // (thesis eq. 3.3-3.5) and quantization pruning after given epochs (eq. 3.6-3.8). Saved
+  // in checkpoints ("sparsity", only when set); --resume refuses a change.
+  quant::SparsityConfig sparsity;
   data::BatchOptions data;
   int64_t eval_batch = 1000;
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
   int64_t test_limit = 0;
+  // Start from the model's current weights (and pruning masks) instead of initialising
+  // them: fine-tuning (`lowbit train --init-from`). Not saved: a resumed run reloads its own.
+  bool keep_weights = false;
   std::string out_dir;  // "" = write no files
   // With out_dir: resume continues the run in it (from last.ckpt; a folder without one starts
   // at epoch 1); overwrite discards an earlier run's files; with neither, a folder holding a
@@ -158,6 +166,9 @@ class Trainer {
   // Freezes or unfreezes every BatchNorm for this epoch (TrainConfig::bn_threshold_at), from
   // the progressive quantizers' current scale, and says so when it switches.
   void apply_bn_threshold_form(int64_t epoch);
+  // Quantization pruning (TrainConfig::sparsity.prune_after) when `epoch` epochs are done:
+  // masks every prunable layer, clears the pruned weights' optimizer state, reports zeros.
+  void prune_before(int64_t epoch);
 
   nn::Model& model_;
   TrainConfig cfg_;
@@ -165,6 +176,7 @@ class Trainer {
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::Bop> bop_;  // when binary_optimizer == "bop"
   std::unique_ptr<optim::LowPrecisionUpdate> low_precision_;  // when cfg_.low_precision.active()
+  bool quant_l2_ = false;  // some layer has a quantized L2 penalty (cfg_.sparsity)
   optim::LrSchedule schedule_;
   Progress progress_;
   double best_acc_ = -1;
