@@ -2,11 +2,14 @@
 //   lowbit hw plan MODEL.lbm | --model M ... [--board B] [--clock-mhz F]
 //                  [--fps N | --folding F.json | --fit] [--resources finn|calibrated]
 //                  [--json] [-o folding.json] [--roofline]
+//                  [--pruning] [--prune-what-if F ...] [--prune-target X] [--filter-rounding down|nearest]
+//                  [--zero-skip] [--zs-batch B] [--zs-op-luts C] [--zs-decoder-luts C]
 //   lowbit hw devices
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/cli/hw_commands.hpp"
@@ -17,7 +20,10 @@
 #include "lowbit/hw/device.hpp"
 #include "lowbit/hw/folding.hpp"
 #include "lowbit/hw/plan.hpp"
+#include "lowbit/hw/prune_whatif.hpp"
+#include "lowbit/hw/pruning_cost.hpp"
 #include "lowbit/hw/roofline.hpp"
+#include "lowbit/hw/zero_skip.hpp"
 
 namespace lowbit::cli {
 
@@ -41,6 +47,13 @@ struct PlanArgs {
   bool json_out = false;
   bool roofline = false;
   std::string output;
+  // Pruning (thesis eqs 4.5-4.7, Algorithm 3) and zero skipping (thesis 3.4).
+  bool pruning = false;
+  std::vector<double> prune_cuts;
+  double prune_target = 0;
+  std::string filter_rounding = "down";
+  bool zero_skip = false;
+  hw::ZeroSkipOptions zs;
 };
 
 // The IR the plan reads: a .lbm file, or an untrained copy of --model folded as export
@@ -92,10 +105,13 @@ int run_plan(const PlanArgs& a) {
                  ? hw::ResourceModel::kFinn
                  : hw::ResourceModel::kCalibrated;
   if (!a.calibration.empty()) cm.calibration = hw::read_calibration(a.calibration);
-  hw::Graph g = hw::build_graph(plan_model(a));
+  const format::ModelDesc desc = plan_model(a);
+  hw::Graph g = hw::build_graph(desc);
 
   std::vector<std::string> notes;
   nlohmann::json how;
+  hw::FitResult fit_result;
+  bool fitted = false;
   if (!a.folding.empty()) {
     for (const std::string& s : hw::apply_folding_file(g, a.folding)) notes.push_back("skipped " + s);
     how = {{"folding_file", a.folding}};
@@ -116,6 +132,7 @@ int run_plan(const PlanArgs& a) {
                             {"two_pass_relaxation", a.two_pass}}}};
   } else {
     const hw::FitResult r = hw::fit_folding(g, cm, a.wwidth_max);
+    fit_result = r, fitted = true;
     if (!r.found) notes.push_back("--fit: not even the smallest design (each unit's cheapest folding and memory) fits; it is shown above");
     else
       notes.push_back(cat("--fit: ", r.fps, " frames/s", r.from_setfolding ? " (SetFolding's design was faster)" : "",
@@ -128,16 +145,40 @@ int run_plan(const PlanArgs& a) {
   const hw::Plan p = hw::evaluate(g, cm);
   const bool fit_failed = how.contains("fit") && !how["fit"]["found"].get<bool>();
   if (!a.output.empty() && !fit_failed) write_output(a.output, hw::folding_json(g).dump(2) + "\n");
+  const hw::FilterRounding rounding =
+      a.filter_rounding == "nearest" ? hw::FilterRounding::kNearest : hw::FilterRounding::kDown;
+  std::optional<hw::PruningReport> pruning;
+  std::optional<hw::WhatIfReport> what_if;
+  std::optional<hw::GreedyReport> greedy;
+  hw::GreedyOptions greedy_opt;
+  std::optional<hw::ZeroSkipReport> zero_skip;
+  if (a.pruning) pruning = hw::pruning_report(desc, g, p, cm, fitted ? &fit_result : nullptr);
+  if (!a.prune_cuts.empty()) what_if = hw::prune_what_if(desc, cm, a.prune_cuts, 3, rounding);
+  if (a.prune_target > 0) {
+    greedy_opt.target_speedup = a.prune_target, greedy_opt.rounding = rounding;
+    greedy = hw::greedy_prune(desc, cm, greedy_opt);
+  }
+  if (a.zero_skip) zero_skip = hw::zero_skip_report(desc, g, p, a.zs);
+  else if (hw::has_zero_weights(desc))
+    notes.push_back("some layers have zero weights: --zero-skip shows what skipping them (thesis 3.4) would gain");
   if (a.json_out) {
     nlohmann::json j = hw::plan_json(g, p, cm);
     j["folding_from"] = how;
     j["notes"] = notes;
     if (a.roofline) j["roofline"] = hw::roofline_json(g, cm.device, cm.clock_mhz, p.fps);
+    if (pruning) j["pruning"] = hw::pruning_json(*pruning);
+    if (what_if) j["prune_what_if"] = hw::what_if_json(*what_if);
+    if (greedy) j["prune_greedy"] = hw::greedy_json(*greedy);
+    if (zero_skip) j["zero_skip"] = hw::zero_skip_json(*zero_skip);
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << hw::plan_text(g, p, cm);
     for (const std::string& n : notes) std::cout << n << "\n";
     if (a.roofline) std::cout << "\n" << hw::roofline_text(g, cm.device, cm.clock_mhz, p.fps);
+    if (pruning) std::cout << "\n" << hw::pruning_text(*pruning);
+    if (what_if) std::cout << "\n" << hw::what_if_text(*what_if);
+    if (greedy) std::cout << "\n" << hw::greedy_text(*greedy, greedy_opt);
+    if (zero_skip) std::cout << "\n" << hw::zero_skip_text(*zero_skip);
     if (!a.output.empty() && !fit_failed) std::cout << "Folding written to " << a.output << "\n";
   }
   std::cout.flush();
@@ -207,6 +248,41 @@ Action add_hw_command(CLI::App& app) {
                  "Also print ops per frame by precision, cost per op, the device's peak and the roofline");
   plan->add_option("-o,--output", args->output, "Write the chosen folding as a FINN folding-config JSON file")
       ->check(non_empty());
+  plan->add_flag("--pruning", args->pruning,
+                 "Also print the thesis's layer costs (eqs 4.5-4.7: OPS, PE reuse, feature-map BRAM) per layer, the "
+                 "binding resource and the layers to prune first (docs/HARDWARE.md, \"Pruning costs\")");
+  CLI::Option* what_if =
+      plan->add_option("--prune-what-if", args->prune_cuts,
+                       "Re-fit the model with filters cut by these fractions (e.g. 0.25 0.5): each prunable layer alone "
+                       "and the top 2 and 3 ranked layers together, at the same budget")
+          ->expected(1, 8)
+          ->check(real_in(0, 0.99, /*lo_open=*/true));
+  CLI::Option* target =
+      plan->add_option("--prune-target", args->prune_target,
+                       "Run the thesis's Algorithm 3 on hardware alone (no retraining): cut 10% of the top-ranked "
+                       "layer's filters per step and re-fit until fps reaches this multiple of the unpruned fit's "
+                       "(e.g. 1.5), no layer below half its filters")
+          ->check(real_in(1, 100));
+  plan->add_option("--filter-rounding", args->filter_rounding,
+                   "How a cut filter count is rounded to the layer's filter step (its PE, and the next layer's SIMD): "
+                   "down (prune a bit more; the default) or nearest")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"down", "nearest"}));
+  plan->add_flag("--zero-skip", args->zero_skip,
+                 "Also print what skipping zero weights would gain (thesis 3.4: RLE decoders, C_e = gamma (C_op + C_dec/R)): "
+                 "per MVAU gamma, the densest row, decoders, cycles, and fps at the same folding and at equal LUTs");
+  plan->add_option("--zs-batch", args->zs.batch, "--zero-skip: frames B that share a decoded weight (R = B x P for a conv)")
+      ->capture_default_str()
+      ->check(whole_in(1, 1 << 20));
+  plan->add_option("--zs-op-luts", args->zs.op_luts, "--zero-skip: LUTs of a binary MAC, C_op (thesis: 5)")
+      ->capture_default_str()
+      ->check(real_in(0, 1e6, /*lo_open=*/true));
+  plan->add_option("--zs-decoder-luts", args->zs.decoder_luts, "--zero-skip: LUTs of an RLE decoder, C_dec (thesis: 112)")
+      ->capture_default_str()
+      ->check(real_in(0, 1e6));
+  // The what-ifs compare --fit designs with FINN's default SetFolding cap (36).
+  what_if->excludes(fps)->excludes(folding)->excludes(wwidth);
+  target->excludes(fps)->excludes(folding)->excludes(wwidth);
   plan->footer(kExitCodesHelp);
 
   CLI::App* devices = hw->add_subcommand("devices", "List the built-in FPGA parts and boards");

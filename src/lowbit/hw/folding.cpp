@@ -399,7 +399,9 @@ FitResult fit_folding(Graph& g, const CostModel& cm, int64_t mvau_wwidth_max) {
       r.found = true;
       break;
     }
+    r.blocked_cycles = t, r.blocked_total = total;
   }
+  if (!r.found) r.blocked_cycles = 0, r.blocked_total = {};
   Graph search = g;
   if (r.found) {
     for (size_t i = 0; i < g.nodes.size(); ++i) {

@@ -80,6 +80,12 @@ struct FitResult {
   double setfolding_fps = 0;    // the fastest fitting SetFolding design (0: none fits)
   int64_t setfolding_target = 0;  // its target cycles
   bool from_setfolding = false;  // the result is SetFolding's (it was faster)
+  // What stopped lowbit's search from going faster: the next faster candidate bottleneck it
+  // tried (the largest T below the one that fit; 0 when the first candidate fit or none
+  // did) and the resource totals of its cheapest design, which exceed the budget
+  // (pruning_cost.hpp reads them to say which resource binds).
+  int64_t blocked_cycles = 0;
+  Resources blocked_total;
 };
 FitResult fit_folding(Graph& g, const CostModel& cm, int64_t mvau_wwidth_max = 36);
 
