@@ -106,18 +106,6 @@ TEST(PruneFilters, WhatCannotBePrunedIsAUsageError) {
   EXPECT_NE(nn::filter_pruning_problem(*res, "conv2d_1").find("residual"), std::string::npos);
 }
 
-TEST(FilterCount, RoundsToTheNearestFilterThenDownToTheProcessingElements) {
-  EXPECT_EQ(nn::filters_after_pruning(64, 0.1), 58);  // 57.6 -> 58
-  EXPECT_EQ(nn::filters_after_pruning(64, 0.1, 16), 48);
-  EXPECT_EQ(nn::filters_after_pruning(64, 0.4, 8), 32);  // 38.4 -> 38 -> 32
-  EXPECT_EQ(nn::filters_after_pruning(64, 0.99, 16), 16);  // at least one PE's worth
-  EXPECT_EQ(nn::filters_after_pruning(10, 0.0, 1), 10);
-  for (int64_t pe : {1, 2, 4, 8, 16, 32}) EXPECT_EQ(nn::filters_after_pruning(256, 0.3, pe) % pe, 0);
-  EXPECT_THROW(nn::filters_after_pruning(64, 1.0), UsageError);
-  EXPECT_THROW(nn::filters_after_pruning(64, 0.1, 65), UsageError);
-  EXPECT_THROW(nn::filters_after_pruning(64, -0.1), UsageError);
-}
-
 TEST(RankFilters, MsqeFirstPrunesTheFiltersFarthestFromTheirCodes) {
   json t = {{"name", "r"},
             {"input", {4}},

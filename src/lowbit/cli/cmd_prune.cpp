@@ -4,6 +4,9 @@
 
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/error.hpp"
+#include "lowbit/export/fold.hpp"
+#include "lowbit/hw/device.hpp"
+#include "lowbit/hw/pruning_cost.hpp"
 #include "lowbit/nn/filter_pruning.hpp"
 #include "lowbit/nn/pruning.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -19,9 +22,41 @@ struct PruneArgs {
   float sigma = -1.f;
   double filters = 0;
   std::string rank = "msqe";
-  int64_t multiple = 1;
+  std::string multiple = "1";  // a count, or "auto": the layer's PE in the planner's fit
+  std::string board;           // --layers auto / --multiple-of auto: the device the planner fits
+  int top = 1;                 // --layers auto: how many of the planner's ranked layers
   uint64_t seed = 1;
 };
+
+// One layer to prune and the multiple its remaining filter count must be.
+struct Target {
+  std::string name;
+  int64_t multiple = 1;
+  std::string why;  // the planner's reason (auto)
+};
+
+// The planner's ranking of the model's layers on --board (thesis Algorithm 3, section
+// 4.5.1), as training layer names with their PE: the IR names a layer by its index in the
+// model's leaf layers ("conv2d@4").
+std::vector<Target> planner_targets(nn::Model& model, const train::Checkpoint& ck, const PruneArgs& a) {
+  exporter::ExportOptions eo;
+  if (ck.meta.contains("train_config")) eo.normalize = train::checkpoint_train_config(ck, a.checkpoint).data.normalize;
+  std::string why = exporter::export_problem(model.topology(), eo);
+  if (!why.empty()) usage_fail("--layers auto / --multiple-of auto plan the exported model, and ", a.checkpoint, " does not export: ", why);
+  const format::ModelDesc desc = exporter::fold(model, eo);
+  hw::CostModel cm;
+  cm.device = hw::find_device(a.board);
+  cm.clock_mhz = cm.device.clock_mhz;
+  const std::vector<nn::Layer*> leaves = model.leaf_layers();
+  std::vector<Target> out;
+  for (const hw::LayerChoice& c : hw::rank_layers_for_pruning(desc, cm)) {
+    const size_t at = c.name.find('@');
+    const size_t index = at == std::string::npos ? leaves.size() : std::stoul(c.name.substr(at + 1));
+    LOWBIT_CHECK(index < leaves.size(), "the planner names layer '", c.name, "', which ", model.name(), " does not have");
+    out.push_back({leaves[index]->name(), c.pe, c.reason});
+  }
+  return out;
+}
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
@@ -64,7 +99,8 @@ Action add_prune_command(CLI::App& app) {
   cmd->add_option("-o,--output", a->output, "The pruned checkpoint to write")->required();
   cmd->add_option("--layers", a->layers,
                   "Layers to prune: a glob over layer names (quantization pruning, default every prunable layer), or "
-                  "a comma-separated list of dense/conv2d layers (--filters)");
+                  "a comma-separated list of dense/conv2d layers (--filters), or auto (--filters: the layers the "
+                  "dataflow planner ranks first on --board)");
   CLI::Option* sigma = cmd->add_option("--sigma", a->sigma,
                                        "Quantization pruning threshold sigma in latent units (default: each layer's "
                                        "quantization threshold eta, the thesis' sigma = eta)")
@@ -81,14 +117,23 @@ Action add_prune_command(CLI::App& app) {
       ->check(CLI::IsMember({"msqe", "magnitude", "random"}))
       ->needs(filters);
   cmd->add_option("--multiple-of", a->multiple,
-                  "Keep a multiple of this many filters (the layer's PE count, so N % PE == 0: thesis 4.5.2); the "
-                  "count is rounded down")
+                  "Keep a multiple of this many filters (the layer's PE count, so N % PE == 0: thesis 4.5.2; rounded "
+                  "down), or auto: each layer's PE in the fastest folding that fits --board")
       ->capture_default_str()
-      ->check(whole_in(1, 65536))
       ->needs(filters);
+  cmd->add_option("--board", a->board,
+                  "For --layers auto and --multiple-of auto: the board or part the dataflow planner fits the exported "
+                  "model to (lowbit hw devices)");
+  cmd->add_option("--top", a->top,
+                  "--layers auto: prune the planner's first N ranked layers (the layers whose MVAUs use the most of the "
+                  "binding resource: thesis Algorithm 3)")
+      ->capture_default_str()
+      ->check(whole_in(1, 1024));
   cmd->add_option("--seed", a->seed, "Seed of --rank random")->capture_default_str()->needs(filters);
 
   return [a, filters]() {
+    if (!filters->count() && (a->board.size() || a->top != 1))
+      usage_fail("--board and --top choose layers for --filters");
     check_output("--output", a->output, {a->checkpoint});
     train::LoadedModel loaded = train::load_model(a->checkpoint);
     nn::Model& model = *loaded.model;
@@ -109,26 +154,67 @@ Action add_prune_command(CLI::App& app) {
       std::unique_ptr<nn::Model> current;
       nn::Model* m = &model;
       nlohmann::json done = nlohmann::json::array();
-      for (const std::string& name : split_commas(a->layers)) {
+      const bool auto_layers = a->layers == "auto", auto_multiple = a->multiple == "auto";
+      int64_t multiple = 1;
+      if (!auto_multiple) {
+        try {
+          size_t used = 0;
+          multiple = std::stoll(a->multiple, &used);
+          if (used != a->multiple.size() || multiple < 1 || multiple > 65536) throw std::invalid_argument("range");
+        } catch (const std::exception&) {
+          usage_fail("--multiple-of must be a whole number in 1..65536 or auto, got '", a->multiple, "'");
+        }
+      }
+      if ((auto_layers || auto_multiple) && a->board.empty())
+        usage_fail("--layers auto and --multiple-of auto need --board (the device the planner fits)");
+      std::vector<Target> targets;
+      const std::vector<Target> planned = auto_layers || auto_multiple ? planner_targets(model, loaded.checkpoint, *a)
+                                                                       : std::vector<Target>{};
+      if (auto_layers) {
+        for (const Target& t : planned)
+          if (static_cast<int>(targets.size()) < a->top && nn::filter_pruning_problem(model, t.name).empty())
+            targets.push_back(t);
+        if (targets.empty()) usage_fail("--layers auto: the planner ranks no layer whose filters can be pruned");
+      } else {
+        if (a->layers == "*") usage_fail("--filters needs --layers: a comma-separated list of layers, or auto");
+        for (const std::string& name : split_commas(a->layers)) {
+          Target t{name, multiple, ""};
+          if (auto_multiple) {
+            t.multiple = 0;
+            for (const Target& p : planned)
+              if (p.name == name) t.multiple = p.multiple;
+            if (t.multiple == 0) usage_fail("--multiple-of auto: the planner has no PE for ", name);
+          }
+          targets.push_back(t);
+        }
+      }
+      if (!auto_multiple)
+        for (Target& t : targets) t.multiple = multiple;
+      for (const Target& t : targets) {
+        const std::string& name = t.name;
         if (std::string why = nn::filter_pruning_problem(*m, name); !why.empty())
           usage_fail("--layers: cannot prune the filters of ", name, ": ", why);
         nn::WeightedLayer* layer = nullptr;
         for (nn::WeightedLayer* l : m->weighted_layers())
           if (l->name() == name) layer = l;
         const int64_t n = layer->weight().value.dim(0);
-        if (a->multiple > n) usage_fail("--multiple-of ", a->multiple, " is more than ", name, "'s ", n, " filters");
-        const int64_t keep_n = nn::filters_after_pruning(n, a->filters, a->multiple);
+        if (t.multiple > n) usage_fail("--multiple-of ", t.multiple, " is more than ", name, "'s ", n, " filters");
+        if (!t.why.empty()) std::cout << name << ": chosen by the planner on " << a->board << ": " << t.why << "\n";
+        // Round to the nearest filter, then down to the multiple (hw::round_filters_to_pe:
+        // rounding down never hands back what the cut was meant to free).
+        const int64_t wanted = std::max<int64_t>(1, std::llround(static_cast<double>(n) * (1.0 - a->filters)));
+        const int64_t keep_n = hw::round_filters_to_pe(wanted, t.multiple);
         const std::vector<int64_t> order = nn::rank_filters(*layer, rank, a->seed);
         std::vector<int64_t> keep(order.begin() + (n - keep_n), order.end());
         std::sort(keep.begin(), keep.end());
-        std::cout << name << ": " << n << " -> " << keep_n << " filters (" << a->rank << " ranking)\n";
-        done.push_back({{"layer", name}, {"from", n}, {"to", keep_n}});
+        std::cout << name << ": " << n << " -> " << keep_n << " filters (" << a->rank << " ranking, a multiple of "
+                  << t.multiple << ")\n";
+        done.push_back({{"layer", name}, {"from", n}, {"to", keep_n}, {"multiple_of", t.multiple}});
         current = nn::prune_filters(*m, name, keep);
         m = current.get();
       }
       write_pruned(*m, loaded.checkpoint, *a,
-                   {{"method", "filters"}, {"fraction", a->filters}, {"rank", a->rank}, {"multiple_of", a->multiple},
-                    {"layers", done}, {"from", a->checkpoint}});
+                   {{"method", "filters"}, {"fraction", a->filters}, {"rank", a->rank}, {"layers", done}, {"from", a->checkpoint}});
       std::cout << "parameters " << model.num_params() << " -> " << m->num_params() << ", MACs per sample "
                 << model.macs() << " -> " << m->macs() << "\n";
     }

@@ -52,17 +52,6 @@ std::vector<int64_t> rank_filters(WeightedLayer& layer, FilterRank rank, uint64_
   return order;
 }
 
-int64_t filters_after_pruning(int64_t n, double fraction, int64_t multiple) {
-  LOWBIT_CHECK_USAGE(n >= 1, "a layer has no filters to prune");
-  LOWBIT_CHECK_USAGE(std::isfinite(fraction) && fraction >= 0 && fraction < 1,
-                     "the fraction of filters to prune must be in [0, 1), got ", fraction);
-  LOWBIT_CHECK_USAGE(multiple >= 1 && multiple <= n, "the filter count multiple (PE) must be in 1..", n, ", got ",
-                     multiple);
-  int64_t keep = static_cast<int64_t>(std::llround(static_cast<double>(n) * (1.0 - fraction)));
-  keep = std::max(keep, multiple);
-  return keep / multiple * multiple;
-}
-
 namespace {
 
 bool per_channel_between(const std::string& type) {

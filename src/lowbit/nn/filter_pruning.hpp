@@ -29,12 +29,6 @@ const char* filter_rank_name(FilterRank r);
 // evaluation for MSQE); `seed` is used by kRandom only.
 std::vector<int64_t> rank_filters(WeightedLayer& layer, FilterRank rank, uint64_t seed);
 
-// How many filters remain after pruning `fraction` of `n` (rounded to the nearest filter,
-// at least `multiple`), then rounded DOWN to a multiple of `multiple` (thesis 4.5.2:
-// N % PE == 0 keeps every PE busy; rounding down prunes a little more rather than leaving a
-// PE idle). fraction in [0, 1), multiple >= 1; UsageError otherwise.
-int64_t filters_after_pruning(int64_t n, double fraction, int64_t multiple = 1);
-
 // Why the filters of layer `name` cannot be pruned here, or "": the model must be a plain
 // chain (no residual blocks), `name` a dense or conv2d layer that is not the last one
 // (its outputs are the classes), and the layers between it and the next dense/conv2d
