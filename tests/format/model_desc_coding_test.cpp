@@ -144,7 +144,9 @@ TEST(ModelDescCoding, AutoTakesTheSmallestBlobOfEachLayer) {
   const std::vector<std::string> enc = encodings(bytes);
   for (size_t i = 0; i < best.size(); ++i) {
     EXPECT_EQ(best[i], std::min({dense[i], rle[i], huf[i]})) << "layer " << i;
-    if (best[i] == dense[i]) EXPECT_TRUE(enc[i] == "int8" || enc[i] == "pm1") << "dense on a tie, layer " << i;
+    if (best[i] == dense[i]) {
+      EXPECT_TRUE(enc[i] == "int8" || enc[i] == "pm1") << "dense on a tie, layer " << i;
+    }
   }
   EXPECT_EQ(enc[1], "huffman");  // 96% zeros: Huffman beats RLE and 8 bits a weight
   EXPECT_EQ(enc[2], "pm1");      // binary: one bit a weight beats both
