@@ -63,8 +63,10 @@ Bytes fill(size_t n, uint8_t seed) {
 // A small valid model description (the IR): a padded, pooled convolution on 2-bit codes
 // into +-1 codes, and a dense score layer with BatchNorm; int8 and pm1 weight encodings.
 // `sums`: the convolution's 2-bit output codes sum-pooled 2x2 instead (the dense layer
-// reads sums of 4 2-bit codes: "sum_pool", "count").
-Bytes model_seed(bool ternary, bool sums = false) {
+// reads sums of 4 2-bit codes: "sum_pool", "count"). `coding`: the weights compressed
+// (rle, huffman: ternary layers only; format/weight_coding.hpp).
+Bytes model_seed(bool ternary, bool sums = false,
+                 lowbit::format::WeightCoding coding = lowbit::format::WeightCoding::kDense) {
   namespace F = lowbit::format;
   F::ModelDesc d;
   d.name = "seed";
@@ -102,7 +104,9 @@ Bytes model_seed(bool ternary, bool sums = false) {
   s.score.bn_scale = {1.f, 2.f};
   s.score.bn_shift = {0.f, -1.f};
   d.layers = {c, s};
-  return F::model_desc_bytes(d);
+  F::WriteOptions wo;
+  wo.weights = coding;
+  return F::model_desc_bytes(d, wo);
 }
 
 // A residual block in the IR (version 3): a convolution into +-1 codes, a second one whose
@@ -158,6 +162,10 @@ std::vector<Bytes> make_seeds() {
   seeds.push_back(model_seed(false));
   seeds.push_back(model_seed(true));
   seeds.push_back(model_seed(false, /*sums=*/true));
+  // Compressed weights: the rle and huffman decoders (every layer's codes are +-1 or 0).
+  seeds.push_back(model_seed(true, false, lowbit::format::WeightCoding::kRle));
+  seeds.push_back(model_seed(true, false, lowbit::format::WeightCoding::kHuffman));
+  seeds.push_back(model_seed(false, true, lowbit::format::WeightCoding::kHuffman));
   seeds.push_back(LbmWriter().bytes());
   {
     LbmWriter w;

@@ -7,7 +7,8 @@
 // lowbit::Error. Any other exception, a crash or a sanitizer report is a bug. A file that
 // parses must also survive every accessor and re-encode to a file with the same sections.
 // Then format::read_model_desc on it either returns a description or throws lowbit::Error;
-// a description it returns must pass validate() and write a file that reads back equal.
+// a description it returns must pass validate() and write a file that reads back equal,
+// dense and with compressed weights (WeightCoding::kAuto).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -94,6 +95,16 @@ void check_description(const lowbit::format::ModelDesc& d) {
   }
   const LbmFile g = LbmFile::parse(again.data(), again.size(), "re-written");
   require(same_desc(lowbit::format::read_model_desc(g), d), "a re-written description reads back different");
+  // And with compressed weights (rle / huffman where smaller): the encoders on fuzzed codes.
+  lowbit::format::WriteOptions wo;
+  wo.weights = lowbit::format::WeightCoding::kAuto;
+  try {
+    again = lowbit::format::model_desc_bytes(d, wo);
+  } catch (const lowbit::Error& e) {
+    throw std::logic_error(std::string("an accepted description does not write compressed: ") + e.what());
+  }
+  const LbmFile h = LbmFile::parse(again.data(), again.size(), "re-written compressed");
+  require(same_desc(lowbit::format::read_model_desc(h), d), "a description re-written compressed reads back different");
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ namespace lowbit::cli {
 namespace {
 
 struct ExportArgs {
-  std::string checkpoint, output, format = "lbm";
+  std::string checkpoint, output, format = "lbm", weight_coding = "dense";
   BnnPynqExportArgs pynq;
 };
 
@@ -118,6 +118,14 @@ Action add_export_command(CLI::App& app) {
                   "on 8-bit codes: ONNX Runtime's integer path)")
       ->check(CLI::IsMember({"lbm", "bnn-pynq", "qonnx", "onnx", "onnx-int8"}))
       ->capture_default_str();
+  CLI::Option* coding =
+      cmd->add_option("--weight-coding", args->weight_coding,
+                      "lbm: how to store weight codes: dense (pm1 / int8 / int16, read by every lowbit), rle or "
+                      "huffman (compressed ternary weights, each layer whose codes are all -1, 0, +1; older lowbit "
+                      "refuses the file), auto (per layer the smallest of the three). docs/DEPLOYMENT.md, "
+                      "\"Compressed weights\"")
+          ->check(CLI::IsMember({"dense", "rle", "huffman", "auto"}))
+          ->capture_default_str();
   CLI::Option* net = cmd->add_option("--network", args->pynq.network,
                                      "bnn-pynq: the overlay, lfcW1A1, lfcW1A2, cnvW1A1, cnvW1A2 or cnvW2A2");
   CLI::Option* dataset = cmd->add_option(
@@ -130,7 +138,8 @@ Action add_export_command(CLI::App& app) {
   CLI::Option* images = cmd->add_option("--test-images", args->pynq.test_images,
                                         "bnn-pynq: also write this data's test split in the overlay's input format "
                                         "(MNIST idx files for LFC, CIFAR-10 records for CNV) into OUT/");
-  return [args, net, dataset, classes, images]() {
+  return [args, net, dataset, classes, images, coding]() {
+    if (coding->count() && args->format != "lbm") usage_fail("--weight-coding applies to --format lbm");
     if (args->format == "bnn-pynq") {
       args->pynq.checkpoint = args->checkpoint;
       args->pynq.output = args->output;
@@ -160,11 +169,20 @@ Action add_export_command(CLI::App& app) {
     opt.normalize = cfg.data.normalize;
     // Folded, loaded by the runtime from memory, and only then written (atomically): a
     // failed export leaves an existing file at the path as it was.
-    const std::vector<uint8_t> bytes = exporter::lbm_bytes(*model, opt);
+    format::WriteOptions wo;
+    wo.weights = format::parse_weight_coding(args->weight_coding);
+    const std::vector<uint8_t> bytes = format::model_desc_bytes(exporter::fold(*model, opt), wo);
     runtime::Engine engine = runtime::Engine::from_bytes(bytes, args->output);
     write_output(args->output, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     std::cout << "wrote " << args->output << ": " << engine.info().layers.size() << " layers, "
-              << engine.info().binary_macs << " MACs per image\n";
+              << engine.info().binary_macs << " MACs per image";
+    if (wo.weights != format::WeightCoding::kDense) {  // which layers the coding compressed
+      const format::LbmFile file = format::LbmFile::parse(bytes.data(), bytes.size(), args->output);
+      std::cout << ", weights";
+      for (const format::StoredWeights& sw : format::stored_weights(file)) std::cout << " " << sw.encoding;
+      std::cout << " (" << bytes.size() << " bytes)";
+    }
+    std::cout << "\n";
     return 0;
   };
 }

@@ -1,4 +1,7 @@
 // lowbit summary: a table of layers, output shapes, parameters and MACs.
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
 #include <iostream>
 
 #include "lowbit/cli/commands.hpp"
@@ -6,6 +9,7 @@
 #include "lowbit/data/loader.hpp"
 #include "lowbit/export/fold.hpp"
 #include "lowbit/format/lbm.hpp"
+#include "lowbit/format/weight_coding.hpp"
 #include "lowbit/nn/presets.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/runtime/engine.hpp"
@@ -23,16 +27,62 @@ std::string overlay_line(const std::string& pynq) {
                                               : pynq + " (lowbit export --format bnn-pynq --network " + pynq + ")");
 }
 
+// How each layer's weights are stored, and for ternary layers what each representation
+// would cost (docs/DEPLOYMENT.md, "Compressed weights"): one JSON object per layer.
+nlohmann::json weights_json(const format::ModelDesc& desc, const format::LbmFile& file) {
+  const std::vector<format::StoredWeights> stored = format::stored_weights(file);
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < desc.layers.size(); ++i) {
+    const std::vector<int32_t>& w = desc.layers[i].weights;
+    nlohmann::json j = {{"encoding", stored[i].encoding}, {"bytes", stored[i].bytes}, {"codes", w.size()}};
+    if (format::is_ternary(w)) {
+      const format::WeightCodingSizes z = format::weight_coding_sizes(w);
+      j["zeros"] = z.zeros;
+      j["entropy_bits"] = z.entropy_bits;
+      j["dense_bits"] = z.zeros ? z.dense2_bits : z.dense1_bits;
+      j["rle_bits"] = z.rle_bits;
+      j["huffman_bits"] = z.huffman_bits;
+    }
+    out.push_back(j);
+  }
+  return out;
+}
+
+// "  weights 2: huffman, 18920 bytes (97.6% zeros; entropy bound 18702, rle 20091, huffman
+// 18920, 2-bit 200704 bytes)": only when some layer has zero weights or is compressed.
+void print_weights(const nlohmann::json& weights) {
+  const bool any = std::any_of(weights.begin(), weights.end(), [](const nlohmann::json& j) {
+    return j.value("zeros", int64_t{0}) > 0 || j.at("encoding") == "rle" || j.at("encoding") == "huffman";
+  });
+  if (!any) return;
+  auto bytes = [](double bits) { return static_cast<int64_t>(std::ceil(bits / 8)); };
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const nlohmann::json& j = weights[i];
+    std::cout << "  weights " << i << ": " << j.at("encoding").get<std::string>() << ", " << j.at("bytes") << " bytes";
+    if (j.contains("zeros")) {
+      const double zeros = 100.0 * j.at("zeros").get<double>() / std::max(1.0, j.at("codes").get<double>());
+      std::cout << " (" << std::fixed << std::setprecision(1) << zeros << std::defaultfloat << "% zeros; entropy bound "
+                << bytes(j.at("entropy_bits").get<double>()) << ", rle " << bytes(j.at("rle_bits").get<double>())
+                << ", huffman " << bytes(j.at("huffman_bits").get<double>()) << ", "
+                << (j.at("zeros").get<int64_t>() ? "2-bit " : "1-bit ") << bytes(j.at("dense_bits").get<double>())
+                << " bytes)";
+    }
+    std::cout << "\n";
+  }
+}
+
 void print_lbm_summary(const std::string& path, bool json_out) {
   const format::LbmFile file = format::LbmFile::read(path);  // read once: the engine and the overlay check
   runtime::Engine engine = runtime::Engine::from_file(file);
   const runtime::ModelInfo& m = engine.info();
   // The BNN-PYNQ overlay the model fits, if any (the engine has validated the description).
-  const std::string pynq = bnn_pynq_fit(format::read_model_desc(file));
+  const format::ModelDesc desc = format::read_model_desc(file);
+  const std::string pynq = bnn_pynq_fit(desc);
+  const nlohmann::json weights = weights_json(desc, file);
   if (json_out) {
     std::cout << nlohmann::json{{"name", m.name}, {"input", m.input_shape}, {"classes", m.classes},
                                 {"input_quantizer", m.input_quantizer}, {"normalize", m.normalize},
-                                {"macs", m.binary_macs}, {"layers", m.layers}, {"bnn_pynq", pynq}}
+                                {"macs", m.binary_macs}, {"layers", m.layers}, {"weights", weights}, {"bnn_pynq", pynq}}
                      .dump(2)
               << "\n";
     return;
@@ -41,6 +91,7 @@ void print_lbm_summary(const std::string& path, bool json_out) {
             << m.input_quantizer << ", pixels " << m.normalize << "), " << m.classes << " classes, " << m.binary_macs
             << " MACs per image\n";
   for (size_t i = 0; i < m.layers.size(); ++i) std::cout << "  " << i << ": " << m.layers[i] << "\n";
+  print_weights(weights);
   std::cout << overlay_line(pynq) << "\n";
 }
 

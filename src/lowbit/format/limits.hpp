@@ -19,6 +19,12 @@ inline constexpr int64_t kMaxInputDim = 1 << 16;         // one dimension of the
 inline constexpr int64_t kMaxInputValues = int64_t{1} << 24;  // values of one input image
 inline constexpr int64_t kMaxKernel = 1 << 10, kMaxStride = 64, kMaxPool = 1 << 10;
 inline constexpr int64_t kMaxLayerWeights = int64_t{1} << 27;  // out x K of one layer (VGG's 25088 x 4096 fits)
+// Compressed weights (rle, huffman) can describe many codes in few bytes: the codes of a
+// file's compressed layers total at most this many per byte of its sections, so that a
+// small file cannot make the reader allocate gigabytes (a decompression bomb). Dense
+// encodings expand at most 32 times (pm1: a bit to an int32). 2^14 codes per byte is
+// 99.99% sparse 1024 x 1024 layers with room to spare.
+inline constexpr int64_t kMaxDecodedWeightsPerByte = int64_t{1} << 14;
 
 // |accumulator| <= in * max|w| * 255 (the largest |input value|, window sums included). Consumers may scale it by
 // up to 4 (the runtime doubles even weight codes, and doubles again a +-1 first

@@ -12,6 +12,7 @@
 #include "lowbit/core/json_get.hpp"
 #include "lowbit/format/lbm.hpp"
 #include "lowbit/format/limits.hpp"
+#include "lowbit/format/weight_coding.hpp"
 
 namespace lowbit::format {
 
@@ -316,12 +317,63 @@ std::vector<uint8_t> encode_weights(const std::vector<int32_t>& w, const std::st
   return out;
 }
 
-const LbmSection& blob_section(const LbmFile& f, const json& name_value, uint64_t bytes, const std::string& where) {
+// A layer's weights as the writer stores them: the encoding's name and the blob.
+struct StoredBlob {
+  std::string encoding;
+  std::vector<uint8_t> blob;
+  bool compressed() const { return encoding == "rle" || encoding == "huffman"; }
+};
+
+StoredBlob dense_blob(const LayerDesc& l) {
+  const std::string enc = weight_encoding(l);
+  return {enc, encode_weights(l.weights, enc)};
+}
+
+StoredBlob choose_blob(const LayerDesc& l, WeightCoding coding) {
+  if (coding == WeightCoding::kDense || !is_ternary(l.weights)) return dense_blob(l);
+  if (coding == WeightCoding::kRle) return {"rle", rle_encode(l.weights)};
+  if (coding == WeightCoding::kHuffman) return {"huffman", huffman_encode(l.weights)};
+  StoredBlob best = dense_blob(l);  // kAuto: the first smallest of dense, rle, huffman
+  for (StoredBlob c : {StoredBlob{"rle", rle_encode(l.weights)}, StoredBlob{"huffman", huffman_encode(l.weights)}})
+    if (c.blob.size() < best.blob.size()) best = std::move(c);
+  return best;
+}
+
+// The reader's decompression-bomb bound (kMaxDecodedWeightsPerByte), checked against the
+// weight blobs and the input table only (the reader also counts the JSON and the other
+// blobs, so a file that passes here passes there). Auto stores the layer that expands most
+// dense until the file fits; an explicit rle or huffman is refused.
+void fit_decoded_bound(const ModelDesc& d, std::vector<StoredBlob>& blobs, WeightCoding coding) {
+  for (;;) {
+    uint64_t bytes = 256, codes = 0;
+    size_t worst = blobs.size();
+    double worst_ratio = 0;
+    for (size_t i = 0; i < blobs.size(); ++i) {
+      bytes += blobs[i].blob.size();
+      if (!blobs[i].compressed()) continue;
+      codes += d.layers[i].weights.size();
+      const double ratio = static_cast<double>(d.layers[i].weights.size()) / static_cast<double>(blobs[i].blob.size());
+      if (ratio > worst_ratio) worst = i, worst_ratio = ratio;
+    }
+    if (codes <= bytes * static_cast<uint64_t>(kMaxDecodedWeightsPerByte)) return;
+    LOWBIT_CHECK(coding == WeightCoding::kAuto, layer_where(worst), ": ", codes, " compressed weight codes in ", bytes,
+                 " bytes exceed the reader's bound of ", kMaxDecodedWeightsPerByte,
+                 " codes per byte (format/limits.hpp); write with --weight-coding auto or dense");
+    blobs[worst] = dense_blob(d.layers[worst]);
+  }
+}
+
+const LbmSection& any_blob_section(const LbmFile& f, const json& name_value, const std::string& where) {
   const std::string name = json_string(name_value, where + ": the section name");
   const LbmSection* s = f.find(name);
   LOWBIT_CHECK(s && s->kind == SectionKind::kBlob, where, ": no blob section '", name, "'");
-  LOWBIT_CHECK(s->size == bytes, where, ": section '", name, "' has ", s->size, " bytes, expected ", bytes);
   return *s;
+}
+
+const LbmSection& blob_section(const LbmFile& f, const json& name_value, uint64_t bytes, const std::string& where) {
+  const LbmSection& s = any_blob_section(f, name_value, where);
+  LOWBIT_CHECK(s.size == bytes, where, ": section '", s.name, "' has ", s.size, " bytes, expected ", bytes);
+  return s;
 }
 
 template <class T>
@@ -332,17 +384,36 @@ std::vector<T> read_blob(const LbmFile& f, const json& name_value, size_t count,
   return v;
 }
 
-std::vector<int32_t> read_weights(const LbmFile& f, const json& w, size_t count, const std::string& where) {
+// `compressed_left`: the codes compressed blobs may still expand to in this file
+// (kMaxDecodedWeightsPerByte), decremented here.
+std::vector<int32_t> read_weights(const LbmFile& f, const json& w, size_t count, uint64_t& compressed_left,
+                                  const std::string& where) {
   // The blob must hold exactly `count` codes before anything is allocated: the vector is
   // then at most 32 times the file's bytes (pm1), 4 times its bytes otherwise.
   const std::string enc = json_string(w, "encoding", where);
+  if (enc == "rle" || enc == "huffman") {
+    // `count` comes from the checked geometry, but a few bytes can claim it: the file-wide
+    // bound comes before the allocation.
+    const LbmSection& s = any_blob_section(f, json_member(w, "blob", where), where);
+    LOWBIT_CHECK(count <= compressed_left, where, ": ", enc, " blob of ", s.size, " bytes for ", count,
+                 " codes: the file's compressed layers expand beyond ", kMaxDecodedWeightsPerByte,
+                 " codes per byte of the file (a decompression bomb?)");
+    compressed_left -= count;
+    std::vector<int32_t> out(count);
+    const std::span<const uint8_t> blob(s.data, static_cast<size_t>(s.size));
+    if (enc == "rle")
+      rle_decode(blob, out, where + ": rle");
+    else
+      huffman_decode(blob, out, where + ": huffman");
+    return out;
+  }
   if (enc == "pm1") {
     const LbmSection& s = blob_section(f, json_member(w, "blob", where), (count + 7) / 8, where);
     std::vector<int32_t> out(count);
     for (size_t i = 0; i < count; ++i) out[i] = (s.data[i / 8] >> (i % 8)) & 1u ? 1 : -1;
     return out;
   }
-  LOWBIT_CHECK(enc == "int8" || enc == "int16", where, ": unknown weight encoding '", enc, "' (pm1, int8, int16)");
+  LOWBIT_CHECK(enc == "int8" || enc == "int16", where, ": unknown weight encoding '", enc, "' (pm1, int8, int16, rle, huffman)");
   const size_t width = enc == "int8" ? 1 : 2;
   const LbmSection& s = blob_section(f, json_member(w, "blob", where), count * width, where);
   std::vector<int32_t> out(count);
@@ -405,8 +476,27 @@ void validate(const ModelDesc& d) {
   }
 }
 
-void write_model_desc(const ModelDesc& d, LbmWriter& w) {
+const char* weight_coding_name(WeightCoding c) {
+  switch (c) {
+    case WeightCoding::kDense: return "dense";
+    case WeightCoding::kRle: return "rle";
+    case WeightCoding::kHuffman: return "huffman";
+    case WeightCoding::kAuto: return "auto";
+  }
+  return "?";
+}
+
+WeightCoding parse_weight_coding(const std::string& name) {
+  for (WeightCoding c : {WeightCoding::kDense, WeightCoding::kRle, WeightCoding::kHuffman, WeightCoding::kAuto})
+    if (name == weight_coding_name(c)) return c;
+  fail("unknown weight coding '", name, "' (dense, rle, huffman, auto)");
+}
+
+void write_model_desc(const ModelDesc& d, LbmWriter& w, const WriteOptions& opt) {
   validate(d);
+  std::vector<StoredBlob> weight_blobs;
+  for (const LayerDesc& l : d.layers) weight_blobs.push_back(choose_blob(l, opt.weights));
+  fit_decoded_bound(d, weight_blobs, opt.weights);
   BlobWriter blobs(w);
   json input = {{"shape", d.input.shape},
                 {"codes", codes_json(d.input.codes)},
@@ -430,8 +520,8 @@ void write_model_desc(const ModelDesc& d, LbmWriter& w) {
       if (l.pool.kernel) j["pool"] = pool_json(l.pool);
       if (l.sum_pool.kernel) j["sum_pool"] = pool_json(l.sum_pool);
     }
-    const std::string enc = weight_encoding(l);
-    j["weights"] = {{"blob", blobs.add(p + ".weights", encode_weights(l.weights, enc))}, {"encoding", enc}};
+    const StoredBlob& wb = weight_blobs[i];
+    j["weights"] = {{"blob", blobs.add(p + ".weights", wb.blob)}, {"encoding", wb.encoding}};
     json neg = json::array();
     for (int64_t r = 0; r < l.out; ++r)
       if (l.negated[static_cast<size_t>(r)]) neg.push_back(r);
@@ -469,9 +559,9 @@ void write_model_desc(const ModelDesc& d, LbmWriter& w) {
   w.add_json("model", m.dump(1));
 }
 
-std::vector<uint8_t> model_desc_bytes(const ModelDesc& desc) {
+std::vector<uint8_t> model_desc_bytes(const ModelDesc& desc, const WriteOptions& opt) {
   LbmWriter w;
-  write_model_desc(desc, w);
+  write_model_desc(desc, w, opt);
   return w.bytes();
 }
 
@@ -487,6 +577,10 @@ ModelDesc read_desc(const LbmFile& file) {
                version < kModelDescVersion
                    ? " (the file was written by an older lowbit export): export the checkpoint again"
                    : " (the file was written by a newer lowbit)");
+  // The decompression-bomb bound of compressed weights, over the whole file's sections.
+  uint64_t file_bytes = 0;
+  for (const LbmSection& s : file.sections()) file_bytes += s.size;
+  uint64_t compressed_left = file_bytes * static_cast<uint64_t>(kMaxDecodedWeightsPerByte);
   ModelDesc d;
   d.name = json_string(m, "name", "model");
   const int64_t classes = json_int(m, "classes", 1, kMaxOutputs, "model");
@@ -534,7 +628,7 @@ ModelDesc read_desc(const LbmFile& file) {
     if (j.contains("sum_pool")) l.sum_pool = parse_pool(j.at("sum_pool"), where + ": sum_pool");
     validate_geometry(l, map, codes, i == 0, conv_input, where);  // bounds every blob size below
     const json& w = json_member(j, "weights", where);
-    l.weights = read_weights(file, w, static_cast<size_t>(l.out * l.in_fan()), where + ": weights");
+    l.weights = read_weights(file, w, static_cast<size_t>(l.out * l.in_fan()), compressed_left, where + ": weights");
     l.negated.assign(static_cast<size_t>(l.out), 0);
     for (int64_t r : json_ints(j, "negated", static_cast<size_t>(l.out), 0, l.out - 1, where))
       l.negated[static_cast<size_t>(r)] = 1;
@@ -595,6 +689,19 @@ ModelDesc read_desc(const LbmFile& file) {
 }
 
 }  // namespace
+
+std::vector<StoredWeights> stored_weights(const LbmFile& file) {
+  const json m = parse_json_strict(file.json_text("model"), "section 'model'");
+  const json& ls = json_member(m, "layers", "model");
+  LOWBIT_CHECK(ls.is_array(), "'layers' must be an array");
+  std::vector<StoredWeights> out;
+  for (size_t i = 0; i < ls.size(); ++i) {
+    const std::string where = layer_where(i) + ": weights";
+    const json& w = json_member(ls[i], "weights", layer_where(i));
+    out.push_back({json_string(w, "encoding", where), any_blob_section(file, json_member(w, "blob", where), where).size});
+  }
+  return out;
+}
 
 ModelDesc read_model_desc(const LbmFile& file) {
   try {

@@ -168,11 +168,40 @@ std::array<int64_t, 3> input_map(const std::vector<int64_t>& shape, LayerKind fi
 // (and does not sum-pool). Throws lowbit::Error naming the layer and the field.
 void validate(const ModelDesc& desc);
 
+// How the writer stores each layer's weight codes (docs/FORMAT.md, "Compressed weights").
+enum class WeightCoding {
+  kDense,    // `pm1` when every code is +-1, else `int8` / `int16`: what every lowbit reads
+  kRle,      // `rle` for each layer whose codes are all -1, 0, +1; the others dense
+  kHuffman,  // `huffman` likewise
+  kAuto,     // per layer the smallest blob of dense, rle and huffman (dense on a tie)
+};
+const char* weight_coding_name(WeightCoding c);  // "dense", "rle", "huffman", "auto"
+// The inverse; throws lowbit::Error listing the names.
+WeightCoding parse_weight_coding(const std::string& name);
+
+struct WriteOptions {
+  // The default writes the same bytes as before compressed weights existed. A compressed
+  // file is refused by an older reader ("unknown weight encoding 'rle'"), never misread.
+  WeightCoding weights = WeightCoding::kDense;
+};
+
 // Adds the description to a .lbm writer: the JSON section "model" and its blobs (names
-// "input.table", "layer<i>.weights", ...). Validates first.
-void write_model_desc(const ModelDesc& desc, LbmWriter& w);
+// "input.table", "layer<i>.weights", ...). Validates first. Throws lowbit::Error when
+// `opt` asks for rle or huffman and the compressed layers would expand beyond
+// kMaxDecodedWeightsPerByte (format/limits.hpp; auto then stores the sparsest layers dense
+// instead).
+void write_model_desc(const ModelDesc& desc, LbmWriter& w, const WriteOptions& opt = {});
 // The whole .lbm file image of a description.
-std::vector<uint8_t> model_desc_bytes(const ModelDesc& desc);
+std::vector<uint8_t> model_desc_bytes(const ModelDesc& desc, const WriteOptions& opt = {});
+
+// How a file stores each layer's weights: the encoding's name and the blob's bytes, in
+// layer order (for `lowbit summary`). Throws lowbit::Error when the description has no
+// readable layers; read_model_desc validates the rest.
+struct StoredWeights {
+  std::string encoding;
+  uint64_t bytes = 0;
+};
+std::vector<StoredWeights> stored_weights(const LbmFile& file);
 
 // Reads and validates the description of a .lbm file. Every size is range-checked before
 // anything is allocated. Throws lowbit::Error naming the field ("layer 1: 'out' must be an
