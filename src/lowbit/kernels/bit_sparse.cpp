@@ -71,9 +71,15 @@ inline void Transpose64(uint64_t* a) {
 
 // The threshold t on acc = coef * s + offset as one on s, clamped to [-lim, lim]: s >= the
 // result <=> acc >= t, for every |s| < lim (coef >= 1; exact in int64).
+// A power-of-two coef (2 for +-1 codes and their sums, 1 for unsigned codes: the runtime's
+// cases) divides by an arithmetic shift: no integer division per column and row block.
 inline int32_t ThresholdOnSums(int32_t t, int32_t offset, int32_t coef, int32_t lim) {
   const int64_t num = int64_t{t} - offset;
-  const int64_t q = num >= 0 ? (num + coef - 1) / coef : -((-num) / coef);  // ceil(num / coef)
+  int64_t q;  // ceil(num / coef)
+  if ((coef & (coef - 1)) == 0)
+    q = -((-num) >> std::countr_zero(static_cast<uint32_t>(coef)));
+  else
+    q = num >= 0 ? (num + coef - 1) / coef : -((-num) / coef);
   return static_cast<int32_t>(std::clamp<int64_t>(q, -int64_t{lim}, lim));
 }
 
@@ -205,8 +211,61 @@ HWY_INLINE uint64_t MaskBits(D d, M mask) {
   return bits;
 }
 
+// sparse_detail::Transpose64 with vectors of u64 words: the stages whose row pairs (k, k +
+// j) are j >= N apart pair whole vectors; j = 1 (and j = 2 with 4 or more lanes) pair lanes
+// of one vector, whose partner lanes Shuffle01 (SwapAdjacentBlocks) bring alongside; the
+// rest scalar.
+HWY_INLINE void Transpose64Vec(uint64_t* HWY_RESTRICT a) {
+  const hn::ScalableTag<uint64_t> d;
+  constexpr int N = static_cast<int>(HWY_LANES(uint64_t));
+  static_assert(64 % N == 0, "whole vectors per block");
+  uint64_t mask = 0x00000000FFFFFFFFull;
+  for (int j = 32; j != 0; j >>= 1, mask ^= mask << j) {
+    const auto m = hn::Set(d, mask);
+    if (j >= N) {
+      for (int k = 0; k < 64; k += N) {
+        if (k & j) continue;
+        const auto x = hn::Load(d, a + k), y = hn::Load(d, a + k + j);
+        const auto t = hn::And(hn::Xor(hn::ShiftRightSame(x, j), y), m);
+        hn::Store(hn::Xor(x, hn::ShiftLeftSame(t, j)), d, a + k);
+        hn::Store(hn::Xor(y, t), d, a + k + j);
+      }
+      continue;
+    }
+    bool done = false;
+    if constexpr (N >= 2) {
+      if (j == 1 || (j == 2 && N >= 4)) {
+        // Lanes with bit j of their index clear are the pairs' first rows (x), the others
+        // their partners (y).
+        const auto first = hn::Eq(hn::And(hn::Iota(d, 0), hn::Set(d, uint64_t(j))), hn::Zero(d));
+        for (int k = 0; k < 64; k += N) {
+          const auto v = hn::Load(d, a + k);
+          auto p = v;
+          if (j == 1) {
+            p = hn::Shuffle01(v);
+          } else {
+            if constexpr (N >= 4) p = hn::SwapAdjacentBlocks(v);
+          }
+          const auto tx = hn::And(hn::Xor(hn::ShiftRightSame(v, j), p), m);  // valid in x lanes
+          const auto ty = hn::And(hn::Xor(hn::ShiftRightSame(p, j), v), m);  // valid in y lanes
+          hn::Store(hn::IfThenElse(first, hn::Xor(v, hn::ShiftLeftSame(tx, j)), hn::Xor(v, ty)), d, a + k);
+        }
+        done = true;
+      }
+    }
+    if (done) continue;
+    for (int k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+      const uint64_t t = ((a[k] >> j) ^ a[k | j]) & mask;
+      a[k] ^= t << j;
+      a[k | j] ^= t;
+    }
+  }
+}
+
 // Bit-planes: for each used group q of 64 positions, each plane's 64 x 64 block (rows x
-// positions) is transposed, then position p's row bits become lanes: level = sum_b 2^b bit_b.
+// positions) is transposed, then position p's row bits become lanes: level = sum_b 2^b bit_b,
+// or for one plane (+-1 rows) the lanes' masks themselves, -bit (RunBlocks flips the sign):
+// one operation less per vector.
 template <typename TX>
 void TransposeBits(const Args& g, int64_t i0, int64_t rows, TX* HWY_RESTRICT xt) {
   const hn::ScalableTag<TX> dx;
@@ -215,14 +274,23 @@ void TransposeBits(const Args& g, int64_t i0, int64_t rows, TX* HWY_RESTRICT xt)
   const int planes = g.a.planes;
   const int64_t words = g.a.words, P = g.w->positions();
   const std::vector<uint8_t>& used = g.w->used_groups();
-  alignas(64) uint64_t blk[8][64];
+  alignas(64) uint64_t blk[8][64];  // hn::Load: aligned
   for (int64_t q = 0; q * 64 < P; ++q) {
     if (!used[static_cast<size_t>(q)]) continue;
     for (int b = 0; b < planes; ++b) {
       const uint64_t* src = g.a.bits + (b * g.m + i0) * words + q;
       for (int64_t r = 0; r < rows; ++r) blk[b][r] = src[r * words];
       std::fill(blk[b] + rows, blk[b] + 64, 0);
-      sparse_detail::Transpose64(blk[b]);
+      Transpose64Vec(blk[b]);
+    }
+    if (planes == 1) {
+      for (int64_t pp = 0; pp < 64; ++pp) {
+        TX* dst = xt + (q * 64 + pp) * kRows;
+        for (int64_t v = 0; v < kRows / NX; ++v)
+          hn::StoreU(hn::VecFromMask(dx, hn::LoadMaskBits(dx, reinterpret_cast<const uint8_t*>(&blk[0][pp]) + v * NX / 8)),
+                     dx, dst + v * NX);
+      }
+      continue;
     }
     for (int64_t pp = 0; pp < 64; ++pp) {
       TX* dst = xt + (q * 64 + pp) * kRows;
@@ -259,6 +327,7 @@ void RunBlocks(const Args& g) {
   const int64_t flush = (sizeof(TX) == 1 ? 127 : 32767) / g.max_level;  // nonzeros per partial sum
   const int32_t lim = sizeof(TX) == 1 ? 32767 : INT32_MAX;
   const int planes = g.c ? 0 : threshold_bits(g.levels);
+  const bool negated = g.a.planes == 1;
   alignas(64) int32_t tile[kRows * 64];
   alignas(64) uint64_t masks[4 * 64];
   for (int64_t i0 = 0; i0 < g.m; i0 += kRows) {
@@ -280,11 +349,15 @@ void RunBlocks(const Args& g) {
           const int64_t c1 = std::min(t1, c0 + flush), cs = std::clamp(ts, c0, c1);
           VecX part[VX];
           for (int64_t v = 0; v < VX; ++v) part[v] = hn::Zero(dx);
-          for (int64_t t = c0; t < cs; ++t) {
+          // Entries [a0, a1) are added, [s0, s1) subtracted: the +1 positions' and the -1
+          // positions', swapped when xt holds -level (one plane, TransposeBits).
+          int64_t a0 = c0, a1 = cs, s0 = cs, s1 = c1;
+          if (negated) std::swap(a0, s0), std::swap(a1, s1);
+          for (int64_t t = a0; t < a1; ++t) {
             const TX* x = xt + static_cast<int64_t>(idx[t]) * kRows;
             for (int64_t v = 0; v < VX; ++v) part[v] = hn::Add(part[v], hn::LoadU(dx, x + v * NX));
           }
-          for (int64_t t = cs; t < c1; ++t) {
+          for (int64_t t = s0; t < s1; ++t) {
             const TX* x = xt + static_cast<int64_t>(idx[t]) * kRows;
             for (int64_t v = 0; v < VX; ++v) part[v] = hn::Sub(part[v], hn::LoadU(dx, x + v * NX));
           }
