@@ -21,11 +21,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "lowbit/core/rng.hpp"
+#include "lowbit/format/lbm.hpp"
 #include "lowbit/format/model_desc.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
+#include "lowbit/runtime/engine.hpp"
 #include "lowbit/runtime/gemm.hpp"
 
 namespace {
@@ -107,5 +110,96 @@ void FewRowsArgs(benchmark::internal::Benchmark* b) {
       for (int64_t impl : {0, 1}) b->Args({impl, zeros, 0, 1, rows});
 }
 BENCHMARK(BM_TernaryGemm)->Apply(FewRowsArgs)->Unit(benchmark::kMicrosecond);
+
+// Whole models through the Engine, every layer ternary at one sparsity (thresholds 0,
+// +-1 activations), SparseGemm::kNever against kAuto (the plan's rule) in one run:
+//   BM_TernaryModel/policy/zeros/model/batch
+//     policy 0 = kNever (the dense GEMMs), 1 = kAuto
+//     model  0 = LFC (784-1024-1024-1024-10 on binarized 28 x 28 images, W2A1)
+//            1 = CNV (FINN's: 3x3 convs 64, 64, pool, 128, 128, pool, 256, 256, dense 512, 512,
+//                10 on 32 x 32 x 3 8-bit images, W2A1)
+//     batch  images per Engine::run; 1 thread
+// Counter: frames/s.
+format::LayerDesc ternary_layer(Rng& rng, double zeros, format::LayerKind kind, int64_t in_h, int64_t in_w, int64_t in_c,
+                                int64_t kernel, int64_t out, format::CodeFormat input, bool scores) {
+  format::LayerDesc l;
+  l.kind = kind;
+  l.name = "bench";
+  l.in_h = in_h, l.in_w = in_w, l.in_c = in_c, l.out = out, l.input = input;
+  if (kind == format::LayerKind::kConv) l.kernel_h = l.kernel_w = kernel;
+  for (int64_t i = 0; i < out * l.in_fan(); ++i)
+    l.weights.push_back(rng.uniform(0.f, 1.f) < zeros ? 0 : rng.below(2) ? 1 : -1);
+  l.negated.assign(static_cast<size_t>(out), 0);
+  if (scores) {
+    l.scores = true;
+    l.score.scale.assign(static_cast<size_t>(out), 1.f);
+  } else {
+    l.output = format::CodeFormat::plus_minus_one();
+    l.levels = 1;
+    l.thresholds.assign(static_cast<size_t>(out), 0);
+  }
+  return l;
+}
+
+format::ModelDesc ternary_model(int64_t model, double zeros) {
+  Rng rng(5);
+  using format::LayerKind;
+  const auto pm1 = format::CodeFormat::plus_minus_one();
+  format::ModelDesc d;
+  d.name = model == 0 ? "lfc-ternary" : "cnv-ternary";
+  if (model == 0) {
+    d.input.shape = {1, 28, 28};
+    d.input.codes = pm1;
+    for (int p = 0; p < 256; ++p) d.input.table[static_cast<size_t>(p)] = static_cast<uint8_t>(p >= 128);
+    d.layers.push_back(ternary_layer(rng, zeros, LayerKind::kDense, 1, 1, 784, 0, 1024, pm1, false));
+    d.layers.push_back(ternary_layer(rng, zeros, LayerKind::kDense, 1, 1, 1024, 0, 1024, pm1, false));
+    d.layers.push_back(ternary_layer(rng, zeros, LayerKind::kDense, 1, 1, 1024, 0, 1024, pm1, false));
+    d.layers.push_back(ternary_layer(rng, zeros, LayerKind::kDense, 1, 1, 1024, 0, 10, pm1, true));
+    return d;
+  }
+  d.input.shape = {3, 32, 32};
+  d.input.codes = format::CodeFormat::unsigned_bits(8, 128);
+  for (int p = 0; p < 256; ++p) d.input.table[static_cast<size_t>(p)] = static_cast<uint8_t>(p);
+  struct Conv {
+    int64_t in, c, out;
+    bool pool;
+  };
+  const Conv convs[] = {{32, 3, 64, false},    {30, 64, 64, true},    {14, 64, 128, false},
+                        {12, 128, 128, true},  {5, 128, 256, false},  {3, 256, 256, false}};
+  format::CodeFormat input = d.input.codes;
+  for (const Conv& c : convs) {
+    format::LayerDesc l = ternary_layer(rng, zeros, LayerKind::kConv, c.in, c.in, c.c, 3, c.out, input, false);
+    if (c.pool) l.pool = {2, 2};
+    d.layers.push_back(l);
+    input = pm1;
+  }
+  d.layers.push_back(ternary_layer(rng, zeros, LayerKind::kDense, 1, 1, 256, 0, 512, pm1, false));
+  d.layers.push_back(ternary_layer(rng, zeros, LayerKind::kDense, 1, 1, 512, 0, 512, pm1, false));
+  d.layers.push_back(ternary_layer(rng, zeros, LayerKind::kDense, 1, 1, 512, 0, 10, pm1, true));
+  return d;
+}
+
+void BM_TernaryModel(benchmark::State& state) {
+  const format::ModelDesc d = ternary_model(state.range(2), static_cast<double>(state.range(1)) / 1000.0);
+  runtime::EngineOptions opt;
+  opt.threads = 1;
+  opt.sparse = state.range(0) == 1 ? runtime::SparseGemm::kAuto : runtime::SparseGemm::kNever;
+  runtime::Engine e = runtime::Engine::from_bytes(format::model_desc_bytes(d), d.name, opt);
+  const auto& info = e.info();
+  const int64_t batch = state.range(3), size = info.channels * info.height * info.width;
+  Rng rng(9);
+  std::vector<uint8_t> images(static_cast<size_t>(batch * size));
+  for (auto& p : images) p = static_cast<uint8_t>(rng.below(256));
+  std::vector<int32_t> pred(static_cast<size_t>(batch));
+  for (auto _ : state) e.run(images.data(), batch, info.channels, info.height, info.width, nullptr, pred.data());
+  state.counters["fps"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  int sparse = 0;
+  for (const std::string& line : info.layers) sparse += line.find("sparse ternary") != std::string::npos;
+  state.SetLabel(std::to_string(sparse) + " of " + std::to_string(info.layers.size()) + " layers sparse");
+}
+BENCHMARK(BM_TernaryModel)
+    ->ArgsProduct({{0, 1}, {500, 900, 950, 980}, {0}, {256}})
+    ->ArgsProduct({{0, 1}, {500, 900, 950, 980}, {1}, {16}})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
