@@ -11,6 +11,8 @@
 //            3 = CNV-style conv W2A1, 3x3 x 256 channels (K = 2304), out = 256, 3 x 3 pixels x 64 images
 //            4 = LFC hidden layer W2A2 (2-bit codes): K = 1024, out = 1024, 64 rows
 //            5 = hidden layer on 8-bit byte codes (the integer GEMM's input): K = 1024, out = 1024, 64 rows
+//            6 = CNV's first layer: 3x3 x 3 channels of 8-bit pixels (byte patches, K = 27), out = 64,
+//                30 x 30 pixels x 4 images
 //     fused  1 = one fused threshold (accumulate_threshold, as the plan runs hidden layers), 0 =
 //            int32 accumulators (accumulate: score layers, padding fixes, pooling of sums)
 //     rows   operand rows per call (0: the shape's; 1..32: small batches of the LFC layer)
@@ -48,7 +50,8 @@ Shape shape(int64_t s) {
     case 2: return {30, 30, 64, 3, 64, 28 * 28 * 4, format::CodeFormat::plus_minus_one(), false};
     case 3: return {5, 5, 256, 3, 256, 3 * 3 * 64, format::CodeFormat::plus_minus_one(), false};
     case 4: return {1, 1, 1024, 0, 1024, 64, format::CodeFormat::unsigned_bits(2), false};
-    default: return {1, 1, 1024, 0, 1024, 64, format::CodeFormat::unsigned_bits(8), true};
+    case 5: return {1, 1, 1024, 0, 1024, 64, format::CodeFormat::unsigned_bits(8), true};
+    default: return {32, 32, 3, 3, 64, 30 * 30 * 4, format::CodeFormat::unsigned_bits(8, 128), true};
   }
 }
 
@@ -94,9 +97,9 @@ void BM_TernaryGemm(benchmark::State& state) {
 // Every sparsity for the LFC layers fused and not; the others fused (as the plan runs them),
 // the byte-code layer unfused too (its first-layer use).
 void TernaryArgs(benchmark::internal::Benchmark* b) {
-  for (int64_t shape_id : {0, 1, 2, 3, 4, 5})
+  for (int64_t shape_id : {0, 1, 2, 3, 4, 5, 6})
     for (int64_t fused : {1, 0}) {
-      if (fused == 0 && (shape_id == 2 || shape_id == 3 || shape_id == 4)) continue;
+      if (fused == 0 && (shape_id == 2 || shape_id == 3 || shape_id == 4 || shape_id == 6)) continue;
       for (int64_t zeros : {0, 500, 600, 650, 700, 750, 900, 950, 980, 990})
         for (int64_t impl : {0, 1}) b->Args({impl, zeros, shape_id, fused, 0});
     }

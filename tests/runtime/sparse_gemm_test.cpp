@@ -195,18 +195,19 @@ TEST(SparseGemm, PlanRuleTakesItOnlyFromTheCrossoverUp) {
     for (int64_t i = 0; i < total; ++i) l.weights[static_cast<size_t>(i)] = i < zeros ? 0 : (i % 2 ? 1 : -1);
   };
   with_zeros(min_zeros);
-  EXPECT_TRUE(runtime::wants_sparse(l, false, SparseGemm::kAuto));
-  EXPECT_TRUE(runtime::wants_sparse(l, true, SparseGemm::kAuto));
-  EXPECT_FALSE(runtime::wants_sparse(l, false, SparseGemm::kNever));
+  EXPECT_TRUE(runtime::wants_sparse(l, SparseGemm::kAuto));
+  EXPECT_FALSE(runtime::wants_sparse(l, SparseGemm::kNever));
   with_zeros(min_zeros - 1);
-  EXPECT_FALSE(runtime::wants_sparse(l, false, SparseGemm::kAuto));
-  EXPECT_FALSE(runtime::wants_sparse(l, true, SparseGemm::kAuto));
-  EXPECT_TRUE(runtime::wants_sparse(l, false, SparseGemm::kAlways));
+  EXPECT_FALSE(runtime::wants_sparse(l, SparseGemm::kAuto));
+  EXPECT_TRUE(runtime::wants_sparse(l, SparseGemm::kAlways));
   with_zeros(total);
-  EXPECT_TRUE(runtime::wants_sparse(l, false, SparseGemm::kAuto));
+  EXPECT_TRUE(runtime::wants_sparse(l, SparseGemm::kAuto));
+  // Chosen by the rule, small calls go to the dense GEMM; forced, every call is sparse.
+  EXPECT_EQ(runtime::sparse_problem(l, "layer 0", false, SparseGemm::kAuto).sparse_min_rows, runtime::kSparseMinRows);
+  EXPECT_EQ(runtime::sparse_problem(l, "layer 0", false, SparseGemm::kAlways).sparse_min_rows, 0);
   l.weights[0] = 2;  // not ternary: the dense GEMMs, whatever the policy
-  EXPECT_FALSE(runtime::wants_sparse(l, false, SparseGemm::kAuto));
-  EXPECT_FALSE(runtime::wants_sparse(l, false, SparseGemm::kAlways));
+  EXPECT_FALSE(runtime::wants_sparse(l, SparseGemm::kAuto));
+  EXPECT_FALSE(runtime::wants_sparse(l, SparseGemm::kAlways));
 
   // Through a whole plan: a model of a 95%-zero layer and a 50%-zero layer.
   format::ModelDesc d;

@@ -144,13 +144,12 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, SparseGemm spa
 }  // namespace
 
 GemmProblem sparse_problem(const format::LayerDesc& l, const std::string& where, bool byte_codes, SparseGemm policy) {
-  GemmProblem p{&l, where, byte_codes, wants_sparse(l, byte_codes, policy)};
+  GemmProblem p{&l, where, byte_codes, wants_sparse(l, policy)};
   if (policy == SparseGemm::kAlways) p.sparse_min_rows = 0;
   return p;
 }
 
-bool wants_sparse(const format::LayerDesc& l, bool byte_codes, SparseGemm policy) {
-  (void)byte_codes;  // one crossover for both operand layouts (plan.hpp)
+bool wants_sparse(const format::LayerDesc& l, SparseGemm policy) {
   if (policy == SparseGemm::kNever) return false;
   int64_t zeros = 0;
   for (int32_t w : l.weights) {
