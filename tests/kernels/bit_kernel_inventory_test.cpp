@@ -292,6 +292,7 @@ std::vector<std::string> declared_functions(const std::string& text) {
 const std::map<std::string, const char*> kNotKernels = {
     {"packed_words", "a size"},
     {"threshold_bits", "a size"},
+    {"sparse_work_bytes", "a size"},
     {"set_binary_kernels_enabled", "a switch of the training layers"},
     {"binary_kernels_enabled", "a switch of the training layers"},
     {"xnor_gemm_target", "dispatch query"},

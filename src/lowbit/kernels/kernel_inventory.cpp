@@ -1,6 +1,7 @@
 #include "lowbit/kernels/kernel_inventory.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <climits>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/rng.hpp"
 #include "lowbit/kernels/bit_gemm.hpp"
+#include "lowbit/kernels/bit_sparse.hpp"
 #include "lowbit/kernels/xnor_gemm.hpp"
 
 namespace lowbit::kernels {
@@ -519,6 +521,100 @@ std::string check_xnor_gemm(const KernelCase& c) {
   return first_diff(got, want, "products");
 }
 
+// Sparse ternary operands (bit_sparse.hpp): codes with 0%, 50%, 90% or 100% zeros (by
+// seed); on bit-planes (planes >= 1) the columns lie as in a patch row of `ch` channels
+// per pixel, each pixel whole words (gaps between), and every operand bit is random, the
+// gaps too (no weight reads them); on bytes (planes = 0) column t is byte t of rows lda =
+// k + pad apart. The work buffer starts as stale bytes.
+struct SparseCase {
+  I32 codes;
+  std::vector<int64_t> position;
+  int64_t positions = 0;
+  U64 bits;
+  std::vector<uint8_t> bytes;
+  SparseOperand a;
+  std::vector<uint8_t> work;
+  int32_t coef = 1;
+  I32 offset;
+};
+
+SparseCase sparse_operands(Rng& rng, const KernelCase& c, int planes) {
+  SparseCase s;
+  const uint64_t zeros = std::array<uint64_t, 4>{0, 500, 900, 1000}[c.seed % 4];  // per mille
+  for (int64_t i = 0; i < c.n * c.k; ++i)
+    s.codes.push_back(rng.below(1000) < zeros ? 0 : rng.below(2) ? 1 : -1);
+  s.a.planes = planes;
+  if (planes > 0) {
+    const int64_t ch = std::array<int64_t, 3>{c.k, 3, 65}[(c.seed / 4) % 3], cw = packed_words(ch);
+    for (int64_t t = 0; t < c.k; ++t) s.position.push_back((t / ch) * cw * 64 + t % ch);
+    s.a.words = (c.k + ch - 1) / ch * cw + (c.pad ? 1 : 0);
+    // Positions up to the last one used, or the whole rows.
+    s.positions = (c.seed & 16) ? s.position.back() + 1 : 64 * s.a.words;
+    s.bits = random_rows(rng, planes * c.m, 64 * s.a.words, s.a.words);
+    s.a.bits = s.bits.data();
+  } else {
+    s.positions = c.k;
+    s.a.lda = c.k + c.pad;
+    for (int64_t i = 0; i < c.m * s.a.lda; ++i)
+      s.bytes.push_back(rng.below(4) == 0 ? 255 : rng.below(4) == 0 ? 0 : static_cast<uint8_t>(rng.below(256)));
+    s.a.bytes = s.bytes.data();
+  }
+  s.coef = (c.seed & 2) ? random_i32(rng, 1, 5) : 1 + (planes == 1);
+  if (c.seed & 1)
+    for (int64_t j = 0; j < c.n; ++j) s.offset.push_back(random_i32(rng, -300, 300));
+  return s;
+}
+
+std::string check_sparse_ternary_gemm(const KernelCase& c) {
+  Rng rng(c.seed);
+  SparseCase s = sparse_operands(rng, c, c.variant);
+  const int64_t m = c.m, n = c.n, k = c.k, ldc = n + c.pad, j0 = c.j0, j1 = col_end(c);
+  const int64_t* pos = s.position.empty() ? nullptr : s.position.data();
+  const SparseTernaryMatrix w(s.codes.data(), n, k, pos, s.positions);
+  s.work.assign(static_cast<size_t>(sparse_work_bytes(w)), 0xa5);  // stale contents the kernel must overwrite
+  const int32_t* offset = s.offset.empty() ? nullptr : s.offset.data();
+  const I32 start = random_fill<int32_t>(rng, m * ldc);
+  I32 full(start), got(start);
+  sparse_ternary_gemm_ref(m, n, k, s.codes.data(), pos, s.a, s.coef, offset, full.data(), ldc);
+  sparse_ternary_gemm(m, s.a, w, s.coef, offset, got.data(), ldc, j0, j1, s.work.data());
+  maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 : 0));
+  return first_diff(got, columns_of(start, full, m, ldc, j0, j1), "sums");
+}
+
+// variant: operand planes * 100 + levels.
+std::string check_sparse_ternary_threshold(const KernelCase& c) {
+  Rng rng(c.seed);
+  const int planes = c.variant / 100, levels = c.variant % 100;
+  SparseCase s = sparse_operands(rng, c, planes);
+  const int64_t m = c.m, n = c.n, k = c.k, j0 = c.j0, j1 = col_end(c);
+  const int64_t* pos = s.position.empty() ? nullptr : s.position.data();
+  const SparseTernaryMatrix w(s.codes.data(), n, k, pos, s.positions);
+  s.work.assign(static_cast<size_t>(sparse_work_bytes(w)), 0xa5);  // stale contents the kernel must overwrite
+  const int32_t* offset = s.offset.empty() ? nullptr : s.offset.data();
+  I32 acc(static_cast<size_t>(m * n));  // the twin's sums, for thresholds that meet them
+  sparse_ternary_gemm_ref(m, n, k, s.codes.data(), pos, s.a, s.coef, offset, acc.data(), n);
+  I32 thr(static_cast<size_t>(n * levels));
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t* t = thr.data() + j * levels;
+    for (int l = 0; l < levels; ++l) t[l] = threshold_near(rng, acc, m, n, j);
+    std::sort(t, t + levels);
+  }
+  const int64_t bits = threshold_bits(levels), words = packed_words(n);
+  const U64 start = random_fill<uint64_t>(rng, bits * m * words);
+  U64 full(start), got(start);
+  sparse_ternary_threshold_ref(m, n, k, s.codes.data(), pos, s.a, s.coef, offset, levels, thr.data(), full.data());
+  sparse_ternary_threshold(m, s.a, w, s.coef, offset, levels, thr.data(), got.data(), j0, j1, s.work.data());
+  maybe_corrupt(c, got, static_cast<size_t>(j0 < j1 ? j0 / 64 : 0));
+  U64 want(start);  // per plane, the words of columns [j0, j1)
+  for (int64_t b = 0; b < bits; ++b)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t q = j0 / 64; q < (j1 + 63) / 64; ++q) {
+        const size_t at = static_cast<size_t>((b * m + i) * words + q);
+        want[at] = full[at];
+      }
+  return first_diff(got, want, "planes");
+}
+
 }  // namespace
 
 std::string KernelCase::str() const {
@@ -752,6 +848,38 @@ const std::vector<KernelEntry>& bit_kernels() {
        .variants = {0},
        .tile_n = 64,
        .check = check_im2col_bytes},
+      {.name = "sparse_ternary_gemm",
+       .ref = "sparse_ternary_gemm_ref",
+       .header = "lowbit/kernels/bit_sparse.hpp",
+       .layout = "a: SparseOperand, `planes` (1..8) bit-planes of m packed rows (plane b at bits + b * m * words) or "
+                 "byte rows lda apart (planes = 0); w: SparseTernaryMatrix of n columns (per column its +1 then -1 "
+                 "positions); c: int32 [m][ldc], only columns [j0, j1) written; work: sparse_work_bytes(w)",
+       .description = "C = coef * (sum_{p in P_j} level_i(p) - sum_{p in N_j} level_i(p)) + offset_j: a ternary "
+                      "layer's accumulators, its zero weights skipped (0-100% zeros by seed)",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kAny,
+       .variant_name = "planes (0 = bytes)",
+       .variants = {0, 1, 2, 8},
+       .tile_m = 64,  // rows per transposed block
+       .tile_n = 64,  // columns per output tile
+       .tile_k = 127, // +-1 operands: nonzeros per int8 partial sum
+       .check = check_sparse_ternary_gemm},
+      {.name = "sparse_ternary_threshold",
+       .ref = "sparse_ternary_threshold_ref",
+       .header = "lowbit/kernels/bit_sparse.hpp",
+       .layout = "a, w, work: as sparse_ternary_gemm; thr: int32 [n][levels] ascending; out: threshold_bits(levels) "
+                 "planes of m packed rows of packed_words(n) u64, plane b at out + b * m * packed_words(n), the words "
+                 "of columns [j0, j1) written",
+       .description = "code(i, j) = #{l : coef * s(i, j) + offset_j >= thr[j][l]} as bit-planes: the sparse ternary "
+                      "GEMM with fused thresholds, no int32 stored",
+       .shape = KernelShape::kGemm,
+       .columns = ColumnRanges::kWords,
+       .variant_name = "planes*100+levels",
+       .variants = {1, 101, 103, 203, 315, 807},
+       .tile_m = 64,
+       .tile_n = 64,
+       .tile_k = 127,
+       .check = check_sparse_ternary_threshold},
       {.name = "xnor_gemm",
        .ref = "xnor_gemm_ref",
        .header = "lowbit/kernels/xnor_gemm.hpp",

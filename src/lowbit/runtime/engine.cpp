@@ -53,7 +53,7 @@ Engine Engine::from_file(const format::LbmFile& file, const EngineOptions& opt) 
   impl->source = file.source();
   impl->opt = opt;
   try {
-    impl->plan = make_plan(format::read_model_desc(file), PlanOptions{opt.byte_plane_product});
+    impl->plan = make_plan(format::read_model_desc(file), PlanOptions{opt.byte_plane_product, opt.sparse});
   } catch (const Error& e) {
     fail(file.source(), ": ", e.what());
   }

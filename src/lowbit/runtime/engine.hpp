@@ -41,6 +41,15 @@ struct ModelInfo {
   std::vector<std::string> layers;   // one line per layer, for summaries
 };
 
+// Which layers run the sparse ternary GEMM (kernels/bit_sparse.hpp: zero weights
+// skipped): kAuto those with weight codes in {-1, 0, +1} and at least
+// runtime::kSparseMinZeros zeros (plan.hpp, where it was measured faster), their calls of
+// fewer than runtime::kSparseMinRows rows on the dense GEMM (gemm.hpp); kAlways every layer
+// whose codes are in {-1, 0, +1} (and whose input has at most 8 bit-planes), every call;
+// kNever none. Speed only: predictions do not change (tests force each path and compare
+// them).
+enum class SparseGemm { kAuto, kAlways, kNever };
+
 struct EngineOptions {
   int threads = 0;        // 0 = all cores (OpenMP's default); at most 1024
   int64_t chunk = 64;     // images per thread task (rows of one kernel call)
@@ -49,6 +58,8 @@ struct EngineOptions {
   // codes and the integer GEMM.
   // Speed only: predictions do not change.
   int byte_plane_product = 0;
+  // PlanOptions::sparse: where the sparse ternary GEMM runs (SparseGemm above).
+  SparseGemm sparse = SparseGemm::kAuto;
 };
 
 class Engine {

@@ -11,8 +11,9 @@ void GemmImpl::accumulate_threshold(int64_t, const GemmInput&, int, const int32_
 }
 
 std::unique_ptr<GemmImpl> choose_gemm(const GemmProblem& p) {
-  // Specialised first: the first convolution on byte codes, then the general bit-plane GEMM.
-  static constexpr GemmFactory kImpls[] = {make_int_code_gemm, make_bit_plane_gemm};
+  // Specialised first: sparse ternary weights where the plan chose them, the integer GEMM
+  // on byte codes, then the general bit-plane GEMM.
+  static constexpr GemmFactory kImpls[] = {make_sparse_ternary_gemm, make_int_code_gemm, make_bit_plane_gemm};
   std::string reasons;
   for (GemmFactory make : kImpls) {
     std::string why;

@@ -1,13 +1,13 @@
 // How the runtime computes a layer's integer accumulators: GEMM implementations, each
 // packing the IR's weight codes once at load into its kernel's layout. The plan asks them
 // in order (choose_gemm); each accepts the layer or declines with a reason, as oneDNN's
-// primitive implementations do, so a new kernel (VNNI int8, sparse weights) is a new
-// implementation in the list, not a new flag in every loop.
+// primitive implementations do, so a new kernel (VNNI int8, sparse ternary weights) is a
+// new implementation in the list, not a new flag in every loop.
 //
 // Accumulators are exact int32: acc[i][o] = 2^shift() * sum_k W[o][k] * x[i][k], with W
 // the IR's weight codes (format/model_desc.hpp) and x the values of the input codes; the
 // plan scales the layer's thresholds and score constants by the chosen implementation's
-// shift (the bit-plane GEMM doubles even weight codes, the integer GEMM does not).
+// shift (the bit-plane GEMM doubles even weight codes, the integer and sparse GEMMs do not).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -17,6 +17,14 @@
 #include "lowbit/format/model_desc.hpp"
 
 namespace lowbit::runtime {
+
+// The sparse ternary GEMM's kernel costs about the same for 1 to 64 operand rows (it
+// transposes blocks of 64), the dense GEMMs' cost grows with the rows: below this many rows
+// in one call the sparse implementation runs the dense one. Measured
+// (`build/bin/lowbit_bench --benchmark_filter='TernaryGemm/./9[0-9]0/0/1/[1-9]'`,
+// docs/BENCHMARKS.md "Sparse ternary GEMM"): LFC's hidden layer (K = 1024, out = 1024,
+// fused) runs sparse faster from about 14 rows at 90% zeros, 8 at 95%, 4 at 98%.
+inline constexpr int64_t kSparseMinRows = 16;
 
 // What a layer's GEMM reads for one chunk of images.
 struct GemmInput {
@@ -35,6 +43,13 @@ struct GemmProblem {
   // the previous layer's threshold_bytes and im2col_bytes) instead of bit-planes. The plan
   // decides (plan.cpp, wants_byte_codes); implementations take the layout they are given.
   bool byte_codes = false;
+  // The plan chose the sparse ternary GEMM for this layer (plan.hpp, wants_sparse): only
+  // then does make_sparse_ternary_gemm take it (a ternary layer with few zeros is faster
+  // on the dense implementations).
+  bool sparse = false;
+  // Calls of fewer rows than this run the dense implementation the layer would have had
+  // (kSparseMinRows, or 0 when the sparse kernel is forced: SparseGemm::kAlways).
+  int64_t sparse_min_rows = kSparseMinRows;
 };
 
 class GemmImpl {
@@ -67,7 +82,9 @@ class GemmImpl {
 // An implementation's factory: the packed implementation, or null with `why_not` set.
 using GemmFactory = std::unique_ptr<GemmImpl> (*)(const GemmProblem& p, std::string& why_not);
 
-// The implementations in the order they are tried (int_code_gemm.cpp, bit_plane_gemm.cpp).
+// The implementations in the order they are tried (sparse_gemm.cpp, int_code_gemm.cpp,
+// bit_plane_gemm.cpp).
+std::unique_ptr<GemmImpl> make_sparse_ternary_gemm(const GemmProblem& p, std::string& why_not);
 std::unique_ptr<GemmImpl> make_int_code_gemm(const GemmProblem& p, std::string& why_not);
 std::unique_ptr<GemmImpl> make_bit_plane_gemm(const GemmProblem& p, std::string& why_not);
 

@@ -91,7 +91,7 @@ bool wants_byte_codes(const format::LayerDesc& l, const format::LayerDesc& befor
   return !l.input.pm1 && !before.sum_pool.kernel && l.input.planes() * weight_planes(l.weights) >= byte_plane_product;
 }
 
-LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::string& where) {
+LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, SparseGemm sparse, const std::string& where) {
   LayerPlan d;
   d.conv = l.kind == format::LayerKind::kConv;
   d.h = l.in_h, d.w = l.in_w, d.c = l.in_c;
@@ -105,14 +105,14 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
   d.sums = l.out_codes();
   d.in = l.in_fan(), d.out = l.out;
   d.input = l.input;
-  d.gemm = choose_gemm(GemmProblem{&l, where, byte_codes});
+  d.gemm = choose_gemm(sparse_problem(l, where, byte_codes, sparse));
   d.shift = d.gemm->shift();
   if (d.im2col())
     LOWBIT_CHECK(d.oh * d.ow * d.kh * d.kw * kernels::packed_words(d.c) <= (int64_t{1} << 26), where,
                  ": per-image patch buffers of this layer would be too large");
   d.negated = l.negated;
   if (l.grouped()) {  // SYQ row / pixel: its own GEMMs, padding fixes and float thresholds
-    d.groups = plan_tap_groups(l, d, byte_codes, where);
+    d.groups = plan_tap_groups(l, d, byte_codes, sparse, where);
     d.output = l.output;
     d.levels = l.levels;
     d.float_thresholds = l.float_thresholds;
@@ -143,6 +143,23 @@ LayerPlan plan_layer(const format::LayerDesc& l, bool byte_codes, const std::str
 
 }  // namespace
 
+GemmProblem sparse_problem(const format::LayerDesc& l, const std::string& where, bool byte_codes, SparseGemm policy) {
+  GemmProblem p{&l, where, byte_codes, wants_sparse(l, policy)};
+  if (policy == SparseGemm::kAlways) p.sparse_min_rows = 0;
+  return p;
+}
+
+bool wants_sparse(const format::LayerDesc& l, SparseGemm policy) {
+  if (policy == SparseGemm::kNever) return false;
+  int64_t zeros = 0;
+  for (int32_t w : l.weights) {
+    if (w < -1 || w > 1) return false;
+    zeros += w == 0;
+  }
+  if (policy == SparseGemm::kAlways) return true;
+  return !l.weights.empty() && static_cast<double>(zeros) >= kSparseMinZeros * static_cast<double>(l.weights.size());
+}
+
 int byte_plane_product_for(int requested) {
   if (requested > 0) return requested;
   return kernels::active_isa() == "AVX3_DL" ? kBytePlaneProductVnni : kBytePlaneProductNoVnni;
@@ -167,7 +184,7 @@ Plan make_plan(const format::ModelDesc& desc, const PlanOptions& opt) {
     // The first layer reads what the input stage gives it (a convolution's byte patches,
     // else bit-planes); a hidden layer bytes when the integer GEMM suits it better.
     const bool byte_codes = i == 0 ? p.input.patches() : wants_byte_codes(l, desc.layers[i - 1], byte_plane_product);
-    LayerPlan d = plan_layer(l, byte_codes, "layer " + std::to_string(i));
+    LayerPlan d = plan_layer(l, byte_codes, opt.sparse, "layer " + std::to_string(i));
     d.first = i == 0;
     if (i > 0 && d.gemm->reads_codes()) {  // the layer before writes bytes, unfused
       p.layers.back().output_bytes = true;

@@ -117,10 +117,32 @@ inline constexpr int kBytePlaneProductNoVnni = 10;
 // positive; for 0, the default of the bit kernels' active target (kernels::active_isa(), so
 // `--max-isa` caps count): kBytePlaneProductVnni on AVX3_DL, else kBytePlaneProductNoVnni.
 int byte_plane_product_for(int requested);
+
+// Where a ternary layer (weight codes in {-1, 0, +1}) leaves the dense GEMMs (two +-1
+// weight planes on bit-planes, int16 multiply-adds on byte codes) for the sparse ternary
+// GEMM (sparse_gemm.cpp): from this fraction of zero weights up. Chosen by measurement
+// (`build/bin/lowbit_bench --benchmark_filter='TernaryGemm' --benchmark_repetitions=3`,
+// docs/BENCHMARKS.md "Sparse ternary GEMM", Zen 3 AVX2): per layer shape the sparse
+// kernel was faster from 50% zeros (LFC's layers: 1.07x at 50% on K = 1024, 1.26x on K =
+// 784; W2A2, 3x3 x 64 convolutions, byte codes) or from 60% (3x3 x 256 convolutions,
+// K = 2304: 0.76x at 50%, 1.12x at 60%), so every measured shape gains from 60% up.
+// Byte-code layers cross lower (below 50%) but are rare among ternary ones: one rule.
+// Both give the same predictions bit for bit: only the speed differs.
+inline constexpr double kSparseMinZeros = 0.6;
+// Whether layer `l` runs the sparse ternary GEMM under `policy` (EngineOptions::sparse):
+// never for a layer with a code outside {-1, 0, +1}; else kAlways: yes; kNever: no;
+// kAuto: from kSparseMinZeros zero weights up.
+bool wants_sparse(const format::LayerDesc& l, SparseGemm policy);
+
+// The GemmProblem of layer `l` (`where` names it in errors) under `policy`: wants_sparse's
+// choice, and under kAlways every call on the sparse kernel (sparse_min_rows 0).
+GemmProblem sparse_problem(const format::LayerDesc& l, const std::string& where, bool byte_codes, SparseGemm policy);
+
 struct PlanOptions {
   // 1: every such layer on bytes; 81: none (at most 8 code planes x 10 weight planes: 9 odd
   // planes and a shift plane for even codes up to +-255); 0: the CPU's default (byte_plane_product_for).
   int byte_plane_product = 0;
+  SparseGemm sparse = SparseGemm::kAuto;  // wants_sparse's policy
 };
 
 // The plan of a validated description (format::read_model_desc). Throws lowbit::Error

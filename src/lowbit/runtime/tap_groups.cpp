@@ -10,7 +10,7 @@
 namespace lowbit::runtime {
 
 std::vector<TapGroupPlan> plan_tap_groups(const format::LayerDesc& l, const LayerPlan& d, bool byte_codes,
-                                          const std::string& where) {
+                                          SparseGemm sparse, const std::string& where) {
   const int64_t taps = d.kh * d.kw, c = d.c;
   std::vector<TapGroupPlan> groups(static_cast<size_t>(l.groups()));
   for (int64_t t = 0; t < taps; ++t) groups[static_cast<size_t>(l.tap_group[static_cast<size_t>(t)])].taps.push_back(t);
@@ -29,7 +29,7 @@ std::vector<TapGroupPlan> plan_tap_groups(const format::LayerDesc& l, const Laye
       if (p.taps.empty())  // a group no tap belongs to: one zero column (its partial sum is 0)
         for (int64_t ch = 0; ch < c; ++ch) s.weights.push_back(0);
     }
-    p.gemm = choose_gemm(GemmProblem{&s, gw, byte_codes});
+    p.gemm = choose_gemm(sparse_problem(s, gw, byte_codes, sparse));
     p.scale = std::ldexp(l.group_scale[g], -p.gemm->shift());
     std::vector<uint8_t> use(static_cast<size_t>(taps), 0);
     for (int64_t t : p.taps) use[static_cast<size_t>(t)] = 1;

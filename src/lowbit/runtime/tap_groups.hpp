@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lowbit/format/model_desc.hpp"
+#include "lowbit/runtime/engine.hpp"  // SparseGemm
 #include "lowbit/runtime/gemm.hpp"
 
 namespace lowbit::runtime {
@@ -30,9 +31,10 @@ struct TapGroupPlan {
 };
 
 // The groups of layer `l` whose plan `d` has its geometry, input layout (`byte_codes`) and
-// shift-independent fields set. Throws lowbit::Error naming `where` when no GEMM takes a slice.
+// shift-independent fields set; each slice's GEMM as plan.hpp's wants_sparse picks it under
+// `sparse`. Throws lowbit::Error naming `where` when no GEMM takes a slice.
 std::vector<TapGroupPlan> plan_tap_groups(const format::LayerDesc& l, const LayerPlan& d, bool byte_codes,
-                                          const std::string& where);
+                                          SparseGemm sparse, const std::string& where);
 
 // Words (bit-planes) or bytes (byte codes) of one image's largest gathered slice.
 int64_t tap_group_operand_size(const LayerPlan& d);
