@@ -64,4 +64,9 @@ for f in t-huffman t-rle t-auto; do
 done
 "$bin" eval "$out/t/last.ckpt" --data "$data" --predictions "$out/t.eval.pred" --json
 cmp -s "$out/t.pred" "$out/t.eval.pred" && echo "runtime == training evaluation on every test image"
-for n in w1 t; do echo "$n: $("$bin" bench "$out/$n.lbm" --json --seconds 3)"; done
+# Runtime speed, one sitting: the dense binary net, then the sparse ternary net with the
+# sparse GEMM where the runtime chooses it (auto) and with the dense ternary path (never).
+for run in "w1 auto" "t auto" "t never" "w1 auto" "t auto" "t never"; do
+  set -- $run
+  echo "$1 --sparse $2: $("$bin" bench "$out/$1.lbm" --json --seconds 3 --sparse "$2")"
+done

@@ -35,6 +35,10 @@ json conv_chain(const std::string& weights = "none") {
 
 void randomize_buffers(nn::Model& m) {
   Rng rng(9);
+  // Every per-channel parameter too (BatchNorm gamma/beta, biases): a wrong slice must show.
+  for (auto& [name, p] : m.named_params())
+    if (name.find("weight") == std::string::npos)
+      for (int64_t i = 0; i < p->value.size(); ++i) p->value[i] = rng.uniform(0.5f, 1.5f) * (i % 2 ? 1.f : -1.f);
   for (auto& [name, t] : m.named_buffers())
     for (int64_t i = 0; i < t->size(); ++i) (*t)[i] = name.find("var") != std::string::npos ? rng.uniform(0.5f, 2.f) : rng.uniform(-1.f, 1.f);
 }
@@ -71,7 +75,11 @@ TEST(PruneFilters, DenseIntoDenseComputesTheSameFunction) { check_equivalent("de
 TEST(PruneFilters, TheTopologyAndMasksShrinkAndTheSourceIsUnchanged) {
   auto m = nn::build_model(conv_chain("ternary:0.05"));
   m->init(3);
-  for (nn::WeightedLayer* l : m->weighted_layers()) l->weight().mask = Tensor(l->weight().value.shape(), 1.f);
+  for (nn::WeightedLayer* l : m->weighted_layers()) {
+    nn::Param& w = l->weight();
+    w.mask = Tensor(w.value.shape(), 1.f);
+    for (int64_t i = 0; i < w.value.size(); i += 7) w.mask[i] = 0.f, w.value[i] = 0.f;
+  }
   const json before = m->topology();
   auto p = nn::prune_filters(*m, "conv2d_2", {0, 3, 4});
   EXPECT_EQ(m->topology(), before);
@@ -82,6 +90,17 @@ TEST(PruneFilters, TheTopologyAndMasksShrinkAndTheSourceIsUnchanged) {
   const Tensor& src = m->weighted_layers()[1]->weight().value;
   const Tensor& dst = p->weighted_layers()[1]->weight().value;
   for (int64_t i = 0; i < 54; ++i) EXPECT_EQ(dst[54 + i], src[3 * 54 + i]);
+  // Masks follow their weights: filter 1 of the pruned layer is the source's filter 3, and
+  // the consumer keeps the columns of channels 0, 3, 4 (9 features each after the flatten).
+  const Tensor& sm = m->weighted_layers()[1]->weight().mask;
+  const Tensor& dm = p->weighted_layers()[1]->weight().mask;
+  for (int64_t i = 0; i < 54; ++i) EXPECT_EQ(dm[54 + i], sm[3 * 54 + i]);
+  const Tensor& cs = m->weighted_layers()[2]->weight().mask;
+  const Tensor& cd = p->weighted_layers()[2]->weight().mask;
+  const int64_t keep[] = {0, 3, 4};
+  for (int64_t r = 0; r < 7; ++r)
+    for (int64_t k = 0; k < 3; ++k)
+      for (int64_t g = 0; g < 9; ++g) EXPECT_EQ(cd[r * 27 + k * 9 + g], cs[r * 45 + keep[k] * 9 + g]);
   // An exported rebuild of the topology loads the pruned tensors.
   auto again = nn::build_model(p->topology());
   EXPECT_EQ(again->num_params(), p->num_params());
@@ -104,6 +123,18 @@ TEST(PruneFilters, WhatCannotBePrunedIsAUsageError) {
               {{"type", "dense"}, {"units", 2}}}}};
   auto res = nn::build_model(r);
   EXPECT_NE(nn::filter_pruning_problem(*res, "conv2d_1").find("residual"), std::string::npos);
+  // A batchnorm after the flatten normalizes features, not the conv's channels.
+  json f = {{"name", "flatbn"},
+            {"input", {2, 4, 4}},
+            {"layers",
+             {{{"type", "conv2d"}, {"filters", 2}, {"padding", 1}},
+              {{"type", "flatten"}},
+              {{"type", "batchnorm"}},
+              {{"type", "dense"}, {"units", 2}}}}};
+  auto fb = nn::build_model(f);
+  EXPECT_NE(nn::filter_pruning_problem(*fb, "conv2d_1"), "");
+  // MSQE on float weights would rank every filter equal.
+  EXPECT_THROW(nn::rank_filters(*m->weighted_layers()[0], nn::FilterRank::kMsqe, 1), UsageError);
 }
 
 TEST(RankFilters, MsqeFirstPrunesTheFiltersFarthestFromTheirCodes) {

@@ -87,6 +87,7 @@ TEST(SparsityConfig, BadInputIsAClearError) {
   EXPECT_THROW(quant::sparsity_from_json(json{{"quant_l2_layers", {{{"match", "x"}}}}}, "t"), Error);
   try {
     quant::parse_layer_value("dense_1", "--quant-l2-layer");
+    FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--quant-l2-layer"), std::string::npos) << e.what();
   }

@@ -78,11 +78,12 @@ TEST(SparseTrainer, PrunedWeightsStayZeroThroughTrainingResumeAndExport) {
   EXPECT_GE(hist[3].weight_zeros, hist[2].weight_zeros);
   EXPECT_GT(hist[3].test_acc, 0.5);  // it still learns (4 classes)
 
-  // Killed after epoch 3 (after the pruning), resumed: the same result bit for bit.
+  // Killed after epoch 2 (the pruning comes at the start of epoch 3), resumed: the same
+  // result bit for bit.
   auto m2 = nn::build_model(sparse_net());
   {
     train::Trainer t(*m2, sparse_config(b.str()));
-    t.on_epoch_end = [](const train::EpochMetrics& m) { return m.epoch < 3; };
+    t.on_epoch_end = [](const train::EpochMetrics& m) { return m.epoch < 2; };  // killed before the pruning
     t.fit(train_set, test_set);
   }
   auto m3 = nn::build_model(sparse_net());
@@ -95,7 +96,10 @@ TEST(SparseTrainer, PrunedWeightsStayZeroThroughTrainingResumeAndExport) {
   EXPECT_EQ(testing::model_state(*m1), testing::model_state(*m3));
   expect_masked_zero(*m3);
 
-  // The checkpoint holds the masks; the model loads with them.
+  // The checkpoints hold the masks; best.ckpt is a pruned epoch too (only epochs after the
+  // pruning can be best), whichever epoch scored highest before it.
+  train::LoadedModel best = train::load_model(a.str() + "/best.ckpt");
+  expect_masked_zero(*best.model);
   train::LoadedModel loaded = train::load_model(a.str() + "/last.ckpt");
   expect_masked_zero(*loaded.model);
   // Export: every pruned weight is a zero code (ternary codes -1, 0, +1).
@@ -156,6 +160,21 @@ TEST(SparseTrainer, BadSettingsAreUsageErrors) {
   EXPECT_THROW(train::Trainer(*m, cfg), UsageError);
 }
 
+TEST(SparseTrainer, PruningWithoutAFixedThresholdIsRefusedBeforeTraining) {
+  json t = sparse_net();
+  t["weights"] = "ternary";  // TWN: 0.7 mean|w| moves once weights are pruned
+  auto m = nn::build_model(t);
+  auto cfg = sparse_config("");
+  try {
+    train::Trainer tr(*m, cfg);
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--prune-sigma"), std::string::npos) << e.what();
+  }
+  cfg.sparsity.prune_sigma = 0.1f;  // an explicit sigma works
+  EXPECT_NO_THROW(train::Trainer(*m, cfg));
+}
+
 TEST(SparseTrainer, CorruptMasksInACheckpointAreRefused) {
   auto m = nn::build_model(sparse_net());
   m->init(1);
@@ -176,6 +195,16 @@ TEST(SparseTrainer, CorruptMasksInACheckpointAreRefused) {
   EXPECT_THROW(train::load_model_tensors(*fresh, ck, "t"), Error);
   ck.tensors.emplace_back("mask:dense_9.weight", Tensor({1}, 1.f));
   EXPECT_THROW(train::load_model_tensors(*fresh, ck, "t"), Error);
+  // A mask on binary weights (sign(0) = +1: a "pruned" weight would deploy as +1).
+  json bt = sparse_net();
+  bt["weights"] = "binary";
+  auto b = nn::build_model(bt);
+  b->init(1);
+  train::Checkpoint bk;
+  train::add_model_tensors(*b, bk);
+  Tensor& w = b->weighted_layers()[0]->weight().value;
+  bk.tensors.emplace_back("mask:dense_1.weight", Tensor(w.shape(), 1.f));
+  EXPECT_THROW(train::load_model_tensors(*b, bk, "t"), Error);
 }
 
 }  // namespace

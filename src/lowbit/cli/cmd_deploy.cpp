@@ -47,6 +47,7 @@ struct BenchArgs {
   int threads = 0;
   double seconds = 2.0;
   int byte_plane_product = runtime::EngineOptions{}.byte_plane_product;
+  std::string sparse = "auto";
   bool json_out = false;
 };
 
@@ -297,6 +298,12 @@ Action add_bench_command(CLI::App& app) {
                   "(predictions are the same either way)")
       ->capture_default_str()
       ->check(whole_in(0, 81));
+  cmd->add_option("--sparse", args->sparse,
+                  "The sparse ternary GEMM (zero weights skipped): auto (ternary layers with >= 60% zeros, calls of "
+                  ">= 16 rows: where it measured faster), always or never; to compare the two paths on one model "
+                  "(predictions are the same either way)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->add_flag("--json", args->json_out,
                 "Print one JSON object: fps, latency_us_p50, latency_us_p99, batch, threads, isa, openmp_waiting");
   return [args]() {
@@ -304,6 +311,9 @@ Action add_bench_command(CLI::App& app) {
     runtime::EngineOptions opt;
     opt.threads = args->threads;
     opt.byte_plane_product = args->byte_plane_product;
+    opt.sparse = args->sparse == "always" ? runtime::SparseGemm::kAlways
+                 : args->sparse == "never" ? runtime::SparseGemm::kNever
+                                           : runtime::SparseGemm::kAuto;
     runtime::Engine engine = runtime::Engine::load(args->model, opt);
     const int64_t h = engine.info().height, w = engine.info().width, c = engine.info().channels;
     std::vector<uint8_t> images(static_cast<size_t>(args->batch * c * h * w));
@@ -334,6 +344,7 @@ Action add_bench_command(CLI::App& app) {
                               {"openmp_waiting", openmp_waiting()},
                               {"bit_macs_per_image", engine.info().bit_macs},
                               {"byte_plane_product", runtime::byte_plane_product_for(args->byte_plane_product)},
+                              {"sparse", args->sparse},
                               {"model", args->model}};
     if (args->json_out)
       std::cout << r.dump() << "\n";

@@ -129,11 +129,15 @@ Action add_prune_command(CLI::App& app) {
                   "binding resource: thesis Algorithm 3)")
       ->capture_default_str()
       ->check(whole_in(1, 1024));
-  cmd->add_option("--seed", a->seed, "Seed of --rank random")->capture_default_str()->needs(filters);
+  CLI::Option* seed_opt = cmd->add_option("--seed", a->seed, "Seed of --rank random")->capture_default_str()->needs(filters);
 
-  return [a, filters]() {
+  return [a, filters, seed_opt]() {
     if (!filters->count() && (a->board.size() || a->top != 1))
       usage_fail("--board and --top choose layers for --filters");
+    if (a->top != 1 && a->layers != "auto") usage_fail("--top needs --layers auto");
+    if (!a->board.empty() && a->layers != "auto" && a->multiple != "auto")
+      usage_fail("--board is for --layers auto and --multiple-of auto");
+    if (seed_opt->count() && a->rank != "random") usage_fail("--seed is for --rank random");
     check_output("--output", a->output, {a->checkpoint});
     train::LoadedModel loaded = train::load_model(a->checkpoint);
     nn::Model& model = *loaded.model;
@@ -208,7 +212,7 @@ Action add_prune_command(CLI::App& app) {
         std::vector<int64_t> keep(order.begin() + (n - keep_n), order.end());
         std::sort(keep.begin(), keep.end());
         std::cout << name << ": " << n << " -> " << keep_n << " filters (" << a->rank << " ranking, a multiple of "
-                  << t.multiple << ")\n";
+                  << t.multiple << ": " << 100 * (n - keep_n) / n << "% pruned)\n";
         done.push_back({{"layer", name}, {"from", n}, {"to", keep_n}, {"multiple_of", t.multiple}});
         current = nn::prune_filters(*m, name, keep);
         m = current.get();

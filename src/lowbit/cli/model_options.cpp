@@ -32,7 +32,8 @@ void add_model_options(CLI::App& cmd, ModelChoice& choice, bool required) {
                  "8-bit input, on [-1,1] pixels)")
       ->excludes(bits);
   cmd.add_option("--init", choice.init,
-                 "Initialiser of every dense/conv2d layer's latent weights: glorot_uniform (default), glorot_normal, "
+                 "Initialiser of the dense/conv2d layers without an \"init\" of their own (every preset layer): "
+                 "glorot_uniform (default), glorot_normal, "
                  "he_uniform, he_normal, uniform:A, normal:S (sparse ternary training with a large threshold needs "
                  "weights beyond it: uniform:1)");
   cmd.add_option("--layer-weights", choice.layer_weights,

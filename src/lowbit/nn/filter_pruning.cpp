@@ -41,6 +41,8 @@ std::vector<int64_t> rank_filters(WeightedLayer& layer, FilterRank rank, uint64_
   }
   std::vector<double> score;
   if (rank == FilterRank::kMsqe) {
+    LOWBIT_CHECK_USAGE(layer.quant().weight_quantizer(), "--rank msqe: ", layer.name(),
+                       " has float weights, whose quantization error is 0 for every filter; rank it by magnitude");
     const Tensor& q = layer.quant().weights(w, Context{});
     score = quant::filter_msqe(q.data(), w.value.data(), filters, fan);
     for (double& s : score) s = -s;  // highest error first
@@ -94,9 +96,11 @@ std::string locate(Model& model, const std::string& name, size_t& at, size_t& ne
     return cat("no dense or conv2d layer '", name, "' in ", model.name(), " (they are: ", names, ")");
   }
   if (c[at].type != "dense" && c[at].type != "conv2d") return cat(name, " is a ", c[at].type, ", not a dense or conv2d layer");
+  bool flat = false;  // after a flatten, a batchnorm normalizes features, not channels
   for (next = at + 1; next < c.size(); ++next) {
     if (c[next].type == "dense" || c[next].type == "conv2d") return "";
-    if (!per_channel_between(c[next].type))
+    flat = flat || c[next].type == "flatten";
+    if (!per_channel_between(c[next].type) || (flat && c[next].type == "batchnorm" && c[at].type == "conv2d"))
       return cat(c[next].name, " (", c[next].type, ") between ", name, " and the next weighted layer does not work per channel");
   }
   return cat(name, " is the last weighted layer: its outputs are the classes");

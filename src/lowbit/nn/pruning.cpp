@@ -4,7 +4,6 @@
 
 #include "lowbit/core/error.hpp"
 #include "lowbit/quant/sign_quantizers.hpp"
-#include "lowbit/quant/syq.hpp"
 
 namespace lowbit::nn {
 
@@ -81,8 +80,9 @@ std::string unprunable_reason(WeightedLayer& layer) {
 
 float quantization_threshold(WeightedLayer& layer) {
   const quant::Quantizer* q = layer.quant().weight_quantizer();
-  if (auto* t = dynamic_cast<const quant::TernaryQuantizer*>(q)) return t->spec().threshold ? *t->spec().threshold : t->last_threshold();
-  if (auto* s = dynamic_cast<const quant::SyqQuantizer*>(q); s && s->spec().bits == 2) return s->last_threshold();
+  // Only a fixed threshold: TWN's (0.7 mean|w|) and SYQ's (0.05 max|w|) move once weights are
+  // pruned, while the thesis retrains with eta unchanged (Algorithm 1, step 3).
+  if (auto* t = dynamic_cast<const quant::TernaryQuantizer*>(q); t && t->spec().threshold) return *t->spec().threshold;
   return -1.f;
 }
 
@@ -137,11 +137,11 @@ std::vector<LayerZeros> quantization_prune(Model& model, const quant::SparsityCo
     Param& w = l->weight();
     float sigma = config.prune_sigma_of(l->name());
     if (sigma < 0.f) {
-      (void)l->quant().weights(w, eval);  // TWN / SYQ: the threshold of the weights now
       sigma = quantization_threshold(*l);
       if (sigma < 0.f)
         usage_fail("pruning ", l->name(), ": its quantizer '", l->quant().weight_spec(),
-                   "' has no threshold eta to prune at; give --sigma (or --prune-sigma)");
+                   "' has no fixed threshold eta to prune at (TWN's and SYQ's move with the weights); give sigma "
+                   "(lowbit prune --sigma, lowbit train --prune-sigma)");
     }
     if (!w.masked()) w.mask = Tensor(w.value.shape(), 1.f);
     quant::quantization_prune(w.value.data(), w.mask.data(), w.value.size(), sigma);

@@ -35,8 +35,8 @@ std::string zeros_table(const std::vector<LayerZeros>& layers);
 // sign-family quantizer maps 0 to +1, so a pruned weight would not be a zero), or "" when
 // it can: ternary (TWN or fixed threshold), syq:ternary, int:k:signed / unsigned.
 std::string unprunable_reason(WeightedLayer& layer);
-// The layer's quantization threshold eta in latent units: ternary:T's T, TWN's or SYQ's
-// threshold of the last forward, else -1 (int:k has no threshold: give sigma).
+// The layer's fixed quantization threshold eta in latent units: ternary:T's T, else -1
+// (TWN's and SYQ's thresholds move with the weights, int:k has none: give sigma).
 float quantization_threshold(WeightedLayer& layer);
 
 // g += lambda * Q(W) for every weighted layer whose lambda (config.quant_l2_of its name) is

@@ -8,6 +8,7 @@
 #include "lowbit/core/file_kind.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/nn/builder.hpp"
+#include "lowbit/nn/pruning.hpp"
 
 namespace lowbit::train {
 
@@ -134,6 +135,11 @@ void load_model_tensors(nn::Model& model, const Checkpoint& ckpt, const std::str
     }
   }
   if (!masks.empty()) fail(source, ": checkpoint has a pruning mask for '", *masks.begin(), "', which this model has no parameter of");
+  // A mask on weights without a zero level (sign(0) = +1) would deploy "pruned" weights as +1.
+  for (nn::WeightedLayer* l : model.weighted_layers())
+    if (l->weight().masked())
+      if (const std::string why = nn::unprunable_reason(*l); !why.empty())
+        fail(source, ": layer ", l->name(), " has a pruning mask, but ", why);
   for (auto& [name, t] : model.named_buffers()) load_one(ckpt, "buffer:" + name, *t, source);
 }
 

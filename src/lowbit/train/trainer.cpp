@@ -306,6 +306,13 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
         if (nn::unprunable_reason(*l).empty()) prunable += " " + l->name();
       LOWBIT_CHECK_USAGE(!prunable.empty(), "--prune-after: no layer of ", model_.name(),
                          " can be pruned: quantization pruning needs weights with a zero level (e.g. --weights ternary:0.9)");
+      // Every layer to prune needs its sigma now, not after the first epochs.
+      for (nn::WeightedLayer* l : model_.weighted_layers())
+        if (nn::unprunable_reason(*l).empty() && cfg_.sparsity.prune_sigma_of(l->name()) < 0 &&
+            nn::quantization_threshold(*l) < 0)
+          usage_fail("--prune-after: ", l->name(), "'s quantizer '", l->quant().weight_spec(),
+                     "' has no fixed threshold eta to prune at: give --prune-sigma (or --prune-sigma-layer ", l->name(),
+                     "=S), or use ternary:ETA");
     }
     if (cfg_.low_precision.active())
       low_precision_ = std::make_unique<optim::LowPrecisionUpdate>(cfg_.low_precision, model_.named_params(), cfg_.seed);
@@ -346,6 +353,7 @@ void Trainer::prune_before(int64_t epoch) {
   optimizer_->apply_masks();
   if (bop_) bop_->apply_masks();
   if (low_precision_) low_precision_->reset_accumulator();  // the high-precision copy holds the pruned weights too
+  best_acc_ = -1;  // best.ckpt follows the pruned model from here on (thesis Algorithm 1: the retrained net)
   say(cat("quantization pruning after epoch ", epoch, " (thesis eq. 3.6; pruned weights now stay 0):\n",
           nn::zeros_table(z)));
 }
@@ -567,9 +575,11 @@ namespace {
 
 // The first epoch (1-based) with the highest test accuracy, as fit() picks it (strictly
 // better replaces); 0 for an empty history.
-int64_t best_epoch_of(const std::vector<EpochMetrics>& history) {
+// The best epoch (1-based; 0 = none) among those after epoch `from`: after quantization
+// pruning only pruned epochs count (Trainer::prune_before), so best.ckpt is sparse.
+int64_t best_epoch_of(const std::vector<EpochMetrics>& history, int64_t from = 0) {
   int64_t best = 0;
-  for (size_t i = 0; i < history.size(); ++i)
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(0, from)); i < history.size(); ++i)
     if (best == 0 || history[i].test_acc > history[static_cast<size_t>(best - 1)].test_acc) best = static_cast<int64_t>(i) + 1;
   return best;
 }
@@ -673,7 +683,10 @@ int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
   const int64_t done = json_int(ck.meta, "epochs_done", 0, kMaxEpochs, path);
   LOWBIT_CHECK(done == static_cast<int64_t>(history.size()), path, ": records ", done, " epochs done but ",
                history.size(), " epochs of history");
-  const int64_t best = best_epoch_of(history);
+  int64_t pruned_from = 0;  // the last pruning before the checkpoint: only later epochs can be best
+  for (int64_t p : cfg_.sparsity.prune_after)
+    if (p < done) pruned_from = p;
+  const int64_t best = best_epoch_of(history, pruned_from);
   best_acc_ = best ? history[static_cast<size_t>(best - 1)].test_acc : -1.0;
   repair_best(bytes, done, best, history);
   return done;
