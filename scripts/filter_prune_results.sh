@@ -11,7 +11,9 @@
 #        "msqe magnitude random" 4 0.1 1 30000
 # LAYERS "auto" lets the planner choose (lowbit prune --layers auto --top TOP, TOP=3 by
 # default). LOWBIT_BIN (default build/bin/lowbit) names the binary; BOARD (default
-# xc7z020), DATA (fashion-mnist), LR (fine-tuning LR, 0.001).
+# xc7z020), DATA (fashion-mnist), LR (fine-tuning LR, 0.001); TOL (points of accuracy,
+# default none): a ranking stops once a round loses more than TOL against the base
+# (Algorithm 3's "while accuracy change <= eta").
 set -euo pipefail
 [ $# -ge 7 ] || { sed -n '2,16p' "$0"; exit 2; }
 ckpt=$1 out=$2 layers=$3 ranks=$4 rounds=$5 step=$6 retrain=$7 limit=${8:-0}
@@ -28,8 +30,9 @@ fps() {  # the planner's fastest fitting design on $board
 acc() { "$bin" eval "$1" --data "$data" --json | sed -n 's/.*"accuracy":\([0-9.]*\).*/\1/p'; }
 
 base_fps=$(fps "$ckpt")
+base_acc=$(acc "$ckpt")
 echo "rank round filters_pruned accuracy fps speedup layers"
-echo "base 0 0 $(acc "$ckpt") $base_fps 1.00 -"
+echo "base 0 0 $base_acc $base_fps 1.00 -"
 for rank in $ranks; do
   cur=$ckpt
   for r in $(seq 1 "$rounds"); do
@@ -44,6 +47,11 @@ for rank in $ranks; do
     cur=$out/$rank-$r/last.ckpt
     f=$(fps "$cur")
     shape=$(grep -o '[a-z0-9_]*: [0-9]* -> [0-9]* filters' "$out/$rank-$r.prune.log" | tr '\n' ';')
-    echo "$rank $r $(awk -v s="$step" -v r="$r" 'BEGIN { print s * r }') $(acc "$cur") $f $(awk -v a="$f" -v b="$base_fps" 'BEGIN { printf "%.2f", a / b }') $shape"
+    a=$(acc "$cur")
+    echo "$rank $r $(awk -v s="$step" -v r="$r" 'BEGIN { print s * r }') $a $f $(awk -v a="$f" -v b="$base_fps" 'BEGIN { printf "%.2f", a / b }') $shape"
+    if [ -n "${TOL:-}" ] && awk -v b="$base_acc" -v a="$a" -v t="$TOL" 'BEGIN { exit !(100 * (b - a) > t) }'; then
+      echo "$rank: round $r lost more than $TOL points; the previous round is this ranking's result"
+      break
+    fi
   done
 done

@@ -3,6 +3,8 @@
 // pruned weights are zero codes in the .lbm.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "cli/cli_util.hpp"
 #include "lowbit/format/lbm.hpp"
 #include "lowbit/format/model_desc.hpp"
@@ -81,6 +83,23 @@ TEST(SparsityCli, TrainPruneFineTuneExport) {
   EXPECT_NE(r.out.find("dense_1: 64 -> 32 filters"), std::string::npos) << r.out;
   r = run_lowbit("train --init-from " + w.path("f.ckpt") + " --epochs 1 --batch 100 --progress lines" + data);
   EXPECT_EQ(r.code, 0) << r.out;
+  // Chosen by the planner on a board, each count a multiple of the layer's PE in its fit.
+  ASSERT_EQ(run_lowbit("train --model tfc --weights binary --acts binary --input-bits 8 --batch 100 --epochs 1 "
+                       "--progress lines --out " + w.path("bin") + data).code, 0);
+  r = run_lowbit("prune " + w.path("bin/last.ckpt") + " -o " + w.path("h.ckpt") +
+                 " --filters 0.3 --layers auto --top 2 --board xc7z020 --multiple-of auto");
+  ASSERT_EQ(r.code, 0) << r.out;
+  int chosen = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t at = line.find(" -> "), m = line.find("a multiple of ");
+    if (at == std::string::npos || line.find(" filters (") == std::string::npos) continue;  // not a cut
+    ASSERT_NE(m, std::string::npos) << line;
+    EXPECT_EQ(std::stol(line.substr(at + 4)) % std::stol(line.substr(m + 14)), 0) << line;
+    ++chosen;
+  }
+  EXPECT_EQ(chosen, 2) << r.out;
+  EXPECT_NE(r.out.find("chosen by the planner on xc7z020"), std::string::npos) << r.out;
   r = run_lowbit("prune " + w.path("run/last.ckpt") + " -o " + w.path("g.ckpt") + " --filters 0.3 --layers dense_4");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("the last weighted layer"), std::string::npos) << r.out;
