@@ -160,6 +160,22 @@ TEST(SparseTrainer, BadSettingsAreUsageErrors) {
   EXPECT_THROW(train::Trainer(*m, cfg), UsageError);
 }
 
+TEST(SparseTrainer, PrunedWeightsStayZeroUnderLowPrecisionFormats) {
+  auto train_set = testing::synthetic_dataset(256, 1), test_set = testing::synthetic_dataset(64, 2);
+  auto m = nn::build_model(sparse_net());
+  auto cfg = sparse_config("");
+  cfg.low_precision.grads = quant::parse_number_format("bfp:8");
+  cfg.low_precision.weights = quant::parse_number_format("fixed:16,12");
+  cfg.low_precision.state = quant::parse_number_format("bfp:16");
+  cfg.low_precision.accumulator = true;
+  cfg.low_precision.acc = quant::parse_number_format("float32");
+  cfg.low_precision.rounding = quant::parse_rounding("stochastic");
+  train::Trainer t(*m, cfg);
+  const auto hist = t.fit(train_set, test_set);
+  expect_masked_zero(*m);
+  EXPECT_GT(hist.back().test_acc, 0.4);
+}
+
 TEST(SparseTrainer, PruningWithoutAFixedThresholdIsRefusedBeforeTraining) {
   json t = sparse_net();
   t["weights"] = "ternary";  // TWN: 0.7 mean|w| moves once weights are pruned

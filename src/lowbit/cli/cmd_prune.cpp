@@ -109,7 +109,7 @@ Action add_prune_command(CLI::App& app) {
       cmd->add_option("--filters", a->filters,
                       "Filter pruning: the fraction of each listed layer's filters to remove, in (0, 1) (the thesis "
                       "prunes 0.1 per round, retraining between rounds)")
-          ->check(real_in(0, 1, true))
+          ->check(real_in(0, 1, true))  // 1 itself is refused when the command runs
           ->excludes(sigma);
   cmd->add_option("--rank", a->rank, "Filter ranking: msqe (highest quantization error first, thesis eq. 4.8), "
                                      "magnitude (lowest mean |w| first) or random")
@@ -135,6 +135,7 @@ Action add_prune_command(CLI::App& app) {
     if (!filters->count() && (a->board.size() || a->top != 1))
       usage_fail("--board and --top choose layers for --filters");
     if (a->top != 1 && a->layers != "auto") usage_fail("--top needs --layers auto");
+    if (filters->count() && !(a->filters < 1.0)) usage_fail("--filters must be a fraction in (0, 1), got ", a->filters);
     if (!a->board.empty() && a->layers != "auto" && a->multiple != "auto")
       usage_fail("--board is for --layers auto and --multiple-of auto");
     if (seed_opt->count() && a->rank != "random") usage_fail("--seed is for --rank random");

@@ -153,7 +153,7 @@ std::vector<LayerZeros> quantization_prune(Model& model, const quant::SparsityCo
     out.push_back(z);
   }
   if (out.empty())
-    usage_fail("no layer of ", model.name(), " matching '", match, "' can be pruned",
+    usage_fail("no layer of ", model.name(), match == "*" ? std::string() : cat(" matching '", match, "'"), " can be pruned",
                why_not.empty() ? cat(" (dense/conv2d layers: ", layer_names(model, false), ")") : cat(": ", why_not));
   return out;
 }

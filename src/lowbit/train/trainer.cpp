@@ -481,6 +481,11 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     if (quant_l2_) nn::add_quantized_l2(model_, cfg_.sparsity);
     lr = schedule_.at(epoch, step, steps);
     if (low_precision_) {
+      // Pruned gradients go before the formats see them: a block format's shared exponent
+      // must come from the gradients that are applied (the optimizer zeroes them too).
+      for (nn::Param* p : model_.params())
+        if (p->masked())
+          for (int64_t i = 0; i < p->grad.size(); ++i) p->grad[i] = p->mask[i] != 0.f ? p->grad[i] : 0.f;
       std::vector<optim::Optimizer*> optimizers{optimizer_.get()};
       if (bop_) optimizers.push_back(bop_.get());
       low_precision_->step(global_step, lr, optimizers);
@@ -515,6 +520,10 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
       if (l->name() == z.layer && nn::unprunable_reason(*l).empty()) zeros.push_back(z);
   }
   if (!zeros.empty()) m.weight_zeros = nn::total_zeros(zeros).fraction();
+  if (m.weight_zeros == 1.0)
+    std::cerr << "lowbit: warning: every quantized weight is 0 after epoch " << m.epoch
+              << ": the latent weights lie within the ternary threshold and nothing can train; initialise them beyond "
+                 "it (e.g. --init uniform:1, docs/SPARSITY.md) or lower the threshold\n";
   return m;
 }
 
