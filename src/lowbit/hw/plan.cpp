@@ -68,10 +68,10 @@ std::string pct(int64_t used, int64_t total) {
   return total ? cat(fixed_point(100.0 * static_cast<double>(used) / static_cast<double>(total), 1), "%") : std::string("-");
 }
 
+}  // namespace
+
 std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
 std::string rpad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
-
-}  // namespace
 
 std::string plan_text(const Graph& g, const Plan& p, const CostModel& cm) {
   const Device& d = cm.device;

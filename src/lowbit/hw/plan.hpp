@@ -64,7 +64,12 @@ Plan evaluate(const Graph& g, const CostModel& cm);
 std::string plan_text(const Graph& g, const Plan& p, const CostModel& cm);
 nlohmann::json plan_json(const Graph& g, const Plan& p, const CostModel& cm);
 
-// v with `digits` decimals ("%.*f"), the number format of the reports (plan and roofline).
+// v with `digits` decimals ("%.*f"), the number format of the reports (plan, roofline,
+// pruning, zero skipping).
 std::string fixed_point(double v, int digits);
+// s padded with spaces to at least w characters: on the right (pad, left-aligned columns)
+// or on the left (rpad, right-aligned numbers). The reports' table columns.
+std::string pad(const std::string& s, size_t w);
+std::string rpad(const std::string& s, size_t w);
 
 }  // namespace lowbit::hw

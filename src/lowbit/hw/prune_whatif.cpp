@@ -58,15 +58,6 @@ int64_t cut_to(int64_t n, double fraction, int64_t step, FilterRounding rounding
 }
 
 std::string percent(double f) { return cat(static_cast<int64_t>(std::lround(100 * f)), "%"); }
-std::string fixed(double v, int digits) {
-  std::ostringstream os;
-  os.setf(std::ios::fixed);
-  os.precision(digits);
-  os << v;
-  return os.str();
-}
-std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
-std::string rpad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
 
 std::string cuts_str(const std::vector<PruneCut>& cuts) {
   std::string s;
@@ -126,7 +117,7 @@ GreedyReport greedy_prune(const format::ModelDesc& desc, const CostModel& cm, co
     const double speedup = cur.fit.found ? cur.plan.fps / r.base_fps : 0;
     if (speedup >= opt.target_speedup) {
       r.reached = true;
-      r.stopped = cat("reached ", fixed(speedup, 2), "x >= ", fixed(opt.target_speedup, 2), "x");
+      r.stopped = cat("reached ", fixed_point(speedup, 2), "x >= ", fixed_point(opt.target_speedup, 2), "x");
       break;
     }
     if (step >= opt.max_steps) {
@@ -165,14 +156,14 @@ GreedyReport greedy_prune(const format::ModelDesc& desc, const CostModel& cm, co
 std::string what_if_text(const WhatIfReport& r) {
   std::ostringstream os;
   os << "Filter-cut what-ifs (each variant re-fitted: the fastest folding within the same budget; unpruned "
-     << fixed(r.base_fps, 1) << " frames/s, " << (r.base_bound.empty() ? "nothing" : r.base_bound) << "-bound)\n";
+     << fixed_point(r.base_fps, 1) << " frames/s, " << (r.base_bound.empty() ? "nothing" : r.base_bound) << "-bound)\n";
   size_t wl = 7, wc = 4;
   for (const WhatIf& w : r.rows) wl = std::max(wl, w.label.size()), wc = std::max(wc, cuts_str(w.cuts).size());
   os << pad("variant", wl) << "  " << pad("cuts", wc) << "  " << rpad("frames/s", 10) << " " << rpad("speedup", 7) << "  "
      << rpad("LUT", 6) << " " << rpad("BRAM18", 6) << "  bound   bottleneck\n";
   for (const WhatIf& w : r.rows)
     os << pad(w.label, wl) << "  " << pad(cuts_str(w.cuts), wc) << "  "
-       << rpad(w.fits ? fixed(w.fps, 1) : std::string("no fit"), 10) << " " << rpad(cat(fixed(w.speedup, 2), "x"), 7)
+       << rpad(w.fits ? fixed_point(w.fps, 1) : std::string("no fit"), 10) << " " << rpad(cat(fixed_point(w.speedup, 2), "x"), 7)
        << "  " << rpad(std::to_string(w.total.lut), 6) << " " << rpad(std::to_string(w.total.bram18), 6) << "  "
        << pad(w.bound, 6) << "  " << w.bottleneck << "\n";
   return os.str();
@@ -203,12 +194,12 @@ std::string greedy_text(const GreedyReport& r, const GreedyOptions& opt) {
   os << "Algorithm 3 on hardware alone (no retraining): cut " << percent(opt.step_fraction)
      << " of the top-ranked layer's filters per step (rounded " << (opt.rounding == FilterRounding::kDown ? "down" : "to nearest")
      << " to a multiple of its PE, never below " << percent(opt.min_keep) << " of the original), re-fit; target "
-     << fixed(opt.target_speedup, 2) << "x of " << fixed(r.base_fps, 1) << " frames/s\n";
+     << fixed_point(opt.target_speedup, 2) << "x of " << fixed_point(r.base_fps, 1) << " frames/s\n";
   int i = 1;
   for (const GreedyStep& s : r.steps)
     os << "  " << rpad(std::to_string(i++), 3) << ". " << pad(cat(s.bound, "-bound"), 12) << " " << s.cut.name << " "
-       << s.cut.from << " -> " << s.cut.to << ": " << (s.fits ? fixed(s.fps, 1) : std::string("no fit")) << " frames/s ("
-       << fixed(s.speedup, 2) << "x)\n";
+       << s.cut.from << " -> " << s.cut.to << ": " << (s.fits ? fixed_point(s.fps, 1) : std::string("no fit")) << " frames/s ("
+       << fixed_point(s.speedup, 2) << "x)\n";
   os << "Result: " << r.stopped << "; filters now:";
   for (const format::LayerDesc& l : r.pruned.layers) os << " " << l.out;
   os << "\n";

@@ -212,13 +212,6 @@ std::vector<LayerChoice> rank_layers_for_pruning(const format::ModelDesc& desc, 
   return pruning_report(desc, g, evaluate(g, cm), cm, &fit).ranking;
 }
 
-namespace {
-
-std::string rpad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
-std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
-
-}  // namespace
-
 std::string pruning_text(const PruningReport& r) {
   std::ostringstream os;
   os << "Pruning costs (thesis eqs 4.5-4.7): OPS = K*K*I*N*F_out^2 MACs, Reuse = ceil(OPS / (PE*SIMD)), "

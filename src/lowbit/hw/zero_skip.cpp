@@ -133,25 +133,11 @@ ZeroSkipReport zero_skip_report(const format::ModelDesc& desc, const Graph& g, c
   return r;
 }
 
-namespace {
-
-std::string fixed(double v, int digits) {
-  std::ostringstream os;
-  os.setf(std::ios::fixed);
-  os.precision(digits);
-  os << v;
-  return os.str();
-}
-std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
-std::string rpad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
-
-}  // namespace
-
 std::string zero_skip_text(const ZeroSkipReport& r) {
   const ZeroSkipOptions& o = r.options;
   std::ostringstream os;
   os << "Zero skipping (thesis 3.4): RLE weights, only nonzeros fed to the PEs; C_e = gamma (C_op + C_dec / R), C_op "
-     << fixed(o.op_luts, 1) << " LUT (binary MAC), C_dec " << fixed(o.decoder_luts, 0) << " LUT, R = B x P (conv) or B, B = "
+     << fixed_point(o.op_luts, 1) << " LUT (binary MAC), C_dec " << fixed_point(o.decoder_luts, 0) << " LUT, R = B x P (conv) or B, B = "
      << o.batch << "\n";
   size_t wn = 4, wl = 5;
   for (const ZeroSkipUnit& u : r.units) wn = std::max(wn, u.name.size()), wl = std::max(wl, u.layer_name.size());
@@ -161,17 +147,17 @@ std::string zero_skip_text(const ZeroSkipReport& r) {
      << rpad("eq(R)", 8) << " " << rpad("eq(R=1)", 8) << "\n";
   for (const ZeroSkipUnit& u : r.units)
     os << pad(u.name, wn) << "  " << pad(u.layer_name, wl) << "  " << rpad(cat(u.pe, "*", u.simd), 8) << " "
-       << rpad(fixed(u.gamma, 3), 6) << " " << rpad(cat(u.row_max, "/", u.mw), 9) << " " << rpad(std::to_string(u.reuse), 5)
+       << rpad(fixed_point(u.gamma, 3), 6) << " " << rpad(cat(u.row_max, "/", u.mw), 9) << " " << rpad(std::to_string(u.reuse), 5)
        << " " << rpad(std::to_string(u.decoders), 4) << " " << rpad(std::to_string(u.decoder_luts), 6) << " "
-       << rpad(fixed(u.cost_per_op, 2), 6) << " " << rpad(std::to_string(static_cast<int64_t>(std::llround(u.effective_macs))), 9)
+       << rpad(fixed_point(u.cost_per_op, 2), 6) << " " << rpad(std::to_string(static_cast<int64_t>(std::llround(u.effective_macs))), 9)
        << " " << rpad(std::to_string(u.dense_cycles), 8) << " " << rpad(std::to_string(u.zs_cycles), 8) << " "
        << rpad(std::to_string(u.eq_cycles), 8) << " " << rpad(std::to_string(u.eq_cycles_r1), 8) << "\n";
   os << "(gamma: nonzero share; rowmax: nonzeros of the densest row / MW; dec: decoders ceil(PE*SIMD/R); C_e: LUTs per "
         "dense-equivalent op; cycles per frame: dense; skip: same PE*SIMD, rows of a fold in lockstep; eq: at the "
         "dense MAC lanes' LUTs, lanes shared with decoders, lane counts continuous)\n";
-  os << "Frames/s at " << fixed(r.clock_mhz, 1) << " MHz: dense " << fixed(r.dense_fps, 1) << "; skipping zeros at the same "
-     << "folding " << fixed(r.zs_fps, 1) << " (+" << r.extra_luts << " decoder LUT); at equal LUTs " << fixed(r.eq_fps, 1)
-     << " with reuse R, " << fixed(r.eq_fps_r1, 1) << " with R = 1 (FINN's streaming order)\n";
+  os << "Frames/s at " << fixed_point(r.clock_mhz, 1) << " MHz: dense " << fixed_point(r.dense_fps, 1) << "; skipping zeros at the same "
+     << "folding " << fixed_point(r.zs_fps, 1) << " (+" << r.extra_luts << " decoder LUT); at equal LUTs " << fixed_point(r.eq_fps, 1)
+     << " with reuse R, " << fixed_point(r.eq_fps_r1, 1) << " with R = 1 (FINN's streaming order)\n";
   return os.str();
 }
 
