@@ -3,10 +3,12 @@
 #include <limits>
 
 #include "lowbit/cli/commands.hpp"
+#include "lowbit/core/communicator.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/threading.hpp"
 #include "lowbit/data/loader.hpp"
+#include "lowbit/dist/launch.hpp"
 #include "lowbit/export/fold.hpp"
 #include "lowbit/nn/summary.hpp"
 #include "lowbit/train/checkpoint.hpp"
@@ -30,6 +32,7 @@ struct TrainArgs {
   std::vector<int64_t> prune_after;
   std::string init_from;  // --init-from CKPT: fine-tune that checkpoint's model
   train::TrainConfig cfg;
+  double mpi_timeout = 120;  // seconds a collective may wait for the other ranks
 };
 
 quant::SparsityConfig parse_sparsity(const TrainArgs& a, float quant_l2, float prune_sigma) {
@@ -95,6 +98,88 @@ data::Augment parse_augment(const std::string& s) {
   }
   return a;
 }
+}  // namespace
+
+namespace {
+
+// The train command on one rank (all of them under mpirun; comm: the group, or this process
+// alone). Everything before training runs collectively: a rank that fails there (a missing
+// data file, a bad flag) stops every rank with one message.
+int train_command(TrainArgs& a, bool normalize_given, float quant_l2, float prune_sigma, bool init_from_given,
+                  CLI::App& cmd, Communicator& comm) {
+  auto& cfg = a.cfg;
+  data::DataSplit split;
+  std::unique_ptr<nn::Model> model;
+  std::unique_ptr<train::Trainer> trainer;
+  collectively(comm, [&] {
+    if (init_from_given) {
+      for (const char* flag : {"--model", "--weights", "--acts", "--input-bits", "--input-quantizer", "--activation",
+                               "--dropout", "--last-bn", "--init", "--layer-weights"})
+        if (cmd.get_option(flag)->count())
+          usage_fail(flag, " and --init-from: the model comes from the checkpoint ", a.init_from);
+    } else if (a.model.model.empty()) {
+      usage_fail("--model is required (a preset or a JSON topology), or --init-from CKPT to fine-tune a checkpoint");
+    }
+    cfg.sparsity = parse_sparsity(a, quant_l2, prune_sigma);
+    if (!init_from_given) check_model_choice(a.model);  // before loading data, so typos fail fast
+    train::LoadedModel start;  // --init-from
+    if (init_from_given) {
+      start = train::load_model(a.init_from);
+      // The pixel scaling the checkpoint was trained with, unless --normalize is given.
+      if (!normalize_given)
+        a.normalize = data::normalize_name(train::checkpoint_train_config(start.checkpoint, a.init_from).data.normalize);
+      cfg.keep_weights = true;
+    }
+    // sign(x) of [0, 1] pixels would be all +1; a signed fixed-point input would use half
+    // its codes. Both default to [-1, 1] pixels.
+    if (!init_from_given && default_normalize(a.model) == data::Normalize::MinusOneOne) {
+      if (!normalize_given) a.normalize = "minus_one_one";
+      else if (a.normalize != "minus_one_one" && a.model.input_bits == 1)
+        usage_fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
+    }
+    cfg.data.normalize = data::parse_normalize(a.normalize);
+    cfg.data.augment = parse_augment(a.augment);
+    cfg.progress = a.progress == "auto" ? -1 : a.progress == "bar" ? 1 : 0;
+    cfg.low_precision = parse_low_precision(a);
+    split = data::load_data(a.data);
+    Shape input = {split.train.channels, split.train.height, split.train.width};
+    if (start.model) {
+      model = std::move(start.model);  // the trainer checks that the data fits it
+      std::cout << "fine-tuning " << a.init_from << "\n";
+    } else {
+      model = make_model(a.model, input, split.train.num_classes);
+    }
+    auto used = [](int64_t limit, int64_t size) {  // "2000 of 60000" under a limit
+      return limit > 0 && limit < size ? cat(limit, " of ", size) : cat(size);
+    };
+    std::cout << "model " << model->name() << ": " << model->num_params() << " parameters, " << model->macs()
+              << " MACs per sample; data " << a.data << ": " << used(cfg.train_limit, split.train.size())
+              << " train / " << used(cfg.test_limit, split.test.size()) << " test images\n";
+    trainer = std::make_unique<train::Trainer>(*model, cfg, &comm);  // checks the configuration
+    if (cfg.low_precision.active()) std::cout << "low precision: " << cfg.low_precision.str() << "\n";
+    // Said before training, not found after it: can `lowbit export` deploy what this trains?
+    exporter::ExportOptions eo;
+    eo.normalize = cfg.data.normalize;
+    format::ModelDesc desc;
+    const std::string problem = exporter::export_problem(model->topology(), eo, &desc);
+    const std::string pynq = problem.empty() ? bnn_pynq_fit(desc) : "";
+    if (problem.empty())
+      std::cout << "deployable: yes (lowbit export writes a .lbm the runtime runs"
+                << (pynq.empty() ? "" : "; it fits the BNN-PYNQ overlay " + pynq) << ")\n";
+    else
+      std::cout << "deployable: no: " << problem << "\n  (it trains; `lowbit export` will refuse it)\n";
+    if (cfg.out_dir.empty() && comm.root()) std::cerr << "lowbit: warning: no --out given: nothing will be saved (no checkpoints, no metrics)\n";
+  });
+  auto history = trainer->fit(split.train, split.test);
+  const auto& last = history.back();
+  double best = 0;
+  for (const auto& m : history) best = std::max(best, m.test_acc);
+  std::cout << "final test accuracy " << last.test_acc << " (best " << best << ")";
+  if (!cfg.out_dir.empty()) std::cout << "; checkpoints in " << cfg.out_dir;
+  std::cout << "\n";
+  return 0;
+}
+
 }  // namespace
 
 Action add_train_command(CLI::App& app) {
@@ -241,75 +326,24 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--progress", args->progress, "auto (bar on a terminal), bar, or lines")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "bar", "lines"}));
+  cmd->add_option("--mpi-timeout", args->mpi_timeout,
+                  "Under mpirun: seconds one rank waits for the others in a collective before it stops the job (a "
+                  "rank died or hangs; docs/DISTRIBUTED.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-3, 1e6));
 
   return [args, normalize, quant_l2, prune_sigma, init_from, cmd]() {
-    auto& cfg = args->cfg;
-    if (init_from->count()) {
-      for (const char* flag : {"--model", "--weights", "--acts", "--input-bits", "--input-quantizer", "--activation",
-                               "--dropout", "--last-bn", "--init", "--layer-weights"})
-        if (cmd->get_option(flag)->count())
-          usage_fail(flag, " and --init-from: the model comes from the checkpoint ", args->init_from);
-    } else if (args->model.model.empty()) {
-      usage_fail("--model is required (a preset or a JSON topology), or --init-from CKPT to fine-tune a checkpoint");
+    // Under `mpirun -np N` (N > 1) this process is one data-parallel rank of N
+    // (docs/DISTRIBUTED.md): all ranks run this same command; rank 0 alone prints.
+    std::unique_ptr<Communicator> group = dist::join_launched_group(args->mpi_timeout);
+    Communicator& comm = group ? *group : single_process();
+    if (!comm.root()) std::cout.setstate(std::ios::badbit);
+    try {
+      return train_command(*args, normalize->count() > 0, *quant_l2, *prune_sigma, init_from->count() > 0, *cmd, comm);
+    } catch (const RelayedError&) {
+      group.reset();  // an agreed stop: every rank leaves MPI cleanly
+      throw;
     }
-    cfg.sparsity = parse_sparsity(*args, *quant_l2, *prune_sigma);
-    if (!init_from->count()) check_model_choice(args->model);  // before loading data, so typos fail fast
-    train::LoadedModel start;  // --init-from
-    if (init_from->count()) {
-      start = train::load_model(args->init_from);
-      // The pixel scaling the checkpoint was trained with, unless --normalize is given.
-      if (normalize->count() == 0)
-        args->normalize = data::normalize_name(train::checkpoint_train_config(start.checkpoint, args->init_from).data.normalize);
-      cfg.keep_weights = true;
-    }
-    // sign(x) of [0, 1] pixels would be all +1; a signed fixed-point input would use half
-    // its codes. Both default to [-1, 1] pixels.
-    if (!init_from->count() && default_normalize(args->model) == data::Normalize::MinusOneOne) {
-      if (normalize->count() == 0) args->normalize = "minus_one_one";
-      else if (args->normalize != "minus_one_one" && args->model.input_bits == 1)
-        usage_fail("--input-bits 1 binarizes the input with sign(x), which needs --normalize minus_one_one");
-    }
-    cfg.data.normalize = data::parse_normalize(args->normalize);
-    cfg.data.augment = parse_augment(args->augment);
-    cfg.progress = args->progress == "auto" ? -1 : args->progress == "bar" ? 1 : 0;
-    cfg.low_precision = parse_low_precision(*args);
-    data::DataSplit split = data::load_data(args->data);
-    Shape input = {split.train.channels, split.train.height, split.train.width};
-    std::unique_ptr<nn::Model> model;
-    if (start.model) {
-      model = std::move(start.model);  // the trainer checks that the data fits it
-      std::cout << "fine-tuning " << args->init_from << "\n";
-    } else {
-      model = make_model(args->model, input, split.train.num_classes);
-    }
-    auto used = [](int64_t limit, int64_t size) {  // "2000 of 60000" under a limit
-      return limit > 0 && limit < size ? cat(limit, " of ", size) : cat(size);
-    };
-    std::cout << "model " << model->name() << ": " << model->num_params() << " parameters, " << model->macs()
-              << " MACs per sample; data " << args->data << ": " << used(cfg.train_limit, split.train.size())
-              << " train / " << used(cfg.test_limit, split.test.size()) << " test images\n";
-    train::Trainer trainer(*model, cfg);  // checks the configuration
-    if (cfg.low_precision.active()) std::cout << "low precision: " << cfg.low_precision.str() << "\n";
-    // Said before training, not found after it: can `lowbit export` deploy what this trains?
-    exporter::ExportOptions eo;
-    eo.normalize = cfg.data.normalize;
-    format::ModelDesc desc;
-    const std::string problem = exporter::export_problem(model->topology(), eo, &desc);
-    const std::string pynq = problem.empty() ? bnn_pynq_fit(desc) : "";
-    if (problem.empty())
-      std::cout << "deployable: yes (lowbit export writes a .lbm the runtime runs"
-                << (pynq.empty() ? "" : "; it fits the BNN-PYNQ overlay " + pynq) << ")\n";
-    else
-      std::cout << "deployable: no: " << problem << "\n  (it trains; `lowbit export` will refuse it)\n";
-    if (cfg.out_dir.empty()) std::cerr << "lowbit: warning: no --out given: nothing will be saved (no checkpoints, no metrics)\n";
-    auto history = trainer.fit(split.train, split.test);
-    const auto& last = history.back();
-    double best = 0;
-    for (const auto& m : history) best = std::max(best, m.test_acc);
-    std::cout << "final test accuracy " << last.test_acc << " (best " << best << ")";
-    if (!cfg.out_dir.empty()) std::cout << "; checkpoints in " << cfg.out_dir;
-    std::cout << "\n";
-    return 0;
   };
 }
 

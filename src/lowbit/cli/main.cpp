@@ -5,6 +5,7 @@
 #include <map>
 
 #include "lowbit/cli/commands.hpp"
+#include "lowbit/core/communicator.hpp"
 #include "lowbit/core/error.hpp"
 
 namespace {
@@ -83,6 +84,10 @@ int main(int argc, char** argv) {
   }
   try {
     for (auto* sub : app.get_subcommands()) return actions.at(sub->get_name())();
+  } catch (const lowbit::RelayedError& e) {
+    // Every data-parallel rank stopped on it; the rank where it happened says it once.
+    if (e.print()) std::cerr << "lowbit: error: " << e.what() << (e.usage() ? "\nRun with --help for more information.\n" : "\n");
+    return e.usage() ? lowbit::cli::kExitUsage : lowbit::cli::kExitFailed;
   } catch (const lowbit::UsageError& e) {
     std::cerr << "lowbit: error: " << e.what() << "\nRun with --help for more information.\n";
     return lowbit::cli::kExitUsage;

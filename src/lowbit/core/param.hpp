@@ -14,6 +14,8 @@ struct LowPrecisionConfig;
 
 namespace lowbit {
 
+class Communicator;
+
 // Train/eval mode and a random stream (dropout, stochastic quantizers). The trainer
 // derives the stream from (seed, step) so that resumed training replays the same randomness.
 // In training, `numerics` (null: none) names the low-precision formats of activations and
@@ -26,6 +28,14 @@ struct Context {
   const quant::LowPrecisionConfig* numerics = nullptr;
   uint64_t seed = 0;  // the run's seed, for the numerics' stochastic rounding
   uint64_t step = 0;  // the global training step (epoch * steps per epoch + batch)
+  // Data-parallel training (docs/DISTRIBUTED.md): this process holds rows [row_offset,
+  // row_offset + N) of a global batch split across the ranks of `comm`. Training forwards
+  // reduce their batch statistics over `comm` (BatchNorm: sync BN; int:k activation ranges),
+  // and per-element random draws (dropout, stochastic binarization) are keyed by the global
+  // element index, so N ranks draw what one process with the global batch draws. null / 0:
+  // the batch is the whole batch.
+  Communicator* comm = nullptr;
+  int64_t row_offset = 0;
 };
 
 // A trainable tensor with its gradient and the hints an optimizer needs.

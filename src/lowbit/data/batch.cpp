@@ -53,6 +53,17 @@ void fill_plane(const uint8_t* src, int H, int W, float* dst, int OH, int OW, in
 
 }  // namespace
 
+void skip_batch_draws(Rng& rng, int64_t count, const Augment& aug) {
+  const auto span = static_cast<uint64_t>(2 * static_cast<int64_t>(aug.crop_pad) + 1);
+  for (int64_t i = 0; i < count; ++i) {
+    if (aug.random_crop) {
+      rng.below(span);
+      rng.below(span);
+    }
+    if (aug.hflip) rng.below(2);
+  }
+}
+
 void make_batch(const Dataset& ds, const int64_t* idx, int64_t count, const BatchOptions& opt, Rng& rng, Tensor& x,
                 std::vector<int32_t>& labels) {
   const int C = ds.channels, H = ds.height, W = ds.width;

@@ -48,4 +48,11 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
 void make_batch(const Dataset& ds, const int64_t* idx, int64_t count, const BatchOptions& opt, Rng& rng,
                 Tensor& x, std::vector<int32_t>& labels);
 
+// Advances rng past the draws make_batch makes for `count` images under `aug` (the same
+// calls, results dropped): a data-parallel rank holding images [o, o + n) of a global batch
+// skips the draws of the o images before its slice and of the images after it, so its
+// augmentation, and every draw after the batch (dropout seeds), are those of one process
+// building the whole batch (docs/DISTRIBUTED.md).
+void skip_batch_draws(Rng& rng, int64_t count, const Augment& aug);
+
 }  // namespace lowbit::data

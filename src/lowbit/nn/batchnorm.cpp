@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lowbit/core/communicator.hpp"
 #include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 
@@ -241,11 +242,25 @@ void BatchNorm::eval_constants(std::vector<float>& mean, std::vector<float>& sca
 void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   // per_tensor: the per-sample tensor is one channel of channels_ * spatial values.
   const int64_t S = per_tensor_ ? channels_ * spatial(x) : spatial(x);
-  const int64_t N = x.dim(0), C = groups_, M = N * S;
+  const int64_t N = x.dim(0), C = groups_;
   // Batch statistics in training, unless frozen (PBNN's threshold form: running statistics).
   const bool training = ctx.training && !frozen_;
+  // Sync BN: the batch is split across data-parallel ranks, and the statistics are those of
+  // the whole batch (per-channel sums reduced over the ranks, as PyTorch's SyncBatchNorm).
+  sync_ = training && ctx.comm && ctx.comm->distributed() ? ctx.comm : nullptr;
+  double M = static_cast<double>(N * S);
+  if (sync_) {
+    // One pass for every channel's sum (and the count), one reduction, then the deviations.
+    sum_a_.resize(static_cast<size_t>(C) + 1);
+    for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) { channel_sum({N, C, S, c0, nb}, x.data(), sum_a_.data() + c0); });
+    sum_a_[static_cast<size_t>(C)] = M;
+    sync_->sum(sum_a_.data(), C + 1);
+    M = sum_a_[static_cast<size_t>(C)];
+  }
   if (training && M < 2)
-    fail(where(*this), "training needs more than one value per channel, got input ", shape_str(x.shape()));
+    fail(where(*this), "training needs more than one value per channel, got input ", shape_str(x.shape()),
+         sync_ ? cat(" (", M, " values per channel on all ranks together)") : std::string());
+  count_ = M;
   if (y.shape() != x.shape()) y.resize(x.shape());
   last_training_ = training;
 
@@ -257,6 +272,13 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   float* rv = running_var_.data();
   const double mom = momentum_, eps = eps_;
 
+  if (sync_) {
+    for (int64_t c = 0; c < C; ++c) mean_[static_cast<size_t>(c)] = sum_a_[static_cast<size_t>(c)] / M;
+    for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) {
+      channel_sq_dev({N, C, S, c0, nb}, xp, mean_.data() + c0, sum_b_.data() + c0);
+    });
+    sync_->sum(sum_b_.data(), C);
+  }
   for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) {
     const Block b{N, C, S, c0, nb};
     double* mean = mean_.data() + c0;
@@ -264,13 +286,15 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
     if (training) {
       double* sum = sum_a_.data() + c0;
       double* sq = sum_b_.data() + c0;
-      channel_sum(b, xp, sum);
-      for (int64_t j = 0; j < nb; ++j) mean[j] = sum[j] / static_cast<double>(M);
-      channel_sq_dev(b, xp, mean, sq);
+      if (!sync_) {
+        channel_sum(b, xp, sum);
+        for (int64_t j = 0; j < nb; ++j) mean[j] = sum[j] / M;
+        channel_sq_dev(b, xp, mean, sq);
+      }
       for (int64_t j = 0; j < nb; ++j) {
         const int64_t c = c0 + j;
-        inv_std[j] = 1.0 / std::sqrt(sq[j] / static_cast<double>(M) + eps);
-        const double unbiased = sq[j] / static_cast<double>(M - 1);
+        inv_std[j] = 1.0 / std::sqrt(sq[j] / M + eps);
+        const double unbiased = sq[j] / (M - 1);
         rm[c] = static_cast<float>((1.0 - mom) * rm[c] + mom * mean[j]);
         rv[c] = static_cast<float>((1.0 - mom) * rv[c] + mom * unbiased);
       }
@@ -293,7 +317,7 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
 
 void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   const int64_t S = per_tensor_ ? channels_ * spatial(x) : spatial(x);
-  const int64_t N = x.dim(0), C = groups_, M = N * S;
+  const int64_t N = x.dim(0), C = groups_;
   if (dy.shape() != x.shape())
     fail(where(*this), "output gradient has shape ", shape_str(dy.shape()), ", expected ", shape_str(x.shape()));
   if (dx && dx->shape() != x.shape()) dx->resize(x.shape());
@@ -305,30 +329,50 @@ void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
   float* dgamma_out = affine_ ? gamma_.grad.data() : nullptr;
   float* dbeta_out = affine_ ? beta_.grad.data() : nullptr;
   const bool training = last_training_;
+  // The count of values per channel the forward normalised over (all ranks' under sync BN).
+  const double M = training ? count_ : static_cast<double>(N * S);
+  Communicator* sync = training ? sync_ : nullptr;
 
-  for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) {
+  // sum_a_ = sum dy (= dbeta), sum_b_ = sum dy (x - mean), per channel. The parameters'
+  // gradients are this rank's part (the trainer sums every gradient over the ranks); the
+  // input gradient needs the whole batch's sums.
+  auto local_sums = [&](int64_t c0, int64_t nb) {
     const Block b{N, C, S, c0, nb};
-    const double* inv_std = inv_std_.data() + c0;
-    double* sum_g = sum_a_.data() + c0;   // sum dy          (= dbeta)
-    double* sum_gx = sum_b_.data() + c0;  // sum dy (x - mean)
     float mean_f[kMaxBlock];
     for (int64_t j = 0; j < nb; ++j) mean_f[j] = static_cast<float>(mean_[c0 + j]);
-    channel_grad_sums(b, xp, dyp, mean_f, sum_g, sum_gx);
+    channel_grad_sums(b, xp, dyp, mean_f, sum_a_.data() + c0, sum_b_.data() + c0);
+    if (dgamma_out)
+      for (int64_t j = 0; j < nb; ++j) {
+        dgamma_out[c0 + j] = static_cast<float>(sum_b_[c0 + j] * inv_std_[c0 + j]);  // sum dy * xhat
+        dbeta_out[c0 + j] = static_cast<float>(sum_a_[c0 + j]);
+      }
+  };
+  if (sync) {
+    for_channel_blocks(C, S, x.size(), local_sums);
+    sum_a_.resize(static_cast<size_t>(2 * C));  // [sum dy | sum dy (x - mean)] in one reduction
+    std::copy(sum_b_.begin(), sum_b_.begin() + C, sum_a_.begin() + C);
+    sync->sum(sum_a_.data(), 2 * C);
+    std::copy(sum_a_.begin() + C, sum_a_.begin() + 2 * C, sum_b_.begin());
+  }
+  for_channel_blocks(C, S, x.size(), [&](int64_t c0, int64_t nb) {
+    const Block b{N, C, S, c0, nb};
+    if (!sync) local_sums(c0, nb);
+    const double* inv_std = inv_std_.data() + c0;
+    const double* sum_g = sum_a_.data() + c0;
+    const double* sum_gx = sum_b_.data() + c0;
+    float mean_f[kMaxBlock];
+    for (int64_t j = 0; j < nb; ++j) mean_f[j] = static_cast<float>(mean_[c0 + j]);
     float k_dy[kMaxBlock], k_x[kMaxBlock], k_0[kMaxBlock];
     for (int64_t j = 0; j < nb; ++j) {
       const int64_t c = c0 + j;
       const double dbeta = sum_g[j];
       const double dgamma = sum_gx[j] * inv_std[j];  // sum dy * xhat
-      if (dgamma_out) {
-        dgamma_out[c] = static_cast<float>(dgamma);
-        dbeta_out[c] = static_cast<float>(dbeta);
-      }
       // training: dx = k * (dy - dbeta/M - xhat * dgamma/M) with k = gamma * inv_std;
       // eval: dx = k * dy.
       const double k = (gamma ? gamma[c] : 1.0) * inv_std[j];
       k_dy[j] = static_cast<float>(k);
-      k_x[j] = training ? static_cast<float>(-k * inv_std[j] * dgamma / static_cast<double>(M)) : 0.f;
-      k_0[j] = training ? static_cast<float>(-k * dbeta / static_cast<double>(M)) : 0.f;
+      k_x[j] = training ? static_cast<float>(-k * inv_std[j] * dgamma / M) : 0.f;
+      k_0[j] = training ? static_cast<float>(-k * dbeta / M) : 0.f;
     }
     if (dxp) channel_affine(b, dyp, xp, dxp, mean_f, k_dy, k_x, k_0);
   });

@@ -12,6 +12,14 @@
 // gradient after a training forward, the plain per-channel affine map after an eval one.
 // Per-channel sums are accumulated in double.
 //
+// Sync BN (data-parallel training, docs/DISTRIBUTED.md): when the training forward's
+// Context::comm is a group of several ranks each holding a slice of the batch, the mean and
+// variance are those of the whole batch (per-channel sums and squared deviations reduced over
+// the ranks), and backward reduces its two per-channel sums the same way, so N ranks compute
+// what one process computes for the whole batch (up to summation order), as PyTorch's
+// SyncBatchNorm. The parameter gradients stay this rank's part: the trainer sums every
+// gradient over the ranks.
+//
 // per_tensor: one set of statistics and one gamma/beta for the whole per-sample tensor (all
 // channels and positions together), as if it had one channel. On the last layer of a
 // classifier every class then shares one affine map, so the class order of the scores is
@@ -95,6 +103,10 @@ class BatchNorm : public Layer {
   std::vector<double> mean_;     // mean used for normalising (batch or running)
   std::vector<double> inv_std_;  // 1 / sqrt(var + eps) used for normalising
   std::vector<double> sum_a_, sum_b_;  // per-channel scratch sums
+  // Sync BN: the group the last training forward reduced its statistics over (null: none),
+  // and the values per channel it normalised over (all ranks together).
+  Communicator* sync_ = nullptr;
+  double count_ = 0;
 };
 
 }  // namespace lowbit::nn

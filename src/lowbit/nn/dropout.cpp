@@ -39,22 +39,26 @@ void Dropout::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   // would mispredict half the time).
   const auto threshold = static_cast<uint64_t>(std::ceil(static_cast<double>(rate_) * 16777216.0));
   const float scale = 1.f / (1.f - rate_);
-  const int64_t n = x.size(), chunks = (n + kChunk - 1) / kChunk;
+  const int64_t n = x.size();
+  // Streams are keyed by the chunk of the global element index: rows [row_offset, +N) of a
+  // batch split across data-parallel ranks (Context::row_offset) get the mask one process
+  // draws for the whole batch. Chunks straddling the slice's ends draw and skip the rest.
+  const int64_t per_row = x.dim(0) ? n / x.dim(0) : 0;
+  const int64_t g0 = ctx.row_offset * per_row;
+  const int64_t first = g0 / kChunk, chunks = n ? (g0 + n + kChunk - 1) / kChunk - first : 0;
   const float* xp = x.data();
   float* yp = y.data();
   float* mp = mask_.data();
   parallel_for(chunks, Grain::kElementwise, [&](int64_t c_begin, int64_t c_end) {
-    for (int64_t c = c_begin; c < c_end; ++c) {
+    for (int64_t c = first + c_begin; c < first + c_end; ++c) {
       Rng rng(seed, static_cast<uint64_t>(c));
-      const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
-      int64_t i = b;
-      for (; i + 1 < e; i += 2) {
+      const int64_t b = c * kChunk, e = std::min(g0 + n, b + kChunk);
+      for (int64_t g = b; g < e; g += 2) {
         const uint64_t u = rng.next_u64();
-        mp[i] = scale * static_cast<float>((u >> 40) >= threshold);
-        mp[i + 1] = scale * static_cast<float>(((u >> 16) & 0xFFFFFFu) >= threshold);
+        if (g >= g0) mp[g - g0] = scale * static_cast<float>((u >> 40) >= threshold);
+        if (g + 1 < e && g + 1 >= g0) mp[g + 1 - g0] = scale * static_cast<float>(((u >> 16) & 0xFFFFFFu) >= threshold);
       }
-      if (i < e) mp[i] = scale * static_cast<float>((rng.next_u64() >> 40) >= threshold);
-      for (int64_t j = b; j < e; ++j) yp[j] = xp[j] * mp[j];
+      for (int64_t j = std::max(b, g0); j < e; ++j) yp[j - g0] = xp[j - g0] * mp[j - g0];
     }
   }, n);
 }

@@ -3,7 +3,9 @@
 // identity. The mask is drawn from ctx.rng (an error naming the layer when training with
 // rate > 0 and ctx.rng is null): one 64-bit seed is taken from ctx.rng per forward and
 // element chunks draw from independent streams Rng(seed, chunk), so the mask does not
-// depend on the thread count. The mask (0 or 1/(1-rate) per element) is kept for backward.
+// depend on the thread count. Chunks count global elements (Context::row_offset), so a batch
+// split across data-parallel ranks gets the mask of the whole batch. The mask (0 or
+// 1/(1-rate) per element) is kept for backward.
 #pragma once
 #include "lowbit/nn/layer.hpp"
 

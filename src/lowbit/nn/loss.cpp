@@ -16,12 +16,13 @@ static void check_logits(const Tensor& logits, const int32_t* labels, const char
                  " outside [0, ", k, ")");
 }
 
-double SoftmaxCrossEntropy::compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits) const {
+double SoftmaxCrossEntropy::compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits, int64_t mean_over) const {
   check_logits(logits, labels, "cross_entropy");
   const int64_t n = logits.dim(0), k = logits.dim(1);
   if (dlogits) dlogits->resize(logits.shape());
   double total = 0;
-  const double inv_n = 1.0 / static_cast<double>(n);
+  LOWBIT_CHECK(mean_over == 0 || mean_over >= n, "cross_entropy: mean over ", mean_over, " samples, fewer than the ", n, " rows");
+  const double inv_n = 1.0 / static_cast<double>(mean_over ? mean_over : n);
   for (int64_t i = 0; i < n; ++i) {
     const float* z = logits.data() + i * k;
     float m = *std::max_element(z, z + k);
@@ -40,11 +41,12 @@ double SoftmaxCrossEntropy::compute(const Tensor& logits, const int32_t* labels,
   return total * inv_n;
 }
 
-double SquaredHinge::compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits) const {
+double SquaredHinge::compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits, int64_t mean_over) const {
   check_logits(logits, labels, "squared_hinge");
   const int64_t n = logits.dim(0), k = logits.dim(1);
   if (dlogits) dlogits->resize(logits.shape());
-  const double inv = 1.0 / static_cast<double>(n * k);
+  LOWBIT_CHECK(mean_over == 0 || mean_over >= n, "squared_hinge: mean over ", mean_over, " samples, fewer than the ", n, " rows");
+  const double inv = 1.0 / static_cast<double>((mean_over ? mean_over : n) * k);
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < k; ++j) {

@@ -15,20 +15,24 @@ class Loss {
  public:
   virtual ~Loss() = default;
   virtual std::string name() const = 0;
-  // dlogits may be null (evaluation). Throws if a label is outside [0, K).
-  virtual double compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits) const = 0;
+  // dlogits may be null (evaluation). Throws if a label is outside [0, K). mean_over: the
+  // number of samples the mean runs over, when these N rows are a slice of a larger batch
+  // (data-parallel ranks, docs/DISTRIBUTED.md): the loss returned and dlogits are then this
+  // slice's part of the batch mean (sum over the slice / mean_over), so that the parts add
+  // up over the ranks. 0 = N.
+  virtual double compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits, int64_t mean_over = 0) const = 0;
 };
 
 class SoftmaxCrossEntropy : public Loss {
  public:
   std::string name() const override { return "cross_entropy"; }
-  double compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits) const override;
+  double compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits, int64_t mean_over = 0) const override;
 };
 
 class SquaredHinge : public Loss {
  public:
   std::string name() const override { return "squared_hinge"; }
-  double compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits) const override;
+  double compute(const Tensor& logits, const int32_t* labels, Tensor* dlogits, int64_t mean_over = 0) const override;
 };
 
 std::unique_ptr<Loss> make_loss(const std::string& name);  // throws listing valid names

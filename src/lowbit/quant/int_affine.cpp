@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "lowbit/core/communicator.hpp"
 #include "lowbit/core/parallel.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/quant/parallel.hpp"
@@ -171,9 +172,13 @@ void IntQuantizer::choose_weight_params(const Tensor& w) {
   set_params(std::move(params));
 }
 
-void IntQuantizer::choose_activation_params(const Tensor& x, bool training) {
+void IntQuantizer::choose_activation_params(const Tensor& x, bool training, Communicator* comm) {
   float lo, hi;
   parallel_min_max(x.data(), x.size(), lo, hi);
+  if (training && comm && comm->distributed()) {  // the whole batch's range, split across ranks
+    comm->min(&lo, 1);
+    comm->max(&hi, 1);
+  }
   if (training && !x.empty()) {
     const bool first = ema_init_[0] == 0.f;
     ema_min_[0] = first ? lo : ema(ema_min_[0], lo);
@@ -186,7 +191,7 @@ void IntQuantizer::choose_activation_params(const Tensor& x, bool training) {
 
 void IntQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   if (role_ == Role::kWeight) choose_weight_params(x);
-  else choose_activation_params(x, ctx.training);
+  else choose_activation_params(x, ctx.training, ctx.comm);
   y.resize(x.shape());
   const int64_t n = x.size(), groups = static_cast<int64_t>(params_.size());
   if (n == 0) return;

@@ -55,7 +55,9 @@ void affine_min_max(const float* x, int64_t n, float& lo, float& hi);
 //   Activations (per tensor only): range = exponential moving average (decay 0.99) of the
 //     batch min/max, updated by every training forward *before* it quantizes (the first
 //     training batch sets it directly); evaluation uses the EMA, or the batch range if the
-//     quantizer never trained. Buffers "ema_min", "ema_max", "ema_init" ({1} each).
+//     quantizer never trained. Buffers "ema_min", "ema_max", "ema_init" ({1} each). In
+//     data-parallel training (Context::comm) the batch range is the whole batch's, reduced
+//     over the ranks, so every rank keeps the same EMA.
 class IntQuantizer : public Quantizer {
  public:
   static constexpr float kEmaDecay = 0.99f;
@@ -77,7 +79,7 @@ class IntQuantizer : public Quantizer {
 
  private:
   void choose_weight_params(const Tensor& w);
-  void choose_activation_params(const Tensor& x, bool training);
+  void choose_activation_params(const Tensor& x, bool training, Communicator* comm);
   void set_params(std::vector<AffineParams> params);
 
   std::vector<AffineParams> params_;  // per group, from the last forward

@@ -81,14 +81,21 @@ void StochasticQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx
   // blocks run in parallel and the draws do not depend on the thread count.
   constexpr int64_t kBlock = 4096;
   const uint64_t seed = ctx.rng->next_u64();
-  const int64_t n = x.size(), blocks = (n + kBlock - 1) / kBlock;
+  const int64_t n = x.size();
+  // Activations of a batch split across data-parallel ranks (Context::row_offset): blocks
+  // count global elements, so each rank draws what one process draws for the whole batch;
+  // a block straddling the slice's start skips the draws before it.
+  const int64_t per_row = role_ == Role::kActivation && x.rank() >= 1 && x.dim(0) ? n / x.dim(0) : 0;
+  const int64_t g0 = ctx.row_offset * per_row;
+  const int64_t first = g0 / kBlock, blocks = n ? (g0 + n + kBlock - 1) / kBlock - first : 0;
   const float* xp = x.data();
   float* yp = y.data();
   parallel_for(blocks, kQuantParallelMin, [&](int64_t b_begin, int64_t b_end) {
-    for (int64_t b = b_begin; b < b_end; ++b) {
+    for (int64_t b = first + b_begin; b < first + b_end; ++b) {
       Rng rng(seed, static_cast<uint64_t>(b));
-      const int64_t b0 = b * kBlock;
-      stochastic_binary_forward(xp + b0, yp + b0, std::min(kBlock, n - b0), rng);
+      const int64_t start = std::max(b * kBlock, g0), end = std::min((b + 1) * kBlock, g0 + n);
+      for (int64_t skip = b * kBlock; skip < start; ++skip) rng.next_u64();
+      stochastic_binary_forward(xp + (start - g0), yp + (start - g0), end - start, rng);
     }
   }, n);
 }

@@ -12,6 +12,7 @@
 #include "lowbit/core/fp_env.hpp"
 #include "lowbit/core/json_get.hpp"
 #include "lowbit/core/threading.hpp"
+#include "lowbit/dist/launch.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/format/input_fit.hpp"
 #include "lowbit/nn/batchnorm.hpp"
@@ -19,6 +20,7 @@
 #include "lowbit/quant/progressive.hpp"
 #include "lowbit/quant/quantizer.hpp"
 #include "lowbit/train/checkpoint.hpp"
+#include "lowbit/train/gradient_sync.hpp"
 
 namespace lowbit::train {
 
@@ -26,6 +28,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The flags whose values differ between two training configurations (defined below).
+std::string config_difference(const json& saved, const json& now);
 
 // Streams of randomness, each derived from (seed, counter) so they can be replayed.
 constexpr uint64_t kBatchStream = 0xB47C4ull;
@@ -199,14 +204,18 @@ EpochMetrics metrics_from_json(const json& j) {
 }
 
 EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::BatchOptions& opt, int64_t batch,
-                    const nn::Loss& loss, int64_t limit) {
+                    const nn::Loss& loss, int64_t limit, Communicator* comm) {
   enter_fp_contract_all_threads();  // the float mode export and the runtime compute in (core/fp_env.hpp)
   check_data_fits(model, ds);
   const data::BatchOptions bopt = batch_options_for(model, {opt.normalize, {}, 0, 0});  // no augmentation
-  const int64_t n = limit > 0 ? std::min(limit, ds.size()) : ds.size();
+  const int64_t all = limit > 0 ? std::min(limit, ds.size()) : ds.size();
   LOWBIT_CHECK(batch > 0, "evaluation batch size must be positive");
+  // This rank's images [first, n): all of them alone, a contiguous share across ranks.
+  const bool split = comm && comm->distributed();
+  const int64_t first = split ? all * comm->rank() / comm->size() : 0;
+  const int64_t n = split ? all * (comm->rank() + 1) / comm->size() : all;
   EvalResult r;
-  r.predictions.resize(static_cast<size_t>(n));
+  r.predictions.resize(static_cast<size_t>(n - first));
   std::vector<int64_t> idx(static_cast<size_t>(batch));
   std::vector<int32_t> labels;
   Tensor x;
@@ -214,18 +223,25 @@ EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::Batch
   nn::Context ctx{false, &rng};
   int64_t correct = 0;
   double loss_sum = 0;
-  for (int64_t start = 0; start < n; start += batch) {
+  for (int64_t start = first; start < n; start += batch) {
     const int64_t count = std::min(batch, n - start);
     for (int64_t i = 0; i < count; ++i) idx[static_cast<size_t>(i)] = start + i;
     make_model_batch(model, ds, idx.data(), count, bopt, rng, x, labels);
     const Tensor& logits = model.forward(x, ctx);
     loss_sum += loss.compute(logits, labels.data(), nullptr) * static_cast<double>(count);
-    int32_t* pred = r.predictions.data() + start;
+    int32_t* pred = r.predictions.data() + (start - first);
     nn::argmax_rows(logits, pred);
     for (int64_t i = 0; i < count; ++i) correct += pred[i] == labels[static_cast<size_t>(i)];
   }
-  r.accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
-  r.loss = n ? loss_sum / static_cast<double>(n) : 0.0;
+  if (split) {
+    double sums[2] = {loss_sum, static_cast<double>(correct)};
+    comm->sum(sums, 2);
+    loss_sum = sums[0];
+    correct = static_cast<int64_t>(sums[1]);
+    r.predictions.clear();
+  }
+  r.accuracy = all ? static_cast<double>(correct) / static_cast<double>(all) : 0.0;
+  r.loss = all ? loss_sum / static_cast<double>(all) : 0.0;
   return r;
 }
 
@@ -246,9 +262,11 @@ auto as_usage_error(F&& build) -> decltype(build()) {
 
 }  // namespace
 
-Trainer::Trainer(nn::Model& model, TrainConfig cfg)
+Trainer::Trainer(nn::Model& model, TrainConfig cfg, Communicator* comm)
     : model_(model),
       cfg_(std::move(cfg)),
+      comm_(comm ? comm : &single_process()),
+      quiet_(cfg_.quiet || !comm_->root()),
       loss_(as_usage_error([&] { return nn::make_loss(cfg_.loss); })),
       schedule_(as_usage_error([&] { return optim::LrSchedule(schedule_config(cfg_)); })),
       progress_(cfg_.progress < 0 ? Progress::stdout_is_terminal() : cfg_.progress == 1, std::cout) {
@@ -257,6 +275,9 @@ Trainer::Trainer(nn::Model& model, TrainConfig cfg)
   LOWBIT_CHECK_USAGE(cfg_.epochs >= 1 && cfg_.epochs <= kMaxEpochs, "--epochs must be in 1..", kMaxEpochs, ", got ",
                      cfg_.epochs);
   LOWBIT_CHECK_USAGE(cfg_.batch >= 1 && cfg_.batch <= kMaxBatch, "--batch must be in 1..", kMaxBatch, ", got ", cfg_.batch);
+  LOWBIT_CHECK_USAGE(cfg_.batch >= comm_->size(), "--batch ", cfg_.batch, " is split across ", comm_->size(),
+                     " data-parallel ranks and must give each at least one image: use --batch >= ", comm_->size(),
+                     " or fewer ranks");
   LOWBIT_CHECK_USAGE(cfg_.eval_batch >= 1 && cfg_.eval_batch <= kMaxBatch, "--eval-batch must be in 1..", kMaxBatch,
                      ", got ", cfg_.eval_batch);
   LOWBIT_CHECK_USAGE(cfg_.train_limit >= 0 && cfg_.test_limit >= 0,
@@ -436,7 +457,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   const int64_t n = batches_.images, steps = batches_.steps;
   std::vector<int64_t> order = data::epoch_order(n, cfg_.seed, epoch);
   const data::BatchOptions bopt = batch_options_for(model_, cfg_.data);
-  progress_.start_epoch(epoch + 1, cfg_.epochs, steps);
+  if (!quiet_) progress_.start_epoch(epoch + 1, cfg_.epochs, steps);
 
   // Signs of the 1-bit latent weights at the start of the epoch, for the flip ratio.
   std::vector<const Tensor*> sign_weights;
@@ -455,29 +476,47 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   float lr = 0;
   for (int64_t step = 0; step < steps; ++step) {
     const auto [start, count] = batches_.range(step);
+    // This rank's rows [lo, hi) of the step's batch (all of them when training alone). It
+    // draws the augmentation of the images before and after its slice too, so that its
+    // stream stays where one process building the whole batch would leave it.
+    const int64_t lo = count * comm_->rank() / comm_->size(), hi = count * (comm_->rank() + 1) / comm_->size();
     Rng rng(cfg_.seed ^ kBatchStream, static_cast<uint64_t>(epoch * steps + step));
-    make_model_batch(model_, train, order.data() + start, count, bopt, rng, x_, labels_);
+    data::skip_batch_draws(rng, lo, bopt.augment);
+    make_model_batch(model_, train, order.data() + start + lo, hi - lo, bopt, rng, x_, labels_);
+    data::skip_batch_draws(rng, count - hi, bopt.augment);
     const uint64_t global_step = static_cast<uint64_t>(epoch * steps + step);
     nn::Context ctx{true, &rng};
+    if (comm_->distributed()) {
+      ctx.comm = comm_;
+      ctx.row_offset = lo;
+    }
     if (low_precision_) {
       ctx.numerics = &cfg_.low_precision;
       ctx.seed = cfg_.seed;
       ctx.step = global_step;
     }
     const Tensor& logits = model_.forward(x_, ctx);
-    double loss = loss_->compute(logits, labels_.data(), &dlogits_);
+    // This slice's part of the batch mean; summed over the ranks with the step's count of
+    // correct predictions, so that every rank sees the batch's loss (and stops together).
+    double step_sums[2] = {loss_->compute(logits, labels_.data(), &dlogits_, count), 0.0};
+    predicted_.resize(static_cast<size_t>(hi - lo));
+    nn::argmax_rows(logits, predicted_.data());
+    for (int64_t i = 0; i < hi - lo; ++i) step_sums[1] += predicted_[static_cast<size_t>(i)] == labels_[static_cast<size_t>(i)];
+    comm_->sum(step_sums, 2);
+    const double loss = step_sums[0];
+    correct += static_cast<int64_t>(step_sums[1]);
     if (!std::isfinite(loss)) {
       const std::string keep = cfg_.out_dir.empty()          ? std::string("no --out was given")
                                : file_exists(last_checkpoint_path()) ? cat("the last good checkpoint is kept in ", last_checkpoint_path())
                                                                     : std::string("no checkpoint had been written yet");
-      fail("training diverged: loss is ", std::isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf", " at epoch ", epoch + 1,
-           ", batch ", step + 1,
-           "; stopped without saving (", keep, "). Try a lower --lr.");
+      // Every rank finds it at once; rank 0 says it.
+      throw RelayedError(cat("training diverged: loss is ", std::isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf",
+                             " at epoch ", epoch + 1, ", batch ", step + 1, "; stopped without saving (", keep,
+                             "). Try a lower --lr."),
+                         false, comm_->root());
     }
-    predicted_.resize(static_cast<size_t>(count));
-    nn::argmax_rows(logits, predicted_.data());
-    for (int64_t i = 0; i < count; ++i) correct += predicted_[static_cast<size_t>(i)] == labels_[static_cast<size_t>(i)];
     model_.backward(dlogits_);
+    sum_gradients(*comm_, model_.params(), gradient_scratch_);  // the batch's gradient on every rank
     if (quant_l2_) nn::add_quantized_l2(model_, cfg_.sparsity);
     lr = schedule_.at(epoch, step, steps);
     if (low_precision_) {
@@ -495,7 +534,8 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     }
     loss_sum += loss * static_cast<double>(count);
     seen += count;
-    progress_.update(step + 1, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
+    if (!quiet_)
+      progress_.update(step + 1, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
                      static_cast<double>(seen) / seconds_since(t0));
   }
   EpochMetrics m;
@@ -520,7 +560,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
       if (l->name() == z.layer && nn::unprunable_reason(*l).empty()) zeros.push_back(z);
   }
   if (!zeros.empty()) m.weight_zeros = nn::total_zeros(zeros).fraction();
-  if (m.weight_zeros == 1.0)
+  if (m.weight_zeros == 1.0 && comm_->root())
     std::cerr << "lowbit: warning: every quantized weight is 0 after epoch " << m.epoch
               << ": the latent weights lie within the ternary threshold and nothing can train; initialise them beyond "
                  "it (e.g. --init uniform:1, docs/SPARSITY.md) or lower the threshold\n";
@@ -552,7 +592,23 @@ std::pair<int64_t, int64_t> BatchPlan::range(int64_t step) const {
 std::string Trainer::out_file(const char* name) const { return cfg_.out_dir + "/" + name; }
 
 void Trainer::say(const std::string& line) const {
-  if (!cfg_.quiet) std::cout << line << "\n" << std::flush;
+  if (!quiet_) std::cout << line << "\n" << std::flush;
+}
+
+void Trainer::check_ranks_agree(const char* what, const json& mine) {
+  const std::vector<std::string> all = comm_->gather(mine.dump());
+  collectively(*comm_, [&] {
+    for (size_t r = 1; r < all.size(); ++r) {
+      if (all[r] == all[0]) continue;
+      std::string how;
+      if (std::string(what) == "settings")  // name the flags, as --resume does
+        how = cat(": ", config_difference(json::parse(all[0]), json::parse(all[r])));
+      else
+        how = cat(": rank 0 has ", all[0].substr(0, 200), ", rank ", r, " has ", all[r].substr(0, 200));
+      usage_fail("data-parallel ranks differ in their ", what, how, ". Every rank must run the same lowbit build with "
+                 "the same flags, data and starting point (docs/DISTRIBUTED.md)");
+    }
+  });
 }
 
 // last.ckpt first, then best.ckpt (the same bytes): a kill between the two leaves a
@@ -566,6 +622,7 @@ void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history,
   ck.meta["train_config"] = to_json(cfg_);
   ck.meta["train_data"] = data_id_;
   ck.meta["epochs_done"] = epoch_done;
+  ck.meta["ranks"] = comm_->size();  // data-parallel ranks (docs/DISTRIBUTED.md): resume notes a change
   ck.meta["best_test_acc"] = best_acc_;
   json hist = json::array();
   for (const auto& m : history) hist.push_back(metrics_to_json(m));
@@ -654,9 +711,8 @@ std::string topology_difference(const json& saved, const json& wanted) {
 
 }  // namespace
 
-int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
+int64_t Trainer::restore(const std::vector<uint8_t>& bytes, std::vector<EpochMetrics>& history) {
   const std::string path = last_checkpoint_path();
-  const std::vector<uint8_t> bytes = read_file(path);
   Checkpoint ck = decode_checkpoint(bytes, path);
   const json saved_topology = ck.meta.value("topology", json());
   if (saved_topology != model_.topology())
@@ -697,7 +753,14 @@ int64_t Trainer::restore(std::vector<EpochMetrics>& history) {
     if (p < done) pruned_from = p;
   const int64_t best = best_epoch_of(history, pruned_from);
   best_acc_ = best ? history[static_cast<size_t>(best - 1)].test_acc : -1.0;
-  repair_best(bytes, done, best, history);
+  if (comm_->root()) repair_best(bytes, done, best, history);
+  // The group size only changes the order of float sums (the global batch, its order and
+  // its random draws are the same for any number of ranks), so another one may continue.
+  const int64_t ranks = ck.meta.contains("ranks") ? json_int(ck.meta, "ranks", 1, int64_t{1} << 24, path) : 1;
+  if (ranks != comm_->size())
+    say(cat("note: ", path, " was written by a run on ", ranks, " rank(s), continued on ", comm_->size(),
+            ": the same global batch and data order; sums of floats in another order, so the result matches a run "
+            "on ", ranks, " up to rounding, not bit for bit"));
   return done;
 }
 
@@ -771,7 +834,8 @@ bool Trainer::prepare_out_dir() {
 }
 
 std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::Dataset& test) {
-  set_num_threads(cfg_.threads);  // also the float contract mode on every pool thread
+  // Also the float contract mode on every pool thread. Ranks on one machine share its cores.
+  set_num_threads(cfg_.threads || !comm_->distributed() ? cfg_.threads : dist::default_threads(comm_->local_size()));
   // The products' library and precision are process-wide: this run's hold while it lasts and
   // the caller's come back after (a program or test may train several models in turn).
   struct GemmSettings {
@@ -787,7 +851,9 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
   check_data_fits(model_, train);
   check_data_fits(model_, test);
   const int64_t n = cfg_.train_limit > 0 ? std::min(cfg_.train_limit, train.size()) : train.size();
-  batches_ = plan_batches(n, cfg_.batch, model_.min_training_batch());
+  // Across ranks a batch needs an image per rank too (a last batch with fewer joins the one
+  // before it, as one too small for BatchNorm does).
+  batches_ = plan_batches(n, cfg_.batch, std::max<int64_t>(model_.min_training_batch(), comm_->size()));
   // Which images the run trains on, so --resume can tell other data from the same shapes.
   data_id_ = {{"images", n},
               {"crc32", crc32(train.labels.data(), static_cast<size_t>(n) * sizeof(int32_t),
@@ -795,17 +861,44 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
   if (batches_.merged)
     say(cat("note: ", n, " images in batches of ", cfg_.batch, " would leave a last batch of ", batches_.merged,
             ", too few for BatchNorm; it joins the batch before it (", cfg_.batch + batches_.merged, " images)"));
+  if (comm_->distributed()) {
+    // Every rank must run the same program on the same settings, model and data, or the sums
+    // they exchange mean nothing (a node with another build, a flag typed differently).
+    json threads_free = to_json(cfg_);
+    threads_free.erase("threads");
+    check_ranks_agree("binary", dist::binary_identity());
+    check_ranks_agree("settings", threads_free);
+    check_ranks_agree("model", model_.topology());
+    check_ranks_agree("training data", data_id_);
+    say(cat("data parallel: ", comm_->size(), " ranks (", comm_->local_size(), " on this machine, ", num_threads(),
+            " threads each), ", cfg_.batch, " images per step split across them"));
+  }
   std::vector<EpochMetrics> history;
   int64_t start_epoch = 0;
-  const bool resuming = !cfg_.out_dir.empty() && prepare_out_dir();
+  bool resuming = false;
+  // The run folder is rank 0's: it locks and checks it, reads last.ckpt and sends it on.
+  if (!cfg_.out_dir.empty()) on_root(*comm_, [&] { resuming = prepare_out_dir(); });
+  std::vector<uint8_t> flag{static_cast<uint8_t>(resuming)};
+  comm_->broadcast(flag, 0);
+  resuming = flag[0] != 0;
   if (resuming) {
-    start_epoch = restore(history);
-    write_metrics(history);  // complete again after a kill between last.ckpt and metrics.jsonl
+    std::vector<uint8_t> last;
+    on_root(*comm_, [&] { last = read_file(last_checkpoint_path()); });
+    comm_->broadcast(last, 0);
+    collectively(*comm_, [&] { start_epoch = restore(last, history); });
+    on_root(*comm_, [&] { write_metrics(history); });  // complete again after a kill between last.ckpt and metrics.jsonl
     say(cat("resumed from ", last_checkpoint_path(), " after epoch ", start_epoch));
   } else {
     if (!cfg_.keep_weights) model_.init(cfg_.seed);
     optimizer_->apply_masks();  // fine-tuning a pruned model: its masked weights are 0 already
     if (low_precision_) low_precision_->reset_accumulator();  // from the initialised weights
+  }
+  if (comm_->distributed()) {
+    // From here every step keeps them equal: the same reduced gradients on the same weights.
+    uint32_t crc = 0;
+    for (const nn::Param* p : model_.params())
+      crc = crc32(p->value.data(), sizeof(float) * static_cast<size_t>(p->value.size()), crc);
+    check_ranks_agree("initial weights", cat("crc32 ", crc));
   }
   for (int64_t epoch = start_epoch; epoch < cfg_.epochs; ++epoch) {
     model_.set_training_progress(cfg_.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(cfg_.epochs - 1)
@@ -814,7 +907,7 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     prune_before(epoch);
     EpochMetrics m = train_epoch(train, epoch);
     auto t_eval = Clock::now();
-    EvalResult ev = evaluate(model_, test, cfg_.data, cfg_.eval_batch, *loss_, cfg_.test_limit);
+    EvalResult ev = evaluate(model_, test, cfg_.data, cfg_.eval_batch, *loss_, cfg_.test_limit, comm_);
     m.eval_seconds = seconds_since(t_eval);
     m.test_acc = ev.accuracy;
     m.test_loss = ev.loss;
@@ -823,12 +916,18 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     if (best) best_acc_ = m.test_acc;
     if (!cfg_.out_dir.empty()) {
       // Checkpoints first, then metrics: a kill in between leaves metrics one epoch behind
-      // the checkpoint (resume rewrites them), never ahead of it.
-      save(epoch + 1, history, best);
-      write_metrics(history);
+      // the checkpoint (resume rewrites them), never ahead of it. Rank 0's files; every rank
+      // holds the same state, and none runs on when rank 0 could not write.
+      on_root(*comm_, [&] {
+        save(epoch + 1, history, best);
+        write_metrics(history);
+      });
     }
-    if (!cfg_.quiet) progress_.end_epoch(m);
-    if (on_epoch_end && !on_epoch_end(m)) break;
+    if (!quiet_) progress_.end_epoch(m);
+    // Every rank stops after the same epoch when any rank's callback says so.
+    double stop = on_epoch_end && !on_epoch_end(m) ? 1.0 : 0.0;
+    comm_->sum(&stop, 1);
+    if (stop > 0) break;
   }
   lock_.reset();
   return history;

@@ -4,12 +4,20 @@
 // randomness (dropout, augmentation) from (seed, global step), so a run resumed from
 // a checkpoint replays exactly what the uninterrupted run would have done (for the
 // same thread count, which fixes the floating-point reduction order).
+//
+// Data parallelism (docs/DISTRIBUTED.md): given a Communicator of N ranks (mpirun), every
+// rank runs the same Trainer; each global batch is split into N contiguous slices of the
+// seeded epoch order, the gradients are summed over the ranks (train/gradient_sync.hpp),
+// BatchNorm and int:k activation ranges use the whole batch's statistics, the test set is
+// evaluated split across the ranks, and rank 0 alone prints and writes the run folder.
+// Every rank holds the same weights, quantizer and optimizer state after every step.
 #pragma once
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "lowbit/core/communicator.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/data/batch.hpp"
 #include "lowbit/data/dataset.hpp"
@@ -110,12 +118,14 @@ BatchPlan plan_batches(int64_t images, int64_t batch, int64_t min_batch);
 struct EvalResult {
   double loss = 0;
   double accuracy = 0;
-  std::vector<int32_t> predictions;
+  std::vector<int32_t> predictions;  // one per image; empty when evaluated across ranks
 };
 
-// Evaluate in inference mode (BatchNorm running stats, no dropout).
+// Evaluate in inference mode (BatchNorm running stats, no dropout). With a Communicator of
+// several ranks, rank r evaluates images [n r / N, n (r+1) / N) and the loss and accuracy
+// are those of all n images on every rank (predictions are then left empty).
 EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::BatchOptions& opt, int64_t batch,
-                    const nn::Loss& loss, int64_t limit = 0);
+                    const nn::Loss& loss, int64_t limit = 0, Communicator* comm = nullptr);
 
 // Throws a usage error (lowbit::UsageError) when a per-layer low-precision override
 // (--lp-layer, quant::LayerNumerics) matches no layer of `model` at a site it sets: for
@@ -126,7 +136,11 @@ void check_layer_overrides(const quant::LowPrecisionConfig& lp, nn::Model& model
 
 class Trainer {
  public:
-  Trainer(nn::Model& model, TrainConfig cfg);
+  // comm: the group of data-parallel ranks this process trains with (null: this process
+  // alone). Every rank constructs its Trainer with the same model and configuration; fit()
+  // checks that they did (the same binary, settings, model, data and initial weights) and
+  // throws lowbit::UsageError on every rank otherwise. --batch must be at least the ranks.
+  Trainer(nn::Model& model, TrainConfig cfg, Communicator* comm = nullptr);
   ~Trainer();
 
   // Trains for cfg.epochs (continuing from out_dir/last.ckpt when cfg.resume). Everything
@@ -155,12 +169,16 @@ class Trainer {
   void save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best);
   // Locks and checks out_dir; true when there is a last.ckpt to resume from.
   bool prepare_out_dir();
-  int64_t restore(std::vector<EpochMetrics>& history);
+  // Loads last.ckpt's bytes (read by rank 0, sent to every rank).
+  int64_t restore(const std::vector<uint8_t>& last_ckpt, std::vector<EpochMetrics>& history);
   void repair_best(const std::vector<uint8_t>& last_bytes, int64_t done, int64_t best,
                    const std::vector<EpochMetrics>& history);
   void write_metrics(const std::vector<EpochMetrics>& history);
   std::string out_file(const char* name) const;
-  void say(const std::string& line) const;  // one line on stdout unless quiet
+  void say(const std::string& line) const;  // one line on stdout unless quiet (or not rank 0)
+  // Data parallelism: throws lowbit::UsageError on every rank when the ranks' `mine` (what
+  // `what` names) differ from rank 0's, naming the first rank that differs and how.
+  void check_ranks_agree(const char* what, const json& mine);
   // Param groups (Bop) and LR scales (Glorot) for the quantized layers.
   void configure_params();
   // Freezes or unfreezes every BatchNorm for this epoch (TrainConfig::bn_threshold_at), from
@@ -172,6 +190,8 @@ class Trainer {
 
   nn::Model& model_;
   TrainConfig cfg_;
+  Communicator* comm_;  // never null: single_process() when training alone
+  bool quiet_;          // cfg_.quiet, or a rank other than 0
   std::unique_ptr<nn::Loss> loss_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::Bop> bop_;  // when binary_optimizer == "bop"
@@ -186,6 +206,7 @@ class Trainer {
   // Scratch reused across batches.
   Tensor x_, dlogits_;
   std::vector<int32_t> labels_, predicted_;
+  std::vector<float> gradient_scratch_;
 };
 
 json metrics_to_json(const EpochMetrics& m);

@@ -1,0 +1,61 @@
+#include "lowbit/dist/launch.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lowbit/core/file_io.hpp"
+
+#if LOWBIT_HAVE_MPI
+#include "lowbit/dist/mpi_communicator.hpp"
+#endif
+
+namespace lowbit::dist {
+
+bool mpi_built() { return LOWBIT_HAVE_MPI != 0; }
+
+int launched_group_size() {
+  // Open MPI's mpirun, then PMIx and PMI launchers (srun, hydra).
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) continue;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (*end == '\0' && n >= 1 && n <= (1 << 24)) return static_cast<int>(n);
+  }
+  return 1;
+}
+
+std::unique_ptr<Communicator> join_launched_group(double timeout_s) {
+  const int n = launched_group_size();
+  if (n <= 1) return nullptr;
+#if LOWBIT_HAVE_MPI
+  return make_mpi_communicator(timeout_s);
+#else
+  usage_fail("this process is one of ", n, " started by mpirun, but this lowbit was built without MPI (CMake option "
+             "LOWBIT_MPI; Debian's libopenmpi-dev): the ", n, " processes would each train their own model. Rebuild "
+             "with MPI (scripts/install-deps.sh installs it), or run lowbit without mpirun");
+#endif
+}
+
+std::string binary_identity() {
+  try {
+    const std::vector<uint8_t> exe = read_file("/proc/self/exe");
+    return cat("crc32 ", crc32(exe.data(), exe.size()), " of ", exe.size(), " bytes");
+  } catch (const Error&) {
+    return "unknown";
+  }
+}
+
+int default_threads(int local_processes) {
+  const int bound = omp_get_num_procs();  // the cores this process may run on (its affinity)
+  const int machine = static_cast<int>(std::thread::hardware_concurrency());
+  if (machine > 0 && bound < machine) return std::max(1, bound);  // the launcher placed it
+  return std::max(1, (machine > 0 ? machine : bound) / std::max(1, local_processes));
+}
+
+}  // namespace lowbit::dist
