@@ -8,6 +8,9 @@ packages=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-op
 # Icarus Verilog simulate the generated Verilog, yosys synthesizes it, nextpnr-ice40 and
 # icestorm place and route it for iCE40.
 packages+=(verilator iverilog yosys nextpnr-ice40 fpga-icestorm)
+# Data-parallel training over MPI (docs/DISTRIBUTED.md): Open MPI's headers and library, and
+# mpirun. Optional for the build (CMake's LOWBIT_MPI=AUTO); the tests run 2 ranks with it.
+packages+=(libopenmpi-dev openmpi-bin)
 # Interop (docs/INTEROP.md): the ONNX project's protobuf classes and C++ checker.
 packages+=(libonnx-dev libprotobuf-dev)
 # Interop checks (scripts/interop_check.sh, tests/interop): ONNX's Python checker and numpy

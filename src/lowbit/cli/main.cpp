@@ -7,6 +7,7 @@
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/communicator.hpp"
 #include "lowbit/core/error.hpp"
+#include "lowbit/dist/launch.hpp"
 
 namespace {
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   // An unknown subcommand is named, with the ones its level has.
   std::string known;
   if (const std::string unknown = unknown_subcommand(app, argc, argv, known); !unknown.empty()) {
+    if (lowbit::dist::launched_rank() > 0) return lowbit::cli::kExitUsage;  // rank 0 says it
     std::cerr << "lowbit: error: unknown subcommand '" << unknown << "' (" << known << ")\n"
               << "Run with --help for more information.\n";
     return lowbit::cli::kExitUsage;
@@ -80,6 +82,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // CLI11 prints the message (or the help / version text, exit 0); every other parse
     // error is a usage error, whatever CLI11's own code for its kind.
+    // Under mpirun every rank parses the same command line: rank 0 alone says what is wrong.
+    if (lowbit::dist::launched_rank() > 0) return e.get_exit_code() == 0 ? lowbit::cli::kExitOk : lowbit::cli::kExitUsage;
     return app.exit(e) == 0 ? lowbit::cli::kExitOk : lowbit::cli::kExitUsage;
   }
   try {

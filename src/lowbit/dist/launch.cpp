@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,17 +19,23 @@ namespace lowbit::dist {
 
 bool mpi_built() { return LOWBIT_HAVE_MPI != 0; }
 
-int launched_group_size() {
-  // Open MPI's mpirun, then PMIx and PMI launchers (srun, hydra).
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}) {
+namespace {
+// The first of `names` set to an integer in [lo, 1 << 24] in the environment, else `fallback`.
+int env_int(std::initializer_list<const char*> names, long lo, int fallback) {
+  for (const char* name : names) {
     const char* v = std::getenv(name);
     if (!v || !*v) continue;
     char* end = nullptr;
     const long n = std::strtol(v, &end, 10);
-    if (*end == '\0' && n >= 1 && n <= (1 << 24)) return static_cast<int>(n);
+    if (*end == '\0' && n >= lo && n <= (1 << 24)) return static_cast<int>(n);
   }
-  return 1;
+  return fallback;
 }
+}  // namespace
+
+// Open MPI's mpirun, then PMIx and PMI launchers (srun, hydra).
+int launched_group_size() { return env_int({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1, 1); }
+int launched_rank() { return env_int({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0, 0); }
 
 std::unique_ptr<Communicator> join_launched_group(double timeout_s) {
   const int n = launched_group_size();

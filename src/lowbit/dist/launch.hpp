@@ -16,6 +16,11 @@ bool mpi_built();
 // PMIX_SIZE... in the environment), 1 when none.
 int launched_group_size();
 
+// This process's rank in the group a launcher started (OMPI_COMM_WORLD_RANK, PMIX_RANK,
+// PMI_RANK), 0 when none: before the group is joined, so that only rank 0 prints what every
+// rank would print the same (a mistyped flag).
+int launched_rank();
+
 // The MPI group when launched_group_size() > 1, else nullptr (use single_process()).
 // Throws lowbit::UsageError when launched as one of N > 1 by a binary built without MPI
 // (the N processes would train N separate models into one folder), and lowbit::Error when

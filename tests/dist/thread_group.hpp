@@ -1,0 +1,90 @@
+// A group of N ranks as N threads of this process: the Communicator of data-parallel
+// training without MPI, for tests of what the ranks compute (sync BN, gradient sums, the
+// trainer split across ranks) that must run in every build. Sums run in rank order, so
+// they are reproducible like MPI's for a fixed group size.
+#pragma once
+#include <barrier>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "lowbit/core/communicator.hpp"
+
+namespace lowbit::testing {
+
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int n) : n_(n), sync_(n), slots_(static_cast<size_t>(n)) {}
+
+  // Runs body(rank's communicator) on n threads; rethrows the lowest rank's exception.
+  void run(const std::function<void(Communicator&)>& body) {
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(n_));
+    std::vector<std::thread> threads;
+    for (int r = 0; r < n_; ++r)
+      threads.emplace_back([&, r] {
+        Rank comm(*this, r);
+        try {
+          body(comm);
+        } catch (...) {
+          errors[static_cast<size_t>(r)] = std::current_exception();
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
+
+ private:
+  class Rank final : public Communicator {
+   public:
+    Rank(ThreadGroup& g, int r) : g_(g), r_(r) {}
+    int rank() const override { return r_; }
+    int size() const override { return g_.n_; }
+    int local_size() const override { return g_.n_; }
+    void sum(float* v, int64_t n) override { reduce(v, n, [](float a, float b) { return a + b; }); }
+    void sum(double* v, int64_t n) override { reduce(v, n, [](double a, double b) { return a + b; }); }
+    void min(float* v, int64_t n) override { reduce(v, n, [](float a, float b) { return b < a ? b : a; }); }
+    void max(float* v, int64_t n) override { reduce(v, n, [](float a, float b) { return b > a ? b : a; }); }
+    void broadcast(std::vector<uint8_t>& bytes, int root) override {
+      g_.slots_[static_cast<size_t>(r_)] = &bytes;
+      g_.sync_.arrive_and_wait();
+      std::vector<uint8_t> copy = *static_cast<std::vector<uint8_t>*>(g_.slots_[static_cast<size_t>(root)]);
+      g_.sync_.arrive_and_wait();
+      bytes = std::move(copy);
+    }
+    std::vector<std::string> gather(const std::string& text) override {
+      g_.slots_[static_cast<size_t>(r_)] = const_cast<std::string*>(&text);
+      g_.sync_.arrive_and_wait();
+      std::vector<std::string> all;
+      for (void* p : g_.slots_) all.push_back(*static_cast<std::string*>(p));
+      g_.sync_.arrive_and_wait();
+      return all;
+    }
+
+   private:
+    template <class T, class Op>
+    void reduce(T* v, int64_t n, Op op) {
+      g_.slots_[static_cast<size_t>(r_)] = v;
+      g_.sync_.arrive_and_wait();
+      std::vector<T> out(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        T acc = static_cast<T*>(g_.slots_[0])[i];
+        for (int k = 1; k < g_.n_; ++k) acc = op(acc, static_cast<T*>(g_.slots_[static_cast<size_t>(k)])[i]);
+        out[static_cast<size_t>(i)] = acc;
+      }
+      g_.sync_.arrive_and_wait();  // every rank has read every input
+      if (n) std::memcpy(v, out.data(), sizeof(T) * static_cast<size_t>(n));
+    }
+    ThreadGroup& g_;
+    int r_;
+  };
+
+  int n_;
+  std::barrier<> sync_;
+  std::vector<void*> slots_;
+};
+
+}  // namespace lowbit::testing
