@@ -128,6 +128,16 @@ TEST(MpiTrain, BatchSmallerThanTheRanksIsAUsageError) {
   EXPECT_NE(r.out.find("--batch 3 is split across 4 data-parallel ranks"), std::string::npos) << r.out;
 }
 
+TEST(MpiTrain, OtherCommandsAndParseErrorsUnderMpirunAreSaidOnce) {
+  SKIP_WITHOUT_MPI();
+  const testing::CommandResult summary = testing::run_command(mpirun(2, "summary --model tfc"));
+  EXPECT_EQ(summary.code, 2) << summary.out;
+  EXPECT_EQ(count_of(summary.out, "lowbit: error: `lowbit summary` runs in one process"), 1) << summary.out;
+  const testing::CommandResult typo = testing::run_command(mpirun(2, "train --modle tfc"));
+  EXPECT_EQ(typo.code, 2) << typo.out;
+  EXPECT_EQ(count_of(typo.out, "Run with --help"), 1) << typo.out;
+}
+
 // The pid of the process whose environment says it is MPI rank `rank` and whose command line
 // names `marker`; 0 while there is none.
 pid_t rank_pid(int rank, const std::string& marker) {
@@ -223,16 +233,16 @@ TEST(MpiTrain, AHungRankIsStoppedByTheTimeoutWithAMessage) {
   SKIP_WITHOUT_MPI();
   testing::CliWorkspace w("mpihang");
   const std::string out = w.path("hang");
-  Background job = start(mpirun(2, train_args(w, "hang", 40) + " --mpi-timeout 2"), w.path("hang.log"));
+  Background job = start(mpirun(2, train_args(w, "hang", 40) + " --mpi-timeout 10"), w.path("hang.log"));
   ASSERT_TRUE(wait_for([&] { return epochs_done(out + "/last.ckpt") >= 1 || job.exit_code() >= 0; }, 120))
       << read_text(job.log);
   ASSERT_EQ(job.exit_code(), -1) << read_text(job.log);
   const pid_t victim = rank_pid(1, out);
   ASSERT_GT(victim, 0);
   ASSERT_EQ(::kill(victim, SIGSTOP), 0);  // alive, silent: no launcher notices
-  const bool stopped = wait_for([&] { return job.exit_code() >= 0; }, 60);
+  const bool stopped = wait_for([&] { return job.exit_code() >= 0; }, 90);
   ::kill(victim, SIGKILL);  // in case the job did not stop it
-  ASSERT_TRUE(stopped) << "the job did not stop within 60 s after a rank hung";
+  ASSERT_TRUE(stopped) << "the job did not stop within 90 s after a rank hung (--mpi-timeout 10)";
   const std::string log = read_text(job.log);
   EXPECT_NE(job.exit_code(), 0) << log;
   EXPECT_NE(log.find("rank 0 of 2"), std::string::npos) << log;

@@ -313,6 +313,61 @@ TEST(DataParallel, TrainerOnRanksComputesWhatOneProcessComputes) {
   }
 }
 
+// Global state beyond the weights -- int:k EMA ranges, SYQ and AddNet scales, Adam moments,
+// Bop's state, progressive v -- is the same on every rank after training.
+TEST(DataParallel, QuantizerAndOptimizerStateIsTheSameOnEveryRank) {
+  const data::Dataset train_set = testing::synthetic_dataset(120, 1), test_set = testing::synthetic_dataset(40, 2);
+  nn::json topo = {{"name", "dpstate"},
+                   {"input", {1, 8, 8}},
+                   {"layers",
+                    {{{"type", "conv2d"}, {"filters", 4}, {"kernel", 3}, {"padding", 1}, {"bias", false},
+                      {"weight_quantizer", "syq:binary"}},
+                     {{"type", "batchnorm"}},
+                     {{"type", "quant_act"}, {"quantizer", "int:4"}},
+                     {{"type", "conv2d"}, {"filters", 4}, {"kernel", 3}, {"padding", 1}, {"bias", false},
+                      {"weight_quantizer", "addnet:2"}},
+                     {{"type", "batchnorm"}},
+                     {{"type", "quant_act"}, {"quantizer", "progressive"}},
+                     {{"type", "flatten"}},
+                     {{"type", "dense"}, {"units", 4}, {"weight_quantizer", "binary"}}}}};
+  for (const char* binary_optimizer : {"none", "bop"}) {
+    SCOPED_TRACE(binary_optimizer);
+    train::TrainConfig c;
+    c.epochs = 2;
+    c.batch = 20;
+    c.lr = 0.01f;
+    c.quiet = true;
+    c.threads = 1;
+    c.optimizer.name = "adam";
+    c.binary_optimizer = binary_optimizer;
+    std::vector<train::Checkpoint> states(3);
+    ThreadGroup group(3);
+    group.run([&](Communicator& comm) {
+      auto model = nn::build_model(topo);
+      train::Trainer t(*model, c, &comm);
+      const auto history = t.fit(train_set, test_set);
+      states[static_cast<size_t>(comm.rank())] = t.state(static_cast<int64_t>(history.size()), history);
+    });
+    size_t optimizer_tensors = 0, quantizer_tensors = 0;
+    for (const auto& [name, tensor] : states[0].tensors) {
+      optimizer_tensors += name.rfind("optim:", 0) == 0 || name.rfind("bop:", 0) == 0;
+      quantizer_tensors += name.find("quantizer") != std::string::npos;
+    }
+    EXPECT_GT(optimizer_tensors, 0u);
+    EXPECT_GT(quantizer_tensors, 0u);
+    for (int r = 1; r < 3; ++r) {
+      ASSERT_EQ(states[static_cast<size_t>(r)].tensors.size(), states[0].tensors.size());
+      for (size_t k = 0; k < states[0].tensors.size(); ++k) {
+        const auto& [name, want] = states[0].tensors[k];
+        const auto& [got_name, got] = states[static_cast<size_t>(r)].tensors[k];
+        ASSERT_EQ(got_name, name);
+        ASSERT_EQ(std::vector<float>(got.begin(), got.end()), std::vector<float>(want.begin(), want.end()))
+            << name << " differs on rank " << r;
+      }
+    }
+  }
+}
+
 TEST(DataParallel, TrainerRefusesABatchSmallerThanTheRanks) {
   ThreadGroup group(3);
   group.run([&](Communicator& comm) {

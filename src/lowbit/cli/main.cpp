@@ -86,6 +86,16 @@ int main(int argc, char** argv) {
     if (lowbit::dist::launched_rank() > 0) return e.get_exit_code() == 0 ? lowbit::cli::kExitOk : lowbit::cli::kExitUsage;
     return app.exit(e) == 0 ? lowbit::cli::kExitOk : lowbit::cli::kExitUsage;
   }
+  // Only training is data parallel; N copies of another command would each do the same work
+  // (and write the same files).
+  if (lowbit::dist::launched_group_size() > 1)
+    for (auto* sub : app.get_subcommands())
+      if (sub->get_name() != "train") {
+        if (lowbit::dist::launched_rank() == 0)
+          std::cerr << "lowbit: error: `lowbit " << sub->get_name() << "` runs in one process; only `lowbit train` runs "
+                    << "across mpirun's ranks (docs/DISTRIBUTED.md): run it without mpirun\n";
+        return lowbit::cli::kExitUsage;
+      }
   try {
     for (auto* sub : app.get_subcommands()) return actions.at(sub->get_name())();
   } catch (const lowbit::RelayedError& e) {

@@ -36,6 +36,7 @@ void Progress::end_epoch(const EpochMetrics& m) {
       << std::setprecision(2) << "  " << m.seconds << " s" << std::setprecision(0) << "  ("
       << m.images_per_second << " img/s)" << std::setprecision(6) << std::defaultfloat << "  lr " << m.lr;
   if (m.flip_ratio >= 0) os_ << "  flips " << std::setprecision(3) << m.flip_ratio * 100 << std::setprecision(6) << "%";
+  if (m.allreduce_seconds >= 0) os_ << "  allreduce " << std::setprecision(3) << m.allreduce_seconds << std::setprecision(6) << " s";
   if (m.weight_zeros >= 0) os_ << "  zeros " << std::setprecision(4) << m.weight_zeros * 100 << std::setprecision(6) << "%";
   os_ << "\n" << std::flush;
 }

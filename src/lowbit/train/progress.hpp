@@ -21,6 +21,10 @@ struct EpochMetrics {
   // Fraction of the quantized weights of prunable layers (ternary, syq:ternary, int:k
   // symmetric; nn/pruning.hpp) that are zero at the end of the epoch; -1 when it has none.
   double weight_zeros = -1;
+  // Data-parallel training: seconds of the epoch spent in the gradient and metric
+  // all-reduces (waiting for the slowest rank included; sync BN's are in the layers' time);
+  // -1 when training alone.
+  double allreduce_seconds = -1;
 };
 
 class Progress {

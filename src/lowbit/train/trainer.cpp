@@ -176,10 +176,12 @@ TrainConfig checkpoint_train_config(const Checkpoint& ck, const std::string& sou
 }
 
 json metrics_to_json(const EpochMetrics& m) {
-  return {{"epoch", m.epoch},         {"loss", m.loss},         {"train_acc", m.train_acc},
+  json j = {{"epoch", m.epoch},         {"loss", m.loss},         {"train_acc", m.train_acc},
           {"test_loss", m.test_loss}, {"test_acc", m.test_acc}, {"seconds", m.seconds},
           {"eval_seconds", m.eval_seconds}, {"lr", m.lr},       {"images_per_second", m.images_per_second},
           {"flip_ratio", m.flip_ratio}, {"weight_zeros", m.weight_zeros}};
+  if (m.allreduce_seconds >= 0) j["allreduce_seconds"] = m.allreduce_seconds;  // data-parallel runs only
+  return j;
 }
 
 EpochMetrics metrics_from_json(const json& j) {
@@ -200,6 +202,7 @@ EpochMetrics metrics_from_json(const json& j) {
   m.images_per_second = number("images_per_second", 0.0);
   m.flip_ratio = number("flip_ratio", -1.0);
   m.weight_zeros = number("weight_zeros", -1.0);
+  m.allreduce_seconds = number("allreduce_seconds", -1.0);
   return m;
 }
 
@@ -473,6 +476,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   auto t0 = Clock::now();
   double loss_sum = 0;
   int64_t correct = 0, seen = 0;
+  double comm_seconds = 0;
   float lr = 0;
   for (int64_t step = 0; step < steps; ++step) {
     const auto [start, count] = batches_.range(step);
@@ -502,7 +506,9 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     predicted_.resize(static_cast<size_t>(hi - lo));
     nn::argmax_rows(logits, predicted_.data());
     for (int64_t i = 0; i < hi - lo; ++i) step_sums[1] += predicted_[static_cast<size_t>(i)] == labels_[static_cast<size_t>(i)];
+    auto t_comm = Clock::now();
     comm_->sum(step_sums, 2);
+    comm_seconds += seconds_since(t_comm);
     const double loss = step_sums[0];
     correct += static_cast<int64_t>(step_sums[1]);
     if (!std::isfinite(loss)) {
@@ -516,7 +522,9 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
                          false, comm_->root());
     }
     model_.backward(dlogits_);
+    t_comm = Clock::now();
     sum_gradients(*comm_, model_.params(), gradient_scratch_);  // the batch's gradient on every rank
+    comm_seconds += seconds_since(t_comm);
     if (quant_l2_) nn::add_quantized_l2(model_, cfg_.sparsity);
     lr = schedule_.at(epoch, step, steps);
     if (low_precision_) {
@@ -545,6 +553,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
   m.train_acc = static_cast<double>(correct) / static_cast<double>(seen);
   m.lr = lr;
   m.images_per_second = static_cast<double>(seen) / m.seconds;
+  if (comm_->distributed()) m.allreduce_seconds = comm_seconds;
   if (!sign_weights.empty()) {
     int64_t flips = 0, total = 0;
     for (size_t k = 0; k < sign_weights.size(); ++k) {
@@ -615,7 +624,7 @@ void Trainer::check_ranks_agree(const char* what, const json& mine) {
 // last.ckpt whose own epoch is its best epoch, from which resume rewrites best.ckpt. The
 // reverse order could leave a best.ckpt newer than any last.ckpt, and a kill after last.ckpt
 // alone lost the best checkpoint for good (resume believed it written).
-void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best) {
+Checkpoint Trainer::state(int64_t epoch_done, const std::vector<EpochMetrics>& history) {
   Checkpoint ck;
   ck.meta["kind"] = "lowbit-checkpoint";
   ck.meta["topology"] = model_.topology();
@@ -632,7 +641,11 @@ void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history,
   if (bop_) add_optimizer_state(ck, *bop_, "bop_state", "bop:");
   if (low_precision_)
     for (auto& [name, t] : low_precision_->state_tensors()) ck.tensors.emplace_back(name, *t);
-  const std::vector<uint8_t> bytes = encode_checkpoint(ck);
+  return ck;
+}
+
+void Trainer::save(int64_t epoch_done, const std::vector<EpochMetrics>& history, bool best) {
+  const std::vector<uint8_t> bytes = encode_checkpoint(state(epoch_done, history));
   write_file_atomic(last_checkpoint_path(), bytes);
   if (best) write_file_atomic(best_checkpoint_path(), bytes);
 }

@@ -159,6 +159,11 @@ class Trainer {
   // training early, as if the process had been killed right there.
   std::function<bool(const EpochMetrics&)> on_epoch_end;
 
+  // What a checkpoint after `epoch_done` epochs holds (save() writes it): the model's
+  // tensors and buffers, the optimizers' state (Adam moments, Bop, a low-precision
+  // accumulator) and the run's metadata. Every data-parallel rank holds the same tensors.
+  Checkpoint state(int64_t epoch_done, const std::vector<EpochMetrics>& history);
+
   const TrainConfig& config() const { return cfg_; }
   std::string last_checkpoint_path() const;
   std::string best_checkpoint_path() const;
