@@ -40,7 +40,9 @@ for run in np1 np2 np2b np4; do
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 secs = [r["seconds"] for r in rows]
-print(f"{sys.argv[2]}: seconds/epoch {' '.join(f'{s:.1f}' for s in secs)} (mean {sum(secs)/len(secs):.1f}); "
+comm = [r.get("allreduce_seconds", -1) for r in rows]
+comm_text = f"; all-reduce s/epoch {' '.join(f'{c:.1f}' for c in comm)}" if min(comm) >= 0 else ""
+print(f"{sys.argv[2]}: seconds/epoch {' '.join(f'{s:.1f}' for s in secs)} (mean {sum(secs)/len(secs):.1f}){comm_text}; "
       f"test_acc {rows[-1]['test_acc']:.4f}; images/s {rows[-1]['images_per_second']:.0f}")
 PY
 done
