@@ -229,6 +229,21 @@ TEST(MpiTrain, AKilledRankStopsTheJobAndResumeEndsAsAnUninterruptedRun) {
   EXPECT_EQ(lines_of(out + "/metrics.jsonl").size(), static_cast<size_t>(kEpochs));
 }
 
+TEST(MpiTrain, ResumeOnAnotherNumberOfRanksContinuesAndSaysSo) {
+  SKIP_WITHOUT_MPI();
+  testing::CliWorkspace w("mpiresume");
+  const testing::CommandResult two = testing::run_command(mpirun(2, train_args(w, "run", 2)));
+  ASSERT_EQ(two.code, 0) << two.out;
+  const testing::CommandResult one = testing::run_lowbit(train_args(w, "run", 3) + " --resume");
+  ASSERT_EQ(one.code, 0) << one.out;
+  EXPECT_NE(one.out.find("was written by a run on 2 rank(s), continued on 1"), std::string::npos) << one.out;
+  const testing::CommandResult four = testing::run_command(mpirun(4, train_args(w, "run", 4) + " --resume"));
+  ASSERT_EQ(four.code, 0) << four.out;
+  EXPECT_NE(four.out.find("was written by a run on 1 rank(s), continued on 4"), std::string::npos) << four.out;
+  EXPECT_EQ(epochs_done(w.path("run/last.ckpt")), 4);
+  EXPECT_EQ(lines_of(w.path("run/metrics.jsonl")).size(), 4u);
+}
+
 TEST(MpiTrain, AHungRankIsStoppedByTheTimeoutWithAMessage) {
   SKIP_WITHOUT_MPI();
   testing::CliWorkspace w("mpihang");

@@ -884,7 +884,7 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     check_ranks_agree("model", model_.topology());
     check_ranks_agree("training data", data_id_);
     say(cat("data parallel: ", comm_->size(), " ranks (", comm_->local_size(), " on this machine, ", num_threads(),
-            " threads each), ", cfg_.batch, " images per step split across them"));
+            num_threads() == 1 ? " thread" : " threads", " each), ", cfg_.batch, " images per step split across them"));
   }
   std::vector<EpochMetrics> history;
   int64_t start_epoch = 0;
