@@ -200,19 +200,20 @@ std::string read_text(const std::string& path) {
 TEST(MpiTrain, AKilledRankStopsTheJobAndResumeEndsAsAnUninterruptedRun) {
   SKIP_WITHOUT_MPI();
   testing::CliWorkspace w("mpikill");
-  constexpr int kEpochs = 12;
+  constexpr int kEpochs = 30;
   const testing::CommandResult whole = testing::run_command(mpirun(2, train_args(w, "whole", kEpochs)));
   ASSERT_EQ(whole.code, 0) << whole.out;
 
   const std::string out = w.path("cut");
   Background job = start(mpirun(2, train_args(w, "cut", kEpochs)), w.path("cut.log"));
-  // Kill rank 1 once a checkpoint exists: inside a later epoch.
+  // Rank 1 found first, killed as soon as a checkpoint exists: inside a later epoch.
+  pid_t victim = 0;
+  ASSERT_TRUE(wait_for([&] { return (victim = rank_pid(1, out)) > 0 || job.exit_code() >= 0; }, 120)) << read_text(job.log);
+  ASSERT_GT(victim, 0) << "rank 1 not found:\n" << read_text(job.log);
   ASSERT_TRUE(wait_for([&] { return epochs_done(out + "/last.ckpt") >= 1 || job.exit_code() >= 0; }, 120))
       << read_text(job.log);
-  ASSERT_EQ(job.exit_code(), -1) << "the run ended before it could be killed:\n" << read_text(job.log);
-  const pid_t victim = rank_pid(1, out);
-  ASSERT_GT(victim, 0) << "rank 1 not found";
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  ASSERT_EQ(job.exit_code(), -1) << "the run ended before it could be killed:\n" << read_text(job.log);
   ASSERT_TRUE(wait_for([&] { return job.exit_code() >= 0; }, 60)) << "the job did not stop within 60 s after a rank died";
   const std::string log = read_text(job.log);
   EXPECT_NE(job.exit_code(), 0) << log;
@@ -249,12 +250,13 @@ TEST(MpiTrain, AHungRankIsStoppedByTheTimeoutWithAMessage) {
   testing::CliWorkspace w("mpihang");
   const std::string out = w.path("hang");
   Background job = start(mpirun(2, train_args(w, "hang", 40) + " --mpi-timeout 10"), w.path("hang.log"));
+  pid_t victim = 0;
+  ASSERT_TRUE(wait_for([&] { return (victim = rank_pid(1, out)) > 0 || job.exit_code() >= 0; }, 120)) << read_text(job.log);
+  ASSERT_GT(victim, 0) << "rank 1 not found:\n" << read_text(job.log);
   ASSERT_TRUE(wait_for([&] { return epochs_done(out + "/last.ckpt") >= 1 || job.exit_code() >= 0; }, 120))
       << read_text(job.log);
-  ASSERT_EQ(job.exit_code(), -1) << read_text(job.log);
-  const pid_t victim = rank_pid(1, out);
-  ASSERT_GT(victim, 0);
   ASSERT_EQ(::kill(victim, SIGSTOP), 0);  // alive, silent: no launcher notices
+  ASSERT_EQ(job.exit_code(), -1) << "the run ended before it could be stopped:\n" << read_text(job.log);
   const bool stopped = wait_for([&] { return job.exit_code() >= 0; }, 90);
   ::kill(victim, SIGKILL);  // in case the job did not stop it
   ASSERT_TRUE(stopped) << "the job did not stop within 90 s after a rank hung (--mpi-timeout 10)";

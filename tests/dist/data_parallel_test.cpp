@@ -84,6 +84,22 @@ TEST(DataParallel, AFailureOnOneRankStopsEveryRankWithOneMessage) {
   for (const std::string& w : what) EXPECT_EQ(w, "rank 1's flag is wrong");
 }
 
+TEST(DataParallel, TheTestGroupRefusesRanksMakingDifferentCalls) {
+  ThreadGroup group(2);
+  std::vector<int> threw(2, 0);
+  group.run([&](Communicator& comm) {
+    float v[3] = {1, 2, 3};
+    try {
+      comm.sum(v, comm.rank() == 0 ? 3 : 2);
+    } catch (const std::logic_error&) {
+      threw[static_cast<size_t>(comm.rank())] = 1;
+    }
+    comm.sum(v, 3);  // and the group still works
+    EXPECT_EQ(v[0], 2.f);
+  });
+  EXPECT_EQ(threw, (std::vector<int>{1, 1}));
+}
+
 TEST(DataParallel, GradientSumsPackBucketsInOrderAndSumEveryParameter) {
   const std::vector<int64_t> sizes = {5, 3, 10, 2, 4};
   for (int64_t bucket : {int64_t{1}, int64_t{4}, int64_t{6}, int64_t{100}}) {
@@ -366,6 +382,31 @@ TEST(DataParallel, QuantizerAndOptimizerStateIsTheSameOnEveryRank) {
       }
     }
   }
+}
+
+TEST(DataParallel, FewerImagesThanRanksIsOneUsageErrorNamingTheRanks) {
+  const data::Dataset train_set = testing::synthetic_dataset(60, 1), test_set = testing::synthetic_dataset(20, 2);
+  ThreadGroup group(3);
+  std::vector<std::string> messages(3);
+  group.run([&](Communicator& comm) {
+    nn::json topo = {{"name", "nobn"}, {"input", {1, 8, 8}}, {"layers", {{{"type", "flatten"}}, {{"type", "dense"}, {"units", 4}}}}};
+    auto model = nn::build_model(topo);
+    train::TrainConfig c;
+    c.batch = 10;
+    c.quiet = true;
+    c.threads = 1;
+    c.train_limit = 2;
+    train::Trainer t(*model, c, &comm);
+    try {
+      t.fit(train_set, test_set);
+    } catch (const RelayedError& e) {
+      EXPECT_TRUE(e.usage());
+      EXPECT_EQ(e.print(), comm.rank() == 0);
+      messages[static_cast<size_t>(comm.rank())] = e.what();
+    }
+  });
+  EXPECT_NE(messages[0].find("fewer than the 3 data-parallel ranks"), std::string::npos) << messages[0];
+  EXPECT_EQ(messages[1], messages[0]);
 }
 
 TEST(DataParallel, TrainerRefusesABatchSmallerThanTheRanks) {

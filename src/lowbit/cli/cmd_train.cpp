@@ -340,9 +340,15 @@ Action add_train_command(CLI::App& app) {
     if (!comm.root()) std::cout.setstate(std::ios::badbit);
     try {
       return train_command(*args, normalize->count() > 0, *quant_l2, *prune_sigma, init_from->count() > 0, *cmd, comm);
-    } catch (const RelayedError&) {
-      group.reset();  // an agreed stop: every rank leaves MPI cleanly
-      throw;
+    } catch (const RelayedError& e) {
+      // An agreed stop. The rank that says why says it before any rank exits: mpirun ends the
+      // job at the first non-zero exit, and a message still being written would be lost.
+      if (!group) throw;
+      if (e.print()) std::cerr << "lowbit: error: " << e.what() << (e.usage() ? "\nRun with --help for more information." : "") << std::endl;
+      double said = 0;
+      group->sum(&said, 1);
+      group.reset();  // every rank leaves MPI cleanly
+      throw RelayedError(e.what(), e.usage(), /*print=*/false);
     }
   };
 }

@@ -1,8 +1,10 @@
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "lowbit/cli/commands.hpp"
 #include "lowbit/core/communicator.hpp"
@@ -50,6 +52,14 @@ std::string unknown_subcommand(CLI::App& app, int argc, char** argv, std::string
 
 }  // namespace
 
+// A rank > 0 of an mpirun job leaving on a mistake rank 0 reports: silently, and not at once,
+// since mpirun ends the whole job at the first non-zero exit and rank 0's message (it has not
+// joined MPI, so nothing else orders them) would be lost.
+static int quiet_rank_exit(int code) {
+  if (code != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+  return code;
+}
+
 int main(int argc, char** argv) {
   choose_openmp_waiting(argv);
   CLI::App app{"lowbit: train quantized neural networks and deploy them fast", "lowbit"};
@@ -72,7 +82,7 @@ int main(int argc, char** argv) {
   // An unknown subcommand is named, with the ones its level has.
   std::string known;
   if (const std::string unknown = unknown_subcommand(app, argc, argv, known); !unknown.empty()) {
-    if (lowbit::dist::launched_rank() > 0) return lowbit::cli::kExitUsage;  // rank 0 says it
+    if (lowbit::dist::launched_rank() > 0) return quiet_rank_exit(lowbit::cli::kExitUsage);  // rank 0 says it
     std::cerr << "lowbit: error: unknown subcommand '" << unknown << "' (" << known << ")\n"
               << "Run with --help for more information.\n";
     return lowbit::cli::kExitUsage;
@@ -83,7 +93,7 @@ int main(int argc, char** argv) {
     // CLI11 prints the message (or the help / version text, exit 0); every other parse
     // error is a usage error, whatever CLI11's own code for its kind.
     // Under mpirun every rank parses the same command line: rank 0 alone says what is wrong.
-    if (lowbit::dist::launched_rank() > 0) return e.get_exit_code() == 0 ? lowbit::cli::kExitOk : lowbit::cli::kExitUsage;
+    if (lowbit::dist::launched_rank() > 0) return quiet_rank_exit(e.get_exit_code() == 0 ? lowbit::cli::kExitOk : lowbit::cli::kExitUsage);
     return app.exit(e) == 0 ? lowbit::cli::kExitOk : lowbit::cli::kExitUsage;
   }
   // Only training is data parallel; N copies of another command would each do the same work
@@ -91,9 +101,9 @@ int main(int argc, char** argv) {
   if (lowbit::dist::launched_group_size() > 1)
     for (auto* sub : app.get_subcommands())
       if (sub->get_name() != "train") {
-        if (lowbit::dist::launched_rank() == 0)
-          std::cerr << "lowbit: error: `lowbit " << sub->get_name() << "` runs in one process; only `lowbit train` runs "
-                    << "across mpirun's ranks (docs/DISTRIBUTED.md): run it without mpirun\n";
+        if (lowbit::dist::launched_rank() > 0) return quiet_rank_exit(lowbit::cli::kExitUsage);
+        std::cerr << "lowbit: error: `lowbit " << sub->get_name() << "` runs in one process; only `lowbit train` runs "
+                  << "across mpirun's ranks (docs/DISTRIBUTED.md): run it without mpirun\n";
         return lowbit::cli::kExitUsage;
       }
   try {

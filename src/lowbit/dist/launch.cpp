@@ -33,9 +33,9 @@ int env_int(std::initializer_list<const char*> names, long lo, int fallback) {
 }
 }  // namespace
 
-// Open MPI's mpirun, then PMIx and PMI launchers (srun, hydra).
-int launched_group_size() { return env_int({"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}, 1, 1); }
-int launched_rank() { return env_int({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}, 0, 0); }
+// Open MPI's mpirun, then PMI launchers (MPICH's hydra).
+int launched_group_size() { return env_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}, 1, 1); }
+int launched_rank() { return env_int({"OMPI_COMM_WORLD_RANK", "PMI_RANK"}, 0, 0); }
 
 std::unique_ptr<Communicator> join_launched_group(double timeout_s) {
   const int n = launched_group_size();
@@ -58,11 +58,14 @@ std::string binary_identity() {
   }
 }
 
+int machine_cores() {
+  const int machine = static_cast<int>(std::thread::hardware_concurrency());
+  return machine > 0 ? machine : omp_get_num_procs();
+}
+
 int default_threads(int local_processes) {
   const int bound = omp_get_num_procs();  // the cores this process may run on (its affinity)
-  const int machine = static_cast<int>(std::thread::hardware_concurrency());
-  if (machine > 0 && bound < machine) return std::max(1, bound);  // the launcher placed it
-  return std::max(1, (machine > 0 ? machine : bound) / std::max(1, local_processes));
+  return std::max(1, std::min(bound, machine_cores() / std::max(1, local_processes)));
 }
 
 }  // namespace lowbit::dist

@@ -12,12 +12,12 @@ namespace lowbit::dist {
 // True when this binary was built with MPI.
 bool mpi_built();
 
-// The number of processes a launcher says this one belongs to (OMPI_COMM_WORLD_SIZE,
-// PMIX_SIZE... in the environment), 1 when none.
+// The number of processes a launcher says this one belongs to (Open MPI's mpirun:
+// OMPI_COMM_WORLD_SIZE; PMI launchers such as MPICH's hydra: PMI_SIZE), 1 when none.
 int launched_group_size();
 
-// This process's rank in the group a launcher started (OMPI_COMM_WORLD_RANK, PMIX_RANK,
-// PMI_RANK), 0 when none: before the group is joined, so that only rank 0 prints what every
+// This process's rank in the group a launcher started (OMPI_COMM_WORLD_RANK, PMI_RANK), 0
+// when none: before the group is joined, so that only rank 0 prints what every
 // rank would print the same (a mistyped flag).
 int launched_rank();
 
@@ -33,9 +33,12 @@ std::unique_ptr<Communicator> join_launched_group(double timeout_s);
 std::string binary_identity();
 
 // OpenMP threads for one of `local_processes` processes on this machine (--threads 0): the
-// cores a launcher bound this process to when it did (mpirun binds each rank to a core for
-// -np <= 2), else the machine's cores divided among the processes, at least 1. So that
-// ranks x threads never exceeds the cores.
+// machine's cores divided among the processes, and no more than the cores a launcher bound
+// this process to (mpirun binds each rank to a core for -np <= 2, to a socket above); at
+// least 1. So that ranks x threads does not exceed the cores.
 int default_threads(int local_processes);
+
+// The machine's online cores (not only those this process may run on).
+int machine_cores();
 
 }  // namespace lowbit::dist

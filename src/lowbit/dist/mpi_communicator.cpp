@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "lowbit/dist/launch.hpp"
+
 namespace lowbit::dist {
 
 namespace {
@@ -23,34 +25,40 @@ constexpr int64_t kMaxCount = int64_t{1} << 30;
 
 class MpiCommunicator final : public Communicator {
  public:
-  explicit MpiCommunicator(double timeout_s) : timeout_s_(timeout_s) {
+  explicit MpiCommunicator(double timeout_s)
+      : timeout_s_(timeout_s), rank_(launched_rank()), size_(launched_group_size()) {
     int initialized = 0;
     MPI_Initialized(&initialized);
     LOWBIT_CHECK(!initialized, "MPI is already initialised in this process");
-    int provided = 0;
-    LOWBIT_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) == MPI_SUCCESS,
-                 "MPI_Init_thread failed: cannot start data-parallel training (is this process run by mpirun?)");
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
-    MPI_Comm local;
-    check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local), "MPI_Comm_split_type");
-    MPI_Comm_size(local, &local_size_);
-    MPI_Comm_free(&local);
+    // Watched from the start: MPI_Init waits for every rank of the job.
     watchdog_ = std::thread([this] { watch(); });
+    try {
+      Watch w(*this, "MPI_Init_thread");
+      int provided = 0;
+      LOWBIT_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) == MPI_SUCCESS,
+                   "MPI_Init_thread failed: cannot start data-parallel training (is this process run by mpirun?)");
+      MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+      MPI_Comm_size(MPI_COMM_WORLD, &size_);
+      MPI_Comm local;
+      check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local), "MPI_Comm_split_type");
+      MPI_Comm_size(local, &local_size_);
+      MPI_Comm_free(&local);
+    } catch (...) {
+      stop_watchdog();
+      throw;
+    }
   }
 
   ~MpiCommunicator() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    watchdog_.join();
     // A rank leaving on an error must not wait in MPI_Finalize for ranks that never come:
     // mpirun ends the job when a rank exits non-zero (cli/main.cpp), so only a clean exit
-    // finalises.
-    if (std::uncaught_exceptions() == 0) MPI_Finalize();
+    // finalises; Open MPI's finalize waits for every rank, so the watchdog watches it too.
+    if (std::uncaught_exceptions() == 0) {
+      Watch w(*this, "MPI_Finalize");
+      MPI_Finalize();
+    }
+    stop_watchdog();
   }
 
   int rank() const override { return rank_; }
@@ -123,6 +131,15 @@ class MpiCommunicator final : public Communicator {
          " (another rank has probably stopped; the run folder keeps its last good checkpoint)");
   }
 
+  void stop_watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    watchdog_.join();
+  }
+
   // Ends the process when one collective has waited longer than timeout_s_: the other ranks
   // are gone or stuck, and an MPI call has no timeout of its own.
   void watch() {
@@ -136,11 +153,11 @@ class MpiCommunicator final : public Communicator {
       gethostname(host, sizeof host - 1);
       std::fprintf(stderr,
                    "lowbit: rank %d of %d (host %s, pid %d): %s has waited %.0f s for the other ranks (--mpi-timeout "
-                   "%.0f): a rank has died, hangs or runs something else. Stopping; the run folder keeps its last "
-                   "good checkpoint (last.ckpt), from which --resume continues.\n",
+                   "%.0f): a rank has died, hangs or runs something else. Stopping; a run folder keeps its last "
+                   "complete checkpoint, from which --resume continues.\n",
                    rank_, size_, host, static_cast<int>(getpid()), op_.load(), waited, timeout_s_);
       std::fflush(stderr);
-      std::_Exit(3);
+      std::_Exit(1);  // the work failed (cli/commands.hpp's exit codes), not a bug
     }
   }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -604,6 +605,14 @@ void Trainer::say(const std::string& line) const {
   if (!quiet_) std::cout << line << "\n" << std::flush;
 }
 
+std::string Trainer::weights_crc() {
+  uint32_t crc = 0;
+  for (const nn::Param* p : model_.params()) crc = crc32(p->value.data(), sizeof(float) * static_cast<size_t>(p->value.size()), crc);
+  for (const nn::NamedBuffer& b : model_.named_buffers())
+    crc = crc32(b.tensor->data(), sizeof(float) * static_cast<size_t>(b.tensor->size()), crc);
+  return cat("crc32 ", crc);
+}
+
 void Trainer::check_ranks_agree(const char* what, const json& mine) {
   const std::vector<std::string> all = comm_->gather(mine.dump());
   collectively(*comm_, [&] {
@@ -767,12 +776,13 @@ int64_t Trainer::restore(const std::vector<uint8_t>& bytes, std::vector<EpochMet
   const int64_t best = best_epoch_of(history, pruned_from);
   best_acc_ = best ? history[static_cast<size_t>(best - 1)].test_acc : -1.0;
   if (comm_->root()) repair_best(bytes, done, best, history);
-  // The group size only changes the order of float sums (the global batch, its order and
-  // its random draws are the same for any number of ranks), so another one may continue.
+  // The group size only changes the order of float sums (the global batches, their order and
+  // random draws are the same for any number of ranks but for a last batch smaller than the
+  // ranks, which fit() notes), so another one may continue.
   const int64_t ranks = ck.meta.contains("ranks") ? json_int(ck.meta, "ranks", 1, int64_t{1} << 24, path) : 1;
   if (ranks != comm_->size())
     say(cat("note: ", path, " was written by a run on ", ranks, " rank(s), continued on ", comm_->size(),
-            ": the same global batch and data order; sums of floats in another order, so the result matches a run "
+            ": the same global batches and data order; sums of floats in another order, so the result matches a run "
             "on ", ranks, " up to rounding, not bit for bit"));
   return done;
 }
@@ -849,6 +859,9 @@ bool Trainer::prepare_out_dir() {
 std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::Dataset& test) {
   // Also the float contract mode on every pool thread. Ranks on one machine share its cores.
   set_num_threads(cfg_.threads || !comm_->distributed() ? cfg_.threads : dist::default_threads(comm_->local_size()));
+  if (comm_->distributed() && comm_->root() && num_threads() * comm_->local_size() > dist::machine_cores())
+    std::cerr << "lowbit: warning: " << comm_->local_size() << " ranks x " << num_threads() << " threads on this machine's "
+              << dist::machine_cores() << " cores: they will take turns (--threads, docs/DISTRIBUTED.md)\n";
   // The products' library and precision are process-wide: this run's hold while it lasts and
   // the caller's come back after (a program or test may train several models in turn).
   struct GemmSettings {
@@ -861,19 +874,27 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
   } restore_callers_gemm;
   kernels::set_gemm_backend(kernels::parse_gemm_backend(cfg_.gemm));
   kernels::set_gemm_compute(kernels::parse_gemm_compute(cfg_.compute));
-  check_data_fits(model_, train);
-  check_data_fits(model_, test);
   const int64_t n = cfg_.train_limit > 0 ? std::min(cfg_.train_limit, train.size()) : train.size();
-  // Across ranks a batch needs an image per rank too (a last batch with fewer joins the one
-  // before it, as one too small for BatchNorm does).
-  batches_ = plan_batches(n, cfg_.batch, std::max<int64_t>(model_.min_training_batch(), comm_->size()));
+  // Across ranks a batch needs an image per rank too: a last batch with fewer joins the one
+  // before it, as one too small for BatchNorm does (one process would keep it apart).
+  const int64_t min_batch = model_.min_training_batch();
+  const bool ranks_bound = comm_->size() > min_batch;
+  collectively(*comm_, [&] {  // the same on every rank: one message, not N
+    check_data_fits(model_, train);
+    check_data_fits(model_, test);
+    LOWBIT_CHECK_USAGE(!ranks_bound || n >= comm_->size(), "the training set has ", n, " image(s) (--train-limit?), fewer "
+                       "than the ", comm_->size(), " data-parallel ranks that each need one per batch");
+    batches_ = plan_batches(n, cfg_.batch, std::max<int64_t>(min_batch, comm_->size()));
+  });
   // Which images the run trains on, so --resume can tell other data from the same shapes.
   data_id_ = {{"images", n},
               {"crc32", crc32(train.labels.data(), static_cast<size_t>(n) * sizeof(int32_t),
                               crc32(train.images.data(), static_cast<size_t>(n * train.image_size())))}};
   if (batches_.merged)
     say(cat("note: ", n, " images in batches of ", cfg_.batch, " would leave a last batch of ", batches_.merged,
-            ", too few for BatchNorm; it joins the batch before it (", cfg_.batch + batches_.merged, " images)"));
+            ranks_bound ? cat(", fewer than the ", comm_->size(), " data-parallel ranks")
+                        : std::string(", too few for BatchNorm"),
+            "; it joins the batch before it (", cfg_.batch + batches_.merged, " images)"));
   if (comm_->distributed()) {
     // Every rank must run the same program on the same settings, model and data, or the sums
     // they exchange mean nothing (a node with another build, a flag typed differently).
@@ -899,6 +920,11 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     on_root(*comm_, [&] { last = read_file(last_checkpoint_path()); });
     comm_->broadcast(last, 0);
     collectively(*comm_, [&] { start_epoch = restore(last, history); });
+    // Rank 0 alone repaired best.ckpt, which can change which accuracy counts as best.
+    std::vector<uint8_t> best(sizeof best_acc_);
+    std::memcpy(best.data(), &best_acc_, sizeof best_acc_);
+    comm_->broadcast(best, 0);
+    std::memcpy(&best_acc_, best.data(), sizeof best_acc_);
     on_root(*comm_, [&] { write_metrics(history); });  // complete again after a kill between last.ckpt and metrics.jsonl
     say(cat("resumed from ", last_checkpoint_path(), " after epoch ", start_epoch));
   } else {
@@ -906,13 +932,8 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
     optimizer_->apply_masks();  // fine-tuning a pruned model: its masked weights are 0 already
     if (low_precision_) low_precision_->reset_accumulator();  // from the initialised weights
   }
-  if (comm_->distributed()) {
-    // From here every step keeps them equal: the same reduced gradients on the same weights.
-    uint32_t crc = 0;
-    for (const nn::Param* p : model_.params())
-      crc = crc32(p->value.data(), sizeof(float) * static_cast<size_t>(p->value.size()), crc);
-    check_ranks_agree("initial weights", cat("crc32 ", crc));
-  }
+  // From here every step keeps them equal: the same reduced gradients on the same weights.
+  if (comm_->distributed()) check_ranks_agree("initial weights", weights_crc());
   for (int64_t epoch = start_epoch; epoch < cfg_.epochs; ++epoch) {
     model_.set_training_progress(cfg_.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(cfg_.epochs - 1)
                                                  : 1.0);
@@ -934,6 +955,18 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
       on_root(*comm_, [&] {
         save(epoch + 1, history, best);
         write_metrics(history);
+      });
+    }
+    if (comm_->distributed()) {
+      // Cheap insurance that the design holds (every rank applies bitwise the same sums):
+      // a rank whose weights drifted (a faulty node, an MPI giving ranks different sums)
+      // would otherwise train on silently.
+      const std::vector<std::string> crcs = comm_->gather(weights_crc());
+      collectively(*comm_, [&] {
+        for (size_t r = 1; r < crcs.size(); ++r)
+          LOWBIT_CHECK(crcs[r] == crcs[0], "after epoch ", epoch + 1, " rank ", r, "'s weights differ from rank 0's (",
+                       crcs[r], " vs ", crcs[0], "): the ranks did not apply the same gradient sums; a faulty node or "
+                       "MPI library. The checkpoint of this epoch is rank 0's");
       });
     }
     if (!quiet_) progress_.end_epoch(m);

@@ -138,8 +138,11 @@ class Trainer {
  public:
   // comm: the group of data-parallel ranks this process trains with (null: this process
   // alone). Every rank constructs its Trainer with the same model and configuration; fit()
-  // checks that they did (the same binary, settings, model, data and initial weights) and
-  // throws lowbit::UsageError on every rank otherwise. --batch must be at least the ranks.
+  // checks that they did (the same binary, settings, model, data and initial weights), and
+  // after every epoch that their weights are still equal. Errors found on every rank alike
+  // or on one rank at a step they all take together (the checks, rank 0's files) reach every
+  // rank as RelayedError (a lowbit::Error; usage() says whether it was a UsageError); alone,
+  // errors pass unchanged. --batch must be at least the ranks.
   Trainer(nn::Model& model, TrainConfig cfg, Communicator* comm = nullptr);
   ~Trainer();
 
@@ -181,9 +184,11 @@ class Trainer {
   void write_metrics(const std::vector<EpochMetrics>& history);
   std::string out_file(const char* name) const;
   void say(const std::string& line) const;  // one line on stdout unless quiet (or not rank 0)
-  // Data parallelism: throws lowbit::UsageError on every rank when the ranks' `mine` (what
+  // Data parallelism: throws RelayedError (usage) on every rank when the ranks' `mine` (what
   // `what` names) differ from rank 0's, naming the first rank that differs and how.
   void check_ranks_agree(const char* what, const json& mine);
+  // "crc32 N" of the model's parameters and buffers: equal on every rank while training.
+  std::string weights_crc();
   // Param groups (Bop) and LR scales (Glorot) for the quantized layers.
   void configure_params();
   // Freezes or unfreezes every BatchNorm for this epoch (TrainConfig::bn_threshold_at), from
