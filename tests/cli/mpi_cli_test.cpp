@@ -119,6 +119,22 @@ TEST(MpiTrain, RanksWithDifferentFlagsAreRefusedOnceNamingTheFlag) {
   EXPECT_FALSE(fs::exists(w.path("run/last.ckpt")));
 }
 
+TEST(MpiTrain, RanksRunningAnotherBuildAreRefused) {
+  SKIP_WITHOUT_MPI();
+  testing::CliWorkspace w("mpibinary");
+  // Another build: the same program with one byte more (an ELF file runs with bytes appended).
+  const std::string other = w.path("lowbit-other");
+  fs::copy_file(LOWBIT_CLI_PATH, other);
+  { std::ofstream(other, std::ios::app) << '\n'; }
+  fs::permissions(other, fs::perms::owner_exec, fs::perm_options::add);
+  const std::string args = train_args(w, "run", 1);
+  const testing::CommandResult r =
+      testing::run_command(kMpirun + "-np 1 " + LOWBIT_CLI_PATH + " " + args + " : -np 1 " + other + " " + args);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(count_of(r.out, "lowbit: error:"), 1) << r.out;
+  EXPECT_NE(r.out.find("ranks differ in their binary"), std::string::npos) << r.out;
+}
+
 TEST(MpiTrain, BatchSmallerThanTheRanksIsAUsageError) {
   SKIP_WITHOUT_MPI();
   testing::CliWorkspace w("mpibatch");
