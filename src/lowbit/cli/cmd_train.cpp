@@ -140,6 +140,8 @@ int train_command(TrainArgs& a, bool normalize_given, float quant_l2, float prun
     cfg.data.normalize = data::parse_normalize(a.normalize);
     cfg.data.augment = parse_augment(a.augment);
     cfg.progress = a.progress == "auto" ? -1 : a.progress == "bar" ? 1 : 0;
+    // mpirun hands its ranks a pseudo-terminal even when the job's output goes to a file.
+    if (comm.distributed() && cfg.progress == -1) cfg.progress = 0;
     cfg.low_precision = parse_low_precision(a);
     split = data::load_data(a.data);
     Shape input = {split.train.channels, split.train.height, split.train.width};
@@ -215,7 +217,9 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--seed", c.seed, "Random seed (init, shuffling, dropout, augmentation)")
       ->capture_default_str()
       ->check(whole_in(0, INT64_MAX));
-  cmd->add_option("--threads", c.threads, "Threads for our loops and BLAS (0 = all cores)")
+  cmd->add_option("--threads", c.threads,
+                  "Threads for our loops and BLAS (0 = all cores; under mpirun: the cores divided among the ranks "
+                  "on the machine)")
       ->capture_default_str()
       ->check(whole_in(0, kMaxThreads));
   cmd->add_option("--gemm", c.gemm,
@@ -323,14 +327,14 @@ Action add_train_command(CLI::App& app) {
       ->check(whole_in(0, INT64_MAX));
   cmd->add_option("--test-limit", c.test_limit, "Evaluate only the first N test images (0 = all)")
       ->check(whole_in(0, INT64_MAX));
-  cmd->add_option("--progress", args->progress, "auto (bar on a terminal), bar, or lines")
+  cmd->add_option("--progress", args->progress, "auto (bar on a terminal; lines under mpirun), bar, or lines")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "bar", "lines"}));
   cmd->add_option("--mpi-timeout", args->mpi_timeout,
                   "Under mpirun: seconds one rank waits for the others in a collective before it stops the job (a "
                   "rank died or hangs; docs/DISTRIBUTED.md)")
       ->capture_default_str()
-      ->check(CLI::Range(1e-3, 1e6));
+      ->check(CLI::Range(1.0, 1e6));
 
   return [args, normalize, quant_l2, prune_sigma, init_from, cmd]() {
     // Under `mpirun -np N` (N > 1) this process is one data-parallel rank of N

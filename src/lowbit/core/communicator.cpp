@@ -1,5 +1,7 @@
 #include "lowbit/core/communicator.hpp"
 
+#include <unistd.h>
+
 namespace lowbit {
 
 namespace {
@@ -28,7 +30,14 @@ void agree(Communicator& comm, const std::string& error, bool usage) {
     return;
   }
   // Every rank's outcome ("" = fine, else '1' or '2' for the exit code, then the message).
-  const std::vector<std::string> all = comm.gather(error.empty() ? std::string() : cat(usage ? "2" : "1", error));
+  // A rank other than 0 names itself and its host: on a cluster, which node lacks the data.
+  std::string where;
+  if (!error.empty() && comm.rank() != 0) {
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    where = cat("rank ", comm.rank(), " of ", comm.size(), " (host ", host, "): ");
+  }
+  const std::vector<std::string> all = comm.gather(error.empty() ? std::string() : cat(usage ? "2" : "1", where, error));
   for (size_t r = 0; r < all.size(); ++r)
     if (!all[r].empty())
       throw RelayedError(all[r].substr(1), all[r][0] == '2', static_cast<int>(r) == comm.rank());

@@ -144,16 +144,26 @@ class MpiCommunicator final : public Communicator {
   // are gone or stuck, and an MPI call has no timeout of its own.
   void watch() {
     std::unique_lock<std::mutex> lock(mutex_);
+    auto last_tick = Clock::now();
     while (!wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_; })) {
-      const int64_t since = since_ns_.load();
+      const auto now = Clock::now();
+      // A tick far later than 200 ms: this process itself was stopped (SIGSTOP, a frozen
+      // VM) and is running again; its peers did not keep it waiting, so its wait restarts.
+      const bool was_frozen = now - last_tick > std::chrono::seconds(2);
+      last_tick = now;
+      int64_t since = since_ns_.load();
       if (since == 0) continue;
-      const double waited = std::chrono::duration<double>(Clock::now().time_since_epoch() - Clock::duration(since)).count();
+      if (was_frozen) {
+        since_ns_.compare_exchange_strong(since, now.time_since_epoch().count());
+        continue;
+      }
+      const double waited = std::chrono::duration<double>(now.time_since_epoch() - Clock::duration(since)).count();
       if (waited < timeout_s_) continue;
       char host[256] = "?";
       gethostname(host, sizeof host - 1);
       std::fprintf(stderr,
                    "lowbit: rank %d of %d (host %s, pid %d): %s has waited %.0f s for the other ranks (--mpi-timeout "
-                   "%.0f): a rank has died, hangs or runs something else. Stopping; a run folder keeps its last "
+                   "%g): a rank has died, hangs or runs something else. Stopping; a run folder keeps its last "
                    "complete checkpoint, from which --resume continues.\n",
                    rank_, size_, host, static_cast<int>(getpid()), op_.load(), waited, timeout_s_);
       std::fflush(stderr);
@@ -174,7 +184,7 @@ class MpiCommunicator final : public Communicator {
 }  // namespace
 
 std::unique_ptr<Communicator> make_mpi_communicator(double timeout_s) {
-  LOWBIT_CHECK(timeout_s > 0 && timeout_s <= 1e6, "--mpi-timeout must be in (0, 1e6] seconds, got ", timeout_s);
+  LOWBIT_CHECK(timeout_s >= 1 && timeout_s <= 1e6, "--mpi-timeout must be in [1, 1e6] seconds, got ", timeout_s);
   return std::make_unique<MpiCommunicator>(timeout_s);
 }
 

@@ -16,7 +16,8 @@
 namespace lowbit::dist {
 
 // Initialises MPI (once per process); throws lowbit::Error when it cannot, or when
-// timeout_s is not in (0, 1e6].
+// timeout_s is not in [1, 1e6]. A process that was itself stopped (SIGSTOP) and resumed does
+// not blame its peers for the time it was stopped.
 std::unique_ptr<Communicator> make_mpi_communicator(double timeout_s);
 
 }  // namespace lowbit::dist

@@ -1,6 +1,7 @@
 #include "lowbit/train/trainer.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -675,6 +676,17 @@ int64_t best_epoch_of(const std::vector<EpochMetrics>& history, int64_t from = 0
 // The settings of a run that --resume must keep, as "flag: checkpoint value -> now value"
 // pairs ("" when none changed). --epochs may grow, and the thread count, evaluation batch
 // and test limit only affect speed or what is reported.
+// A setting's value as the user typed it: the float settings (--lr ...) are stored from
+// floats, and 0.01f printed as a double reads 0.009999999776482582.
+std::string shown(const json& v) {
+  if (!v.is_number_float()) return v.dump();
+  const auto f = static_cast<float>(v.get<double>());
+  if (static_cast<double>(f) != v.get<double>()) return v.dump();
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, f);  // the shortest text that reads back as f
+  return std::string(buf, r.ptr);
+}
+
 std::string config_difference(const json& saved, const json& now) {
   static const std::vector<std::pair<std::string, std::string>> flags = {
       {"/optimizer/name", "--optimizer"}, {"/optimizer/momentum", "--momentum"},
@@ -704,7 +716,7 @@ std::string config_difference(const json& saved, const json& now) {
     std::string flag = "--" + key.substr(key.rfind('/') + 1);
     for (const auto& [k, f] : flags)
       if (k == key || key.rfind(k + "/", 0) == 0) flag = f;  // arrays flatten to KEY/0, KEY/1...
-    out += cat(out.empty() ? "" : ", ", flag, " ", was.dump(), " -> ", is.dump());
+    out += cat(out.empty() ? "" : ", ", flag, " ", shown(was), " -> ", shown(is));
   }
   return out;
 }
@@ -860,8 +872,9 @@ std::vector<EpochMetrics> Trainer::fit(const data::Dataset& train, const data::D
   // Also the float contract mode on every pool thread. Ranks on one machine share its cores.
   set_num_threads(cfg_.threads || !comm_->distributed() ? cfg_.threads : dist::default_threads(comm_->local_size()));
   if (comm_->distributed() && comm_->root() && num_threads() * comm_->local_size() > dist::machine_cores())
-    std::cerr << "lowbit: warning: " << comm_->local_size() << " ranks x " << num_threads() << " threads on this machine's "
-              << dist::machine_cores() << " cores: they will take turns (--threads, docs/DISTRIBUTED.md)\n";
+    std::cerr << "lowbit: warning: " << comm_->local_size() << " ranks x " << num_threads()
+              << (num_threads() == 1 ? " thread" : " threads") << " on this machine's " << dist::machine_cores()
+              << " cores: the ranks take turns on them, slower than fewer ranks (docs/DISTRIBUTED.md)\n";
   // The products' library and precision are process-wide: this run's hold while it lasts and
   // the caller's come back after (a program or test may train several models in turn).
   struct GemmSettings {
