@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "dist/thread_group.hpp"
 #include "lowbit/core/communicator.hpp"
@@ -387,26 +388,37 @@ TEST(DataParallel, QuantizerAndOptimizerStateIsTheSameOnEveryRank) {
   }
 }
 
-TEST(DataParallel, FewerImagesThanRanksIsOneUsageErrorNamingTheRanks) {
+// Trains `topo` on `ranks` thread ranks, rank r with config_of(r): every rank must stop with
+// one agreed usage error that rank 0 alone prints. Returns each rank's message.
+std::vector<std::string> agreed_usage_errors(int ranks, const nn::json& topo,
+                                             const std::function<train::TrainConfig(int)>& config_of) {
   const data::Dataset train_set = testing::synthetic_dataset(60, 1), test_set = testing::synthetic_dataset(20, 2);
-  ThreadGroup group(3);
-  std::vector<std::string> messages(3);
+  std::vector<std::string> messages(static_cast<size_t>(ranks));
+  ThreadGroup group(ranks);
   group.run([&](Communicator& comm) {
-    nn::json topo = {{"name", "nobn"}, {"input", {1, 8, 8}}, {"layers", {{{"type", "flatten"}}, {{"type", "dense"}, {"units", 4}}}}};
     auto model = nn::build_model(topo);
-    train::TrainConfig c;
-    c.batch = 10;
-    c.quiet = true;
-    c.threads = 1;
-    c.train_limit = 2;
-    train::Trainer t(*model, c, &comm);
+    train::Trainer t(*model, config_of(comm.rank()), &comm);
     try {
       t.fit(train_set, test_set);
+      ADD_FAILURE() << "rank " << comm.rank() << " trained";
     } catch (const RelayedError& e) {
       EXPECT_TRUE(e.usage());
       EXPECT_EQ(e.print(), comm.rank() == 0);
       messages[static_cast<size_t>(comm.rank())] = e.what();
     }
+  });
+  return messages;
+}
+
+TEST(DataParallel, FewerImagesThanRanksIsOneUsageErrorNamingTheRanks) {
+  const nn::json topo = {{"name", "nobn"}, {"input", {1, 8, 8}}, {"layers", {{{"type", "flatten"}}, {{"type", "dense"}, {"units", 4}}}}};
+  const std::vector<std::string> messages = agreed_usage_errors(3, topo, [](int) {
+    train::TrainConfig c;
+    c.batch = 10;
+    c.quiet = true;
+    c.threads = 1;
+    c.train_limit = 2;
+    return c;
   });
   EXPECT_NE(messages[0].find("fewer than the 3 data-parallel ranks"), std::string::npos) << messages[0];
   EXPECT_EQ(messages[1], messages[0]);
@@ -424,25 +436,14 @@ TEST(DataParallel, TrainerRefusesABatchSmallerThanTheRanks) {
 }
 
 TEST(DataParallel, RanksWithDifferentSettingsAreRefusedNamingTheFlag) {
-  const data::Dataset train_set = testing::synthetic_dataset(60, 1), test_set = testing::synthetic_dataset(20, 2);
-  ThreadGroup group(2);
-  std::vector<std::string> messages(2);
-  group.run([&](Communicator& comm) {
-    auto model = nn::build_model(dp_topology());
+  const std::vector<std::string> messages = agreed_usage_errors(2, dp_topology(), [](int rank) {
     train::TrainConfig c;
     c.epochs = 1;
     c.batch = 20;
     c.quiet = true;
     c.threads = 1;
-    c.lr = comm.rank() == 0 ? 0.01f : 0.02f;
-    train::Trainer t(*model, c, &comm);
-    try {
-      t.fit(train_set, test_set);
-    } catch (const RelayedError& e) {
-      EXPECT_TRUE(e.usage());
-      EXPECT_EQ(e.print(), comm.rank() == 0);
-      messages[static_cast<size_t>(comm.rank())] = e.what();
-    }
+    c.lr = rank == 0 ? 0.01f : 0.02f;
+    return c;
   });
   EXPECT_NE(messages[0].find("ranks differ in their settings"), std::string::npos) << messages[0];
   EXPECT_NE(messages[0].find("--lr 0.01 -> 0.02"), std::string::npos) << messages[0];  // as typed, not 0.00999...

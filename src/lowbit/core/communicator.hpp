@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lowbit/core/error.hpp"
@@ -28,6 +29,11 @@ class Communicator {
   virtual int local_size() const = 0;  // processes of the group on this machine (threads share its cores)
   bool distributed() const { return size() > 1; }
   bool root() const { return rank() == 0; }
+  // This rank's contiguous share [first, end) of `count` items split across the ranks in rank
+  // order, sizes differing by at most one: how a step's batch and the test set are divided.
+  std::pair<int64_t, int64_t> share(int64_t count) const {
+    return {count * rank() / size(), count * (rank() + 1) / size()};
+  }
 
   // In place: every rank's v[0, n) becomes the element-wise sum (min, max) over the ranks.
   virtual void sum(float* v, int64_t n) = 0;

@@ -217,8 +217,7 @@ EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::Batch
   LOWBIT_CHECK(batch > 0, "evaluation batch size must be positive");
   // This rank's images [first, n): all of them alone, a contiguous share across ranks.
   const bool split = comm && comm->distributed();
-  const int64_t first = split ? all * comm->rank() / comm->size() : 0;
-  const int64_t n = split ? all * (comm->rank() + 1) / comm->size() : all;
+  const auto [first, n] = (split ? *comm : single_process()).share(all);
   EvalResult r;
   r.predictions.resize(static_cast<size_t>(n - first));
   std::vector<int64_t> idx(static_cast<size_t>(batch));
@@ -485,7 +484,7 @@ EpochMetrics Trainer::train_epoch(const data::Dataset& train, int64_t epoch) {
     // This rank's rows [lo, hi) of the step's batch (all of them when training alone). It
     // draws the augmentation of the images before and after its slice too, so that its
     // stream stays where one process building the whole batch would leave it.
-    const int64_t lo = count * comm_->rank() / comm_->size(), hi = count * (comm_->rank() + 1) / comm_->size();
+    const auto [lo, hi] = comm_->share(count);
     Rng rng(cfg_.seed ^ kBatchStream, static_cast<uint64_t>(epoch * steps + step));
     data::skip_batch_draws(rng, lo, bopt.augment);
     make_model_batch(model_, train, order.data() + start + lo, hi - lo, bopt, rng, x_, labels_);
@@ -673,9 +672,6 @@ int64_t best_epoch_of(const std::vector<EpochMetrics>& history, int64_t from = 0
   return best;
 }
 
-// The settings of a run that --resume must keep, as "flag: checkpoint value -> now value"
-// pairs ("" when none changed). --epochs may grow, and the thread count, evaluation batch
-// and test limit only affect speed or what is reported.
 // A setting's value as the user typed it: the float settings (--lr ...) are stored from
 // floats, and 0.01f printed as a double reads 0.009999999776482582.
 std::string shown(const json& v) {
@@ -687,6 +683,9 @@ std::string shown(const json& v) {
   return std::string(buf, r.ptr);
 }
 
+// The settings of a run that --resume must keep, as "flag: checkpoint value -> now value"
+// pairs ("" when none changed). --epochs may grow, and the thread count, evaluation batch
+// and test limit only affect speed or what is reported.
 std::string config_difference(const json& saved, const json& now) {
   static const std::vector<std::pair<std::string, std::string>> flags = {
       {"/optimizer/name", "--optimizer"}, {"/optimizer/momentum", "--momentum"},
