@@ -13,6 +13,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/rng.hpp"
+#include "lowbit/data/class_report.hpp"
 #include "lowbit/data/loader.hpp"
 #include "lowbit/core/threading.hpp"
 #include "lowbit/export/fold.hpp"
@@ -39,6 +40,7 @@ struct RunArgs {
   std::string model, data, predictions, max_isa, semantics = "lowbit", network;
   int threads = 0;
   bool json_out = false;
+  ClassResultArgs results;
 };
 
 struct BenchArgs {
@@ -207,9 +209,12 @@ Action add_run_command(CLI::App& app) {
       ->capture_default_str();
   CLI::Option* network = cmd->add_option("--network", args->network,
                                          "bnn-pynq: the overlay (default: the one the model fits)");
+  add_class_result_options(cmd, args->results);
   return [args, network]() {
     if (network->count() && args->semantics != "bnn-pynq") usage_fail("--network applies to --semantics bnn-pynq");
     if (!args->predictions.empty()) check_output("--predictions", args->predictions, {args->model, data_folder(args->data)});
+    if (!args->results.scores.empty())
+      check_output("--scores", args->results.scores, {args->model, data_folder(args->data), args->predictions});
     apply_max_isa(args->max_isa);
     runtime::EngineOptions opt;
     opt.threads = args->threads;
@@ -226,12 +231,17 @@ Action add_run_command(CLI::App& app) {
                  " classes but model ", args->model, " scores ", info.classes);
     const int64_t n = ds.size();
     std::vector<int32_t> pred(static_cast<size_t>(n));
+    std::vector<float> scores(args->results.scores.empty() ? 0 : static_cast<size_t>(n * info.classes));
     const auto t0 = std::chrono::steady_clock::now();
-    engine.run(ds.images.data(), n, ds.channels, ds.height, ds.width, nullptr, pred.data());
+    engine.run(ds.images.data(), n, ds.channels, ds.height, ds.width, scores.empty() ? nullptr : scores.data(),
+               pred.data());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    int64_t correct = 0;
-    for (int64_t i = 0; i < n; ++i) correct += pred[static_cast<size_t>(i)] == ds.labels[static_cast<size_t>(i)];
-    const double accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+    // Per-class results and scores are lowbit's (also under --semantics bnn-pynq).
+    const data::ClassReport report =
+        data::class_report(ds.labels.data(), pred.data(), n, static_cast<int>(info.classes));
+    if (!scores.empty())
+      write_output(args->results.scores, scores_csv(ds, pred.data(), scores.data(), static_cast<int>(info.classes)));
+    const double accuracy = report.accuracy();
     // --semantics bnn-pynq: the overlay's classes, whose batch call's are what --predictions
     // then lists.
     nlohmann::json pynq;
@@ -259,10 +269,12 @@ Action add_run_command(CLI::App& app) {
       nlohmann::json j = {{"accuracy", accuracy}, {"images", n}, {"seconds", secs}, {"isa", kernels::active_isa()},
                           {"model", args->model}};
       if (!pynq.is_null()) j["bnn_pynq"] = pynq;
+      if (!args->results.no_per_class) j["per_class"] = data::class_report_json(report, ds.class_names);
       std::cout << j.dump() << "\n";
     } else {
       std::cout << "test accuracy " << accuracy << " (" << n << " images, " << secs << " s, "
                 << kernels::active_isa() << ")\n";
+      if (!args->results.no_per_class) std::cout << data::format_class_report(report, ds.class_names);
       if (!pynq.is_null()) {
         const std::string net = pynq["network"].get<std::string>();
         const int64_t differ = pynq["differs_from_lowbit"].get<int64_t>();

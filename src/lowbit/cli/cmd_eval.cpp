@@ -7,6 +7,7 @@
 #include "lowbit/core/file_io.hpp"
 #include "lowbit/core/threading.hpp"
 #include "lowbit/kernels/gemm.hpp"
+#include "lowbit/data/class_report.hpp"
 #include "lowbit/data/loader.hpp"
 #include "lowbit/train/checkpoint.hpp"
 #include "lowbit/train/trainer.hpp"
@@ -19,6 +20,7 @@ struct EvalArgs {
   int64_t batch = 1000;
   int threads = 0;
   bool json_out = false;
+  ClassResultArgs results;
 };
 }  // namespace
 
@@ -36,10 +38,13 @@ Action add_eval_command(CLI::App& app) {
       ->capture_default_str()
       ->check(whole_in(0, kMaxThreads));
   cmd->add_flag("--json", args->json_out, "Print the result as one JSON object");
+  add_class_result_options(cmd, args->results);
 
   return [args]() {
     if (!args->predictions.empty())
       check_output("--predictions", args->predictions, {args->checkpoint, data_folder(args->data)});
+    if (!args->results.scores.empty())
+      check_output("--scores", args->results.scores, {args->checkpoint, data_folder(args->data), args->predictions});
     set_num_threads(args->threads);
     auto [model, ck] = train::load_model(args->checkpoint);
     const train::TrainConfig cfg = train::checkpoint_train_config(ck, args->checkpoint);
@@ -47,20 +52,30 @@ Action add_eval_command(CLI::App& app) {
     kernels::set_gemm_compute(kernels::parse_gemm_compute(cfg.compute));
     data::DataSplit split = data::load_data(args->data);
     auto loss = nn::make_loss(cfg.loss);
-    train::EvalResult r = train::evaluate(*model, split.test, cfg.data, args->batch, *loss);
+    std::vector<float> scores;
+    train::EvalResult r = train::evaluate(*model, split.test, cfg.data, args->batch, *loss, 0, nullptr,
+                                          args->results.scores.empty() ? nullptr : &scores);
+    const auto n = static_cast<int64_t>(r.predictions.size());
+    int64_t out_size = 1;  // the model's scores per image
+    for (int64_t d : model->output_shape()) out_size *= d;
+    const auto classes = static_cast<int>(out_size);
+    const data::ClassReport report = data::class_report(split.test.labels.data(), r.predictions.data(), n, classes);
+    if (!args->results.scores.empty())
+      write_output(args->results.scores, scores_csv(split.test, r.predictions.data(), scores.data(), classes));
     if (!args->predictions.empty()) {
       std::ostringstream os;
       for (int32_t p : r.predictions) os << p << "\n";
       write_output(args->predictions, os.str());
     }
     if (args->json_out) {
-      std::cout << nlohmann::json{{"accuracy", r.accuracy}, {"loss", r.loss}, {"images", r.predictions.size()},
-                                  {"checkpoint", args->checkpoint}}
-                       .dump()
-                << "\n";
+      nlohmann::json j = {{"accuracy", r.accuracy}, {"loss", r.loss}, {"images", r.predictions.size()},
+                          {"checkpoint", args->checkpoint}};
+      if (!args->results.no_per_class) j["per_class"] = data::class_report_json(report, split.test.class_names);
+      std::cout << j.dump() << "\n";
     } else {
       std::cout << "test accuracy " << r.accuracy << " (" << r.predictions.size() << " images), loss " << r.loss
                 << "\n";
+      if (!args->results.no_per_class) std::cout << data::format_class_report(report, split.test.class_names);
     }
     return 0;
   };

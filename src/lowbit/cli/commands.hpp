@@ -60,6 +60,16 @@ CLI::Validator whole_in(int64_t lo, int64_t hi);
 CLI::Validator real_in(double lo, double hi, bool lo_open = false);
 CLI::Validator non_empty();  // a path: "" is refused (`--out ''` trained and saved nothing)
 
+// Per-class results of `eval` and `run` (docs/DEPLOYMENT.md, "Per-class results"): the
+// flags --scores FILE and --no-per-class, and the scores file's CSV (one row per image:
+// image,label,predicted,score_0..score_{classes-1}; scores n x classes, row-major).
+struct ClassResultArgs {
+  std::string scores;
+  bool no_per_class = false;
+};
+void add_class_result_options(CLI::App* cmd, ClassResultArgs& args);
+std::string scores_csv(const data::Dataset& ds, const int32_t* predictions, const float* scores, int classes);
+
 // Registers a subcommand on app; returns the action to run when it was chosen.
 using Action = std::function<int()>;
 Action add_train_command(CLI::App& app);

@@ -13,6 +13,9 @@ struct Dataset {
   int num_classes = 0;
   std::vector<uint8_t> images;  // N*C*H*W, CHW order per image, raw 8-bit pixels
   std::vector<int32_t> labels;  // N, in [0, num_classes)
+  // One name per class when the dataset says them (Fashion-MNIST, CIFAR-10), else empty:
+  // reports then print class numbers.
+  std::vector<std::string> class_names;
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }  // N
   int64_t image_size() const {                                         // C*H*W

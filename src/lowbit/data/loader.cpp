@@ -124,6 +124,18 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return s;
 }
 
+// The class names of the datasets whose class order is fixed: Fashion-MNIST's labels 0..9
+// (Xiao et al. 2017, Table 1) and CIFAR-10's binary batches (batches.meta.txt).
+const std::vector<std::string> kFashionMnistClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+const std::vector<std::string> kCifar10Classes = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                                  "dog",      "frog",       "horse", "ship", "truck"};
+
+void name_classes(DataSplit& split, const std::vector<std::string>& names) {
+  for (Dataset* d : {&split.train, &split.test})
+    if (d->num_classes <= static_cast<int>(names.size())) d->class_names.assign(names.begin(), names.begin() + d->num_classes);
+}
+
 bool is_named_dataset(const std::string& spec) {
   return std::find_if(std::begin(kNamedDatasets), std::end(kNamedDatasets),
                       [&](const char* n) { return spec == n; }) != std::end(kNamedDatasets);
@@ -160,8 +172,14 @@ DataSplit load_data(const std::string& spec) {
   const std::string name = is_named_dataset(spec) ? spec : folder_name(dir);
 
   std::vector<std::string> mnist_missing;
-  if (auto split = try_mnist(dir, name, mnist_missing)) return std::move(*split);
-  if (auto split = try_cifar(dir, name)) return std::move(*split);
+  if (auto split = try_mnist(dir, name, mnist_missing)) {
+    if (spec == "fashion-mnist") name_classes(*split, kFashionMnistClasses);
+    return std::move(*split);
+  }
+  if (auto split = try_cifar(dir, name)) {
+    name_classes(*split, kCifar10Classes);
+    return std::move(*split);
+  }
 
   std::string mnist_note;
   if (mnist_missing.size() < std::size(kMnistFiles)) mnist_note = " (missing: " + join(mnist_missing, ", ") + ")";

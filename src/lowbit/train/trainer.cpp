@@ -209,7 +209,7 @@ EpochMetrics metrics_from_json(const json& j) {
 }
 
 EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::BatchOptions& opt, int64_t batch,
-                    const nn::Loss& loss, int64_t limit, Communicator* comm) {
+                    const nn::Loss& loss, int64_t limit, Communicator* comm, std::vector<float>* scores) {
   enter_fp_contract_all_threads();  // the float mode export and the runtime compute in (core/fp_env.hpp)
   check_data_fits(model, ds);
   const data::BatchOptions bopt = batch_options_for(model, {opt.normalize, {}, 0, 0});  // no augmentation
@@ -217,7 +217,9 @@ EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::Batch
   LOWBIT_CHECK(batch > 0, "evaluation batch size must be positive");
   // This rank's images [first, n): all of them alone, a contiguous share across ranks.
   const bool split = comm && comm->distributed();
+  LOWBIT_CHECK(!(split && scores), "evaluate: scores are kept by one process only");
   const auto [first, n] = (split ? *comm : single_process()).share(all);
+  if (scores) scores->clear();
   EvalResult r;
   r.predictions.resize(static_cast<size_t>(n - first));
   std::vector<int64_t> idx(static_cast<size_t>(batch));
@@ -232,6 +234,7 @@ EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::Batch
     for (int64_t i = 0; i < count; ++i) idx[static_cast<size_t>(i)] = start + i;
     make_model_batch(model, ds, idx.data(), count, bopt, rng, x, labels);
     const Tensor& logits = model.forward(x, ctx);
+    if (scores) scores->insert(scores->end(), logits.data(), logits.data() + logits.size());
     loss_sum += loss.compute(logits, labels.data(), nullptr) * static_cast<double>(count);
     int32_t* pred = r.predictions.data() + (start - first);
     nn::argmax_rows(logits, pred);

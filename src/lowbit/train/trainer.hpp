@@ -123,9 +123,11 @@ struct EvalResult {
 
 // Evaluate in inference mode (BatchNorm running stats, no dropout). With a Communicator of
 // several ranks, rank r evaluates images [n r / N, n (r+1) / N) and the loss and accuracy
-// are those of all n images on every rank (predictions are then left empty).
+// are those of all n images on every rank (predictions are then left empty). scores, when
+// given (one process only), receives the model's outputs (logits): n x classes, row-major.
 EvalResult evaluate(nn::Model& model, const data::Dataset& ds, const data::BatchOptions& opt, int64_t batch,
-                    const nn::Loss& loss, int64_t limit = 0, Communicator* comm = nullptr);
+                    const nn::Loss& loss, int64_t limit = 0, Communicator* comm = nullptr,
+                    std::vector<float>* scores = nullptr);
 
 // Throws a usage error (lowbit::UsageError) when a per-layer low-precision override
 // (--lp-layer, quant::LayerNumerics) matches no layer of `model` at a site it sets: for
