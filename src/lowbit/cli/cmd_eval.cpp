@@ -56,9 +56,8 @@ Action add_eval_command(CLI::App& app) {
     train::EvalResult r = train::evaluate(*model, split.test, cfg.data, args->batch, *loss, 0, nullptr,
                                           args->results.scores.empty() ? nullptr : &scores);
     const auto n = static_cast<int64_t>(r.predictions.size());
-    int64_t out_size = 1;  // the model's scores per image
-    for (int64_t d : model->output_shape()) out_size *= d;
-    const auto classes = static_cast<int>(out_size);
+    // The model's scores per image: evaluate() checked its output is [classes].
+    const auto classes = static_cast<int>(model->output_shape()[0]);
     const data::ClassReport report = data::class_report(split.test.labels.data(), r.predictions.data(), n, classes);
     if (!args->results.scores.empty())
       write_output(args->results.scores, scores_csv(split.test, r.predictions.data(), scores.data(), classes));

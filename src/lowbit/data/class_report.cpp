@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
 #include <limits>
 #include <sstream>
 
@@ -63,11 +64,6 @@ std::string fixed(double v) {
   std::snprintf(buf, sizeof buf, "%.4f", v);
   return buf;
 }
-
-std::string pad(const std::string& s, size_t width, bool left = false) {
-  if (s.size() >= width) return s;
-  return left ? s + std::string(width - s.size(), ' ') : std::string(width - s.size(), ' ') + s;
-}
 }  // namespace
 
 std::string format_class_report(const ClassReport& r, const std::vector<std::string>& names, int max_matrix) {
@@ -77,12 +73,13 @@ std::string format_class_report(const ClassReport& r, const std::vector<std::str
   std::ostringstream os;
   os << "per-class results (" << r.images << " images; accuracy = correct / images of the class, "
      << "precision = correct / images predicted as it):\n";
-  os << "  " << pad("class", name_w, true) << "  " << pad("images", 8) << "  " << pad("correct", 8) << "  "
-     << pad("accuracy", 8) << "  " << pad("precision", 9) << "\n";
+  const int nw = static_cast<int>(name_w);
+  os << "  " << std::left << std::setw(nw) << "class" << std::right << "  " << std::setw(8) << "images" << "  "
+     << std::setw(8) << "correct" << "  " << std::setw(8) << "accuracy" << "  " << std::setw(9) << "precision" << "\n";
   for (int c = 0; c < r.classes; ++c)
-    os << "  " << pad(label[static_cast<size_t>(c)], name_w, true) << "  " << pad(std::to_string(r.support(c)), 8)
-       << "  " << pad(std::to_string(r.count(c, c)), 8) << "  " << pad(fixed(r.class_accuracy(c)), 8) << "  "
-       << pad(fixed(r.precision(c)), 9) << "\n";
+    os << "  " << std::left << std::setw(nw) << label[static_cast<size_t>(c)] << std::right << "  " << std::setw(8)
+       << r.support(c) << "  " << std::setw(8) << r.count(c, c) << "  " << std::setw(8) << fixed(r.class_accuracy(c))
+       << "  " << std::setw(9) << fixed(r.precision(c)) << "\n";
   if (r.classes > max_matrix) {
     os << "confusion matrix: " << r.classes << " classes, more than " << max_matrix
        << " to print (--json has it)\n";
@@ -93,12 +90,13 @@ std::string format_class_report(const ClassReport& r, const std::vector<std::str
   for (int64_t v : r.confusion) w = std::max(w, std::to_string(v).size());
   w = std::max(w, std::to_string(r.classes - 1).size());
   os << "confusion matrix (rows: true class, columns: predicted class):\n";
-  os << "  " << pad("", name_w, true) << " ";
-  for (int p = 0; p < r.classes; ++p) os << " " << pad(std::to_string(p), w);
+  const int cw = static_cast<int>(w);
+  os << "  " << std::string(name_w, ' ') << " " << std::right;
+  for (int p = 0; p < r.classes; ++p) os << " " << std::setw(cw) << p;
   os << "\n";
   for (int t = 0; t < r.classes; ++t) {
-    os << "  " << pad(label[static_cast<size_t>(t)], name_w, true) << " ";
-    for (int p = 0; p < r.classes; ++p) os << " " << pad(std::to_string(r.count(t, p)), w);
+    os << "  " << std::left << std::setw(nw) << label[static_cast<size_t>(t)] << " " << std::right;
+    for (int p = 0; p < r.classes; ++p) os << " " << std::setw(cw) << r.count(t, p);
     os << "\n";
   }
   return os.str();
