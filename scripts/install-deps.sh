@@ -19,6 +19,11 @@ packages+=(libonnx-dev libprotobuf-dev)
 # package bundles npm and conflicts with Debian's.
 packages+=(python3-onnx python3-numpy nodejs)
 command -v npm > /dev/null 2>&1 || packages+=(npm)
+# Python module (python/, docs/PYTHON.md): pybind11 and numpy's headers; pytest runs its tests.
+packages+=(pybind11-dev python3-dev python3-pytest)
+# Images of `lowbit predict` and folder-per-class datasets (docs/DATA.md): stb_image decodes
+# PNG, JPEG, PGM/PPM, BMP (libstb-dev). Learning curves of `lowbit plot`: gnuplot.
+packages+=(libstb-dev gnuplot-nox)
 packages+=("$@")  # extra packages a caller wants (e.g. python3-torch for the PyTorch comparison)
 missing=()
 for p in "${packages[@]}"; do
