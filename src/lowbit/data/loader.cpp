@@ -8,6 +8,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/data/cifar.hpp"
 #include "lowbit/data/idx.hpp"
+#include "lowbit/data/image_folder.hpp"
 
 namespace lowbit::data {
 
@@ -136,6 +137,13 @@ void name_classes(DataSplit& split, const std::vector<std::string>& names) {
     if (d->num_classes <= static_cast<int>(names.size())) d->class_names.assign(names.begin(), names.begin() + d->num_classes);
 }
 
+// " (found train/ but no test/)" or the reverse, when half the folder-per-class layout is there.
+std::string image_folder_note(const fs::path& dir) {
+  const bool train = is_dir(dir / "train"), test = is_dir(dir / "test");
+  if (train == test) return "";
+  return train ? " (found train/ but no test/)" : " (found test/ but no train/)";
+}
+
 bool is_named_dataset(const std::string& spec) {
   return std::find_if(std::begin(kNamedDatasets), std::end(kNamedDatasets),
                       [&](const char* n) { return spec == n; }) != std::end(kNamedDatasets);
@@ -180,13 +188,15 @@ DataSplit load_data(const std::string& spec) {
     name_classes(*split, kCifar10Classes);
     return std::move(*split);
   }
+  if (is_image_folder_dataset(dir)) return load_image_folder(dir, name);  // DIR/train/<class>/, DIR/test/<class>/
 
   std::string mnist_note;
   if (mnist_missing.size() < std::size(kMnistFiles)) mnist_note = " (missing: " + join(mnist_missing, ", ") + ")";
   fail(dir, ": no dataset found. Looked for the MNIST-format files ", kMnistFiles[0], "[.gz], ", kMnistFiles[1],
        "[.gz], ", kMnistFiles[2], "[.gz], ", kMnistFiles[3], "[.gz]", mnist_note,
-       "; and for CIFAR-10 binary batches data_batch_1.bin..data_batch_5.bin plus ", kCifarTest, " in ", dir,
-       " or ", (fs::path(dir) / kCifarSubdir).string());
+       "; for CIFAR-10 binary batches data_batch_1.bin..data_batch_5.bin plus ", kCifarTest, " in ", dir,
+       " or ", (fs::path(dir) / kCifarSubdir).string(), "; and for image folders ", (fs::path(dir) / "train").string(),
+       "/<class>/ plus ", (fs::path(dir) / "test").string(), "/<class>/", image_folder_note(dir));
 }
 
 }  // namespace lowbit::data
