@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Format { kPng, kJpeg, kPnm, kBmp, kUnknown };
+enum class Format { kPng, kJpeg, kPnm, kBmp };
 
 const char* const kFormatsRead = "PNG, JPEG, binary PGM/PPM (P5/P6) or BMP";
 
