@@ -82,6 +82,7 @@ Action add_hw_command(CLI::App& app);  // cmd_hw.cpp: lowbit hw plan | devices
 Action add_prune_command(CLI::App& app);  // cmd_prune.cpp: lowbit prune C.ckpt -o P.ckpt (masks or filters)
 Action add_import_command(CLI::App& app);  // cmd_import.cpp: lowbit import M.onnx -o M.lbm (QONNX)
 Action add_predict_command(CLI::App& app);  // cmd_predict.cpp: lowbit predict M.lbm|C.ckpt IMAGE... (image files)
+Action add_plot_command(CLI::App& app);  // cmd_plot.cpp: lowbit plot RUN... -o curves.svg|png (learning curves)
 
 // --model: a preset name (lfc, sfc, tfc, cnv, lenet5, pbnn) or a JSON topology file. For a
 // preset, input is the dataset's per-sample shape.

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
       {"hw", lowbit::cli::add_hw_command(app)},
       {"import", lowbit::cli::add_import_command(app)},
       {"predict", lowbit::cli::add_predict_command(app)},
+      {"plot", lowbit::cli::add_plot_command(app)},
   };
   // An unknown subcommand is named, with the ones its level has.
   std::string known;
